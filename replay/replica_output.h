@@ -1,0 +1,53 @@
+// What the replica has written on one connection, in the server's stream offsets,
+// trimmed to what the client has not acknowledged yet. The replica is deterministic,
+// so its output is the same byte stream the primary sent; at takeover these bytes
+// are the rebuilt socket's send queue.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "byte_queue.h"
+
+namespace tcpfo {
+
+class ReplicaOutput {
+public:
+    explicit ReplicaOutput(size_t limit) : limit_(limit) {}
+
+    // Bytes the replica wrote. Bytes the client already acknowledged (the replica
+    // lags the primary) are dropped on arrival.
+    void append(std::span<const uint8_t> bytes) {
+        const uint64_t start = produced_;
+        produced_ += bytes.size();
+        if (acked_ > start) bytes = bytes.subspan(std::min<uint64_t>(bytes.size(), acked_ - start));
+        kept_.append(bytes);
+    }
+    // The client acknowledged every server byte below `acked`.
+    void acknowledge(uint64_t acked) {
+        if (acked <= acked_) return;
+        acked_ = acked;
+        const uint64_t first_kept = produced_ - kept_.size();
+        if (acked_ > first_kept) kept_.pop_front(std::min<uint64_t>(kept_.size(), acked_ - first_kept));
+    }
+    void set_eof() { eof_ = true; }
+
+    // How many more bytes may be read from the replica before it must wait.
+    size_t room() const { return limit_ - std::min(limit_, kept_.size()); }
+    uint64_t produced() const { return produced_; }
+    uint64_t acked() const { return acked_; }
+    bool eof() const { return eof_; }
+    // Unacknowledged output, starting at server offset max(acked, first kept byte).
+    std::span<const uint8_t> unacked() const { return kept_.front(); }
+    void consume(size_t n) { kept_.pop_front(n); }
+
+private:
+    size_t limit_;
+    uint64_t produced_ = 0;
+    uint64_t acked_ = 0;
+    ByteQueue kept_;
+    bool eof_ = false;
+};
+
+}  // namespace tcpfo

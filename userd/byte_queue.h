@@ -1,0 +1,40 @@
+// A FIFO of bytes: append at the back, consume from the front. Used for socket
+// send/receive buffers and logs; the owner enforces its own bound.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace tcpfo {
+
+class ByteQueue {
+public:
+    size_t size() const { return buf_.size() - head_; }
+    bool empty() const { return size() == 0; }
+    std::span<const uint8_t> front() const { return std::span(buf_).subspan(head_); }
+    void append(std::span<const uint8_t> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
+    std::vector<uint8_t>& raw_tail() { compact(); return buf_; }  // for encoders that append in place
+    void pop_front(size_t n) {
+        head_ += n;
+        if (head_ == buf_.size()) {
+            buf_.clear();
+            head_ = 0;
+        } else if (head_ > 64 * 1024 && head_ * 2 > buf_.size()) {
+            compact();  // amortised: only when the dead prefix dominates
+        }
+    }
+    void clear() { buf_.clear(); head_ = 0; }
+
+private:
+    void compact() {
+        if (head_ == 0) return;
+        buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+    std::vector<uint8_t> buf_;
+    size_t head_ = 0;
+};
+
+}  // namespace tcpfo
