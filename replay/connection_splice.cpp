@@ -1,0 +1,108 @@
+#include "connection_splice.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+namespace tcpfo {
+
+namespace {
+constexpr size_t kBufferLimit = 1 << 20;  // per direction
+}
+
+Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop, Start start,
+                                                                 std::function<void()> on_done) {
+    std::unique_ptr<ConnectionSplice> s(new ConnectionSplice(loop, std::move(start), std::move(on_done)));
+    ConnectionSplice* self = s.get();
+    auto handler = [self](uint32_t) { self->pump(); };
+    if (auto r = loop.add(self->client_.get(), 0, handler); !r) return std::unexpected(r.error());
+    if (auto r = loop.add(self->replica_.get(), 0, handler); !r) {
+        loop.remove(self->client_.get());
+        return std::unexpected(r.error());
+    }
+    self->pump();
+    return s;
+}
+
+ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done)
+    : loop_(loop), name_(std::move(start.name)), client_(std::move(start.client)),
+      replica_(std::move(start.replica)), on_done_(std::move(on_done)) {
+    to_client_.from = replica_.get();
+    to_client_.to = client_.get();
+    to_client_.buffer.append(start.unacked);
+    to_client_.eof = start.replica_output_ended;
+    to_replica_.from = client_.get();
+    to_replica_.to = replica_.get();
+    // The replica already got the client's FIN from the log; nothing more comes.
+    to_replica_.eof = start.client_input_ended;
+    to_replica_.shut = start.client_input_ended;
+}
+
+ConnectionSplice::~ConnectionSplice() {
+    if (client_) loop_.remove(client_.get());
+    if (replica_) loop_.remove(replica_.get());
+}
+
+bool ConnectionSplice::move(Direction& d) {
+    uint8_t buf[64 * 1024];
+    for (;;) {
+        while (!d.buffer.empty()) {
+            const auto data = d.buffer.front();
+            const ssize_t n = ::send(d.to, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) return true;
+                log_warn("{}: send failed: {}", name_, std::strerror(errno));
+                return false;
+            }
+            d.buffer.pop_front(size_t(n));
+        }
+        if (d.eof) {
+            if (!d.shut) {
+                ::shutdown(d.to, SHUT_WR);
+                d.shut = true;
+            }
+            return true;
+        }
+        const ssize_t n = ::recv(d.from, buf, std::min(sizeof buf, kBufferLimit), 0);
+        if (n == 0) {
+            d.eof = true;
+            continue;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return true;
+            log_warn("{}: recv failed: {}", name_, std::strerror(errno));
+            return false;
+        }
+        d.buffer.append(std::span<const uint8_t>(buf, size_t(n)));
+    }
+}
+
+void ConnectionSplice::pump() {
+    if (done_) return;
+    if (!move(to_client_) || !move(to_replica_)) return finish("error");
+    if (to_client_.shut && to_replica_.shut) return finish("closed both ways");
+    update_interest();
+}
+
+void ConnectionSplice::update_interest() {
+    // Watch the read side while it can still deliver, the write side while bytes wait.
+    uint32_t client = 0, replica = 0;
+    if (!to_replica_.eof) client |= EPOLLIN;
+    if (!to_client_.buffer.empty()) client |= EPOLLOUT;
+    if (!to_client_.eof) replica |= EPOLLIN;
+    if (!to_replica_.buffer.empty()) replica |= EPOLLOUT;
+    if (client != client_interest_) { client_interest_ = client; (void)loop_.modify(client_.get(), client); }
+    if (replica != replica_interest_) { replica_interest_ = replica; (void)loop_.modify(replica_.get(), replica); }
+}
+
+void ConnectionSplice::finish(const std::string& why) {
+    done_ = true;
+    log_info("{}: splice finished ({})", name_, why);
+    loop_.remove(client_.get());
+    loop_.remove(replica_.get());
+    auto on_done = on_done_;
+    if (on_done) on_done();
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,57 @@
+// After takeover: joins a connection rebuilt with TCP_REPAIR (the client's side)
+// with the replica's connection, copying bytes both ways and carrying FIN both
+// ways. It starts with the replica output the client has not acknowledged.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "byte_queue.h"
+#include "event_loop.h"
+
+namespace tcpfo {
+
+class ConnectionSplice {
+public:
+    struct Start {
+        std::string name;                      // for log lines
+        UniqueFd client;                       // the rebuilt socket
+        UniqueFd replica;                      // the replica's connection
+        std::span<const uint8_t> unacked;      // first bytes to send the client
+        bool replica_output_ended = false;     // the replica already closed its side
+        bool client_input_ended = false;       // the client's FIN was already fed
+    };
+    // `on_done` runs once both directions are closed (or on an error).
+    static Result<std::unique_ptr<ConnectionSplice>> open(EventLoop& loop, Start start,
+                                                          std::function<void()> on_done);
+    ~ConnectionSplice();
+    bool done() const { return done_; }
+
+private:
+    struct Direction {
+        int from = -1;
+        int to = -1;
+        ByteQueue buffer;
+        bool eof = false;       // read side saw EOF
+        bool shut = false;      // shutdown(SHUT_WR) sent downstream
+    };
+    ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done);
+    void pump();
+    bool move(Direction& d);  // false on error
+    void finish(const std::string& why);
+    void update_interest();
+
+    EventLoop& loop_;
+    std::string name_;
+    UniqueFd client_;
+    UniqueFd replica_;
+    Direction to_client_;
+    Direction to_replica_;
+    std::function<void()> on_done_;
+    bool done_ = false;
+    uint32_t client_interest_ = 0, replica_interest_ = 0;
+};
+
+}  // namespace tcpfo

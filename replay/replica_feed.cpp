@@ -1,0 +1,114 @@
+#include "replica_feed.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "inet_address.h"
+#include "log.h"
+#include "peer_link.h"
+
+namespace tcpfo {
+
+std::string describe_conn(const ConnOpenRecord& conn) {
+    return fmt::format("conn {} {}", conn.conn_id, to_string(make_endpoint(conn.client_addr, conn.client_port)));
+}
+
+Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const sockaddr_in& replica,
+                                                       const ConnOpenRecord& conn, const FeedLimits& limits) {
+    auto fd = connect_nonblocking(replica);
+    if (!fd) return fail("{}: replica: {}", describe_conn(conn), fd.error().message);
+    std::unique_ptr<ReplicaFeed> feed(new ReplicaFeed(loop, std::move(*fd), conn, limits));
+    ReplicaFeed* self = feed.get();
+    self->interest_ = EPOLLOUT;  // connect completion
+    if (auto r = loop.add(self->fd_.get(), self->interest_, [self](uint32_t ev) { self->on_events(ev); }); !r)
+        return std::unexpected(r.error());
+    return feed;
+}
+
+ReplicaFeed::ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits)
+    : loop_(loop), fd_(std::move(fd)), conn_(conn), name_(describe_conn(conn)),
+      log_(limits.pending_input, limits.reorder), output_(limits.output) {}
+
+ReplicaFeed::~ReplicaFeed() {
+    if (fd_) loop_.remove(fd_.get());
+}
+
+UniqueFd ReplicaFeed::release_replica_socket() {
+    if (fd_) loop_.remove(fd_.get());
+    return std::move(fd_);
+}
+
+void ReplicaFeed::break_feed(const std::string& why) {
+    if (broken_) return;
+    broken_ = true;
+    log_error("{}: replica connection failed: {}; this connection cannot be taken over", name_, why);
+    if (fd_) loop_.remove(fd_.get());
+    fd_.reset();
+}
+
+void ReplicaFeed::on_events(uint32_t events) {
+    if (!connected_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) return break_feed(std::strerror(err));
+        connected_ = true;
+    }
+    if (events & EPOLLERR) return break_feed("socket error");
+    pump();
+}
+
+void ReplicaFeed::pump() {
+    if (!fd_ || !connected_) return;
+    write_input();
+    if (fd_) read_output();
+    if (fd_) update_interest();
+}
+
+void ReplicaFeed::write_input() {
+    while (!log_.pending().empty()) {
+        const auto data = log_.pending();
+        const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            return break_feed(fmt::format("send: {}", std::strerror(errno)));
+        }
+        log_.consume(size_t(n));
+    }
+    // The client's FIN goes to the replica as ours, once every byte before it has.
+    if (log_.fin_logged() && !input_shut_) {
+        ::shutdown(fd_.get(), SHUT_WR);
+        input_shut_ = true;
+    }
+}
+
+void ReplicaFeed::read_output() {
+    uint8_t buf[64 * 1024];
+    while (!output_.eof() && output_.room() > 0) {
+        const ssize_t n = ::recv(fd_.get(), buf, std::min(sizeof buf, output_.room()), 0);
+        if (n == 0) {
+            output_.set_eof();
+            break;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            return break_feed(fmt::format("recv: {}", std::strerror(errno)));
+        }
+        output_.append(std::span<const uint8_t>(buf, size_t(n)));
+    }
+}
+
+void ReplicaFeed::update_interest() {
+    uint32_t want = 0;
+    if (!log_.pending().empty()) want |= EPOLLOUT;
+    // Stop reading while the output buffer is full: the replica then blocks, stops
+    // reading its input, our pending input grows to its limit and the stable point
+    // stops: backpressure all the way to the client.
+    if (!output_.eof() && output_.room() > 0) want |= EPOLLIN;
+    if (want != interest_) {
+        interest_ = want;
+        (void)loop_.modify(fd_.get(), want);
+    }
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,68 @@
+// The proxy feeder: one connection to the local replica per protected connection.
+// It writes the client's logged bytes to the replica in order and keeps the
+// replica's output until the client has acknowledged it (ReplicaOutput).
+#pragma once
+
+#include <netinet/in.h>
+
+#include <memory>
+#include <string>
+
+#include "event_loop.h"
+#include "input_log.h"
+#include "record_codec.h"
+#include "replica_output.h"
+
+namespace tcpfo {
+
+struct FeedLimits {
+    size_t pending_input = 8 << 20;  // logged, not yet written to the replica
+    size_t reorder = 1 << 20;        // held above a gap
+    size_t output = 8 << 20;         // replica output the client has not acknowledged
+};
+
+class ReplicaFeed {
+public:
+    static Result<std::unique_ptr<ReplicaFeed>> open(EventLoop& loop, const sockaddr_in& replica,
+                                                     const ConnOpenRecord& conn, const FeedLimits& limits);
+    ~ReplicaFeed();
+
+    const ConnOpenRecord& conn() const { return conn_; }
+    const std::string& name() const { return name_; }
+    InputLog& log() { return log_; }
+    ReplicaOutput& output() { return output_; }
+    bool broken() const { return broken_; }
+
+    // Writes what the log holds, reads what the replica wrote, and re-arms the
+    // socket; call after the log or the output's room changed.
+    void pump();
+    // True when every logged byte (and the FIN) has been written to the replica.
+    bool input_drained() const { return log_.pending().empty() && (!log_.fin_logged() || input_shut_); }
+    bool input_shut() const { return input_shut_; }
+    // Takeover: stop watching the replica socket and hand it over.
+    UniqueFd release_replica_socket();
+
+private:
+    ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);
+    void on_events(uint32_t events);
+    void write_input();
+    void read_output();
+    void break_feed(const std::string& why);
+    void update_interest();
+
+    EventLoop& loop_;
+    UniqueFd fd_;
+    ConnOpenRecord conn_;
+    std::string name_;
+    InputLog log_;
+    ReplicaOutput output_;
+    bool connected_ = false;
+    bool input_shut_ = false;
+    bool broken_ = false;
+    uint32_t interest_ = 0;
+};
+
+// "conn 7 192.0.2.1:40000" for log lines.
+std::string describe_conn(const ConnOpenRecord& conn);
+
+}  // namespace tcpfo
