@@ -32,6 +32,9 @@ ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<v
     to_client_.to = client_.get();
     to_client_.buffer.append(start.unacked);
     to_client_.eof = start.replica_output_ended;
+    // The replica lags the dead primary: what it writes first the client has
+    // already acknowledged.
+    to_client_.skip = start.skip_replica_bytes;
     to_replica_.from = client_.get();
     to_replica_.to = replica_.get();
     // The replica already got the client's FIN from the log; nothing more comes.
@@ -74,7 +77,10 @@ bool ConnectionSplice::move(Direction& d) {
             log_warn("{}: recv failed: {}", name_, std::strerror(errno));
             return false;
         }
-        d.buffer.append(std::span<const uint8_t>(buf, size_t(n)));
+        std::span<const uint8_t> got(buf, size_t(n));
+        const size_t skipped = size_t(std::min<uint64_t>(d.skip, got.size()));
+        d.skip -= skipped;
+        d.buffer.append(got.subspan(skipped));
     }
 }
 

@@ -20,6 +20,7 @@ public:
         UniqueFd client;                       // the rebuilt socket
         UniqueFd replica;                      // the replica's connection
         std::span<const uint8_t> unacked;      // first bytes to send the client
+        uint64_t skip_replica_bytes = 0;       // replica output the client already has
         bool replica_output_ended = false;     // the replica already closed its side
         bool client_input_ended = false;       // the client's FIN was already fed
     };
@@ -36,6 +37,7 @@ private:
         ByteQueue buffer;
         bool eof = false;       // read side saw EOF
         bool shut = false;      // shutdown(SHUT_WR) sent downstream
+        uint64_t skip = 0;      // bytes to drop from the read side first
     };
     ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done);
     void pump();

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "event_loop.h"
@@ -21,6 +22,16 @@ struct FeedLimits {
     size_t output = 8 << 20;         // replica output the client has not acknowledged
 };
 
+// What the backup last heard of the client's side of the connection: needed to
+// rebuild the socket (its window, and the timestamp it echoed).
+struct ClientView {
+    bool known = false;
+    uint16_t window = 0;  // raw field, scaled by the client's wscale
+    uint32_t tsval = 0;
+    uint32_t tsecr = 0;
+    uint64_t heard_at_ms = 0;
+};
+
 class ReplicaFeed {
 public:
     static Result<std::unique_ptr<ReplicaFeed>> open(EventLoop& loop, const sockaddr_in& replica,
@@ -30,8 +41,12 @@ public:
     const ConnOpenRecord& conn() const { return conn_; }
     const std::string& name() const { return name_; }
     InputLog& log() { return log_; }
+    const InputLog& log() const { return log_; }
     ReplicaOutput& output() { return output_; }
+    const ReplicaOutput& output() const { return output_; }
     bool broken() const { return broken_; }
+    ClientView client;
+    std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.

@@ -1,0 +1,83 @@
+// failoverd: keeps live TCP connections to a VIP alive across the crash of the
+// node that holds them. See docs/operations.md.
+#include <net/if.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "backup_node.h"
+#include "event_loop.h"
+#include "log.h"
+#include "options.h"
+#include "primary_node.h"
+
+using namespace tcpfo;
+
+namespace {
+
+int die(const std::string& message, int code = 1) {
+    std::fprintf(stderr, "failoverd: %s\n", message.c_str());
+    return code;
+}
+
+template <class Node>
+int run(EventLoop& loop, Node& node, int signal_fd) {
+    bool stop = false;
+    if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {
+            signalfd_siginfo info{};
+            [[maybe_unused]] ssize_t n = ::read(signal_fd, &info, sizeof info);
+            log_info("failoverd: signal {}, shutting down", info.ssi_signo);
+            stop = true;
+        });
+        !r)
+        return die(r.error().message);
+    while (!stop) {
+        if (auto r = loop.run_once(100); !r) return die(r.error().message);
+        node.after_events();
+    }
+    node.shut_down();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = parse_options(argc, argv);
+    if (!parsed) {
+        std::fprintf(stderr, "failoverd: %s (see --help)\n", parsed.error().message.c_str());
+        return 2;
+    }
+    if (parsed->help_requested) {
+        std::fputs(usage_text(), stdout);
+        return 0;
+    }
+    const Options& options = *parsed->options;
+    if (options.verbose) g_log_level = LogLevel::debug;
+    if (geteuid() != 0) return die("must run as root (needs CAP_NET_ADMIN and CAP_BPF)");
+    if (if_nametoindex(options.dev.c_str()) == 0) return die(fmt::format("interface {} does not exist", options.dev));
+
+    // SIGTERM/SIGINT arrive through the loop, so shutting down happens between events.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigprocmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    UniqueFd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signal_fd) return die("can't create signalfd");
+
+    auto loop = EventLoop::create();
+    if (!loop) return die(loop.error().message);
+
+    if (options.role == NodeRole::primary) {
+        auto node = PrimaryNode::start(**loop, options);
+        if (!node) return die(node.error().message);
+        return run(**loop, **node, signal_fd.get());
+    }
+    auto node = BackupNode::start(**loop, options);
+    if (!node) return die(node.error().message);
+    return run(**loop, **node, signal_fd.get());
+}

@@ -1,0 +1,131 @@
+#include "takeover.h"
+
+#include <arpa/inet.h>
+
+#include "gratuitous_arp.h"
+#include "inet_address.h"
+#include "log.h"
+#include "seq.h"
+
+namespace tcpfo {
+
+namespace {
+
+// How long the replica may take to read the log's tail before we rebuild anyway.
+// Rebuilding does not need the replica to have caught up (the splice skips output
+// the client already has); waiting only makes the first bytes after takeover come
+// from a warm replica.
+constexpr uint64_t kDrainBudgetMs = 50;
+// The dead primary's clock ran on while the client's echo travelled; jumping ahead
+// by this much keeps our TSval above anything the client saw. PAWS only rejects
+// values below what it has seen, so a larger jump costs nothing.
+constexpr uint32_t kTsvalMarginMs = 1000;
+constexpr uint32_t kMaxOfferedWindow = 4 << 20;
+
+bool both(const ConnOpenRecord& c, uint8_t option) {
+    return (c.client_options.present & option) && (c.server_options.present & option);
+}
+
+}  // namespace
+
+RepairState repair_state_for(const ReplicaFeed& feed, uint64_t now_ms) {
+    const ConnOpenRecord& c = feed.conn();
+    RepairState s;
+    s.local = make_endpoint(c.vip_addr, c.vip_port);
+    s.remote = make_endpoint(c.client_addr, c.client_port);
+    s.snd_una = offset_to_seq(feed.output().acked(), c.server_isn + 1);
+    s.rcv_nxt = offset_to_seq(feed.log().stable(), c.client_isn + 1);
+    s.mss = (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
+    s.wscale_ok = both(c, TCPFO_OPT_WSCALE);
+    s.snd_wscale = s.wscale_ok ? c.client_options.wscale : 0;
+    s.rcv_wscale = s.wscale_ok ? c.server_options.wscale : 0;
+    s.sack_ok = both(c, TCPFO_OPT_SACK_PERM);
+    s.timestamps_ok = both(c, TCPFO_OPT_TIMESTAMPS);
+    if (s.timestamps_ok && feed.client.known)
+        s.tsval = feed.client.tsecr + uint32_t(now_ms - feed.client.heard_at_ms) + kTsvalMarginMs;
+    else if (s.timestamps_ok)
+        s.tsval = uint32_t(now_ms) + kTsvalMarginMs;
+    const uint32_t window = feed.client.known ? feed.client.window : 65535;
+    s.snd_wnd = window << s.snd_wscale;
+    s.rcv_wnd = std::min<uint32_t>(uint32_t(65535) << s.rcv_wscale, kMaxOfferedWindow);
+    return s;
+}
+
+Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
+                                  std::map<uint64_t, std::unique_ptr<ReplicaFeed>>& feeds, BpfSnoop& snoop,
+                                  std::function<void(uint64_t conn_id)> on_splice_done) {
+    const uint64_t start = monotonic_ms();
+
+    // Drain: hand the replica every logged byte (and FIN) before it speaks.
+    for (;;) {
+        bool drained = true;
+        for (auto& [id, feed] : feeds) {
+            feed->pump();
+            drained &= feed->broken() || feed->input_drained();
+        }
+        if (drained || monotonic_ms() - start > kDrainBudgetMs) break;
+        (void)loop.run_once(1);
+    }
+    const uint64_t drained_at = monotonic_ms();
+
+    // Rebuild every connection before the VIP is local: a client segment must never
+    // meet a VIP without its socket (it would be answered with a reset).
+    struct Rebuilt {
+        uint64_t id;
+        UniqueFd socket;
+    };
+    std::vector<Rebuilt> rebuilt;
+    size_t skipped = 0;
+    for (auto& [id, feed] : feeds) {
+        if (feed->broken()) {
+            ++skipped;
+            continue;
+        }
+        if (!feed->input_drained())
+            log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed->name());
+        const RepairState state = repair_state_for(*feed, monotonic_ms());
+        auto socket = rebuild_connection(state);
+        if (!socket) {
+            log_error("{}: can't rebuild: {}", feed->name(), socket.error().message);
+            ++skipped;
+            continue;
+        }
+        const ConnOpenRecord& c = feed->conn();
+        tcpfo_conn_key key{c.client_addr, c.vip_addr, htons(c.client_port), htons(c.vip_port)};
+        if (auto r = snoop.mark_rebuilt(key); !r) log_warn("{}: {}", feed->name(), r.error().message);
+        rebuilt.push_back({id, std::move(*socket)});
+    }
+    const uint64_t rebuilt_at = monotonic_ms();
+
+    auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
+    if (!vip) return fail("takeover: can't claim VIP: {}", vip.error().message);
+    if (auto r = send_gratuitous_arp(options.dev, options.vip.addr); !r)
+        log_warn("takeover: {}", r.error().message);
+    const uint64_t claimed_at = monotonic_ms();
+
+    TakeoverOutcome outcome{std::move(*vip), {}, rebuilt.size(), skipped, drained_at - start,
+                            rebuilt_at - drained_at, claimed_at - rebuilt_at};
+    for (auto& r : rebuilt) {
+        ReplicaFeed& feed = *feeds.at(r.id);
+        ReplicaOutput& out = feed.output();
+        ConnectionSplice::Start s;
+        s.name = feed.name();
+        s.client = std::move(r.socket);
+        s.replica = feed.release_replica_socket();
+        s.unacked = out.unacked();
+        s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
+        s.replica_output_ended = out.eof();
+        s.client_input_ended = feed.input_shut();
+        const uint64_t id = r.id;
+        auto splice = ConnectionSplice::open(loop, std::move(s), [on_splice_done, id] { on_splice_done(id); });
+        if (!splice) {
+            log_error("{}: can't splice: {}", feed.name(), splice.error().message);
+            continue;
+        }
+        outcome.splices.emplace(id, std::move(*splice));
+    }
+    feeds.clear();
+    return outcome;
+}
+
+}  // namespace tcpfo
