@@ -30,6 +30,10 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     if (auto r = loop.add(self->snoop_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return std::unexpected(r.error());
 
+    auto announcer = ArpAnnouncer::open(options.dev);
+    if (!announcer) return std::unexpected(announcer.error());
+    self->announcer_.emplace(std::move(*announcer));
+
     auto listener = listen_tcp(options.listen);
     if (!listener) return std::unexpected(listener.error());
     self->listener_ = std::move(*listener);
@@ -178,7 +182,7 @@ void BackupNode::begin_takeover(const std::string& why) {
     ++epoch_;
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
-    auto outcome = take_over(loop_, options_, feeds_, *snoop_,
+    auto outcome = take_over(loop_, options_, feeds_, *snoop_, *announcer_,
                              [this](uint64_t id) { finished_splices_.push_back(id); });
     if (!outcome) {
         log_error("backup: {}", outcome.error().message);

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include "gratuitous_arp.h"
 #include "inet_address.h"
 #include "log.h"
 #include "seq.h"
@@ -53,6 +52,7 @@ RepairState repair_state_for(const ReplicaFeed& feed, uint64_t now_ms) {
 
 Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
                                   std::map<uint64_t, std::unique_ptr<ReplicaFeed>>& feeds, BpfSnoop& snoop,
+                                  const ArpAnnouncer& announcer,
                                   std::function<void(uint64_t conn_id)> on_splice_done) {
     const uint64_t start = monotonic_ms();
 
@@ -99,7 +99,7 @@ Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
 
     auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
     if (!vip) return fail("takeover: can't claim VIP: {}", vip.error().message);
-    if (auto r = send_gratuitous_arp(options.dev, options.vip.addr); !r)
+    if (auto r = announcer.announce(options.vip.addr); !r)
         log_warn("takeover: {}", r.error().message);
     const uint64_t claimed_at = monotonic_ms();
 

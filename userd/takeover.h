@@ -10,6 +10,7 @@
 
 #include "bpf_snoop.h"
 #include "connection_splice.h"
+#include "gratuitous_arp.h"
 #include "event_loop.h"
 #include "options.h"
 #include "replica_feed.h"
@@ -33,6 +34,7 @@ RepairState repair_state_for(const ReplicaFeed& feed, uint64_t now_ms);
 // rebuilt connection marked so its ingress ACK ceiling holds.
 Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
                                   std::map<uint64_t, std::unique_ptr<ReplicaFeed>>& feeds, BpfSnoop& snoop,
+                                  const ArpAnnouncer& announcer,
                                   std::function<void(uint64_t conn_id)> on_splice_done);
 
 }  // namespace tcpfo
