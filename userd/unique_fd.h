@@ -1,4 +1,4 @@
-// Owns a file descriptor; closes it once.
+// Owns one file descriptor and closes it exactly once.
 #pragma once
 
 #include <unistd.h>
@@ -8,27 +8,33 @@
 namespace tcpfo {
 
 class UniqueFd {
-public:
+ public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) reset(std::exchange(o.fd_, -1));
-        return *this;
-    }
     UniqueFd(const UniqueFd&) = delete;
     UniqueFd& operator=(const UniqueFd&) = delete;
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+        if (this != &other) reset(other.release());
+        return *this;
+    }
     ~UniqueFd() { reset(); }
 
     int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
+    bool valid() const { return fd_ >= 0; }
+    explicit operator bool() const { return valid(); }
+
+    // Gives up ownership without closing (the caller now owns the descriptor).
     int release() { return std::exchange(fd_, -1); }
+
     void reset(int fd = -1) {
+        // close() is not retried on EINTR: on Linux the descriptor is gone either way,
+        // and a retry could close a descriptor another thread has just been given.
         if (fd_ >= 0) ::close(fd_);
         fd_ = fd;
     }
 
-private:
+ private:
     int fd_ = -1;
 };
 

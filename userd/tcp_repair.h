@@ -1,0 +1,65 @@
+// Rebuilding a live TCP connection on another node with TCP_REPAIR, and reading the
+// same state off a live socket (for tests and diagnostics).
+//
+// Needs CAP_NET_ADMIN (TCP_REPAIR, IP_TRANSPARENT). Tested on Linux 6.x (IPv4 only).
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <string>
+
+#include "error.h"
+#include "unique_fd.h"
+
+namespace tcpfo {
+
+// What failoverd knows of a connection when a backup takes it over. The values come
+// from the primary's snoop: ISNs and options from the SYN/SYN-ACK, how far the client
+// acknowledged the server's bytes, how many client bytes the backup logged.
+struct RepairState {
+    sockaddr_in local{};      // VIP:port (the service side)
+    sockaddr_in remote{};     // the client
+    uint32_t snd_una = 0;     // first server byte the client has not acknowledged
+    uint32_t rcv_nxt = 0;     // next client byte the service expects
+    uint16_t mss = 0;         // the client's MSS (our sending MSS is clamped to it)
+    bool wscale_ok = false;
+    uint8_t snd_wscale = 0;   // the client's shift (applies to windows it advertises)
+    uint8_t rcv_wscale = 0;   // the server's shift (applies to windows we advertise)
+    bool sack_ok = false;
+    bool timestamps_ok = false;
+    uint32_t tsval = 0;       // TSval the rebuilt socket sends next (>= any the client saw)
+    uint32_t snd_wnd = 0;     // the client's receive window in bytes (already scaled)
+    uint32_t rcv_wnd = 0;     // window in bytes, from rcv_nxt, to offer the client
+};
+
+// "192.0.2.100:7000<-192.0.2.1:40312", for messages.
+std::string describe_connection(const sockaddr_in& local, const sockaddr_in& remote);
+
+// Checks what the kernel would reject or misuse (families, ports, scales, windows),
+// so a bad snoop record gives one clear line instead of a half-built socket.
+Result<void> validate_repair_state(const RepairState& state);
+
+// Builds an ESTABLISHED socket with these sequences and options, bound to VIP:port even
+// while the VIP is not yet local (IP_TRANSPARENT), leaves repair mode and returns it.
+// The socket can bind VIP:port while the replica listens on 0.0.0.0:port.
+// Call it BEFORE the VIP becomes local: a client segment reaching this node while the
+// VIP is local and the socket does not exist yet is answered with a reset. Leaving
+// repair sends one window probe; the client's answer is lost until the VIP is claimed
+// and announced, which is harmless (its next segments carry the same information).
+// The send queue is empty and starts at snd_una: the caller then write()s the output
+// the client has not acknowledged, which the kernel transmits at once from snd_una.
+Result<UniqueFd> rebuild_connection(const RepairState& state);
+
+// Reads the same fields off a live connected socket: TCP_INFO for the options, in
+// repair mode TCP_QUEUE_SEQ and SIOCOUTQ for the sequences, TCP_MAXSEG for the MSS
+// clamp, TCP_REPAIR_WINDOW and TCP_TIMESTAMP. Leaves repair mode afterwards without a
+// window probe, so the socket stays usable and nothing is put on the wire. snd_una is
+// the socket's own (it lags the client if an ACK is still on its way).
+Result<RepairState> snapshot_connection(int fd);
+
+// Closes a connected socket without telling the peer: in repair mode the kernel drops
+// the connection with neither FIN nor RST, as a crashed node would.
+Result<void> close_silently(UniqueFd fd);
+
+}  // namespace tcpfo
