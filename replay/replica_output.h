@@ -12,6 +12,16 @@
 
 namespace tcpfo {
 
+// What the backup last heard of the client's side of the connection: needed to
+// rebuild the socket (its window, and the timestamp it echoed).
+struct ClientView {
+    bool known = false;
+    uint16_t window = 0;  // raw field, scaled by the client's wscale
+    uint32_t tsval = 0;
+    uint32_t tsecr = 0;
+    uint64_t heard_at_ms = 0;
+};
+
 class ReplicaOutput {
 public:
     explicit ReplicaOutput(size_t limit) : limit_(limit) {}

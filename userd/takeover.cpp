@@ -15,40 +15,8 @@ namespace {
 // the client already has); waiting only makes the first bytes after takeover come
 // from a warm replica.
 constexpr uint64_t kDrainBudgetMs = 50;
-// The dead primary's clock ran on while the client's echo travelled; jumping ahead
-// by this much keeps our TSval above anything the client saw. PAWS only rejects
-// values below what it has seen, so a larger jump costs nothing.
-constexpr uint32_t kTsvalMarginMs = 1000;
-constexpr uint32_t kMaxOfferedWindow = 4 << 20;
-
-bool both(const ConnOpenRecord& c, uint8_t option) {
-    return (c.client_options.present & option) && (c.server_options.present & option);
-}
 
 }  // namespace
-
-RepairState repair_state_for(const ReplicaFeed& feed, uint64_t now_ms) {
-    const ConnOpenRecord& c = feed.conn();
-    RepairState s;
-    s.local = make_endpoint(c.vip_addr, c.vip_port);
-    s.remote = make_endpoint(c.client_addr, c.client_port);
-    s.snd_una = offset_to_seq(feed.output().acked(), c.server_isn + 1);
-    s.rcv_nxt = offset_to_seq(feed.log().stable(), c.client_isn + 1);
-    s.mss = (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
-    s.wscale_ok = both(c, TCPFO_OPT_WSCALE);
-    s.snd_wscale = s.wscale_ok ? c.client_options.wscale : 0;
-    s.rcv_wscale = s.wscale_ok ? c.server_options.wscale : 0;
-    s.sack_ok = both(c, TCPFO_OPT_SACK_PERM);
-    s.timestamps_ok = both(c, TCPFO_OPT_TIMESTAMPS);
-    if (s.timestamps_ok && feed.client.known)
-        s.tsval = feed.client.tsecr + uint32_t(now_ms - feed.client.heard_at_ms) + kTsvalMarginMs;
-    else if (s.timestamps_ok)
-        s.tsval = uint32_t(now_ms) + kTsvalMarginMs;
-    const uint32_t window = feed.client.known ? feed.client.window : 65535;
-    s.snd_wnd = window << s.snd_wscale;
-    s.rcv_wnd = std::min<uint32_t>(uint32_t(65535) << s.rcv_wscale, kMaxOfferedWindow);
-    return s;
-}
 
 Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
                                   std::map<uint64_t, std::unique_ptr<ReplicaFeed>>& feeds, BpfSnoop& snoop,
@@ -83,7 +51,8 @@ Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
         }
         if (!feed->input_drained())
             log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed->name());
-        const RepairState state = repair_state_for(*feed, monotonic_ms());
+        const RepairState state =
+            repair_state_for(feed->conn(), feed->log(), feed->output(), feed->client, monotonic_ms());
         auto socket = rebuild_connection(state);
         if (!socket) {
             log_error("{}: can't rebuild: {}", feed->name(), socket.error().message);

@@ -14,7 +14,7 @@
 #include "event_loop.h"
 #include "options.h"
 #include "replica_feed.h"
-#include "tcp_repair.h"
+#include "repair_plan.h"
 #include "vip_address.h"
 
 namespace tcpfo {
@@ -26,9 +26,6 @@ struct TakeoverOutcome {
     size_t skipped = 0;
     uint64_t drain_ms = 0, rebuild_ms = 0, claim_ms = 0;
 };
-
-// What the rebuilt socket of `feed` must look like. Exposed for tests.
-RepairState repair_state_for(const ReplicaFeed& feed, uint64_t now_ms);
 
 // Consumes `feeds` (their replica sockets move into the splices). `snoop` gets each
 // rebuilt connection marked so its ingress ACK ceiling holds.
