@@ -462,9 +462,15 @@ private:
     }
 
     void fail_unfinished_on_timeout() {
+        std::int64_t now = now_ns();
         for (auto& c : conns_) {
             if (c.done) continue;
             ++timeouts_;
+            // A stall still going on when time runs out is the longest one of all.
+            if (c.waiting_since >= 0 && now - c.waiting_since > c.max_recv_stall) {
+                c.max_recv_stall = now - c.waiting_since;
+                c.max_recv_stall_at = c.waiting_since - start_;
+            }
             fail_conn(c, fmt::format("timeout after {}s: sent {} of {}, received {} of {}{}", opt_.timeout_s,
                                      c.sent, c.to_send, c.received, c.to_recv, c.paused ? " (paused)" : ""));
         }
