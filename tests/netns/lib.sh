@@ -1,0 +1,221 @@
+# Shared by the namespace scenarios: sourced, never run. It sets up the topology of
+# scripts/topology.sh, starts the echo service (application on the primary, replica on
+# the backup) and failoverd on both, crashes the primary hard, and cleans up everything
+# in a trap, also when the scenario fails.
+#
+#      client ──────── br0 ─────── primary 192.0.2.10  (VIP 192.0.2.100, echo service :7000,
+#   192.0.2.1           │                               failoverd --role primary)
+#                       └───────── backup 192.0.2.11   (replica :7000,
+#                                                       failoverd --role backup --replica 127.0.0.1:7000)
+#
+# A scenario script defines `scenario` and calls `run_scenario NAME`; TCPFO_REPEAT=N
+# runs it N times in a row, each on a fresh topology.
+# Helpers print what they run: `  [primary] ip link set eth0 down`.
+set -euo pipefail
+
+netns_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$netns_dir/../.." && pwd)
+build=${TCPFO_BUILD_DIR:-$top/build}
+# shellcheck source=../../scripts/topology.sh
+. "$top/scripts/topology.sh"
+
+echo_service=$build/tests/tools/tcpfo-echo-service
+stream_client=$build/tests/tools/tcpfo-stream-client
+failoverd=$build/userd/failoverd
+
+vip=192.0.2.100
+port=7000
+primary_ip=192.0.2.10
+backup_ip=192.0.2.11
+replication_port=7100
+
+[ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (network namespaces)" >&2; exit 1; }
+for tool in "$echo_service" "$stream_client"; do
+    [ -x "$tool" ] || { echo "$(basename "$0"): $tool is missing: run scripts/build.sh first" >&2; exit 1; }
+done
+
+# The failover scenarios need the daemon; only its absence makes them skip.
+require_failoverd() {
+    if [ ! -x "$failoverd" ]; then
+        echo "SKIP: $failoverd does not exist (the daemon is not built yet)"
+        exit 77
+    fi
+}
+
+work=
+suffix=
+declare -A bg_pid=()
+declare -a stalls=()
+
+say() { printf '  [%s] %s\n' "$1" "$2" >&2; }
+c() { say client "$*"; ip netns exec "$ns_client" "$@"; }
+p() { say primary "$*"; ip netns exec "$ns_primary" "$@"; }
+b() { say backup "$*"; ip netns exec "$ns_backup" "$@"; }
+
+# in_bg NODE NAME CMD...: run CMD in NODE's namespace in the background, output in
+# $work/NAME.log, PID in bg_pid[NAME].
+in_bg() {
+    local node=$1 name=$2 ns
+    shift 2
+    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; esac
+    say "$node" "$* > $name.log &"
+    ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
+    bg_pid[$name]=$!
+}
+c_bg() { in_bg client "$@"; }
+p_bg() { in_bg primary "$@"; }
+b_bg() { in_bg backup "$@"; }
+
+# wait_until SECONDS WHAT CMD...: poll CMD every 10 ms; fail with WHAT after SECONDS.
+wait_until() {
+    local seconds=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(date +%s%N) + seconds * 1000000000))
+    until "$@"; do
+        if [ "$(date +%s%N)" -ge $deadline ]; then
+            echo "FAIL: timed out after ${seconds}s waiting for $what" >&2
+            return 1
+        fi
+        sleep 0.01
+    done
+}
+
+# Conditions for wait_until.
+listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+# progress_at_least FILE FIELD N: FIELD (verified, sent, done, paused) of a client's
+# --progress-file has reached N.
+progress_at_least() { [ -f "$1" ] && awk -v f="$2" -v n="$3" '{for (i = 1; i < NF; i += 2) if ($i == f && $(i + 1) >= n) ok = 1} END {exit !ok}' "$1"; }
+log_has() { [ -f "$work/$1.log" ] && grep -q "$2" "$work/$1.log"; }
+no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
+
+start_services() {
+    p_bg service "$echo_service" --listen 0.0.0.0:$port
+    b_bg replica "$echo_service" --listen 0.0.0.0:$port
+    wait_until 5 "the echo service on the primary" listening "$ns_primary" $port
+    wait_until 5 "the replica on the backup" listening "$ns_backup" $port
+}
+
+# The backup listens for the replication stream; the primary connects to it, claims
+# the VIP and attaches BPF. Both report readiness with --ready-file.
+start_failoverd() {
+    b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
+        --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
+        --replica 127.0.0.1:$port --ready-file "$work/backup.ready"
+    wait_until 10 "failoverd on the backup listening on :$replication_port" \
+        listening "$ns_backup" $replication_port
+    p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
+        --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
+        --ready-file "$work/primary.ready"
+    wait_until 10 "failoverd ready on the primary" test -e "$work/primary.ready"
+    wait_until 10 "failoverd ready on the backup" test -e "$work/backup.ready"
+    p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
+}
+
+# A crash, not a stop: the link goes first (as with a power loss, nothing more leaves
+# the node), then every process in the namespace dies by SIGKILL.
+crash_primary() {
+    echo "=== hard crash of the primary"
+    p ip link set eth0 down
+    local pids
+    pids=$(ip netns pids "$ns_primary" | tr '\n' ' ')
+    say primary "kill -9 $pids"
+    # shellcheck disable=SC2086
+    kill -9 $pids
+    wait_until 5 "every process in the primary to die" no_process_in "$ns_primary"
+    crash_ns=$(date +%s%N)
+}
+
+wait_takeover() {
+    wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
+    echo "  takeover reported $(( ($(date +%s%N) - crash_ns) / 1000000 )) ms after the crash (as polled)"
+}
+
+# finish_client NAME: wait for a client started with c_bg, show its summary, fail if
+# it failed. Its --timeout-s bounds the wait.
+finish_client() {
+    local name=$1 rc=0 stall
+    wait "${bg_pid[$name]}" || rc=$?
+    unset "bg_pid[$name]"
+    cat "$work/$name.log"
+    stall=$(grep -o 'max_stall_ms=[0-9.]*' "$work/$name.log" | tail -1 | cut -d= -f2)
+    if [ $rc -ne 0 ]; then
+        echo "FAIL: client $name exited with $rc" >&2
+        return 1
+    fi
+    echo "  client $name stall: ${stall:-?} ms"
+    stalls+=("$name=${stall:-?}")
+}
+
+dump_logs() {
+    local f
+    for f in "$work"/*.log; do
+        [ -f "$f" ] || continue
+        echo "----- $(basename "$f") (last 25 lines)"
+        tail -n 25 "$f"
+    done
+}
+
+setup_run() {
+    suffix=$$-$1
+    work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
+    topo_up "$suffix" "${2:-}"
+}
+
+teardown_run() {
+    local name
+    for name in "${!bg_pid[@]}"; do kill -9 "${bg_pid[$name]}" 2>/dev/null || true; done
+    for name in "${!bg_pid[@]}"; do wait "${bg_pid[$name]}" 2>/dev/null || true; done
+    bg_pid=()
+    [ -n "$suffix" ] && topo_down "$suffix"
+    [ -n "$work" ] && rm -rf "$work"
+    work=
+    suffix=
+}
+
+on_exit() {
+    local rc=$?
+    trap - EXIT
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$work" ]; then
+        echo "=== FAILED (exit $rc); logs:" >&2
+        dump_logs >&2
+    fi
+    TOPO_QUIET=1 teardown_run
+    exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# run_scenario NAME [VIP_NODE]: runs `scenario` TCPFO_REPEAT times (default 1), each
+# on a fresh topology. VIP_NODE (primary) adds the VIP by hand, for plain-TCP runs.
+run_scenario() {
+    local name=$1 vip_node=${2:-} runs=${TCPFO_REPEAT:-1} i
+    [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "TCPFO_REPEAT must be a positive integer, got '$runs'" >&2; exit 2; }
+    for ((i = 1; i <= runs; i++)); do
+        echo "=== $name: run $i of $runs"
+        setup_run "$i" "$vip_node"
+        scenario
+        teardown_run
+    done
+    echo "=== $name: PASS ($runs run(s)); client stalls in ms: ${stalls[*]:-none}"
+}
+
+# no_socket_for_ports NS FILE: no TCP socket in NS, in any state, whose peer port is
+# one of the client ports listed in FILE. Prints the offenders.
+no_socket_for_ports() {
+    local ns=$1 file=$2 client_port found=0
+    [ -s "$file" ] || { echo "FAIL: no client ports in $file" >&2; return 1; }
+    while read -r client_port; do
+        if ip netns exec "$ns" ss -Htan "( dport = :$client_port )" | grep .; then found=1; fi
+    done <"$file"
+    [ $found = 0 ]
+}
+
+# has_socket_for_ports NS FILE: every client port in FILE has an established socket in
+# NS (the positive control for no_socket_for_ports).
+has_socket_for_ports() {
+    local ns=$1 file=$2 client_port
+    [ -s "$file" ] || return 1
+    while read -r client_port; do
+        ip netns exec "$ns" ss -Htn state established "( dport = :$client_port )" | grep -q . || return 1
+    done <"$file"
+}

@@ -1,0 +1,111 @@
+#include "stream_protocol.h"
+#include "tool_args.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+using namespace tcpfo::streamtest;
+
+namespace {
+
+std::vector<std::uint8_t> pattern(std::uint64_t stream, std::uint64_t offset, std::size_t n) {
+    std::vector<std::uint8_t> out(n);
+    fill_pattern(stream, offset, out);
+    return out;
+}
+
+}  // namespace
+
+TEST(StreamHeader, RoundTrips) {
+    std::uint8_t wire[header_size];
+    encode_header({StreamMode::half_close, 513, 0x0102030405060708ull}, std::span<std::uint8_t, header_size>(wire, header_size));
+    auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->mode, StreamMode::half_close);
+    EXPECT_EQ(decoded->seed, 513);
+    EXPECT_EQ(decoded->count, 0x0102030405060708ull);
+}
+
+TEST(StreamHeader, RejectsWrongMagicModeAndReserved) {
+    std::uint8_t wire[header_size];
+    auto view = std::span<const std::uint8_t, header_size>(wire, header_size);
+    encode_header({StreamMode::echo, 1, 0}, std::span<std::uint8_t, header_size>(wire, header_size));
+    wire[0] ^= 1;
+    EXPECT_FALSE(decode_header(view));
+    wire[0] ^= 1;
+    wire[4] = 9;
+    EXPECT_FALSE(decode_header(view));
+    wire[4] = 1;
+    wire[5] = 1;
+    EXPECT_FALSE(decode_header(view));
+    wire[5] = 0;
+    EXPECT_TRUE(decode_header(view));
+}
+
+TEST(Pattern, PiecewiseFillEqualsOneFill) {
+    auto whole = pattern(7, 3, 10000);
+    std::vector<std::uint8_t> pieces(10000);
+    std::size_t cuts[] = {0, 1, 6, 13, 4096, 4101, 9999, 10000};
+    for (std::size_t i = 0; i + 1 < std::size(cuts); ++i)
+        fill_pattern(7, 3 + cuts[i], std::span(pieces.data() + cuts[i], cuts[i + 1] - cuts[i]));
+    EXPECT_EQ(whole, pieces);
+    for (std::size_t i = 0; i < whole.size(); i += 997) EXPECT_EQ(whole[i], pattern_byte(7, 3 + i));
+    EXPECT_EQ(find_pattern_mismatch(7, 3, whole), no_mismatch);
+}
+
+TEST(Pattern, StreamsDiffer) {
+    EXPECT_NE(pattern(client_stream(1), 0, 64), pattern(client_stream(2), 0, 64));
+    EXPECT_NE(pattern(client_stream(1), 0, 64), pattern(server_stream(1), 0, 64));
+    // No short period: a chunk shifted by a typical buffer size does not match.
+    EXPECT_NE(pattern(1, 0, 64), pattern(1, 65536, 64));
+}
+
+TEST(Pattern, DetectsLostDuplicatedReorderedAndFlippedBytes) {
+    const std::uint64_t stream = client_stream(42);
+    auto good = pattern(stream, 1000, 8192);
+
+    auto lost = good;
+    lost.erase(lost.begin() + 5000);  // one byte missing
+    EXPECT_EQ(find_pattern_mismatch(stream, 1000, lost), 5000u);
+
+    auto duplicated = good;
+    duplicated.insert(duplicated.begin() + 3000, good.begin() + 2900, good.begin() + 3000);
+    EXPECT_EQ(find_pattern_mismatch(stream, 1000, duplicated), 3000u);
+
+    auto reordered = good;
+    std::swap_ranges(reordered.begin() + 1024, reordered.begin() + 2048, reordered.begin() + 2048);
+    EXPECT_EQ(find_pattern_mismatch(stream, 1000, reordered), 1024u);
+
+    auto flipped = good;
+    flipped[8191] ^= 0x10;
+    EXPECT_EQ(find_pattern_mismatch(stream, 1000, flipped), 8191u);
+}
+
+TEST(Checksum, IsCrc32AndStreams) {
+    const char* check = "123456789";
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(check), 9);
+    EXPECT_EQ(crc32_update(0, bytes), 0xCBF43926u);
+    EXPECT_EQ(crc32_update(crc32_update(0, bytes.first(4)), bytes.subspan(4)), 0xCBF43926u);
+    std::uint8_t wire[sink_reply_size];
+    encode_sink_reply({123456789012ull, 0xCBF43926u}, std::span<std::uint8_t, sink_reply_size>(wire, sink_reply_size));
+    auto reply = decode_sink_reply(std::span<const std::uint8_t, sink_reply_size>(wire, sink_reply_size));
+    EXPECT_EQ(reply.count, 123456789012ull);
+    EXPECT_EQ(reply.crc, 0xCBF43926u);
+}
+
+TEST(ToolArgs, ParsesSizesAndEndpoints) {
+    EXPECT_EQ(parse_size("--bytes", "64M").value(), 64ull << 20);
+    EXPECT_EQ(parse_size("--bytes", "4096").value(), 4096u);
+    EXPECT_EQ(parse_size("--bytes", "1G").value(), 1ull << 30);
+    EXPECT_FALSE(parse_size("--bytes", "1.5K"));
+    EXPECT_FALSE(parse_size("--bytes", ""));
+    EXPECT_FALSE(parse_size("--bytes", "-3"));
+    auto endpoint = parse_endpoint("--connect", "192.0.2.100:7000");
+    ASSERT_TRUE(endpoint);
+    EXPECT_EQ(ntohs(endpoint->sin_port), 7000);
+    EXPECT_FALSE(parse_endpoint("--connect", "192.0.2.100"));
+    EXPECT_FALSE(parse_endpoint("--connect", "192.0.2.100:70000"));
+    EXPECT_FALSE(parse_endpoint("--connect", "example:7000"));
+}
