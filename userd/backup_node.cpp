@@ -175,6 +175,10 @@ void BackupNode::on_ring_readable() {
 }
 
 void BackupNode::begin_takeover(const std::string& why) {
+    // take_over() runs the loop while draining; a heartbeat tick or a closing stream
+    // dispatched there must not start a second takeover.
+    if (taking_over_ || took_over_) return;
+    taking_over_ = true;
     const uint64_t started = monotonic_ms();
     log_warn("backup: primary {} is dead ({}); taking over {} connection(s) at epoch {}",
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);

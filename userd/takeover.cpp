@@ -1,6 +1,7 @@
 #include "takeover.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 
 #include "inet_address.h"
 #include "log.h"
@@ -59,6 +60,8 @@ Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
             ++skipped;
             continue;
         }
+        // The splice drives it from the event loop.
+        fcntl(socket->get(), F_SETFL, fcntl(socket->get(), F_GETFL) | O_NONBLOCK);
         const ConnOpenRecord& c = feed->conn();
         tcpfo_conn_key key{c.client_addr, c.vip_addr, htons(c.client_port), htons(c.vip_port)};
         if (auto r = snoop.mark_rebuilt(key); !r) log_warn("{}: {}", feed->name(), r.error().message);
