@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "inet_address.h"
@@ -206,6 +207,8 @@ void BackupNode::after_events() {
         finished_splices_.clear();
         return;
     }
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
     for (uint64_t id : dirty_) {
         ReplicaFeed* f = feed(id);
         if (!f) continue;

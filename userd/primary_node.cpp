@@ -120,7 +120,7 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
     if (auto* stable = std::get_if<StableRecord>(&record)) {
         auto it = conns_by_id_.find(stable->conn_id);
         if (it == conns_by_id_.end()) return;  // closed meanwhile
-        if (it->second->on_stable(index, stable->offset)) stable_dirty_.push_back(it->second->key());
+        if (it->second->on_stable(index, stable->offset)) stable_dirty_.insert(it->second->key());
         return;
     }
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
@@ -136,7 +136,7 @@ void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
     // left is no longer protected: forgetting it lifts its clamp.
     std::vector<tcpfo_conn_key> orphaned;
     for (auto& [key, conn] : conns_) {
-        if (conn->drop_peer(index)) stable_dirty_.push_back(key);
+        if (conn->drop_peer(index)) stable_dirty_.insert(key);
         if (!conn->has_required_peers()) orphaned.push_back(key);
     }
     for (const auto& key : orphaned) {
@@ -208,7 +208,7 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
     ConnReplicator& conn = *it->second;
     conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
     if (conn.reset()) forget_conn(ev.key);
-    else if (conn.finished()) stable_dirty_.push_back(ev.key);  // closes in flush_stable_points
+    else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
 
 void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {

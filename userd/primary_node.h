@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bpf_snoop.h"
@@ -75,7 +76,9 @@ private:
     std::vector<Peer> peers_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash, ConnKeyEqual> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
-    std::vector<tcpfo_conn_key> stable_dirty_;
+    // Connections whose stable point moved (or that finished) in this batch: each is
+    // written to the map and nudged once per batch, however many records moved it.
+    std::unordered_set<tcpfo_conn_key, ConnKeyHash, ConnKeyEqual> stable_dirty_;
     uint64_t next_conn_id_ = 1;
     bool ring_paused_ = false;
     bool ready_written_ = false;
