@@ -25,6 +25,7 @@ failoverd=$build/userd/failoverd
 
 vip=192.0.2.100
 port=7000
+client_ip=192.0.2.1
 primary_ip=192.0.2.10
 backup_ip=192.0.2.11
 replication_port=7100
@@ -199,13 +200,15 @@ run_scenario() {
     echo "=== $name: PASS ($runs run(s)); client stalls in ms: ${stalls[*]:-none}"
 }
 
-# no_socket_for_ports NS FILE: no TCP socket in NS, in any state, whose peer port is
-# one of the client ports listed in FILE. Prints the offenders.
+# no_socket_for_ports NS FILE: no TCP socket in NS, in any state, whose peer is the
+# client at one of the ports listed in FILE. Prints the offenders. (The peer address
+# matters: the backup's own loopback connections to the replica use ephemeral ports
+# that may equal a client's port.)
 no_socket_for_ports() {
     local ns=$1 file=$2 client_port found=0
     [ -s "$file" ] || { echo "FAIL: no client ports in $file" >&2; return 1; }
     while read -r client_port; do
-        if ip netns exec "$ns" ss -Htan "( dport = :$client_port )" | grep .; then found=1; fi
+        if ip netns exec "$ns" ss -Htan "( dst $client_ip and dport = :$client_port )" | grep .; then found=1; fi
     done <"$file"
     [ $found = 0 ]
 }
@@ -216,6 +219,6 @@ has_socket_for_ports() {
     local ns=$1 file=$2 client_port
     [ -s "$file" ] || return 1
     while read -r client_port; do
-        ip netns exec "$ns" ss -Htn state established "( dport = :$client_port )" | grep -q . || return 1
+        ip netns exec "$ns" ss -Htn state established "( dst $client_ip and dport = :$client_port )" | grep -q . || return 1
     done <"$file"
 }
