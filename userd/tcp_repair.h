@@ -52,6 +52,11 @@ Result<void> validate_repair_state(const RepairState& state);
 // whose snd_nxt were below that ACK would drop every segment from the client (ACK of
 // unsent data) and the connection would stall for good. The kernel retransmits what
 // the client still lacks once the client's ACKs say so.
+// Known limit: if the client lacks the first of these bytes (they died with the
+// primary's link) and so acknowledges nothing new, the socket has no RTT sample and
+// more segments in flight than its initial cwnd, so nothing triggers a fast
+// retransmission: the first one comes at the initial RTO, 1 s (seen in about a third
+// of the takeover test runs; a route `rtt` metric on the backup did not change it).
 //
 // Call it BEFORE the VIP becomes local: a client segment reaching this node while the
 // VIP is local and the socket does not exist yet is answered with a reset. No segment
