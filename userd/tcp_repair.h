@@ -55,7 +55,7 @@ Result<void> validate_repair_state(const RepairState& state);
 // Known limit: if the client lacks the first of these bytes (they died with the
 // primary's link) and so acknowledges nothing new, the socket has no RTT sample and
 // more segments in flight than its initial cwnd, so nothing triggers a fast
-// retransmission: the first one comes at the initial RTO, 1 s (seen in about a third
+// retransmission: the first one comes at the initial RTO, 1 s (seen in about a quarter
 // of the takeover test runs; a route `rtt` metric on the backup did not change it).
 //
 // Call it BEFORE the VIP becomes local: a client segment reaching this node while the
