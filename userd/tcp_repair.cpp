@@ -13,6 +13,9 @@ namespace {
 
 // The kernel refuses larger shifts (RFC 7323 caps the window scale at 14).
 constexpr uint8_t max_window_scale = 14;
+// Output restored as already sent must fit a send buffer we size for it; more than this
+// between snd_una and snd_nxt is not a state a primary can have been in on our links.
+constexpr uint32_t max_sent_unacked = 64u << 20;
 // Smallest MSS the kernel keeps (TCP_MIN_MSS); below it every segment is mostly header.
 constexpr uint16_t min_mss = 88;
 
@@ -67,6 +70,9 @@ Result<void> validate_repair_state(const RepairState& s) {
                                    max_window_scale));
     if (!s.wscale_ok && (s.snd_wscale != 0 || s.rcv_wscale != 0))
         return invalid("window scale given but not negotiated");
+    if (s.snd_nxt - s.snd_una > max_sent_unacked)
+        return invalid(fmt::format("snd_nxt {} is not within {} bytes after snd_una {}", s.snd_nxt,
+                                   max_sent_unacked, s.snd_una));
     if (s.rcv_wnd == 0) return invalid("receive window 0 would stall the client");
     if (s.rcv_wnd > max_window_for_scale(s.wscale_ok, s.rcv_wscale))
         return invalid(fmt::format("receive window {} too large for scale {}", s.rcv_wnd,
@@ -77,9 +83,12 @@ Result<void> validate_repair_state(const RepairState& s) {
     return {};
 }
 
-Result<UniqueFd> rebuild_connection(const RepairState& s) {
+Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_t> sent_unacked) {
     if (auto ok = validate_repair_state(s); !ok) return std::unexpected(ok.error());
     const std::string conn = describe_connection(s.local, s.remote);
+    if (sent_unacked.size() != uint32_t(s.snd_nxt - s.snd_una))
+        return fail("can't rebuild {}: {} bytes given for the {} between snd_una and snd_nxt", conn,
+                    sent_unacked.size(), uint32_t(s.snd_nxt - s.snd_una));
     auto step_failed = [&](const char* step) {
         return sys_fail(errno, "can't rebuild {}: {}", conn, step);
     };
@@ -104,9 +113,9 @@ Result<UniqueFd> rebuild_connection(const RepairState& s) {
 
     // Sequences before connect(): the kernel takes TCP_QUEUE_SEQ only on a closed
     // socket, and connect() derives the rest from them (snd_una = snd_nxt = write_seq,
-    // rcv_wup = copied_seq = rcv_nxt). The send queue starts empty at snd_una, so the
-    // output the caller writes later is sent from snd_una, exactly where the client
-    // expects the bytes it has not acknowledged.
+    // rcv_wup = copied_seq = rcv_nxt). The send queue starts at snd_una, where the
+    // client expects the bytes it has not acknowledged; the restored output and then
+    // the caller's writes follow on from there.
     if (set_queue_seq(fd.get(), TCP_RECV_QUEUE, s.rcv_nxt) < 0)
         return step_failed("receive queue sequence");
     if (set_queue_seq(fd.get(), TCP_SEND_QUEUE, s.snd_una) < 0)
@@ -115,14 +124,33 @@ Result<UniqueFd> rebuild_connection(const RepairState& s) {
     if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_NO_QUEUE}) < 0)
         return step_failed("TCP_REPAIR_QUEUE off");
 
+    // The MSS as a user setting before connect(): connect() sizes the segments from it
+    // (mss_cache). The clamp set later through TCP_REPAIR_OPTIONS does not resize them,
+    // and without this the socket sent 524-byte segments (from the 536 default).
+    if (set_option(fd.get(), SOL_TCP, TCP_MAXSEG, int{s.mss}) < 0) return step_failed("TCP_MAXSEG");
+
+    // The output the primary already sent, counted as sent, needs room in the send
+    // buffer until the client acknowledges it (a repair-mode send blocks on a full
+    // buffer, and no ACK can arrive to free it). SO_SNDBUFFORCE may exceed wmem_max;
+    // it also fixes the size (no autotuning), at least what the primary had in flight.
+    if (!sent_unacked.empty()) {
+        int sndbuf = 0;
+        socklen_t len = sizeof(sndbuf);
+        getsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+        // The kernel doubles the value given and counts skb overhead against it.
+        const int needed = static_cast<int>(sent_unacked.size()) + (256 << 10);
+        if (sndbuf / 2 < needed && set_option(fd.get(), SOL_SOCKET, SO_SNDBUFFORCE, needed) < 0)
+            return step_failed("SO_SNDBUFFORCE");
+    }
+
     if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&s.local), sizeof(s.local)) < 0)
         return step_failed("bind");
     if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&s.remote), sizeof(s.remote)) < 0)
         return step_failed("connect");
 
-    // Options after connect(): the kernel accepts TCP_REPAIR_OPTIONS only on an
-    // ESTABLISHED socket that has not sent a byte yet, and connect() itself resets
-    // them to what a fresh SYN would have offered.
+    // Options after connect() and before any byte is queued: the kernel accepts
+    // TCP_REPAIR_OPTIONS only on an ESTABLISHED socket that has not sent a byte yet,
+    // and connect() itself resets them to what a fresh SYN would have offered.
     tcp_repair_opt options[4];
     unsigned count = 0;
     options[count++] = {TCPOPT_MAXSEG, s.mss};
@@ -146,6 +174,25 @@ Result<UniqueFd> rebuild_connection(const RepairState& s) {
             return step_failed("TCP_TIMESTAMP");
     }
 
+    // Restore [snd_una, snd_nxt) after connect() (the queue needs an established
+    // connection) and before the window (sending into the repair send queue ignores
+    // the window anyway). In repair mode with TCP_SEND_QUEUE selected the kernel queues
+    // these bytes as sent without transmitting them, so snd_nxt = the primary's, and
+    // any ACK up to it is valid here.
+    if (!sent_unacked.empty()) {
+        if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_SEND_QUEUE}) < 0)
+            return step_failed("TCP_REPAIR_QUEUE send");
+        size_t done = 0;
+        while (done < sent_unacked.size()) {
+            const ssize_t n = send(fd.get(), sent_unacked.data() + done, sent_unacked.size() - done,
+                                   MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n <= 0) return step_failed("restoring sent output");
+            done += static_cast<size_t>(n);
+        }
+        if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_NO_QUEUE}) < 0)
+            return step_failed("TCP_REPAIR_QUEUE off");
+    }
+
     // The window after connect(), which initialised it for a new connection. The kernel
     // checks rcv_wup against rcv_nxt and snd_wl1 against rcv_nxt + rcv_wnd. rcv_wup =
     // rcv_nxt puts our right edge at rcv_nxt + rcv_wnd. snd_wl1 = rcv_nxt - 1 lets the
@@ -159,13 +206,23 @@ Result<UniqueFd> rebuild_connection(const RepairState& s) {
     if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_WINDOW, window) < 0)
         return step_failed("TCP_REPAIR_WINDOW");
 
-    // Leaving repair mode sends a window probe (a segment below snd_una), so the client
-    // answers with an ACK that gives us its current window. Writing the unacknowledged
-    // output only now (not into the send queue in repair mode, where the kernel marks it
-    // as already sent and leaves it to the retransmission timer) makes it go out at once.
-    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF}) < 0)
+    // Leave repair mode without the window probe a plain TCP_REPAIR_OFF sends: the VIP
+    // is not local yet, so the client's answer would be lost, and the client answers
+    // such probes only once per 500 ms, so the one request_ack() sends after the
+    // announcement would then go unanswered.
+    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF_NO_WP}) < 0)
         return step_failed("TCP_REPAIR off");
     return fd;
+}
+
+Result<void> request_ack(int fd) {
+    // Leaving repair mode with TCP_REPAIR_OFF is the kernel's one way to send a window
+    // probe on demand; entering it on a live connection changes nothing else.
+    if (set_option(fd, SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_ON}) < 0)
+        return sys_fail(errno, "can't probe socket {}: TCP_REPAIR on", fd);
+    if (set_option(fd, SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF}) < 0)
+        return sys_fail(errno, "can't probe socket {}: TCP_REPAIR off", fd);
+    return {};
 }
 
 Result<RepairState> snapshot_connection(int fd) {
@@ -207,10 +264,13 @@ Result<RepairState> snapshot_connection(int fd) {
         int outq = 0;
         // SIOCOUTQ = write_seq - snd_una: what is queued and not acknowledged yet.
         if (ioctl(fd, SIOCOUTQ, &outq) < 0) return conn_failed("SIOCOUTQ");
+        int unsent = 0;  // SIOCOUTQNSD = write_seq - snd_nxt: queued, never sent
+        if (ioctl(fd, SIOCOUTQNSD, &unsent) < 0) return conn_failed("SIOCOUTQNSD");
         uint32_t write_seq = 0;
         if (get_queue_seq(fd, TCP_SEND_QUEUE, &write_seq) < 0)
             return conn_failed("send queue sequence");
         s.snd_una = write_seq - static_cast<uint32_t>(outq);
+        s.snd_nxt = write_seq - static_cast<uint32_t>(unsent);
         if (get_queue_seq(fd, TCP_RECV_QUEUE, &s.rcv_nxt) < 0)
             return conn_failed("receive queue sequence");
         if (set_option(fd, SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_NO_QUEUE}) < 0)

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "error.h"
@@ -21,6 +22,7 @@ struct RepairState {
     sockaddr_in local{};      // VIP:port (the service side)
     sockaddr_in remote{};     // the client
     uint32_t snd_una = 0;     // first server byte the client has not acknowledged
+    uint32_t snd_nxt = 0;     // first server byte the primary never sent (>= snd_una)
     uint32_t rcv_nxt = 0;     // next client byte the service expects
     uint16_t mss = 0;         // the client's MSS (our sending MSS is clamped to it)
     bool wscale_ok = false;
@@ -43,16 +45,36 @@ Result<void> validate_repair_state(const RepairState& state);
 // Builds an ESTABLISHED socket with these sequences and options, bound to VIP:port even
 // while the VIP is not yet local (IP_TRANSPARENT), leaves repair mode and returns it.
 // The socket can bind VIP:port while the replica listens on 0.0.0.0:port.
+//
+// `sent_unacked` is the output in [snd_una, snd_nxt): bytes the primary sent that the
+// client may or may not have. They go into the socket as already sent, because the
+// client may have acknowledged any of them in an ACK the primary never saw; a socket
+// whose snd_nxt were below that ACK would drop every segment from the client (ACK of
+// unsent data) and the connection would stall for good. The kernel retransmits what
+// the client still lacks once the client's ACKs say so.
+// Known limit: if the client lacks the first of these bytes (they died with the
+// primary's link) and so acknowledges nothing new, the socket has no RTT sample and
+// more segments in flight than its initial cwnd, so nothing triggers a fast
+// retransmission: the first one comes at the initial RTO, 1 s (seen in about a quarter
+// of the takeover test runs; a route `rtt` metric on the backup did not change it).
+//
 // Call it BEFORE the VIP becomes local: a client segment reaching this node while the
-// VIP is local and the socket does not exist yet is answered with a reset. Leaving
-// repair sends one window probe; the client's answer is lost until the VIP is claimed
-// and announced, which is harmless (its next segments carry the same information).
-// The send queue is empty and starts at snd_una: the caller then write()s the output
-// the client has not acknowledged, which the kernel transmits at once from snd_una.
-Result<UniqueFd> rebuild_connection(const RepairState& state);
+// VIP is local and the socket does not exist yet is answered with a reset. No segment
+// is sent here; after claiming and announcing the VIP call request_ack(), then write()
+// the output from snd_nxt on, which the kernel sends at once.
+Result<UniqueFd> rebuild_connection(const RepairState& state,
+                                    std::span<const uint8_t> sent_unacked);
+
+// Sends one window probe (a segment just below snd_una), which the client answers at
+// once with an ACK carrying how far it really got and its window. Needed once after a
+// takeover: the rebuilt socket knows only what the primary had seen. Send it after the
+// VIP is claimed and announced, and only once: Linux answers such out-of-window
+// segments at most once per 500 ms per connection (net.ipv4.tcp_invalid_ratelimit), so
+// a probe sent before the client can reach us would silence this one.
+Result<void> request_ack(int fd);
 
 // Reads the same fields off a live connected socket: TCP_INFO for the options, in
-// repair mode TCP_QUEUE_SEQ and SIOCOUTQ for the sequences, TCP_MAXSEG for the MSS
+// repair mode TCP_QUEUE_SEQ, SIOCOUTQ and SIOCOUTQNSD for the sequences, TCP_MAXSEG for the MSS
 // clamp, TCP_REPAIR_WINDOW and TCP_TIMESTAMP. Leaves repair mode afterwards without a
 // window probe, so the socket stays usable and nothing is put on the wire. snd_una is
 // the socket's own (it lags the client if an ACK is still on its way).

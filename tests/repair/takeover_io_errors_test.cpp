@@ -33,6 +33,7 @@ RepairState valid_state() {
     s.local = test::socket_address(vip, 7000);
     s.remote = test::socket_address("192.0.2.1", 40000);
     s.snd_una = 1000;
+    s.snd_nxt = 1000;
     s.rcv_nxt = 2000;
     s.mss = 1460;
     s.wscale_ok = true;
@@ -169,13 +170,28 @@ TEST(RebuildConnectionErrors, InvalidStates) {
          "large for scale 0"},
     };
     for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
         RepairState s = valid_state();
         c.spoil(s);
-        auto rebuilt = rebuild_connection(s);
+        auto rebuilt = rebuild_connection(s, {});
         ASSERT_FALSE(rebuilt) << c.what;
         EXPECT_EQ(rebuilt.error().message, c.message) << c.what;
     }
     EXPECT_TRUE(validate_repair_state(valid_state()));
+
+    // The restored output must be exactly the bytes between snd_una and snd_nxt.
+    RepairState s = valid_state();
+    s.snd_nxt = s.snd_una + 10;
+    const uint8_t five[5] = {};
+    auto short_output = rebuild_connection(s, five);
+    ASSERT_FALSE(short_output);
+    EXPECT_EQ(short_output.error().message,
+              "can't rebuild 192.0.2.100:7000<-192.0.2.1:40000: 5 bytes given for the 10 between "
+              "snd_una and snd_nxt");
+    s.snd_nxt = s.snd_una - 1;  // "before" snd_una: a wrapped, huge distance
+    auto behind = rebuild_connection(s, {});
+    ASSERT_FALSE(behind);
+    expect_one_line(behind.error());
 }
 
 TEST(RebuildConnectionErrors, AddressTakenByAnotherConnection) {
@@ -188,9 +204,9 @@ TEST(RebuildConnectionErrors, AddressTakenByAnotherConnection) {
         RepairState s = valid_state();
         s.local = test::socket_address("192.0.2.21", 7000);
         s.remote = test::socket_address("192.0.2.22", 40000);
-        auto first = rebuild_connection(s);
+        auto first = rebuild_connection(s, {});
         ASSERT_TRUE(first) << first.error().message;
-        auto second = rebuild_connection(s);
+        auto second = rebuild_connection(s, {});
         ASSERT_FALSE(second);
         EXPECT_EQ(second.error().message,
                   "can't rebuild 192.0.2.21:7000<-192.0.2.22:40000: connect: Cannot assign "

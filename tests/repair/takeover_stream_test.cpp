@@ -14,10 +14,13 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <vector>
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include "gratuitous_arp.h"
@@ -147,19 +150,30 @@ TEST(Takeover, ClientStreamSurvivesServerCrash) {
     ASSERT_GE(client_had, uint64_t(state->snd_una - server_base))
         << "client read bytes it never acknowledged to A?";
 
+    // What the replica has produced between snd_una and snd_nxt: output the primary sent
+    // and the client may or may not have.
+    std::vector<uint8_t> sent_unacked(uint32_t(state->snd_nxt - state->snd_una));
+    test::fill_pattern(sent_unacked.data(), sent_unacked.size(), uint32_t(state->snd_una - server_base),
+                       server_salt);
+
     // The takeover on B, in the order the design requires: rebuild (VIP not yet local,
     // so no client segment can meet a missing socket), claim the VIP, announce it.
     UniqueFd server_b;
     std::optional<VipAddress> vip_b;
     std::optional<RepairState> rebuilt_state;
     uint64_t t_start = 0, t_rebuilt = 0, t_claimed = 0, t_announced = 0;
+    // Opened ahead and kept past the takeover, as failoverd would: closing a packet
+    // socket costs an RCU grace period, which must not sit on the takeover path.
+    std::optional<ArpAnnouncer> announcer;
     test::run_in_netns(b_ns, [&] {
-        // Opened ahead, as failoverd would at start-up: closing a packet socket costs an
-        // RCU grace period, which must not sit on the takeover path.
-        auto announcer = ArpAnnouncer::open("eth0");
-        ASSERT_TRUE(announcer) << announcer.error().message;
+        auto opened = ArpAnnouncer::open("eth0");
+        ASSERT_TRUE(opened) << opened.error().message;
+        announcer.emplace(std::move(*opened));
+    });
+    ASSERT_TRUE(announcer);
+    test::run_in_netns(b_ns, [&] {
         t_start = now_ns();
-        auto rebuilt = rebuild_connection(*state);
+        auto rebuilt = rebuild_connection(*state, sent_unacked);
         t_rebuilt = now_ns();
         ASSERT_TRUE(rebuilt) << rebuilt.error().message;
         server_b = std::move(*rebuilt);
@@ -174,8 +188,11 @@ TEST(Takeover, ClientStreamSurvivesServerCrash) {
         ASSERT_TRUE(claimed) << claimed.error().message;
         vip_b.emplace(std::move(*claimed));
         auto announced = announcer->announce(vip, 3);
-        t_announced = now_ns();
         ASSERT_TRUE(announced) << announced.error().message;
+        // The client's answer tells the rebuilt socket how far the client really got.
+        auto probed = request_ack(server_b.get());
+        t_announced = now_ns();
+        ASSERT_TRUE(probed) << probed.error().message;
         t_claimed -= t_checked - t_rebuilt;  // report the claim's own time
     });
     ASSERT_TRUE(server_b && vip_b && rebuilt_state);
@@ -183,6 +200,7 @@ TEST(Takeover, ClientStreamSurvivesServerCrash) {
     // The rebuilt socket carries the primary's state.
     EXPECT_EQ(rebuilt_state->local.sin_addr.s_addr, vip);
     EXPECT_EQ(rebuilt_state->snd_una, state->snd_una);
+    EXPECT_EQ(rebuilt_state->snd_nxt, state->snd_nxt);
     EXPECT_EQ(rebuilt_state->rcv_nxt, state->rcv_nxt);
     EXPECT_EQ(rebuilt_state->mss, state->mss);
     EXPECT_EQ(rebuilt_state->wscale_ok, state->wscale_ok);
@@ -193,21 +211,34 @@ TEST(Takeover, ClientStreamSurvivesServerCrash) {
     EXPECT_GE(int32_t(rebuilt_state->tsval - state->tsval), 0) << "TSval went backwards";
 
     // The replica continues both streams where the rebuilt sequences say: its output
-    // from snd_una (the client has not acknowledged it), its input from rcv_nxt.
+    // from snd_nxt (the socket holds the rest), its input from rcv_nxt.
     test::StreamEnd b_end(server_b.get(), server_salt, client_salt,
-                          uint32_t(state->snd_una - server_base),
+                          uint32_t(state->snd_nxt - server_base),
                           uint32_t(state->rcv_nxt - client_base));
     b_end.start();
     const bool resumed = wait_for([&] {
         return (client_end.received() >= client_had + bytes_after_takeover &&
                 b_end.received() >= a_consumed + bytes_after_takeover) ||
                !client_end.error().empty() || !b_end.error().empty();
-    }, 30'000);
+    }, 10'000);
     const uint64_t t_first_byte = client_end.first_read_after_ns();
     client_end.stop();
     b_end.stop();
     watch.stop();
 
+    if (!resumed) {
+        // What the kernels think, to tell a routing/ARP problem from a sequence one.
+        for (const auto* ns : {&client_ns, &b_ns}) {
+            const std::string cmd = fmt::format(
+                "ip -n {0} neigh; ip netns exec {0} ss -tinoe; ip netns exec {0} nstat -az | "
+                "grep -v -E ' 0 +0.0$'", *ns);
+            std::printf("--- %s\n", ns->c_str());
+            std::fflush(stdout);
+            if (std::system(cmd.c_str()) != 0) std::printf("(diagnostics failed)\n");
+        }
+        std::printf("snapshot: snd_wnd %u rcv_wnd %u tsval %u wscale %u/%u\n", state->snd_wnd,
+                    state->rcv_wnd, state->tsval, state->snd_wscale, state->rcv_wscale);
+    }
     EXPECT_EQ(client_end.error(), "") << "client";
     EXPECT_EQ(b_end.error(), "") << "server B";
     ASSERT_TRUE(resumed) << "after takeover the client read " << client_end.received() - client_had
@@ -220,11 +251,12 @@ TEST(Takeover, ClientStreamSurvivesServerCrash) {
     socklen_t len = sizeof(info);
     getsockopt(server_b.get(), SOL_TCP, TCP_INFO, &info, &len);
     std::printf(
-        "takeover: rebuild %.3f ms, VIP claim %.3f ms, gratuitous ARP %.3f ms, first write +%.3f ms;"
+        "takeover: rebuild %.3f ms (%u bytes sent, unacked), VIP claim %.3f ms, gratuitous ARP +"
+        " request_ack %.3f ms, first write +%.3f ms;"
         " client's first byte %.3f ms after rebuild_connection started\n"
         "stream: client read %llu bytes before the crash (acked %u), %llu after; B read %llu;"
         " rebuilt socket's snd_mss %u (client MSS %u); %llu segments watched, 0 RST, 0 FIN\n",
-        ms(t_start, t_rebuilt), ms(t_rebuilt, t_claimed), ms(t_claimed, t_announced),
+        ms(t_start, t_rebuilt), unsigned(sent_unacked.size()), ms(t_rebuilt, t_claimed), ms(t_claimed, t_announced),
         ms(t_announced, b_end.first_write_ns()), ms(t_start, t_first_byte),
         (unsigned long long)client_had, unsigned(state->snd_una - server_base),
         (unsigned long long)(client_end.received() - client_had),
