@@ -32,6 +32,12 @@ RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const
     // Resume sending where the client's acknowledgement stands; anything it got
     // beyond that is sent again and discarded by the client.
     s.snd_una = offset_to_seq(output.acked(), c.server_isn + 1);
+    // Nothing goes into the send queue as already sent: the splice writes the
+    // unacknowledged output after repair, so it leaves at once instead of waiting for
+    // a retransmission timer (1 s on a socket without an RTT sample). A client that
+    // acknowledged more than this socket has sent is handled by the ingress ACK
+    // ceiling (bpf/snoop.bpf.c), which lowers its ACKs to our snd_nxt.
+    s.snd_nxt = s.snd_una;
     // Expect the first byte the backup does not hold (the FIN counts as one).
     s.rcv_nxt = offset_to_seq(log.stable(), c.client_isn + 1);
     s.mss = (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;

@@ -54,7 +54,7 @@ Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
             log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed->name());
         const RepairState state =
             repair_state_for(feed->conn(), feed->log(), feed->output(), feed->client, monotonic_ms());
-        auto socket = rebuild_connection(state);
+        auto socket = rebuild_connection(state, {});
         if (!socket) {
             log_error("{}: can't rebuild: {}", feed->name(), socket.error().message);
             ++skipped;
@@ -73,6 +73,9 @@ Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
     if (!vip) return fail("takeover: can't claim VIP: {}", vip.error().message);
     if (auto r = announcer.announce(options.vip.addr); !r)
         log_warn("takeover: {}", r.error().message);
+    // Each client tells us at once how far it really got (and its window).
+    for (auto& r : rebuilt)
+        if (auto ack = request_ack(r.socket.get()); !ack) log_warn("takeover: {}", ack.error().message);
     const uint64_t claimed_at = monotonic_ms();
 
     TakeoverOutcome outcome{std::move(*vip), {}, rebuilt.size(), skipped, drained_at - start,

@@ -35,6 +35,7 @@ TEST(RepairPlan, SequencesComeFromTheLogAndTheClientsAck) {
     const RepairState s = repair_state_for(conn, log, out, client, 10'040);
     EXPECT_EQ(s.rcv_nxt, conn.client_isn + 1 + 1000 + 1);  // bytes + FIN, wrapped
     EXPECT_EQ(s.snd_una, conn.server_isn + 1 + 600);
+    EXPECT_EQ(s.snd_nxt, s.snd_una);  // output is written after repair, not queued as sent
     EXPECT_EQ(ntohs(s.local.sin_port), 7000);
     EXPECT_EQ(s.remote.sin_addr.s_addr, conn.client_addr);
     EXPECT_EQ(s.mss, 1460);  // the client's MSS bounds what we send
