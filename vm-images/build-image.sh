@@ -4,26 +4,32 @@
 # tests need, the project's own modules and any host binaries given (with the shared
 # libraries ldd finds for them).
 #
-#   vm-images/build-image.sh [--out DIR] [--bin PATH]... [--module KO]... [--kernel-module NAME]...
+#   vm-images/build-image.sh [--out DIR] [--bin PATH]... [--module KO]... [--module-dir DIR]
+#                            [--kernel-module NAME]... [--soft]
 #
+# --module-dir adds every .ko in DIR (none is fine: the module build may have been
+# skipped). --soft: if the kernel can't be fetched, say so and exit 0 without an image
+# (the build goes on; the QEMU scenarios then report the missing image).
 # Writes DIR/vmlinuz, DIR/initramfs.cpio and DIR/image.txt (what is inside). The
 # image is rebuilt only when an input changed (a hash of every input is kept in
 # DIR/inputs.sha256). Default DIR: vm-images/out.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/out
-bins=() modules=()
+bins=() modules=() soft=0
 # The guest's drivers (virtio network, virtio-serial for the agent, pvpanic so a panic
 # pauses the emulator instead of spinning a host core) and what the scenarios use.
 kernel_modules=(virtio_pci virtio_net virtio_console pvpanic_pci sch_netem sctp)
 
 die() { echo "build-image: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
+  if [ "$1" = --soft ]; then soft=1; shift; continue; fi
   [ $# -ge 2 ] || die "$1 needs a value"
   case $1 in
     --out) out=$2 ;;
     --bin) [ -x "$2" ] || die "--bin $2: not an executable file"; bins+=("$(realpath "$2")") ;;
     --module) [ -f "$2" ] || die "--module $2: no such file"; modules+=("$(realpath "$2")") ;;
+    --module-dir) for ko in "$2"/*.ko; do [ -f "$ko" ] && modules+=("$(realpath "$ko")"); done ;;
     --kernel-module) kernel_modules+=("$2") ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
   esac
@@ -33,7 +39,12 @@ command -v busybox >/dev/null || die "busybox not found (install busybox-static)
 busybox_bin=$(command -v busybox)
 ldd "$busybox_bin" >/dev/null 2>&1 && die "$busybox_bin is dynamically linked: install busybox-static"
 
-kroot=$("$here/fetch-kernel.sh") || die "can't fetch the guest kernel"
+if ! kroot=$("$here/fetch-kernel.sh"); then
+  [ $soft = 1 ] || die "can't fetch the guest kernel"
+  echo "build-image: SKIPPED: can't fetch the guest kernel; no QEMU guest image built" >&2
+  rm -f "$out/inputs.sha256"
+  exit 0
+fi
 release=$(basename "$(dirname "$kroot")")
 
 # Everything that decides the image's content goes into one hash.
@@ -93,8 +104,10 @@ for b in "${bins[@]}"; do
   # Also reachable by name: scenarios call tools without their host path.
   [ -e "$stage/usr/local/bin/$(basename "$b")" ] || ln -s "$b" "$stage/usr/local/bin/$(basename "$b")"
 done
-# iproute2's tc: busybox's tc has no netem.
-copy_with_libs "$(command -v tc || echo /sbin/tc)"
+# iproute2's tc, ahead of busybox's in PATH: busybox's tc has no netem.
+tc_bin=$(realpath "$(command -v tc || echo /sbin/tc)")
+copy_with_libs "$tc_bin"
+ln -s "$tc_bin" "$stage/usr/local/bin/tc"
 
 mkdir -p "$out"
 cp "$kroot/boot/vmlinuz-$release" "$out/vmlinuz.tmp"

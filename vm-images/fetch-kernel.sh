@@ -57,6 +57,11 @@ for deb in "$dir"/debs/*.deb; do
 done
 [ -f "$root.tmp/boot/vmlinuz-$release" ] || die "no /boot/vmlinuz-$release in the image package"
 [ -d "$root.tmp/lib/modules/$release/kernel" ] || die "no modules for $release in the image package"
+# The headers' Makefile includes the -common tree by its installed path; point it at
+# the unpacked copy instead.
+hdr=$root.tmp/usr/src/linux-headers-$release
+[ -f "$hdr/Makefile" ] || die "no headers Makefile in linux-headers-$release"
+sed -i "s|^include /usr/src/|include $root/usr/src/|" "$hdr/Makefile"
 # The package ships no modules.dep (its postinst runs depmod); build it for the copy.
 depmod -b "$root.tmp" "$release" || die "depmod failed for $release"
 rm -rf "$root"

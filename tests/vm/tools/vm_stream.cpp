@@ -140,7 +140,8 @@ Result<StreamChecksum> send(const ToolArgs& args) {
         if (*rate > 0) len = std::min<uint64_t>(len, std::max<uint64_t>(*rate / 50, 1024));
         if (*total > 0) len = std::min<uint64_t>(len, *total - sum.bytes());
         if (*rate > 0) {
-            // Pace against the start so a stall is not "caught up" in one burst.
+            // Paced against the start, not per chunk, so sleep overshoot never slows
+            // the stream below --rate.
             uint64_t due_ns = start_ns + sum.bytes() * 1000000000ULL / *rate;
             uint64_t now = monotonic_ns();
             if (due_ns > now) sleep_ns(due_ns - now);
