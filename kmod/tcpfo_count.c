@@ -33,14 +33,16 @@ struct tcpfo_direction_count {
 static struct tcpfo_direction_count count_in, count_out;
 
 /*
- * A GRO (inbound) or GSO (outbound) skb stands for gso_segs wire segments: count
- * those, so the number compares with what the peer put on the wire.
+ * A GRO/GSO super-packet stands for several wire segments: count those, so the
+ * number compares with what crossed the wire. gso_segs can't be trusted here: a
+ * packet handed over whole by virtio-net (the peer's TSO packet) arrives with
+ * gso_segs 0, so the count comes from the payload and gso_size.
  */
 static void count_segment(struct tcpfo_direction_count *count, const struct sk_buff *skb)
 {
 	struct iphdr _iph, *iph;
 	struct tcphdr _th, *th;
-	unsigned int ihl, hdrs, segs;
+	unsigned int ihl, hdrs, payload, segs;
 
 	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_iph), &_iph);
 	if (!iph || iph->protocol != IPPROTO_TCP || iph->ihl < 5)
@@ -51,12 +53,14 @@ static void count_segment(struct tcpfo_direction_count *count, const struct sk_b
 	th = skb_header_pointer(skb, skb_network_offset(skb) + ihl, sizeof(_th), &_th);
 	if (!th || (ntohs(th->source) != port && ntohs(th->dest) != port))
 		return;
-	hdrs = ihl + th->doff * 4;
-	segs = skb_is_gso(skb) ? skb_shinfo(skb)->gso_segs : 1;
-	atomic64_add(max(segs, 1u), &count->segments);
+	hdrs = skb_network_offset(skb) + ihl + th->doff * 4;
 	/* skb->len, not tot_len: a super-packet's payload is the whole skb's. */
-	if (skb->len > skb_network_offset(skb) + hdrs)
-		atomic64_add(skb->len - skb_network_offset(skb) - hdrs, &count->payload_bytes);
+	payload = skb->len > hdrs ? skb->len - hdrs : 0;
+	segs = 1;
+	if (skb_is_gso(skb) && skb_shinfo(skb)->gso_size && payload)
+		segs = DIV_ROUND_UP(payload, skb_shinfo(skb)->gso_size);
+	atomic64_add(segs, &count->segments);
+	atomic64_add(payload, &count->payload_bytes);
 }
 
 static unsigned int hook_in(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)

@@ -134,10 +134,10 @@ Result<StreamChecksum> connect_and_send(const ToolArgs& args) {
             return fail("sctp_sendmsg sent {} of a {}-byte message", n, len);
         sum.update(buf.data(), len);
     }
-    // SCTP_EOF starts a graceful SHUTDOWN; the server then reads 0. Waiting for our
-    // own read to return 0 means the whole association closed cleanly.
-    if (sctp_sendmsg(sock.get(), nullptr, 0, nullptr, 0, 0, SCTP_EOF, 0, 0, 0) < 0)
-        return sys_fail(errno, "can't shut the association down");
+    // On a one-to-one socket shutdown() starts SCTP's graceful SHUTDOWN once all data
+    // is acknowledged (SCTP_EOF is for one-to-many sockets); the server then reads 0.
+    // Our own read returning 0 means the association closed cleanly.
+    if (shutdown(sock.get(), SHUT_WR) < 0) return sys_fail(errno, "can't shut the association down");
     char byte;
     while (sctp_recvmsg(sock.get(), &byte, 1, nullptr, nullptr, nullptr, nullptr) > 0) {
     }
