@@ -31,6 +31,11 @@ case $release in *-cloud-amd64) ;; *) die "release '$release' is not a cloud-amd
 dir=$cache/kernel/$release
 root=$dir/root
 if [ -f "$root/.complete" ]; then echo "$root"; exit 0; fi
+mkdir -p "$cache"
+# One fetch at a time per cache (two builds of one checkout may race here).
+exec 9>"$cache/.fetch.lock"
+flock 9
+if [ -f "$root/.complete" ]; then echo "$root"; exit 0; fi
 
 mkdir -p "$dir/debs"
 abi=${release%-cloud-amd64}          # 6.1.0-56
@@ -41,7 +46,7 @@ pkgs=("linux-image-$release" "linux-headers-$release" "linux-headers-$abi-common
       "linux-kbuild-$series=$headers_version")
 
 download() {
-  (cd "$dir/debs" && apt-get download -q "${pkgs[@]}") >&2
+  (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${pkgs[@]}") >&2
 }
 echo "fetch-kernel: downloading ${pkgs[*]}" >&2
 if ! download; then

@@ -30,4 +30,6 @@ def run(cluster):
     stream = TcpStream(a, b, PORT + 1, nbytes=0, rate=2_000_000, user_timeout_ms=3000)
     stream.expect_moving()
     b.panic()
-    stream.wait_sender_failed(timeout=30, reason="Connection timed out")
+    ended = stream.wait_sender_failed(timeout=30, reason="Connection timed out")
+    print(f"{nbytes} bytes intact, module counted {counts['in_payload_bytes']} in; "
+          f"after b's panic: {ended}")
