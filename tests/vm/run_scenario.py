@@ -18,6 +18,8 @@ import traceback
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+# No __pycache__ in the source tree: the harness is run from the checkout.
+sys.dont_write_bytecode = True
 
 from vmlib.cluster import Cluster  # noqa: E402
 from vmlib.errors import VmError  # noqa: E402
