@@ -1,0 +1,88 @@
+"""The guests' L2 segment: a bridge and one tap per guest inside a network namespace
+the harness creates, so nothing appears in the host's own namespace.
+
+    netns tcpfo-vm-<pid>-<rand>
+      br-<rand> ── tap0-<rand> ── guest 0 (192.0.2.11)
+                └─ tap1-<rand> ── guest 1 (192.0.2.12) ...
+
+The emulators run inside that namespace (`ip netns exec`) so they can open the taps.
+The namespace name carries the harness's PID: a namespace whose PID is gone was left
+by a harness that was killed (SIGKILL gives no chance to clean up), and the next run
+removes it.
+"""
+import os
+import re
+import secrets
+import subprocess
+
+from .errors import VmError
+
+PREFIX = "tcpfo-vm-"
+
+
+def _ip(*args, check=True):
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise VmError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+    return result
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def remove_stale_segments():
+    """Deletes namespaces of earlier harness runs whose process no longer exists."""
+    listing = _ip("netns", "list", check=False).stdout
+    for line in listing.splitlines():
+        name = line.split()[0] if line.split() else ""
+        match = re.fullmatch(re.escape(PREFIX) + r"(\d+)-[0-9a-f]+", name)
+        if match and not _pid_alive(int(match.group(1))):
+            _remove_namespace(name)
+
+
+def _remove_namespace(name):
+    pids = _ip("netns", "pids", name, check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), 9)
+        except (ProcessLookupError, ValueError):
+            pass
+    _ip("netns", "delete", name, check=False)
+
+
+class L2Segment:
+    def __init__(self):
+        self.suffix = secrets.token_hex(3)
+        self.netns = f"{PREFIX}{os.getpid()}-{self.suffix}"
+        self.bridge = f"br-{self.suffix}"
+        self._taps = []
+        _ip("netns", "add", self.netns)
+        try:
+            _ip("-n", self.netns, "link", "add", self.bridge, "type", "bridge")
+            _ip("-n", self.netns, "link", "set", self.bridge, "up")
+        except VmError:
+            self.destroy()
+            raise
+
+    def add_tap(self, index):
+        """Creates the tap for guest `index` on the bridge; returns its name."""
+        tap = f"tap{index}-{self.suffix}"
+        _ip("-n", self.netns, "tuntap", "add", "dev", tap, "mode", "tap")
+        _ip("-n", self.netns, "link", "set", tap, "master", self.bridge, "up")
+        self._taps.append(tap)
+        return tap
+
+    def wrap(self, argv):
+        """The command line that runs `argv` inside the segment's namespace."""
+        return ["ip", "netns", "exec", self.netns, *argv]
+
+    def destroy(self):
+        """Kills whatever still runs in the namespace and deletes it (taps, bridge)."""
+        _remove_namespace(self.netns)
