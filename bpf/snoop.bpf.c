@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The primary's tc hooks for one service (VIP:PORT, IPv4).
+ *
+ * tcpfo_ingress (client -> VIP): remembers each SYN's options, reports the client's
+ * bytes, ACK progress, FIN and RST of protected connections to failoverd through the
+ * ring buffer, and after a takeover keeps the client's ACK at or below what the
+ * rebuilt socket has sent (the "ack ceiling").
+ *
+ * tcpfo_egress (VIP -> client): opens a protected connection when the SYN-ACK leaves,
+ * tracks the server's sequence state for failoverd's nudges, and clamps the ACK field
+ * to the stable point so the client never sees a byte acknowledged that the backups
+ * do not hold (DESIGN.md invariant 1).
+ *
+ * Both always pass the segment, except a clamped pure ACK that would be a duplicate.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "tcpfo_events.h"
+#include "snoop.h"
+#include "tcpfo_consts.h"
+#include "tcpfo_maps.h"
+#include "tcpfo_seq.h"
+#include "tcpfo_parsing.h"
+#include "tcpfo_csum.h"
+
+/* Set by the loader before load. */
+const volatile __u32 vip_addr = 0; /* network order */
+const volatile __u16 vip_port = 0; /* network order */
+
+static __always_inline void fill_event(struct tcpfo_event *ev, __u8 type, __u8 flags,
+				       const struct tcpfo_segment *seg)
+{
+	ev->type = type;
+	ev->flags = flags;
+	ev->window = seg->window;
+	ev->len = 0;
+	ev->key = seg->key;
+	ev->seq = seg->seq;
+	ev->ack = seg->ack;
+	ev->tsval = seg->tsval;
+	ev->tsecr = seg->tsecr;
+	ev->ktime_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline int output_event(void *record, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, record, size, 0)) {
+		stat_inc(TCPFO_STAT_RING_DROPS);
+		return -1;
+	}
+	stat_inc(TCPFO_STAT_EVENTS);
+	return 0;
+}
+
+static __always_inline int emit_segment_event(__u8 type, __u8 flags, const struct tcpfo_segment *seg,
+					      __u32 seq)
+{
+	struct tcpfo_event ev = {};
+
+	fill_event(&ev, type, flags, seg);
+	ev.seq = seq;
+	return output_event(&ev, sizeof(ev));
+}
+
+/* DATA event plus the payload, up to a 64 KiB GRO super-packet, in one record. */
+static __always_inline void emit_data(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct tcpfo_data_record *rec = bpf_map_lookup_elem(&data_scratch, &cpu);
+	__u32 len = seg->payload_len;
+
+	if (!rec || len == 0 || len > TCPFO_MAX_PAYLOAD) {
+		stat_inc(TCPFO_STAT_RING_DROPS);
+		return;
+	}
+	/* Identity for 1..65536; tells the verifier the same. */
+	len = ((len - 1) & (TCPFO_MAX_PAYLOAD - 1)) + 1;
+	fill_event(&rec->ev, TCPFO_EV_DATA, 0, seg);
+	rec->ev.len = len;
+	if (bpf_skb_load_bytes(skb, seg->payload_off, rec->payload, len)) {
+		stat_inc(TCPFO_STAT_RING_DROPS);
+		return;
+	}
+	output_event(rec, sizeof(rec->ev) + len);
+}
+
+static __always_inline void remember_syn(const struct tcpfo_segment *seg)
+{
+	struct tcpfo_pending_syn syn = {
+		.client_isn = seg->seq,
+		.client_opts = seg->opts,
+	};
+
+	/* LRU: never fails for lack of room, evicts the oldest half-open entry. */
+	bpf_map_update_elem(&pending_syns, &seg->key, &syn, BPF_ANY);
+}
+
+static __always_inline void snoop_client_segment(struct __sk_buff *skb, const struct tcpfo_segment *seg,
+						 struct tcpfo_snoop_conn *conn)
+{
+	struct tcpfo_client_view *seen = &conn->client;
+
+	if (seg->flags & TCPFO_TH_RST) {
+		emit_segment_event(TCPFO_EV_RST, 0, seg, seg->seq);
+		return;
+	}
+	if (seg->payload_len > 0)
+		emit_data(skb, seg);
+	if (seg->flags & TCPFO_TH_FIN)
+		emit_segment_event(TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
+	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+		 (seg->ack != seen->ack || seg->window != seen->window || seg->tsval != seen->tsval ||
+		  seg->tsecr != seen->tsecr))
+		emit_segment_event(TCPFO_EV_ACK, 0, seg, seg->seq);
+
+	if (seg->flags & TCPFO_TH_ACK)
+		seen->ack = seg->ack;
+	seen->window = seg->window;
+	seen->tsval = seg->tsval;
+	seen->tsecr = seg->tsecr;
+}
+
+/*
+ * After a takeover the rebuilt socket regenerates the dead primary's output through
+ * replay; until it has, the client may acknowledge bytes the socket has not sent yet.
+ * Linux discards a segment that acknowledges unsent data, payload included, and the
+ * client's retransmissions would never get through. Lower such ACKs to snd_nxt.
+ */
+static __always_inline void apply_ack_ceiling(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	struct bpf_sock_tuple tuple = {};
+	__u32 snd_nxt = 0;
+	int have_snd_nxt = 0;
+
+	if (!(seg->flags & TCPFO_TH_ACK))
+		return;
+	tuple.ipv4.saddr = seg->key.client_addr;
+	tuple.ipv4.daddr = seg->key.vip_addr;
+	tuple.ipv4.sport = seg->key.client_port;
+	tuple.ipv4.dport = seg->key.vip_port;
+	struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	if (sk->state != BPF_TCP_LISTEN) {
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+		if (tp) {
+			snd_nxt = tp->snd_nxt;
+			have_snd_nxt = 1;
+		}
+	}
+	bpf_sk_release(sk);
+	if (!have_snd_nxt)
+		return;
+
+	if (seq_after(seg->ack, snd_nxt) && rewrite_ack_field(skb, seg, snd_nxt) == 0)
+		stat_inc(TCPFO_STAT_ACKS_CEILED);
+	tcpfo_strip_sack_above(skb, seg, snd_nxt);
+}
+
+SEC("tc")
+int tcpfo_ingress(struct __sk_buff *skb)
+{
+	struct tcpfo_segment seg;
+
+	if (parse_segment(skb, &seg, TCPFO_TO_VIP, vip_addr, vip_port))
+		return TC_ACT_OK;
+
+	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN) {
+		remember_syn(&seg);
+		return TC_ACT_OK;
+	}
+
+	struct tcpfo_snoop_conn *conn = bpf_map_lookup_elem(&conns, &seg.key);
+	if (conn)
+		snoop_client_segment(skb, &seg, conn);
+
+	/* Events above carry the client's own ACK: what it really acknowledged. */
+	if (bpf_map_lookup_elem(&rebuilt, &seg.key))
+		apply_ack_ceiling(skb, &seg);
+	return TC_ACT_OK;
+}
+
+/* The SYN-ACK leaves: the handshake's state is complete, the connection is protected. */
+static __always_inline void open_connection(const struct tcpfo_segment *seg)
+{
+	struct tcpfo_pending_syn *syn = bpf_map_lookup_elem(&pending_syns, &seg->key);
+	if (!syn)
+		return; /* SYN seen before the hooks were attached: not protected */
+	if (seg->ack != syn->client_isn + 1)
+		return;
+
+	struct tcpfo_snoop_conn *known = bpf_map_lookup_elem(&conns, &seg->key);
+	if (known && known->state.server_isn == seg->seq)
+		return; /* a retransmitted SYN-ACK: already open */
+
+	struct tcpfo_snoop_conn conn = {};
+	conn.state.client_isn = syn->client_isn;
+	conn.state.server_isn = seg->seq;
+	conn.state.client_opts = syn->client_opts;
+	conn.state.server_opts = seg->opts;
+	conn.state.snd_nxt = seg->seq + 1;
+	conn.state.last_tsval = seg->tsval;
+	conn.state.last_tsecr = seg->tsecr;
+	conn.state.last_window = seg->window;
+	conn.state.last_sent_ack = seg->ack;
+	__u32 stable_seq = syn->client_isn + 1;
+
+	if (bpf_map_update_elem(&conns, &seg->key, &conn, BPF_ANY)) {
+		stat_inc(TCPFO_STAT_TABLE_FULL);
+		return;
+	}
+	if (bpf_map_update_elem(&stable, &seg->key, &stable_seq, BPF_ANY)) {
+		bpf_map_delete_elem(&conns, &seg->key);
+		stat_inc(TCPFO_STAT_TABLE_FULL);
+		return;
+	}
+
+	struct tcpfo_event ev = {};
+	fill_event(&ev, TCPFO_EV_CONN_OPEN, TCPFO_EVF_FROM_SERVER, seg);
+	ev.client_isn = conn.state.client_isn;
+	ev.server_isn = conn.state.server_isn;
+	ev.client_opts = conn.state.client_opts;
+	ev.server_opts = conn.state.server_opts;
+	if (output_event(&ev, sizeof(ev))) {
+		/*
+		 * failoverd would never learn the connection and never move its stable
+		 * point: the client would stall. Unprotected is better than stalled.
+		 */
+		bpf_map_delete_elem(&stable, &seg->key);
+		bpf_map_delete_elem(&conns, &seg->key);
+		return;
+	}
+	bpf_map_delete_elem(&pending_syns, &seg->key);
+}
+
+static __always_inline void record_server_segment(const struct tcpfo_segment *seg,
+						  struct tcpfo_conn_state *state)
+{
+	__u32 end = seg->seq + seg->payload_len + ((seg->flags & TCPFO_TH_FIN) ? 1 : 0);
+
+	if (seq_after(end, state->snd_nxt))
+		state->snd_nxt = end;
+	state->last_tsval = seg->tsval;
+	state->last_tsecr = seg->tsecr;
+}
+
+/*
+ * Lowers the ACK field to the stable point and strips SACK blocks above it. Returns
+ * TC_ACT_SHOT for a clamped pure ACK the client would count as a duplicate ACK (same
+ * ack number and window as the last segment it received): three of those make it
+ * fast-retransmit. failoverd's nudge announces the stable point when it moves.
+ */
+static __always_inline int apply_ack_clamp(struct __sk_buff *skb, const struct tcpfo_segment *seg,
+					   struct tcpfo_conn_state *state, __u32 stable_seq)
+{
+	__u32 ack = seg->ack;
+	int lowered = 0;
+
+	if (seq_after(ack, stable_seq)) {
+		if (rewrite_ack_field(skb, seg, stable_seq))
+			return TC_ACT_SHOT; /* never let an unclamped ACK out */
+		ack = stable_seq;
+		lowered = 1;
+		stat_inc(TCPFO_STAT_ACKS_CLAMPED);
+	}
+	if (tcpfo_strip_sack_above(skb, seg, stable_seq) < 0)
+		return TC_ACT_SHOT;
+
+	int pure_ack = seg->payload_len == 0 &&
+		       !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST));
+	if (lowered && pure_ack && ack == state->last_sent_ack && seg->window == state->last_window) {
+		stat_inc(TCPFO_STAT_DUP_ACKS_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	state->last_sent_ack = ack;
+	state->last_window = seg->window;
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int tcpfo_egress(struct __sk_buff *skb)
+{
+	struct tcpfo_segment seg;
+
+	if (parse_segment(skb, &seg, TCPFO_FROM_VIP, vip_addr, vip_port))
+		return TC_ACT_OK;
+
+	struct tcpfo_snoop_conn *conn;
+	if (skb->mark == TCPFO_NUDGE_MARK) {
+		/* failoverd's nudge already carries the stable point: pass it untouched. */
+		conn = bpf_map_lookup_elem(&conns, &seg.key);
+		if (conn && (seg.flags & TCPFO_TH_ACK)) {
+			conn->state.last_sent_ack = seg.ack;
+			conn->state.last_window = seg.window;
+		}
+		return TC_ACT_OK;
+	}
+
+	/* Never clamp the SYN-ACK: the client would answer a lowered ACK with RST. */
+	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == (TCPFO_TH_SYN | TCPFO_TH_ACK)) {
+		open_connection(&seg);
+		return TC_ACT_OK;
+	}
+
+	conn = bpf_map_lookup_elem(&conns, &seg.key);
+	if (!conn)
+		return TC_ACT_OK;
+
+	if (seg.flags & TCPFO_TH_RST)
+		emit_segment_event(TCPFO_EV_RST, TCPFO_EVF_FROM_SERVER, &seg, seg.seq);
+	else if (seg.flags & TCPFO_TH_FIN)
+		emit_segment_event(TCPFO_EV_SERVER_FIN, TCPFO_EVF_FROM_SERVER, &seg,
+				   seg.seq + seg.payload_len);
+
+	int verdict = TC_ACT_OK;
+	if (seg.flags & TCPFO_TH_ACK) {
+		__u32 *stable_seq = bpf_map_lookup_elem(&stable, &seg.key);
+		if (stable_seq)
+			verdict = apply_ack_clamp(skb, &seg, &conn->state, *stable_seq);
+	}
+	if (verdict == TC_ACT_OK)
+		record_server_segment(&seg, &conn->state);
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What snoop.bpf.c and its loader (userd/bpf_snoop.cpp) share beyond the event
+ * structs of tcpfo_events.h: table bounds, statistics slots and the value layout of
+ * the `conns` map. Include <linux/types.h> (or vmlinux.h) and tcpfo_events.h first.
+ */
+#ifndef TCPFO_SNOOP_H
+#define TCPFO_SNOOP_H
+
+/*
+ * Bounds. A connection that finds `conns` or `stable` full is not protected (no
+ * event, no clamp) and counted in TCPFO_STAT_TABLE_FULL. Pending SYNs live in an LRU
+ * table instead: a SYN flood must evict old half-open entries rather than lock new
+ * clients out of protection, and a SYN whose entry was evicted is simply retransmitted
+ * by its client or goes unprotected. The ring buffer never blocks: a record that does
+ * not fit is counted in TCPFO_STAT_RING_DROPS (the client retransmits what the backups
+ * did not get, because the clamp never acknowledges it).
+ */
+#define TCPFO_MAX_CONNS 65536
+#define TCPFO_MAX_PENDING_SYNS 65536
+#define TCPFO_RINGBUF_BYTES (16u << 20)
+
+/* Slots of the per-CPU `stats` array; userspace sums them over CPUs. */
+enum tcpfo_snoop_stat {
+	TCPFO_STAT_EVENTS = 0,        /* records written to the ring buffer */
+	TCPFO_STAT_RING_DROPS,        /* records that did not fit (or payload unreadable) */
+	TCPFO_STAT_ACKS_CLAMPED,      /* egress ACK fields lowered to the stable point */
+	TCPFO_STAT_DUP_ACKS_DROPPED,  /* clamped pure ACKs dropped as duplicates */
+	TCPFO_STAT_TABLE_FULL,        /* connections left unprotected: a table was full */
+	TCPFO_STAT_ACKS_CEILED,       /* ingress ACK fields lowered to a rebuilt socket's snd_nxt */
+	TCPFO_STAT_COUNT,
+};
+
+/* What the ingress hook last reported of the client's own segments. */
+struct tcpfo_client_view {
+	__u32 ack;
+	__u32 tsval;
+	__u32 tsecr;
+	__u16 window;
+	__u16 pad;
+};
+
+/*
+ * Value of the `conns` map: the public state (read by failoverd for its nudges)
+ * followed by the ingress hook's private memory, so one lookup serves both hooks.
+ */
+struct tcpfo_snoop_conn {
+	struct tcpfo_conn_state state;
+	struct tcpfo_client_view client;
+};
+
+#endif /* TCPFO_SNOOP_H */
