@@ -178,9 +178,35 @@ int tcpfo_ingress(struct __sk_buff *skb)
 		snoop_client_segment(skb, &seg, conn);
 
 	/* Events above carry the client's own ACK: what it really acknowledged. */
-	if (bpf_map_lookup_elem(&rebuilt, &seg.key))
+	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg.key);
+	if (rb) {
+		if ((seg.flags & TCPFO_TH_ACK) && (!rb->have_client_ack || seq_after(seg.ack, rb->client_ack))) {
+			rb->client_ack = seg.ack;
+			rb->have_client_ack = 1;
+		}
 		apply_ack_ceiling(skb, &seg);
+	}
 	return TC_ACT_OK;
+}
+
+/*
+ * The mirror of the ack ceiling. The backup learns how far the client has received
+ * the server's stream only from replicated ACKs, which lag; the rebuilt socket's
+ * snd_nxt can therefore sit below what the client already holds. The client drops
+ * any segment that lies wholly before its window, ACK field and all, so the rebuilt
+ * socket's pure ACKs would never be heard and the client would retransmit its first
+ * unacknowledged segment forever. A pure ACK carries no data: give it the sequence
+ * number the client expects next.
+ */
+static __always_inline void lift_rebuilt_pure_ack(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg->key);
+
+	if (!rb || !rb->have_client_ack || seg->payload_len != 0 ||
+	    (seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST)))
+		return;
+	if (seq_before(seg->seq, rb->client_ack) && rewrite_seq_field(skb, seg, rb->client_ack) == 0)
+		stat_inc(TCPFO_STAT_SEQS_LIFTED);
 }
 
 /* The SYN-ACK leaves: the handshake's state is complete, the connection is protected. */
@@ -306,8 +332,10 @@ int tcpfo_egress(struct __sk_buff *skb)
 	}
 
 	conn = bpf_map_lookup_elem(&conns, &seg.key);
-	if (!conn)
+	if (!conn) {
+		lift_rebuilt_pure_ack(skb, &seg);
 		return TC_ACT_OK;
+	}
 
 	if (seg.flags & TCPFO_TH_RST)
 		emit_segment_event(TCPFO_EV_RST, TCPFO_EVF_FROM_SERVER, &seg, seg.seq);

@@ -28,6 +28,7 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_DUP_ACKS_DROPPED,  /* clamped pure ACKs dropped as duplicates */
 	TCPFO_STAT_TABLE_FULL,        /* connections left unprotected: a table was full */
 	TCPFO_STAT_ACKS_CEILED,       /* ingress ACK fields lowered to a rebuilt socket's snd_nxt */
+	TCPFO_STAT_SEQS_LIFTED,       /* egress pure ACKs of a rebuilt socket lifted into the client's window */
 	TCPFO_STAT_COUNT,
 };
 
@@ -47,6 +48,17 @@ struct tcpfo_client_view {
 struct tcpfo_snoop_conn {
 	struct tcpfo_conn_state state;
 	struct tcpfo_client_view client;
+};
+
+/*
+ * Value of the `rebuilt` map: a connection a backup rebuilt with TCP_REPAIR. The
+ * ingress hook records the highest ACK the client sent (how far it has received
+ * the server's stream); the egress hook keeps the rebuilt socket's pure ACKs at or
+ * above it, see snoop.bpf.c.
+ */
+struct tcpfo_rebuilt {
+	__u32 client_ack;
+	__u32 have_client_ack;
 };
 
 #endif /* TCPFO_SNOOP_H */

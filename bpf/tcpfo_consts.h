@@ -20,6 +20,7 @@
 #define TCPFO_TH_ACK 0x10
 
 #define TCPFO_TCP_HDR_LEN 20
+#define TCPFO_TCP_SEQ_OFF 4    /* offset of the sequence field in the TCP header */
 #define TCPFO_TCP_ACK_OFF 8    /* offset of the ACK field in the TCP header */
 #define TCPFO_TCP_CSUM_OFF 16  /* offset of the checksum in the TCP header */
 /* Option space is at most 40 bytes; the buffer is 64 so indexes can be masked with 63. */

@@ -25,6 +25,20 @@ static __always_inline int rewrite_ack_field(struct __sk_buff *skb, const struct
 	return 0;
 }
 
+/* Same for the sequence field. */
+static __always_inline int rewrite_seq_field(struct __sk_buff *skb, const struct tcpfo_segment *seg,
+					     __u32 new_seq)
+{
+	__be32 from = bpf_htonl(seg->seq);
+	__be32 to = bpf_htonl(new_seq);
+
+	if (bpf_skb_store_bytes(skb, seg->tcp_off + TCPFO_TCP_SEQ_OFF, &to, sizeof(to), 0))
+		return -1;
+	if (bpf_l4_csum_replace(skb, seg->tcp_off + TCPFO_TCP_CSUM_OFF, from, to, sizeof(to)))
+		return -1;
+	return 0;
+}
+
 static __always_inline void opt_put_be32(__u8 *opts, __u32 at, __u32 v)
 {
 	opts[opt_index(at)] = v >> 24;

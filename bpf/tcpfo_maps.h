@@ -42,7 +42,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TCPFO_MAX_CONNS);
 	__type(key, struct tcpfo_conn_key);
-	__type(value, __u8);
+	__type(value, struct tcpfo_rebuilt);
 } rebuilt SEC(".maps");
 
 struct {

@@ -9,4 +9,9 @@ static __always_inline int seq_after(__u32 a, __u32 b)
 	return (__s32)(a - b) > 0;
 }
 
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return seq_after(b, a);
+}
+
 #endif /* TCPFO_SEQ_H */

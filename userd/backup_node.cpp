@@ -97,6 +97,7 @@ void BackupNode::on_primary_record(const Record& record) {
         }
         epoch_ = hello->epoch;
         primary_seen_ = true;
+        heartbeat_->restart_silence(0);
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
@@ -161,6 +162,12 @@ void BackupNode::on_primary_lost(const std::string& why) {
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
+    if (took_over_ && g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
+        next_status_ms_ = monotonic_ms() + 1000;
+        const auto st = snoop_->stats();
+        log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", took_over_->splices.size(),
+                  st.acks_ceiled, st.seqs_lifted);
+    }
     if (!primary_seen_ || took_over_) return;
     const uint64_t silence = heartbeat_->silence_ms(0);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))

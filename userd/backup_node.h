@@ -42,6 +42,7 @@ private:
     std::unique_ptr<PeerLink> retired_link_;  // destroyed outside its own callbacks
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     bool taking_over_ = false;
+    uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
     std::unique_ptr<BpfSnoop> snoop_;

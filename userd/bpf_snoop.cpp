@@ -221,8 +221,8 @@ Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& 
 }
 
 Result<void> BpfSnoop::mark_rebuilt(const tcpfo_conn_key& key) {
-    uint8_t yes = 1;
-    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.rebuilt), &key, &yes, BPF_ANY))
+    const tcpfo_rebuilt fresh{};
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.rebuilt), &key, &fresh, BPF_ANY))
         return sys_fail(errno, "can't enable the ack ceiling of {}", format_conn_key(key));
     return {};
 }
@@ -242,6 +242,7 @@ BpfSnoop::Stats BpfSnoop::stats() const {
     s.dup_acks_dropped = totals[TCPFO_STAT_DUP_ACKS_DROPPED];
     s.table_full = totals[TCPFO_STAT_TABLE_FULL];
     s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
+    s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
     return s;
 }
 

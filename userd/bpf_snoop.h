@@ -68,6 +68,7 @@ public:
         uint64_t dup_acks_dropped = 0;  // clamped pure ACKs dropped as duplicates
         uint64_t table_full = 0;        // connections left unprotected: a table was full
         uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
+        uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
     };
     Stats stats() const;
 

@@ -41,6 +41,8 @@ public:
     // The stable point as an absolute client sequence number, for the clamp.
     uint32_t stable_seq() const;
     uint64_t stable_offset() const { return stable_; }
+    uint64_t forwarded_offset() const { return forwarded_contiguous_; }
+    uint64_t client_acked() const { return client_acked_; }
 
     // Both FINs are exchanged and acknowledged, and the backups hold the client's:
     // nothing of this connection is left to protect.

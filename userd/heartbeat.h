@@ -25,8 +25,12 @@ public:
     // Sends one heartbeat to every peer (call every interval).
     void send_all(uint64_t epoch);
     void set_role(NodeRole role) { role_ = role; }
-    // Milliseconds since a valid heartbeat from peer `index`, or since open() if none.
+    // Milliseconds since a valid heartbeat from peer `index`, or since the last
+    // restart_silence(index) if none came after it.
     uint64_t silence_ms(size_t index) const;
+    // A replication stream with the peer just started: its silence counts from now,
+    // not from before the peer existed.
+    void restart_silence(size_t index);
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_; }
     size_t refused() const { return refused_; }

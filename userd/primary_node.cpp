@@ -112,6 +112,7 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
             return;
         }
         peer.live = true;
+        heartbeat_->restart_silence(index);
         log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
         update_ready_file();
         return;
@@ -158,6 +159,20 @@ void PrimaryNode::on_heartbeat_tick() {
         }
         if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(i);
     }
+    if (g_log_level == LogLevel::debug && now >= next_status_ms_) {
+        next_status_ms_ = now + 1000;
+        log_status();
+    }
+}
+
+void PrimaryNode::log_status() {
+    const auto st = snoop_->stats();
+    log_debug("primary: {} connection(s); hooks: {} events, {} ring drops, {} acks clamped, {} dup acks dropped, "
+              "{} table full",
+              conns_.size(), st.events, st.ring_drops, st.acks_clamped, st.dup_acks_dropped, st.table_full);
+    for (const auto& [key, conn] : conns_)
+        log_debug("{}: conn {} forwarded {} stable {} client acked {}", conn_name(key), conn->id(),
+                  conn->forwarded_offset(), conn->stable_offset(), conn->client_acked());
 }
 
 bool PrimaryNode::replication_backlogged() const {

@@ -64,6 +64,7 @@ private:
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
+    void log_status();
 
     EventLoop& loop_;
     Options options_;
@@ -81,6 +82,7 @@ private:
     std::unordered_set<tcpfo_conn_key, ConnKeyHash, ConnKeyEqual> stable_dirty_;
     uint64_t next_conn_id_ = 1;
     bool ring_paused_ = false;
+    uint64_t next_status_ms_ = 0;
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
 };

@@ -18,7 +18,7 @@ scenario() {
         --progress-file "$work/half.progress" --timeout-s 90 --label half
     wait_until 30 "32 MiB of the responses received (halfway)" progress_at_least "$work/half.progress" verified $((32 << 20))
     crash_primary
-    wait_takeover
+    wait_takeover 4
     finish_client half
 }
 

@@ -17,7 +17,7 @@ scenario() {
         --resume-file "$work/resume" --progress-file "$work/idle.progress" --timeout-s 90 --label idle
     wait_until 30 "all ten connections idle" progress_at_least "$work/idle.progress" paused 1
     crash_primary
-    wait_takeover
+    wait_takeover 10
     echo "=== resume the idle connections"
     touch "$work/resume"
     finish_client idle

@@ -21,7 +21,7 @@ scenario() {
     c_bg many-half "$stream_client" half-close --connect $vip:$port --conns 25 --bytes 2M --rate 1 --seed 400 --timeout-s 90 --label many-half
     wait_until 60 "25 MiB echoed over 25 connections (halfway)" progress_at_least "$work/echo.progress" verified $((25 << 20))
     crash_primary
-    wait_takeover
+    wait_takeover 100
     for n in many-echo many-down many-up many-half; do finish_client $n; done
 }
 

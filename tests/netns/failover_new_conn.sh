@@ -17,7 +17,7 @@ scenario() {
         --progress-file "$work/live.progress" --timeout-s 90 --label live
     wait_until 30 "8 MiB echoed on the live connection" progress_at_least "$work/live.progress" verified $((8 << 20))
     crash_primary
-    wait_takeover
+    wait_takeover 1
     echo "=== new connections after the takeover"
     c "$stream_client" echo --connect $vip:$port --conns 4 --bytes 4M --timeout-s 30 --label new-echo
     c "$stream_client" download --connect $vip:$port --bytes 16M --timeout-s 30 --label new-download

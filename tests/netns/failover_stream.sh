@@ -17,7 +17,7 @@ scenario() {
         --progress-file "$work/stream.progress" --timeout-s 90 --label stream
     wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
     crash_primary
-    wait_takeover
+    wait_takeover 1
     finish_client stream
 }
 

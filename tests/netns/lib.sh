@@ -116,6 +116,10 @@ start_failoverd() {
 # the node), then every process in the namespace dies by SIGKILL.
 crash_primary() {
     echo "=== hard crash of the primary"
+    if log_has failoverd-backup 'taking over'; then
+        echo "FAIL: the backup took over before the primary crashed" >&2
+        return 1
+    fi
     p ip link set eth0 down
     local pids
     pids=$(ip netns pids "$ns_primary" | tr '\n' ' ')
@@ -126,8 +130,17 @@ crash_primary() {
     crash_ns=$(date +%s%N)
 }
 
+# wait_takeover N: the backup must report that it rebuilt N connections (every one
+# live at the crash) and skipped none; a takeover that rebuilt nothing proves nothing.
 wait_takeover() {
+    local expected=${1:?wait_takeover needs the number of connections to rebuild} line rebuilt
     wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
+    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* skipped' "$work/failoverd-backup.log")
+    rebuilt=$(echo "$line" | awk '{print $3}')
+    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 skipped'; then
+        echo "FAIL: expected $expected connection(s) rebuilt and none skipped; the backup says: $line" >&2
+        return 1
+    fi
     echo "  takeover reported $(( ($(date +%s%N) - crash_ns) / 1000000 )) ms after the crash (as polled)"
 }
 
@@ -164,6 +177,8 @@ setup_run() {
 
 teardown_run() {
     local name
+    # TCPFO_SHOW_LOGS=1 prints every process's log of a passing run too.
+    [ -n "${TCPFO_SHOW_LOGS:-}" ] && [ -n "$work" ] && dump_logs
     for name in "${!bg_pid[@]}"; do kill -9 "${bg_pid[$name]}" 2>/dev/null || true; done
     for name in "${!bg_pid[@]}"; do wait "${bg_pid[$name]}" 2>/dev/null || true; done
     bg_pid=()
