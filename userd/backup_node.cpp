@@ -88,6 +88,7 @@ void BackupNode::on_accept() {
 }
 
 void BackupNode::on_primary_record(const Record& record) {
+    heartbeat_->heard_from(0);  // a busy stream is as good as a heartbeat
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -97,7 +98,7 @@ void BackupNode::on_primary_record(const Record& record) {
         }
         epoch_ = hello->epoch;
         primary_seen_ = true;
-        heartbeat_->restart_silence(0);
+        heartbeat_->heard_from(0);
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
@@ -169,6 +170,7 @@ void BackupNode::on_tick() {
                   st.acks_ceiled, st.seqs_lifted);
     }
     if (!primary_seen_ || took_over_) return;
+    heartbeat_->receive_pending();
     const uint64_t silence = heartbeat_->silence_ms(0);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
         begin_takeover(fmt::format("no heartbeat for {} ms", silence));

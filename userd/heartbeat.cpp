@@ -41,7 +41,7 @@ void Heartbeat::send_all(uint64_t epoch) {
 
 uint64_t Heartbeat::silence_ms(size_t index) const { return monotonic_ms() - last_heard_ms_[index]; }
 
-void Heartbeat::restart_silence(size_t index) {
+void Heartbeat::heard_from(size_t index) {
     last_heard_ms_[index] = std::max(last_heard_ms_[index], monotonic_ms());
 }
 

@@ -28,9 +28,12 @@ public:
     // Milliseconds since a valid heartbeat from peer `index`, or since the last
     // restart_silence(index) if none came after it.
     uint64_t silence_ms(size_t index) const;
-    // A replication stream with the peer just started: its silence counts from now,
-    // not from before the peer existed.
-    void restart_silence(size_t index);
+    // The peer just proved it is alive another way (its stream delivered a record,
+    // or the stream just started): its silence counts from now.
+    void heard_from(size_t index);
+    // Reads the heartbeats already queued: call before judging silence, so a busy
+    // loop that reaches its timer before the socket does not see a live peer as dead.
+    void receive_pending() { on_readable(); }
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_; }
     size_t refused() const { return refused_; }

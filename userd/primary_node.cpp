@@ -103,6 +103,7 @@ void PrimaryNode::connect_peer(size_t index) {
 
 void PrimaryNode::on_peer_record(size_t index, const Record& record) {
     Peer& peer = peers_[index];
+    heartbeat_->heard_from(index);  // a busy stream is as good as a heartbeat
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::backup || hello->epoch > epoch_) {
             log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,
@@ -112,7 +113,7 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
             return;
         }
         peer.live = true;
-        heartbeat_->restart_silence(index);
+        heartbeat_->heard_from(index);
         log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
         update_ready_file();
         return;
@@ -151,6 +152,7 @@ void PrimaryNode::on_heartbeat_tick() {
     heartbeat_->send_all(epoch_);
     const uint64_t now = monotonic_ms();
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+    heartbeat_->receive_pending();
     for (size_t i = 0; i < peers_.size(); ++i) {
         Peer& peer = peers_[i];
         if (peer.live && heartbeat_->silence_ms(i) > dead_ms) {
