@@ -55,21 +55,35 @@ static __always_inline int output_event(void *record, __u64 size)
 	return 0;
 }
 
+/*
+ * Events are built in this CPU's record buffer rather than on the stack: the stack
+ * of a program and the global functions it calls must fit 512 bytes together.
+ */
+static __always_inline struct tcpfo_data_record *record_buffer(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&data_scratch, &cpu);
+}
+
 static __always_inline int emit_segment_event(__u8 type, __u8 flags, const struct tcpfo_segment *seg,
 					      __u32 seq)
 {
-	struct tcpfo_event ev = {};
+	struct tcpfo_data_record *rec = record_buffer();
 
-	fill_event(&ev, type, flags, seg);
-	ev.seq = seq;
-	return output_event(&ev, sizeof(ev));
+	if (!rec) {
+		stat_inc(TCPFO_STAT_RING_DROPS);
+		return -1;
+	}
+	__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
+	fill_event(&rec->ev, type, flags, seg);
+	rec->ev.seq = seq;
+	return output_event(&rec->ev, sizeof(rec->ev));
 }
 
 /* DATA event plus the payload, up to a 64 KiB GRO super-packet, in one record. */
 static __always_inline void emit_data(struct __sk_buff *skb, const struct tcpfo_segment *seg)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct tcpfo_data_record *rec = bpf_map_lookup_elem(&data_scratch, &cpu);
+	struct tcpfo_data_record *rec = record_buffer();
 	__u32 len = seg->payload_len;
 
 	if (!rec || len == 0 || len > TCPFO_MAX_PAYLOAD) {
@@ -232,6 +246,7 @@ static __always_inline void open_connection(const struct tcpfo_segment *seg)
 	conn.state.last_tsecr = seg->tsecr;
 	conn.state.last_window = seg->window;
 	conn.state.last_sent_ack = seg->ack;
+	conn.server_ack = seg->ack;
 	__u32 stable_seq = syn->client_isn + 1;
 
 	if (bpf_map_update_elem(&conns, &seg->key, &conn, BPF_ANY)) {
@@ -244,13 +259,20 @@ static __always_inline void open_connection(const struct tcpfo_segment *seg)
 		return;
 	}
 
-	struct tcpfo_event ev = {};
-	fill_event(&ev, TCPFO_EV_CONN_OPEN, TCPFO_EVF_FROM_SERVER, seg);
-	ev.client_isn = conn.state.client_isn;
-	ev.server_isn = conn.state.server_isn;
-	ev.client_opts = conn.state.client_opts;
-	ev.server_opts = conn.state.server_opts;
-	if (output_event(&ev, sizeof(ev))) {
+	struct tcpfo_data_record *rec = record_buffer();
+	int emitted = -1;
+	if (rec) {
+		__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
+		fill_event(&rec->ev, TCPFO_EV_CONN_OPEN, TCPFO_EVF_FROM_SERVER, seg);
+		rec->ev.client_isn = conn.state.client_isn;
+		rec->ev.server_isn = conn.state.server_isn;
+		rec->ev.client_opts = conn.state.client_opts;
+		rec->ev.server_opts = conn.state.server_opts;
+		emitted = output_event(&rec->ev, sizeof(rec->ev));
+	} else {
+		stat_inc(TCPFO_STAT_RING_DROPS);
+	}
+	if (emitted) {
 		/*
 		 * failoverd would never learn the connection and never move its stable
 		 * point: the client would stall. Unprotected is better than stalled.
@@ -342,6 +364,10 @@ int tcpfo_egress(struct __sk_buff *skb)
 	else if (seg.flags & TCPFO_TH_FIN)
 		emit_segment_event(TCPFO_EV_SERVER_FIN, TCPFO_EVF_FROM_SERVER, &seg,
 				   seg.seq + seg.payload_len);
+
+	/* Before the clamp: a dropped duplicate still tells how far the server got. */
+	if ((seg.flags & TCPFO_TH_ACK) && seq_after(seg.ack, conn->server_ack))
+		conn->server_ack = seg.ack;
 
 	int verdict = TC_ACT_OK;
 	if (seg.flags & TCPFO_TH_ACK) {

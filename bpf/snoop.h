@@ -43,11 +43,19 @@ struct tcpfo_client_view {
 
 /*
  * Value of the `conns` map: the public state (read by failoverd for its nudges)
- * followed by the ingress hook's private memory, so one lookup serves both hooks.
+ * followed by the hooks' private memory, so one lookup serves both hooks.
  */
 struct tcpfo_snoop_conn {
 	struct tcpfo_conn_state state;
 	struct tcpfo_client_view client;
+	/*
+	 * The highest ACK field the server's own stack has sent, before clamping. A nudge
+	 * must not acknowledge above it: the ingress hook sees (and logs) segments the
+	 * server's TCP may still drop (receive window full), and a nudge acknowledging
+	 * those would make the client forget bytes the server never took.
+	 */
+	__u32 server_ack;
+	__u32 pad;
 };
 
 /*

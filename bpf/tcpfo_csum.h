@@ -56,12 +56,19 @@ static __always_inline void opt_put_be32(__u8 *opts, __u32 at, __u32 v)
 __attribute__((noinline)) int tcpfo_strip_sack_above(struct __sk_buff *skb,
 						     const struct tcpfo_segment *seg, __u32 limit)
 {
-	__u8 rewritten[TCPFO_TCP_OPT_BUF];
-
 	if (!skb || !seg || seg->sack_off < 0 || seg->sack_off >= TCPFO_TCP_OPT_MAX)
 		return 0;
+	/*
+	 * In a map value, not on the stack: a program's stack and that of the global
+	 * functions it calls must fit 512 bytes together.
+	 */
+	__u32 zero = 0;
+	struct tcpfo_opt_buffer *buf = bpf_map_lookup_elem(&opt_scratch, &zero);
+	if (!buf)
+		return -1;
+	__u8 *rewritten = buf->bytes;
 	__u32 at = seg->sack_off;
-	__builtin_memcpy(rewritten, seg->opt_bytes, sizeof(rewritten));
+	__builtin_memcpy(rewritten, seg->opt_bytes, TCPFO_TCP_OPT_BUF);
 
 	__u32 blocks = ((__u32)seg->opt_bytes[opt_index(at + 1)] - 2) / 8;
 	__u32 kept = 0;

@@ -69,6 +69,18 @@ struct {
 	__type(value, struct tcpfo_data_record);
 } data_scratch SEC(".maps");
 
+/* The rewritten TCP options of tcpfo_strip_sack_above, off the stack (see there). */
+struct tcpfo_opt_buffer {
+	__u8 bytes[TCPFO_TCP_OPT_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpfo_opt_buffer);
+} opt_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TCPFO_STAT_COUNT);

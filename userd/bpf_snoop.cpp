@@ -1,7 +1,11 @@
 #include "bpf_snoop.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdarg>
 #include <cstring>
@@ -106,6 +110,9 @@ Result<std::unique_ptr<BpfSnoop>> BpfSnoop::attach(const SnoopConfig& config) {
 Result<void> BpfSnoop::attach_to(const std::string& dev) {
     ifindex_ = static_cast<int>(if_nametoindex(dev.c_str()));
     if (ifindex_ == 0) return sys_fail(errno, "can't resolve ifindex for {}", dev);
+    // An ifindex means something only in its namespace: detaching must happen there.
+    netns_fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (netns_fd_ < 0) return sys_fail(errno, "can't open the network namespace of {}", dev);
 
     bpf_tc_hook hook = make_hook(ifindex_, BPF_TC_INGRESS);
     int err = bpf_tc_hook_create(&hook);
@@ -125,7 +132,27 @@ Result<void> BpfSnoop::attach_to(const std::string& dev) {
     return {};
 }
 
-BpfSnoop::~BpfSnoop() {
+namespace {
+
+bool same_netns(int a_fd, int b_fd) {
+    struct stat a{}, b{};
+    return fstat(a_fd, &a) == 0 && fstat(b_fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+void BpfSnoop::detach() {
+    if (netns_fd_ < 0) return;
+    int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    bool switched = false;
+    if (here >= 0 && !same_netns(here, netns_fd_)) {
+        if (setns(netns_fd_, CLONE_NEWNET) != 0) {
+            log_warn("can't enter the network namespace of ifindex {} to detach: {}", ifindex_, strerror(errno));
+            close(here);
+            return;
+        }
+        switched = true;
+    }
     if (ingress_attached_) {
         bpf_tc_hook hook = make_hook(ifindex_, BPF_TC_INGRESS);
         bpf_tc_opts opts = make_tc_opts(0, 0);
@@ -140,8 +167,17 @@ BpfSnoop::~BpfSnoop() {
     }
     if (created_clsact_) {
         bpf_tc_hook hook = make_hook(ifindex_, static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-        bpf_tc_hook_destroy(&hook);  // the interface may be gone already
+        bpf_tc_hook_destroy(&hook);
     }
+    if (switched && setns(here, CLONE_NEWNET) != 0)
+        log_error("can't return to the original network namespace: {}", strerror(errno));
+    if (here >= 0) close(here);
+    close(netns_fd_);
+    netns_fd_ = -1;
+}
+
+BpfSnoop::~BpfSnoop() {
+    detach();
     ring_buffer__free(ring_);
     snoop_bpf__destroy(skel_);
 }
@@ -193,6 +229,13 @@ Result<tcpfo_conn_state> BpfSnoop::conn_state(const tcpfo_conn_key& key) const {
     return conn.state;
 }
 
+Result<uint32_t> BpfSnoop::server_ack(const tcpfo_conn_key& key) const {
+    tcpfo_snoop_conn conn{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.conns), &key, &conn))
+        return sys_fail(errno, "can't read BPF state of {}", format_conn_key(key));
+    return conn.server_ack;
+}
+
 void BpfSnoop::forget(const tcpfo_conn_key& key) {
     // Absent entries (ENOENT) are expected: each table is cleaned independently.
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.stable), &key);
@@ -205,6 +248,7 @@ Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& 
                              uint32_t stable_seq) {
     tcpfo_snoop_conn conn{};
     conn.state = state;
+    conn.server_ack = state.last_sent_ack;
     // stable first: a conns entry without it would pass unclamped ACKs.
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stable), &key, &stable_seq, BPF_ANY))
         return sys_fail(errno, "can't adopt {}: stable table", format_conn_key(key));

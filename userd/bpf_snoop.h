@@ -36,7 +36,8 @@ public:
     // Loads without attaching: for BPF_PROG_TEST_RUN (see ingress_prog_fd()).
     static Result<std::unique_ptr<BpfSnoop>> load(const SnoopConfig& config);
 
-    // Detaches both filters (and removes clsact if attach() created it).
+    // Detaches both filters (and removes clsact if attach() created it), in the
+    // network namespace attach() ran in, whichever namespace the caller is in now.
     ~BpfSnoop();
     BpfSnoop(const BpfSnoop&) = delete;
     BpfSnoop& operator=(const BpfSnoop&) = delete;
@@ -53,6 +54,10 @@ public:
     // the client's sequence space). Fails if the connection is not known.
     Result<void> set_stable(const tcpfo_conn_key& key, uint32_t stable_seq);
     Result<tcpfo_conn_state> conn_state(const tcpfo_conn_key& key) const;
+    // The highest ACK the server's own stack sent (before clamping). A nudge must ack
+    // min(stable point, server_ack) in sequence order: the hooks log segments the
+    // server's TCP may still drop, and the client must never be told those arrived.
+    Result<uint32_t> server_ack(const tcpfo_conn_key& key) const;
     // Stops protecting a connection (removes it from every table).
     void forget(const tcpfo_conn_key& key);
     // After takeover: protect a connection rebuilt with TCP_REPAIR (clamp to
@@ -84,7 +89,9 @@ private:
 
     snoop_bpf* skel_ = nullptr;
     ring_buffer* ring_ = nullptr;
+    void detach();
     int ifindex_ = 0;
+    int netns_fd_ = -1;  // the namespace of ifindex_
     bool created_clsact_ = false;
     bool ingress_attached_ = false;
     bool egress_attached_ = false;

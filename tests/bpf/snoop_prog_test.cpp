@@ -292,6 +292,10 @@ TEST_F(SnoopProgTest, ClampedPureAckRepeatingLastAckIsDropped) {
     second.window = 502;
     EXPECT_EQ(egress(second).verdict, kTcActShot) << "a duplicate ACK must not reach the client";
     EXPECT_EQ(snoop_->stats().dup_acks_dropped, 1u);
+    // The dropped ACK still tells how far the server's stack got (the nudge's ceiling).
+    auto server_ack = snoop_->server_ack(key());
+    ASSERT_TRUE(server_ack);
+    EXPECT_EQ(*server_ack, 1001u + 2000);
 
     // Data is never dropped, even when its ACK is clamped to the same value.
     TcpSegmentSpec data = second;
