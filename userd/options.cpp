@@ -28,7 +28,7 @@ const char* usage_text() {
     return "usage: failoverd --role primary|backup --vip ADDR/PREFIX --dev IFACE --port PORT\n"
            "                 --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
            "                 [--replica HOST:PORT] [--heartbeat-ms N] [--dead-after N]\n"
-           "                 [--ready-file PATH] [--verbose]\n"
+           "                 [--ready-file PATH] [--rt-priority N] [--verbose]\n"
            "  --role          primary holds the VIP and snoops; backup replays and takes over\n"
            "  --vip           the service address, claimed on IFACE by the primary\n"
            "  --dev           the interface that carries the VIP\n"
@@ -38,11 +38,12 @@ const char* usage_text() {
            "  --replica       backup only: where the local replica of the service accepts connections\n"
            "  --heartbeat-ms  heartbeat interval, default 10\n"
            "  --dead-after    missed heartbeats before the primary is declared dead, default 3\n"
-           "  --ready-file    created once the node is ready (primary: peers connected; backup: stream accepted)\n";
+           "  --ready-file    created once the node is ready (primary: peers connected; backup: stream accepted)\n"
+           "  --rt-priority   SCHED_FIFO priority (1-99), 0 for the normal scheduler; default 10\n";
 }
 
 Result<ParseOutcome> parse_options(int argc, char** argv) {
-    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp };
+    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
         {"vip", required_argument, nullptr, kVip},
@@ -55,6 +56,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         {"dead-after", required_argument, nullptr, kDeadAfter},
         {"ready-file", required_argument, nullptr, kReady},
         {"verbose", no_argument, nullptr, kVerbose},
+        {"rt-priority", required_argument, nullptr, kRtPriority},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -125,6 +127,12 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
             }
             case kReady: o.ready_file = arg; break;
             case kVerbose: o.verbose = true; break;
+            case kRtPriority: {
+                auto v = parse_int("--rt-priority", arg, 0, 99);
+                if (!v) return std::unexpected(v.error());
+                o.realtime_priority = *v;
+                break;
+            }
             case kHelp: return ParseOutcome{std::nullopt, true};
             case ':': return fail("{} needs a value", argv[optind - 1]);
             default: return fail("unknown argument '{}'", argv[optind - 1]);

@@ -27,6 +27,7 @@ struct Options {
     int dead_after = 3;
     std::string ready_file;
     bool verbose = false;
+    int realtime_priority = 10;  // SCHED_FIFO priority; 0 keeps the normal scheduler
 };
 
 // Returns the options, or an error naming the bad argument. `--help` is reported as

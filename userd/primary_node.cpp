@@ -247,10 +247,16 @@ void PrimaryNode::flush_stable_points() {
             log_error("{}: {}", conn_name(key), r.error().message);
             continue;
         }
-        // Nudge only when the client has not been told this much yet.
+        // Nudge only when the client has not been told this much yet, and never past
+        // the server's own ACK: the hooks log bytes the server's TCP may still drop
+        // (a full receive queue), and the client must not be told those arrived.
         auto state = snoop_->conn_state(key);
-        if (state && seq_after(stable, state->last_sent_ack)) {
-            if (auto r = nudge_->send_ack(key, *state, stable); !r) log_warn("{}: {}", conn_name(key), r.error().message);
+        auto server_ack = snoop_->server_ack(key);
+        if (state && server_ack) {
+            const uint32_t ack = seq_min(stable, *server_ack);
+            if (seq_after(ack, state->last_sent_ack)) {
+                if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", conn_name(key), r.error().message);
+            }
         }
         if (conn.finished()) finished.push_back(key);
     }
