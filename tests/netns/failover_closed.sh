@@ -18,7 +18,7 @@ scenario() {
         --ports-file "$work/closed.ports" --timeout-s 30 --label closed
     finish_client closed
     c_bg live "$stream_client" echo --connect $vip:$port --bytes 32M --rate 10 \
-        --progress-file "$work/live.progress" --ports-file "$work/live.ports" --timeout-s 90 --label live
+        --progress-file "$work/live.progress" --ports-file "$work/live.ports" --timeout-s 90 --crash-file "$work/crash.time" --label live
     wait_until 30 "8 MiB echoed on the live connection" progress_at_least "$work/live.progress" verified $((8 << 20))
     crash_primary
     wait_takeover 1

@@ -15,7 +15,7 @@ scenario() {
     start_services
     start_failoverd
     c_bg half "$stream_client" half-close --connect $vip:$port --conns 4 --bytes 16M --rate 8 \
-        --progress-file "$work/half.progress" --timeout-s 90 --label half
+        --progress-file "$work/half.progress" --timeout-s 90 --crash-file "$work/crash.time" --label half
     wait_until 30 "32 MiB of the responses received (halfway)" progress_at_least "$work/half.progress" verified $((32 << 20))
     crash_primary
     wait_takeover 4

@@ -14,7 +14,7 @@ scenario() {
     start_services
     start_failoverd
     c_bg idle "$stream_client" echo --connect $vip:$port --conns 10 --bytes 2M --pause-at 1M \
-        --resume-file "$work/resume" --progress-file "$work/idle.progress" --timeout-s 90 --label idle
+        --resume-file "$work/resume" --progress-file "$work/idle.progress" --timeout-s 90 --crash-file "$work/crash.time" --label idle
     wait_until 30 "all ten connections idle" progress_at_least "$work/idle.progress" paused 1
     crash_primary
     wait_takeover 10

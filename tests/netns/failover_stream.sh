@@ -14,7 +14,7 @@ scenario() {
     start_services
     start_failoverd
     c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --rate 40 \
-        --progress-file "$work/stream.progress" --timeout-s 90 --label stream
+        --progress-file "$work/stream.progress" --timeout-s 90 --crash-file "$work/crash.time" --label stream
     wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
     crash_primary
     wait_takeover 1

@@ -20,6 +20,8 @@ const char* const client_usage =
     "  --pause-at BYTES      stop sending at BYTES per connection (echo, upload) ...\n"
     "  --resume-file F       ... and stay idle until file F exists\n"
     "  --progress-file F     keep 'verified V sent S done D failed X paused P' in F\n"
+    "  --crash-file F        F will hold the wall-clock ns of a crash: report crash_stall_ms, the\n"
+    "                        longest receive gap of any connection that spans that moment\n"
     "  --ports-file F        write the local ports to F once all are connected, and at the end\n"
     "  --timeout-s S         fail every unfinished connection after S seconds (60)\n"
     "  --seed N              pattern seed of the first connection (default 1)\n"
@@ -91,6 +93,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
             options.seed_base = static_cast<std::uint16_t>(*parsed);
         } else if (arg == "--resume-file") options.resume_file = value;
         else if (arg == "--progress-file") options.progress_file = value;
+        else if (arg == "--crash-file") options.crash_file = value;
         else if (arg == "--ports-file") options.ports_file = value;
         else if (arg == "--label") options.label = value;
         else return fail("unknown option {}", arg);

@@ -23,6 +23,7 @@ struct ClientOptions {
     std::string resume_file;
     std::string progress_file;
     std::string ports_file;
+    std::string crash_file;  // holds the wall-clock time (ns) of a crash, written during the run
     std::string label = "run";
     double timeout_s = 60;
     std::uint64_t rr_size = 64;        // request/response: bytes per request

@@ -398,6 +398,7 @@ private:
             auto count = static_cast<std::uint64_t>(got);
             if (c.waiting_since >= 0) {
                 std::int64_t stall = now - c.waiting_since;
+                note_gap(c.waiting_since, now);
                 if (stall > c.max_recv_stall) {
                     c.max_recv_stall = stall;
                     c.max_recv_stall_at = c.waiting_since - start_;
@@ -467,6 +468,7 @@ private:
             if (c.done) continue;
             ++timeouts_;
             // A stall still going on when time runs out is the longest one of all.
+            if (c.waiting_since >= 0) note_gap(c.waiting_since, now);
             if (c.waiting_since >= 0 && now - c.waiting_since > c.max_recv_stall) {
                 c.max_recv_stall = now - c.waiting_since;
                 c.max_recv_stall_at = c.waiting_since - start_;
@@ -516,6 +518,32 @@ private:
         std::rename(tmp.c_str(), opt_.ports_file.c_str());
     }
 
+    // Receive gaps of a millisecond or more, in monotonic ns, so the one spanning a
+    // crash can be picked out afterwards (the longest gap of a run may be elsewhere).
+    void note_gap(std::int64_t from, std::int64_t to) {
+        if (to - from >= 1000000 && gaps_.size() < (1u << 20)) gaps_.emplace_back(from, to);
+    }
+
+    // The longest gap spanning the crash time in --crash-file; -1 if there is none.
+    double crash_stall_ms() const {
+        if (opt_.crash_file.empty()) return -1;
+        std::FILE* f = std::fopen(opt_.crash_file.c_str(), "r");
+        if (!f) return -1;
+        long long crash_real = 0;
+        const bool ok = std::fscanf(f, "%lld", &crash_real) == 1;
+        std::fclose(f);
+        if (!ok) return -1;
+        timespec real{}, mono{};
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        const std::int64_t offset = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+        const std::int64_t crash = crash_real - offset;
+        std::int64_t longest = 0;
+        for (const auto& [from, to] : gaps_)
+            if (from <= crash && crash <= to) longest = std::max(longest, to - from);
+        return longest / 1e6;
+    }
+
     int report() {
         Totals t = totals();
         std::int64_t recv_stall = 0, recv_stall_at = 0, send_stall = 0;
@@ -541,6 +569,7 @@ private:
             };
             rr = fmt::format(" requests={} rr_p50_us={:.1f} rr_p99_us={:.1f}", latencies_.size(), pct(0.50), pct(0.99));
         }
+        if (const double crash = crash_stall_ms(); crash >= 0) rr += fmt::format(" crash_stall_ms={:.1f}", crash);
         fmt::print("stream-client {} mode={} conns={} ok={} failed={} sent={} verified={} seconds={:.3f} "
                    "up_MBps={:.1f} down_MBps={:.1f} max_stall_ms={:.1f} stall_at_s={:.3f} send_stall_ms={:.1f} "
                    "resets={} early_eofs={} corrupt={} timeouts={}{} result={}\n",
@@ -573,6 +602,7 @@ private:
     int resets_ = 0, early_eofs_ = 0, corruptions_ = 0, timeouts_ = 0;
     std::vector<std::string> errors_;
     std::vector<std::int64_t> latencies_;
+    std::vector<std::pair<std::int64_t, std::int64_t>> gaps_;
 };
 
 }  // namespace
