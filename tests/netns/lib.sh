@@ -120,6 +120,9 @@ crash_primary() {
         echo "FAIL: the backup took over before the primary crashed" >&2
         return 1
     fi
+    # The crash is the moment the link goes: a client's stall is the gap spanning it.
+    crash_ns=$(date +%s%N)
+    echo "$crash_ns" >"$work/crash.time"
     p ip link set eth0 down
     local pids
     pids=$(ip netns pids "$ns_primary" | tr '\n' ' ')
@@ -127,8 +130,6 @@ crash_primary() {
     # shellcheck disable=SC2086
     kill -9 $pids
     wait_until 5 "every process in the primary to die" no_process_in "$ns_primary"
-    crash_ns=$(date +%s%N)
-    echo "$crash_ns" >"$work/crash.time"
 }
 
 # wait_takeover N: the backup must report that it rebuilt N connections (every one
@@ -154,7 +155,7 @@ finish_client() {
     cat "$work/$name.log"
     # The stall that matters is the gap spanning the crash (--crash-file); without one
     # (a client that ran after the crash) the longest gap of the run.
-    stall=$(grep -o 'crash_stall_ms=[0-9.]*' "$work/$name.log" | tail -1 | cut -d= -f2)
+    stall=$(grep -o 'crash_stall_ms=[0-9.]*' "$work/$name.log" | tail -1 | cut -d= -f2 || true)
     [ -n "$stall" ] || stall=$(grep -o 'max_stall_ms=[0-9.]*' "$work/$name.log" | tail -1 | cut -d= -f2)
     if [ $rc -ne 0 ]; then
         echo "FAIL: client $name exited with $rc" >&2

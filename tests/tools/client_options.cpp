@@ -21,7 +21,7 @@ const char* const client_usage =
     "  --resume-file F       ... and stay idle until file F exists\n"
     "  --progress-file F     keep 'verified V sent S done D failed X paused P' in F\n"
     "  --crash-file F        F will hold the wall-clock ns of a crash: report crash_stall_ms, the\n"
-    "                        longest receive gap of any connection that spans that moment\n"
+    "                        longest receive gap of any connection in the half-second after it\n"
     "  --ports-file F        write the local ports to F once all are connected, and at the end\n"
     "  --timeout-s S         fail every unfinished connection after S seconds (60)\n"
     "  --seed N              pattern seed of the first connection (default 1)\n"

@@ -524,7 +524,9 @@ private:
         if (to - from >= 1000000 && gaps_.size() < (1u << 20)) gaps_.emplace_back(from, to);
     }
 
-    // The longest gap spanning the crash time in --crash-file; -1 if there is none.
+    // The longest gap overlapping the half-second after the crash time in --crash-file
+    // (bytes already on the wire still arrive for a moment after the link is cut, so
+    // the failover stall starts just after it); -1 without a crash file.
     double crash_stall_ms() const {
         if (opt_.crash_file.empty()) return -1;
         std::FILE* f = std::fopen(opt_.crash_file.c_str(), "r");
@@ -540,7 +542,7 @@ private:
         const std::int64_t crash = crash_real - offset;
         std::int64_t longest = 0;
         for (const auto& [from, to] : gaps_)
-            if (from <= crash && crash <= to) longest = std::max(longest, to - from);
+            if (to >= crash && from <= crash + 500000000) longest = std::max(longest, to - from);
         return longest / 1e6;
     }
 
