@@ -22,6 +22,7 @@
 #include <fmt/core.h>
 
 #include "error.h"
+#include "unique_fd.h"
 #include "stream_pattern.h"
 #include "tool_args.h"
 
@@ -30,19 +31,8 @@ namespace {
 
 constexpr size_t kMessage = 32 * 1024;
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+// The project's fd owner (userd/unique_fd.h).
+using Fd = UniqueFd;
 
 // "192.0.2.11,192.0.2.21" -> packed sockaddr_in array, as sctp_bindx/sctp_connectx take it.
 Result<std::vector<sockaddr_in>> parse_addresses(const std::string& list, uint64_t port) {

@@ -26,6 +26,7 @@
 #include <fmt/core.h>
 
 #include "error.h"
+#include "unique_fd.h"
 #include "progress_file.h"
 #include "stream_pattern.h"
 #include "tool_args.h"
@@ -35,19 +36,8 @@ namespace {
 
 constexpr size_t kChunk = 64 * 1024;
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+// The project's fd owner (userd/unique_fd.h).
+using Fd = UniqueFd;
 
 Result<sockaddr_in> parse_endpoint(const std::string& addr, uint64_t port) {
     if (port == 0 || port > 65535) return fail("port {} is out of range 1-65535", port);
