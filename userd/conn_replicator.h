@@ -48,6 +48,9 @@ public:
     // nothing of this connection is left to protect.
     bool finished() const;
     bool reset() const { return reset_; }
+    // The client has spoken since the SYN-ACK (an ACK, data or FIN): the handshake
+    // completed. A connection that never does is a half-open one to forget.
+    bool heard_from_client() const { return have_client_ack_ || forwarded_contiguous_ > 0 || client_fin_; }
 
 private:
     void note_client_ack(const tcpfo_event& event, const Emit& emit);

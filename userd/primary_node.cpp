@@ -12,6 +12,10 @@
 namespace tcpfo {
 
 namespace {
+// How long a connection may stay half-open (SYN-ACK sent, nothing from the client)
+// before the tables forget it; Linux gives up on the SYN-ACK after about 63 s, but
+// a client that has not answered in this long is not worth a table entry.
+constexpr uint64_t kHalfOpenLimitMs = 10000;
 // Records queued for one peer beyond which the ring buffer is no longer drained:
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
@@ -161,9 +165,25 @@ void PrimaryNode::on_heartbeat_tick() {
         }
         if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(i);
     }
+    if (now >= next_half_open_sweep_ms_) {
+        next_half_open_sweep_ms_ = now + 1000;
+        forget_half_open(now);
+    }
     if (g_log_level == LogLevel::debug && now >= next_status_ms_) {
         next_status_ms_ = now + 1000;
         log_status();
+    }
+}
+
+void PrimaryNode::forget_half_open(uint64_t now_ms) {
+    std::vector<tcpfo_conn_key> stale;
+    for (const auto& [key, opened_ms] : half_open_)
+        if (now_ms - opened_ms > kHalfOpenLimitMs) stale.push_back(key);
+    for (const auto& key : stale) {
+        auto it = conns_.find(key);
+        if (it != conns_.end()) send_to_required(*it->second, CloseRecord{it->second->id(), CloseReason::reset_by_client});
+        log_info("{}: handshake never completed; forgotten", conn_name(key));
+        forget_conn(key);
     }
 }
 
@@ -218,12 +238,14 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
         log_debug("{}: protected as conn {}", conn_name(ev.key), conn->id());
         conns_by_id_[conn->id()] = conn.get();
         conns_.emplace(ev.key, std::move(conn));
+        half_open_[ev.key] = monotonic_ms();
         return;
     }
     auto it = conns_.find(ev.key);
     if (it == conns_.end()) return;
     ConnReplicator& conn = *it->second;
     conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
+    if (!half_open_.empty() && conn.heard_from_client()) half_open_.erase(ev.key);
     if (conn.reset()) forget_conn(ev.key);
     else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
@@ -233,6 +255,7 @@ void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
     if (it == conns_.end()) return;
     conns_by_id_.erase(it->second->id());
     conns_.erase(it);
+    half_open_.erase(key);
     snoop_->forget(key);
 }
 

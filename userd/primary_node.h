@@ -65,6 +65,7 @@ private:
     bool replication_backlogged() const;
     void update_ready_file();
     void log_status();
+    void forget_half_open(uint64_t now_ms);
 
     EventLoop& loop_;
     Options options_;
@@ -77,6 +78,10 @@ private:
     std::vector<Peer> peers_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash, ConnKeyEqual> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
+    // Connections whose handshake has not completed yet, by when the SYN-ACK left: the
+    // hooks create an entry per SYN-ACK, and a SYN flood must not fill the tables.
+    std::unordered_map<tcpfo_conn_key, uint64_t, ConnKeyHash, ConnKeyEqual> half_open_;
+    uint64_t next_half_open_sweep_ms_ = 0;
     // Connections whose stable point moved (or that finished) in this batch: each is
     // written to the map and nudged once per batch, however many records moved it.
     std::unordered_set<tcpfo_conn_key, ConnKeyHash, ConnKeyEqual> stable_dirty_;

@@ -14,12 +14,12 @@ scenario() {
     start_services
     start_failoverd
     local n
-    c_bg many-echo "$stream_client" echo --connect $vip:$port --conns 25 --bytes 2M --rate 1 --seed 100 \
+    c_bg many-echo "$stream_client" echo --connect $vip:$port --conns 25 --bytes 4M --rate 1 --seed 100 \
         --progress-file "$work/echo.progress" --timeout-s 90 --crash-file "$work/crash.time" --label many-echo
-    c_bg many-down "$stream_client" download --connect $vip:$port --conns 25 --bytes 2M --rate 1 --seed 200 --timeout-s 90 --crash-file "$work/crash.time" --label many-down
-    c_bg many-up "$stream_client" upload --connect $vip:$port --conns 25 --bytes 2M --rate 1 --seed 300 --timeout-s 90 --crash-file "$work/crash.time" --label many-up
-    c_bg many-half "$stream_client" half-close --connect $vip:$port --conns 25 --bytes 2M --rate 1 --seed 400 --timeout-s 90 --crash-file "$work/crash.time" --label many-half
-    wait_until 60 "25 MiB echoed over 25 connections (halfway)" progress_at_least "$work/echo.progress" verified $((25 << 20))
+    c_bg many-down "$stream_client" download --connect $vip:$port --conns 25 --bytes 4M --rate 1 --seed 200 --timeout-s 90 --crash-file "$work/crash.time" --label many-down
+    c_bg many-up "$stream_client" upload --connect $vip:$port --conns 25 --bytes 4M --rate 1 --seed 300 --timeout-s 90 --crash-file "$work/crash.time" --label many-up
+    c_bg many-half "$stream_client" half-close --connect $vip:$port --conns 25 --bytes 4M --rate 1 --seed 400 --timeout-s 90 --crash-file "$work/crash.time" --label many-half
+    wait_until 60 "25 MiB echoed over 25 connections (a quarter: every client still streams)" progress_at_least "$work/echo.progress" verified $((25 << 20))
     crash_primary
     wait_takeover 100
     for n in many-echo many-down many-up many-half; do finish_client $n; done

@@ -134,3 +134,13 @@ TEST(ConnReplicator, ResetEmitsCloseOnce) {
     EXPECT_EQ(std::get<CloseRecord>(rec.records[0]).reason, CloseReason::reset_by_server);
     EXPECT_TRUE(conn.reset());
 }
+
+TEST(ConnReplicator, KnowsWhenTheHandshakeCompleted) {
+    ConnReplicator conn(7, make_event(TCPFO_EV_CONN_OPEN), {true});
+    EXPECT_FALSE(conn.heard_from_client());
+    Recorder rec;
+    auto ack = make_event(TCPFO_EV_ACK);
+    ack.ack = kServerIsn + 1;
+    conn.on_event(ack, {}, rec.emit());
+    EXPECT_TRUE(conn.heard_from_client());
+}
