@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# failoverd itself: bad input gives one line on stderr and a non-zero exit, never a
+# hang; start-up failures leave nothing behind (no VIP, no tc filter); SIGTERM gives
+# the VIP back and detaches the hooks.
+#
+#      client 192.0.2.1 ──── br0 ──┬── primary 192.0.2.10   (failoverd --role primary)
+#                                  └── backup 192.0.2.11    (failoverd --role backup)
+. "$(dirname "$0")/lib.sh"
+require_failoverd
+
+common=(--vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer $backup_ip)
+
+# expect_refusal EXIT WHAT NS ARGS...: failoverd must exit with EXIT within 5 s and
+# print exactly one line that mentions WHAT.
+expect_refusal() {
+    local want=$1 what=$2 ns=$3 rc=0 out
+    shift 3
+    out=$(timeout 5 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
+    echo "  failoverd $* -> exit $rc: $out"
+    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
+    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
+    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
+}
+
+vip_on_primary() { ip -n "$ns_primary" -4 -o addr show dev eth0 | grep -q " $vip/"; }
+filters_on_primary() { [ -n "$(ip netns exec "$ns_primary" tc filter show dev eth0 ingress)$(ip netns exec "$ns_primary" tc filter show dev eth0 egress)" ]; }
+nothing_left_on_primary() {
+    if vip_on_primary; then echo "FAIL: the VIP is still on the primary" >&2; return 1; fi
+    if filters_on_primary; then echo "FAIL: tc filters are still attached" >&2; return 1; fi
+}
+
+scenario() {
+    echo "=== bad command lines"
+    expect_refusal 2 "unknown argument" "$ns_primary" --role primary "${common[@]}" --bogus
+    expect_refusal 2 "--role" "$ns_primary" --role leader "${common[@]}"
+    expect_refusal 2 "--vip" "$ns_primary" --role primary --vip 192.0.2.300/24 --dev eth0 --port $port --listen $primary_ip --peer $backup_ip
+    expect_refusal 2 "--peer" "$ns_primary" --role primary --vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer backup:x
+    expect_refusal 2 "--replica" "$ns_backup" --role backup --vip $vip/24 --dev eth0 --port $port --listen $backup_ip --peer $primary_ip
+
+    echo "=== start-up failures leave nothing behind"
+    expect_refusal 1 "interface eth9 does not exist" "$ns_primary" --role primary --vip $vip/24 --dev eth9 --port $port --listen $primary_ip --peer $backup_ip
+    p ip addr add $vip/24 dev eth0
+    expect_refusal 1 "can't claim VIP" "$ns_primary" --role primary "${common[@]}"
+    p ip addr del $vip/24 dev eth0
+    # The heartbeat port is taken after the VIP was claimed: the VIP must go again.
+    p_bg squatter python3 -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$primary_ip', 7100)); time.sleep(60)"
+    wait_until 5 "the UDP squatter on :7100" sh -c "ip netns exec $ns_primary ss -Hlun 'sport = :7100' | grep -q ."
+    expect_refusal 1 "heartbeat" "$ns_primary" --role primary "${common[@]}"
+    nothing_left_on_primary
+    echo "  no VIP and no tc filter after the failed start"
+    kill -9 "${bg_pid[squatter]}"; wait "${bg_pid[squatter]}" 2>/dev/null || true; unset "bg_pid[squatter]"
+    local nobody_out rc=0
+    nobody_out=$(ip netns exec "$ns_primary" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$failoverd" --role primary "${common[@]}" 2>&1) || rc=$?
+    echo "  as nobody -> exit $rc: $nobody_out"
+    [ $rc = 1 ] && grep -q "must run as root" <<<"$nobody_out" || { echo "FAIL: not refused as non-root" >&2; return 1; }
+
+    echo "=== SIGTERM releases the VIP and detaches the hooks"
+    start_services
+    start_failoverd
+    vip_on_primary || { echo "FAIL: the primary does not hold the VIP" >&2; return 1; }
+    filters_on_primary || { echo "FAIL: no tc filter on the primary" >&2; return 1; }
+    p kill -TERM "$(ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}')"
+    wait_until 5 "failoverd on the primary to exit" sh -c "! ip netns pids $ns_primary | xargs -r ps -o comm= -p | grep -q failoverd"
+    nothing_left_on_primary
+    echo "  VIP released and filters detached after SIGTERM"
+}
+
+run_scenario daemon_lifecycle
