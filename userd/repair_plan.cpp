@@ -17,6 +17,13 @@ constexpr uint32_t kTsvalMarginMs = 1000;
 // rebuilt socket's buffer can surely take. Data the client sent beyond it is
 // dropped and retransmitted, never lost.
 constexpr uint32_t kMaxOfferedWindow = 4 << 20;
+// The client's last replicated window may be stale, and small or zero when a slow
+// reader had filled its buffer; the update that reopened it may have gone to the
+// dead primary. A rebuilt socket that believes a zero window waits for its
+// zero-window probe timer, which starts at the 1 s initial RTO (no RTT sample yet).
+// Assume at least this much: if the window is really shut the client drops the
+// excess and answers at once with its real window.
+constexpr uint32_t kMinAssumedClientWindow = 64 * 1024;
 
 bool both(const ConnOpenRecord& c, uint8_t option) {
     return (c.client_options.present & option) && (c.server_options.present & option);
@@ -51,7 +58,7 @@ RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const
     else if (s.timestamps_ok)
         s.tsval = uint32_t(now_ms) + kTsvalMarginMs;
     const uint32_t window = client.known ? client.window : 65535;
-    s.snd_wnd = window << s.snd_wscale;
+    s.snd_wnd = std::max<uint32_t>(window << s.snd_wscale, kMinAssumedClientWindow);
     s.rcv_wnd = std::min<uint32_t>(uint32_t(65535) << s.rcv_wscale, kMaxOfferedWindow);
     return s;
 }

@@ -49,6 +49,14 @@ TEST(RepairPlan, SequencesComeFromTheLogAndTheClientsAck) {
     EXPECT_GE(s.tsval, 77777u + 40);
 }
 
+TEST(RepairPlan, AStaleZeroWindowIsNotBelieved) {
+    const auto conn = sample_conn();
+    InputLog log(1024, 1024);
+    ReplicaOutput out(1024);
+    const RepairState s = repair_state_for(conn, log, out, ClientView{true, 0, 1, 2, 0}, 0);
+    EXPECT_EQ(s.snd_wnd, 64u * 1024);  // else the socket would wait for its probe timer
+}
+
 TEST(RepairPlan, OptionsOnlyWhenBothSidesAgreed) {
     auto conn = sample_conn();
     conn.server_options.present = TCPFO_OPT_MSS;  // server declined wscale, SACK, timestamps
@@ -59,6 +67,6 @@ TEST(RepairPlan, OptionsOnlyWhenBothSidesAgreed) {
     EXPECT_EQ(s.snd_wscale, 0);
     EXPECT_FALSE(s.sack_ok);
     EXPECT_FALSE(s.timestamps_ok);
-    EXPECT_EQ(s.snd_wnd, 65535u);  // nothing heard from the client: its SYN window bound
+    EXPECT_EQ(s.snd_wnd, 65536u);  // nothing heard from the client: the assumed minimum
     EXPECT_EQ(s.rcv_nxt, conn.client_isn + 1);
 }
