@@ -359,6 +359,17 @@ int tcpfo_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
+	if ((seg.flags & (TCPFO_TH_RST | TCPFO_TH_ACK)) == TCPFO_TH_RST) {
+		/*
+		 * A RST without ACK is the kernel answering a segment for which it has no
+		 * socket (an application's abort always carries ACK). Here that means the
+		 * server finished its close while the clamp still held back the ACK of the
+		 * client's FIN, and the client's tail-loss probe arrived: the client would
+		 * see a reset it never asked for. Hold it; the nudge completes the close.
+		 */
+		stat_inc(TCPFO_STAT_RSTS_HELD);
+		return TC_ACT_SHOT;
+	}
 	if (seg.flags & TCPFO_TH_RST)
 		emit_segment_event(TCPFO_EV_RST, TCPFO_EVF_FROM_SERVER, &seg, seg.seq);
 	else if (seg.flags & TCPFO_TH_FIN)

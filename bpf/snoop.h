@@ -29,6 +29,7 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_TABLE_FULL,        /* connections left unprotected: a table was full */
 	TCPFO_STAT_ACKS_CEILED,       /* ingress ACK fields lowered to a rebuilt socket's snd_nxt */
 	TCPFO_STAT_SEQS_LIFTED,       /* egress pure ACKs of a rebuilt socket lifted into the client's window */
+	TCPFO_STAT_RSTS_HELD,         /* kernel RSTs (no socket) of protected connections dropped */
 	TCPFO_STAT_COUNT,
 };
 

@@ -287,6 +287,7 @@ BpfSnoop::Stats BpfSnoop::stats() const {
     s.table_full = totals[TCPFO_STAT_TABLE_FULL];
     s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
     s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
+    s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
     return s;
 }
 

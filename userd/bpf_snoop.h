@@ -74,6 +74,7 @@ public:
         uint64_t table_full = 0;        // connections left unprotected: a table was full
         uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
         uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
+        uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
     };
     Stats stats() const;
 

@@ -190,8 +190,9 @@ void PrimaryNode::forget_half_open(uint64_t now_ms) {
 void PrimaryNode::log_status() {
     const auto st = snoop_->stats();
     log_debug("primary: {} connection(s); hooks: {} events, {} ring drops, {} acks clamped, {} dup acks dropped, "
-              "{} table full",
-              conns_.size(), st.events, st.ring_drops, st.acks_clamped, st.dup_acks_dropped, st.table_full);
+              "{} table full, {} socketless RSTs held",
+              conns_.size(), st.events, st.ring_drops, st.acks_clamped, st.dup_acks_dropped, st.table_full,
+              st.rsts_held);
     for (const auto& [key, conn] : conns_)
         log_debug("{}: conn {} forwarded {} stable {} client acked {}", conn_name(key), conn->id(),
                   conn->forwarded_offset(), conn->stable_offset(), conn->client_acked());

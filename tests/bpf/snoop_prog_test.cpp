@@ -414,6 +414,22 @@ TEST_F(SnoopProgTest, ServerFinAndRstAreReported) {
     EXPECT_EQ(events[1].ev.flags & TCPFO_EVF_FROM_SERVER, TCPFO_EVF_FROM_SERVER);
 }
 
+// The server's socket is gone while the clamp still holds the client's FIN
+// unacknowledged: the kernel's RST for the client's retransmission must not reach it.
+TEST_F(SnoopProgTest, SocketlessKernelRstIsHeldButApplicationAbortPasses) {
+    handshake(1000, 9000);
+    auto kernel_rst = from_server(9001, 0, kRst);
+    EXPECT_EQ(egress(kernel_rst).verdict, kTcActShot);
+    EXPECT_TRUE(drain().empty());
+    EXPECT_TRUE(snoop_->conn_state(key()));  // still protected: the nudge will finish it
+    EXPECT_EQ(snoop_->stats().rsts_held, 1u);
+    auto abort = from_server(9001, 1001, kRst | kAck);
+    EXPECT_EQ(egress(abort).verdict, kTcActOk);
+    auto events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ev.type, TCPFO_EV_RST);
+}
+
 TEST_F(SnoopProgTest, ForgetStopsProtection) {
     handshake(1000, 9000);
     snoop_->forget(key());
