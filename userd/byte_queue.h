@@ -15,7 +15,10 @@ public:
     bool empty() const { return size() == 0; }
     std::span<const uint8_t> front() const { return std::span(buf_).subspan(head_); }
     void append(std::span<const uint8_t> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
-    std::vector<uint8_t>& raw_tail() { compact(); return buf_; }  // for encoders that append in place
+    // For encoders and reads that append in place: only bytes past the current end may
+    // be touched. No compaction here (that would move the whole backlog on every
+    // append); pop_front compacts when the consumed prefix dominates.
+    std::vector<uint8_t>& raw_tail() { return buf_; }
     void pop_front(size_t n) {
         head_ += n;
         if (head_ == buf_.size()) {
