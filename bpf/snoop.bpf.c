@@ -112,25 +112,6 @@ static __always_inline void remember_syn(const struct tcpfo_segment *seg)
 	bpf_map_update_elem(&pending_syns, &seg->key, &syn, BPF_ANY);
 }
 
-/* Whether a pure ACK from the client is worth an event; see TCPFO_ACK_REPORT_BYTES. */
-static __always_inline int ack_worth_reporting(const struct tcpfo_segment *seg, const struct tcpfo_snoop_conn *conn)
-{
-	const struct tcpfo_client_view *seen = &conn->client;
-	__u16 was = seen->reported_window, now = seg->window;
-
-	if (seg->ack - seen->reported_ack >= TCPFO_ACK_REPORT_BYTES && seq_after(seg->ack, seen->reported_ack))
-		return 1;
-	/* Caught up with everything sent: the quiet points (and the ACK of a FIN). */
-	if (seg->ack == conn->state.snd_nxt && seg->ack != seen->reported_ack)
-		return 1;
-	/* The window opened from or closed to zero, or moved by a quarter. */
-	if ((was == 0) != (now == 0))
-		return 1;
-	if (now > was ? now - was > was / 4 : was - now > was / 4)
-		return 1;
-	return 0;
-}
-
 static __always_inline void snoop_client_segment(struct __sk_buff *skb, const struct tcpfo_segment *seg,
 						 struct tcpfo_snoop_conn *conn)
 {
@@ -144,16 +125,10 @@ static __always_inline void snoop_client_segment(struct __sk_buff *skb, const st
 		emit_data(skb, seg);
 	if (seg->flags & TCPFO_TH_FIN)
 		emit_segment_event(TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
-	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) && ack_worth_reporting(seg, conn)) {
+	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+		 (seg->ack != seen->ack || seg->window != seen->window || seg->tsval != seen->tsval ||
+		  seg->tsecr != seen->tsecr))
 		emit_segment_event(TCPFO_EV_ACK, 0, seg, seg->seq);
-		seen->reported_ack = seg->ack;
-		seen->reported_window = seg->window;
-	}
-	if (seg->payload_len > 0 && (seg->flags & TCPFO_TH_ACK)) {
-		/* DATA events carry the ACK too. */
-		seen->reported_ack = seg->ack;
-		seen->reported_window = seg->window;
-	}
 
 	if (seg->flags & TCPFO_TH_ACK)
 		seen->ack = seg->ack;
@@ -271,8 +246,6 @@ static __always_inline void open_connection(const struct tcpfo_segment *seg)
 	conn.state.last_tsecr = seg->tsecr;
 	conn.state.last_window = seg->window;
 	conn.state.last_sent_ack = seg->ack;
-	/* Nothing of the server's stream to report yet; the first window is news. */
-	conn.client.reported_ack = seg->seq + 1;
 	conn.server_ack = seg->ack;
 	__u32 stable_seq = syn->client_isn + 1;
 

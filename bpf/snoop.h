@@ -39,9 +39,7 @@ struct tcpfo_client_view {
 	__u32 tsval;
 	__u32 tsecr;
 	__u16 window;
-	__u16 reported_window; /* of the last ACK event */
-	__u32 reported_ack;    /* of the last ACK event */
-	__u32 pad;
+	__u16 pad;
 };
 
 /*

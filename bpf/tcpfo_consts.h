@@ -19,15 +19,6 @@
 #define TCPFO_TH_PSH 0x08
 #define TCPFO_TH_ACK 0x10
 
-/*
- * A pure ACK from the client is reported once it moved the acknowledgement this far
- * (or caught up with everything the server sent, or moved the window materially).
- * The backups use it to trim the replica's output and to resume sending after a
- * takeover, where a lag only means resending bytes the client then discards; one
- * event per ACK cost a fifth of the download throughput.
- */
-#define TCPFO_ACK_REPORT_BYTES (64 * 1024)
-
 #define TCPFO_TCP_HDR_LEN 20
 #define TCPFO_TCP_SEQ_OFF 4    /* offset of the sequence field in the TCP header */
 #define TCPFO_TCP_ACK_OFF 8    /* offset of the ACK field in the TCP header */

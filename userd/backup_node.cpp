@@ -230,7 +230,6 @@ void BackupNode::after_events() {
         }
     }
     dirty_.clear();
-    if (primary_) primary_->flush();
 }
 
 }  // namespace tcpfo
