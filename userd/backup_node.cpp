@@ -230,6 +230,7 @@ void BackupNode::after_events() {
         }
     }
     dirty_.clear();
+    if (primary_) primary_->flush();
 }
 
 }  // namespace tcpfo

@@ -55,6 +55,7 @@ void PeerLink::fail_link(const std::string& why) {
 }
 
 void PeerLink::flush() {
+    if (!fd_) return;
     while (!out_.empty()) {
         const auto data = out_.front();
         const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);

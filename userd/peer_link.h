@@ -30,7 +30,11 @@ public:
                                                   Callbacks callbacks);
     ~PeerLink();
 
+    // Queues a record; it leaves at the next flush() or when the socket is writable.
     void send(const Record& record);
+    // Writes what is queued now. Owners call it once per batch of events, so a batch
+    // leaves in one write instead of waiting for another trip through epoll.
+    void flush();
     size_t queued_bytes() const { return out_.size(); }
     const std::string& name() const { return name_; }
     bool closed() const { return !fd_; }
@@ -40,7 +44,6 @@ public:
 private:
     PeerLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callbacks);
     void on_events(uint32_t events);
-    void flush();
     void fail_link(const std::string& why);
     void update_interest();
 

@@ -295,6 +295,8 @@ void PrimaryNode::flush_stable_points() {
 
 void PrimaryNode::after_events() {
     flush_stable_points();
+    for (auto& peer : peers_)
+        if (peer.live && peer.link) peer.link->flush();
     if (ring_paused_ && !replication_backlogged()) {
         ring_paused_ = false;
         (void)loop_.modify(snoop_->event_fd(), EPOLLIN);
