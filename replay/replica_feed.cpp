@@ -9,6 +9,10 @@
 
 namespace tcpfo {
 
+namespace {
+constexpr size_t kReadBudgetPerWakeup = 256 * 1024;
+}
+
 std::string describe_conn(const ConnOpenRecord& conn) {
     return fmt::format("conn {} {}", conn.conn_id, to_string(make_endpoint(conn.client_addr, conn.client_port)));
 }
@@ -84,7 +88,11 @@ void ReplicaFeed::write_input() {
 
 void ReplicaFeed::read_output() {
     uint8_t buf[64 * 1024];
-    while (!output_.eof() && output_.room() > 0) {
+    // At most this much per wake-up: a replica that streams fast must not hold the
+    // loop (and so the heartbeats) while a hundred others wait. Epoll is
+    // level-triggered; the rest comes next round.
+    size_t budget = kReadBudgetPerWakeup;
+    while (!output_.eof() && output_.room() > 0 && budget > 0) {
         const ssize_t n = ::recv(fd_.get(), buf, std::min(sizeof buf, output_.room()), 0);
         if (n == 0) {
             output_.set_eof();
@@ -95,6 +103,7 @@ void ReplicaFeed::read_output() {
             return break_feed(fmt::format("recv: {}", std::strerror(errno)));
         }
         output_.append(std::span<const uint8_t>(buf, size_t(n)));
+        budget -= std::min(budget, size_t(n));
     }
 }
 

@@ -169,7 +169,8 @@ dump_logs() {
     local f
     for f in "$work"/*.log; do
         [ -f "$f" ] || continue
-        echo "----- $(basename "$f") (last 25 lines)"
+        echo "----- $(basename "$f") (first 10 and last 25 lines)"
+        if [ "$(wc -l <"$f")" -gt 35 ]; then head -n 10 "$f"; echo "  ..."; fi
         tail -n 25 "$f"
     done
 }
