@@ -12,31 +12,30 @@
 #ifndef TCPFO_CSUM_H
 #define TCPFO_CSUM_H
 
-static __always_inline int rewrite_ack_field(struct __sk_buff *skb, const struct tcpfo_segment *seg,
-					     __u32 new_ack)
+/* Replaces the 32-bit header field at `field_off` (old value `from`, host order). */
+static __always_inline int rewrite_tcp_u32(struct __sk_buff *skb, const struct tcpfo_segment *seg,
+					   __u32 field_off, __u32 from_host, __u32 to_host)
 {
-	__be32 from = bpf_htonl(seg->ack);
-	__be32 to = bpf_htonl(new_ack);
+	__be32 from = bpf_htonl(from_host);
+	__be32 to = bpf_htonl(to_host);
 
-	if (bpf_skb_store_bytes(skb, seg->tcp_off + TCPFO_TCP_ACK_OFF, &to, sizeof(to), 0))
+	if (bpf_skb_store_bytes(skb, seg->tcp_off + field_off, &to, sizeof(to), 0))
 		return -1;
 	if (bpf_l4_csum_replace(skb, seg->tcp_off + TCPFO_TCP_CSUM_OFF, from, to, sizeof(to)))
 		return -1;
 	return 0;
 }
 
-/* Same for the sequence field. */
+static __always_inline int rewrite_ack_field(struct __sk_buff *skb, const struct tcpfo_segment *seg,
+					     __u32 new_ack)
+{
+	return rewrite_tcp_u32(skb, seg, TCPFO_TCP_ACK_OFF, seg->ack, new_ack);
+}
+
 static __always_inline int rewrite_seq_field(struct __sk_buff *skb, const struct tcpfo_segment *seg,
 					     __u32 new_seq)
 {
-	__be32 from = bpf_htonl(seg->seq);
-	__be32 to = bpf_htonl(new_seq);
-
-	if (bpf_skb_store_bytes(skb, seg->tcp_off + TCPFO_TCP_SEQ_OFF, &to, sizeof(to), 0))
-		return -1;
-	if (bpf_l4_csum_replace(skb, seg->tcp_off + TCPFO_TCP_CSUM_OFF, from, to, sizeof(to)))
-		return -1;
-	return 0;
+	return rewrite_tcp_u32(skb, seg, TCPFO_TCP_SEQ_OFF, seg->seq, new_seq);
 }
 
 static __always_inline void opt_put_be32(__u8 *opts, __u32 at, __u32 v)
