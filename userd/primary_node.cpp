@@ -16,6 +16,7 @@ namespace {
 // before the tables forget it; Linux gives up on the SYN-ACK after about 63 s, but
 // a client that has not answered in this long is not worth a table entry.
 constexpr uint64_t kHalfOpenLimitMs = 10000;
+constexpr uint64_t kBackupSlackFactor = 10;
 // Records queued for one peer beyond which the ring buffer is no longer drained:
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
@@ -155,7 +156,12 @@ void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
     const uint64_t now = monotonic_ms();
-    const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+    // A primary that drops a live backup closes the stream, and the backup takes that
+    // for the primary's death: two speakers. Being late to drop a dead backup only
+    // stalls the clients a little longer. So backups get ten times the slack the
+    // backup gives the primary (300 ms at the defaults).
+    const uint64_t dead_ms =
+        uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after) * kBackupSlackFactor;
     heartbeat_->receive_pending();
     for (size_t i = 0; i < peers_.size(); ++i) {
         Peer& peer = peers_[i];
