@@ -88,26 +88,21 @@ done
 mkdir -p "$stage/lib/modules/tcpfo"
 for ko in "${modules[@]}"; do cp "$ko" "$stage/lib/modules/tcpfo/"; done
 
-# Host binaries with their shared libraries, at the same paths as on the host.
+# Host binaries go to the guest's /usr/local/bin, their shared libraries to the same
+# paths as on the host. Not the binaries' own host paths: a checkout under /tmp would
+# be hidden by the guest's /tmp (a tmpfs mounted at boot).
 copy_with_libs() {
   local f=$1
-  mkdir -p "$stage$(dirname "$f")"
-  cp -L "$f" "$stage$f"
+  cp -L "$f" "$stage/usr/local/bin/$(basename "$f")"
   ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
     [ -e "$stage$lib" ] && continue
     mkdir -p "$stage$(dirname "$lib")"
     cp -L "$lib" "$stage$lib"
   done
 }
-for b in "${bins[@]}"; do
-  copy_with_libs "$b"
-  # Also reachable by name: scenarios call tools without their host path.
-  [ -e "$stage/usr/local/bin/$(basename "$b")" ] || ln -s "$b" "$stage/usr/local/bin/$(basename "$b")"
-done
+for b in "${bins[@]}"; do copy_with_libs "$b"; done
 # iproute2's tc, ahead of busybox's in PATH: busybox's tc has no netem.
-tc_bin=$(realpath "$(command -v tc || echo /sbin/tc)")
-copy_with_libs "$tc_bin"
-ln -s "$tc_bin" "$stage/usr/local/bin/tc"
+copy_with_libs "$(realpath "$(command -v tc || echo /sbin/tc)")"
 
 mkdir -p "$out"
 cp "$kroot/boot/vmlinuz-$release" "$out/vmlinuz.tmp"
