@@ -106,7 +106,7 @@ void BackupNode::on_primary_record(const Record& record) {
     }
     if (!primary_seen_) {
         log_error("backup: {} sent {} before hello; closing", primary_->name(),
-                  record_type_name(RecordType(record.index() + 1)));
+                  record_type_name(record_type(record)));
         primary_->close();
         return;
     }
@@ -149,7 +149,7 @@ void BackupNode::on_primary_record(const Record& record) {
                 stable_sent_.erase(r.conn_id);
             } else {
                 log_warn("backup: unexpected {} record from the primary ignored",
-                         record_type_name(RecordType(record.index() + 1)));
+                         record_type_name(record_type(record)));
             }
         },
         record);

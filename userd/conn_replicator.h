@@ -37,6 +37,9 @@ public:
     // The peer is gone: it no longer holds the stable point back. True if it advanced.
     bool drop_peer(size_t peer);
     bool has_required_peers() const;
+    // Whether peer `peer` holds this connection (it was live when the connection opened
+    // and has not been lost since): only such peers get its records.
+    bool requires_peer(size_t peer) const { return peer < required_.size() && required_[peer]; }
 
     // The stable point as an absolute client sequence number, for the clamp.
     uint32_t stable_seq() const;

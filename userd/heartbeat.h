@@ -26,7 +26,7 @@ public:
     void send_all(uint64_t epoch);
     void set_role(NodeRole role) { role_ = role; }
     // Milliseconds since a valid heartbeat from peer `index`, or since the last
-    // restart_silence(index) if none came after it.
+    // heard_from(index) if that is more recent.
     uint64_t silence_ms(size_t index) const;
     // The peer just proved it is alive another way (its stream delivered a record,
     // or the stream just started): its silence counts from now.

@@ -131,7 +131,7 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
         return;
     }
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
-             record_type_name(RecordType(record.index() + 1)));
+             record_type_name(record_type(record)));
 }
 
 void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
@@ -223,9 +223,9 @@ void PrimaryNode::on_ring_readable() {
 }
 
 void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {
-    (void)conn;
-    for (auto& peer : peers_)
-        if (peer.live) peer.link->send(record);
+    // A backup that joined after the connection opened never got its CONN_OPEN.
+    for (size_t i = 0; i < peers_.size(); ++i)
+        if (peers_[i].live && conn.requires_peer(i)) peers_[i].link->send(record);
 }
 
 void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t> payload) {

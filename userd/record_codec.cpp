@@ -65,7 +65,7 @@ constexpr size_t fixed_payload_size(RecordType type) {
 
 bool known_type(uint8_t t) { return t >= 1 && t <= 9; }
 
-RecordType type_of(const Record& r) {
+RecordType type_of_record(const Record& r) {
     static constexpr RecordType by_index[] = {
         RecordType::hello,      RecordType::conn_open,  RecordType::data,
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
@@ -166,6 +166,8 @@ uint32_t load_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | p[1] << 16 
 
 }  // namespace
 
+RecordType record_type(const Record& record) { return type_of_record(record); }
+
 const char* record_type_name(RecordType type) {
     switch (type) {
         case RecordType::hello: return "hello";
@@ -185,7 +187,7 @@ void encode_record(const Record& record, std::vector<uint8_t>& out) {
     const size_t start = out.size();
     Writer w(out);
     w.u32(kRecordMagic);
-    w.u8(uint8_t(type_of(record)));
+    w.u8(uint8_t(type_of_record(record)));
     w.u8(0);   // flags
     w.u16(0);  // reserved
     w.u32(0);  // payload length, patched below

@@ -141,6 +141,7 @@ struct DecodedRecord {
 // needed, an error when the input can never become a valid record.
 Result<std::optional<DecodedRecord>> decode_record(std::span<const uint8_t> input);
 
+RecordType record_type(const Record& record);
 const char* record_type_name(RecordType type);
 
 }  // namespace tcpfo

@@ -3,9 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 
-#include "inet_address.h"
 #include "log.h"
-#include "seq.h"
 
 namespace tcpfo {
 

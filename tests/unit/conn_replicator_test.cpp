@@ -81,6 +81,9 @@ TEST(ConnReplicator, StablePointIsTheMinimumOverRequiredPeers) {
     EXPECT_EQ(conn.stable_offset(), 300u);
     EXPECT_EQ(conn.stable_seq(), kClientIsn + 1 + 300);  // wrapped past 2^32
     EXPECT_FALSE(conn.on_stable(2, 10000));                // not required: ignored
+    EXPECT_TRUE(conn.requires_peer(0));
+    EXPECT_FALSE(conn.requires_peer(2));                   // joined later: gets no records
+    EXPECT_FALSE(conn.requires_peer(7));
     EXPECT_TRUE(conn.drop_peer(1));                        // only peer 0 holds it back now
     EXPECT_EQ(conn.stable_offset(), 500u);
     EXPECT_TRUE(conn.has_required_peers());
