@@ -1,9 +1,9 @@
-#include "connection_splice.h"
+#include "replay/connection_splice.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "log.h"
+#include "userd/base/log.h"
 
 namespace tcpfo {
 

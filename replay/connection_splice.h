@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 
-#include "byte_queue.h"
-#include "event_loop.h"
+#include "userd/base/byte_queue.h"
+#include "userd/base/event_loop.h"
 
 namespace tcpfo {
 

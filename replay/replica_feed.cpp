@@ -1,11 +1,11 @@
-#include "replica_feed.h"
+#include "replay/replica_feed.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "inet_address.h"
-#include "log.h"
-#include "peer_link.h"
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/base/tcp_socket.h"
 
 namespace tcpfo {
 

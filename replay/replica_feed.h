@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "event_loop.h"
-#include "input_log.h"
-#include "record_codec.h"
-#include "replica_output.h"
+#include "userd/base/event_loop.h"
+#include "userd/backup/input_log.h"
+#include "userd/protocol/record_codec.h"
+#include "replay/replica_output.h"
 
 namespace tcpfo {
 

@@ -29,7 +29,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
-#include "bpf_snoop.h"
+#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
 
 namespace tcpfo::test {

@@ -24,7 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "log.h"
+#include "userd/base/log.h"
 #include "stream_protocol.h"
 #include "tool_args.h"
 

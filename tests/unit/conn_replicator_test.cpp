@@ -1,4 +1,4 @@
-#include "conn_replicator.h"
+#include "userd/primary/conn_replicator.h"
 
 #include <arpa/inet.h>
 
