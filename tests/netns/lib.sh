@@ -133,14 +133,14 @@ crash_primary() {
 }
 
 # wait_takeover N: the backup must report that it rebuilt N connections (every one
-# live at the crash) and skipped none; a takeover that rebuilt nothing proves nothing.
+# live at the crash) and reset none; a takeover that rebuilt nothing proves nothing.
 wait_takeover() {
     local expected=${1:?wait_takeover needs the number of connections to rebuild} line rebuilt
     wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
-    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* skipped' "$work/failoverd-backup.log")
+    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* reset' "$work/failoverd-backup.log")
     rebuilt=$(echo "$line" | awk '{print $3}')
-    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 skipped'; then
-        echo "FAIL: expected $expected connection(s) rebuilt and none skipped; the backup says: $line" >&2
+    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 reset'; then
+        echo "FAIL: expected $expected connection(s) rebuilt and none reset; the backup says: $line" >&2
         return 1
     fi
     echo "  takeover reported $(( ($(date +%s%N) - crash_ns) / 1000000 )) ms after the crash (as polled)"

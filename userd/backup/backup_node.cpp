@@ -34,6 +34,9 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     auto announcer = ArpAnnouncer::open(options.dev);
     if (!announcer) return std::unexpected(announcer.error());
     self->announcer_.emplace(std::move(*announcer));
+    auto raw = NudgeSender::open();
+    if (!raw) return std::unexpected(raw.error());
+    self->raw_.emplace(std::move(*raw));
 
     auto listener = listen_tcp(options.listen);
     if (!listener) return std::unexpected(listener.error());
@@ -55,8 +58,8 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 }
 
 void BackupNode::shut_down() {
-    if (took_over_) {
-        if (auto r = took_over_->vip.release(); !r) log_error("backup: {}", r.error().message);
+    if (takeover_) {
+        if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
     }
 }
 
@@ -70,7 +73,7 @@ void BackupNode::on_accept() {
     socklen_t len = sizeof from;
     UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
-    if (took_over_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+    if (takeover_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
         log_warn("backup: refused replication stream from {} (not the primary, or one is already open)",
                  to_string(from));
         return;
@@ -156,20 +159,25 @@ void BackupNode::on_primary_record(const Record& record) {
 }
 
 void BackupNode::on_primary_lost(const std::string& why) {
-    if (!primary_seen_ || took_over_) return;
+    if (!primary_seen_ || takeover_) return;
     begin_takeover(fmt::format("replication stream broke: {}", why));
 }
 
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
-    if (took_over_ && g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
-        next_status_ms_ = monotonic_ms() + 1000;
-        const auto st = snoop_->stats();
-        log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", took_over_->splices.size(),
-                  st.acks_ceiled, st.seqs_lifted);
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
+        if (g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
+            next_status_ms_ = monotonic_ms() + 1000;
+            const auto st = snoop_->stats();
+            log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", takeover_->live_splices(),
+                      st.acks_ceiled, st.seqs_lifted);
+        }
+        return;
     }
-    if (!primary_seen_ || took_over_) return;
+    if (!primary_seen_) return;
     heartbeat_->receive_pending();
     const uint64_t silence = heartbeat_->silence_ms(0);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
@@ -185,35 +193,40 @@ void BackupNode::on_ring_readable() {
 }
 
 void BackupNode::begin_takeover(const std::string& why) {
-    // take_over() runs the loop while draining; a heartbeat tick or a closing stream
-    // dispatched there must not start a second takeover.
-    if (taking_over_ || took_over_) return;
-    taking_over_ = true;
-    const uint64_t started = monotonic_ms();
+    if (takeover_) return;
     log_warn("backup: primary {} is dead ({}); taking over {} connection(s) at epoch {}",
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
-    auto outcome = take_over(loop_, options_, feeds_, *snoop_, *announcer_,
-                             [this](uint64_t id) { finished_splices_.push_back(id); });
-    if (!outcome) {
-        log_error("backup: {}", outcome.error().message);
+    stable_sent_.clear();
+    dirty_.clear();
+    Takeover::Context context{loop_, options_, *snoop_, *announcer_, *raw_};
+    auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
+    feeds_.clear();
+    if (!takeover) {
+        log_error("backup: can't take over: {}", takeover.error().message);
         return;
     }
-    took_over_ = std::move(*outcome);
-    log_info("backup: takeover complete: {} connection(s) rebuilt, {} skipped, in {} ms "
-             "(drain {} ms, rebuild {} ms, claim {} ms)",
-             took_over_->rebuilt, took_over_->skipped, monotonic_ms() - started, took_over_->drain_ms,
-             took_over_->rebuild_ms, took_over_->claim_ms);
+    takeover_ = std::move(*takeover);
+    report_takeover_once();
+}
+
+void BackupNode::report_takeover_once() {
+    if (takeover_reported_ || !takeover_->serving()) return;
+    takeover_reported_ = true;
+    const Takeover::Report& r = takeover_->report();
+    log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
+             "(drained at {} ms, rebuilt at {} ms, VIP claimed at {} ms after {} attempt(s))",
+             r.rebuilt, r.reset, r.serving_ms, r.drained_ms, r.rebuilt_ms, r.claimed_ms, r.claim_attempts);
 }
 
 void BackupNode::after_events() {
     retired_link_.reset();
-    if (took_over_) {
-        for (uint64_t id : finished_splices_) took_over_->splices.erase(id);
-        finished_splices_.clear();
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
         return;
     }
     std::sort(dirty_.begin(), dirty_.end());

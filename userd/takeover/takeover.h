@@ -1,37 +1,105 @@
-// A backup becomes the primary: drain the replica, rebuild every connection with
-// TCP_REPAIR, claim and announce the VIP, and join each rebuilt socket with its
-// replica connection (DESIGN.md, takeover steps 2-5).
+// A backup becomes the primary, one step at a time, driven by the event loop (its
+// own 1 ms timer while it runs, and every batch of events):
+//
+//   draining    the replica reads the log's tail (bounded; runs beside the others)
+//   rebuilding  every connection rebuilt with TCP_REPAIR, before the VIP is local,
+//               so no client segment meets a VIP without its socket
+//   claiming    the VIP added (rtnetlink) and announced (gratuitous ARP); a failed
+//               claim is logged and retried until it works, whatever happened to
+//               single connections
+//   serving     each client asked where it stands (window probe) and each rebuilt
+//               socket spliced with its replica connection
+//
+// A connection that cannot be continued exactly (its replica connection broke, the
+// kernel refused the rebuild, the splice could not start) is reset toward the client,
+// logged and counted: never left hanging, never spliced with the wrong bytes.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
-#include "userd/hooks/bpf_snoop.h"
 #include "replay/connection_splice.h"
-#include "userd/takeover/gratuitous_arp.h"
+#include "replay/replica_feed.h"
 #include "userd/base/event_loop.h"
 #include "userd/config/options.h"
-#include "replay/replica_feed.h"
-#include "userd/takeover/repair_plan.h"
+#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/nudge_sender.h"
+#include "userd/takeover/gratuitous_arp.h"
 #include "userd/takeover/vip_address.h"
 
 namespace tcpfo {
 
-struct TakeoverOutcome {
-    VipAddress vip;
-    std::map<uint64_t, std::unique_ptr<ConnectionSplice>> splices;  // by conn id
-    size_t rebuilt = 0;
-    size_t skipped = 0;
-    uint64_t drain_ms = 0, rebuild_ms = 0, claim_ms = 0;
+using FeedTable = std::map<uint64_t, std::unique_ptr<ReplicaFeed>>;
+
+class Takeover {
+public:
+    struct Context {
+        EventLoop& loop;
+        const Options& options;
+        BpfSnoop& hooks;
+        const ArpAnnouncer& announcer;
+        NudgeSender& raw;  // resets toward clients whose connection cannot go on
+    };
+    enum class Step { draining, rebuilding, claiming, serving };
+
+    // Timings in ms since the decision (0 until the step is reached).
+    struct Report {
+        size_t connections = 0;
+        size_t rebuilt = 0;
+        size_t reset = 0;           // reset toward the client (see resets_ for why)
+        size_t claim_attempts = 0;
+        uint64_t drained_ms = 0, rebuilt_ms = 0, claimed_ms = 0, serving_ms = 0;
+    };
+
+    // Takes the feeds (their replica sockets move into the splices). `on_splice_done`
+    // runs when a spliced connection has closed both ways.
+    static Result<std::unique_ptr<Takeover>> start(Context context, FeedTable feeds,
+                                                   std::function<void(uint64_t conn_id)> on_splice_done);
+    ~Takeover();
+
+    // Does what the current step allows, without blocking for long; safe to call at
+    // any time, also after serving (it forgets finished splices).
+    void advance();
+    Step step() const { return step_; }
+    bool serving() const { return step_ == Step::serving; }
+    const Report& report() const { return report_; }
+    size_t live_splices() const { return splices_.size(); }
+    void splice_finished(uint64_t conn_id) { finished_.push_back(conn_id); }
+
+    // SIGTERM after takeover: give the VIP back.
+    Result<void> release_vip();
+
+private:
+    struct Conn {
+        std::unique_ptr<ReplicaFeed> feed;
+        UniqueFd socket;  // rebuilt
+    };
+
+    Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done);
+    void drain();
+    void rebuild_all();
+    bool try_claim();
+    void serve_all();
+    void reset_conn(uint64_t id, Conn& conn, const std::string& why);
+    uint64_t since_start() const;
+
+    Context ctx_;
+    std::map<uint64_t, Conn> conns_;
+    std::function<void(uint64_t)> on_splice_done_;
+    std::map<uint64_t, std::unique_ptr<ConnectionSplice>> splices_;
+    std::vector<uint64_t> finished_;
+    std::optional<VipAddress> vip_;
+    UniqueFd step_timer_;
+    Step step_ = Step::draining;
+    uint64_t started_ms_ = 0;
+    uint64_t next_claim_ms_ = 0;
+    Report report_;
 };
 
-// Consumes `feeds` (their replica sockets move into the splices). `snoop` gets each
-// rebuilt connection marked so its ingress ACK ceiling holds.
-Result<TakeoverOutcome> take_over(EventLoop& loop, const Options& options,
-                                  std::map<uint64_t, std::unique_ptr<ReplicaFeed>>& feeds, BpfSnoop& snoop,
-                                  const ArpAnnouncer& announcer,
-                                  std::function<void(uint64_t conn_id)> on_splice_done);
+const char* step_name(Takeover::Step step);
 
 }  // namespace tcpfo
