@@ -8,15 +8,21 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
 
 namespace tcpfo {
+
+namespace {
+// A backup has one peer, its primary (the first and only --peer).
+constexpr PeerId kPrimaryPeer{0};
+}  // namespace
 
 BackupNode::BackupNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
 
 BackupNode::~BackupNode() {
     if (listener_) loop_.remove(listener_.get());
     if (tick_timer_) loop_.remove(tick_timer_.get());
-    if (snoop_) loop_.remove(snoop_->event_fd());
+    if (hooks_) loop_.remove(hooks_->event_fd());
 }
 
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
@@ -27,8 +33,8 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     // the verifier. Until the VIP moves here they see no protected traffic.
     auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
     if (!snoop) return std::unexpected(snoop.error());
-    self->snoop_ = std::move(*snoop);
-    if (auto r = loop.add(self->snoop_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+    self->hooks_ = std::move(*snoop);
+    if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return std::unexpected(r.error());
 
     auto announcer = ArpAnnouncer::open(options.dev);
@@ -78,10 +84,10 @@ void BackupNode::on_accept() {
                  to_string(from));
         return;
     }
-    PeerLink::Callbacks cb;
+    Link::Callbacks cb;
     cb.on_record = [this](const Record& r) { on_primary_record(r); };
     cb.on_closed = [this](const std::string& why) { on_primary_lost(why); };
-    auto link = PeerLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
+    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
     if (!link) {
         log_error("backup: {}", link.error().message);
         return;
@@ -91,7 +97,7 @@ void BackupNode::on_accept() {
 }
 
 void BackupNode::on_primary_record(const Record& record) {
-    heartbeat_->heard_from(0);  // a busy stream is as good as a heartbeat
+    heartbeat_->heard_from(kPrimaryPeer);  // a busy stream is as good as a heartbeat
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -101,7 +107,7 @@ void BackupNode::on_primary_record(const Record& record) {
         }
         epoch_ = hello->epoch;
         primary_seen_ = true;
-        heartbeat_->heard_from(0);
+        heartbeat_->heard_from(kPrimaryPeer);
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
@@ -118,7 +124,7 @@ void BackupNode::on_primary_record(const Record& record) {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, ConnOpenRecord>) {
                 if (feeds_.count(r.conn_id) || feeds_.size() >= max_connections_) {
-                    log_error("backup: {}: refused (duplicate id or {} connections already)", describe_conn(r),
+                    log_error("backup: {}: refused (duplicate id or {} connections already)", conn_label(r),
                               feeds_.size());
                     return;
                 }
@@ -171,7 +177,7 @@ void BackupNode::on_tick() {
         report_takeover_once();
         if (g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
             next_status_ms_ = monotonic_ms() + 1000;
-            const auto st = snoop_->stats();
+            const auto st = hooks_->stats();
             log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", takeover_->live_splices(),
                       st.acks_ceiled, st.seqs_lifted);
         }
@@ -179,15 +185,15 @@ void BackupNode::on_tick() {
     }
     if (!primary_seen_) return;
     heartbeat_->receive_pending();
-    const uint64_t silence = heartbeat_->silence_ms(0);
+    const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
         begin_takeover(fmt::format("no heartbeat for {} ms", silence));
 }
 
 void BackupNode::on_ring_readable() {
     // Hooks on a node without backups of its own: new connections stay unclamped.
-    auto r = snoop_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
-        if (ev.type == TCPFO_EV_CONN_OPEN) snoop_->forget(ev.key);
+    auto r = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
+        if (ev.type == TCPFO_EV_CONN_OPEN) hooks_->forget(ev.key);
     });
     if (!r) log_error("backup: ring buffer: {}", r.error().message);
 }
@@ -202,7 +208,7 @@ void BackupNode::begin_takeover(const std::string& why) {
     if (primary_) primary_->close();
     stable_sent_.clear();
     dirty_.clear();
-    Takeover::Context context{loop_, options_, *snoop_, *announcer_, *raw_};
+    Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
     auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
     feeds_.clear();
     if (!takeover) {

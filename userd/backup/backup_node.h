@@ -8,10 +8,11 @@
 #include <optional>
 
 #include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/config/options.h"
-#include "userd/transport/peer_link.h"
+#include "userd/transport/tcp_link.h"
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/takeover.h"
@@ -40,13 +41,13 @@ private:
     Options options_;
     uint64_t epoch_ = 0;
     UniqueFd listener_;
-    std::unique_ptr<PeerLink> primary_;
-    std::unique_ptr<PeerLink> retired_link_;  // destroyed outside its own callbacks
+    std::unique_ptr<Link> primary_;
+    std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
-    std::unique_ptr<BpfSnoop> snoop_;
+    std::unique_ptr<Hooks> hooks_;
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
     FeedTable feeds_;

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
 #include "userd/takeover/repair_plan.h"
 
 namespace tcpfo {
@@ -21,10 +22,6 @@ constexpr uint64_t kDrainBudgetMs = 50;
 constexpr uint64_t kClaimRetryMs = 10;
 // Claim failures logged: the first, then one line per this many attempts.
 constexpr size_t kClaimLogEvery = 100;
-
-tcpfo_conn_key key_of(const ConnOpenRecord& c) {
-    return tcpfo_conn_key{c.client_addr, c.vip_addr, htons(c.client_port), htons(c.vip_port)};
-}
 
 }  // namespace
 
@@ -136,7 +133,7 @@ void Takeover::rebuild_all() {
         }
         // The splice drives it from the event loop.
         fcntl(socket->get(), F_SETFL, fcntl(socket->get(), F_GETFL) | O_NONBLOCK);
-        if (auto r = ctx_.hooks.mark_rebuilt(key_of(feed.conn())); !r)
+        if (auto r = ctx_.hooks.mark_rebuilt(conn_key_of(feed.conn())); !r)
             log_warn("{}: {}", feed.name(), r.error().message);
         conn.socket = std::move(*socket);
         ++it;
@@ -203,7 +200,7 @@ void Takeover::reset_conn(uint64_t id, Conn& conn, const std::string& why) {
     // client's window and draws a challenge ACK instead; the connection is then
     // reset by its next segment, which meets no socket here.
     const uint32_t seq = c.server_isn + 1 + uint32_t(conn.feed->output().acked());
-    if (auto r = ctx_.raw.send_reset(key_of(c), seq); !r)
+    if (auto r = ctx_.raw.send_reset(conn_key_of(c), seq); !r)
         log_error("{}: {}", conn.feed->name(), r.error().message);
     ++report_.reset;
     log_error("{}: reset toward the client: {}", conn.feed->name(), why);

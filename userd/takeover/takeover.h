@@ -26,7 +26,7 @@
 #include "replay/replica_feed.h"
 #include "userd/base/event_loop.h"
 #include "userd/config/options.h"
-#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/gratuitous_arp.h"
 #include "userd/takeover/vip_address.h"
@@ -40,7 +40,7 @@ public:
     struct Context {
         EventLoop& loop;
         const Options& options;
-        BpfSnoop& hooks;
+        Hooks& hooks;
         const ArpAnnouncer& announcer;
         NudgeSender& raw;  // resets toward clients whose connection cannot go on
     };
