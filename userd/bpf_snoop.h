@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "tcpfo_events.h"
+#include "snoop.h"
 
 struct snoop_bpf;
 struct ring_buffer;
@@ -66,6 +67,23 @@ public:
     // Enables only the ack ceiling (client ACKs lowered to the local socket's snd_nxt).
     Result<void> mark_rebuilt(const tcpfo_conn_key& key);
 
+    // Takeover, before the connection's socket is rebuilt: the ingress hook drops every
+    // client segment of it (the VIP may be local already, and the stack would answer
+    // with a RST) and records where the client is (see tcpfo_held_client in snoop.h).
+    // Holding a held connection keeps its record. Fails if the table is full
+    // (TCPFO_MAX_CONNS entries).
+    Result<void> hold(const tcpfo_conn_key& key);
+    // The record of a held connection (fails if it is not held).
+    Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const;
+    // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
+    // too, while the record goes on being updated until release().
+    void release(const tcpfo_conn_key& key);
+    // Takeover mode: client segments to VIP:PORT that match no held, rebuilt or
+    // protected connection and no local socket (a listener does not count) are dropped
+    // instead of being answered with a RST. SYNs pass.
+    void set_takeover_mode(bool on);
+    bool takeover_mode() const;
+
     struct Stats {
         uint64_t events = 0;            // records written to the ring buffer
         uint64_t ring_drops = 0;        // records lost because the ring buffer was full
@@ -75,6 +93,8 @@ public:
         uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
         uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
         uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
+        uint64_t held_dropped = 0;      // client segments of held connections dropped
+        uint64_t takeover_dropped = 0;  // takeover mode: segments of no known connection dropped
     };
     Stats stats() const;
 
