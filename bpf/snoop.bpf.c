@@ -219,6 +219,9 @@ static __always_inline void record_held(struct tcpfo_held_client *h, const struc
 	h->window = seg->window;
 	h->last_ns = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&h->segments, 1);
+	if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+	    !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST)))
+		__sync_fetch_and_add(&h->pure_acks, 1);
 }
 
 /*

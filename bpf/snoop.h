@@ -96,9 +96,16 @@ struct tcpfo_held_client {
 	__u32 data_seq; /* first byte of the latest data segment ending at snd_nxt */
 	__u32 data_len; /* its payload bytes; 0 if no data segment ends at snd_nxt */
 	__u32 segments; /* client segments seen since the hold began */
+	/*
+	 * Pure ACKs among them (no payload, SYN, FIN or RST). A client's pure ACK carries
+	 * its snd_nxt, so once one arrived (its answer to a probe), snd_nxt is exact;
+	 * before, only retransmissions were seen, and they may end below it.
+	 */
+	__u32 pure_acks;
 	__u16 window;   /* raw window field of the latest segment */
 	__u8 flags;     /* TCPFO_HELD_* */
 	__u8 pad;
+	__u32 pad2;
 	__u64 last_ns;  /* bpf_ktime_get_ns() of the latest segment */
 };
 

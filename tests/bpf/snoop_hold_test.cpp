@@ -94,6 +94,7 @@ TEST_F(SnoopHoldTest, HeldConnectionIsDroppedAndRecorded) {
     ASSERT_TRUE(snoop_->hold(key()));
     tcpfo_held_client r = record();
     EXPECT_EQ(r.segments, 0u);
+    EXPECT_EQ(r.pure_acks, 0u);
     EXPECT_EQ(r.flags, 0);
 
     // The client's data segment (its retransmission of bytes the backup lacks).
@@ -104,6 +105,7 @@ TEST_F(SnoopHoldTest, HeldConnectionIsDroppedAndRecorded) {
     EXPECT_EQ(ingress(data), kTcActShot) << "a held connection's segment must never reach the stack";
     r = record();
     EXPECT_EQ(r.segments, 1u);
+    EXPECT_EQ(r.pure_acks, 0u);
     EXPECT_EQ(r.snd_nxt, 5000u + 1448);
     EXPECT_EQ(r.ack, 9000u);
     EXPECT_EQ(r.window, 501);
@@ -121,6 +123,7 @@ TEST_F(SnoopHoldTest, HeldConnectionIsDroppedAndRecorded) {
     EXPECT_EQ(ingress(dupack), kTcActShot);
     r = record();
     EXPECT_EQ(r.segments, 2u);
+    EXPECT_EQ(r.pure_acks, 1u);
     EXPECT_EQ(r.snd_nxt, 5000u + 1448);
     EXPECT_EQ(r.ack, 9100u);
     EXPECT_EQ(r.window, 502);
@@ -151,6 +154,7 @@ TEST_F(SnoopHoldTest, HeldConnectionIsDroppedAndRecorded) {
     EXPECT_EQ(ingress(from_client(7004, 9100, kRst | kAck)), kTcActShot);
     r = record();
     EXPECT_EQ(r.snd_nxt, 7004u);
+    EXPECT_EQ(r.pure_acks, 2u) << "FIN and RST are not pure ACKs";
     EXPECT_EQ(r.data_seq, 7000u);
     EXPECT_EQ(r.data_len, 3u);
     EXPECT_TRUE(r.flags & TCPFO_HELD_FIN);
