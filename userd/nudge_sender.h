@@ -9,6 +9,9 @@
 #include <linux/types.h>
 #include <netinet/in.h>
 
+#include <cstdint>
+#include <span>
+
 #include "error.h"
 #include "tcpfo_events.h"
 #include "unique_fd.h"
@@ -21,6 +24,9 @@ public:
     // a copy of every TCP segment the node gets).
     static Result<NudgeSender> open();
     Result<void> send_ack(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t ack);
+    // Sends a complete IPv4 packet built elsewhere (server_segment.h) to the client,
+    // with the same mark.
+    Result<void> send_packet(in_addr_t client_addr, std::span<const uint8_t> packet);
 
 private:
     explicit NudgeSender(UniqueFd fd) : fd_(std::move(fd)) {}
