@@ -236,6 +236,7 @@ void BpfSnoop::forget(const tcpfo_conn_key& key) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.conns), &key);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.rebuilt), &key);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.pending_syns), &key);
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);
 }
 
 Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state,
@@ -265,6 +266,34 @@ Result<void> BpfSnoop::mark_rebuilt(const tcpfo_conn_key& key) {
     return {};
 }
 
+Result<void> BpfSnoop::hold(const tcpfo_conn_key& key) {
+    const tcpfo_held_client fresh{};
+    // BPF_NOEXIST: holding twice keeps what was recorded since the first hold.
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.held), &key, &fresh, BPF_NOEXIST) && errno != EEXIST)
+        return sys_fail(errno, "can't hold {}", conn_label(0, key));
+    return {};
+}
+
+Result<tcpfo_held_client> BpfSnoop::held(const tcpfo_conn_key& key) const {
+    tcpfo_held_client record{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.held), &key, &record))
+        return sys_fail(errno, "can't read the hold record of {}", conn_label(0, key));
+    return record;
+}
+
+void BpfSnoop::release(const tcpfo_conn_key& key) {
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);  // ENOENT: not held, fine
+}
+
+void BpfSnoop::set_takeover_mode(bool on) {
+    // .bss is memory-mapped by the skeleton: the hooks see the store at once.
+    __atomic_store_n(&skel_->bss->takeover_mode, on ? 1u : 0u, __ATOMIC_RELEASE);
+}
+
+bool BpfSnoop::takeover_mode() const {
+    return __atomic_load_n(&skel_->bss->takeover_mode, __ATOMIC_ACQUIRE) != 0;
+}
+
 HookStats BpfSnoop::stats() const {
     int cpus = libbpf_num_possible_cpus();
     std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
@@ -282,6 +311,8 @@ HookStats BpfSnoop::stats() const {
     s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
     s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
     s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
+    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
+    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     return s;
 }
 

@@ -46,6 +46,11 @@ public:
     void forget(const tcpfo_conn_key& key) override;
     Result<void> adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) override;
     Result<void> mark_rebuilt(const tcpfo_conn_key& key) override;
+    Result<void> hold(const tcpfo_conn_key& key) override;
+    Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const override;
+    void release(const tcpfo_conn_key& key) override;
+    void set_takeover_mode(bool on) override;
+    bool takeover_mode() const override;
     HookStats stats() const override;
 
     // For BPF_PROG_TEST_RUN.

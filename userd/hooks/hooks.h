@@ -16,6 +16,8 @@
 #include <linux/types.h>
 
 #include "bpf/tcpfo_events.h"
+// After tcpfo_events.h, which it builds on: the hold record.
+#include "bpf/snoop.h"
 #include "userd/base/error.h"
 
 namespace tcpfo {
@@ -35,6 +37,8 @@ struct HookStats {
     uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
     uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
     uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
+    uint64_t held_dropped = 0;      // client segments of held connections dropped
+    uint64_t takeover_dropped = 0;  // takeover mode: segments of no known connection dropped
 };
 
 class Hooks {
@@ -64,6 +68,22 @@ public:
     virtual Result<void> adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) = 0;
     // Enables only the ack ceiling (client ACKs lowered to the local socket's snd_nxt).
     virtual Result<void> mark_rebuilt(const tcpfo_conn_key& key) = 0;
+
+    // Takeover, before the connection's socket is rebuilt: the ingress hook drops every
+    // client segment of it (the VIP may be local already, and the stack would answer
+    // with a RST) and records where the client is (tcpfo_held_client in bpf/snoop.h).
+    // Holding a held connection keeps its record. Fails if the table is full.
+    virtual Result<void> hold(const tcpfo_conn_key& key) = 0;
+    // The record of a held connection (fails if it is not held).
+    virtual Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const = 0;
+    // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
+    // too, while the record goes on being updated until release().
+    virtual void release(const tcpfo_conn_key& key) = 0;
+    // Takeover mode: client segments to VIP:PORT that match no held, rebuilt or
+    // protected connection and no local socket (a listener does not count) are dropped
+    // instead of being answered with a RST. SYNs pass.
+    virtual void set_takeover_mode(bool on) = 0;
+    virtual bool takeover_mode() const = 0;
 
     virtual HookStats stats() const = 0;
 };

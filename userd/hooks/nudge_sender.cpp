@@ -135,4 +135,11 @@ Result<void> NudgeSender::send_reset(const tcpfo_conn_key& key, uint32_t seq) {
     return {};
 }
 
+Result<void> NudgeSender::send_packet(in_addr_t client_addr, std::span<const uint8_t> packet) {
+    const sockaddr_in to = make_endpoint(client_addr, 0);
+    if (sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return sys_fail(errno, "can't send a segment to {}", addr_to_string(client_addr));
+    return {};
+}
+
 }  // namespace tcpfo
