@@ -133,6 +133,12 @@ void BackupNode::on_primary_record(const Record& record) {
                     log_error("backup: {}", f.error().message);
                     return;
                 }
+                // Held from now on: at takeover its client segments are dropped and
+                // recorded, not reset, until its socket is rebuilt (no traffic for the
+                // VIP reaches this node before then).
+                if (auto held = hooks_->hold(conn_key_of(r)); !held)
+                    log_warn("backup: {}; its client's position will not be learned at takeover",
+                             held.error().message);
                 feeds_.emplace(r.conn_id, std::move(*f));
             } else if constexpr (std::is_same_v<T, DataRecord>) {
                 if (auto* f = feed(r.conn_id)) {
@@ -154,6 +160,7 @@ void BackupNode::on_primary_record(const Record& record) {
                 if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
+                if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
                 feeds_.erase(r.conn_id);
                 stable_sent_.erase(r.conn_id);
             } else {
@@ -224,8 +231,10 @@ void BackupNode::report_takeover_once() {
     takeover_reported_ = true;
     const Takeover::Report& r = takeover_->report();
     log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
-             "(drained at {} ms, rebuilt at {} ms, VIP claimed at {} ms after {} attempt(s))",
-             r.rebuilt, r.reset, r.serving_ms, r.drained_ms, r.rebuilt_ms, r.claimed_ms, r.claim_attempts);
+             "(VIP claimed at {} ms after {} attempt(s), {} client position(s) learned at {} ms, "
+             "replica drained at {} ms, rebuilt at {} ms, {} client(s) prompted to resend)",
+             r.rebuilt, r.reset, r.serving_ms, r.claimed_ms, r.claim_attempts, r.positions_learned, r.learned_ms,
+             r.drained_ms, r.rebuilt_ms, r.prompted);
 }
 
 void BackupNode::after_events() {

@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
+
 #include "userd/base/log.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/takeover/repair_plan.h"
+#include "userd/takeover/resend_prompt.h"
 
 namespace tcpfo {
 
@@ -22,14 +25,18 @@ constexpr uint64_t kDrainBudgetMs = 50;
 constexpr uint64_t kClaimRetryMs = 10;
 // Claim failures logged: the first, then one line per this many attempts.
 constexpr size_t kClaimLogEvery = 100;
+// How long after the last probe left we wait for clients' answers before rebuilding
+// the silent ones from what the backup knows. A live client answers within a round
+// trip; one that does not is rebuilt the old way (ACK ceiling, pure-ACK lift).
+constexpr uint64_t kProbeWaitMs = 30;
 
 }  // namespace
 
 const char* step_name(Takeover::Step step) {
     switch (step) {
-        case Takeover::Step::draining: return "draining";
-        case Takeover::Step::rebuilding: return "rebuilding";
         case Takeover::Step::claiming: return "claiming";
+        case Takeover::Step::learning: return "learning";
+        case Takeover::Step::rebuilding: return "rebuilding";
         case Takeover::Step::serving: return "serving";
     }
     return "?";
@@ -37,7 +44,11 @@ const char* step_name(Takeover::Step step) {
 
 Takeover::Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done)
     : ctx_(context), on_splice_done_(std::move(on_splice_done)) {
-    for (auto& [id, feed] : feeds) conns_[id].feed = std::move(feed);
+    for (auto& [id, feed] : feeds) {
+        Conn& conn = conns_[id];
+        conn.key = conn_key_of(feed->conn());
+        conn.feed = std::move(feed);
+    }
     report_.connections = conns_.size();
 }
 
@@ -50,6 +61,11 @@ Result<std::unique_ptr<Takeover>> Takeover::start(Context context, FeedTable fee
     std::unique_ptr<Takeover> t(new Takeover(context, std::move(feeds), std::move(on_splice_done)));
     Takeover* self = t.get();
     self->started_ms_ = monotonic_ms();
+    // Segments of connections the hooks do not hold (a hold failed at open) and of no
+    // socket are dropped, not reset, until the takeover serves.
+    context.hooks.set_takeover_mode(true);
+    for (auto& [id, conn] : self->conns_)
+        if (auto held = context.hooks.hold(conn.key); !held) log_warn("{}: {}", conn.feed->name(), held.error().message);
     // Its own fine-grained clock, so a step that waits (drain, claim retry) is retried
     // within a millisecond rather than at the next heartbeat tick. Without it (no
     // descriptor left) the node's tick still drives advance(), only more coarsely.
@@ -75,21 +91,26 @@ uint64_t Takeover::since_start() const { return monotonic_ms() - started_ms_; }
 void Takeover::advance() {
     for (uint64_t id : finished_) splices_.erase(id);
     finished_.clear();
+    if (step_ == Step::serving) return;
+    const bool drained = drain();
     switch (step_) {
-        case Step::draining:
-            drain();
-            if (step_ == Step::draining) return;
-            [[fallthrough]];
-        case Step::rebuilding:
-            rebuild_all();
-            step_ = Step::claiming;
-            [[fallthrough]];
         case Step::claiming:
             if (!try_claim()) return;
             report_.claimed_ms = since_start();
+            send_probes();
+            step_ = Step::learning;
+            [[fallthrough]];
+        case Step::learning:
+            if (!collect_answers() || !drained) return;
+            report_.learned_ms = since_start();
+            step_ = Step::rebuilding;
+            [[fallthrough]];
+        case Step::rebuilding:
+            rebuild_all();
             serve_all();
             report_.serving_ms = since_start();
             step_ = Step::serving;
+            ctx_.hooks.set_takeover_mode(false);
             if (step_timer_) {
                 ctx_.loop.remove(step_timer_.get());
                 step_timer_.reset();
@@ -100,41 +121,94 @@ void Takeover::advance() {
     }
 }
 
-void Takeover::drain() {
+bool Takeover::drain() {
     // Hand the replica every logged byte (and FIN) before it speaks.
+    if (report_.drained_ms != 0) return true;
     bool drained = true;
     for (auto& [id, conn] : conns_) {
         conn.feed->pump();
         drained &= conn.feed->broken() || conn.feed->input_drained();
     }
-    if (!drained && since_start() <= kDrainBudgetMs) return;
-    report_.drained_ms = since_start();
-    step_ = Step::rebuilding;
+    if (!drained && since_start() <= kDrainBudgetMs) return false;
+    report_.drained_ms = std::max<uint64_t>(since_start(), 1);
+    return true;
+}
+
+void Takeover::send_probes() {
+    const uint64_t now = monotonic_ms();
+    unanswered_.reserve(conns_.size());
+    for (auto& [id, conn] : conns_) {
+        const ReplicaFeed& feed = *conn.feed;
+        auto before = ctx_.hooks.held(conn.key);
+        if (!before) continue;  // not held: rebuilt from what the backup knows
+        conn.before_probe = *before;
+        const ConnOpenRecord& c = feed.conn();
+        const RepairState planned = repair_state_for(c, feed.log(), feed.output(), feed.client, now);
+        ProbeSpec probe;
+        probe.client_acked = planned.snd_una;
+        probe.ack = planned.rcv_nxt;
+        probe.window = uint16_t(std::min<uint32_t>(planned.rcv_wnd >> planned.rcv_wscale, 65535));
+        if (planned.timestamps_ok) probe.timestamps = TcpTimestamps{planned.tsval, feed.client.tsval};
+        // One old byte rather than a pure ACK: Linux answers it every time, while its
+        // answers to out-of-window pure ACKs are rate-limited to one per 500 ms.
+        probe.with_byte = true;
+        uint8_t packet[kMaxServerSegmentBytes];
+        const size_t len = build_probe_packet(conn.key, probe, packet);
+        if (auto sent = ctx_.raw.send_packet(conn.key.client_addr, std::span<const uint8_t>(packet, len)); !sent) {
+            log_warn("{}: {}", feed.name(), sent.error().message);
+            continue;
+        }
+        unanswered_.push_back(id);
+    }
+    probes_sent_ms_ = monotonic_ms();
+}
+
+bool Takeover::collect_answers() {
+    std::erase_if(unanswered_, [&](uint64_t id) {
+        Conn& conn = conns_.at(id);
+        auto now = ctx_.hooks.held(conn.key);
+        if (!now || !probe_answered(conn.before_probe, *now)) return false;
+        conn.position = client_position(*now);
+        if (conn.position) ++report_.positions_learned;
+        return true;
+    });
+    if (unanswered_.empty()) return true;
+    if (monotonic_ms() - probes_sent_ms_ < kProbeWaitMs) return false;
+    log_warn("takeover: {} client(s) did not answer the probe within {} ms; rebuilt from what this node knows",
+             unanswered_.size(), kProbeWaitMs);
+    unanswered_.clear();
+    return true;
 }
 
 void Takeover::rebuild_all() {
     const uint64_t now = monotonic_ms();
     for (auto it = conns_.begin(); it != conns_.end();) {
-        auto& [id, conn] = *it;
+        Conn& conn = it->second;
         ReplicaFeed& feed = *conn.feed;
         if (feed.broken()) {
-            reset_conn(id, conn, "its replica connection broke");
+            reset_conn(conn, "its replica connection broke");
             it = conns_.erase(it);
             continue;
         }
         if (!feed.input_drained())
             log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed.name());
-        const RepairState state = repair_state_for(feed.conn(), feed.log(), feed.output(), feed.client, now);
-        auto socket = rebuild_connection(state, {});
+        if (conn.position && !client_received_offset(feed.conn(), feed.output(), *conn.position)) {
+            log_warn("{}: the client's answer (rcv_nxt {}) is not plausible; ignored", feed.name(),
+                     conn.position->rcv_nxt);
+            conn.position.reset();
+        }
+        conn.state = repair_state_for(feed.conn(), feed.log(), feed.output(), feed.client, now, conn.position);
+        auto socket = rebuild_connection(conn.state, {});
         if (!socket) {
-            reset_conn(id, conn, socket.error().message);
+            reset_conn(conn, socket.error().message);
             it = conns_.erase(it);
             continue;
         }
+        // Output the client already holds is not sent again: the splice starts at its rcv_nxt.
+        if (conn.position) feed.output().acknowledge(*client_received_offset(feed.conn(), feed.output(), *conn.position));
         // The splice drives it from the event loop.
         fcntl(socket->get(), F_SETFL, fcntl(socket->get(), F_GETFL) | O_NONBLOCK);
-        if (auto r = ctx_.hooks.mark_rebuilt(conn_key_of(feed.conn())); !r)
-            log_warn("{}: {}", feed.name(), r.error().message);
+        if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
         conn.socket = std::move(*socket);
         ++it;
     }
@@ -164,8 +238,11 @@ bool Takeover::try_claim() {
 void Takeover::serve_all() {
     for (auto& [id, conn] : conns_) {
         ReplicaFeed& feed = *conn.feed;
-        // Each client tells us at once how far it really got (and its window).
-        if (auto ack = request_ack(conn.socket.get()); !ack) log_warn("{}: {}", feed.name(), ack.error().message);
+        // A client that did not answer the probe tells us how far it really got (and
+        // its window) in its answer to the rebuilt socket's window probe.
+        if (!conn.position)
+            if (auto ack = request_ack(conn.socket.get()); !ack) log_warn("{}: {}", feed.name(), ack.error().message);
+        const int fd = conn.socket.get();
         ReplicaOutput& out = feed.output();
         ConnectionSplice::Start s;
         s.name = feed.name();
@@ -181,27 +258,56 @@ void Takeover::serve_all() {
             on_splice_done_(conn_id);
         });
         if (!splice) {
-            // The rebuilt socket went with the failed Start: the kernel resets it
-            // when it is closed with unread state; say so toward the client anyway.
-            reset_conn(id, conn, fmt::format("can't splice: {}", splice.error().message));
+            // The rebuilt socket went with the failed Start; say so toward the client.
+            reset_conn(conn, fmt::format("can't splice: {}", splice.error().message));
             --report_.rebuilt;
             continue;
         }
         splices_.emplace(id, std::move(*splice));
+        if (conn.position) prompt_resend_if_needed(conn, fd);
+        ctx_.hooks.release(conn.key);
     }
     conns_.clear();
 }
 
-void Takeover::reset_conn(uint64_t id, Conn& conn, const std::string& why) {
-    (void)id;
+void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {
     const ConnOpenRecord& c = conn.feed->conn();
-    // The client has every server byte the backup saw it acknowledge; its rcv_nxt is
-    // at least there. If the dead primary sent more, this RST lands inside the
-    // client's window and draws a challenge ACK instead; the connection is then
-    // reset by its next segment, which meets no socket here.
-    const uint32_t seq = c.server_isn + 1 + uint32_t(conn.feed->output().acked());
-    if (auto r = ctx_.raw.send_reset(conn_key_of(c), seq); !r)
-        log_error("{}: {}", conn.feed->name(), r.error().message);
+    const RepairState& s = conn.state;
+    ResendContext r;
+    r.key = conn.key;
+    r.seq = s.snd_nxt;
+    r.held_end = s.rcv_nxt;
+    r.client_snd_nxt = conn.position->snd_nxt;
+    // The client's full segments carry the MSS this side announced, less the
+    // timestamp option.
+    r.client_mss = (c.server_options.present & TCPFO_OPT_MSS ? c.server_options.mss : 536) - (s.timestamps_ok ? 12 : 0);
+    r.window = uint16_t(std::min<uint32_t>(s.rcv_wnd >> s.rcv_wscale, 65535));
+    if (s.timestamps_ok && conn.position->timestamps) {
+        auto tsval = socket_tsval(socket_fd);
+        r.timestamps = TcpTimestamps{tsval ? *tsval : s.tsval, conn.position->timestamps->tsval};
+    }
+    auto method = prompt_resend(ctx_.raw, r, s.sack_ok);
+    if (!method) {
+        log_warn("{}: {}", conn.feed->name(), method.error().message);
+        return;
+    }
+    if (*method == ResendMethod::none) return;
+    ++report_.prompted;
+    log_debug("{}: client prompted ({}) to resend {} byte(s) the dead primary took", conn.feed->name(),
+              *method == ResendMethod::sack_prompt ? "SACK" : "duplicate ACKs", r.client_snd_nxt - r.held_end);
+}
+
+void Takeover::reset_conn(Conn& conn, const std::string& why) {
+    const ConnOpenRecord& c = conn.feed->conn();
+    // Linux takes a RST only at exactly its rcv_nxt: the client's answer to the probe
+    // says where that is. Without one, the client has at least every server byte the
+    // backup saw it acknowledge; if the dead primary sent more, this RST draws a
+    // challenge ACK instead, and the client's next segment meets no socket here and is
+    // reset by the stack.
+    const uint32_t seq =
+        conn.position ? conn.position->rcv_nxt : c.server_isn + 1 + uint32_t(conn.feed->output().acked());
+    if (auto r = ctx_.raw.send_reset(conn.key, seq); !r) log_error("{}: {}", conn.feed->name(), r.error().message);
+    ctx_.hooks.release(conn.key);
     ++report_.reset;
     log_error("{}: reset toward the client: {}", conn.feed->name(), why);
 }
