@@ -101,7 +101,7 @@ start_services() {
 start_failoverd() {
     b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
         --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready"
+        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
     wait_until 10 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
     p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
@@ -179,6 +179,12 @@ setup_run() {
     suffix=$$-$1
     work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
     topo_up "$suffix" "${2:-}"
+    # TCPFO_CAPTURE=DIR keeps a packet capture of the client's link per run (debugging).
+    if [ -n "${TCPFO_CAPTURE:-}" ]; then
+        mkdir -p "$TCPFO_CAPTURE"
+        c_bg capture tcpdump -U -n -i eth0 -s 128 -w "$TCPFO_CAPTURE/$suffix.pcap" tcp
+        wait_until 5 "tcpdump on the client's link" test -s "$TCPFO_CAPTURE/$suffix.pcap"
+    fi
 }
 
 teardown_run() {

@@ -252,6 +252,9 @@ void Takeover::serve_all() {
         s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
         s.replica_output_ended = out.eof();
         s.client_input_ended = feed.input_shut();
+        if (conn.position) s.on_first_output = [this, key = conn.key, state = conn.state, fd] {
+            ask_for_quick_acks(key, state, fd);
+        };
         const uint64_t conn_id = id;
         auto splice = ConnectionSplice::open(ctx_.loop, std::move(s), [this, conn_id] {
             splice_finished(conn_id);
@@ -268,6 +271,29 @@ void Takeover::serve_all() {
         ctx_.hooks.release(conn.key);
     }
     conns_.clear();
+}
+
+void Takeover::ask_for_quick_acks(const ConnKey& key, const RepairState& s, int socket_fd) {
+    // The rebuilt socket starts with the initial congestion window and grows it only
+    // as the client acknowledges; a client that sent a lot lately is in its delayed-ACK
+    // ("pingpong") mode and acknowledges the first flight only at its 40 ms delayed-ACK
+    // timer (seen as a second stall after the takeover). One old byte again makes it
+    // answer at once and switch to quick ACKs (tcp_send_dupack / tcp_data_queue:
+    // tcp_enter_quickack_mode). Its TSval is the socket's own: an in-window duplicate
+    // moves the client's ts_recent, which must never run ahead of the socket.
+    ProbeSpec probe;
+    probe.client_acked = s.snd_una;
+    probe.ack = s.rcv_nxt;
+    probe.window = uint16_t(std::min<uint32_t>(s.rcv_wnd >> s.rcv_wscale, 65535));
+    if (s.timestamps_ok) {
+        auto tsval = socket_tsval(socket_fd);
+        if (!tsval) return;
+        probe.timestamps = TcpTimestamps{*tsval, 0};
+    }
+    probe.with_byte = true;
+    uint8_t packet[kMaxServerSegmentBytes];
+    const size_t len = build_probe_packet(key, probe, packet);
+    (void)ctx_.raw.send_packet(key.client_addr, std::span<const uint8_t>(packet, len));
 }
 
 void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {

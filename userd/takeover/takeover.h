@@ -100,6 +100,7 @@ private:
     void rebuild_all();
     void serve_all();
     void prompt_resend_if_needed(Conn& conn, int socket_fd);
+    void ask_for_quick_acks(const ConnKey& key, const RepairState& state, int socket_fd);
     void reset_conn(Conn& conn, const std::string& why);
     uint64_t since_start() const;
 
