@@ -103,11 +103,16 @@ struct Connection {
     std::int64_t max_recv_stall = 0, max_recv_stall_at = 0, max_send_stall = 0;
     std::int64_t request_started = -1;  // rr: when the outstanding request was sent
     std::uint32_t events = 0;
+    std::int64_t connected_at = 0;              // for --report-gaps-ms
 };
 
 struct Totals {
     std::uint64_t sent = 0, verified = 0;
+    std::uint64_t acked = 0;    // payload the server acknowledged (modes where the client sends)
+    std::uint64_t slowest = 0;  // the least progress of any one connection (see progress_of)
     int done = 0, failed = 0, resets = 0, early_eofs = 0, timeouts = 0, corruptions = 0;
+    int finished = 0;           // connections over, passed or failed
+    int live = 0;               // connections connected and not over
     bool all_paused = false;
 };
 
@@ -207,7 +212,7 @@ private:
         encode_header(header, std::span<std::uint8_t, header_size>(c.header, header_size));
         double rate = opt_.rate_mb_per_s * 1e6 / 1e9;
         if (rate > 0) {
-            if (opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close) c.recv_pacer.set_rate(rate);
+            if (receives_stream()) c.recv_pacer.set_rate(rate);
             else c.send_pacer.set_rate(rate);
         }
 
@@ -238,10 +243,20 @@ private:
         getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &len);
         c.local_port = ntohs(local.sin_port);
         c.connected = true;
+        c.connected_at = now;
         if (++connected_count_ == conns_.size()) write_ports();
         c.send_pacer.last = c.recv_pacer.last = now;
         refresh(c, now);
     }
+
+    // download and half-close: the client reads a stream (pacing and --pause-at apply to
+    // reading); the other modes send one (they apply to sending).
+    bool receives_stream() const {
+        return opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close;
+    }
+
+    // Bytes --pause-at counts: received for the modes that read a stream, else sent.
+    std::uint64_t pause_counter(const Connection& c) const { return receives_stream() ? c.received : c.sent; }
 
     bool wants_to_send(const Connection& c) const {
         if (c.header_sent < header_size) return true;
@@ -260,7 +275,7 @@ private:
             case ClientMode::request_response: return c.received < c.sent;
             case ClientMode::upload: return c.sent == c.to_send && c.received < c.to_recv;
             case ClientMode::download:
-            case ClientMode::half_close: return c.received < c.to_recv;
+            case ClientMode::half_close: return c.received < c.to_recv && !c.paused;
         }
         return false;
     }
@@ -268,7 +283,7 @@ private:
     // Pause bookkeeping and end-of-stream actions that do not wait for a socket event.
     void progress(Connection& c, std::int64_t now) {
         if (!c.connected || c.done) return;
-        if (opt_.pause_at && !resumed_ && c.sent >= *opt_.pause_at) c.paused = true;
+        if (opt_.pause_at && !resumed_ && pause_counter(c) >= *opt_.pause_at) c.paused = true;
         bool sending_over = c.header_sent == header_size && c.sent == c.to_send;
         switch (opt_.mode) {
             case ClientMode::echo:
@@ -323,7 +338,8 @@ private:
         if (c.connected) {
             want = 0;
             bool throttled = c.recv_pacer.allowance(now) == 0;
-            if (!c.eof && !throttled) want |= EPOLLIN;
+            bool read_paused = c.paused && receives_stream();
+            if (!c.eof && !throttled && !read_paused) want |= EPOLLIN;
             if (throttled) wake_by(now + c.recv_pacer.wait_ns());
             if (wants_to_send(c)) {
                 if (c.send_pacer.allowance(now) > 0) want |= EPOLLOUT;
@@ -399,6 +415,8 @@ private:
         std::uint8_t buf[io_chunk];
         for (int rounds = 0; rounds < 8 && !c.done && !c.eof; ++rounds) {
             std::uint64_t allowed = c.recv_pacer.allowance(now);
+            if (opt_.pause_at && !resumed_ && receives_stream())
+                allowed = std::min(allowed, *opt_.pause_at - std::min(*opt_.pause_at, c.received));
             if (allowed == 0) break;
             std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(io_chunk, allowed));
             ssize_t got = recv(c.fd, buf, room, 0);
@@ -418,6 +436,10 @@ private:
             if (c.waiting_since >= 0) {
                 std::int64_t stall = now - c.waiting_since;
                 note_gap(c.waiting_since, now);
+                if (opt_.report_gaps_ms > 0 && stall >= opt_.report_gaps_ms * 1e6)
+                    fmt::print(stderr, "tcpfo-stream-client: {} conn {} (local port {}): no byte for {:.1f} ms from {:.3f} s (connected at {:.3f} s), after {} received, {} sent\n",
+                               opt_.label, c.index, c.local_port, stall / 1e6, (c.waiting_since - start_) / 1e9,
+                               (c.connected_at - start_) / 1e9, c.received, c.sent);
                 if (stall > c.max_recv_stall) {
                     c.max_recv_stall = stall;
                     c.max_recv_stall_at = c.waiting_since - start_;
@@ -499,12 +521,35 @@ private:
         }
     }
 
+    // Payload bytes of a connection the server has acknowledged: what it wrote minus
+    // what its send queue still holds (SIOCOUTQ counts the header, and a FIN, too).
+    std::uint64_t acked_payload(const Connection& c) const {
+        if (c.done) return c.failed ? 0 : c.sent;
+        if (!c.connected) return 0;
+        int unacked = 0;
+        if (ioctl(c.fd, SIOCOUTQ, &unacked) != 0 || unacked < 0) return 0;
+        const std::uint64_t written = c.header_sent + c.sent + c.trailer_sent + (c.shut_wr ? 1 : 0);
+        const std::uint64_t acked = written - std::min<std::uint64_t>(written, static_cast<std::uint64_t>(unacked));
+        return std::min(c.sent, acked - std::min<std::uint64_t>(acked, header_size));
+    }
+
+    // One connection's progress, for "every connection is under way": the bytes it
+    // verified, or for an upload (verified only at the end) the bytes acknowledged.
+    std::uint64_t progress_of(const Connection& c) const {
+        return opt_.mode == ClientMode::upload ? acked_payload(c) : c.received;
+    }
+
     Totals totals() const {
         Totals t;
         t.all_paused = opt_.pause_at.has_value() && !resumed_;
+        t.slowest = conns_.empty() ? 0 : UINT64_MAX;
         for (const auto& c : conns_) {
             t.sent += c.sent;
             t.verified += opt_.mode == ClientMode::upload ? (c.done && !c.failed ? c.sent : 0) : c.received;
+            if (opt_.mode != ClientMode::download && opt_.mode != ClientMode::half_close) t.acked += acked_payload(c);
+            t.slowest = std::min(t.slowest, progress_of(c));
+            if (c.done) ++t.finished;
+            else if (c.connected) ++t.live;
             if (c.done && !c.failed) ++t.done;
             if (c.failed) ++t.failed;
             // "paused" means idle: every paused connection has all its echo back.
@@ -520,8 +565,8 @@ private:
         std::string tmp = opt_.progress_file + ".tmp";
         FILE* f = std::fopen(tmp.c_str(), "w");
         if (!f) return;
-        fmt::print(f, "verified {} sent {} done {} failed {} paused {}\n", t.verified, t.sent, t.done,
-                   t.failed, t.all_paused ? 1 : 0);
+        fmt::print(f, "verified {} sent {} done {} failed {} paused {} acked {} slowest {} finished {} live {}\n",
+                   t.verified, t.sent, t.done, t.failed, t.all_paused ? 1 : 0, t.acked, t.slowest, t.finished, t.live);
         std::fclose(f);
         std::rename(tmp.c_str(), opt_.progress_file.c_str());
     }
