@@ -104,6 +104,8 @@ struct Connection {
     std::int64_t request_started = -1;  // rr: when the outstanding request was sent
     std::uint32_t events = 0;
     std::int64_t connected_at = 0;              // for --report-gaps-ms
+    std::uint64_t acked_seen = 0;               // upload: acknowledged payload, last sample
+    std::int64_t ack_waiting_since = -1;        // upload: unacknowledged bytes, no progress since
 };
 
 struct Totals {
@@ -142,7 +144,7 @@ public:
             }
             next_wake_ = now + 50'000'000;  // brought forward by refresh() below
             check_resume(now);
-            for (auto& c : conns_) if (!c.done) { progress(c, now); refresh(c, now); }
+            for (auto& c : conns_) if (!c.done) { progress(c, now); refresh(c, now); track_acks(c, now); }
             if (now >= next_progress) {
                 write_progress();
                 next_progress = now + 50'000'000;
@@ -433,18 +435,7 @@ private:
                 break;
             }
             auto count = static_cast<std::uint64_t>(got);
-            if (c.waiting_since >= 0) {
-                std::int64_t stall = now - c.waiting_since;
-                note_gap(c.waiting_since, now);
-                if (opt_.report_gaps_ms > 0 && stall >= opt_.report_gaps_ms * 1e6)
-                    fmt::print(stderr, "tcpfo-stream-client: {} conn {} (local port {}): no byte for {:.1f} ms from {:.3f} s (connected at {:.3f} s), after {} received, {} sent\n",
-                               opt_.label, c.index, c.local_port, stall / 1e6, (c.waiting_since - start_) / 1e9,
-                               (c.connected_at - start_) / 1e9, c.received, c.sent);
-                if (stall > c.max_recv_stall) {
-                    c.max_recv_stall = stall;
-                    c.max_recv_stall_at = c.waiting_since - start_;
-                }
-            }
+            if (c.waiting_since >= 0) end_gap(c, c.waiting_since, now, "no byte");
             if (c.received + count > c.to_recv) {
                 ++corruptions_;
                 return fail_conn(c, fmt::format("received {} bytes more than the {} expected",
@@ -511,11 +502,8 @@ private:
             if (c.done) continue;
             ++timeouts_;
             // A stall still going on when time runs out is the longest one of all.
-            if (c.waiting_since >= 0) note_gap(c.waiting_since, now);
-            if (c.waiting_since >= 0 && now - c.waiting_since > c.max_recv_stall) {
-                c.max_recv_stall = now - c.waiting_since;
-                c.max_recv_stall_at = c.waiting_since - start_;
-            }
+            if (c.waiting_since >= 0) end_gap(c, c.waiting_since, now, "no byte");
+            if (c.ack_waiting_since >= 0) end_gap(c, c.ack_waiting_since, now, "no acknowledgement");
             fail_conn(c, fmt::format("timeout after {}s: sent {} of {}, received {} of {}{}", opt_.timeout_s,
                                      c.sent, c.to_send, c.received, c.to_recv, c.paused ? " (paused)" : ""));
         }
@@ -586,6 +574,42 @@ private:
 
     // Receive gaps of a millisecond or more, in monotonic ns, so the one spanning a
     // crash can be picked out afterwards (the longest gap of a run may be elsewhere).
+    // A connection waited from `from` to `now` for bytes (or an acknowledgement) it was
+    // owed: a stall, whatever its length.
+    void end_gap(Connection& c, std::int64_t from, std::int64_t now, const char* what) {
+        const std::int64_t stall = now - from;
+        note_gap(from, now);
+        if (opt_.report_gaps_ms > 0 && stall >= opt_.report_gaps_ms * 1e6)
+            fmt::print(stderr, "tcpfo-stream-client: {} conn {} (local port {}): {} for {:.1f} ms from {:.3f} s "
+                               "(connected at {:.3f} s), after {} received, {} sent\n",
+                       opt_.label, c.index, c.local_port, what, stall / 1e6, (from - start_) / 1e9,
+                       (c.connected_at - start_) / 1e9, c.received, c.sent);
+        if (stall > c.max_recv_stall) {
+            c.max_recv_stall = stall;
+            c.max_recv_stall_at = from - start_;
+        }
+    }
+
+    // Upload: a connection is owed the acknowledgement of what it sent (the server's
+    // reply comes only at the end). The acknowledged count is sampled on every pass of
+    // the loop (at least once per pacing quantum); a stall is the time it did not move
+    // while bytes were unacknowledged. Without this an upload's failover stall would
+    // not show: the client keeps writing into its send buffer through the crash.
+    void track_acks(Connection& c, std::int64_t now) {
+        if (opt_.mode != ClientMode::upload || !c.connected || c.done) return;
+        const std::uint64_t acked = acked_payload(c);
+        const bool outstanding = acked < c.sent;
+        if (acked > c.acked_seen) {
+            if (c.ack_waiting_since >= 0) end_gap(c, c.ack_waiting_since, now, "no acknowledgement");
+            c.acked_seen = acked;
+            c.ack_waiting_since = outstanding ? now : -1;
+        } else if (!outstanding) {
+            c.ack_waiting_since = -1;
+        } else if (c.ack_waiting_since < 0) {
+            c.ack_waiting_since = now;
+        }
+    }
+
     void note_gap(std::int64_t from, std::int64_t to) {
         if (to - from >= 1000000 && gaps_.size() < (1u << 20)) gaps_.emplace_back(from, to);
     }
