@@ -248,15 +248,16 @@ crash_primary() {
     wait_until 5 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
-# wait_takeover N: the backup must report that it rebuilt N connections (every one
-# live at the crash) and reset none; a takeover that rebuilt nothing proves nothing.
+# wait_takeover N [R]: the backup must report that it rebuilt N connections (every one
+# live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
+# nothing.
 wait_takeover() {
-    local expected=${1:?wait_takeover needs the number of connections to rebuild} line rebuilt
+    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} line rebuilt
     wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
     line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* reset' "$work/failoverd-backup.log")
     rebuilt=$(echo "$line" | awk '{print $3}')
-    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 reset'; then
-        echo "FAIL: expected $expected connection(s) rebuilt and none reset; the backup says: $line" >&2
+    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ", $resets reset"; then
+        echo "FAIL: expected $expected connection(s) rebuilt and $resets reset; the backup says: $line" >&2
         return 1
     fi
     # failoverd stamps its log lines with the wall clock, like crash_ns: the takeover's

@@ -34,6 +34,7 @@ const char* const client_usage =
     "  --seed N              pattern seed of the first connection (default 1)\n"
     "  --label TEXT          name of the run in the summary line\n"
     "  --nodelay             set TCP_NODELAY (rr sets it anyway)\n"
+    "  --expect-resets N     pass only if exactly N connections end in a reset, the rest whole\n"
     "exit status: 0 every byte verified, 1 a byte lost/duplicated/reordered/corrupted,\n"
     "  a reset, an early EOF or a timeout, 2 bad command line\n";
 
@@ -80,6 +81,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
             have_target = true;
         } else if (arg == "--bytes") ok = set_size(options.bytes);
         else if (arg == "--conns") ok = set_size(options.conns);
+        else if (arg == "--expect-resets") ok = set_size(options.expect_resets);
         else if (arg == "--size") ok = set_size(options.rr_size);
         else if (arg == "--count") ok = set_size(options.rr_count);
         else if (arg == "--pause-at") {
@@ -113,6 +115,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
 
     if (!have_target) return fail("--connect ADDR:PORT is required");
     if (options.conns == 0 || options.conns > 60000) return fail("--conns: expected 1..60000");
+    if (options.expect_resets > options.conns) return fail("--expect-resets: at most --conns");
     if (options.mode == ClientMode::request_response) {
         if (options.rr_size == 0 || options.rr_count == 0) return fail("rr: --size and --count must be positive");
         if (options.rr_count > 10'000'000) return fail("rr: --count at most 10000000");

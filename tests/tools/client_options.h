@@ -31,6 +31,7 @@ struct ClientOptions {
     std::uint64_t rr_count = 1000;     // request/response: requests per connection
     std::uint16_t seed_base = 1;
     bool nodelay = false;
+    std::uint64_t expect_resets = 0;   // connections that must end in a reset (and only so)
 };
 
 // Parses argv; an error is one line for the user. `help` is set for --help.

@@ -651,7 +651,11 @@ private:
         for (const auto& c : conns_) received += c.received;
         double up = opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close ? 0 : t.sent / seconds / 1e6;
         double down = opt_.mode == ClientMode::upload ? 0 : received / seconds / 1e6;
-        bool ok = t.failed == 0 && t.done == static_cast<int>(conns_.size());
+        // --expect-resets N: exactly N connections end in a reset (a takeover that
+        // cannot continue them must reset them), every other one is verified whole.
+        const int expected_resets = static_cast<int>(opt_.expect_resets);
+        bool ok = t.failed == expected_resets && resets_ == expected_resets && corruptions_ == 0 &&
+                  timeouts_ == 0 && early_eofs_ == 0 && t.done + t.failed == static_cast<int>(conns_.size());
         for (const auto& e : errors_) fmt::print(stderr, "tcpfo-stream-client: {}\n", e);
         std::string rr;
         if (opt_.mode == ClientMode::request_response && !latencies_.empty()) {

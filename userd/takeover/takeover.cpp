@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 
+#include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/takeover/repair_plan.h"
@@ -29,6 +32,17 @@ constexpr size_t kClaimLogEvery = 100;
 // the silent ones from what the backup knows. A live client answers within a round
 // trip; one that does not is rebuilt the old way (ACK ceiling, pure-ACK lift).
 constexpr uint64_t kProbeWaitMs = 30;
+
+// Whether something accepts connections at the replica's address: one blocking connect
+// with a short timeout (the replica runs beside failoverd, normally on loopback).
+bool replica_accepts(const sockaddr_in& replica) {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return true;  // can't tell: do not condemn the connections for it
+    const timeval timeout{0, 20 * 1000};
+    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&replica), sizeof replica) == 0) return true;
+    return errno != ECONNREFUSED;
+}
 
 }  // namespace
 
@@ -182,11 +196,17 @@ bool Takeover::collect_answers() {
 
 void Takeover::rebuild_all() {
     const uint64_t now = monotonic_ms();
+    // A replica that died closed its connections like an application that hung up: the
+    // feeds cannot tell the two apart, but a dead replica no longer listens either.
+    // Its connections cannot go on; splicing them would hand the clients a FIN nobody
+    // asked for.
+    const bool replica_listening = conns_.empty() || replica_accepts(*ctx_.options.replica);
     for (auto it = conns_.begin(); it != conns_.end();) {
         Conn& conn = it->second;
         ReplicaFeed& feed = *conn.feed;
-        if (feed.broken()) {
-            reset_conn(conn, "its replica connection broke");
+        if (!replica_listening || feed.broken()) {
+            reset_conn(conn, replica_listening ? "its replica connection broke"
+                                               : fmt::format("the replica at {} is gone", to_string(*ctx_.options.replica)));
             it = conns_.erase(it);
             continue;
         }
