@@ -21,7 +21,6 @@ constexpr uint64_t kBackupSlackFactor = 10;
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
 constexpr size_t kPeerBacklogLimit = 32 << 20;
-constexpr uint64_t kPeerRetryMs = 200;
 
 std::string conn_name(const tcpfo_conn_key& k) {
     return fmt::format("{}:{}", addr_to_string(k.client_addr), ntohs(k.client_port));
@@ -32,6 +31,7 @@ PrimaryNode::PrimaryNode(EventLoop& loop, const Options& options) : loop_(loop),
 
 PrimaryNode::~PrimaryNode() {
     if (tick_timer_) loop_.remove(tick_timer_.get());
+    if (retry_timer_) loop_.remove(retry_timer_.get());
     if (snoop_) loop_.remove(snoop_->event_fd());
 }
 
@@ -67,7 +67,17 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
         return undo(r.error());
 
+    // Peers are retried on their own timer, not the heartbeat tick: a backup that
+    // starts after the primary is reached within RetryBackoff::kMaxMs.
+    auto retry_timer = make_oneshot_timer();
+    if (!retry_timer) return undo(retry_timer.error());
+    self->retry_timer_ = std::move(*retry_timer);
+    if (auto r = loop.add(self->retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
+        return undo(r.error());
+
     self->peers_.resize(options.peers.size());
+    const uint64_t now_us = realtime_us();
+    for (auto& peer : self->peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
         self->peers_[i].address = options.peers[i];
         self->connect_peer(i);
@@ -88,22 +98,54 @@ void PrimaryNode::connect_peer(size_t index) {
     Peer& peer = peers_[index];
     peer.live = false;
     auto fd = connect_nonblocking(peer.address);
-    if (!fd) {
-        log_warn("peer {}: {}", to_string(peer.address), fd.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
+    if (!fd) return note_connect_failure(index, fd.error().message);
     PeerLink::Callbacks cb;
     cb.on_record = [this, index](const Record& r) { on_peer_record(index, r); };
     cb.on_closed = [this, index](const std::string& why) { on_peer_lost(index, why); };
     auto link = PeerLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
-    if (!link) {
-        log_warn("peer {}: {}", to_string(peer.address), link.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
+    if (!link) return note_connect_failure(index, link.error().message);
     peer.link = std::move(*link);
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
+}
+
+void PrimaryNode::note_connect_failure(size_t index, const std::string& why) {
+    Peer& peer = peers_[index];
+    // The first failure of a streak is worth a line; the retries that follow (every
+    // few ms at first, RetryBackoff::kMaxMs at most) are not.
+    if (peer.backoff.failures() == 0)
+        log_warn("peer {}: can't connect: {}; retrying every {} ms at most", to_string(peer.address), why,
+                 peer.backoff.max_ms());
+    else
+        log_debug("peer {}: can't connect: {}", to_string(peer.address), why);
+    peer.last_error = why;
+    schedule_retry(index);
+}
+
+void PrimaryNode::schedule_retry(size_t index) {
+    Peer& peer = peers_[index];
+    peer.retry_at_ms = monotonic_ms() + peer.backoff.next_delay_ms();
+    arm_retry_timer();
+}
+
+void PrimaryNode::arm_retry_timer() {
+    uint64_t earliest = UINT64_MAX;
+    for (const auto& peer : peers_)
+        if (!peer.link || peer.link->closed()) earliest = std::min(earliest, peer.retry_at_ms);
+    if (earliest == UINT64_MAX) return;
+    const uint64_t now = monotonic_ms();
+    // 0 would disarm the timer: a retry that is due fires in a millisecond.
+    if (auto r = arm_oneshot_timer(retry_timer_.get(), earliest > now ? earliest - now : 1); !r)
+        log_error("primary: {}", r.error().message);  // the heartbeat tick still retries
+}
+
+void PrimaryNode::on_retry_timer() {
+    drain_timer(retry_timer_.get());
+    const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        Peer& peer = peers_[i];
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(i);
+    }
+    arm_retry_timer();
 }
 
 void PrimaryNode::on_peer_record(size_t index, const Record& record) {
@@ -114,12 +156,17 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
             log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,
                       hello->epoch);
             peer.link->close();
-            peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+            peer.last_error = "refused hello";
+            schedule_retry(index);
             return;
         }
         peer.live = true;
+        peer.ever_live = true;
+        peer.since_us = realtime_us();
         heartbeat_->heard_from(index);
-        log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
+        log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
+                 epoch_, peer.backoff.failures());
+        peer.backoff.reset();
         update_ready_file();
         return;
     }
@@ -136,9 +183,13 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
 
 void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
     Peer& peer = peers_[index];
+    // A stream that never became live held no connection: only an attempt failed.
+    if (!peer.live) return note_connect_failure(index, why);
     log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
     peer.live = false;
-    peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+    peer.since_us = realtime_us();
+    peer.last_error = why;
+    schedule_retry(index);
     // The lost peer no longer holds stable points back. A connection with no backup
     // left is no longer protected: forgetting it lifts its clamp.
     std::vector<tcpfo_conn_key> orphaned;

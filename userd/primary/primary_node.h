@@ -16,6 +16,7 @@
 #include "userd/hooks/nudge_sender.h"
 #include "userd/config/options.h"
 #include "userd/transport/peer_link.h"
+#include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
 
 namespace tcpfo {
@@ -50,11 +51,20 @@ private:
         std::unique_ptr<PeerLink> link;
         bool live = false;  // hello exchanged
         uint64_t retry_at_ms = 0;
+        RetryBackoff backoff;       // delay before the next connect attempt
+        bool ever_live = false;     // for status: "connecting" until first live, "lost" after
+        uint64_t since_us = 0;      // wall clock of the last change of state
+        std::string last_error;     // why the last attempt or the stream failed
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
     void on_heartbeat_tick();
     void connect_peer(size_t index);
+    // A connect attempt failed or the stream broke: try again after the peer's backoff.
+    void schedule_retry(size_t index);
+    void arm_retry_timer();
+    void on_retry_timer();
+    void note_connect_failure(size_t index, const std::string& why);
     void on_peer_record(size_t index, const Record& record);
     void on_peer_lost(size_t index, const std::string& why);
     void on_ring_readable();
@@ -75,6 +85,7 @@ private:
     std::optional<NudgeSender> nudge_;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
+    UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash, ConnKeyEqual> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
