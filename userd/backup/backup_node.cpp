@@ -194,10 +194,12 @@ void BackupNode::begin_takeover(const std::string& why) {
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
+    note_takeover_begun(why);
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
     auto outcome = take_over(loop_, options_, feeds_, *snoop_, *announcer_,
                              [this](uint64_t id) { finished_splices_.push_back(id); });
+    note_takeover_result(outcome);
     if (!outcome) {
         log_error("backup: {}", outcome.error().message);
         return;

@@ -14,6 +14,7 @@
 #include "userd/transport/peer_link.h"
 #include "replay/replica_feed.h"
 #include "userd/takeover/takeover.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
 
@@ -23,6 +24,8 @@ public:
     ~BackupNode();
     void after_events();
     void shut_down();
+    // For the control socket (userd/status/backup_status.cpp).
+    NodeStatus status() const;
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
@@ -33,6 +36,11 @@ private:
     void on_ring_readable();
     void begin_takeover(const std::string& why);
     ReplicaFeed* feed(uint64_t conn_id);
+    // Status of a takeover (userd/status/backup_status.cpp): the connections as they
+    // were when it began, then which of them were rebuilt.
+    void note_takeover_begun(const std::string& why);
+    void note_takeover_result(const Result<TakeoverOutcome>& outcome);
+    std::vector<ConnStatus> feed_statuses() const;
 
     EventLoop& loop_;
     Options options_;
@@ -54,6 +62,8 @@ private:
     std::vector<uint64_t> finished_splices_;
     FeedLimits limits_;
     size_t max_connections_ = 65536;
+    std::optional<TakeoverStatus> takeover_status_;
+    std::vector<ConnStatus> takeover_conns_;
 };
 
 }  // namespace tcpfo

@@ -199,6 +199,7 @@ void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
     }
     for (const auto& key : orphaned) {
         log_warn("{}: no backup holds it any more; unprotected", conn_name(key));
+        note_unprotected(key, "no backup holds it any more");
         forget_conn(key);
     }
 }
@@ -288,6 +289,7 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             // No backup to hold its bytes: leave the connection unclamped.
             snoop_->forget(ev.key);
             log_warn("{}: opened while no backup is connected; unprotected", conn_name(ev.key));
+            note_unprotected(ev.key, "opened while no backup was connected");
             return;
         }
         if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone

@@ -3,6 +3,7 @@
 // clamp) as the backups confirm.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include "userd/transport/peer_link.h"
 #include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
 
@@ -44,6 +46,8 @@ public:
     void after_events();
     // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
     void shut_down();
+    // For the control socket (userd/status/primary_status.cpp).
+    NodeStatus status() const;
 
 private:
     struct Peer {
@@ -76,6 +80,8 @@ private:
     void update_ready_file();
     void log_status();
     void forget_half_open(uint64_t now_ms);
+    // For status: the primary forgets unprotected connections; it keeps the last few.
+    void note_unprotected(const tcpfo_conn_key& key, const char* why);
 
     EventLoop& loop_;
     Options options_;
@@ -101,6 +107,8 @@ private:
     uint64_t next_status_ms_ = 0;
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
+    std::deque<UnprotectedStatus> unprotected_;  // the most recent, for status
+    uint64_t unprotected_total_ = 0;
 };
 
 }  // namespace tcpfo
