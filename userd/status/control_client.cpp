@@ -23,13 +23,17 @@ Result<std::string> control_request(const std::string& path, const std::string& 
         if (errno == ENOENT || errno == ECONNREFUSED) return sys_fail(errno, "no failoverd on {}", path);
         return sys_fail(errno, "can't connect to failoverd on {}", path);
     }
+    // A failoverd that answers before reading (busy, or a request too long) may close
+    // while we still send: its answer is then what to report.
+    int send_error = 0;
     for (size_t sent = 0; sent < request.size();) {
         const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return fail("failoverd on {} did not take the request within {} ms", path, limits.timeout_ms);
-            return sys_fail(errno, "can't send to failoverd on {}", path);
+            send_error = errno;
+            break;
         }
         sent += size_t(n);
     }
@@ -42,12 +46,14 @@ Result<std::string> control_request(const std::string& path, const std::string& 
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return fail("failoverd on {} did not answer within {} ms", path, limits.timeout_ms);
+            if (errno == ECONNRESET && (!response.empty() || send_error)) break;  // the answer came first
             return sys_fail(errno, "can't read from failoverd on {}", path);
         }
         if (response.size() + size_t(n) > limits.max_response)
             return fail("failoverd on {} answered more than {} bytes", path, limits.max_response);
         response.append(buf, size_t(n));
     }
+    if (response.empty() && send_error) return sys_fail(send_error, "can't send to failoverd on {}", path);
     if (response.empty()) return fail("failoverd on {} closed the connection without an answer", path);
     return response;
 }

@@ -265,6 +265,12 @@ void ControlServer::set_interest(Client& client, uint32_t events) {
 }
 
 void ControlServer::drop(int fd) {
+    // A unix socket closed with unread input resets its peer, which may then lose the
+    // answer still queued for it (a request that was too long, a pipelined second
+    // one): discard a little of what is left first.
+    char discard[4096];
+    for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+    }
     loop_.remove(fd);
     clients_.erase(fd);
 }
