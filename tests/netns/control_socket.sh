@@ -129,7 +129,7 @@ scenario() {
     jq -c ".connections[0:2][]" <<<"$st"
     jq -e '.role == "primary" and .epoch == 1 and .peers[0].state == "live" and .connection_count == 10
            and ([.connections[] | select(.protected and .phase == "open"
-                 and .client_bytes.logged >= 131072 and .client_bytes.stable == .client_bytes.logged
+                 and .client_bytes.forwarded >= 131072 and .client_bytes.stable == .client_bytes.forwarded
                  and .server_bytes.sent >= 131072 and .server_bytes.acked == .server_bytes.sent)] | length) == 10' \
         <<<"$st" >/dev/null || { echo "FAIL: the primary's status is not as expected" >&2; return 1; }
     st=$(node_status backup)

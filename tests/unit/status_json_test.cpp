@@ -20,7 +20,7 @@ ConnStatus primary_conn(uint64_t id) {
     c.client_addr = inet_addr("192.0.2.1");
     c.client_port = uint16_t(40000 + id % 20000);
     c.phase = "open";
-    c.client_logged = 1000 + id;
+    c.client_forwarded = 1000 + id;
     c.client_stable = 900 + id;
     c.server_acked = 500 + id;
     return c;
@@ -100,7 +100,7 @@ TEST(StatusJson, PrimaryShape) {
     EXPECT_EQ(c["phase"], "open");
     EXPECT_EQ(c["protected"], true);
     EXPECT_FALSE(c.contains("why_not"));
-    EXPECT_EQ(c["client_bytes"], (Json{{"logged", 1002}, {"stable", 902}}));
+    EXPECT_EQ(c["client_bytes"], (Json{{"forwarded", 1002}, {"stable", 902}}));
     EXPECT_EQ(c["server_bytes"], (Json{{"acked", 502}}));
     EXPECT_FALSE(c.contains("rebuilt"));
 }

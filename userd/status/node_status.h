@@ -41,8 +41,9 @@ struct ConnStatus {
     bool is_protected = true;
     std::string why_not;  // when !is_protected
     // Client -> server bytes, as stream offsets (0 = the byte after the SYN).
-    std::optional<uint64_t> client_logged;  // primary: forwarded to the backups; backup: contiguous in its log
-    std::optional<uint64_t> client_stable;  // the stable point: held by every backup (primary) / acknowledged (backup)
+    std::optional<uint64_t> client_forwarded;  // primary: every byte below was sent to the backups
+    std::optional<uint64_t> client_logged;     // backup: contiguous in its log
+    std::optional<uint64_t> client_stable;     // the stable point: held by every backup (primary) / acknowledged (backup)
     std::optional<uint64_t> client_fed;     // backup: written to the replica
     // Server -> client bytes.
     std::optional<uint64_t> server_sent;       // primary: the server's send sequence (a FIN counts one)

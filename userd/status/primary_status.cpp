@@ -53,7 +53,9 @@ NodeStatus PrimaryNode::status() const {
         c.client_port = ntohs(key.client_port);
         c.phase = half_open_.count(key) ? "handshake" : conn->closing() ? "closing" : "open";
         c.is_protected = true;  // the primary forgets the connections it does not protect
-        c.client_logged = conn->forwarded_offset();
+        // forwarded_offset() only counts bytes forwarded in order (a segment above a
+        // gap is forwarded but not counted); what the backups hold was forwarded.
+        c.client_forwarded = std::max(conn->forwarded_offset(), conn->stable_offset());
         c.client_stable = conn->stable_offset();
         c.server_acked = conn->client_acked();
         s.conns.push_back(std::move(c));

@@ -56,6 +56,7 @@ Json conn_json(const ConnStatus& c) {
     j["protected"] = c.is_protected;
     if (!c.is_protected) j["why_not"] = c.why_not;
     Json in = Json::object();
+    if (c.client_forwarded) in["forwarded"] = *c.client_forwarded;
     if (c.client_logged) in["logged"] = *c.client_logged;
     if (c.client_stable) in["stable"] = *c.client_stable;
     if (c.client_fed) in["fed_to_replica"] = *c.client_fed;
