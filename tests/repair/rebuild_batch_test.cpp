@@ -72,7 +72,8 @@ UniqueFd listen_wildcard() {
 
 void close_all_silently(std::vector<Result<UniqueFd>>& sockets) {
     for (auto& s : sockets) {
-        if (s) ASSERT_TRUE(close_silently(std::move(*s)));
+        if (!s) continue;
+        ASSERT_TRUE(close_silently(std::move(*s)));
     }
 }
 
