@@ -13,8 +13,12 @@
 #include "userd/backup/input_log.h"
 #include "userd/protocol/record_codec.h"
 #include "replay/replica_output.h"
+#include "userd/takeover/tcp_repair.h"
 
 namespace tcpfo {
+
+// "conn 7 192.0.2.1:40000" for log lines.
+std::string describe_conn(const ConnOpenRecord& conn);
 
 struct FeedLimits {
     size_t pending_input = 8 << 20;  // logged, not yet written to the replica
@@ -47,6 +51,13 @@ public:
     // Takeover: stop watching the replica socket and hand it over.
     UniqueFd release_replica_socket();
 
+    // The socket prepared for this connection's rebuild when it opened
+    // (prepare_repair_socket()); the takeover takes it and finishes it. Empty if none
+    // was given or once taken.
+    void hold_prepared_socket(PreparedSocket socket) { prepared_ = std::move(socket); }
+    bool has_prepared_socket() const { return bool(prepared_.fd); }
+    PreparedSocket take_prepared_socket() { return std::move(prepared_); }
+
 private:
     ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);
     void on_events(uint32_t events);
@@ -57,6 +68,7 @@ private:
 
     EventLoop& loop_;
     UniqueFd fd_;
+    PreparedSocket prepared_;
     ConnOpenRecord conn_;
     std::string name_;
     InputLog log_;
@@ -66,8 +78,5 @@ private:
     bool broken_ = false;
     uint32_t interest_ = 0;
 };
-
-// "conn 7 192.0.2.1:40000" for log lines.
-std::string describe_conn(const ConnOpenRecord& conn);
 
 }  // namespace tcpfo

@@ -8,6 +8,8 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/config/capacity.h"
+#include "bpf/snoop.h"
 
 namespace tcpfo {
 
@@ -22,6 +24,14 @@ BackupNode::~BackupNode() {
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
     BackupNode* self = node.get();
+
+    // Two descriptors per connection (the replica connection, the socket prepared for
+    // its rebuild): the open-file limit decides how many connections this node holds.
+    auto files = raise_open_file_limit();
+    if (!files) return std::unexpected(files.error());
+    self->max_connections_ = backup_capacity(files->soft, TCPFO_MAX_CONNS);
+    log_info("backup: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
 
     // The hooks are attached now, not at takeover, so taking over does not wait for
     // the verifier. Until the VIP moves here they see no protected traffic.
@@ -114,17 +124,7 @@ void BackupNode::on_primary_record(const Record& record) {
         [&](const auto& r) {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, ConnOpenRecord>) {
-                if (feeds_.count(r.conn_id) || feeds_.size() >= max_connections_) {
-                    log_error("backup: {}: refused (duplicate id or {} connections already)", describe_conn(r),
-                              feeds_.size());
-                    return;
-                }
-                auto f = ReplicaFeed::open(loop_, *options_.replica, r, limits_);
-                if (!f) {
-                    log_error("backup: {}", f.error().message);
-                    return;
-                }
-                feeds_.emplace(r.conn_id, std::move(*f));
+                open_feed(r);
             } else if constexpr (std::is_same_v<T, DataRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     f->log().insert(r.offset, r.bytes);
@@ -155,6 +155,48 @@ void BackupNode::on_primary_record(const Record& record) {
         record);
 }
 
+void BackupNode::open_feed(const ConnOpenRecord& r) {
+    if (feeds_.count(r.conn_id)) return refuse(r, RefuseReason::duplicate, "");
+    if (feeds_.size() >= max_connections_)
+        return refuse(r, RefuseReason::capacity, fmt::format("{} connections held", feeds_.size()));
+    // The rebuild's socket now, so that a takeover only finishes it; and so that running
+    // out of descriptors shows here, for one connection, not at takeover for all.
+    // An MSS the kernel would refuse is left to the takeover, whose validation reports it.
+    const uint16_t mss = rebuilt_mss(r) >= 88 ? rebuilt_mss(r) : 0;
+    auto prepared = prepare_repair_socket(make_endpoint(r.vip_addr, r.vip_port),
+                                          make_endpoint(r.client_addr, r.client_port), mss);
+    if (!prepared) return refuse(r, RefuseReason::resources, prepared.error().message);
+    auto f = ReplicaFeed::open(loop_, *options_.replica, r, limits_);
+    if (!f) {
+        const int err = errno;
+        const bool no_resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+        return refuse(r, no_resources ? RefuseReason::resources : RefuseReason::replica, f.error().message);
+    }
+    (*f)->hold_prepared_socket(std::move(*prepared));
+    feeds_.emplace(r.conn_id, std::move(*f));
+}
+
+void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail) {
+    log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", describe_conn(conn),
+             refuse_reason_text(reason), detail.empty() ? "" : ": ", detail);
+    if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
+}
+
+// Once a second: a connection whose replica connection broke (it cannot be taken
+// over) is handed back to the primary rather than protected in name only.
+void BackupNode::sweep_feeds() {
+    std::vector<uint64_t> broken;
+    for (auto& [id, f] : feeds_) {
+        if (f->broken()) broken.push_back(id);
+    }
+    for (uint64_t id : broken) {
+        auto it = feeds_.find(id);
+        refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");
+        feeds_.erase(it);
+        stable_sent_.erase(id);
+    }
+}
+
 void BackupNode::on_primary_lost(const std::string& why) {
     if (!primary_seen_ || took_over_) return;
     begin_takeover(fmt::format("replication stream broke: {}", why));
@@ -170,6 +212,10 @@ void BackupNode::on_tick() {
                   st.acks_ceiled, st.seqs_lifted);
     }
     if (!primary_seen_ || took_over_) return;
+    if (monotonic_ms() >= next_sweep_ms_) {
+        next_sweep_ms_ = monotonic_ms() + 1000;
+        sweep_feeds();
+    }
     heartbeat_->receive_pending();
     const uint64_t silence = heartbeat_->silence_ms(0);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))

@@ -33,6 +33,11 @@ private:
     void on_ring_readable();
     void begin_takeover(const std::string& why);
     ReplicaFeed* feed(uint64_t conn_id);
+    void open_feed(const ConnOpenRecord& conn);
+    // Tells the primary this backup does not hold the connection (so it lifts the
+    // clamp instead of waiting for acknowledgements that never come), in one log line.
+    void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
+    void sweep_feeds();
 
     EventLoop& loop_;
     Options options_;
@@ -53,7 +58,8 @@ private:
     std::optional<TakeoverOutcome> took_over_;
     std::vector<uint64_t> finished_splices_;
     FeedLimits limits_;
-    size_t max_connections_ = 65536;
+    size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
+    uint64_t next_sweep_ms_ = 0;
 };
 
 }  // namespace tcpfo

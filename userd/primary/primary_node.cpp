@@ -8,6 +8,8 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/seq.h"
+#include "userd/config/capacity.h"
+#include "bpf/snoop.h"
 
 namespace tcpfo {
 
@@ -38,6 +40,14 @@ PrimaryNode::~PrimaryNode() {
 Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
     PrimaryNode* self = node.get();
+
+    // No descriptor per connection here: the bound is the BPF tables. The limit is
+    // raised all the same (links, control clients) and reported.
+    auto files = raise_open_file_limit();
+    if (!files) return std::unexpected(files.error());
+    self->max_connections_ = primary_capacity(TCPFO_MAX_CONNS);
+    log_info("primary: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
 
     auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
     if (!vip) return fail("can't claim VIP: {}", vip.error().message);
@@ -130,8 +140,28 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
         if (it->second->on_stable(index, stable->offset)) stable_dirty_.insert(it->second->key());
         return;
     }
+    if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(index, *refused);
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
              record_type_name(record_type(record)));
+}
+
+void PrimaryNode::on_conn_refused(size_t index, const ConnRefusedRecord& refused) {
+    auto it = conns_by_id_.find(refused.conn_id);
+    if (it == conns_by_id_.end()) return;  // closed meanwhile
+    ConnReplicator& conn = *it->second;
+    const tcpfo_conn_key key = conn.key();
+    // That backup will never acknowledge it: it no longer holds the stable point back,
+    // and gets no more of its records.
+    const bool moved = conn.drop_peer(index);
+    if (!conn.has_required_peers()) {
+        log_warn("{}: conn {} refused by backup {} ({}); unprotected", conn_name(key), refused.conn_id,
+                 peers_[index].link->name(), refuse_reason_text(refused.reason));
+        forget_conn(key);  // lifts the clamp
+        return;
+    }
+    log_warn("{}: conn {} refused by backup {} ({}); still protected by the others", conn_name(key),
+             refused.conn_id, peers_[index].link->name(), refuse_reason_text(refused.reason));
+    if (moved) stable_dirty_.insert(key);
 }
 
 void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
@@ -237,6 +267,12 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             // No backup to hold its bytes: leave the connection unclamped.
             snoop_->forget(ev.key);
             log_warn("{}: opened while no backup is connected; unprotected", conn_name(ev.key));
+            return;
+        }
+        if (conns_.size() >= max_connections_ && !conns_.count(ev.key)) {
+            snoop_->forget(ev.key);
+            log_warn("{}: unprotected: the primary holds {} connections, its bound", conn_name(ev.key),
+                     conns_.size());
             return;
         }
         if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone

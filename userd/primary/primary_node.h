@@ -61,6 +61,7 @@ private:
     void on_snoop_event(const tcpfo_event& event, std::span<const uint8_t> payload);
     void send_to_required(const ConnReplicator& conn, const Record& record);
     void forget_conn(const tcpfo_conn_key& key);
+    void on_conn_refused(size_t index, const ConnRefusedRecord& refused);
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
@@ -90,6 +91,7 @@ private:
     uint64_t next_status_ms_ = 0;
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
+    size_t max_connections_ = 0;      // at start (config/capacity.h)
 };
 
 }  // namespace tcpfo

@@ -31,6 +31,10 @@ bool both(const ConnOpenRecord& c, uint8_t option) {
 
 }  // namespace
 
+uint16_t rebuilt_mss(const ConnOpenRecord& c) {
+    return (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
+}
+
 RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const ReplicaOutput& output,
                              const ClientView& client, uint64_t now_ms) {
     RepairState s;
@@ -47,7 +51,7 @@ RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const
     s.snd_nxt = s.snd_una;
     // Expect the first byte the backup does not hold (the FIN counts as one).
     s.rcv_nxt = offset_to_seq(log.stable(), c.client_isn + 1);
-    s.mss = (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
+    s.mss = rebuilt_mss(c);
     s.wscale_ok = both(c, TCPFO_OPT_WSCALE);
     s.snd_wscale = s.wscale_ok ? c.client_options.wscale : 0;
     s.rcv_wscale = s.wscale_ok ? c.server_options.wscale : 0;

@@ -15,6 +15,10 @@
 
 namespace tcpfo {
 
+// The MSS a rebuilt socket uses: the client's, or 536 if its SYN had none. Known when
+// the connection opens, so the socket prepared then already carries it.
+uint16_t rebuilt_mss(const ConnOpenRecord& conn);
+
 RepairState repair_state_for(const ConnOpenRecord& conn, const InputLog& log, const ReplicaOutput& output,
                              const ClientView& client, uint64_t now_ms);
 
