@@ -275,7 +275,16 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
                      conns_.size());
             return;
         }
-        if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone
+        if (auto old = conns_.find(ev.key); old != conns_.end()) {
+            // A reused 4-tuple: the old connection is gone. Its backups must drop it too
+            // (else a takeover would rebuild it), and the hooks' entry, already the new
+            // connection's, must stay.
+            send_to_required(*old->second, CloseRecord{old->second->id(), CloseReason::finished});
+            conns_by_id_.erase(old->second->id());
+            conns_.erase(old);
+            half_open_.erase(ev.key);
+            stable_dirty_.erase(ev.key);
+        }
         auto conn = std::make_unique<ConnReplicator>(next_conn_id_++, ev, required_now_);
         send_to_required(*conn, conn->open_record());
         log_debug("{}: protected as conn {}", conn_name(ev.key), conn->id());
