@@ -33,7 +33,8 @@ public:
     ~ReplicaFeed();
 
     const ConnOpenRecord& conn() const { return conn_; }
-    const std::string& name() const { return name_; }
+    // "conn 7 192.0.2.1:40000", formatted when asked (log lines): not kept per connection.
+    std::string name() const { return describe_conn(conn_); }
     InputLog& log() { return log_; }
     const InputLog& log() const { return log_; }
     ReplicaOutput& output() { return output_; }
@@ -41,6 +42,7 @@ public:
     bool broken() const { return broken_; }
     ClientView client;
     std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
+    uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.
@@ -58,6 +60,9 @@ public:
     bool has_prepared_socket() const { return bool(prepared_.fd); }
     PreparedSocket take_prepared_socket() { return std::move(prepared_); }
 
+    // Gives back the memory of buffers that are empty now (idle connections keep none).
+    void release_idle_memory();
+
 private:
     ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);
     void on_events(uint32_t events);
@@ -70,7 +75,6 @@ private:
     UniqueFd fd_;
     PreparedSocket prepared_;
     ConnOpenRecord conn_;
-    std::string name_;
     InputLog log_;
     ReplicaOutput output_;
     bool connected_ = false;

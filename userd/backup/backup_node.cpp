@@ -146,7 +146,6 @@ void BackupNode::on_primary_record(const Record& record) {
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
                 feeds_.erase(r.conn_id);
-                stable_sent_.erase(r.conn_id);
             } else {
                 log_warn("backup: unexpected {} record from the primary ignored",
                          record_type_name(record_type(record)));
@@ -182,18 +181,19 @@ void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const s
     if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
 }
 
-// Once a second: a connection whose replica connection broke (it cannot be taken
-// over) is handed back to the primary rather than protected in name only.
+// Once a second: idle connections give back their buffers' memory, and a connection
+// whose replica connection broke (it cannot be taken over) is handed back to the
+// primary rather than protected in name only.
 void BackupNode::sweep_feeds() {
     std::vector<uint64_t> broken;
     for (auto& [id, f] : feeds_) {
         if (f->broken()) broken.push_back(id);
+        else f->release_idle_memory();
     }
     for (uint64_t id : broken) {
         auto it = feeds_.find(id);
         refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");
         feeds_.erase(it);
-        stable_sent_.erase(id);
     }
 }
 
@@ -269,7 +269,7 @@ void BackupNode::after_events() {
         if (!f) continue;
         f->pump();
         const uint64_t stable = f->log().stable();
-        auto& sent = stable_sent_[id];
+        auto& sent = f->stable_sent;
         if (stable > sent && primary_ && !primary_->closed()) {
             primary_->send(StableRecord{id, stable});
             sent = stable;

@@ -53,7 +53,6 @@ private:
     std::unique_ptr<BpfSnoop> snoop_;
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::map<uint64_t, std::unique_ptr<ReplicaFeed>> feeds_;
-    std::map<uint64_t, uint64_t> stable_sent_;  // conn id -> offset last acknowledged
     std::vector<uint64_t> dirty_;              // conns whose log or output moved
     std::optional<TakeoverOutcome> took_over_;
     std::vector<uint64_t> finished_splices_;

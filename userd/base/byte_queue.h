@@ -29,6 +29,14 @@ public:
         }
     }
     void clear() { buf_.clear(); head_ = 0; }
+    // When empty, gives its memory back (emptying keeps the capacity, so that a busy
+    // queue does not allocate at every burst; an idle one should hold nothing).
+    void release_if_empty() {
+        if (!empty() || buf_.capacity() == 0) return;
+        std::vector<uint8_t>().swap(buf_);
+        head_ = 0;
+    }
+    size_t capacity() const { return buf_.capacity(); }
 
 private:
     void compact() {
