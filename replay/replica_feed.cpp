@@ -42,9 +42,8 @@ UniqueFd ReplicaFeed::release_replica_socket() {
     return std::move(fd_);
 }
 
-void ReplicaFeed::release_idle_memory() {
-    log_.release_idle_memory();
-    output_.release_idle_memory();
+size_t ReplicaFeed::release_idle_memory() {
+    return log_.release_idle_memory() + output_.release_idle_memory();
 }
 
 void ReplicaFeed::break_feed(const std::string& why) {

@@ -60,8 +60,9 @@ public:
     bool has_prepared_socket() const { return bool(prepared_.fd); }
     PreparedSocket take_prepared_socket() { return std::move(prepared_); }
 
-    // Gives back the memory of buffers that are empty now (idle connections keep none).
-    void release_idle_memory();
+    // Gives back the memory of buffers that are empty now (idle connections keep none);
+    // returns the bytes freed.
+    size_t release_idle_memory();
 
 private:
     ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);

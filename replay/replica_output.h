@@ -52,7 +52,7 @@ public:
     std::span<const uint8_t> unacked() const { return kept_.front(); }
     void consume(size_t n) { kept_.pop_front(n); }
     // Frees the buffer if nothing is kept (an idle connection keeps no memory).
-    void release_idle_memory() { kept_.release_if_empty(); }
+    size_t release_idle_memory() { return kept_.release_if_empty(); }
     size_t buffer_capacity() const { return kept_.capacity(); }
 
 private:

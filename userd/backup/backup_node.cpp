@@ -1,5 +1,6 @@
 #include "userd/backup/backup_node.h"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -186,10 +187,14 @@ void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const s
 // primary rather than protected in name only.
 void BackupNode::sweep_feeds() {
     std::vector<uint64_t> broken;
+    size_t released = 0;
     for (auto& [id, f] : feeds_) {
         if (f->broken()) broken.push_back(id);
-        else f->release_idle_memory();
+        else released += f->release_idle_memory();
     }
+    // free() keeps small freed blocks in the heap, resident; hand whole free pages
+    // back to the kernel when there was something to give.
+    if (released >= (256u << 10)) malloc_trim(0);
     for (uint64_t id : broken) {
         auto it = feeds_.find(id);
         refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");

@@ -39,7 +39,7 @@ public:
     void consume(size_t n) { pending_.pop_front(n); }
     size_t held_bytes() const { return held_bytes_; }
     // Frees the buffer of pending bytes if it is empty (an idle connection keeps none).
-    void release_idle_memory() { pending_.release_if_empty(); }
+    size_t release_idle_memory() { return pending_.release_if_empty(); }
     size_t buffer_capacity() const { return pending_.capacity(); }
 
 private:
