@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "userd/base/error.h"
+#include "userd/base/open_file_limit.h"
 
 namespace tcpfo {
 
@@ -18,16 +18,6 @@ namespace tcpfo {
 // control socket and its clients. A running backup uses about 40; the rest is margin.
 inline constexpr uint64_t kDescriptorReserve = 128;
 inline constexpr uint64_t kBackupDescriptorsPerConnection = 2;
-
-struct OpenFileLimit {
-    uint64_t soft = 0;  // in force now (after raising)
-    uint64_t hard = 0;
-    bool raised = false;  // soft was below hard and was raised
-};
-
-// Raises RLIMIT_NOFILE's soft limit to the hard limit (root without
-// CAP_SYS_RESOURCE cannot go beyond the hard one) and returns the limits in force.
-Result<OpenFileLimit> raise_open_file_limit();
 
 // Connections a backup can hold with `open_files` descriptors, at most `table_bound`
 // (the BPF tables).
