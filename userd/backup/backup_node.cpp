@@ -98,8 +98,18 @@ void BackupNode::on_accept() {
     primary_ = std::move(*link);
 }
 
+void BackupNode::keep_primary_posted() {
+    if (++records_since_check_ < 64) return;
+    records_since_check_ = 0;
+    const uint64_t now = monotonic_ms();
+    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
+    last_posted_ms_ = now;
+    heartbeat_->send_all(epoch_);  // UDP only: flushing the link here could close it mid-record
+}
+
 void BackupNode::on_primary_record(const Record& record) {
     heartbeat_->heard_from(0);  // a busy stream is as good as a heartbeat
+    keep_primary_posted();
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -210,6 +220,7 @@ void BackupNode::on_primary_lost(const std::string& why) {
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
+    last_posted_ms_ = monotonic_ms();
     if (took_over_ && g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
         next_status_ms_ = monotonic_ms() + 1000;
         const auto st = snoop_->stats();

@@ -38,6 +38,10 @@ private:
     // clamp instead of waiting for acknowledgements that never come), in one log line.
     void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
     void sweep_feeds();
+    // Called for each record of a long batch (thousands of connections opening at
+    // once, ~40 us each): sends the heartbeats when one is due, so that the primary
+    // does not drop a busy backup for a dead one.
+    void keep_primary_posted();
 
     EventLoop& loop_;
     Options options_;
@@ -59,6 +63,8 @@ private:
     FeedLimits limits_;
     size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
     uint64_t next_sweep_ms_ = 0;
+    uint32_t records_since_check_ = 0;
+    uint64_t last_posted_ms_ = 0;
 };
 
 }  // namespace tcpfo

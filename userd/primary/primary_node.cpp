@@ -186,6 +186,7 @@ void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
     const uint64_t now = monotonic_ms();
+    last_posted_ms_ = now;
     // A primary that drops a live backup closes the stream, and the backup takes that
     // for the primary's death: two speakers. Being late to drop a dead backup only
     // stalls the clients a little longer. So backups get ten times the slack the
@@ -248,8 +249,18 @@ void PrimaryNode::on_ring_readable() {
     }
     auto drained = snoop_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
         on_snoop_event(ev, payload);
+        keep_peers_posted();
     });
     if (!drained) log_error("primary: ring buffer: {}", drained.error().message);
+}
+
+void PrimaryNode::keep_peers_posted() {
+    if (++events_since_check_ < 64) return;
+    events_since_check_ = 0;
+    const uint64_t now = monotonic_ms();
+    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
+    last_posted_ms_ = now;
+    heartbeat_->send_all(epoch_);  // UDP only: a link's failure is handled outside the batch
 }
 
 void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {

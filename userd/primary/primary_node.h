@@ -62,6 +62,11 @@ private:
     void send_to_required(const ConnReplicator& conn, const Record& record);
     void forget_conn(const tcpfo_conn_key& key);
     void on_conn_refused(size_t index, const ConnRefusedRecord& refused);
+    // Called for each event of a long batch (thousands of connections opening at
+    // once): sends the heartbeats when one is due, so that the backups, which judge the
+    // primary dead after a few missed ones (30 ms), do not take a busy primary for a
+    // dead one (seen with 9,000 connections opening at once).
+    void keep_peers_posted();
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
@@ -92,6 +97,8 @@ private:
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
     size_t max_connections_ = 0;      // at start (config/capacity.h)
+    uint32_t events_since_check_ = 0;
+    uint64_t last_posted_ms_ = 0;
 };
 
 }  // namespace tcpfo
