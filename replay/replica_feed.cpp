@@ -28,8 +28,8 @@ Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const so
 }
 
 ReplicaFeed::ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits)
-    : loop_(loop), fd_(std::move(fd)), conn_(conn), name_(conn_label(conn)),
-      log_(limits.pending_input, limits.reorder), output_(limits.output) {}
+    : loop_(loop), fd_(std::move(fd)), conn_(conn), log_(limits.pending_input, limits.reorder),
+      output_(limits.output) {}
 
 ReplicaFeed::~ReplicaFeed() {
     if (fd_) loop_.remove(fd_.get());
@@ -40,10 +40,14 @@ UniqueFd ReplicaFeed::release_replica_socket() {
     return std::move(fd_);
 }
 
+size_t ReplicaFeed::release_idle_memory() {
+    return log_.release_idle_memory() + output_.release_idle_memory();
+}
+
 void ReplicaFeed::break_feed(const std::string& why) {
     if (broken_) return;
     broken_ = true;
-    log_error("{}: replica connection failed: {}; this connection cannot be taken over", name_, why);
+    log_error("{}: replica connection failed: {}; this connection cannot be taken over", name(), why);
     if (fd_) loop_.remove(fd_.get());
     fd_.reset();
 }

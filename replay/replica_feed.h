@@ -11,8 +11,10 @@
 
 #include "userd/base/event_loop.h"
 #include "userd/backup/input_log.h"
+#include "userd/protocol/conn_key.h"
 #include "userd/protocol/record_codec.h"
 #include "replay/replica_output.h"
+#include "userd/takeover/tcp_repair.h"
 
 namespace tcpfo {
 
@@ -29,7 +31,8 @@ public:
     ~ReplicaFeed();
 
     const ConnOpenRecord& conn() const { return conn_; }
-    const std::string& name() const { return name_; }
+    // "conn 7 192.0.2.1:40000", formatted when asked (log lines): not kept per connection.
+    std::string name() const { return conn_label(conn_); }
     InputLog& log() { return log_; }
     const InputLog& log() const { return log_; }
     ReplicaOutput& output() { return output_; }
@@ -37,6 +40,7 @@ public:
     bool broken() const { return broken_; }
     ClientView client;
     std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
+    uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.
@@ -46,6 +50,17 @@ public:
     bool input_shut() const { return input_shut_; }
     // Takeover: stop watching the replica socket and hand it over.
     UniqueFd release_replica_socket();
+
+    // The socket prepared for this connection's rebuild when it opened
+    // (prepare_repair_socket()); the takeover takes it and finishes it. Empty if none
+    // was given or once taken.
+    void hold_prepared_socket(PreparedSocket socket) { prepared_ = std::move(socket); }
+    bool has_prepared_socket() const { return bool(prepared_.fd); }
+    PreparedSocket take_prepared_socket() { return std::move(prepared_); }
+
+    // Gives back the memory of buffers that are empty now (idle connections keep none);
+    // returns the bytes freed.
+    size_t release_idle_memory();
 
 private:
     ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);
@@ -57,8 +72,8 @@ private:
 
     EventLoop& loop_;
     UniqueFd fd_;
+    PreparedSocket prepared_;
     ConnOpenRecord conn_;
-    std::string name_;
     InputLog log_;
     ReplicaOutput output_;
     bool connected_ = false;

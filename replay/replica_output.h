@@ -51,6 +51,9 @@ public:
     // Unacknowledged output, starting at server offset max(acked, first kept byte).
     std::span<const uint8_t> unacked() const { return kept_.front(); }
     void consume(size_t n) { kept_.pop_front(n); }
+    // Frees the buffer if nothing is kept (an idle connection keeps no memory).
+    size_t release_idle_memory() { return kept_.release_if_empty(); }
+    size_t buffer_capacity() const { return kept_.capacity(); }
 
 private:
     size_t limit_;

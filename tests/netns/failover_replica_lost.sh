@@ -3,8 +3,9 @@
 # others and claims the VIP (never half-done). Two injected failures:
 #
 #   part 1: the backup's replica loses 3 of its 10 connections before the crash (ss -K
-#           on the backup, as if the replica had dropped them): those 3 clients get a
-#           reset, the other 7 continue byte-exact;
+#           on the backup, as if the replica had dropped them): the backup hands them
+#           back to the primary (CONN_REFUSED, unprotected), the takeover rebuilds the
+#           other 7, which continue byte-exact, and the 3 clients get a reset;
 #   part 2: the replica process is killed (SIGKILL), then the primary crashes before
 #           anything else happens: the replica's connections closed like an application
 #           that hung up, but nothing listens any more, so every client gets a reset,
@@ -50,10 +51,10 @@ scenario() {
         for p in $(replica_conn_ports | head -n 3); do
             b ss -K -tn state established "( sport = :$p and dport = :$port )" >/dev/null
         done
-        wait_until 10 "the backup to see three replica connections fail" \
-            test "$(grep -c 'replica connection failed' "$work/failoverd-backup.log")" -ge 3
+        wait_until 10 "the primary to leave three connections unprotected" \
+            test "$(grep -c 'refused by backup' "$work/failoverd-primary.log")" -ge 3
         crash_primary
-        wait_takeover 7 3
+        wait_takeover 7 0
     else
         start_idle_clients 10
         echo "=== the replica dies, then the primary"

@@ -24,3 +24,21 @@ TEST(ByteQueue, AppendsInPlaceAfterAPartialConsumeWithoutLosingOrder) {
     }
     EXPECT_TRUE(std::equal(q.front().begin(), q.front().end(), expected.begin(), expected.end()));
 }
+
+TEST(ByteQueue, ReleasesItsMemoryOnlyWhenEmpty) {
+    ByteQueue q;
+    std::vector<uint8_t> block(4096, 7);
+    q.append(block);
+    q.release_if_empty();
+    EXPECT_GE(q.capacity(), block.size()) << "released while holding bytes";
+    q.pop_front(4000);
+    q.release_if_empty();
+    ASSERT_EQ(q.size(), 96u);
+    EXPECT_EQ(q.front()[0], 7);
+    q.pop_front(96);
+    EXPECT_GT(q.capacity(), 0u) << "emptying alone keeps the capacity (busy queues reuse it)";
+    q.release_if_empty();
+    EXPECT_EQ(q.capacity(), 0u);
+    q.append(block);  // still usable afterwards
+    EXPECT_EQ(q.size(), block.size());
+}

@@ -1,8 +1,13 @@
 #include "userd/protocol/record_codec.h"
 
+#include <algorithm>
+
 #include <random>
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
+
+#include "userd/base/crc32c.h"
 
 using namespace tcpfo;
 
@@ -27,7 +32,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             ServerFinRecord{42, 77},
             CloseRecord{42, CloseReason::reset_by_server},
             StableRecord{42, 1000},
-            HeartbeatRecord{9, 10, NodeRole::primary}};
+            HeartbeatRecord{9, 10, NodeRole::primary},
+            ConnRefusedRecord{42, RefuseReason::resources}};
 }
 
 }  // namespace
@@ -57,7 +63,7 @@ TEST(RecordCodec, DecodesAStreamOfRecordsByteByByte) {
         if (d->has_value()) { pos += (*d)->size; ++count; }
     }
     EXPECT_EQ(pos, stream.size());
-    EXPECT_EQ(count, 9u);
+    EXPECT_EQ(count, 10u);
 }
 
 TEST(RecordCodec, TruncatedInputNeedsMore) {
@@ -89,6 +95,45 @@ TEST(RecordCodec, RefusesCorruptInputWithOneLineErrors) {
     expect_error(huge, "oversized data");
     // A garbage prefix is refused before 16 bytes arrive.
     expect_error({'G', 'E', 'T', ' '}, "garbage prefix");
+}
+
+TEST(RecordCodec, ConnRefusedLayout) {
+    // conn_id u64, reason u8, three zero bytes (docs/protocol.md).
+    const auto wire = encode(ConnRefusedRecord{0x0102030405060708, RefuseReason::replica});
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 12);
+    EXPECT_EQ(wire[4], 10);
+    const std::vector<uint8_t> payload(wire.begin() + kRecordHeaderSize, wire.end());
+    EXPECT_EQ(payload, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8, 3, 0, 0, 0}));
+    for (uint8_t reason = 1; reason <= 4; ++reason)
+        EXPECT_NE(std::string(refuse_reason_text(RefuseReason(reason))), "unknown reason");
+}
+
+// Re-encodes `wire` after changing payload byte `at` to `value`, with a valid checksum,
+// so only the decoder's own checks can refuse it.
+static std::vector<uint8_t> with_payload_byte(const Record& r, size_t at, uint8_t value) {
+    std::vector<uint8_t> wire = encode(r);
+    wire[kRecordHeaderSize + at] = value;
+    std::fill_n(wire.begin() + 12, 4, 0);
+    const uint32_t crc = crc32c(wire);
+    for (int i = 0; i < 4; ++i) wire[12 + i] = uint8_t(crc >> (24 - 8 * i));
+    return wire;
+}
+
+TEST(RecordCodec, ConnRefusedRefusesUnknownReasonAndPadding) {
+    const ConnRefusedRecord good{7, RefuseReason::capacity};
+    for (uint8_t reason : {0, 5, 255}) {
+        auto d = decode_record(with_payload_byte(good, 8, reason));
+        ASSERT_FALSE(d) << int(reason);
+        EXPECT_EQ(d.error().message, fmt::format("conn-refused record 7 with unknown reason {}", reason));
+    }
+    for (size_t at : {9, 10, 11}) {
+        auto d = decode_record(with_payload_byte(good, at, 1));
+        ASSERT_FALSE(d) << at;
+        EXPECT_EQ(d.error().message, "conn-refused record 7 with nonzero padding");
+    }
+    auto ok = decode_record(with_payload_byte(good, 8, 4));
+    ASSERT_TRUE(ok && ok->has_value());
+    EXPECT_EQ((*ok)->record, Record(ConnRefusedRecord{7, RefuseReason::duplicate}));
 }
 
 // Fuzz: mutate valid records at random and feed random bytes; the decoder must

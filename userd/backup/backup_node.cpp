@@ -1,5 +1,6 @@
 #include "userd/backup/backup_node.h"
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -9,6 +10,9 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/protocol/conn_key.h"
+#include "userd/config/capacity.h"
+#include "userd/takeover/repair_plan.h"
+#include "bpf/snoop.h"
 
 namespace tcpfo {
 
@@ -28,6 +32,14 @@ BackupNode::~BackupNode() {
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
     BackupNode* self = node.get();
+
+    // Two descriptors per connection (the replica connection, the socket prepared for
+    // its rebuild): the open-file limit decides how many connections this node holds.
+    auto files = raise_open_file_limit();
+    if (!files) return std::unexpected(files.error());
+    self->max_connections_ = backup_capacity(files->soft, TCPFO_MAX_CONNS);
+    log_info("backup: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
 
     // The hooks are attached now, not at takeover, so taking over does not wait for
     // the verifier. Until the VIP moves here they see no protected traffic.
@@ -96,8 +108,18 @@ void BackupNode::on_accept() {
     primary_ = std::move(*link);
 }
 
+void BackupNode::keep_primary_posted() {
+    if (++records_since_check_ < 64) return;
+    records_since_check_ = 0;
+    const uint64_t now = monotonic_ms();
+    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
+    last_posted_ms_ = now;
+    heartbeat_->send_all(epoch_);  // UDP only: flushing the link here could close it mid-record
+}
+
 void BackupNode::on_primary_record(const Record& record) {
     heartbeat_->heard_from(kPrimaryPeer);  // a busy stream is as good as a heartbeat
+    keep_primary_posted();
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -123,23 +145,7 @@ void BackupNode::on_primary_record(const Record& record) {
         [&](const auto& r) {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, ConnOpenRecord>) {
-                if (feeds_.count(r.conn_id) || feeds_.size() >= max_connections_) {
-                    log_error("backup: {}: refused (duplicate id or {} connections already)", conn_label(r),
-                              feeds_.size());
-                    return;
-                }
-                auto f = ReplicaFeed::open(loop_, *options_.replica, r, limits_);
-                if (!f) {
-                    log_error("backup: {}", f.error().message);
-                    return;
-                }
-                // Held from now on: at takeover its client segments are dropped and
-                // recorded, not reset, until its socket is rebuilt (no traffic for the
-                // VIP reaches this node before then).
-                if (auto held = hooks_->hold(conn_key_of(r)); !held)
-                    log_warn("backup: {}; its client's position will not be learned at takeover",
-                             held.error().message);
-                feeds_.emplace(r.conn_id, std::move(*f));
+                open_feed(r);
             } else if constexpr (std::is_same_v<T, DataRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     f->log().insert(r.offset, r.bytes);
@@ -162,13 +168,65 @@ void BackupNode::on_primary_record(const Record& record) {
                 // Closed on the primary: it must never be resurrected by a takeover.
                 if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
                 feeds_.erase(r.conn_id);
-                stable_sent_.erase(r.conn_id);
             } else {
                 log_warn("backup: unexpected {} record from the primary ignored",
                          record_type_name(record_type(record)));
             }
         },
         record);
+}
+
+void BackupNode::open_feed(const ConnOpenRecord& r) {
+    if (feeds_.count(r.conn_id)) return refuse(r, RefuseReason::duplicate, "");
+    if (feeds_.size() >= max_connections_)
+        return refuse(r, RefuseReason::capacity, fmt::format("{} connections held", feeds_.size()));
+    // The rebuild's socket now, so that a takeover only finishes it; and so that running
+    // out of descriptors shows here, for one connection, not at takeover for all.
+    // An MSS the kernel would refuse is left to the takeover, whose validation reports it.
+    const uint16_t mss = rebuilt_mss(r) >= 88 ? rebuilt_mss(r) : 0;
+    auto prepared = prepare_repair_socket(make_endpoint(r.vip_addr, r.vip_port),
+                                          make_endpoint(r.client_addr, r.client_port), mss);
+    if (!prepared) return refuse(r, RefuseReason::resources, prepared.error().message);
+    auto f = ReplicaFeed::open(loop_, *options_.replica, r, limits_);
+    if (!f) {
+        const int err = errno;
+        const bool no_resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+        return refuse(r, no_resources ? RefuseReason::resources : RefuseReason::replica, f.error().message);
+    }
+    (*f)->hold_prepared_socket(std::move(*prepared));
+    // Held from now on: at takeover its client segments are dropped and recorded, not
+    // reset, until its socket is rebuilt (no traffic for the VIP reaches this node
+    // before then).
+    if (auto held = hooks_->hold(conn_key_of(r)); !held)
+        log_warn("backup: {}; its client's position will not be learned at takeover", held.error().message);
+    feeds_.emplace(r.conn_id, std::move(*f));
+}
+
+void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail) {
+    log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", conn_label(conn),
+             refuse_reason_text(reason), detail.empty() ? "" : ": ", detail);
+    if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
+}
+
+// Once a second: idle connections give back their buffers' memory, and a connection
+// whose replica connection broke (it cannot be taken over) is handed back to the
+// primary rather than protected in name only.
+void BackupNode::sweep_feeds() {
+    std::vector<uint64_t> broken;
+    size_t released = 0;
+    for (auto& [id, f] : feeds_) {
+        if (f->broken()) broken.push_back(id);
+        else released += f->release_idle_memory();
+    }
+    // free() keeps small freed blocks in the heap, resident; hand whole free pages
+    // back to the kernel when there was something to give.
+    if (released >= (256u << 10)) malloc_trim(0);
+    for (uint64_t id : broken) {
+        auto it = feeds_.find(id);
+        refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");
+        hooks_->release(conn_key_of(it->second->conn()));
+        feeds_.erase(it);
+    }
 }
 
 void BackupNode::on_primary_lost(const std::string& why) {
@@ -179,6 +237,7 @@ void BackupNode::on_primary_lost(const std::string& why) {
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
+    last_posted_ms_ = monotonic_ms();
     if (takeover_) {
         takeover_->advance();
         report_takeover_once();
@@ -191,6 +250,10 @@ void BackupNode::on_tick() {
         return;
     }
     if (!primary_seen_) return;
+    if (monotonic_ms() >= next_sweep_ms_) {
+        next_sweep_ms_ = monotonic_ms() + 1000;
+        sweep_feeds();
+    }
     heartbeat_->receive_pending();
     const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
@@ -214,7 +277,6 @@ void BackupNode::begin_takeover(const std::string& why) {
     note_takeover_begun(why);
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
-    stable_sent_.clear();
     dirty_.clear();
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
     auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
@@ -253,7 +315,7 @@ void BackupNode::after_events() {
         if (!f) continue;
         f->pump();
         const uint64_t stable = f->log().stable();
-        auto& sent = stable_sent_[id];
+        auto& sent = f->stable_sent;
         if (stable > sent && primary_ && !primary_->closed()) {
             primary_->send(StableRecord{id, stable});
             sent = stable;

@@ -44,6 +44,15 @@ private:
     void note_takeover_begun(const std::string& why);
     void note_takeover_result();
     std::vector<ConnStatus> feed_statuses() const;
+    void open_feed(const ConnOpenRecord& conn);
+    // Tells the primary this backup does not hold the connection (so it lifts the
+    // clamp instead of waiting for acknowledgements that never come), in one log line.
+    void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
+    void sweep_feeds();
+    // Called for each record of a long batch (thousands of connections opening at
+    // once, ~40 us each): sends the heartbeats when one is due, so that the primary
+    // does not drop a busy backup for a dead one.
+    void keep_primary_posted();
 
     EventLoop& loop_;
     Options options_;
@@ -59,14 +68,16 @@ private:
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
     FeedTable feeds_;
-    std::map<uint64_t, uint64_t> stable_sent_;  // conn id -> offset last acknowledged
     std::vector<uint64_t> dirty_;              // conns whose log or output moved
     std::unique_ptr<Takeover> takeover_;  // set at the decision; then this node serves
     bool takeover_reported_ = false;
     FeedLimits limits_;
-    size_t max_connections_ = 65536;
     std::optional<TakeoverStatus> takeover_status_;
     std::vector<ConnStatus> takeover_conns_;
+    size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
+    uint64_t next_sweep_ms_ = 0;
+    uint32_t records_since_check_ = 0;
+    uint64_t last_posted_ms_ = 0;
 };
 
 }  // namespace tcpfo

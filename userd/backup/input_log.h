@@ -38,6 +38,9 @@ public:
     std::span<const uint8_t> pending() const { return pending_.front(); }
     void consume(size_t n) { pending_.pop_front(n); }
     size_t held_bytes() const { return held_bytes_; }
+    // Frees the buffer of pending bytes if it is empty (an idle connection keeps none).
+    size_t release_idle_memory() { return pending_.release_if_empty(); }
+    size_t buffer_capacity() const { return pending_.capacity(); }
 
 private:
     void append_contiguous(uint64_t offset, std::span<const uint8_t> bytes);

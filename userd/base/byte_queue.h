@@ -29,6 +29,17 @@ public:
         }
     }
     void clear() { buf_.clear(); head_ = 0; }
+    // When empty, gives its memory back (emptying keeps the capacity, so that a busy
+    // queue does not allocate at every burst; an idle one should hold nothing).
+    // Returns the bytes freed.
+    size_t release_if_empty() {
+        const size_t capacity = buf_.capacity();
+        if (!empty() || capacity == 0) return 0;
+        std::vector<uint8_t>().swap(buf_);
+        head_ = 0;
+        return capacity;
+    }
+    size_t capacity() const { return buf_.capacity(); }
 
 private:
     void compact() {

@@ -4,6 +4,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include <algorithm>
+
 namespace tcpfo {
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
@@ -12,32 +14,46 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
     return std::unique_ptr<EventLoop>(new EventLoop(std::move(fd)));
 }
 
+EventLoop::Slot* EventLoop::slot(int fd) {
+    if (fd < 0 || size_t(fd) >= slots_.size() || slots_[size_t(fd)].generation == 0) return nullptr;
+    return &slots_[size_t(fd)];
+}
+
 Result<void> EventLoop::add(int fd, uint32_t events, Handler handler) {
-    auto entry = std::make_shared<Entry>(Entry{std::move(handler), next_generation_++});
+    if (fd < 0) return fail("can't watch fd {}", fd);
+    if (slot(fd)) return fail("can't watch fd {}: already watched", fd);
+    uint32_t generation = next_generation_++;
+    if (generation == 0) generation = next_generation_++;  // 0 marks a free slot
     epoll_event ev{};
     ev.events = events;
     // The generation tells a stale event (fd removed and reused within one batch)
     // from a live one.
-    ev.data.u64 = (uint64_t(entry->generation) << 32) | uint32_t(fd);
+    ev.data.u64 = (uint64_t(generation) << 32) | uint32_t(fd);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
         return sys_fail(errno, "can't watch fd {}", fd);
-    entries_[fd] = std::move(entry);
+    // Safe inside a handler: dispatch runs a copy of the handler, not the slot's.
+    if (size_t(fd) >= slots_.size()) slots_.resize(std::max(size_t(fd) + 1, slots_.size() * 2));
+    slots_[size_t(fd)] = Slot{std::move(handler), generation};
     return {};
 }
 
 Result<void> EventLoop::modify(int fd, uint32_t events) {
-    auto it = entries_.find(fd);
-    if (it == entries_.end()) return fail("fd {} is not watched", fd);
+    Slot* s = slot(fd);
+    if (!s) return fail("fd {} is not watched", fd);
     epoll_event ev{};
     ev.events = events;
-    ev.data.u64 = (uint64_t(it->second->generation) << 32) | uint32_t(fd);
+    ev.data.u64 = (uint64_t(s->generation) << 32) | uint32_t(fd);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
         return sys_fail(errno, "can't change events of fd {}", fd);
     return {};
 }
 
 void EventLoop::remove(int fd) {
-    if (entries_.erase(fd)) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    Slot* s = slot(fd);
+    if (!s) return;
+    s->generation = 0;
+    s->handler = nullptr;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
 Result<void> EventLoop::run_once(int timeout_ms) {
@@ -50,10 +66,13 @@ Result<void> EventLoop::run_once(int timeout_ms) {
     for (int i = 0; i < n; ++i) {
         const int fd = int(uint32_t(events[i].data.u64));
         const uint32_t generation = uint32_t(events[i].data.u64 >> 32);
-        auto it = entries_.find(fd);
-        if (it == entries_.end() || it->second->generation != generation) continue;
-        auto entry = it->second;  // keeps the handler alive if it removes itself
-        entry->handler(events[i].events);
+        const Slot* s = slot(fd);
+        if (!s || s->generation != generation) continue;
+        // A copy (the handlers capture a pointer or two: no allocation), so a handler
+        // may remove itself, add descriptors (the slots may move) or run the loop
+        // again from inside.
+        const Handler handler = s->handler;
+        handler(events[i].events);
     }
     return {};
 }

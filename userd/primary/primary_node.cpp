@@ -8,6 +8,8 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/seq.h"
+#include "userd/config/capacity.h"
+#include "bpf/snoop.h"
 
 namespace tcpfo {
 
@@ -35,6 +37,14 @@ PrimaryNode::~PrimaryNode() {
 Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
     PrimaryNode* self = node.get();
+
+    // No descriptor per connection here: the bound is the BPF tables. The limit is
+    // raised all the same (links, control clients) and reported.
+    auto files = raise_open_file_limit();
+    if (!files) return std::unexpected(files.error());
+    self->max_connections_ = primary_capacity(TCPFO_MAX_CONNS);
+    log_info("primary: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
 
     auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
     if (!vip) return fail("can't claim VIP: {}", vip.error().message);
@@ -174,8 +184,28 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         if (it->second->on_stable(id, stable->offset)) stable_dirty_.insert(it->second->key());
         return;
     }
+    if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(id, *refused);
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
              record_type_name(record_type(record)));
+}
+
+void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
+    auto it = conns_by_id_.find(refused.conn_id);
+    if (it == conns_by_id_.end()) return;  // closed meanwhile
+    ConnReplicator& conn = *it->second;
+    const tcpfo_conn_key key = conn.key();
+    // That backup will never acknowledge it: it no longer holds the stable point back,
+    // and gets no more of its records.
+    const bool moved = conn.drop_peer(id);
+    if (!conn.has_required_peers()) {
+        log_warn("{}: refused by backup {} ({}); unprotected", label(key),
+                 peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
+        forget_conn(key);  // lifts the clamp
+        return;
+    }
+    log_warn("{}: refused by backup {} ({}); still protected by the others", label(key),
+             peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
+    if (moved) stable_dirty_.insert(key);
 }
 
 void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
@@ -205,6 +235,7 @@ void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
     const uint64_t now = monotonic_ms();
+    last_posted_ms_ = now;
     // A primary that drops a live backup closes the stream, and the backup takes that
     // for the primary's death: two speakers. Being late to drop a dead backup only
     // stalls the clients a little longer. So backups get ten times the slack the
@@ -268,8 +299,18 @@ void PrimaryNode::on_ring_readable() {
     }
     auto drained = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
         on_snoop_event(ev, payload);
+        keep_peers_posted();
     });
     if (!drained) log_error("primary: ring buffer: {}", drained.error().message);
+}
+
+void PrimaryNode::keep_peers_posted() {
+    if (++events_since_check_ < 64) return;
+    events_since_check_ = 0;
+    const uint64_t now = monotonic_ms();
+    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
+    last_posted_ms_ = now;
+    heartbeat_->send_all(epoch_);  // UDP only: a link's failure is handled outside the batch
 }
 
 void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {
@@ -290,7 +331,22 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             note_unprotected(ev.key, "opened while no backup was connected");
             return;
         }
-        if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone
+        if (conns_.size() >= max_connections_ && !conns_.count(ev.key)) {
+            hooks_->forget(ev.key);
+            log_warn("{}: unprotected: the primary holds {} connections, its bound", label(ev.key),
+                     conns_.size());
+            return;
+        }
+        if (auto old = conns_.find(ev.key); old != conns_.end()) {
+            // A reused 4-tuple: the old connection is gone. Its backups must drop it too
+            // (else a takeover would rebuild it), and the hooks' entry, already the new
+            // connection's, must stay.
+            send_to_required(*old->second, CloseRecord{old->second->id(), CloseReason::finished});
+            conns_by_id_.erase(old->second->id());
+            conns_.erase(old);
+            half_open_.erase(ev.key);
+            stable_dirty_.erase(ev.key);
+        }
         auto conn = std::make_unique<ConnReplicator>(next_conn_id_++, ev, required_now_);
         send_to_required(*conn, conn->open_record());
         log_debug("{}: protected", label(ev.key));

@@ -1,6 +1,7 @@
 #include "userd/protocol/record_codec.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "userd/base/crc32c.h"
 
@@ -59,17 +60,20 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::close: return 8 + 1 + 3;
         case RecordType::stable: return 16;
         case RecordType::heartbeat: return 8 + 8 + 1 + 3;
+        case RecordType::conn_refused: return 8 + 1 + 3;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 9; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 10; }
 
 RecordType type_of_record(const Record& r) {
     static constexpr RecordType by_index[] = {
         RecordType::hello,      RecordType::conn_open,  RecordType::data,
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
-        RecordType::close,      RecordType::stable,     RecordType::heartbeat};
+        RecordType::close,      RecordType::stable,     RecordType::heartbeat,
+        RecordType::conn_refused};
+    static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
 
@@ -96,6 +100,8 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
                 w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0);
+            } else if constexpr (std::is_same_v<T, ConnRefusedRecord>) {
+                w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             }
         },
         record);
@@ -158,6 +164,17 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             h.role = NodeRole(role);
             return h;
         }
+        case RecordType::conn_refused: {
+            ConnRefusedRecord c;
+            c.conn_id = r.u64();
+            const uint8_t reason = r.u8();
+            if (reason < 1 || reason > 4)
+                return fail("conn-refused record {} with unknown reason {}", c.conn_id, reason);
+            if (r.u8() != 0 || r.u16() != 0)
+                return fail("conn-refused record {} with nonzero padding", c.conn_id);
+            c.reason = RefuseReason(reason);
+            return c;
+        }
     }
     return fail("record of unknown type {}", int(type));
 }
@@ -179,8 +196,19 @@ const char* record_type_name(RecordType type) {
         case RecordType::close: return "close";
         case RecordType::stable: return "stable";
         case RecordType::heartbeat: return "heartbeat";
+        case RecordType::conn_refused: return "conn-refused";
     }
     return "unknown";
+}
+
+const char* refuse_reason_text(RefuseReason reason) {
+    switch (reason) {
+        case RefuseReason::capacity: return "the backup holds as many connections as its limits allow";
+        case RefuseReason::resources: return "the backup could not make a socket for it";
+        case RefuseReason::replica: return "the backup could not reach its replica";
+        case RefuseReason::duplicate: return "the connection id is already in use on the backup";
+    }
+    return "unknown reason";
 }
 
 void encode_record(const Record& record, std::vector<uint8_t>& out) {

@@ -33,6 +33,7 @@ enum class RecordType : uint8_t {
     close = 7,
     stable = 8,
     heartbeat = 9,
+    conn_refused = 10,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -125,9 +126,28 @@ struct HeartbeatRecord {
     bool operator==(const HeartbeatRecord&) const = default;
 };
 
+// Why a backup does not hold a connection.
+enum class RefuseReason : uint8_t {
+    capacity = 1,   // it holds as many connections as its limits allow (descriptors, tables)
+    resources = 2,  // a socket for it could not be made (descriptors, memory)
+    replica = 3,    // the replica could not be reached
+    duplicate = 4,  // the conn_id is already in use
+};
+const char* refuse_reason_text(RefuseReason reason);
+
+// Backup -> primary: the backup does not hold this connection and never will, so it
+// will never acknowledge its bytes. The primary stops requiring this backup for it
+// (and stops protecting it when no backup is left), which lifts the ACK clamp:
+// otherwise the stable point would never move and the client would stall for ever.
+struct ConnRefusedRecord {
+    uint64_t conn_id = 0;
+    RefuseReason reason = RefuseReason::capacity;
+    bool operator==(const ConnRefusedRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
-                            HeartbeatRecord>;
+                            HeartbeatRecord, ConnRefusedRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

@@ -18,8 +18,7 @@ std::vector<ConnStatus> BackupNode::feed_statuses() const {
         c.is_protected = !f->broken();
         if (f->broken()) c.why_not = "the replica connection failed; it cannot be taken over";
         c.client_logged = f->log().end();
-        const auto sent = stable_sent_.find(id);
-        c.client_stable = sent == stable_sent_.end() ? 0 : sent->second;
+        c.client_stable = f->stable_sent;
         c.client_fed = f->log().fed();
         c.replica_produced = f->output().produced();
         c.server_acked = f->output().acked();

@@ -34,6 +34,10 @@ bool both(const ConnOpenRecord& c, uint8_t option) {
 
 }  // namespace
 
+uint16_t rebuilt_mss(const ConnOpenRecord& c) {
+    return (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
+}
+
 std::optional<uint64_t> client_received_offset(const ConnOpenRecord& c, const ReplicaOutput& output,
                                                const ClientPosition& position) {
     const uint32_t acked_seq = offset_to_seq(output.acked(), c.server_isn + 1);
@@ -60,7 +64,7 @@ RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const
     if (placed) s.snd_una = s.snd_nxt = position->rcv_nxt;
     // Expect the first byte the backup does not hold (the FIN counts as one).
     s.rcv_nxt = offset_to_seq(log.stable(), c.client_isn + 1);
-    s.mss = (c.client_options.present & TCPFO_OPT_MSS) ? c.client_options.mss : 536;
+    s.mss = rebuilt_mss(c);
     s.wscale_ok = both(c, TCPFO_OPT_WSCALE);
     s.snd_wscale = s.wscale_ok ? c.client_options.wscale : 0;
     s.rcv_wscale = s.wscale_ok ? c.server_options.wscale : 0;

@@ -17,6 +17,10 @@
 
 namespace tcpfo {
 
+// The MSS a rebuilt socket uses: the client's, or 536 if its SYN had none. Known when
+// the connection opens, so the socket prepared then already carries it.
+uint16_t rebuilt_mss(const ConnOpenRecord& conn);
+
 // `position`: where the client said it is (its answer to the takeover's probe). With
 // it the rebuilt socket starts exactly at the client's rcv_nxt, so its first flight is
 // never below the client's window; without it, at the last acknowledgement the backup

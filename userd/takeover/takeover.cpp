@@ -201,6 +201,10 @@ void Takeover::rebuild_all() {
     // Its connections cannot go on; splicing them would hand the clients a FIN nobody
     // asked for.
     const bool replica_listening = conns_.empty() || replica_accepts(*ctx_.options.replica);
+    std::vector<RebuildJob> jobs;
+    std::vector<uint64_t> job_ids;
+    jobs.reserve(conns_.size());
+    job_ids.reserve(conns_.size());
     for (auto it = conns_.begin(); it != conns_.end();) {
         Conn& conn = it->second;
         ReplicaFeed& feed = *conn.feed;
@@ -218,19 +222,36 @@ void Takeover::rebuild_all() {
             conn.position.reset();
         }
         conn.state = repair_state_for(feed.conn(), feed.log(), feed.output(), feed.client, now, conn.position);
-        auto socket = rebuild_connection(conn.state, {});
-        if (!socket) {
-            reset_conn(conn, socket.error().message);
-            it = conns_.erase(it);
+        // The socket was prepared (socket, repair mode, bind) when the connection
+        // opened; only what depends on the sequences is left for now.
+        PreparedSocket prepared = feed.take_prepared_socket();
+        if (!prepared.fd) {
+            auto fresh = prepare_repair_socket(conn.state.local, conn.state.remote, conn.state.mss);
+            if (!fresh) {
+                reset_conn(conn, fresh.error().message);
+                it = conns_.erase(it);
+                continue;
+            }
+            prepared = std::move(*fresh);
+        }
+        jobs.push_back(RebuildJob{std::move(prepared), conn.state, {}});
+        job_ids.push_back(it->first);
+        ++it;
+    }
+    // Both cores when there are many (tcp_repair.h, rebuild_batch).
+    auto results = rebuild_batch(jobs);
+    for (size_t i = 0; i < results.size(); ++i) {
+        Conn& conn = conns_.at(job_ids[i]);
+        ReplicaFeed& feed = *conn.feed;
+        if (!results[i]) {
+            reset_conn(conn, results[i].error().message);
+            conns_.erase(job_ids[i]);
             continue;
         }
         // Output the client already holds is not sent again: the splice starts at its rcv_nxt.
         if (conn.position) feed.output().acknowledge(*client_received_offset(feed.conn(), feed.output(), *conn.position));
-        // The splice drives it from the event loop.
-        fcntl(socket->get(), F_SETFL, fcntl(socket->get(), F_GETFL) | O_NONBLOCK);
         if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
-        conn.socket = std::move(*socket);
-        ++it;
+        conn.socket = std::move(*results[i]);
     }
     report_.rebuilt = conns_.size();
     report_.rebuilt_ms = since_start();

@@ -6,6 +6,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <optional>
+#include <thread>
+
 #include <fmt/core.h>
 
 namespace tcpfo {
@@ -55,9 +59,10 @@ std::string describe_connection(const sockaddr_in& local, const sockaddr_in& rem
 }
 
 Result<void> validate_repair_state(const RepairState& s) {
-    const std::string conn = describe_connection(s.local, s.remote);
+    // The connection's name is formatted only on failure: this runs once per socket
+    // at takeover.
     auto invalid = [&](std::string why) {
-        return fail("invalid repair state for {}: {}", conn, why);
+        return fail("invalid repair state for {}: {}", describe_connection(s.local, s.remote), why);
     };
     if (s.local.sin_family != AF_INET || s.remote.sin_family != AF_INET)
         return invalid("addresses must be AF_INET");
@@ -83,51 +88,88 @@ Result<void> validate_repair_state(const RepairState& s) {
     return {};
 }
 
-Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_t> sent_unacked) {
-    if (auto ok = validate_repair_state(s); !ok) return std::unexpected(ok.error());
-    const std::string conn = describe_connection(s.local, s.remote);
-    if (sent_unacked.size() != uint32_t(s.snd_nxt - s.snd_una))
-        return fail("can't rebuild {}: {} bytes given for the {} between snd_una and snd_nxt", conn,
-                    sent_unacked.size(), uint32_t(s.snd_nxt - s.snd_una));
+Result<PreparedSocket> prepare_repair_socket(const sockaddr_in& local, const sockaddr_in& remote,
+                                             uint16_t mss) {
     auto step_failed = [&](const char* step) {
-        return sys_fail(errno, "can't rebuild {}: {}", conn, step);
+        return sys_fail(errno, "can't rebuild {}: {}", describe_connection(local, remote), step);
     };
+    if (local.sin_family != AF_INET || remote.sin_family != AF_INET)
+        return fail("can't prepare a socket for {}: addresses must be AF_INET",
+                    describe_connection(local, remote));
+    if (mss != 0 && mss < min_mss)
+        return fail("can't prepare a socket for {}: MSS {} below {}", describe_connection(local, remote),
+                    mss, min_mss);
 
-    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
-    if (!fd) return step_failed("socket");
+    // Nonblocking from the start: the rebuilt socket is driven by the event loop, and a
+    // repaired connect() returns at once anyway (no SYN).
+    PreparedSocket p;
+    p.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+    if (!p.fd) return step_failed("socket");
 
-    // Repair mode first: the queue sequences below are accepted only in repair mode, and
-    // it makes connect() go straight to ESTABLISHED without a SYN. It also sets the
+    // Repair mode first: the queue sequences are accepted only in repair mode, and it
+    // makes connect() go straight to ESTABLISHED without a SYN. It also sets the
     // socket's reuse mode to "force", which is what lets bind() take VIP:port while the
-    // replica listens on 0.0.0.0:port. SO_REUSEADDR must never be set after this: it
-    // overwrites that mode and bind() fails with EADDRINUSE.
-    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_ON}) < 0)
+    // replica listens on 0.0.0.0:port (and next to every other prepared socket; force
+    // reuse also skips the bind-conflict walk, so binding stays O(1) at any count).
+    // SO_REUSEADDR must never be set after this: it overwrites that mode and bind()
+    // fails with EADDRINUSE.
+    if (set_option(p.fd.get(), SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_ON}) < 0)
         return step_failed("TCP_REPAIR on");
 
     // Before bind() and connect(): the VIP is not local yet (it is claimed only after
     // every socket is rebuilt). IP_TRANSPARENT lets bind() take a foreign address and
     // lets connect()'s route lookup use it as source; IP_FREEBIND alone passes bind()
     // but connect() then fails with ENETUNREACH.
-    if (set_option(fd.get(), SOL_IP, IP_TRANSPARENT, int{1}) < 0)
+    if (set_option(p.fd.get(), SOL_IP, IP_TRANSPARENT, int{1}) < 0)
         return step_failed("IP_TRANSPARENT");
+
+    // The MSS as a user setting before connect(): connect() sizes the segments from it
+    // (mss_cache). The clamp set later through TCP_REPAIR_OPTIONS does not resize them,
+    // and without this the socket sent 524-byte segments (from the 536 default).
+    if (mss != 0) {
+        if (set_option(p.fd.get(), SOL_TCP, TCP_MAXSEG, int{mss}) < 0) return step_failed("TCP_MAXSEG");
+        p.mss = mss;
+    }
+
+    if (bind(p.fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)) < 0)
+        return step_failed("bind");
+
+    // Select the receive queue now: finish_rebuild() then starts with its sequence.
+    // Selecting a queue changes nothing else on a closed socket.
+    if (set_option(p.fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_RECV_QUEUE}) < 0)
+        return step_failed("TCP_REPAIR_QUEUE receive");
+    return p;
+}
+
+Result<UniqueFd> finish_rebuild(PreparedSocket prepared, const RepairState& s,
+                                std::span<const uint8_t> sent_unacked) {
+    // On any failure below `prepared.fd` closes while still in repair mode, which puts
+    // nothing on the wire (tcp_disconnect skips the reset of a repaired socket).
+    const int fd = prepared.fd.get();
+    auto step_failed = [&](const char* step) {
+        return sys_fail(errno, "can't rebuild {}: {}", describe_connection(s.local, s.remote), step);
+    };
+    if (!prepared.fd)
+        return fail("can't rebuild {}: no prepared socket", describe_connection(s.local, s.remote));
+    if (auto ok = validate_repair_state(s); !ok) return std::unexpected(ok.error());
+    if (sent_unacked.size() != uint32_t(s.snd_nxt - s.snd_una))
+        return fail("can't rebuild {}: {} bytes given for the {} between snd_una and snd_nxt",
+                    describe_connection(s.local, s.remote), sent_unacked.size(),
+                    uint32_t(s.snd_nxt - s.snd_una));
 
     // Sequences before connect(): the kernel takes TCP_QUEUE_SEQ only on a closed
     // socket, and connect() derives the rest from them (snd_una = snd_nxt = write_seq,
     // rcv_wup = copied_seq = rcv_nxt). The send queue starts at snd_una, where the
     // client expects the bytes it has not acknowledged; the restored output and then
-    // the caller's writes follow on from there.
-    if (set_queue_seq(fd.get(), TCP_RECV_QUEUE, s.rcv_nxt) < 0)
+    // the caller's writes follow on from there. prepare_repair_socket() selected the
+    // receive queue; the send queue stays selected afterwards, which only matters to a
+    // send() in repair mode: the restore below, which wants exactly that queue.
+    if (set_option(fd, SOL_TCP, TCP_QUEUE_SEQ, s.rcv_nxt) < 0)
         return step_failed("receive queue sequence");
-    if (set_queue_seq(fd.get(), TCP_SEND_QUEUE, s.snd_una) < 0)
-        return step_failed("send queue sequence");
-    // Leave no queue selected, so nothing below can add bytes to a queue by mistake.
-    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_NO_QUEUE}) < 0)
-        return step_failed("TCP_REPAIR_QUEUE off");
+    if (set_queue_seq(fd, TCP_SEND_QUEUE, s.snd_una) < 0) return step_failed("send queue sequence");
 
-    // The MSS as a user setting before connect(): connect() sizes the segments from it
-    // (mss_cache). The clamp set later through TCP_REPAIR_OPTIONS does not resize them,
-    // and without this the socket sent 524-byte segments (from the 536 default).
-    if (set_option(fd.get(), SOL_TCP, TCP_MAXSEG, int{s.mss}) < 0) return step_failed("TCP_MAXSEG");
+    if (prepared.mss != s.mss && set_option(fd, SOL_TCP, TCP_MAXSEG, int{s.mss}) < 0)
+        return step_failed("TCP_MAXSEG");
 
     // The output the primary already sent, counted as sent, needs room in the send
     // buffer until the client acknowledges it (a repair-mode send blocks on a full
@@ -136,16 +178,14 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
     if (!sent_unacked.empty()) {
         int sndbuf = 0;
         socklen_t len = sizeof(sndbuf);
-        getsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+        getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
         // The kernel doubles the value given and counts skb overhead against it.
         const int needed = static_cast<int>(sent_unacked.size()) + (256 << 10);
-        if (sndbuf / 2 < needed && set_option(fd.get(), SOL_SOCKET, SO_SNDBUFFORCE, needed) < 0)
+        if (sndbuf / 2 < needed && set_option(fd, SOL_SOCKET, SO_SNDBUFFORCE, needed) < 0)
             return step_failed("SO_SNDBUFFORCE");
     }
 
-    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&s.local), sizeof(s.local)) < 0)
-        return step_failed("bind");
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&s.remote), sizeof(s.remote)) < 0)
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&s.remote), sizeof(s.remote)) < 0)
         return step_failed("connect");
 
     // Options after connect() and before any byte is queued: the kernel accepts
@@ -159,8 +199,7 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
                             uint32_t{s.snd_wscale} | (uint32_t{s.rcv_wscale} << 16)};
     if (s.sack_ok) options[count++] = {TCPOPT_SACK_PERMITTED, 0};
     if (s.timestamps_ok) options[count++] = {TCPOPT_TIMESTAMP, 0};
-    if (setsockopt(fd.get(), SOL_TCP, TCP_REPAIR_OPTIONS, options,
-                   count * sizeof(tcp_repair_opt)) < 0)
+    if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, options, count * sizeof(tcp_repair_opt)) < 0)
         return step_failed("TCP_REPAIR_OPTIONS");
 
     // The timestamp offset after connect() (a repaired connect() leaves it alone, but
@@ -170,27 +209,22 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
     // check accepts our segments.
     if (s.timestamps_ok) {
         const uint32_t tsval = s.tsval + (s.tsval & 1u);
-        if (set_option(fd.get(), SOL_TCP, TCP_TIMESTAMP, tsval) < 0)
-            return step_failed("TCP_TIMESTAMP");
+        if (set_option(fd, SOL_TCP, TCP_TIMESTAMP, tsval) < 0) return step_failed("TCP_TIMESTAMP");
     }
 
     // Restore [snd_una, snd_nxt) after connect() (the queue needs an established
     // connection) and before the window (sending into the repair send queue ignores
-    // the window anyway). In repair mode with TCP_SEND_QUEUE selected the kernel queues
-    // these bytes as sent without transmitting them, so snd_nxt = the primary's, and
-    // any ACK up to it is valid here.
+    // the window anyway). In repair mode with TCP_SEND_QUEUE selected (it still is)
+    // the kernel queues these bytes as sent without transmitting them, so snd_nxt =
+    // the primary's, and any ACK up to it is valid here.
     if (!sent_unacked.empty()) {
-        if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_SEND_QUEUE}) < 0)
-            return step_failed("TCP_REPAIR_QUEUE send");
         size_t done = 0;
         while (done < sent_unacked.size()) {
-            const ssize_t n = send(fd.get(), sent_unacked.data() + done, sent_unacked.size() - done,
+            const ssize_t n = send(fd, sent_unacked.data() + done, sent_unacked.size() - done,
                                    MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n <= 0) return step_failed("restoring sent output");
             done += static_cast<size_t>(n);
         }
-        if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_QUEUE, int{TCP_NO_QUEUE}) < 0)
-            return step_failed("TCP_REPAIR_QUEUE off");
     }
 
     // The window after connect(), which initialised it for a new connection. The kernel
@@ -203,16 +237,67 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
     window.max_window = s.snd_wnd;
     window.rcv_wnd = s.rcv_wnd;
     window.rcv_wup = s.rcv_nxt;
-    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR_WINDOW, window) < 0)
+    if (set_option(fd, SOL_TCP, TCP_REPAIR_WINDOW, window) < 0)
         return step_failed("TCP_REPAIR_WINDOW");
 
     // Leave repair mode without the window probe a plain TCP_REPAIR_OFF sends: the VIP
     // is not local yet, so the client's answer would be lost, and the client answers
     // such probes only once per 500 ms, so the one request_ack() sends after the
     // announcement would then go unanswered.
-    if (set_option(fd.get(), SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF_NO_WP}) < 0)
+    if (set_option(fd, SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF_NO_WP}) < 0)
         return step_failed("TCP_REPAIR off");
-    return fd;
+    return std::move(prepared.fd);
+}
+
+Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_t> sent_unacked) {
+    if (auto ok = validate_repair_state(s); !ok) return std::unexpected(ok.error());
+    auto prepared = prepare_repair_socket(s.local, s.remote, s.mss);
+    if (!prepared) return std::unexpected(prepared.error());
+    return finish_rebuild(std::move(*prepared), s, sent_unacked);
+}
+
+namespace {
+
+// Finishes jobs [begin, end) into results[begin, end). Runs on a worker thread: it must
+// not throw (std::jthread would call std::terminate), so a job that throws (out of
+// memory while formatting its error) becomes that job's error.
+void finish_range(std::span<RebuildJob> jobs, std::vector<Result<UniqueFd>>& results, size_t begin,
+                  size_t end) noexcept {
+    for (size_t i = begin; i < end; ++i) {
+        RebuildJob& job = jobs[i];
+        try {
+            results[i] = finish_rebuild(std::move(job.prepared), job.state, job.sent_unacked);
+        } catch (...) {
+            job.prepared.fd.reset();
+            results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads) {
+    // Every slot exists before any thread starts: each thread writes only its own range.
+    std::vector<Result<UniqueFd>> results(jobs.size());
+    const size_t threads = jobs.size() >= kParallelRebuildMin ? std::clamp(max_threads, 1u, 2u) : 1;
+    if (threads == 1) {
+        finish_range(jobs, results, 0, jobs.size());
+        return results;
+    }
+    // The kernel work per socket is independent but for short bucket locks, so two
+    // halves on two cores take a little more than half the time.
+    const size_t half = jobs.size() / 2;
+    std::optional<std::jthread> helper;
+    try {
+        helper.emplace([&jobs, &results, half] { finish_range(jobs, results, half, jobs.size()); });
+    } catch (...) {
+        // No thread (resource limit): the calling thread does the whole batch.
+        finish_range(jobs, results, 0, jobs.size());
+        return results;
+    }
+    finish_range(jobs, results, 0, half);
+    helper.reset();  // joins
+    return results;
 }
 
 Result<void> request_ack(int fd) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "userd/base/error.h"
 #include "userd/base/unique_fd.h"
@@ -42,9 +43,42 @@ std::string describe_connection(const sockaddr_in& local, const sockaddr_in& rem
 // so a bad snoop record gives one clear line instead of a half-built socket.
 Result<void> validate_repair_state(const RepairState& state);
 
-// Builds an ESTABLISHED socket with these sequences and options, bound to VIP:port even
-// while the VIP is not yet local (IP_TRANSPARENT), leaves repair mode and returns it.
-// The socket can bind VIP:port while the replica listens on 0.0.0.0:port.
+// Rebuilding is split in two so that what does not depend on the sequences is done
+// ahead, when the connection opens, and only the rest at takeover:
+//
+//   prepare_repair_socket()  at connection open: socket (nonblocking, close-on-exec),
+//                            TCP_REPAIR on, IP_TRANSPARENT, the MSS, bind to VIP:port,
+//                            receive queue selected for finish_rebuild();
+//   finish_rebuild()         at takeover: sequences, repaired connect(), options,
+//                            timestamp, window, repair off (8 syscalls with empty
+//                            queues, 7 without timestamps);
+//   rebuild_connection()     both in one go;
+//   rebuild_batch()          finish_rebuild() over many sockets, on two threads when
+//                            there are enough of them.
+//
+// A prepared socket is closed (TCP_CLOSE) and bound with the "force" reuse mode that
+// repair mode sets: any number of them may be bound to VIP:port next to the replica's
+// 0.0.0.0:port listener, and none of them receives or sends a segment before
+// finish_rebuild(). SO_REUSEADDR must never be set on one (it would overwrite that
+// mode, and connect() would then fail with EADDRINUSE). Each holds one descriptor.
+struct PreparedSocket {
+    UniqueFd fd;
+    uint16_t mss = 0;  // TCP_MAXSEG already set to this (0: not set yet)
+};
+
+// Makes the socket a connection between `local` (VIP:port) and `remote` (the client)
+// will be rebuilt on. `mss`, if known at open (the client's MSS from its SYN), is set
+// now; finish_rebuild() sets it only if the state's differs. Fails with one line
+// naming the connection and the step (EMFILE when the descriptors run out).
+Result<PreparedSocket> prepare_repair_socket(const sockaddr_in& local, const sockaddr_in& remote,
+                                             uint16_t mss = 0);
+
+// Turns a prepared socket into an ESTABLISHED connection with these sequences and
+// options, still bound to VIP:port even while the VIP is not yet local
+// (IP_TRANSPARENT), leaves repair mode and returns it, nonblocking. `state.local` and
+// `state.remote` must be the addresses the socket was prepared for. On failure the
+// socket is closed silently (it is still in repair mode: neither FIN nor RST).
+// Safe to call from several threads at once on different sockets.
 //
 // `sent_unacked` is the output in [snd_una, snd_nxt): bytes the primary sent that the
 // client may or may not have. They go into the socket as already sent, because the
@@ -58,12 +92,35 @@ Result<void> validate_repair_state(const RepairState& state);
 // retransmission: the first one comes at the initial RTO, 1 s (seen in about a quarter
 // of the takeover test runs; a route `rtt` metric on the backup did not change it).
 //
-// Call it BEFORE the VIP becomes local: a client segment reaching this node while the
-// VIP is local and the socket does not exist yet is answered with a reset. No segment
-// is sent here; after claiming and announcing the VIP call request_ack(), then write()
-// the output from snd_nxt on, which the kernel sends at once.
+// Call it BEFORE the VIP becomes local, or while the hooks drop the connection's
+// segments: a client segment reaching this node while the VIP is local and the socket
+// does not exist yet is answered with a reset. No segment is sent here; after claiming
+// and announcing the VIP call request_ack(), then write() the output from snd_nxt on,
+// which the kernel sends at once.
+Result<UniqueFd> finish_rebuild(PreparedSocket prepared, const RepairState& state,
+                                std::span<const uint8_t> sent_unacked);
+
+// prepare_repair_socket() then finish_rebuild(): the state is validated first, so an
+// invalid one costs no socket.
 Result<UniqueFd> rebuild_connection(const RepairState& state,
                                     std::span<const uint8_t> sent_unacked);
+
+// One connection of a batch: the prepared socket is consumed.
+struct RebuildJob {
+    PreparedSocket prepared;
+    RepairState state;
+    std::span<const uint8_t> sent_unacked;  // must stay valid during rebuild_batch()
+};
+
+// Batches of at least this many sockets are split across threads.
+inline constexpr size_t kParallelRebuildMin = 256;
+
+// Finishes every job; result i is job i's socket or its one-line error. With at least
+// kParallelRebuildMin jobs the work is split in `max_threads` contiguous parts (at
+// most 2, the cores of the machines this runs on), the first done on the calling
+// thread; a thread that cannot be started leaves its part to the calling thread.
+// Nothing is thrown across threads: each job's failure is its own result.
+std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads = 2);
 
 // Sends one window probe (a segment just below snd_una), which the client answers at
 // once with an ACK carrying how far it really got and its window. Needed once after a
