@@ -21,6 +21,9 @@ constexpr uint64_t kBackupSlackFactor = 10;
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
 constexpr size_t kPeerBacklogLimit = 32 << 20;
+// How long a connect to a backup may go unanswered before it is tried afresh; longer
+// when failure detection is slower (three times the backup's verdict time).
+constexpr uint64_t kConnectAttemptMinMs = 100;
 
 std::string conn_name(const tcpfo_conn_key& k) {
     return fmt::format("{}:{}", addr_to_string(k.client_addr), ntohs(k.client_port));
@@ -105,6 +108,7 @@ void PrimaryNode::connect_peer(size_t index) {
     auto link = PeerLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
     if (!link) return note_connect_failure(index, link.error().message);
     peer.link = std::move(*link);
+    peer.attempt_at_ms = monotonic_ms();
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
 }
 
@@ -220,6 +224,15 @@ void PrimaryNode::on_heartbeat_tick() {
         if (peer.live && heartbeat_->silence_ms(i) > dead_ms) {
             peer.link->close();
             on_peer_lost(i, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(i)));
+        }
+        // A lost SYN would cost the kernel's 1 s retransmission: give up on it sooner
+        // and try afresh. (Nothing reached the backup: it cannot mistake this for a
+        // stream that broke.)
+        const uint64_t attempt_limit_ms = std::max<uint64_t>(kConnectAttemptMinMs, dead_ms / kBackupSlackFactor * 3);
+        if (!peer.live && peer.link && !peer.link->closed() && now - peer.attempt_at_ms > attempt_limit_ms &&
+            peer.link->connecting()) {
+            peer.link->close();
+            note_connect_failure(i, fmt::format("no answer to the connect in {} ms", now - peer.attempt_at_ms));
         }
         if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(i);
     }

@@ -29,6 +29,14 @@ PeerLink::PeerLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks cal
 
 PeerLink::~PeerLink() { close(); }
 
+bool PeerLink::connecting() const {
+    if (!fd_) return false;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd_.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+    return info.tcpi_state == TCP_SYN_SENT;
+}
+
 void PeerLink::close() {
     if (!fd_) return;
     loop_.remove(fd_.get());

@@ -39,6 +39,8 @@ public:
     size_t queued_bytes() const { return out_.size(); }
     const std::string& name() const { return name_; }
     bool closed() const { return !fd_; }
+    // The TCP connect has not completed: a SYN is out and nothing came back yet.
+    bool connecting() const;
     // Closes without calling on_closed (the owner is shutting the link down itself).
     void close();
 
