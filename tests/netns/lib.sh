@@ -265,6 +265,7 @@ wait_takeover() {
     local dead done_
     dead=$(grep -m1 'taking over' "$work/failoverd-backup.log" | awk '{print $1}')
     done_=$(grep -m1 'takeover complete' "$work/failoverd-backup.log" | awk '{print $1}')
+    echo "  backup: $(grep -m1 -o 'takeover complete:.*' "$work/failoverd-backup.log")"
     awk -v d="$dead" -v t="$done_" -v c="$crash_ns" 'BEGIN {
         printf "  primary declared dead %d ms, takeover complete %d ms after the crash (failoverd'"'"'s log)\n",
             (d - c / 1e9) * 1000, (t - c / 1e9) * 1000 }'

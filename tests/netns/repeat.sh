@@ -34,8 +34,8 @@ for ((i = 1; i <= runs; i++)); do
     dead=$(sed -n 's/.*primary declared dead \(-\{0,1\}[0-9]*\) ms, takeover complete \(-\{0,1\}[0-9]*\) ms.*/dead \1 ms, complete \2 ms/p' "$log" | head -1)
     if [ $rc = 0 ]; then
         passed=$((passed + 1))
-        worst+=("${w:-0}")
-        echo "run $i: PASS, worst stall ${w:-?} ms${dead:+ (takeover: $dead after the crash)}"
+        [ -z "$w" ] || worst+=("$w")
+        echo "run $i: PASS, worst stall ${w:-(none measured)}${w:+ ms}${dead:+ (takeover: $dead after the crash)}"
         [ -n "$keep" ] || rm -f "$log"
     elif [ $rc = 77 ]; then
         echo "run $i: SKIPPED ($(grep -m1 SKIP "$log" || true))"
