@@ -67,7 +67,4 @@ private:
     uint32_t interest_ = 0;
 };
 
-// "conn 7 192.0.2.1:40000" for log lines.
-std::string describe_conn(const ConnOpenRecord& conn);
-
 }  // namespace tcpfo

@@ -41,6 +41,7 @@ NodeStatus primary_status(size_t conns) {
     live.address = "192.0.2.11:7100";
     live.state = "live";
     live.since_us = 1700000000500000;
+    live.connected_us = 1700000000500000;
     live.queued_bytes = 123;
     s.peers.push_back(live);
     PeerStatus down;
@@ -84,6 +85,8 @@ TEST(StatusJson, PrimaryShape) {
     EXPECT_FALSE(j["peers"][0].contains("last_error"));
     EXPECT_EQ(j["peers"][1]["state"], "connecting");
     EXPECT_FALSE(j["peers"][1].contains("since_us")) << "0 means unknown";
+    EXPECT_EQ(j["peers"][0]["connected_us"], 1700000000500000u);
+    EXPECT_FALSE(j["peers"][1].contains("connected_us"));
     EXPECT_EQ(j["peers"][1]["failed_attempts"], 7);
     EXPECT_EQ(j["peers"][1]["retry_in_ms"], 12);
     EXPECT_EQ(j["peers"][1]["retry_interval_ms"], 40);
@@ -116,7 +119,7 @@ TEST(StatusJson, BackupAfterTakeover) {
     t.finished_us = 2010;
     t.succeeded = true;
     t.rebuilt = 1;
-    t.skipped = 1;
+    t.reset = 1;
     t.total_ms = 2;
     s.takeover = t;
     ConnStatus ok;
@@ -137,7 +140,7 @@ TEST(StatusJson, BackupAfterTakeover) {
     EXPECT_FALSE(j.contains("unprotected_recent")) << "a primary's list only";
     EXPECT_EQ(j["takeover"]["state"], "complete");
     EXPECT_EQ(j["takeover"]["rebuilt"], 1);
-    EXPECT_EQ(j["takeover"]["skipped"], 1);
+    EXPECT_EQ(j["takeover"]["reset"], 1);
     EXPECT_EQ(j["takeover"]["reason"], "no heartbeat for 31 ms");
     EXPECT_EQ(j["connections"][0]["rebuilt"], true);
     EXPECT_FALSE(j["connections"][0].contains("why_not_rebuilt"));

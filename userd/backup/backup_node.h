@@ -8,11 +8,13 @@
 #include <optional>
 
 #include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/config/options.h"
-#include "userd/transport/peer_link.h"
+#include "userd/transport/tcp_link.h"
 #include "replay/replica_feed.h"
+#include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/takeover.h"
 #include "userd/status/node_status.h"
 
@@ -35,31 +37,32 @@ private:
     void on_tick();
     void on_ring_readable();
     void begin_takeover(const std::string& why);
+    void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
     // were when it began, then which of them were rebuilt.
     void note_takeover_begun(const std::string& why);
-    void note_takeover_result(const Result<TakeoverOutcome>& outcome);
+    void note_takeover_result();
     std::vector<ConnStatus> feed_statuses() const;
 
     EventLoop& loop_;
     Options options_;
     uint64_t epoch_ = 0;
     UniqueFd listener_;
-    std::unique_ptr<PeerLink> primary_;
-    std::unique_ptr<PeerLink> retired_link_;  // destroyed outside its own callbacks
+    std::unique_ptr<Link> primary_;
+    std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
     bool primary_seen_ = false;  // a takeover needs a primary that existed
-    bool taking_over_ = false;
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
-    std::unique_ptr<BpfSnoop> snoop_;
+    std::unique_ptr<Hooks> hooks_;
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
-    std::map<uint64_t, std::unique_ptr<ReplicaFeed>> feeds_;
+    std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
+    FeedTable feeds_;
     std::map<uint64_t, uint64_t> stable_sent_;  // conn id -> offset last acknowledged
     std::vector<uint64_t> dirty_;              // conns whose log or output moved
-    std::optional<TakeoverOutcome> took_over_;
-    std::vector<uint64_t> finished_splices_;
+    std::unique_ptr<Takeover> takeover_;  // set at the decision; then this node serves
+    bool takeover_reported_ = false;
     FeedLimits limits_;
     size_t max_connections_ = 65536;
     std::optional<TakeoverStatus> takeover_status_;

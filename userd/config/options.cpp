@@ -153,6 +153,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (!have_port) return fail("--port is required");
     if (!have_listen) return fail("--listen is required");
     if (o.peers.empty()) return fail("at least one --peer is required");
+    if (o.peers.size() > kMaxPeers) return fail("at most {} --peer options", kMaxPeers);
     if (o.role == NodeRole::backup && !o.replica) return fail("--replica is required for a backup");
     if (o.role == NodeRole::backup && o.peers.size() != 1)
         return fail("a backup takes exactly one --peer (the primary)");

@@ -14,6 +14,9 @@
 
 namespace tcpfo {
 
+// Peers a node replicates to; PeerId and per-peer tables are sized by it.
+inline constexpr size_t kMaxPeers = 16;
+
 inline constexpr uint16_t kDefaultReplicationPort = 7100;
 
 struct Options {

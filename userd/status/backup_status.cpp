@@ -37,45 +37,48 @@ void BackupNode::note_takeover_begun(const std::string& why) {
     takeover_conns_ = feed_statuses();
 }
 
-void BackupNode::note_takeover_result(const Result<TakeoverOutcome>& outcome) {
-    if (!takeover_status_) return;
+void BackupNode::note_takeover_result() {
+    if (!takeover_status_ || !takeover_) return;
     TakeoverStatus& t = *takeover_status_;
+    const Takeover::Report& r = takeover_->report();
     t.finished_us = realtime_us();
     t.total_ms = (t.finished_us - t.started_us) / 1000;
-    if (!outcome) {
-        t.error = outcome.error().message;
-        for (auto& c : takeover_conns_) {
-            c.rebuilt = false;
-            c.not_rebuilt_why = "the takeover failed";
-        }
-        return;
-    }
     t.succeeded = true;
-    t.rebuilt = outcome->rebuilt;
-    t.skipped = outcome->skipped;
-    t.drain_ms = outcome->drain_ms;
-    t.rebuild_ms = outcome->rebuild_ms;
-    t.claim_ms = outcome->claim_ms;
+    t.step = step_name(takeover_->step());
+    t.rebuilt = r.rebuilt;
+    t.reset = r.reset;
+    t.claim_attempts = r.claim_attempts;
+    t.positions_learned = r.positions_learned;
+    t.prompted = r.prompted;
+    t.claimed_ms = r.claimed_ms;
+    t.learned_ms = r.learned_ms;
+    t.drained_ms = r.drained_ms;
+    t.rebuilt_ms = r.rebuilt_ms;
+    t.serving_ms = r.serving_ms;
     for (auto& c : takeover_conns_) {
-        c.rebuilt = outcome->splices.count(c.id) > 0;
-        if (!*c.rebuilt)
-            c.not_rebuilt_why = c.is_protected ? "the rebuild or the splice failed (see the log)" : c.why_not;
+        c.rebuilt = takeover_->has_splice(c.id);
+        if (*c.rebuilt) continue;
+        auto why = takeover_->resets().find(c.id);
+        c.not_rebuilt_why = why != takeover_->resets().end() ? "reset toward the client: " + why->second
+                            : c.is_protected                 ? "closed before the splice started"
+                                                             : c.why_not;
     }
 }
 
 NodeStatus BackupNode::status() const {
     NodeStatus s;
-    const bool failed = takeover_status_ && takeover_status_->finished_us && !takeover_status_->succeeded;
-    s.role = took_over_ ? "taken-over-primary" : failed ? "takeover-failed" : taking_over_ ? "taking-over" : "backup";
+    const bool serving = takeover_ && takeover_->serving();
+    s.role = serving ? "taken-over-primary" : takeover_ ? "taking-over" : "backup";
     s.epoch = epoch_;
     PeerStatus primary;
     primary.address = to_string(options_.peers[0]);
     const bool streaming = primary_ && !primary_->closed();
-    primary.state = !primary_seen_ ? "waiting" : streaming && !taking_over_ && !took_over_ ? "live" : "lost";
+    primary.state = !primary_seen_ ? "waiting" : streaming && !takeover_ ? "live" : "lost";
     primary.queued_bytes = streaming ? primary_->queued_bytes() : 0;
     s.peers.push_back(std::move(primary));
-    if (snoop_) s.hooks = hook_counters(snoop_->stats());
+    if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.takeover = takeover_status_;
+    if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
     if (!takeover_status_) {
         s.conns = feed_statuses();
         return s;
@@ -83,7 +86,7 @@ NodeStatus BackupNode::status() const {
     s.conns = takeover_conns_;
     for (auto& c : s.conns) {
         if (c.rebuilt && *c.rebuilt)
-            c.phase = took_over_ && took_over_->splices.count(c.id) ? "spliced" : "done";
+            c.phase = takeover_->has_splice(c.id) ? "spliced" : "done";
         else if (c.rebuilt)
             c.phase = "not-rebuilt";
     }

@@ -16,7 +16,7 @@ void fill_common_status(NodeStatus& status, const Options& options, uint64_t sta
     status.port = options.port;
 }
 
-std::vector<std::pair<std::string, uint64_t>> hook_counters(const BpfSnoop::Stats& st) {
+std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st) {
     return {
         {"events", st.events},
         {"ring_drops", st.ring_drops},
@@ -26,6 +26,8 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const BpfSnoop::Stat
         {"socketless_rsts_held", st.rsts_held},
         {"acks_ceiled", st.acks_ceiled},
         {"pure_acks_lifted", st.seqs_lifted},
+        {"held_segments_dropped", st.held_dropped},
+        {"takeover_segments_dropped", st.takeover_dropped},
     };
 }
 

@@ -22,6 +22,7 @@ struct PeerStatus {
     // yet), "live", "lost" (the stream broke or the primary went silent).
     std::string state;
     uint64_t since_us = 0;          // wall clock of entering `state`; 0 if unknown
+    uint64_t connected_us = 0;      // primary: when the stream last became live; 0 if never
     uint64_t queued_bytes = 0;      // replication bytes queued for this peer, not yet sent
     std::optional<uint64_t> failed_attempts;    // primary: connect failures since it was last live
     std::optional<uint64_t> retry_in_ms;        // primary, not connected: the next attempt is due in
@@ -70,9 +71,14 @@ struct TakeoverStatus {
     uint64_t finished_us = 0;  // 0 while running
     bool succeeded = false;
     std::string error;         // when it failed
+    std::string step;         // the takeover's current step (takeover.h)
     uint64_t rebuilt = 0;
-    uint64_t skipped = 0;
-    uint64_t drain_ms = 0, rebuild_ms = 0, claim_ms = 0, total_ms = 0;
+    uint64_t reset = 0;       // connections reset toward their clients (see the log for why)
+    uint64_t claim_attempts = 0;
+    uint64_t positions_learned = 0;  // clients that answered the probe in time
+    uint64_t prompted = 0;           // clients prompted to resend what the dead primary took
+    // Milliseconds from the decision to each step's end.
+    uint64_t claimed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0, total_ms = 0;
 };
 
 struct NodeStatus {

@@ -32,6 +32,7 @@ NodeStatus PrimaryNode::status() const {
         const bool connected = p.link && !p.link->closed();
         ps.state = p.live ? "live" : p.ever_live ? "lost" : "connecting";
         ps.since_us = p.since_us;
+        ps.connected_us = p.connected_us;
         ps.queued_bytes = connected ? p.link->queued_bytes() : 0;
         if (!p.live) {
             ps.failed_attempts = p.backoff.failures();
@@ -41,7 +42,7 @@ NodeStatus PrimaryNode::status() const {
         }
         s.peers.push_back(std::move(ps));
     }
-    if (snoop_) s.hooks = hook_counters(snoop_->stats());
+    if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.unprotected.assign(unprotected_.begin(), unprotected_.end());
     s.unprotected_total = unprotected_total_;
 
@@ -64,10 +65,10 @@ NodeStatus PrimaryNode::status() const {
     // The server's send sequence lives in the BPF map: one lookup per connection,
     // done as each piece of the answer is rendered. The control server drops this
     // before the node goes away (ControlServer::set_status_source).
-    s.complete = [snoop = snoop_.get(), vip = options_.vip.addr, port = options_.port](ConnStatus& c) {
-        if (!snoop) return;
+    s.complete = [hooks = hooks_.get(), vip = options_.vip.addr, port = options_.port](ConnStatus& c) {
+        if (!hooks) return;
         const tcpfo_conn_key key{c.client_addr, vip, htons(c.client_port), htons(port)};
-        auto state = snoop->conn_state(key);
+        auto state = hooks->conn_state(key);
         if (!state) return;  // closed since the snapshot
         c.server_sent = seq_to_offset(state->snd_nxt, state->server_isn + 1, c.server_acked.value_or(0));
     };

@@ -21,6 +21,7 @@ Json peer_json(const PeerStatus& p) {
     j["address"] = p.address;
     j["state"] = p.state;
     if (p.since_us) j["since_us"] = p.since_us;
+    if (p.connected_us) j["connected_us"] = p.connected_us;
     j["queued_bytes"] = p.queued_bytes;
     if (p.failed_attempts) j["failed_attempts"] = *p.failed_attempts;
     if (p.retry_in_ms) j["retry_in_ms"] = *p.retry_in_ms;
@@ -37,13 +38,19 @@ Json takeover_json(const TakeoverStatus& t) {
     j["started_us"] = t.started_us;
     if (t.finished_us) j["finished_us"] = t.finished_us;
     if (!t.error.empty()) j["error"] = t.error;
+    j["step"] = t.step;
+    j["claim_attempts"] = t.claim_attempts;
     if (t.finished_us && t.succeeded) {
         j["rebuilt"] = t.rebuilt;
-        j["skipped"] = t.skipped;
+        j["reset"] = t.reset;
+        j["positions_learned"] = t.positions_learned;
+        j["prompted"] = t.prompted;
         j["total_ms"] = t.total_ms;
-        j["drain_ms"] = t.drain_ms;
-        j["rebuild_ms"] = t.rebuild_ms;
-        j["claim_ms"] = t.claim_ms;
+        j["claimed_ms"] = t.claimed_ms;
+        j["learned_ms"] = t.learned_ms;
+        j["drained_ms"] = t.drained_ms;
+        j["rebuilt_ms"] = t.rebuilt_ms;
+        j["serving_ms"] = t.serving_ms;
     }
     return j;
 }
