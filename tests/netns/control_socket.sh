@@ -175,7 +175,7 @@ scenario() {
     jq -e '.role == "taken-over-primary" and .epoch == 2 and .peers[0].state == "lost"
            and ([.connections[] | select(.rebuilt)] | length) == 10' <<<"$st" >/dev/null ||
         { echo "FAIL: the backup's status after the takeover: $st" >&2; return 1; }
-    echo "  after the takeover: $(jq -c '{role, epoch, takeover: (.takeover | {state, rebuilt, skipped}), phases: ([.connections[].phase] | group_by(.) | map({(.[0]): length}) | add)}' <<<"$st")"
+    echo "  after the takeover: $(jq -c '{role, epoch, takeover: (.takeover | {state, rebuilt, reset}), phases: ([.connections[].phase] | group_by(.) | map({(.[0]): length}) | add)}' <<<"$st")"
     touch "$work/resume"
     finish_client idle
 
