@@ -174,7 +174,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         }
         peer.live = true;
         peer.ever_live = true;
-        peer.since_us = realtime_us();
+        peer.since_us = peer.connected_us = realtime_us();
         heartbeat_->heard_from(id);
         log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
                  epoch_, peer.backoff.failures());
@@ -263,6 +263,7 @@ void PrimaryNode::on_heartbeat_tick() {
             peer.link->connecting()) {
             peer.link->close();
             note_connect_failure(id, fmt::format("no answer to the connect in {} ms", now - peer.attempt_at_ms));
+            peer.retry_at_ms = now;  // the wait has been long enough already: again at once
         }
         if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
     }

@@ -48,6 +48,7 @@ private:
         RetryBackoff backoff;       // delay before the next connect attempt
         bool ever_live = false;     // for status: "connecting" until first live, "lost" after
         uint64_t since_us = 0;      // wall clock of the last change of state
+        uint64_t connected_us = 0;  // wall clock of the last hello exchanged (kept once lost)
         std::string last_error;     // why the last attempt or the stream failed
     };
 
