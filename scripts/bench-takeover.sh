@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): takeover time against the number of live connections, and
+# memory per connection on both nodes.
+#
+# For each N: N connections through the VIP on the namespace topology of
+# tests/netns/lib.sh (N - 1 idle echo connections and one download streaming at
+# 1 MB/s, the probe), then a hard crash of the primary. From the backup's log and the
+# probe's receive gaps:
+#   detect   crash (link cut) -> takeover decision ("primary ... is dead")
+#   rebuilt  decision -> last socket rebuilt (drain + rebuild of the takeover line)
+#   claimed  decision -> VIP claimed and announced (+ claim)
+#   done     decision -> takeover complete (every connection spliced)
+#   1st byte decision -> first byte the probe received after the crash
+# and the daemons' memory per idle connection: anonymous RSS growth from none to N
+# (heap; the ring buffer's pages are file-backed and excluded), and the BPF map
+# entries used (key + value bytes; the kernel's per-element overhead comes on top).
+# Afterwards every idle connection is resumed and verified.
+#
+#   scripts/bench-takeover.sh [--runs R] [N ...]     (default N: 100 1000 and 10000,
+#                                                     or 9000 if the open-file limit caps it)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+runs=1
+counts=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        [1-9]*) counts+=("$1"); shift ;;
+        *) echo "bench-takeover.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench-takeover.sh: --runs expects a positive integer" >&2; exit 2; }
+reserve=128
+hard=$(ulimit -Hn)
+if [ ${#counts[@]} = 0 ]; then
+    if [ "$hard" = unlimited ] || [ "$hard" -ge $((reserve + 2 * 10000)) ]; then
+        counts=(100 1000 10000)
+    else
+        counts=(100 1000 9000)
+        echo "bench: open-file hard limit $hard caps the backup below 10,000 (2 per connection + $reserve): 9,000" >&2
+    fi
+fi
+"$top/scripts/build.sh" >/dev/null
+
+# The namespace scenarios' helpers: topology, daemons, crash, cleanup on exit.
+# shellcheck source=../tests/netns/lib.sh
+. "$top/tests/netns/lib.sh"
+require_failoverd
+export TOPO_QUIET=1
+say() { :; }  # quiet helpers
+
+rss_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+# Wall-clock ns of the first log line matching PATTERN (failoverd stamps lines with
+# seconds.microseconds of CLOCK_REALTIME).
+log_time_ns() { grep -m1 "$2" "$work/$1.log" | awk '{split($1, t, "."); printf "%d%06d000\n", t[1], t[2]}'; }
+ms_between() { echo $(( ($2 - $1) / 1000 )) | awk '{printf "%.1f", $1 / 1000}'; }
+# Bytes per connection of the BPF maps a process holds with one entry per connection.
+bpf_bytes_per_conn() {
+    local pid=$1 maps=$2
+    bpftool -j map show 2>/dev/null | python3 -c '
+import json, sys
+pid, names = int(sys.argv[1]), sys.argv[2].split(",")
+total = 0
+for m in json.load(sys.stdin):
+    if m.get("name") in names and any(p.get("pid") == pid for p in m.get("pids", [])):
+        total += m["bytes_key"] + m["bytes_value"]
+print(total)' "$pid" "$maps"
+}
+
+results=()
+one_run() {
+    local n=$1 run=$2
+    setup_run "tk$n-$run" >/dev/null
+    local ns
+    for ns in "$ns_primary" "$ns_backup"; do
+        ip netns exec "$ns" sysctl -qw net.core.somaxconn=16384 net.ipv4.tcp_max_syn_backlog=16384
+    done
+    p_bg service "$echo_service" --listen 0.0.0.0:$port --max-conns $((n + 100))
+    b_bg replica "$echo_service" --listen 0.0.0.0:$port --max-conns $((n + 100))
+    wait_until 5 "the echo service on the primary" listening "$ns_primary" $port
+    wait_until 5 "the replica on the backup" listening "$ns_backup" $port
+    start_failoverd >/dev/null
+    local pid_p=${bg_pid[failoverd-primary]} pid_b=${bg_pid[failoverd-backup]} rss_p0 rss_b0
+    rss_p0=$(rss_kib "$pid_p") rss_b0=$(rss_kib "$pid_b")
+
+    local idle=$((n - 1))
+    if [ $idle -gt 0 ]; then
+        c_bg idle "$stream_client" echo --connect $vip:$port --conns $idle --bytes 2K --pause-at 1K \
+            --resume-file "$work/resume" --progress-file "$work/idle.progress" --timeout-s 900 --label idle
+        wait_until 300 "$idle idle connections" progress_at_least "$work/idle.progress" paused 1
+    fi
+    sleep 2  # the backup gives idle buffers back once a second
+    local rss_p1 rss_b1 bpf_p
+    rss_p1=$(rss_kib "$pid_p") rss_b1=$(rss_kib "$pid_b")
+    bpf_p=$(bpf_bytes_per_conn "$pid_p" conns,stable || echo "?")
+    c_bg probe "$stream_client" download --connect $vip:$port --bytes 4M --rate 1 --timeout-s 120 \
+        --crash-file "$work/crash.time" --label probe
+    sleep 1
+    crash_primary >/dev/null
+    wait_until 120 "'takeover complete' from the backup" log_has failoverd-backup 'takeover complete'
+    local line rebuilt skipped drain rebuild claim total
+    line=$(grep -o 'takeover complete: .*' "$work/failoverd-backup.log")
+    rebuilt=$(echo "$line" | awk '{print $3}')
+    skipped=$(echo "$line" | grep -o '[0-9]* skipped' | awk '{print $1}')
+    total=$(echo "$line" | grep -o 'in [0-9]* ms' | awk '{print $2}')
+    drain=$(echo "$line" | grep -o 'drain [0-9]* ms' | awk '{print $2}')
+    rebuild=$(echo "$line" | grep -o 'rebuild [0-9]* ms' | awk '{print $2}')
+    claim=$(echo "$line" | grep -o 'claim [0-9]* ms' | awk '{print $2}')
+    local crash decided resumed first
+    crash=$(cat "$work/crash.time")
+    decided=$(log_time_ns failoverd-backup 'is dead')
+    if [ $idle -gt 0 ]; then touch "$work/resume"; fi
+    wait "${bg_pid[probe]}" || true
+    unset "bg_pid[probe]"
+    resumed=$(grep -o 'resumed_after_crash_ms=[0-9.]*' "$work/probe.log" | cut -d= -f2 || true)
+    first="?"
+    [ -n "$resumed" ] && first=$(awk -v c="$crash" -v d="$decided" -v r="$resumed" 'BEGIN {printf "%.1f", (c - d) / 1e6 + r}')
+    local verified="-"
+    if [ $idle -gt 0 ]; then
+        if wait "${bg_pid[idle]}"; then verified="all $idle"; else verified="FAILED"; fi
+        unset "bg_pid[idle]"
+    fi
+    results+=("| $n | $rebuilt ($skipped skipped) | $(ms_between "$crash" "$decided") | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) | $verified |")
+    echo "bench: N=$n run $run: ${results[-1]}" >&2
+    teardown_run >/dev/null 2>&1
+}
+
+for n in "${counts[@]}"; do
+    for ((r = 1; r <= runs; r++)); do one_run "$n" "$r"; done
+done
+
+echo
+echo "| N | rebuilt | detect (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF entries) | backup B/conn (heap) | idle conns verified after |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${results[@]}"
