@@ -6,7 +6,7 @@
 # tests/netns/lib.sh (N - 1 idle echo connections and one download streaming at
 # 1 MB/s, the probe), then a hard crash of the primary. From the backup's log and the
 # probe's receive gaps:
-#   detect   crash (link cut) -> takeover decision ("primary ... is dead")
+#   silence  how long the backup had heard nothing when it decided (detection)
 #   rebuilt  decision -> last socket rebuilt (drain + rebuild of the takeover line)
 #   claimed  decision -> VIP claimed and announced (+ claim)
 #   done     decision -> takeover complete (every connection spliced)
@@ -16,16 +16,22 @@
 # entries used (key + value bytes; the kernel's per-element overhead comes on top).
 # Afterwards every idle connection is resumed and verified.
 #
+# Each run is a child process of its own (topology, daemons, cleanup); a run whose
+# backup took over before the crash (a busy shared machine can starve a daemon past
+# the 30 ms detection) is retried, up to three times, and counted.
+#
 #   scripts/bench-takeover.sh [--runs R] [N ...]     (default N: 100 1000 and 10000,
 #                                                     or 9000 if the open-file limit caps it)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 runs=1
 counts=()
+one=
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) runs=${2:?--runs needs a number}; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --one) one=${2:?}; shift 2 ;;  # internal: one run with N=$one, its row on stdout
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         [1-9]*) counts+=("$1"); shift ;;
         *) echo "bench-takeover.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -33,15 +39,39 @@ done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench-takeover.sh: --runs expects a positive integer" >&2; exit 2; }
 reserve=128
 hard=$(ulimit -Hn)
-if [ ${#counts[@]} = 0 ]; then
-    if [ "$hard" = unlimited ] || [ "$hard" -ge $((reserve + 2 * 10000)) ]; then
-        counts=(100 1000 10000)
-    else
-        counts=(100 1000 9000)
-        echo "bench: open-file hard limit $hard caps the backup below 10,000 (2 per connection + $reserve): 9,000" >&2
+if [ -z "$one" ]; then
+    if [ ${#counts[@]} = 0 ]; then
+        if [ "$hard" = unlimited ] || [ "$hard" -ge $((reserve + 2 * 10000)) ]; then
+            counts=(100 1000 10000)
+        else
+            counts=(100 1000 9000)
+            echo "bench: open-file hard limit $hard caps the backup below 10,000 (2 per connection + $reserve): 9,000" >&2
+        fi
     fi
+    "$top/scripts/build.sh" >/dev/null
+    rows=()
+    misfires=0
+    for n in "${counts[@]}"; do
+        for ((r = 1; r <= runs; r++)); do
+            for attempt in 1 2 3; do
+                if row=$("$0" --one "$n" 2>"/tmp/tcpfo-bench-takeover-$$.err"); then
+                    rows+=("$row")
+                    echo "bench: N=$n run $r: $row" >&2
+                    break
+                fi
+                misfires=$((misfires + 1))
+                echo "bench: N=$n run $r attempt $attempt failed: $(grep -m1 FAIL "/tmp/tcpfo-bench-takeover-$$.err" || tail -1 "/tmp/tcpfo-bench-takeover-$$.err")" >&2
+            done
+        done
+    done
+    rm -f "/tmp/tcpfo-bench-takeover-$$.err"
+    echo
+    echo "| N | rebuilt | heartbeat silence at decision (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF entries) | backup B/conn (heap) | idle conns verified after |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    echo "($misfires failed attempt(s) retried)"
+    exit 0
 fi
-"$top/scripts/build.sh" >/dev/null
 
 # The namespace scenarios' helpers: topology, daemons, crash, cleanup on exit.
 # shellcheck source=../tests/netns/lib.sh
@@ -54,7 +84,6 @@ rss_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 # Wall-clock ns of the first log line matching PATTERN (failoverd stamps lines with
 # seconds.microseconds of CLOCK_REALTIME).
 log_time_ns() { grep -m1 "$2" "$work/$1.log" | awk '{split($1, t, "."); printf "%d%06d000\n", t[1], t[2]}'; }
-ms_between() { echo $(( ($2 - $1) / 1000 )) | awk '{printf "%.1f", $1 / 1000}'; }
 # Bytes per connection of the BPF maps a process holds with one entry per connection.
 bpf_bytes_per_conn() {
     local pid=$1 maps=$2
@@ -68,10 +97,9 @@ for m in json.load(sys.stdin):
 print(total)' "$pid" "$maps"
 }
 
-results=()
 one_run() {
-    local n=$1 run=$2
-    setup_run "tk$n-$run" >/dev/null
+    local n=$1
+    setup_run "tk$n" >/dev/null
     local ns
     for ns in "$ns_primary" "$ns_backup"; do
         ip netns exec "$ns" sysctl -qw net.core.somaxconn=16384 net.ipv4.tcp_max_syn_backlog=16384
@@ -103,13 +131,14 @@ one_run() {
     line=$(grep -o 'takeover complete: .*' "$work/failoverd-backup.log")
     rebuilt=$(echo "$line" | awk '{print $3}')
     skipped=$(echo "$line" | grep -o '[0-9]* skipped' | awk '{print $1}')
-    total=$(echo "$line" | grep -o 'in [0-9]* ms' | awk '{print $2}')
+    total=$(echo "$line" | grep -o ', in [0-9]* ms' | awk '{print $3}')
     drain=$(echo "$line" | grep -o 'drain [0-9]* ms' | awk '{print $2}')
     rebuild=$(echo "$line" | grep -o 'rebuild [0-9]* ms' | awk '{print $2}')
     claim=$(echo "$line" | grep -o 'claim [0-9]* ms' | awk '{print $2}')
-    local crash decided resumed first
+    local crash decided silence resumed first
     crash=$(cat "$work/crash.time")
     decided=$(log_time_ns failoverd-backup 'is dead')
+    silence=$(grep -m1 -o 'no heartbeat for [0-9]* ms' "$work/failoverd-backup.log" | awk '{print $4}' || true)
     if [ $idle -gt 0 ]; then touch "$work/resume"; fi
     wait "${bg_pid[probe]}" || true
     unset "bg_pid[probe]"
@@ -121,16 +150,9 @@ one_run() {
         if wait "${bg_pid[idle]}"; then verified="all $idle"; else verified="FAILED"; fi
         unset "bg_pid[idle]"
     fi
-    results+=("| $n | $rebuilt ($skipped skipped) | $(ms_between "$crash" "$decided") | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) | $verified |")
-    echo "bench: N=$n run $run: ${results[-1]}" >&2
+    [ "$rebuilt" = "$n" ] && [ "$verified" != FAILED ] || { echo "FAIL: $line; idle connections: $verified" >&2; return 1; }
+    echo "| $n | $rebuilt ($skipped skipped) | ${silence:-?} | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) | $verified |"
     teardown_run >/dev/null 2>&1
 }
 
-for n in "${counts[@]}"; do
-    for ((r = 1; r <= runs; r++)); do one_run "$n" "$r"; done
-done
-
-echo
-echo "| N | rebuilt | detect (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF entries) | backup B/conn (heap) | idle conns verified after |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-printf '%s\n' "${results[@]}"
+one_run "$one"
