@@ -4,13 +4,14 @@
 #
 # For each N: N connections through the VIP on the namespace topology of
 # tests/netns/lib.sh (N - 1 idle echo connections and one download streaming at
-# 1 MB/s, the probe), then a hard crash of the primary. From the backup's log and the
-# probe's receive gaps:
+# 1 MB/s, the probe), then a hard crash of the primary. From the backup's log and a
+# capture on the client's link (the first segment with data from the VIP sent by the
+# backup's MAC address):
 #   silence  how long the backup had heard nothing when it decided (detection)
 #   rebuilt  decision -> last socket rebuilt (drain + rebuild of the takeover line)
 #   claimed  decision -> VIP claimed and announced (+ claim)
 #   done     decision -> takeover complete (every connection spliced)
-#   1st byte decision -> first byte the probe received after the crash
+#   1st byte decision -> first data segment from the backup on the client's link
 # and the daemons' memory per idle connection: anonymous RSS growth from none to N
 # (heap; the ring buffer's pages are file-backed and excluded), and the BPF map
 # entries used (key + value bytes; the kernel's per-element overhead comes on top).
@@ -122,8 +123,11 @@ one_run() {
     local rss_p1 rss_b1 bpf_p
     rss_p1=$(rss_kib "$pid_p") rss_b1=$(rss_kib "$pid_b")
     bpf_p=$(bpf_bytes_per_conn "$pid_p" conns,stable || echo "?")
-    c_bg probe "$stream_client" download --connect $vip:$port --bytes 4M --rate 1 --timeout-s 120 \
-        --crash-file "$work/crash.time" --label probe
+    c_bg probe "$stream_client" download --connect $vip:$port --bytes 4M --rate 1 --timeout-s 120 --label probe
+    # The first segment carrying data that the backup sends toward the client.
+    local backup_mac
+    backup_mac=$(ip -n "$ns_backup" -o link show eth0 | grep -o 'link/ether [0-9a-f:]*' | awk '{print $2}')
+    c_bg first tcpdump -i eth0 -n -tt -l -c 1 "ether src $backup_mac and tcp and src host $vip and greater 100"
     sleep 1
     crash_primary >/dev/null
     wait_until 120 "'takeover complete' from the backup" log_has failoverd-backup 'takeover complete'
@@ -135,16 +139,15 @@ one_run() {
     drain=$(echo "$line" | grep -o 'drain [0-9]* ms' | awk '{print $2}')
     rebuild=$(echo "$line" | grep -o 'rebuild [0-9]* ms' | awk '{print $2}')
     claim=$(echo "$line" | grep -o 'claim [0-9]* ms' | awk '{print $2}')
-    local crash decided silence resumed first
-    crash=$(cat "$work/crash.time")
+    local decided silence served first
     decided=$(log_time_ns failoverd-backup 'is dead')
     silence=$(grep -m1 -o 'no heartbeat for [0-9]* ms' "$work/failoverd-backup.log" | awk '{print $4}' || true)
     if [ $idle -gt 0 ]; then touch "$work/resume"; fi
     wait "${bg_pid[probe]}" || true
     unset "bg_pid[probe]"
-    resumed=$(grep -o 'resumed_after_crash_ms=[0-9.]*' "$work/probe.log" | cut -d= -f2 || true)
+    served=$(grep -m1 -o '^[0-9]*\.[0-9]*' "$work/first.log" | awk '{split($1, t, "."); printf "%d%06d000\n", t[1], t[2]}' || true)
     first="?"
-    [ -n "$resumed" ] && first=$(awk -v c="$crash" -v d="$decided" -v r="$resumed" 'BEGIN {printf "%.1f", (c - d) / 1e6 + r}')
+    [ -n "$served" ] && first=$(awk -v s="$served" -v d="$decided" 'BEGIN {printf "%.1f", (s - d) / 1e6}')
     local verified="-"
     if [ $idle -gt 0 ]; then
         if wait "${bg_pid[idle]}"; then verified="all $idle"; else verified="FAILED"; fi
