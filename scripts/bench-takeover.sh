@@ -14,7 +14,9 @@
 #   1st byte decision -> first data segment from the backup on the client's link
 # and the daemons' memory per idle connection: anonymous RSS growth from none to N
 # (heap; the ring buffer's pages are file-backed and excluded), and the BPF map
-# entries used (key + value bytes; the kernel's per-element overhead comes on top).
+# entries used (key + value bytes: the primary's conns and stable, the backup's rebuilt
+# after the takeover; in parentheses what the kernel preallocates per entry, for all
+# 65,536 entries whatever the count).
 # Afterwards every idle connection is resumed and verified.
 #
 # Each run is a child process of its own (topology, daemons, cleanup); a run whose
@@ -67,7 +69,7 @@ if [ -z "$one" ]; then
     done
     rm -f "/tmp/tcpfo-bench-takeover-$$.err"
     echo
-    echo "| N | rebuilt | heartbeat silence at decision (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF entries) | backup B/conn (heap) | idle conns verified after |"
+    echo "| N | rebuilt | heartbeat silence at decision (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF key+value) | backup B/conn (heap + BPF key+value) | idle conns verified after |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
     echo "($misfires failed attempt(s) retried)"
@@ -85,17 +87,22 @@ rss_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 # Wall-clock ns of the first log line matching PATTERN (failoverd stamps lines with
 # seconds.microseconds of CLOCK_REALTIME).
 log_time_ns() { grep -m1 "$2" "$work/$1.log" | awk '{split($1, t, "."); printf "%d%06d000\n", t[1], t[2]}'; }
-# Bytes per connection of the BPF maps a process holds with one entry per connection.
+# Key + value bytes of the BPF maps named MAPS (comma-separated) that process PID
+# holds (their ids from the descriptors' fdinfo), and the kernel's preallocated bytes
+# per entry: "88 (232 in the kernel)".
 bpf_bytes_per_conn() {
-    local pid=$1 maps=$2
+    local pid=$1 maps=$2 ids
+    ids=$(cat /proc/"$pid"/fdinfo/* 2>/dev/null | awk '/^map_id:/ {print $2}' | sort -u | tr '\n' ,)
     bpftool -j map show 2>/dev/null | python3 -c '
 import json, sys
-pid, names = int(sys.argv[1]), sys.argv[2].split(",")
-total = 0
+ids = {int(i) for i in sys.argv[1].split(",") if i}
+names = sys.argv[2].split(",")
+used = kernel = 0
 for m in json.load(sys.stdin):
-    if m.get("name") in names and any(p.get("pid") == pid for p in m.get("pids", [])):
-        total += m["bytes_key"] + m["bytes_value"]
-print(total)' "$pid" "$maps"
+    if m.get("id") in ids and m.get("name") in names:
+        used += m["bytes_key"] + m["bytes_value"]
+        kernel += m.get("bytes_memlock", 0) // max(1, m.get("max_entries", 1))
+print(f"{used} ({kernel} in the kernel)")' "$ids" "$maps"
 }
 
 one_run() {
@@ -139,7 +146,8 @@ one_run() {
     drain=$(echo "$line" | grep -o 'drain [0-9]* ms' | awk '{print $2}')
     rebuild=$(echo "$line" | grep -o 'rebuild [0-9]* ms' | awk '{print $2}')
     claim=$(echo "$line" | grep -o 'claim [0-9]* ms' | awk '{print $2}')
-    local decided silence served first
+    local decided silence served first bpf_b
+    bpf_b=$(bpf_bytes_per_conn "$pid_b" rebuilt || echo "?")
     decided=$(log_time_ns failoverd-backup 'is dead')
     silence=$(grep -m1 -o 'no heartbeat for [0-9]* ms' "$work/failoverd-backup.log" | awk '{print $4}' || true)
     if [ $idle -gt 0 ]; then touch "$work/resume"; fi
@@ -154,7 +162,7 @@ one_run() {
         unset "bg_pid[idle]"
     fi
     [ "$rebuilt" = "$n" ] && [ "$verified" != FAILED ] || { echo "FAIL: $line; idle connections: $verified" >&2; return 1; }
-    echo "| $n | $rebuilt ($skipped skipped) | ${silence:-?} | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) | $verified |"
+    echo "| $n | $rebuilt ($skipped skipped) | ${silence:-?} | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) + $bpf_b BPF after takeover | $verified |"
     teardown_run >/dev/null 2>&1
 }
 
