@@ -13,6 +13,11 @@
  * do not hold (DESIGN.md invariant 1).
  *
  * Both always pass the segment, except a clamped pure ACK that would be a duplicate.
+ *
+ * On a backup taking over, tcpfo_ingress also holds connections whose socket is not
+ * rebuilt yet (drops their client segments, records where the client is) and, in
+ * takeover mode, drops client segments that no socket would take: see record_held and
+ * takeover_drops.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -29,6 +34,8 @@
 /* Set by the loader before load. */
 const volatile __u32 vip_addr = 0; /* network order */
 const volatile __u16 vip_port = 0; /* network order */
+/* Set by failoverd at run time (BpfSnoop::set_takeover_mode): see takeover_drops. */
+volatile __u32 takeover_mode = 0;
 
 static __always_inline void fill_event(struct tcpfo_event *ev, __u8 type, __u8 flags,
 				       const struct tcpfo_segment *seg)
@@ -174,6 +181,75 @@ static __always_inline void apply_ack_ceiling(struct __sk_buff *skb, const struc
 	tcpfo_strip_sack_above(skb, seg, snd_nxt);
 }
 
+/*
+ * A held connection: records where the client is. Its answer to an out-of-window probe
+ * is a pure ACK carrying its snd_nxt (sequence) and rcv_nxt (ACK field); its own
+ * retransmissions tell the same. Two CPUs may update one record at once (the fields
+ * only move forward, a race loses at most one update of the latest-segment fields).
+ */
+static __always_inline void record_held(struct tcpfo_held_client *h, const struct tcpfo_segment *seg)
+{
+	__u32 end = seg->seq + seg->payload_len + ((seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN)) ? 1 : 0);
+
+	if (!(h->flags & TCPFO_HELD_SEQ) || seq_after(end, h->snd_nxt)) {
+		h->snd_nxt = end;
+		h->data_len = 0;
+	}
+	if (seg->payload_len > 0 && end == h->snd_nxt) {
+		h->data_seq = seg->seq;
+		h->data_len = seg->payload_len;
+	}
+	__u8 flags = h->flags | TCPFO_HELD_SEQ;
+	if ((seg->flags & TCPFO_TH_ACK) && (!(h->flags & TCPFO_HELD_ACK) || seq_after(seg->ack, h->ack))) {
+		h->ack = seg->ack;
+		flags |= TCPFO_HELD_ACK;
+	}
+	if (seg->has_ts) {
+		h->tsval = seg->tsval;
+		h->tsecr = seg->tsecr;
+		flags |= TCPFO_HELD_TS;
+	}
+	if (seg->sack_off >= 0)
+		flags |= TCPFO_HELD_SACK;
+	if (seg->flags & TCPFO_TH_FIN)
+		flags |= TCPFO_HELD_FIN;
+	if (seg->flags & TCPFO_TH_RST)
+		flags |= TCPFO_HELD_RST;
+	h->flags = flags;
+	h->window = seg->window;
+	h->last_ns = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&h->segments, 1);
+	if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+	    !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST)))
+		__sync_fetch_and_add(&h->pure_acks, 1);
+}
+
+/*
+ * Takeover mode: the VIP may be local while connections are still being rebuilt. A
+ * client segment that no socket would take (no established, request or time-wait
+ * socket; a listener does not count: it answers a non-SYN with a RST) is dropped, so
+ * the client never meets a reset; its retransmission finds the rebuilt socket. A SYN
+ * passes: the service's listener answers it with a SYN-ACK, never a reset.
+ */
+static __always_inline int takeover_drops(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	struct bpf_sock_tuple tuple = {};
+	int known = 0;
+
+	if ((seg->flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN)
+		return 0;
+	tuple.ipv4.saddr = seg->key.client_addr;
+	tuple.ipv4.daddr = seg->key.vip_addr;
+	tuple.ipv4.sport = seg->key.client_port;
+	tuple.ipv4.dport = seg->key.vip_port;
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (sk) {
+		known = sk->state != BPF_TCP_LISTEN;
+		bpf_sk_release(sk);
+	}
+	return !known;
+}
+
 SEC("tc")
 int tcpfo_ingress(struct __sk_buff *skb)
 {
@@ -181,6 +257,16 @@ int tcpfo_ingress(struct __sk_buff *skb)
 
 	if (parse_segment(skb, &seg, TCPFO_TO_VIP, vip_addr, vip_port))
 		return TC_ACT_OK;
+
+	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg.key);
+	struct tcpfo_held_client *hold = bpf_map_lookup_elem(&held, &seg.key);
+	if (hold) {
+		record_held(hold, &seg);
+		if (!rb) {
+			stat_inc(TCPFO_STAT_HELD_DROPPED);
+			return TC_ACT_SHOT;
+		}
+	}
 
 	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN) {
 		remember_syn(&seg);
@@ -192,13 +278,15 @@ int tcpfo_ingress(struct __sk_buff *skb)
 		snoop_client_segment(skb, &seg, conn);
 
 	/* Events above carry the client's own ACK: what it really acknowledged. */
-	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg.key);
 	if (rb) {
 		if ((seg.flags & TCPFO_TH_ACK) && (!rb->have_client_ack || seq_after(seg.ack, rb->client_ack))) {
 			rb->client_ack = seg.ack;
 			rb->have_client_ack = 1;
 		}
 		apply_ack_ceiling(skb, &seg);
+	} else if (!conn && takeover_mode && takeover_drops(skb, &seg)) {
+		stat_inc(TCPFO_STAT_TAKEOVER_DROPPED);
+		return TC_ACT_SHOT;
 	}
 	return TC_ACT_OK;
 }

@@ -30,6 +30,8 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_ACKS_CEILED,       /* ingress ACK fields lowered to a rebuilt socket's snd_nxt */
 	TCPFO_STAT_SEQS_LIFTED,       /* egress pure ACKs of a rebuilt socket lifted into the client's window */
 	TCPFO_STAT_RSTS_HELD,         /* kernel RSTs (no socket) of protected connections dropped */
+	TCPFO_STAT_HELD_DROPPED,      /* client segments of held connections dropped (takeover) */
+	TCPFO_STAT_TAKEOVER_DROPPED,  /* takeover mode: client segments of no known connection dropped */
 	TCPFO_STAT_COUNT,
 };
 
@@ -68,6 +70,43 @@ struct tcpfo_snoop_conn {
 struct tcpfo_rebuilt {
 	__u32 client_ack;
 	__u32 have_client_ack;
+};
+
+/*
+ * Value of the `held` map: a connection a backup is taking over whose socket is not
+ * rebuilt yet. The ingress hook drops every client segment of it (the VIP may already
+ * be local, and the stack would answer a segment without a socket with a RST) and
+ * records here where the client is. A client's answer to an out-of-window probe is a
+ * pure ACK whose sequence is its snd_nxt and whose ACK field is its rcv_nxt.
+ * Releasing the entry, or marking the connection rebuilt, lets segments through again;
+ * the record keeps being updated until the entry is deleted.
+ */
+#define TCPFO_HELD_SEQ 0x01  /* snd_nxt, data_seq/data_len are valid */
+#define TCPFO_HELD_ACK 0x02  /* ack is valid */
+#define TCPFO_HELD_TS 0x04   /* tsval/tsecr are valid */
+#define TCPFO_HELD_SACK 0x08 /* a segment carried SACK blocks (D-SACK included) */
+#define TCPFO_HELD_FIN 0x10  /* a segment carried FIN */
+#define TCPFO_HELD_RST 0x20  /* a segment carried RST */
+
+struct tcpfo_held_client {
+	__u32 snd_nxt;  /* highest seq + payload (+1 for SYN/FIN) of the client's segments */
+	__u32 ack;      /* highest ACK field */
+	__u32 tsval;    /* timestamps of the latest segment that had them */
+	__u32 tsecr;
+	__u32 data_seq; /* first byte of the latest data segment ending at snd_nxt */
+	__u32 data_len; /* its payload bytes; 0 if no data segment ends at snd_nxt */
+	__u32 segments; /* client segments seen since the hold began */
+	/*
+	 * Pure ACKs among them (no payload, SYN, FIN or RST). A client's pure ACK carries
+	 * its snd_nxt, so once one arrived (its answer to a probe), snd_nxt is exact;
+	 * before, only retransmissions were seen, and they may end below it.
+	 */
+	__u32 pure_acks;
+	__u16 window;   /* raw window field of the latest segment */
+	__u8 flags;     /* TCPFO_HELD_* */
+	__u8 pad;
+	__u32 pad2;
+	__u64 last_ns;  /* bpf_ktime_get_ns() of the latest segment */
 };
 
 #endif /* TCPFO_SNOOP_H */

@@ -45,6 +45,14 @@ struct {
 	__type(value, struct tcpfo_rebuilt);
 } rebuilt SEC(".maps");
 
+/* Connections a backup is taking over whose socket is not rebuilt yet (see snoop.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPFO_MAX_CONNS);
+	__type(key, struct tcpfo_conn_key);
+	__type(value, struct tcpfo_held_client);
+} held SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TCPFO_MAX_PENDING_SYNS);

@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <utility>
+
 #include "userd/base/log.h"
 
 namespace tcpfo {
@@ -40,7 +42,8 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
 
 ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done)
     : loop_(loop), name_(std::move(start.name)), client_(std::move(start.client)),
-      replica_(std::move(start.replica)), on_done_(std::move(on_done)) {
+      replica_(std::move(start.replica)), on_done_(std::move(on_done)),
+      on_first_output_(std::move(start.on_first_output)) {
     to_client_.from = replica_.get();
     to_client_.to = client_.get();
     to_client_.buffer.append(start.unacked);
@@ -70,6 +73,7 @@ bool ConnectionSplice::push(Direction& d) {
             return false;
         }
         d.buffer.pop_front(size_t(n));
+        if (n > 0 && &d == &to_client_ && on_first_output_) std::exchange(on_first_output_, nullptr)();
     }
     if (d.eof && !d.shut) {
         ::shutdown(d.to, SHUT_WR);

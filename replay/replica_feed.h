@@ -11,14 +11,12 @@
 
 #include "userd/base/event_loop.h"
 #include "userd/backup/input_log.h"
+#include "userd/protocol/conn_key.h"
 #include "userd/protocol/record_codec.h"
 #include "replay/replica_output.h"
 #include "userd/takeover/tcp_repair.h"
 
 namespace tcpfo {
-
-// "conn 7 192.0.2.1:40000" for log lines.
-std::string describe_conn(const ConnOpenRecord& conn);
 
 struct FeedLimits {
     size_t pending_input = 8 << 20;  // logged, not yet written to the replica
@@ -34,7 +32,7 @@ public:
 
     const ConnOpenRecord& conn() const { return conn_; }
     // "conn 7 192.0.2.1:40000", formatted when asked (log lines): not kept per connection.
-    std::string name() const { return describe_conn(conn_); }
+    std::string name() const { return conn_label(conn_); }
     InputLog& log() { return log_; }
     const InputLog& log() const { return log_; }
     ReplicaOutput& output() { return output_; }

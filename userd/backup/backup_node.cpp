@@ -9,17 +9,24 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
 #include "userd/config/capacity.h"
+#include "userd/takeover/repair_plan.h"
 #include "bpf/snoop.h"
 
 namespace tcpfo {
+
+namespace {
+// A backup has one peer, its primary (the first and only --peer).
+constexpr PeerId kPrimaryPeer{0};
+}  // namespace
 
 BackupNode::BackupNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
 
 BackupNode::~BackupNode() {
     if (listener_) loop_.remove(listener_.get());
     if (tick_timer_) loop_.remove(tick_timer_.get());
-    if (snoop_) loop_.remove(snoop_->event_fd());
+    if (hooks_) loop_.remove(hooks_->event_fd());
 }
 
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
@@ -38,13 +45,16 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     // the verifier. Until the VIP moves here they see no protected traffic.
     auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
     if (!snoop) return std::unexpected(snoop.error());
-    self->snoop_ = std::move(*snoop);
-    if (auto r = loop.add(self->snoop_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+    self->hooks_ = std::move(*snoop);
+    if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return std::unexpected(r.error());
 
     auto announcer = ArpAnnouncer::open(options.dev);
     if (!announcer) return std::unexpected(announcer.error());
     self->announcer_.emplace(std::move(*announcer));
+    auto raw = NudgeSender::open();
+    if (!raw) return std::unexpected(raw.error());
+    self->raw_.emplace(std::move(*raw));
 
     auto listener = listen_tcp(options.listen);
     if (!listener) return std::unexpected(listener.error());
@@ -66,8 +76,8 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 }
 
 void BackupNode::shut_down() {
-    if (took_over_) {
-        if (auto r = took_over_->vip.release(); !r) log_error("backup: {}", r.error().message);
+    if (takeover_) {
+        if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
     }
 }
 
@@ -81,15 +91,15 @@ void BackupNode::on_accept() {
     socklen_t len = sizeof from;
     UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
-    if (took_over_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+    if (takeover_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
         log_warn("backup: refused replication stream from {} (not the primary, or one is already open)",
                  to_string(from));
         return;
     }
-    PeerLink::Callbacks cb;
+    Link::Callbacks cb;
     cb.on_record = [this](const Record& r) { on_primary_record(r); };
     cb.on_closed = [this](const std::string& why) { on_primary_lost(why); };
-    auto link = PeerLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
+    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
     if (!link) {
         log_error("backup: {}", link.error().message);
         return;
@@ -108,7 +118,7 @@ void BackupNode::keep_primary_posted() {
 }
 
 void BackupNode::on_primary_record(const Record& record) {
-    heartbeat_->heard_from(0);  // a busy stream is as good as a heartbeat
+    heartbeat_->heard_from(kPrimaryPeer);  // a busy stream is as good as a heartbeat
     keep_primary_posted();
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
@@ -119,7 +129,7 @@ void BackupNode::on_primary_record(const Record& record) {
         }
         epoch_ = hello->epoch;
         primary_seen_ = true;
-        heartbeat_->heard_from(0);
+        heartbeat_->heard_from(kPrimaryPeer);
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
@@ -156,6 +166,7 @@ void BackupNode::on_primary_record(const Record& record) {
                 if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
+                if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
                 feeds_.erase(r.conn_id);
             } else {
                 log_warn("backup: unexpected {} record from the primary ignored",
@@ -183,11 +194,16 @@ void BackupNode::open_feed(const ConnOpenRecord& r) {
         return refuse(r, no_resources ? RefuseReason::resources : RefuseReason::replica, f.error().message);
     }
     (*f)->hold_prepared_socket(std::move(*prepared));
+    // Held from now on: at takeover its client segments are dropped and recorded, not
+    // reset, until its socket is rebuilt (no traffic for the VIP reaches this node
+    // before then).
+    if (auto held = hooks_->hold(conn_key_of(r)); !held)
+        log_warn("backup: {}; its client's position will not be learned at takeover", held.error().message);
     feeds_.emplace(r.conn_id, std::move(*f));
 }
 
 void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail) {
-    log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", describe_conn(conn),
+    log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", conn_label(conn),
              refuse_reason_text(reason), detail.empty() ? "" : ": ", detail);
     if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
 }
@@ -208,12 +224,13 @@ void BackupNode::sweep_feeds() {
     for (uint64_t id : broken) {
         auto it = feeds_.find(id);
         refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");
+        hooks_->release(conn_key_of(it->second->conn()));
         feeds_.erase(it);
     }
 }
 
 void BackupNode::on_primary_lost(const std::string& why) {
-    if (!primary_seen_ || took_over_) return;
+    if (!primary_seen_ || takeover_) return;
     begin_takeover(fmt::format("replication stream broke: {}", why));
 }
 
@@ -221,61 +238,74 @@ void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
     last_posted_ms_ = monotonic_ms();
-    if (took_over_ && g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
-        next_status_ms_ = monotonic_ms() + 1000;
-        const auto st = snoop_->stats();
-        log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", took_over_->splices.size(),
-                  st.acks_ceiled, st.seqs_lifted);
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
+        if (g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
+            next_status_ms_ = monotonic_ms() + 1000;
+            const auto st = hooks_->stats();
+            log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", takeover_->live_splices(),
+                      st.acks_ceiled, st.seqs_lifted);
+        }
+        return;
     }
-    if (!primary_seen_ || took_over_) return;
+    if (!primary_seen_) return;
     if (monotonic_ms() >= next_sweep_ms_) {
         next_sweep_ms_ = monotonic_ms() + 1000;
         sweep_feeds();
     }
     heartbeat_->receive_pending();
-    const uint64_t silence = heartbeat_->silence_ms(0);
+    const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
         begin_takeover(fmt::format("no heartbeat for {} ms", silence));
 }
 
 void BackupNode::on_ring_readable() {
     // Hooks on a node without backups of its own: new connections stay unclamped.
-    auto r = snoop_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
-        if (ev.type == TCPFO_EV_CONN_OPEN) snoop_->forget(ev.key);
+    auto r = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
+        if (ev.type == TCPFO_EV_CONN_OPEN) hooks_->forget(ev.key);
     });
     if (!r) log_error("backup: ring buffer: {}", r.error().message);
 }
 
 void BackupNode::begin_takeover(const std::string& why) {
-    // take_over() runs the loop while draining; a heartbeat tick or a closing stream
-    // dispatched there must not start a second takeover.
-    if (taking_over_ || took_over_) return;
-    taking_over_ = true;
-    const uint64_t started = monotonic_ms();
+    if (takeover_) return;
     log_warn("backup: primary {} is dead ({}); taking over {} connection(s) at epoch {}",
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
+    note_takeover_begun(why);
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
-    auto outcome = take_over(loop_, options_, feeds_, *snoop_, *announcer_,
-                             [this](uint64_t id) { finished_splices_.push_back(id); });
-    if (!outcome) {
-        log_error("backup: {}", outcome.error().message);
+    dirty_.clear();
+    Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
+    auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
+    feeds_.clear();
+    if (!takeover) {
+        log_error("backup: can't take over: {}", takeover.error().message);
         return;
     }
-    took_over_ = std::move(*outcome);
-    log_info("backup: takeover complete: {} connection(s) rebuilt, {} skipped, in {} ms "
-             "(drain {} ms, rebuild {} ms, claim {} ms)",
-             took_over_->rebuilt, took_over_->skipped, monotonic_ms() - started, took_over_->drain_ms,
-             took_over_->rebuild_ms, took_over_->claim_ms);
+    takeover_ = std::move(*takeover);
+    report_takeover_once();
+}
+
+void BackupNode::report_takeover_once() {
+    if (takeover_reported_ || !takeover_->serving()) return;
+    takeover_reported_ = true;
+    note_takeover_result();
+    const Takeover::Report& r = takeover_->report();
+    log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
+             "(VIP claimed at {} ms after {} attempt(s), {} client position(s) learned at {} ms, "
+             "replica drained at {} ms, rebuilt at {} ms, {} client(s) prompted to resend)",
+             r.rebuilt, r.reset, r.serving_ms, r.claimed_ms, r.claim_attempts, r.positions_learned, r.learned_ms,
+             r.drained_ms, r.rebuilt_ms, r.prompted);
 }
 
 void BackupNode::after_events() {
     retired_link_.reset();
-    if (took_over_) {
-        for (uint64_t id : finished_splices_) took_over_->splices.erase(id);
-        finished_splices_.clear();
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
         return;
     }
     std::sort(dirty_.begin(), dirty_.end());

@@ -8,12 +8,15 @@
 #include <optional>
 
 #include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/config/options.h"
-#include "userd/transport/peer_link.h"
+#include "userd/transport/tcp_link.h"
 #include "replay/replica_feed.h"
+#include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/takeover.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
 
@@ -23,6 +26,8 @@ public:
     ~BackupNode();
     void after_events();
     void shut_down();
+    // For the control socket (userd/status/backup_status.cpp).
+    NodeStatus status() const;
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
@@ -32,7 +37,13 @@ private:
     void on_tick();
     void on_ring_readable();
     void begin_takeover(const std::string& why);
+    void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
+    // Status of a takeover (userd/status/backup_status.cpp): the connections as they
+    // were when it began, then which of them were rebuilt.
+    void note_takeover_begun(const std::string& why);
+    void note_takeover_result();
+    std::vector<ConnStatus> feed_statuses() const;
     void open_feed(const ConnOpenRecord& conn);
     // Tells the primary this backup does not hold the connection (so it lifts the
     // clamp instead of waiting for acknowledgements that never come), in one log line.
@@ -47,20 +58,22 @@ private:
     Options options_;
     uint64_t epoch_ = 0;
     UniqueFd listener_;
-    std::unique_ptr<PeerLink> primary_;
-    std::unique_ptr<PeerLink> retired_link_;  // destroyed outside its own callbacks
+    std::unique_ptr<Link> primary_;
+    std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
     bool primary_seen_ = false;  // a takeover needs a primary that existed
-    bool taking_over_ = false;
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
-    std::unique_ptr<BpfSnoop> snoop_;
+    std::unique_ptr<Hooks> hooks_;
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
-    std::map<uint64_t, std::unique_ptr<ReplicaFeed>> feeds_;
+    std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
+    FeedTable feeds_;
     std::vector<uint64_t> dirty_;              // conns whose log or output moved
-    std::optional<TakeoverOutcome> took_over_;
-    std::vector<uint64_t> finished_splices_;
+    std::unique_ptr<Takeover> takeover_;  // set at the decision; then this node serves
+    bool takeover_reported_ = false;
     FeedLimits limits_;
+    std::optional<TakeoverStatus> takeover_status_;
+    std::vector<ConnStatus> takeover_conns_;
     size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
     uint64_t next_sweep_ms_ = 0;
     uint32_t records_since_check_ = 0;

@@ -39,10 +39,10 @@ void Heartbeat::send_all(uint64_t epoch) {
     }
 }
 
-uint64_t Heartbeat::silence_ms(size_t index) const { return monotonic_ms() - last_heard_ms_[index]; }
+uint64_t Heartbeat::silence_ms(PeerId peer) const { return monotonic_ms() - last_heard_ms_[peer.index()]; }
 
-void Heartbeat::heard_from(size_t index) {
-    last_heard_ms_[index] = std::max(last_heard_ms_[index], monotonic_ms());
+void Heartbeat::heard_from(PeerId peer) {
+    last_heard_ms_[peer.index()] = std::max(last_heard_ms_[peer.index()], monotonic_ms());
 }
 
 void Heartbeat::on_readable() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "userd/base/event_loop.h"
+#include "userd/protocol/peer_id.h"
 #include "userd/protocol/record_codec.h"
 
 namespace tcpfo {
@@ -25,12 +26,12 @@ public:
     // Sends one heartbeat to every peer (call every interval).
     void send_all(uint64_t epoch);
     void set_role(NodeRole role) { role_ = role; }
-    // Milliseconds since a valid heartbeat from peer `index`, or since the last
-    // heard_from(index) if that is more recent.
-    uint64_t silence_ms(size_t index) const;
+    // Milliseconds since a valid heartbeat from `peer`, or since the last
+    // heard_from(peer) if that is more recent.
+    uint64_t silence_ms(PeerId peer) const;
     // The peer just proved it is alive another way (its stream delivered a record,
     // or the stream just started): its silence counts from now.
-    void heard_from(size_t index);
+    void heard_from(PeerId peer);
     // Reads the heartbeats already queued: call before judging silence, so a busy
     // loop that reaches its timer before the socket does not see a live peer as dead.
     void receive_pending() { on_readable(); }

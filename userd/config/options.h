@@ -10,8 +10,12 @@
 #include "userd/base/error.h"
 #include "userd/base/inet_address.h"
 #include "userd/protocol/record_codec.h"
+#include "userd/status/control_protocol.h"
 
 namespace tcpfo {
+
+// Peers a node replicates to; PeerId and per-peer tables are sized by it.
+inline constexpr size_t kMaxPeers = 16;
 
 inline constexpr uint16_t kDefaultReplicationPort = 7100;
 
@@ -28,6 +32,7 @@ struct Options {
     std::string ready_file;
     bool verbose = false;
     int realtime_priority = 10;  // SCHED_FIFO priority; 0 keeps the normal scheduler
+    std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
 };
 
 // Returns the options, or an error naming the bad argument. `--help` is reported as

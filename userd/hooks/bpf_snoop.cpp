@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
 #include "bpf/snoop.h"
 #include "snoop.skel.h"
 
@@ -58,13 +59,6 @@ bpf_tc_opts make_tc_opts(int prog_fd, uint32_t flags) {
 
 }  // namespace
 
-std::string format_conn_key(const tcpfo_conn_key& key) {
-    char client[INET_ADDRSTRLEN] = "?";
-    char vip[INET_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET, &key.client_addr, client, sizeof(client));
-    inet_ntop(AF_INET, &key.vip_addr, vip, sizeof(vip));
-    return fmt::format("{}:{}->{}:{}", client, ntohs(key.client_port), vip, ntohs(key.vip_port));
-}
 
 Result<std::unique_ptr<BpfSnoop>> BpfSnoop::open_and_load(const SnoopConfig& config) {
     if (config.vip_addr == 0) return fail("can't load BPF snoop: VIP address is 0.0.0.0");
@@ -218,21 +212,21 @@ Result<size_t> BpfSnoop::drain(const EventHandler& on_event) {
 
 Result<void> BpfSnoop::set_stable(const tcpfo_conn_key& key, uint32_t stable_seq) {
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stable), &key, &stable_seq, BPF_EXIST))
-        return sys_fail(errno, "can't set stable point of {}", format_conn_key(key));
+        return sys_fail(errno, "can't set stable point of {}", conn_label(0, key));
     return {};
 }
 
 Result<tcpfo_conn_state> BpfSnoop::conn_state(const tcpfo_conn_key& key) const {
     tcpfo_snoop_conn conn{};
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.conns), &key, &conn))
-        return sys_fail(errno, "can't read BPF state of {}", format_conn_key(key));
+        return sys_fail(errno, "can't read BPF state of {}", conn_label(0, key));
     return conn.state;
 }
 
 Result<uint32_t> BpfSnoop::server_ack(const tcpfo_conn_key& key) const {
     tcpfo_snoop_conn conn{};
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.conns), &key, &conn))
-        return sys_fail(errno, "can't read BPF state of {}", format_conn_key(key));
+        return sys_fail(errno, "can't read BPF state of {}", conn_label(0, key));
     return conn.server_ack;
 }
 
@@ -242,6 +236,7 @@ void BpfSnoop::forget(const tcpfo_conn_key& key) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.conns), &key);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.rebuilt), &key);
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.pending_syns), &key);
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);
 }
 
 Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state,
@@ -251,11 +246,11 @@ Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& 
     conn.server_ack = state.last_sent_ack;
     // stable first: a conns entry without it would pass unclamped ACKs.
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stable), &key, &stable_seq, BPF_ANY))
-        return sys_fail(errno, "can't adopt {}: stable table", format_conn_key(key));
+        return sys_fail(errno, "can't adopt {}: stable table", conn_label(0, key));
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.conns), &key, &conn, BPF_ANY)) {
         int err = errno;
         forget(key);
-        return sys_fail(err, "can't adopt {}: connection table", format_conn_key(key));
+        return sys_fail(err, "can't adopt {}: connection table", conn_label(0, key));
     }
     if (auto rebuilt = mark_rebuilt(key); !rebuilt) {
         forget(key);
@@ -267,11 +262,39 @@ Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& 
 Result<void> BpfSnoop::mark_rebuilt(const tcpfo_conn_key& key) {
     const tcpfo_rebuilt fresh{};
     if (bpf_map_update_elem(bpf_map__fd(skel_->maps.rebuilt), &key, &fresh, BPF_ANY))
-        return sys_fail(errno, "can't enable the ack ceiling of {}", format_conn_key(key));
+        return sys_fail(errno, "can't enable the ack ceiling of {}", conn_label(0, key));
     return {};
 }
 
-BpfSnoop::Stats BpfSnoop::stats() const {
+Result<void> BpfSnoop::hold(const tcpfo_conn_key& key) {
+    const tcpfo_held_client fresh{};
+    // BPF_NOEXIST: holding twice keeps what was recorded since the first hold.
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.held), &key, &fresh, BPF_NOEXIST) && errno != EEXIST)
+        return sys_fail(errno, "can't hold {}", conn_label(0, key));
+    return {};
+}
+
+Result<tcpfo_held_client> BpfSnoop::held(const tcpfo_conn_key& key) const {
+    tcpfo_held_client record{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.held), &key, &record))
+        return sys_fail(errno, "can't read the hold record of {}", conn_label(0, key));
+    return record;
+}
+
+void BpfSnoop::release(const tcpfo_conn_key& key) {
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);  // ENOENT: not held, fine
+}
+
+void BpfSnoop::set_takeover_mode(bool on) {
+    // .bss is memory-mapped by the skeleton: the hooks see the store at once.
+    __atomic_store_n(&skel_->bss->takeover_mode, on ? 1u : 0u, __ATOMIC_RELEASE);
+}
+
+bool BpfSnoop::takeover_mode() const {
+    return __atomic_load_n(&skel_->bss->takeover_mode, __ATOMIC_ACQUIRE) != 0;
+}
+
+HookStats BpfSnoop::stats() const {
     int cpus = libbpf_num_possible_cpus();
     std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
     uint64_t totals[TCPFO_STAT_COUNT] = {};
@@ -279,7 +302,7 @@ BpfSnoop::Stats BpfSnoop::stats() const {
         if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &slot, per_cpu.data())) continue;
         for (uint64_t v : per_cpu) totals[slot] += v;
     }
-    Stats s;
+    HookStats s;
     s.events = totals[TCPFO_STAT_EVENTS];
     s.ring_drops = totals[TCPFO_STAT_RING_DROPS];
     s.acks_clamped = totals[TCPFO_STAT_ACKS_CLAMPED];
@@ -288,6 +311,8 @@ BpfSnoop::Stats BpfSnoop::stats() const {
     s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
     s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
     s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
+    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
+    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     return s;
 }
 

@@ -1,6 +1,6 @@
-// The primary's BPF hooks (bpf/snoop.bpf.c) seen from failoverd: attach them to the
-// service interface, read their events, and steer the ACK clamp. The only code in
-// userd/ that touches libbpf.
+// The eBPF backend of Hooks (bpf/snoop.bpf.c, embedded as a skeleton): attaches the
+// programs to the service interface, reads their ring buffer and steers their maps.
+// The only code in userd/ that touches libbpf.
 #pragma once
 
 #include <netinet/in.h>
@@ -15,6 +15,7 @@
 #include <linux/types.h>
 
 #include "userd/base/error.h"
+#include "userd/hooks/hooks.h"
 #include "bpf/tcpfo_events.h"
 
 struct snoop_bpf;
@@ -22,13 +23,7 @@ struct ring_buffer;
 
 namespace tcpfo {
 
-struct SnoopConfig {
-    std::string dev;     // interface holding the VIP (ignored by BpfSnoop::load)
-    in_addr_t vip_addr;  // network order
-    uint16_t vip_port;   // host order
-};
-
-class BpfSnoop {
+class BpfSnoop final : public Hooks {
 public:
     // Opens the skeleton, sets the VIP, loads, creates clsact on dev if absent and
     // attaches the ingress and egress programs.
@@ -38,45 +33,25 @@ public:
 
     // Detaches both filters (and removes clsact if attach() created it), in the
     // network namespace attach() ran in, whichever namespace the caller is in now.
-    ~BpfSnoop();
+    ~BpfSnoop() override;
     BpfSnoop(const BpfSnoop&) = delete;
     BpfSnoop& operator=(const BpfSnoop&) = delete;
 
-    // Becomes readable when events are waiting (epoll it, then drain()).
-    int event_fd() const;
-
-    using EventHandler = std::function<void(const tcpfo_event&, std::span<const uint8_t>)>;
-    // Hands each waiting event to on_event with its payload (empty unless DATA);
-    // returns how many were handled. Does not block.
-    Result<size_t> drain(const EventHandler& on_event);
-
-    // The egress clamp never lets the client see an ACK above stable_seq (absolute, in
-    // the client's sequence space). Fails if the connection is not known.
-    Result<void> set_stable(const tcpfo_conn_key& key, uint32_t stable_seq);
-    Result<tcpfo_conn_state> conn_state(const tcpfo_conn_key& key) const;
-    // The highest ACK the server's own stack sent (before clamping). A nudge must ack
-    // min(stable point, server_ack) in sequence order: the hooks log segments the
-    // server's TCP may still drop, and the client must never be told those arrived.
-    Result<uint32_t> server_ack(const tcpfo_conn_key& key) const;
-    // Stops protecting a connection (removes it from every table).
-    void forget(const tcpfo_conn_key& key);
-    // After takeover: protect a connection rebuilt with TCP_REPAIR (clamp to
-    // stable_seq, state for nudges) and enable its ack ceiling.
-    Result<void> adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq);
-    // Enables only the ack ceiling (client ACKs lowered to the local socket's snd_nxt).
-    Result<void> mark_rebuilt(const tcpfo_conn_key& key);
-
-    struct Stats {
-        uint64_t events = 0;            // records written to the ring buffer
-        uint64_t ring_drops = 0;        // records lost because the ring buffer was full
-        uint64_t acks_clamped = 0;      // egress ACKs lowered to the stable point
-        uint64_t dup_acks_dropped = 0;  // clamped pure ACKs dropped as duplicates
-        uint64_t table_full = 0;        // connections left unprotected: a table was full
-        uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
-        uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
-        uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
-    };
-    Stats stats() const;
+    // Hooks (see hooks.h).
+    int event_fd() const override;
+    Result<size_t> drain(const EventHandler& on_event) override;
+    Result<void> set_stable(const tcpfo_conn_key& key, uint32_t stable_seq) override;
+    Result<tcpfo_conn_state> conn_state(const tcpfo_conn_key& key) const override;
+    Result<uint32_t> server_ack(const tcpfo_conn_key& key) const override;
+    void forget(const tcpfo_conn_key& key) override;
+    Result<void> adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) override;
+    Result<void> mark_rebuilt(const tcpfo_conn_key& key) override;
+    Result<void> hold(const tcpfo_conn_key& key) override;
+    Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const override;
+    void release(const tcpfo_conn_key& key) override;
+    void set_takeover_mode(bool on) override;
+    bool takeover_mode() const override;
+    HookStats stats() const override;
 
     // For BPF_PROG_TEST_RUN.
     int ingress_prog_fd() const;
@@ -99,8 +74,5 @@ private:
     const EventHandler* handler_ = nullptr;  // set only during drain()
     size_t malformed_records_ = 0;
 };
-
-// "192.0.2.1:40000->192.0.2.100:7000", for error and log lines.
-std::string format_conn_key(const tcpfo_conn_key& key);
 
 }  // namespace tcpfo

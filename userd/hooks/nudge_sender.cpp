@@ -76,6 +76,38 @@ size_t build_nudge_packet(const tcpfo_conn_key& key, const tcpfo_conn_state& sta
     return total;
 }
 
+size_t build_reset_packet(const tcpfo_conn_key& key, uint32_t seq, uint8_t* out) {
+    // A bare RST (no ACK, no options): Linux takes it only when seq is exactly the
+    // client's rcv_nxt (RFC 5961); anything else in the window draws a challenge ACK.
+    constexpr size_t total = 40;
+    std::memset(out, 0, total);
+    auto* ip = reinterpret_cast<iphdr*>(out);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->tot_len = htons(uint16_t(total));
+    ip->frag_off = htons(IP_DF);
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_TCP;
+    ip->saddr = key.vip_addr;
+    ip->daddr = key.client_addr;
+    ip->check = htons(fold(sum16(out, 20)));
+    auto* tcp = reinterpret_cast<tcphdr*>(out + 20);
+    tcp->source = key.vip_port;
+    tcp->dest = key.client_port;
+    tcp->seq = htonl(seq);
+    tcp->doff = 5;
+    tcp->rst = 1;
+    uint8_t pseudo[12];
+    std::memcpy(pseudo, &key.vip_addr, 4);
+    std::memcpy(pseudo + 4, &key.client_addr, 4);
+    pseudo[8] = 0;
+    pseudo[9] = IPPROTO_TCP;
+    pseudo[10] = 0;
+    pseudo[11] = 20;
+    tcp->check = htons(fold(sum16(out + 20, 20, sum16(pseudo, 12))));
+    return total;
+}
+
 Result<NudgeSender> NudgeSender::open() {
     UniqueFd fd(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_RAW));
     if (!fd) return sys_fail(errno, "can't open raw socket for nudge ACKs");
@@ -91,6 +123,22 @@ Result<void> NudgeSender::send_ack(const tcpfo_conn_key& key, const tcpfo_conn_s
     const sockaddr_in to = make_endpoint(key.client_addr, 0);
     if (sendto(fd_.get(), packet, len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
         return sys_fail(errno, "can't send nudge ACK to {}", addr_to_string(key.client_addr));
+    return {};
+}
+
+Result<void> NudgeSender::send_reset(const tcpfo_conn_key& key, uint32_t seq) {
+    uint8_t packet[40];
+    const size_t len = build_reset_packet(key, seq, packet);
+    const sockaddr_in to = make_endpoint(key.client_addr, 0);
+    if (sendto(fd_.get(), packet, len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return sys_fail(errno, "can't send reset to {}", addr_to_string(key.client_addr));
+    return {};
+}
+
+Result<void> NudgeSender::send_packet(in_addr_t client_addr, std::span<const uint8_t> packet) {
+    const sockaddr_in to = make_endpoint(client_addr, 0);
+    if (sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+        return sys_fail(errno, "can't send a segment to {}", addr_to_string(client_addr));
     return {};
 }
 

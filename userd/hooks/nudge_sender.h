@@ -9,8 +9,11 @@
 #include <linux/types.h>
 #include <netinet/in.h>
 
-#include "userd/base/error.h"
+#include <cstdint>
+#include <span>
+
 #include "bpf/tcpfo_events.h"
+#include "userd/base/error.h"
 #include "userd/base/unique_fd.h"
 
 namespace tcpfo {
@@ -21,6 +24,11 @@ public:
     // a copy of every TCP segment the node gets).
     static Result<NudgeSender> open();
     Result<void> send_ack(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t ack);
+    // A RST toward the client with this sequence (its rcv_nxt, for it to be taken).
+    Result<void> send_reset(const tcpfo_conn_key& key, uint32_t seq);
+    // Sends a complete IPv4 packet built elsewhere (server_segment.h) to the client,
+    // with the same mark.
+    Result<void> send_packet(in_addr_t client_addr, std::span<const uint8_t> packet);
 
 private:
     explicit NudgeSender(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -31,5 +39,8 @@ private:
 // returns its length. Checksums are computed; the IP header is complete.
 size_t build_nudge_packet(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t ack,
                           uint8_t* out);
+
+// Exposed for tests: a bare RST from the VIP to the client (40 bytes).
+size_t build_reset_packet(const tcpfo_conn_key& key, uint32_t seq, uint8_t* out);
 
 }  // namespace tcpfo

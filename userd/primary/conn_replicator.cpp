@@ -95,15 +95,15 @@ bool ConnReplicator::recompute_stable() {
     return true;
 }
 
-bool ConnReplicator::on_stable(size_t peer, uint64_t offset) {
-    if (peer >= required_.size() || !required_[peer]) return false;
-    peer_stable_[peer] = std::max(peer_stable_[peer], offset);
+bool ConnReplicator::on_stable(PeerId peer, uint64_t offset) {
+    if (!requires_peer(peer)) return false;
+    peer_stable_[peer.index()] = std::max(peer_stable_[peer.index()], offset);
     return recompute_stable();
 }
 
-bool ConnReplicator::drop_peer(size_t peer) {
-    if (peer >= required_.size() || !required_[peer]) return false;
-    required_[peer] = false;
+bool ConnReplicator::drop_peer(PeerId peer) {
+    if (!requires_peer(peer)) return false;
+    required_[peer.index()] = false;
     return recompute_stable();
 }
 

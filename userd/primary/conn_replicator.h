@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "userd/protocol/peer_id.h"
 #include "userd/protocol/record_codec.h"
 #include "bpf/tcpfo_events.h"
 
@@ -33,13 +34,13 @@ public:
 
     // Peer `peer` holds every client byte below `offset`. True if the connection's
     // stable point advanced.
-    bool on_stable(size_t peer, uint64_t offset);
+    bool on_stable(PeerId peer, uint64_t offset);
     // The peer is gone: it no longer holds the stable point back. True if it advanced.
-    bool drop_peer(size_t peer);
+    bool drop_peer(PeerId peer);
     bool has_required_peers() const;
     // Whether peer `peer` holds this connection (it was live when the connection opened
     // and has not been lost since): only such peers get its records.
-    bool requires_peer(size_t peer) const { return peer < required_.size() && required_[peer]; }
+    bool requires_peer(PeerId peer) const { return peer.index() < required_.size() && required_[peer.index()]; }
 
     // The stable point as an absolute client sequence number, for the clamp.
     uint32_t stable_seq() const;
@@ -51,6 +52,8 @@ public:
     // nothing of this connection is left to protect.
     bool finished() const;
     bool reset() const { return reset_; }
+    // A FIN was seen from either side (for status reports).
+    bool closing() const { return client_fin_ || server_fin_; }
     // The client has spoken since the SYN-ACK (an ACK, data or FIN): the handshake
     // completed. A connection that never does is a half-open one to forget.
     bool heard_from_client() const { return have_client_ack_ || forwarded_contiguous_ > 0 || client_fin_; }

@@ -23,18 +23,15 @@ constexpr uint64_t kBackupSlackFactor = 10;
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
 constexpr size_t kPeerBacklogLimit = 32 << 20;
-constexpr uint64_t kPeerRetryMs = 200;
 
-std::string conn_name(const tcpfo_conn_key& k) {
-    return fmt::format("{}:{}", addr_to_string(k.client_addr), ntohs(k.client_port));
-}
 }  // namespace
 
 PrimaryNode::PrimaryNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
 
 PrimaryNode::~PrimaryNode() {
     if (tick_timer_) loop_.remove(tick_timer_.get());
-    if (snoop_) loop_.remove(snoop_->event_fd());
+    if (retry_timer_) loop_.remove(retry_timer_.get());
+    if (hooks_) loop_.remove(hooks_->event_fd());
 }
 
 Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const Options& options) {
@@ -60,8 +57,8 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
 
     auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
     if (!snoop) return undo(snoop.error());
-    self->snoop_ = std::move(*snoop);
-    if (auto r = loop.add(self->snoop_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+    self->hooks_ = std::move(*snoop);
+    if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return undo(r.error());
 
     auto nudge = NudgeSender::open();
@@ -77,10 +74,20 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
         return undo(r.error());
 
+    // Peers are retried on their own timer, not the heartbeat tick: a backup that
+    // starts after the primary is reached within RetryBackoff::kMaxMs.
+    auto retry_timer = make_oneshot_timer();
+    if (!retry_timer) return undo(retry_timer.error());
+    self->retry_timer_ = std::move(*retry_timer);
+    if (auto r = loop.add(self->retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
+        return undo(r.error());
+
     self->peers_.resize(options.peers.size());
+    const uint64_t now_us = realtime_us();
+    for (auto& peer : self->peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
         self->peers_[i].address = options.peers[i];
-        self->connect_peer(i);
+        self->connect_peer(PeerId{uint16_t(i)});
     }
     log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s)", addr_to_string(options.vip.addr),
              options.vip.length, options.dev, options.port, options.peers.size());
@@ -94,42 +101,79 @@ void PrimaryNode::shut_down() {
     }
 }
 
-void PrimaryNode::connect_peer(size_t index) {
-    Peer& peer = peers_[index];
+void PrimaryNode::connect_peer(PeerId id) {
+    Peer& peer = peers_[id.index()];
     peer.live = false;
     auto fd = connect_nonblocking(peer.address);
-    if (!fd) {
-        log_warn("peer {}: {}", to_string(peer.address), fd.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
-    PeerLink::Callbacks cb;
-    cb.on_record = [this, index](const Record& r) { on_peer_record(index, r); };
-    cb.on_closed = [this, index](const std::string& why) { on_peer_lost(index, why); };
-    auto link = PeerLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
-    if (!link) {
-        log_warn("peer {}: {}", to_string(peer.address), link.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
+    if (!fd) return note_connect_failure(id, fd.error().message);
+    Link::Callbacks cb;
+    cb.on_record = [this, id](const Record& r) { on_peer_record(id, r); };
+    cb.on_closed = [this, id](const std::string& why) { on_peer_lost(id, why); };
+    auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
+    if (!link) return note_connect_failure(id, link.error().message);
     peer.link = std::move(*link);
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
 }
 
-void PrimaryNode::on_peer_record(size_t index, const Record& record) {
-    Peer& peer = peers_[index];
-    heartbeat_->heard_from(index);  // a busy stream is as good as a heartbeat
+void PrimaryNode::note_connect_failure(PeerId id, const std::string& why) {
+    Peer& peer = peers_[id.index()];
+    // The first failure of a streak is worth a line; the retries that follow (every
+    // few ms at first, RetryBackoff::kMaxMs at most) are not.
+    if (peer.backoff.failures() == 0)
+        log_warn("peer {}: can't connect: {}; retrying every {} ms at most", to_string(peer.address), why,
+                 peer.backoff.max_ms());
+    else
+        log_debug("peer {}: can't connect: {}", to_string(peer.address), why);
+    peer.last_error = why;
+    schedule_retry(id);
+}
+
+void PrimaryNode::schedule_retry(PeerId id) {
+    Peer& peer = peers_[id.index()];
+    peer.retry_at_ms = monotonic_ms() + peer.backoff.next_delay_ms();
+    arm_retry_timer();
+}
+
+void PrimaryNode::arm_retry_timer() {
+    uint64_t earliest = UINT64_MAX;
+    for (const auto& peer : peers_)
+        if (!peer.link || peer.link->closed()) earliest = std::min(earliest, peer.retry_at_ms);
+    if (earliest == UINT64_MAX) return;
+    const uint64_t now = monotonic_ms();
+    // 0 would disarm the timer: a retry that is due fires in a millisecond.
+    if (auto r = arm_oneshot_timer(retry_timer_.get(), earliest > now ? earliest - now : 1); !r)
+        log_error("primary: {}", r.error().message);  // the heartbeat tick still retries
+}
+
+void PrimaryNode::on_retry_timer() {
+    drain_timer(retry_timer_.get());
+    const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        Peer& peer = peers_[i];
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(PeerId{uint16_t(i)});
+    }
+    arm_retry_timer();
+}
+
+void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
+    Peer& peer = peers_[id.index()];
+    heartbeat_->heard_from(id);  // a busy stream is as good as a heartbeat
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::backup || hello->epoch > epoch_) {
             log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,
                       hello->epoch);
             peer.link->close();
-            peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+            peer.last_error = "refused hello";
+            schedule_retry(id);
             return;
         }
         peer.live = true;
-        heartbeat_->heard_from(index);
-        log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
+        peer.ever_live = true;
+        peer.since_us = realtime_us();
+        heartbeat_->heard_from(id);
+        log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
+                 epoch_, peer.backoff.failures());
+        peer.backoff.reset();
         update_ready_file();
         return;
     }
@@ -137,47 +181,52 @@ void PrimaryNode::on_peer_record(size_t index, const Record& record) {
     if (auto* stable = std::get_if<StableRecord>(&record)) {
         auto it = conns_by_id_.find(stable->conn_id);
         if (it == conns_by_id_.end()) return;  // closed meanwhile
-        if (it->second->on_stable(index, stable->offset)) stable_dirty_.insert(it->second->key());
+        if (it->second->on_stable(id, stable->offset)) stable_dirty_.insert(it->second->key());
         return;
     }
-    if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(index, *refused);
+    if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(id, *refused);
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
              record_type_name(record_type(record)));
 }
 
-void PrimaryNode::on_conn_refused(size_t index, const ConnRefusedRecord& refused) {
+void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
     auto it = conns_by_id_.find(refused.conn_id);
     if (it == conns_by_id_.end()) return;  // closed meanwhile
     ConnReplicator& conn = *it->second;
     const tcpfo_conn_key key = conn.key();
     // That backup will never acknowledge it: it no longer holds the stable point back,
     // and gets no more of its records.
-    const bool moved = conn.drop_peer(index);
+    const bool moved = conn.drop_peer(id);
     if (!conn.has_required_peers()) {
-        log_warn("{}: conn {} refused by backup {} ({}); unprotected", conn_name(key), refused.conn_id,
-                 peers_[index].link->name(), refuse_reason_text(refused.reason));
+        log_warn("{}: refused by backup {} ({}); unprotected", label(key),
+                 peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
         forget_conn(key);  // lifts the clamp
         return;
     }
-    log_warn("{}: conn {} refused by backup {} ({}); still protected by the others", conn_name(key),
-             refused.conn_id, peers_[index].link->name(), refuse_reason_text(refused.reason));
+    log_warn("{}: refused by backup {} ({}); still protected by the others", label(key),
+             peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
     if (moved) stable_dirty_.insert(key);
 }
 
-void PrimaryNode::on_peer_lost(size_t index, const std::string& why) {
-    Peer& peer = peers_[index];
+void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
+    Peer& peer = peers_[id.index()];
+    // A stream that never became live held no connection: only an attempt failed.
+    if (!peer.live) return note_connect_failure(id, why);
     log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
     peer.live = false;
-    peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+    peer.since_us = realtime_us();
+    peer.last_error = why;
+    schedule_retry(id);
     // The lost peer no longer holds stable points back. A connection with no backup
     // left is no longer protected: forgetting it lifts its clamp.
     std::vector<tcpfo_conn_key> orphaned;
     for (auto& [key, conn] : conns_) {
-        if (conn->drop_peer(index)) stable_dirty_.insert(key);
+        if (conn->drop_peer(id)) stable_dirty_.insert(key);
         if (!conn->has_required_peers()) orphaned.push_back(key);
     }
     for (const auto& key : orphaned) {
-        log_warn("{}: no backup holds it any more; unprotected", conn_name(key));
+        log_warn("{}: no backup holds it any more; unprotected", label(key));
+        note_unprotected(key, "no backup holds it any more");
         forget_conn(key);
     }
 }
@@ -195,12 +244,13 @@ void PrimaryNode::on_heartbeat_tick() {
         uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after) * kBackupSlackFactor;
     heartbeat_->receive_pending();
     for (size_t i = 0; i < peers_.size(); ++i) {
+        const PeerId id{uint16_t(i)};
         Peer& peer = peers_[i];
-        if (peer.live && heartbeat_->silence_ms(i) > dead_ms) {
+        if (peer.live && heartbeat_->silence_ms(id) > dead_ms) {
             peer.link->close();
-            on_peer_lost(i, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(i)));
+            on_peer_lost(id, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(id)));
         }
-        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(i);
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
     }
     if (now >= next_half_open_sweep_ms_) {
         next_half_open_sweep_ms_ = now + 1000;
@@ -219,19 +269,19 @@ void PrimaryNode::forget_half_open(uint64_t now_ms) {
     for (const auto& key : stale) {
         auto it = conns_.find(key);
         if (it != conns_.end()) send_to_required(*it->second, CloseRecord{it->second->id(), CloseReason::reset_by_client});
-        log_info("{}: handshake never completed; forgotten", conn_name(key));
+        log_info("{}: handshake never completed; forgotten", label(key));
         forget_conn(key);
     }
 }
 
 void PrimaryNode::log_status() {
-    const auto st = snoop_->stats();
+    const auto st = hooks_->stats();
     log_debug("primary: {} connection(s); hooks: {} events, {} ring drops, {} acks clamped, {} dup acks dropped, "
               "{} table full, {} socketless RSTs held",
               conns_.size(), st.events, st.ring_drops, st.acks_clamped, st.dup_acks_dropped, st.table_full,
               st.rsts_held);
     for (const auto& [key, conn] : conns_)
-        log_debug("{}: conn {} forwarded {} stable {} client acked {}", conn_name(key), conn->id(),
+        log_debug("{}: forwarded {} stable {} client acked {}", conn_label(conn->id(), key),
                   conn->forwarded_offset(), conn->stable_offset(), conn->client_acked());
 }
 
@@ -244,10 +294,10 @@ bool PrimaryNode::replication_backlogged() const {
 void PrimaryNode::on_ring_readable() {
     if (replication_backlogged()) {
         ring_paused_ = true;
-        (void)loop_.modify(snoop_->event_fd(), 0);
+        (void)loop_.modify(hooks_->event_fd(), 0);
         return;
     }
-    auto drained = snoop_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
+    auto drained = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
         on_snoop_event(ev, payload);
         keep_peers_posted();
     });
@@ -266,7 +316,7 @@ void PrimaryNode::keep_peers_posted() {
 void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {
     // A backup that joined after the connection opened never got its CONN_OPEN.
     for (size_t i = 0; i < peers_.size(); ++i)
-        if (peers_[i].live && conn.requires_peer(i)) peers_[i].link->send(record);
+        if (peers_[i].live && conn.requires_peer(PeerId{uint16_t(i)})) peers_[i].link->send(record);
 }
 
 void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t> payload) {
@@ -276,13 +326,14 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
         for (size_t i = 0; i < peers_.size(); ++i) any |= (required_now_[i] = peers_[i].live);
         if (!any) {
             // No backup to hold its bytes: leave the connection unclamped.
-            snoop_->forget(ev.key);
-            log_warn("{}: opened while no backup is connected; unprotected", conn_name(ev.key));
+            hooks_->forget(ev.key);
+            log_warn("{}: opened while no backup is connected; unprotected", label(ev.key));
+            note_unprotected(ev.key, "opened while no backup was connected");
             return;
         }
         if (conns_.size() >= max_connections_ && !conns_.count(ev.key)) {
-            snoop_->forget(ev.key);
-            log_warn("{}: unprotected: the primary holds {} connections, its bound", conn_name(ev.key),
+            hooks_->forget(ev.key);
+            log_warn("{}: unprotected: the primary holds {} connections, its bound", label(ev.key),
                      conns_.size());
             return;
         }
@@ -298,7 +349,7 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
         }
         auto conn = std::make_unique<ConnReplicator>(next_conn_id_++, ev, required_now_);
         send_to_required(*conn, conn->open_record());
-        log_debug("{}: protected as conn {}", conn_name(ev.key), conn->id());
+        log_debug("{}: protected", label(ev.key));
         conns_by_id_[conn->id()] = conn.get();
         conns_.emplace(ev.key, std::move(conn));
         half_open_[ev.key] = monotonic_ms();
@@ -313,13 +364,18 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
     else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
 
+std::string PrimaryNode::label(const ConnKey& key) const {
+    auto it = conns_.find(key);
+    return conn_label(it == conns_.end() ? 0 : it->second->id(), key);
+}
+
 void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
     auto it = conns_.find(key);
     if (it == conns_.end()) return;
     conns_by_id_.erase(it->second->id());
     conns_.erase(it);
     half_open_.erase(key);
-    snoop_->forget(key);
+    hooks_->forget(key);
 }
 
 void PrimaryNode::flush_stable_points() {
@@ -329,19 +385,19 @@ void PrimaryNode::flush_stable_points() {
         if (it == conns_.end()) continue;
         ConnReplicator& conn = *it->second;
         const uint32_t stable = conn.stable_seq();
-        if (auto r = snoop_->set_stable(key, stable); !r) {
-            log_error("{}: {}", conn_name(key), r.error().message);
+        if (auto r = hooks_->set_stable(key, stable); !r) {
+            log_error("{}: {}", label(key), r.error().message);
             continue;
         }
         // Nudge only when the client has not been told this much yet, and never past
         // the server's own ACK: the hooks log bytes the server's TCP may still drop
         // (a full receive queue), and the client must not be told those arrived.
-        auto state = snoop_->conn_state(key);
-        auto server_ack = snoop_->server_ack(key);
+        auto state = hooks_->conn_state(key);
+        auto server_ack = hooks_->server_ack(key);
         if (state && server_ack) {
             const uint32_t ack = seq_min(stable, *server_ack);
             if (seq_after(ack, state->last_sent_ack)) {
-                if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", conn_name(key), r.error().message);
+                if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", label(key), r.error().message);
             }
         }
         if (conn.finished()) finished.push_back(key);
@@ -361,7 +417,7 @@ void PrimaryNode::after_events() {
         if (peer.live && peer.link) peer.link->flush();
     if (ring_paused_ && !replication_backlogged()) {
         ring_paused_ = false;
-        (void)loop_.modify(snoop_->event_fd(), EPOLLIN);
+        (void)loop_.modify(hooks_->event_fd(), EPOLLIN);
         on_ring_readable();
     }
 }

@@ -3,6 +3,7 @@
 // clamp) as the backups confirm.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -10,28 +11,19 @@
 #include <vector>
 
 #include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
+#include "userd/protocol/conn_key.h"
 #include "userd/primary/conn_replicator.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/config/options.h"
-#include "userd/transport/peer_link.h"
+#include "userd/transport/tcp_link.h"
+#include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
-
-struct ConnKeyHash {
-    size_t operator()(const tcpfo_conn_key& k) const {
-        return std::hash<uint64_t>()((uint64_t(k.client_addr) << 32 | k.client_port) ^
-                                     (uint64_t(k.vip_addr) << 16) ^ k.vip_port);
-    }
-};
-struct ConnKeyEqual {
-    bool operator()(const tcpfo_conn_key& a, const tcpfo_conn_key& b) const {
-        return a.client_addr == b.client_addr && a.vip_addr == b.vip_addr &&
-               a.client_port == b.client_port && a.vip_port == b.vip_port;
-    }
-};
 
 class PrimaryNode {
 public:
@@ -43,25 +35,38 @@ public:
     void after_events();
     // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
     void shut_down();
+    // For the control socket (userd/status/primary_status.cpp).
+    NodeStatus status() const;
 
 private:
     struct Peer {
         sockaddr_in address{};
-        std::unique_ptr<PeerLink> link;
+        std::unique_ptr<Link> link;
         bool live = false;  // hello exchanged
         uint64_t retry_at_ms = 0;
+        RetryBackoff backoff;       // delay before the next connect attempt
+        bool ever_live = false;     // for status: "connecting" until first live, "lost" after
+        uint64_t since_us = 0;      // wall clock of the last change of state
+        std::string last_error;     // why the last attempt or the stream failed
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
     void on_heartbeat_tick();
-    void connect_peer(size_t index);
-    void on_peer_record(size_t index, const Record& record);
-    void on_peer_lost(size_t index, const std::string& why);
+    void connect_peer(PeerId id);
+    // A connect attempt failed or the stream broke: try again after the peer's backoff.
+    void schedule_retry(PeerId id);
+    void arm_retry_timer();
+    void on_retry_timer();
+    void note_connect_failure(PeerId id, const std::string& why);
+    void on_peer_record(PeerId id, const Record& record);
+    void on_peer_lost(PeerId id, const std::string& why);
     void on_ring_readable();
     void on_snoop_event(const tcpfo_event& event, std::span<const uint8_t> payload);
     void send_to_required(const ConnReplicator& conn, const Record& record);
     void forget_conn(const tcpfo_conn_key& key);
-    void on_conn_refused(size_t index, const ConnRefusedRecord& refused);
+    // The connection's log label, with its id when it is protected.
+    std::string label(const ConnKey& key) const;
+    void on_conn_refused(PeerId id, const ConnRefusedRecord& refused);
     // Called for each event of a long batch (thousands of connections opening at
     // once): sends the heartbeats when one is due, so that the backups, which judge the
     // primary dead after a few missed ones (30 ms), do not take a busy primary for a
@@ -72,30 +77,35 @@ private:
     void update_ready_file();
     void log_status();
     void forget_half_open(uint64_t now_ms);
+    // For status: the primary forgets unprotected connections; it keeps the last few.
+    void note_unprotected(const tcpfo_conn_key& key, const char* why);
 
     EventLoop& loop_;
     Options options_;
     uint64_t epoch_ = 1;
     std::optional<VipAddress> vip_;
-    std::unique_ptr<BpfSnoop> snoop_;
+    std::unique_ptr<Hooks> hooks_;
     std::optional<NudgeSender> nudge_;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
+    UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;
-    std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash, ConnKeyEqual> conns_;
+    std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
     // Connections whose handshake has not completed yet, by when the SYN-ACK left: the
     // hooks create an entry per SYN-ACK, and a SYN flood must not fill the tables.
-    std::unordered_map<tcpfo_conn_key, uint64_t, ConnKeyHash, ConnKeyEqual> half_open_;
+    std::unordered_map<tcpfo_conn_key, uint64_t, ConnKeyHash> half_open_;
     uint64_t next_half_open_sweep_ms_ = 0;
     // Connections whose stable point moved (or that finished) in this batch: each is
     // written to the map and nudged once per batch, however many records moved it.
-    std::unordered_set<tcpfo_conn_key, ConnKeyHash, ConnKeyEqual> stable_dirty_;
+    std::unordered_set<tcpfo_conn_key, ConnKeyHash> stable_dirty_;
     uint64_t next_conn_id_ = 1;
     bool ring_paused_ = false;
     uint64_t next_status_ms_ = 0;
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
+    std::deque<UnprotectedStatus> unprotected_;  // the most recent, for status
+    uint64_t unprotected_total_ = 0;
     size_t max_connections_ = 0;      // at start (config/capacity.h)
     uint32_t events_since_check_ = 0;
     uint64_t last_posted_ms_ = 0;

@@ -1,4 +1,4 @@
-#include "userd/transport/peer_link.h"
+#include "userd/transport/tcp_link.h"
 
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -13,10 +13,10 @@ namespace {
 constexpr size_t kReadChunk = 256 * 1024;
 }
 
-Result<std::unique_ptr<PeerLink>> PeerLink::open(EventLoop& loop, UniqueFd fd, std::string name,
+Result<std::unique_ptr<TcpLink>> TcpLink::open(EventLoop& loop, UniqueFd fd, std::string name,
                                                  Callbacks callbacks) {
-    std::unique_ptr<PeerLink> link(new PeerLink(loop, std::move(fd), std::move(name), std::move(callbacks)));
-    PeerLink* self = link.get();
+    std::unique_ptr<TcpLink> link(new TcpLink(loop, std::move(fd), std::move(name), std::move(callbacks)));
+    TcpLink* self = link.get();
     // Start with EPOLLOUT too: a connecting socket reports completion as writable.
     self->want_write_ = true;
     if (auto r = loop.add(self->fd_.get(), EPOLLIN | EPOLLOUT, [self](uint32_t ev) { self->on_events(ev); }); !r)
@@ -24,37 +24,37 @@ Result<std::unique_ptr<PeerLink>> PeerLink::open(EventLoop& loop, UniqueFd fd, s
     return link;
 }
 
-PeerLink::PeerLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callbacks)
+TcpLink::TcpLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callbacks)
     : loop_(loop), fd_(std::move(fd)), name_(std::move(name)), callbacks_(std::move(callbacks)) {}
 
-PeerLink::~PeerLink() { close(); }
+TcpLink::~TcpLink() { close(); }
 
-void PeerLink::close() {
+void TcpLink::close() {
     if (!fd_) return;
     loop_.remove(fd_.get());
     fd_.reset();
 }
 
-void PeerLink::send(const Record& record) {
+void TcpLink::send(const Record& record) {
     if (!fd_) return;
     encode_record(record, out_.raw_tail());
     update_interest();
 }
 
-void PeerLink::update_interest() {
+void TcpLink::update_interest() {
     const bool want = !out_.empty();
     if (want == want_write_ || !fd_) return;
     want_write_ = want;
     (void)loop_.modify(fd_.get(), EPOLLIN | (want ? uint32_t(EPOLLOUT) : 0u));
 }
 
-void PeerLink::fail_link(const std::string& why) {
+void TcpLink::fail_link(const std::string& why) {
     close();
     auto on_closed = callbacks_.on_closed;  // the owner may destroy *this inside
     if (on_closed) on_closed(why);
 }
 
-void PeerLink::flush() {
+void TcpLink::flush() {
     if (!fd_) return;
     while (!out_.empty()) {
         const auto data = out_.front();
@@ -68,7 +68,7 @@ void PeerLink::flush() {
     update_interest();
 }
 
-void PeerLink::on_events(uint32_t events) {
+void TcpLink::on_events(uint32_t events) {
     if (events & (EPOLLERR)) {
         int err = 0;
         socklen_t len = sizeof err;
