@@ -8,9 +8,10 @@
 # capture on the client's link (the first segment with data from the VIP sent by the
 # backup's MAC address):
 #   silence  how long the backup had heard nothing when it decided (detection)
-#   rebuilt  decision -> last socket rebuilt (drain + rebuild of the takeover line)
-#   claimed  decision -> VIP claimed and announced (+ claim)
-#   done     decision -> takeover complete (every connection spliced)
+#   claimed  decision -> VIP claimed and announced        (from the takeover line)
+#   learned  decision -> clients' positions learned (probe answers)
+#   rebuilt  decision -> last socket rebuilt
+#   serving  decision -> every connection spliced ("takeover complete ... in X ms")
 #   1st byte decision -> first data segment from the backup on the client's link
 # and the daemons' memory per idle connection: anonymous RSS growth from none to N
 # (heap; the ring buffer's pages are file-backed and excluded), and the BPF map
@@ -69,8 +70,8 @@ if [ -z "$one" ]; then
     done
     rm -f "/tmp/tcpfo-bench-takeover-$$.err"
     echo
-    echo "| N | rebuilt | heartbeat silence at decision (ms) | decision → last socket rebuilt (ms) | → VIP claimed (ms) | → takeover complete (ms) | → first byte served (ms) | primary B/conn (heap + BPF key+value) | backup B/conn (heap + BPF key+value) | idle conns verified after |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| N | rebuilt | heartbeat silence at decision (ms) | decision → VIP claimed (ms) | → positions learned (ms) | → last socket rebuilt (ms) | → all serving (ms) | → first byte served (ms) | primary B/conn (heap + BPF key+value) | backup B/conn (heap + BPF key+value) | idle conns verified after |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
     echo "($misfires failed attempt(s) retried)"
     exit 0
@@ -138,14 +139,15 @@ one_run() {
     sleep 1
     crash_primary >/dev/null
     wait_until 120 "'takeover complete' from the backup" log_has failoverd-backup 'takeover complete'
-    local line rebuilt skipped drain rebuild claim total
+    local line rebuilt reset claimed learned rebuilt_at serving
     line=$(grep -o 'takeover complete: .*' "$work/failoverd-backup.log")
-    rebuilt=$(echo "$line" | awk '{print $3}')
-    skipped=$(echo "$line" | grep -o '[0-9]* skipped' | awk '{print $1}')
-    total=$(echo "$line" | grep -o ', in [0-9]* ms' | awk '{print $3}')
-    drain=$(echo "$line" | grep -o 'drain [0-9]* ms' | awk '{print $2}')
-    rebuild=$(echo "$line" | grep -o 'rebuild [0-9]* ms' | awk '{print $2}')
-    claim=$(echo "$line" | grep -o 'claim [0-9]* ms' | awk '{print $2}')
+    field() { echo "$line" | grep -o "$1" | grep -o '[0-9]*' | head -1; }
+    rebuilt=$(field '[0-9]* connection(s) rebuilt')
+    reset=$(field '[0-9]* reset')
+    serving=$(field ', in [0-9]* ms')
+    claimed=$(field 'VIP claimed at [0-9]* ms')
+    learned=$(field 'learned at [0-9]* ms')
+    rebuilt_at=$(field 'rebuilt at [0-9]* ms')
     local decided silence served first bpf_b
     bpf_b=$(bpf_bytes_per_conn "$pid_b" rebuilt || echo "?")
     decided=$(log_time_ns failoverd-backup 'is dead')
@@ -162,7 +164,7 @@ one_run() {
         unset "bg_pid[idle]"
     fi
     [ "$rebuilt" = "$n" ] && [ "$verified" != FAILED ] || { echo "FAIL: $line; idle connections: $verified" >&2; return 1; }
-    echo "| $n | $rebuilt ($skipped skipped) | ${silence:-?} | $((drain + rebuild)) | $((drain + rebuild + claim)) | $total | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) + $bpf_b BPF after takeover | $verified |"
+    echo "| $n | $rebuilt ($reset reset) | ${silence:-?} | $claimed | $learned | $rebuilt_at | $serving | $first | $(( (rss_p1 - rss_p0) * 1024 / n )) + $bpf_p BPF | $(( (rss_b1 - rss_b0) * 1024 / n )) + $bpf_b BPF after takeover | $verified |"
     teardown_run >/dev/null 2>&1
 }
 
