@@ -617,33 +617,24 @@ private:
 
     // The longest gap overlapping the half-second after the crash time in --crash-file
     // (bytes already on the wire still arrive for a moment after the link is cut, so
-    // the failover stall starts just after it), and when it ended: the first byte
-    // after the crash, in ms after it (the bench subtracts the takeover decision's
-    // time to get "first byte served"). -1 without a crash file.
-    struct CrashGap {
-        double stall_ms = -1;
-        double resumed_after_crash_ms = -1;
-    };
-    CrashGap crash_gap() const {
-        if (opt_.crash_file.empty()) return {};
+    // the failover stall starts just after it); -1 without a crash file.
+    double crash_stall_ms() const {
+        if (opt_.crash_file.empty()) return -1;
         std::FILE* f = std::fopen(opt_.crash_file.c_str(), "r");
-        if (!f) return {};
+        if (!f) return -1;
         long long crash_real = 0;
         const bool ok = std::fscanf(f, "%lld", &crash_real) == 1;
         std::fclose(f);
-        if (!ok) return {};
+        if (!ok) return -1;
         timespec real{}, mono{};
         clock_gettime(CLOCK_REALTIME, &real);
         clock_gettime(CLOCK_MONOTONIC, &mono);
         const std::int64_t offset = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
         const std::int64_t crash = crash_real - offset;
-        std::int64_t longest = 0, longest_end = crash;
+        std::int64_t longest = 0;
         for (const auto& [from, to] : gaps_)
-            if (to >= crash && from <= crash + 500000000 && to - from > longest) {
-                longest = to - from;
-                longest_end = to;
-            }
-        return {longest / 1e6, (longest_end - crash) / 1e6};
+            if (to >= crash && from <= crash + 500000000) longest = std::max(longest, to - from);
+        return longest / 1e6;
     }
 
     int report() {
@@ -675,9 +666,7 @@ private:
             };
             rr = fmt::format(" requests={} rr_p50_us={:.1f} rr_p99_us={:.1f}", latencies_.size(), pct(0.50), pct(0.99));
         }
-        if (const CrashGap crash = crash_gap(); crash.stall_ms >= 0)
-            rr += fmt::format(" crash_stall_ms={:.1f} resumed_after_crash_ms={:.1f}", crash.stall_ms,
-                              crash.resumed_after_crash_ms);
+        if (const double crash = crash_stall_ms(); crash >= 0) rr += fmt::format(" crash_stall_ms={:.1f}", crash);
         fmt::print("stream-client {} mode={} conns={} ok={} failed={} sent={} verified={} seconds={:.3f} "
                    "up_MBps={:.1f} down_MBps={:.1f} max_stall_ms={:.1f} stall_at_s={:.3f} send_stall_ms={:.1f} "
                    "resets={} early_eofs={} corrupt={} timeouts={}{} result={}\n",

@@ -258,45 +258,57 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
 
 namespace {
 
-// Finishes jobs [begin, end) into results[begin, end). Runs on a worker thread: it must
-// not throw (std::jthread would call std::terminate), so a job that throws (out of
-// memory while formatting its error) becomes that job's error.
-void finish_range(std::span<RebuildJob> jobs, std::vector<Result<UniqueFd>>& results, size_t begin,
-                  size_t end) noexcept {
-    for (size_t i = begin; i < end; ++i) {
-        RebuildJob& job = jobs[i];
-        try {
-            results[i] = finish_rebuild(std::move(job.prepared), job.state, job.sent_unacked);
-        } catch (...) {
-            job.prepared.fd.reset();
-            results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
-        }
+// Runs work(begin, end) over [0, count): on the calling thread alone, or for a batch of
+// at least kParallelRebuildMin with max_threads > 1, the second half on a helper thread
+// (the per-socket kernel work is independent but for short bucket locks, so two halves
+// on two cores take a little more than half the time). `work` must not throw: on the
+// helper thread std::jthread would call std::terminate. If the thread cannot be
+// started the calling thread does it all.
+template <class Work>
+void split_in_two(size_t count, unsigned max_threads, const Work& work) {
+    if (count < kParallelRebuildMin || max_threads < 2) return work(0, count);
+    const size_t half = count / 2;
+    std::optional<std::jthread> helper;
+    try {
+        helper.emplace([&work, half, count] { work(half, count); });
+    } catch (...) {
+        return work(0, count);
     }
-}
+    work(0, half);
+}  // the helper joins here
 
 }  // namespace
 
 std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads) {
     // Every slot exists before any thread starts: each thread writes only its own range.
     std::vector<Result<UniqueFd>> results(jobs.size());
-    const size_t threads = jobs.size() >= kParallelRebuildMin ? std::clamp(max_threads, 1u, 2u) : 1;
-    if (threads == 1) {
-        finish_range(jobs, results, 0, jobs.size());
-        return results;
-    }
-    // The kernel work per socket is independent but for short bucket locks, so two
-    // halves on two cores take a little more than half the time.
-    const size_t half = jobs.size() / 2;
-    std::optional<std::jthread> helper;
-    try {
-        helper.emplace([&jobs, &results, half] { finish_range(jobs, results, half, jobs.size()); });
-    } catch (...) {
-        // No thread (resource limit): the calling thread does the whole batch.
-        finish_range(jobs, results, 0, jobs.size());
-        return results;
-    }
-    finish_range(jobs, results, 0, half);
-    helper.reset();  // joins
+    split_in_two(jobs.size(), max_threads, [&](size_t begin, size_t end) noexcept {
+        for (size_t i = begin; i < end; ++i) {
+            RebuildJob& job = jobs[i];
+            // A job that throws (out of memory while formatting its error) gets that as
+            // its error; nothing crosses the thread.
+            try {
+                results[i] = finish_rebuild(std::move(job.prepared), job.state, job.sent_unacked);
+            } catch (...) {
+                job.prepared.fd.reset();
+                results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
+            }
+        }
+    });
+    return results;
+}
+
+std::vector<Result<void>> request_ack_batch(std::span<const int> fds, unsigned max_threads) {
+    std::vector<Result<void>> results(fds.size());
+    split_in_two(fds.size(), max_threads, [&](size_t begin, size_t end) noexcept {
+        for (size_t i = begin; i < end; ++i) {
+            try {
+                results[i] = request_ack(fds[i]);
+            } catch (...) {
+                results[i] = std::unexpected(Error{"can't probe a socket: out of memory"});
+            }
+        }
+    });
     return results;
 }
 
