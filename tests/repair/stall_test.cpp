@@ -11,7 +11,8 @@
 //   B 192.0.2.12 ──────┘   B: BpfSnoop on eth0 (hold, takeover mode), nudge socket
 //
 // Timings are printed (and recorded as test properties), never asserted: the machine
-// is shared. TCPFO_STALL_REPEAT=n repeats each scenario n times for the figures.
+// is shared. TCPFO_STALL_REPEAT=n repeats each scenario n times for the figures;
+// TCPFO_STALL_SILENCE_MS sets the time from the crash to the takeover (30 ms).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -51,7 +52,11 @@ using test::now_ns;
 constexpr uint8_t kClientSalt = 0x31, kServerSalt = 0x42;
 constexpr size_t kClientBytesBefore = 4000;  // held by the "backup" (A read them)
 constexpr size_t kServerBytesBefore = 3000;  // the client read them
-constexpr uint64_t kSilenceMs = 30;          // crash to takeover: the client's TLP goes to the void
+// Crash to takeover (the client's TLP goes to the void); TCPFO_STALL_SILENCE_MS overrides.
+uint64_t silence_ms() {
+    const char* v = std::getenv("TCPFO_STALL_SILENCE_MS");
+    return v ? uint64_t(std::max(0, std::atoi(v))) : 30;
+}
 
 double ms(uint64_t from, uint64_t to) { return (double(to) - double(from)) / 1e6; }
 
@@ -142,7 +147,10 @@ std::string counter_deltas(const std::map<std::string, int64_t>& before,
         "TcpExt:TCPTimeouts",      "TcpExt:TCPLossProbes",     "TcpExt:TCPSackRecovery",
         "TcpExt:TCPSACKReneging",  "TcpExt:TCPRenoRecovery",   "TcpExt:TCPFastRetrans",
         "TcpExt:TCPLostRetransmit", "TcpExt:TCPACKSkippedSeq", "TcpExt:TCPDSACKOldSent",
-        "TcpExt:PAWSEstab",        "Tcp:RetransSegs"};
+        "TcpExt:PAWSEstab",        "TcpExt:TCPSpuriousRTOs",   "TcpExt:TCPLossUndo",
+        "TcpExt:TCPLossFailures",  "TcpExt:TCPSackFailures",   "TcpExt:TCPRenoFailures",
+        "TcpExt:TCPFullUndo",      "TcpExt:TCPPartialUndo",    "TcpExt:TCPLossProbeRecovery",
+        "Tcp:RetransSegs"};
     std::string text;
     for (const char* name : kShown) {
         auto a = after.find(name);
@@ -494,7 +502,7 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
             }
         }
         const uint64_t t_write = now_ns();
-        sleep_until(t_write + kSilenceMs * 1'000'000);
+        sleep_until(t_write + silence_ms() * 1'000'000);
 
         ASSERT_NO_FATAL_FAILURE(t.hold_and_claim());
         auto at = t.probe(t.probe_spec(t.a_state->snd_una, false));
@@ -504,6 +512,10 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
         EXPECT_EQ(at->snd_nxt, real->snd_nxt);
         EXPECT_EQ(at->rcv_nxt, real->rcv_nxt);
         EXPECT_EQ(at->snd_nxt, t.a_state->rcv_nxt + uint32_t(missing)) << "L + k * mss";
+        // What the hold saw before the socket existed: the probe's answer, and any
+        // retransmission the client made meanwhile (dropped: it must come again).
+        auto during_hold = t.snoop->held(t.key);
+        ASSERT_TRUE(during_hold);
         ASSERT_NO_FATAL_FAILURE(t.rebuild(*at));
 
         ResendMethod method = ResendMethod::none;
@@ -540,9 +552,11 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
                           : sc.prompt                         ? "nothing (no valid prompt)"
                                                               : "timers only";
         std::printf("stall %-6s k=%-2d%s %-26s mss %u: first byte +%.1f ms, all %zu bytes +%.1f ms after the"
-                    " prompt point (%.1f ms after the client's last write); client:%s\n",
-                    sc.sack ? "sack" : "nosack", sc.k, sc.one_write ? " (1 write)" : "", how, t.client_mss, ms(t_prompt, t_first), missing,
-                    ms(t_prompt, t_full), ms(t_write, t_full),
+                    " prompt point (%.1f ms after the client's last write; prompt point at +%.1f ms; held %u"
+                    " segments, %u pure ACKs); client:%s\n",
+                    sc.sack ? "sack" : "nosack", sc.k, sc.one_write ? " (1 write)" : "", how, t.client_mss,
+                    ms(t_prompt, t_first), missing, ms(t_prompt, t_full), ms(t_write, t_full),
+                    ms(t_write, t_prompt), during_hold->segments, during_hold->pure_acks,
                     counter_deltas(counters_before, counters_after).c_str());
         std::fflush(stdout);
         ::testing::Test::RecordProperty(fmt::format("full_after_prompt_us_run{}", run),
