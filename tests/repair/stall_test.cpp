@@ -204,6 +204,9 @@ public:
     // A serves the VIP; the client connects and both sides exchange a little. Then
     // A's state is read, as the backup's log would give it.
     void open_connection() {
+        // Forget path MTUs learned by an earlier scenario (the PMTU lever lowers them).
+        const std::string flush = fmt::format("ip -n {} route flush cache", ns_.client);
+        ASSERT_EQ(std::system(flush.c_str()), 0) << flush;
         test::run_in_netns(ns_.a, [&] {
             auto claimed = VipAddress::claim("eth0", vip, 24);
             ASSERT_TRUE(claimed) << claimed.error().message;
@@ -466,11 +469,15 @@ struct Scenario {
     int k;        // client segments the dead primary took
     bool prompt;  // prompt (SACK block or dupacks), or leave it to the client's timers
     bool one_write = false;  // k segments in one write (a bulk client: one TSO skb)
+    bool icmp = false;       // the PMTU lever instead of ACKs (lowers the client's path MTU)
+    uint32_t write_bytes = 0;  // bytes per write; 0: one full segment (the client's MSS)
 };
 
 std::string scenario_name(const ::testing::TestParamInfo<Scenario>& info) {
-    return fmt::format("{}_k{}{}_{}", info.param.sack ? "sack" : "nosack", info.param.k,
-                       info.param.one_write ? "_onewrite" : "", info.param.prompt ? "prompt" : "timers");
+    return fmt::format("{}_k{}{}{}_{}", info.param.sack ? "sack" : "nosack", info.param.k,
+                       info.param.one_write ? "_onewrite" : "",
+                       info.param.write_bytes ? fmt::format("_{}bytes", info.param.write_bytes) : "",
+                       info.param.icmp ? "icmp" : info.param.prompt ? "prompt" : "timers");
 }
 
 class StallResend : public ::testing::TestWithParam<Scenario> {};
@@ -491,14 +498,15 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
         // interactive client), 2 ms apart: separate skbs, and less than a TLP timeout;
         // or all in one write (one skb of k segments).
         const auto counters_before = tcp_counters(ns.client);
-        const size_t missing = size_t(sc.k) * t.client_mss;
+        const size_t write_bytes = sc.write_bytes ? sc.write_bytes : t.client_mss;
+        const size_t missing = size_t(sc.k) * write_bytes;
         if (sc.one_write) {
             ASSERT_TRUE(send_pattern(t.client.get(), missing, kClientBytesBefore, kClientSalt));
         } else {
             for (int i = 0; i < sc.k; i++) {
                 if (i > 0) poll(nullptr, 0, 2);
-                ASSERT_TRUE(send_pattern(t.client.get(), t.client_mss,
-                                         kClientBytesBefore + size_t(i) * t.client_mss, kClientSalt));
+                ASSERT_TRUE(send_pattern(t.client.get(), write_bytes,
+                                         kClientBytesBefore + size_t(i) * write_bytes, kClientSalt));
             }
         }
         const uint64_t t_write = now_ns();
@@ -511,7 +519,7 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
         ASSERT_TRUE(real) << real.error().message;
         EXPECT_EQ(at->snd_nxt, real->snd_nxt);
         EXPECT_EQ(at->rcv_nxt, real->rcv_nxt);
-        EXPECT_EQ(at->snd_nxt, t.a_state->rcv_nxt + uint32_t(missing)) << "L + k * mss";
+        EXPECT_EQ(at->snd_nxt, t.a_state->rcv_nxt + uint32_t(missing)) << "L + what the client wrote";
         // What the hold saw before the socket existed: the probe's answer, and any
         // retransmission the client made meanwhile (dropped: it must come again).
         auto during_hold = t.snoop->held(t.key);
@@ -520,6 +528,14 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
 
         ResendMethod method = ResendMethod::none;
         const ResendContext context = t.resend_context(*at);
+        if (sc.icmp) {
+            // The PMTU lever (resend_prompt.h): ICMP fragmentation needed, quoting the
+            // client's segment at L, with an MTU one byte too small for its segments.
+            uint8_t packet[kPmtuPromptBytes];
+            const uint16_t mtu = pmtu_prompt_mtu(t.client_mss, t.a_state->timestamps_ok);
+            const size_t len = build_pmtu_prompt(t.key, t.a_state->rcv_nxt, mtu, packet);
+            ASSERT_TRUE(t.sender->send_packet(t.key.client_addr, {packet, len}));
+        }
         if (sc.prompt) {
             auto sent = prompt_resend(*t.sender, context, t.a_state->sack_ok);
             ASSERT_TRUE(sent) << sent.error().message;
@@ -547,14 +563,15 @@ TEST_P(StallResend, MissingBytesArriveInOrder) {
         EXPECT_EQ(t.watch.fins(), 0u);
 
         const auto counters_after = tcp_counters(ns.client);
-        const char* how = method == ResendMethod::sack_prompt ? "SACK prompt"
+        const char* how = sc.icmp ? "ICMP frag needed (PMTU)" : method == ResendMethod::sack_prompt ? "SACK prompt"
                           : method == ResendMethod::dupacks   ? "4 dupacks"
                           : sc.prompt                         ? "nothing (no valid prompt)"
                                                               : "timers only";
-        std::printf("stall %-6s k=%-2d%s %-26s mss %u: first byte +%.1f ms, all %zu bytes +%.1f ms after the"
+        std::printf("stall %-6s k=%-2d%s%s %-26s mss %u: first byte +%.1f ms, all %zu bytes +%.1f ms after the"
                     " prompt point (%.1f ms after the client's last write; prompt point at +%.1f ms; held %u"
                     " segments, %u pure ACKs); client:%s\n",
-                    sc.sack ? "sack" : "nosack", sc.k, sc.one_write ? " (1 write)" : "", how, t.client_mss,
+                    sc.sack ? "sack" : "nosack", sc.k, sc.one_write ? " (1 write)" : "",
+                    sc.write_bytes ? fmt::format(" ({} B writes)", sc.write_bytes).c_str() : "", how, t.client_mss,
                     ms(t_prompt, t_first), missing, ms(t_prompt, t_full), ms(t_write, t_full),
                     ms(t_write, t_prompt), during_hold->segments, during_hold->pure_acks,
                     counter_deltas(counters_before, counters_after).c_str());
@@ -572,7 +589,11 @@ INSTANTIATE_TEST_SUITE_P(Kit, StallResend,
                                            Scenario{true, 2, false}, Scenario{true, 10, false},
                                            Scenario{false, 2, true}, Scenario{false, 3, true},
                                            Scenario{false, 4, true}, Scenario{false, 10, true},
-                                           Scenario{false, 4, false}, Scenario{false, 10, false}),
+                                           Scenario{false, 4, false}, Scenario{false, 10, false},
+                                           Scenario{true, 1, false, false, true}, Scenario{true, 2, false, false, true},
+                                           Scenario{false, 2, false, false, true},
+                                           Scenario{true, 1, true, false, false, 100},
+                                           Scenario{true, 1, false, false, true, 100}),
                          scenario_name);
 
 }  // namespace
