@@ -1,9 +1,11 @@
-#include "connection_splice.h"
+#include "replay/connection_splice.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "log.h"
+#include <utility>
+
+#include "userd/base/log.h"
 
 namespace tcpfo {
 
@@ -27,7 +29,8 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
 
 ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done)
     : loop_(loop), name_(std::move(start.name)), client_(std::move(start.client)),
-      replica_(std::move(start.replica)), on_done_(std::move(on_done)) {
+      replica_(std::move(start.replica)), on_done_(std::move(on_done)),
+      on_first_output_(std::move(start.on_first_output)) {
     to_client_.from = replica_.get();
     to_client_.to = client_.get();
     to_client_.buffer.append(start.unacked);
@@ -62,6 +65,7 @@ bool ConnectionSplice::move(Direction& d) {
                 return false;
             }
             d.buffer.pop_front(size_t(n));
+            if (n > 0 && &d == &to_client_ && on_first_output_) std::exchange(on_first_output_, nullptr)();
         }
         if (d.eof) {
             if (!d.shut) {

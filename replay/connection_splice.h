@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 
-#include "byte_queue.h"
-#include "event_loop.h"
+#include "userd/base/byte_queue.h"
+#include "userd/base/event_loop.h"
 
 namespace tcpfo {
 
@@ -23,6 +23,8 @@ public:
         uint64_t skip_replica_bytes = 0;       // replica output the client already has
         bool replica_output_ended = false;     // the replica already closed its side
         bool client_input_ended = false;       // the client's FIN was already fed
+        // Runs once, right after the first bytes are written toward the client.
+        std::function<void()> on_first_output;
     };
     // `on_done` runs once both directions are closed (or on an error).
     static Result<std::unique_ptr<ConnectionSplice>> open(EventLoop& loop, Start start,
@@ -52,6 +54,7 @@ private:
     Direction to_client_;
     Direction to_replica_;
     std::function<void()> on_done_;
+    std::function<void()> on_first_output_;
     bool done_ = false;
     uint32_t client_interest_ = 0, replica_interest_ = 0;
 };

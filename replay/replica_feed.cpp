@@ -1,11 +1,13 @@
-#include "replica_feed.h"
+#include "replay/replica_feed.h"
+
+#include "userd/protocol/conn_key.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "inet_address.h"
-#include "log.h"
-#include "peer_link.h"
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/base/tcp_socket.h"
 
 namespace tcpfo {
 
@@ -13,14 +15,10 @@ namespace {
 constexpr size_t kReadBudgetPerWakeup = 256 * 1024;
 }
 
-std::string describe_conn(const ConnOpenRecord& conn) {
-    return fmt::format("conn {} {}", conn.conn_id, to_string(make_endpoint(conn.client_addr, conn.client_port)));
-}
-
 Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const sockaddr_in& replica,
                                                        const ConnOpenRecord& conn, const FeedLimits& limits) {
     auto fd = connect_nonblocking(replica);
-    if (!fd) return fail("{}: replica: {}", describe_conn(conn), fd.error().message);
+    if (!fd) return fail("{}: replica: {}", conn_label(conn), fd.error().message);
     std::unique_ptr<ReplicaFeed> feed(new ReplicaFeed(loop, std::move(*fd), conn, limits));
     ReplicaFeed* self = feed.get();
     self->interest_ = EPOLLOUT;  // connect completion
@@ -30,7 +28,7 @@ Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const so
 }
 
 ReplicaFeed::ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits)
-    : loop_(loop), fd_(std::move(fd)), conn_(conn), name_(describe_conn(conn)),
+    : loop_(loop), fd_(std::move(fd)), conn_(conn), name_(conn_label(conn)),
       log_(limits.pending_input, limits.reorder), output_(limits.output) {}
 
 ReplicaFeed::~ReplicaFeed() {

@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "event_loop.h"
-#include "input_log.h"
-#include "record_codec.h"
-#include "replica_output.h"
+#include "userd/base/event_loop.h"
+#include "userd/backup/input_log.h"
+#include "userd/protocol/record_codec.h"
+#include "replay/replica_output.h"
 
 namespace tcpfo {
 
@@ -66,8 +66,5 @@ private:
     bool broken_ = false;
     uint32_t interest_ = 0;
 };
-
-// "conn 7 192.0.2.1:40000" for log lines.
-std::string describe_conn(const ConnOpenRecord& conn);
 
 }  // namespace tcpfo

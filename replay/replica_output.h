@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-#include "byte_queue.h"
+#include "userd/base/byte_queue.h"
 
 namespace tcpfo {
 

@@ -9,11 +9,11 @@
 
 #include <cstdio>
 
-#include "backup_node.h"
-#include "event_loop.h"
-#include "log.h"
-#include "options.h"
-#include "primary_node.h"
+#include "userd/backup/backup_node.h"
+#include "userd/base/event_loop.h"
+#include "userd/base/log.h"
+#include "userd/config/options.h"
+#include "userd/primary/primary_node.h"
 
 using namespace tcpfo;
 

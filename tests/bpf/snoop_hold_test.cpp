@@ -20,9 +20,9 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
-#include "bpf_snoop.h"
+#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
-#include "unique_fd.h"
+#include "userd/base/unique_fd.h"
 
 namespace tcpfo::test {
 namespace {
@@ -215,7 +215,7 @@ TEST_F(SnoopHoldTest, HoldTableIsBoundedLikeTheOthers) {
     EXPECT_EQ(held, uint32_t(TCPFO_MAX_CONNS));
     auto full = snoop_->hold(key());
     ASSERT_FALSE(full) << "a full table must be an error, not a silent success";
-    EXPECT_NE(full.error().message.find("can't hold 192.0.2.1:40000->192.0.2.100:7000"), std::string::npos)
+    EXPECT_NE(full.error().message.find("can't hold conn - 192.0.2.1:40000"), std::string::npos)
         << full.error().message;
 }
 
@@ -246,7 +246,7 @@ TEST_F(SnoopHoldTest, TakeoverModeDropsSegmentsOfUnknownConnections) {
     EXPECT_EQ(ingress(from_client(1001, 9001, kAck, kClientPort + 1)), kTcActOk) << "protected";
     EXPECT_EQ(ingress(from_client(1, 2, kAck, kClientPort + 2)), kTcActOk) << "rebuilt";
     EXPECT_EQ(ingress(from_client(1, 2, kAck, kClientPort + 3)), kTcActShot) << "held";
-    BpfSnoop::Stats st = snoop_->stats();
+    HookStats st = snoop_->stats();
     EXPECT_EQ(st.takeover_dropped, 3u);
     EXPECT_EQ(st.held_dropped, 1u);
     // Other services are never touched.

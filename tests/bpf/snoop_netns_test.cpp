@@ -29,7 +29,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
-#include "bpf_snoop.h"
+#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
 
 namespace tcpfo::test {
@@ -308,7 +308,7 @@ TEST_F(SnoopNetnsTest, UploadIsLoggedAndClampedToTheStablePoint) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(outq, 0);
 
-    BpfSnoop::Stats s = snoop_->stats();
+    HookStats s = snoop_->stats();
     EXPECT_GT(s.acks_clamped, 0u);
     EXPECT_EQ(s.ring_drops, 0u);
     EXPECT_GE(s.events, data_events + 2);

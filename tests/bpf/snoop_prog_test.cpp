@@ -11,7 +11,7 @@
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
-#include "bpf_snoop.h"
+#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
 
 namespace tcpfo::test {

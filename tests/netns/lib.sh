@@ -71,9 +71,9 @@ b_bg() { in_bg backup "$@"; }
 wait_until() {
     local seconds=$1 what=$2 deadline
     shift 2
-    deadline=$(($(date +%s%N) + seconds * 1000000000))
+    deadline=$((${EPOCHREALTIME/./} + seconds * 1000000))
     until "$@"; do
-        if [ "$(date +%s%N)" -ge $deadline ]; then
+        if [ "${EPOCHREALTIME/./}" -ge $deadline ]; then
             echo "FAIL: timed out after ${seconds}s waiting for $what" >&2
             return 1
         fi
@@ -89,6 +89,110 @@ progress_at_least() { [ -f "$1" ] && awk -v f="$2" -v n="$3" '{for (i = 1; i < N
 log_has() { [ -f "$work/$1.log" ] && grep -q "$2" "$work/$1.log"; }
 no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 
+# Groups: a client started with `c_group NAME CONNS MODE ARGS...` keeps its progress
+# in $work/NAME.progress. `read_progress NAME` puts its fields into the associative
+# array `progress` without forking (the scenarios poll it every 10 ms);
+# `read_progress NAME .at-crash` reads the copy crash_primary took just before the crash.
+declare -A group_conns=() progress=()
+c_group() {
+    local name=$1 conns=$2 mode=$3
+    shift 3
+    group_conns[$name]=$conns
+    # TCPFO_CLIENT_ARGS: extra options for every group, e.g. '--report-gaps-ms 200'.
+    # shellcheck disable=SC2086
+    c_bg "$name" "$stream_client" "$mode" --connect $vip:$port --conns "$conns" \
+        --progress-file "$work/$name.progress" --crash-file "$work/crash.time" --label "$name" ${TCPFO_CLIENT_ARGS:-} "$@"
+}
+read_progress() {
+    local file=$work/$1.progress${2:-} i
+    local -a f=()
+    progress=()
+    [ -f "$file" ] && read -r -a f <"$file"
+    for ((i = 0; i + 1 < ${#f[@]}; i += 2)); do progress[${f[i]}]=${f[i + 1]}; done
+}
+
+# group_under_way NAME MIN: succeeds when every connection of group NAME is open, none
+# is over, and the slowest one has made MIN bytes of progress (verified; for uploads,
+# acknowledged). Otherwise sets `why` to what is missing, and returns 2 when it can
+# never succeed any more: a connection ended (passed or failed) before the crash.
+group_under_way() {
+    local name=$1 min=$2
+    read_progress "$name"
+    if [ -z "${progress[live]:-}" ]; then
+        why="group $name: no progress yet"
+        return 1
+    fi
+    if [ "${progress[finished]}" -gt 0 ]; then
+        why="group $name: ${progress[finished]} of ${group_conns[$name]} connection(s) finished before the crash (${progress[done]} passed, ${progress[failed]} failed)"
+        return 2
+    fi
+    if [ "${progress[live]}" -lt "${group_conns[$name]}" ]; then
+        why="group $name: ${progress[live]} of ${group_conns[$name]} connection(s) open"
+        return 1
+    fi
+    if [ "${progress[slowest]}" -lt "$min" ]; then
+        why="group $name: its slowest connection is at ${progress[slowest]} bytes, short of $min"
+        return 1
+    fi
+    why=
+}
+
+# took_over_early: says so when the backup took over although the primary was not
+# crashed (yet): then the clients' failures are the consequence, not the cause.
+took_over_early() {
+    if log_has failoverd-backup 'taking over'; then
+        echo "FAIL: the backup took over before any crash: $(grep -m1 'taking over' "$work/failoverd-backup.log")" >&2
+    fi
+}
+
+# wait_groups_under_way SECONDS MIN NAME...: the crash condition of a scenario with
+# several groups: every group under way at once (group_under_way). Fails at once,
+# naming the group, when a connection ends first; after SECONDS names each group
+# still short. Prints each group's progress when it succeeds.
+wait_groups_under_way() {
+    local seconds=$1 min=$2 name rc deadline
+    local -a short
+    shift 2
+    deadline=$((${EPOCHREALTIME/./} + seconds * 1000000))
+    while :; do
+        short=()
+        for name in "$@"; do
+            rc=0
+            group_under_way "$name" "$min" || rc=$?
+            if [ $rc = 2 ]; then
+                echo "FAIL: $why" >&2
+                took_over_early
+                return 1
+            fi
+            [ $rc = 0 ] || short+=("$why")
+        done
+        [ ${#short[@]} -gt 0 ] || break
+        if [ "${EPOCHREALTIME/./}" -ge $deadline ]; then
+            printf 'FAIL: after %ss not every group was under way:\n' "$seconds" >&2
+            printf '  %s\n' "${short[@]}" >&2
+            took_over_early
+            return 1
+        fi
+        sleep 0.01
+    done
+    for name in "$@"; do echo "  $name under way: $(cat "$work/$name.progress")"; done
+}
+
+# groups_at_crash NAME...: after crash_primary, checks each group's last progress
+# before the crash (crash_primary keeps a copy): a connection that was over by then
+# was not live at the crash, which is what a low rebuilt count means.
+groups_at_crash() {
+    local name bad=0
+    for name in "$@"; do
+        read_progress "$name" .at-crash
+        if [ "${progress[finished]:-0}" -gt 0 ] || [ "${progress[live]:-0}" -lt "${group_conns[$name]}" ]; then
+            echo "FAIL: group $name at the crash: ${progress[live]:-?} of ${group_conns[$name]} connection(s) live, ${progress[finished]:-?} finished" >&2
+            bad=1
+        fi
+    done
+    [ $bad = 0 ]
+}
+
 start_services() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
     b_bg replica "$echo_service" --listen 0.0.0.0:$port
@@ -101,7 +205,7 @@ start_services() {
 start_failoverd() {
     b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
         --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready"
+        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
     wait_until 10 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
     p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
@@ -120,10 +224,22 @@ crash_primary() {
         echo "FAIL: the backup took over before the primary crashed" >&2
         return 1
     fi
+    # The groups' progress as it stood just before the crash, for groups_at_crash
+    # (bash builtins only: on a loaded machine every fork delays the crash).
+    local f line before after
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
     # The crash is the moment the link goes: a client's stall is the gap spanning it.
-    crash_ns=$(date +%s%N)
+    # The time is taken when the command returns (on a busy machine starting it can
+    # take a few hundred ms): the link was cut at the latest then.
+    say primary "ip link set eth0 down"
+    before=${EPOCHREALTIME/./}
+    ip -n "$ns_primary" link set eth0 down
+    after=${EPOCHREALTIME/./}
+    crash_ns=${after}000
     echo "$crash_ns" >"$work/crash.time"
-    p ip link set eth0 down
+    [ $((after - before)) -lt 20000 ] || echo "  (the link cut command took $(((after - before) / 1000)) ms)"
     local pids
     pids=$(ip netns pids "$ns_primary" | tr '\n' ' ')
     say primary "kill -9 $pids"
@@ -132,18 +248,27 @@ crash_primary() {
     wait_until 5 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
-# wait_takeover N: the backup must report that it rebuilt N connections (every one
-# live at the crash) and skipped none; a takeover that rebuilt nothing proves nothing.
+# wait_takeover N [R]: the backup must report that it rebuilt N connections (every one
+# live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
+# nothing.
 wait_takeover() {
-    local expected=${1:?wait_takeover needs the number of connections to rebuild} line rebuilt
+    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} line rebuilt
     wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
-    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* skipped' "$work/failoverd-backup.log")
+    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* reset' "$work/failoverd-backup.log")
     rebuilt=$(echo "$line" | awk '{print $3}')
-    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 skipped'; then
-        echo "FAIL: expected $expected connection(s) rebuilt and none skipped; the backup says: $line" >&2
+    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ", $resets reset"; then
+        echo "FAIL: expected $expected connection(s) rebuilt and $resets reset; the backup says: $line" >&2
         return 1
     fi
-    echo "  takeover reported $(( ($(date +%s%N) - crash_ns) / 1000000 )) ms after the crash (as polled)"
+    # failoverd stamps its log lines with the wall clock, like crash_ns: the takeover's
+    # own time, not when this script got round to reading the log (on a loaded machine
+    # killing the primary's processes alone can take a second).
+    local dead done_
+    dead=$(grep -m1 'taking over' "$work/failoverd-backup.log" | awk '{print $1}')
+    done_=$(grep -m1 'takeover complete' "$work/failoverd-backup.log" | awk '{print $1}')
+    awk -v d="$dead" -v t="$done_" -v c="$crash_ns" 'BEGIN {
+        printf "  primary declared dead %d ms, takeover complete %d ms after the crash (failoverd'"'"'s log)\n",
+            (d - c / 1e9) * 1000, (t - c / 1e9) * 1000 }'
 }
 
 # finish_client NAME: wait for a client started with c_bg, show its summary, fail if
@@ -179,6 +304,12 @@ setup_run() {
     suffix=$$-$1
     work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
     topo_up "$suffix" "${2:-}"
+    # TCPFO_CAPTURE=DIR keeps a packet capture of the client's link per run (debugging).
+    if [ -n "${TCPFO_CAPTURE:-}" ]; then
+        mkdir -p "$TCPFO_CAPTURE"
+        c_bg capture tcpdump -U -n -i eth0 -s 128 -w "$TCPFO_CAPTURE/$suffix.pcap" tcp
+        wait_until 5 "tcpdump on the client's link" test -s "$TCPFO_CAPTURE/$suffix.pcap"
+    fi
 }
 
 teardown_run() {

@@ -46,7 +46,7 @@ scenario() {
     echo "=== a closed connection leaves no socket behind on the server"
     c_bg closed "$stream_client" echo --connect $vip:$port --conns 5 --bytes 256K --ports-file "$work/closed.ports" --label closed
     finish_client closed
-    wait_until 2 "no server socket left for the closed connections" no_socket_for_ports "$ns_primary" "$work/closed.ports"
+    wait_until 10 "no server socket left for the closed connections" no_socket_for_ports "$ns_primary" "$work/closed.ports"
 
     echo "=== request/response latency"
     c_bg rr "$stream_client" rr --connect $vip:$port --count 2000 --timeout-s 30 --label rr

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "netns_harness.h"
-#include "tcp_repair.h"
+#include "userd/takeover/tcp_repair.h"
 
 namespace tcpfo {
 namespace {

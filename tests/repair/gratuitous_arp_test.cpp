@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "gratuitous_arp.h"
+#include "userd/takeover/gratuitous_arp.h"
 #include "netns_harness.h"
 
 namespace tcpfo {

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "unique_fd.h"
+#include "userd/base/unique_fd.h"
 
 namespace tcpfo::test {
 

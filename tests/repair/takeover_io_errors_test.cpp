@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include "gratuitous_arp.h"
+#include "userd/takeover/gratuitous_arp.h"
 #include "netns_harness.h"
-#include "tcp_repair.h"
-#include "vip_address.h"
+#include "userd/takeover/tcp_repair.h"
+#include "userd/takeover/vip_address.h"
 
 namespace tcpfo {
 namespace {

@@ -17,16 +17,24 @@ const char* const client_usage =
     "options:\n"
     "  --conns N             concurrent connections (default 1)\n"
     "  --rate MB/S           pace each connection (sending, or reading for downloads)\n"
-    "  --pause-at BYTES      stop sending at BYTES per connection (echo, upload) ...\n"
-    "  --resume-file F       ... and stay idle until file F exists\n"
-    "  --progress-file F     keep 'verified V sent S done D failed X paused P' in F\n"
+    "  --pause-at BYTES      stop at BYTES per connection: sending (echo, upload) or\n"
+    "                        reading (download, half-close) ...\n"
+    "  --resume-file F       ... and stay there until file F exists\n"
+    "  --progress-file F     keep 'verified V sent S done D failed X paused P acked A\n"
+    "                        slowest L finished F live C' in F (every 50 ms): A payload\n"
+    "                        the server acknowledged, L the least progress of one\n"
+    "                        connection (verified bytes; upload: acknowledged), F\n"
+    "                        connections over (passed or failed), C connections open\n"
     "  --crash-file F        F will hold the wall-clock ns of a crash: report crash_stall_ms, the\n"
     "                        longest receive gap of any connection in the half-second after it\n"
     "  --ports-file F        write the local ports to F once all are connected, and at the end\n"
     "  --timeout-s S         fail every unfinished connection after S seconds (60)\n"
+    "  --report-gaps-ms MS   print each receive gap of MS or more to stderr (connection,\n"
+    "                        local port, when, bytes so far)\n"
     "  --seed N              pattern seed of the first connection (default 1)\n"
     "  --label TEXT          name of the run in the summary line\n"
     "  --nodelay             set TCP_NODELAY (rr sets it anyway)\n"
+    "  --expect-resets N     pass only if exactly N connections end in a reset, the rest whole\n"
     "exit status: 0 every byte verified, 1 a byte lost/duplicated/reordered/corrupted,\n"
     "  a reset, an early EOF or a timeout, 2 bad command line\n";
 
@@ -73,6 +81,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
             have_target = true;
         } else if (arg == "--bytes") ok = set_size(options.bytes);
         else if (arg == "--conns") ok = set_size(options.conns);
+        else if (arg == "--expect-resets") ok = set_size(options.expect_resets);
         else if (arg == "--size") ok = set_size(options.rr_size);
         else if (arg == "--count") ok = set_size(options.rr_count);
         else if (arg == "--pause-at") {
@@ -87,6 +96,10 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
             auto parsed = parse_positive_double(arg, value);
             if (!parsed) return std::unexpected(parsed.error());
             options.timeout_s = *parsed;
+        } else if (arg == "--report-gaps-ms") {
+            auto parsed = parse_positive_double(arg, value);
+            if (!parsed) return std::unexpected(parsed.error());
+            options.report_gaps_ms = *parsed;
         } else if (arg == "--seed") {
             auto parsed = parse_uint(arg, value);
             if (!parsed || *parsed > 65535) return fail("--seed: expected 0..65535, got '{}'", value);
@@ -102,6 +115,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
 
     if (!have_target) return fail("--connect ADDR:PORT is required");
     if (options.conns == 0 || options.conns > 60000) return fail("--conns: expected 1..60000");
+    if (options.expect_resets > options.conns) return fail("--expect-resets: at most --conns");
     if (options.mode == ClientMode::request_response) {
         if (options.rr_size == 0 || options.rr_count == 0) return fail("rr: --size and --count must be positive");
         if (options.rr_count > 10'000'000) return fail("rr: --count at most 10000000");
@@ -111,8 +125,7 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
         return fail("--bytes N (N > 0) is required for mode {}", mode);
     }
     if (options.pause_at) {
-        if (options.mode != ClientMode::echo && options.mode != ClientMode::upload)
-            return fail("--pause-at works with echo and upload (modes where the client sends)");
+        if (options.mode == ClientMode::request_response) return fail("--pause-at does not work with rr");
         if (options.resume_file.empty()) return fail("--pause-at needs --resume-file");
         if (*options.pause_at == 0 || *options.pause_at >= options.bytes)
             return fail("--pause-at must be between 1 and --bytes - 1");

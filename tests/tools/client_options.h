@@ -7,7 +7,7 @@
 
 #include <netinet/in.h>
 
-#include "error.h"
+#include "userd/base/error.h"
 
 namespace tcpfo::streamtest {
 
@@ -26,10 +26,12 @@ struct ClientOptions {
     std::string crash_file;  // holds the wall-clock time (ns) of a crash, written during the run
     std::string label = "run";
     double timeout_s = 60;
+    double report_gaps_ms = 0;         // print every receive gap at least this long (0: none)
     std::uint64_t rr_size = 64;        // request/response: bytes per request
     std::uint64_t rr_count = 1000;     // request/response: requests per connection
     std::uint16_t seed_base = 1;
     bool nodelay = false;
+    std::uint64_t expect_resets = 0;   // connections that must end in a reset (and only so)
 };
 
 // Parses argv; an error is one line for the user. `help` is set for --help.

@@ -43,23 +43,40 @@ std::int64_t now_ns() {
 }
 
 // Per-connection pacing: a token bucket with a small burst, so that a pause (or a
-// stall) does not turn into a burst afterwards.
+// stall) does not turn into a burst afterwards. It releases bytes a quantum (20 ms
+// worth, 1-16 KiB) at a time: releasing whatever had accumulated at each timer tick
+// made 25 connections at 1 MB/s send segments of a few hundred bytes, and four such
+// clients kept both cores busy with their own packets.
 struct Pacer {
     double bytes_per_ns = 0;  // 0: unpaced
     double tokens = 0;
+    double quantum = 0;
     std::int64_t last = 0;
     static constexpr double burst = 128 * 1024;
 
+    void set_rate(double rate_bytes_per_ns) {
+        bytes_per_ns = rate_bytes_per_ns;
+        quantum = std::clamp(rate_bytes_per_ns * 20e6, 1024.0, 16384.0);
+    }
+    // Bytes that may move now: 0 until a quantum has accumulated.
     std::uint64_t allowance(std::int64_t now) {
         if (bytes_per_ns == 0) return UINT64_MAX;
         if (last != 0) tokens = std::min(burst, tokens + (now - last) * bytes_per_ns);
         last = now;
-        return static_cast<std::uint64_t>(tokens);
+        return tokens >= quantum ? static_cast<std::uint64_t>(tokens) : 0;
+    }
+    // Nanoseconds until allowance() is non-zero again.
+    std::int64_t wait_ns() const {
+        if (bytes_per_ns == 0 || tokens >= quantum) return 0;
+        return static_cast<std::int64_t>((quantum - tokens) / bytes_per_ns) + 1;
     }
     void spend(std::uint64_t n) {
         if (bytes_per_ns != 0) tokens -= static_cast<double>(n);
     }
 };
+
+// Conditions the loop polls (resume file, a half-closed connection's last ACK).
+constexpr std::int64_t poll_interval_ns = 5'000'000;
 
 struct Connection {
     int index = 0;
@@ -86,11 +103,18 @@ struct Connection {
     std::int64_t max_recv_stall = 0, max_recv_stall_at = 0, max_send_stall = 0;
     std::int64_t request_started = -1;  // rr: when the outstanding request was sent
     std::uint32_t events = 0;
+    std::int64_t connected_at = 0;              // for --report-gaps-ms
+    std::uint64_t acked_seen = 0;               // upload: acknowledged payload, last sample
+    std::int64_t ack_waiting_since = -1;        // upload: unacknowledged bytes, no progress since
 };
 
 struct Totals {
     std::uint64_t sent = 0, verified = 0;
+    std::uint64_t acked = 0;    // payload the server acknowledged (modes where the client sends)
+    std::uint64_t slowest = 0;  // the least progress of any one connection (see progress_of)
     int done = 0, failed = 0, resets = 0, early_eofs = 0, timeouts = 0, corruptions = 0;
+    int finished = 0;           // connections over, passed or failed
+    int live = 0;               // connections connected and not over
     bool all_paused = false;
 };
 
@@ -118,15 +142,15 @@ public:
                 fail_unfinished_on_timeout();
                 break;
             }
-            needs_timer_ = false;  // recomputed by refresh() below
-            check_resume();
-            for (auto& c : conns_) if (!c.done) { progress(c, now); refresh(c, now); }
+            next_wake_ = now + 50'000'000;  // brought forward by refresh() below
+            check_resume(now);
+            for (auto& c : conns_) if (!c.done) { progress(c, now); refresh(c, now); track_acks(c, now); }
             if (now >= next_progress) {
                 write_progress();
                 next_progress = now + 50'000'000;
             }
             if (active_ == 0) break;
-            int wait_ms = needs_timer_ ? 2 : 50;
+            const int wait_ms = static_cast<int>(std::clamp<std::int64_t>((next_wake_ - now + 999'999) / 1'000'000, 1, 50));
             int n = epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), wait_ms);
             if (n < 0 && errno != EINTR) {
                 fmt::print(stderr, "tcpfo-stream-client: epoll_wait: {}\n", std::strerror(errno));
@@ -189,10 +213,10 @@ private:
         header.count = header.mode == StreamMode::echo ? 0 : opt_.bytes;
         encode_header(header, std::span<std::uint8_t, header_size>(c.header, header_size));
         double rate = opt_.rate_mb_per_s * 1e6 / 1e9;
-        if (opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close)
-            c.recv_pacer.bytes_per_ns = rate;
-        else
-            c.send_pacer.bytes_per_ns = rate;
+        if (rate > 0) {
+            if (receives_stream()) c.recv_pacer.set_rate(rate);
+            else c.send_pacer.set_rate(rate);
+        }
 
         ++active_;
         c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -221,10 +245,20 @@ private:
         getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &len);
         c.local_port = ntohs(local.sin_port);
         c.connected = true;
+        c.connected_at = now;
         if (++connected_count_ == conns_.size()) write_ports();
         c.send_pacer.last = c.recv_pacer.last = now;
         refresh(c, now);
     }
+
+    // download and half-close: the client reads a stream (pacing and --pause-at apply to
+    // reading); the other modes send one (they apply to sending).
+    bool receives_stream() const {
+        return opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close;
+    }
+
+    // Bytes --pause-at counts: received for the modes that read a stream, else sent.
+    std::uint64_t pause_counter(const Connection& c) const { return receives_stream() ? c.received : c.sent; }
 
     bool wants_to_send(const Connection& c) const {
         if (c.header_sent < header_size) return true;
@@ -243,7 +277,7 @@ private:
             case ClientMode::request_response: return c.received < c.sent;
             case ClientMode::upload: return c.sent == c.to_send && c.received < c.to_recv;
             case ClientMode::download:
-            case ClientMode::half_close: return c.received < c.to_recv;
+            case ClientMode::half_close: return c.received < c.to_recv && !c.paused;
         }
         return false;
     }
@@ -251,7 +285,7 @@ private:
     // Pause bookkeeping and end-of-stream actions that do not wait for a socket event.
     void progress(Connection& c, std::int64_t now) {
         if (!c.connected || c.done) return;
-        if (opt_.pause_at && !resumed_ && c.sent >= *opt_.pause_at) c.paused = true;
+        if (opt_.pause_at && !resumed_ && pause_counter(c) >= *opt_.pause_at) c.paused = true;
         bool sending_over = c.header_sent == header_size && c.sent == c.to_send;
         switch (opt_.mode) {
             case ClientMode::echo:
@@ -306,11 +340,14 @@ private:
         if (c.connected) {
             want = 0;
             bool throttled = c.recv_pacer.allowance(now) == 0;
-            if (!c.eof && !throttled) want |= EPOLLIN;
-            if (wants_to_send(c) && c.send_pacer.allowance(now) > 0) want |= EPOLLOUT;
-            if (throttled || (c.send_pacer.bytes_per_ns != 0 && wants_to_send(c)) || c.paused ||
-                (c.shut_wr && opt_.mode == ClientMode::half_close))
-                needs_timer_ = true;
+            bool read_paused = c.paused && receives_stream();
+            if (!c.eof && !throttled && !read_paused) want |= EPOLLIN;
+            if (throttled) wake_by(now + c.recv_pacer.wait_ns());
+            if (wants_to_send(c)) {
+                if (c.send_pacer.allowance(now) > 0) want |= EPOLLOUT;
+                else wake_by(now + c.send_pacer.wait_ns());
+            }
+            if (c.paused || (c.shut_wr && opt_.mode == ClientMode::half_close)) wake_by(now + poll_interval_ns);
             bool owed = owed_bytes(c) && !throttled;
             if (!owed) c.waiting_since = -1;
             else if (c.waiting_since < 0) c.waiting_since = now;
@@ -380,6 +417,8 @@ private:
         std::uint8_t buf[io_chunk];
         for (int rounds = 0; rounds < 8 && !c.done && !c.eof; ++rounds) {
             std::uint64_t allowed = c.recv_pacer.allowance(now);
+            if (opt_.pause_at && !resumed_ && receives_stream())
+                allowed = std::min(allowed, *opt_.pause_at - std::min(*opt_.pause_at, c.received));
             if (allowed == 0) break;
             std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(io_chunk, allowed));
             ssize_t got = recv(c.fd, buf, room, 0);
@@ -396,14 +435,7 @@ private:
                 break;
             }
             auto count = static_cast<std::uint64_t>(got);
-            if (c.waiting_since >= 0) {
-                std::int64_t stall = now - c.waiting_since;
-                note_gap(c.waiting_since, now);
-                if (stall > c.max_recv_stall) {
-                    c.max_recv_stall = stall;
-                    c.max_recv_stall_at = c.waiting_since - start_;
-                }
-            }
+            if (c.waiting_since >= 0) end_gap(c, c.waiting_since, now, "no byte");
             if (c.received + count > c.to_recv) {
                 ++corruptions_;
                 return fail_conn(c, fmt::format("received {} bytes more than the {} expected",
@@ -433,15 +465,17 @@ private:
         if (!c.done && c.connected && wants_to_send(c)) transmit(c, now);
     }
 
-    void check_resume() {
+    void check_resume(std::int64_t now) {
         if (!opt_.pause_at || resumed_) return;
         struct stat st{};
         if (stat(opt_.resume_file.c_str(), &st) == 0) {
             resumed_ = true;
             for (auto& c : conns_) c.paused = false;
         }
-        needs_timer_ = true;
+        wake_by(now + poll_interval_ns);
     }
+
+    void wake_by(std::int64_t when) { next_wake_ = std::min(next_wake_, when); }
 
     void finish(Connection& c) {
         c.done = true;
@@ -468,22 +502,42 @@ private:
             if (c.done) continue;
             ++timeouts_;
             // A stall still going on when time runs out is the longest one of all.
-            if (c.waiting_since >= 0) note_gap(c.waiting_since, now);
-            if (c.waiting_since >= 0 && now - c.waiting_since > c.max_recv_stall) {
-                c.max_recv_stall = now - c.waiting_since;
-                c.max_recv_stall_at = c.waiting_since - start_;
-            }
+            if (c.waiting_since >= 0) end_gap(c, c.waiting_since, now, "no byte");
+            if (c.ack_waiting_since >= 0) end_gap(c, c.ack_waiting_since, now, "no acknowledgement");
             fail_conn(c, fmt::format("timeout after {}s: sent {} of {}, received {} of {}{}", opt_.timeout_s,
                                      c.sent, c.to_send, c.received, c.to_recv, c.paused ? " (paused)" : ""));
         }
     }
 
+    // Payload bytes of a connection the server has acknowledged: what it wrote minus
+    // what its send queue still holds (SIOCOUTQ counts the header, and a FIN, too).
+    std::uint64_t acked_payload(const Connection& c) const {
+        if (c.done) return c.failed ? 0 : c.sent;
+        if (!c.connected) return 0;
+        int unacked = 0;
+        if (ioctl(c.fd, SIOCOUTQ, &unacked) != 0 || unacked < 0) return 0;
+        const std::uint64_t written = c.header_sent + c.sent + c.trailer_sent + (c.shut_wr ? 1 : 0);
+        const std::uint64_t acked = written - std::min<std::uint64_t>(written, static_cast<std::uint64_t>(unacked));
+        return std::min(c.sent, acked - std::min<std::uint64_t>(acked, header_size));
+    }
+
+    // One connection's progress, for "every connection is under way": the bytes it
+    // verified, or for an upload (verified only at the end) the bytes acknowledged.
+    std::uint64_t progress_of(const Connection& c) const {
+        return opt_.mode == ClientMode::upload ? acked_payload(c) : c.received;
+    }
+
     Totals totals() const {
         Totals t;
         t.all_paused = opt_.pause_at.has_value() && !resumed_;
+        t.slowest = conns_.empty() ? 0 : UINT64_MAX;
         for (const auto& c : conns_) {
             t.sent += c.sent;
             t.verified += opt_.mode == ClientMode::upload ? (c.done && !c.failed ? c.sent : 0) : c.received;
+            if (opt_.mode != ClientMode::download && opt_.mode != ClientMode::half_close) t.acked += acked_payload(c);
+            t.slowest = std::min(t.slowest, progress_of(c));
+            if (c.done) ++t.finished;
+            else if (c.connected) ++t.live;
             if (c.done && !c.failed) ++t.done;
             if (c.failed) ++t.failed;
             // "paused" means idle: every paused connection has all its echo back.
@@ -499,8 +553,8 @@ private:
         std::string tmp = opt_.progress_file + ".tmp";
         FILE* f = std::fopen(tmp.c_str(), "w");
         if (!f) return;
-        fmt::print(f, "verified {} sent {} done {} failed {} paused {}\n", t.verified, t.sent, t.done,
-                   t.failed, t.all_paused ? 1 : 0);
+        fmt::print(f, "verified {} sent {} done {} failed {} paused {} acked {} slowest {} finished {} live {}\n",
+                   t.verified, t.sent, t.done, t.failed, t.all_paused ? 1 : 0, t.acked, t.slowest, t.finished, t.live);
         std::fclose(f);
         std::rename(tmp.c_str(), opt_.progress_file.c_str());
     }
@@ -520,6 +574,42 @@ private:
 
     // Receive gaps of a millisecond or more, in monotonic ns, so the one spanning a
     // crash can be picked out afterwards (the longest gap of a run may be elsewhere).
+    // A connection waited from `from` to `now` for bytes (or an acknowledgement) it was
+    // owed: a stall, whatever its length.
+    void end_gap(Connection& c, std::int64_t from, std::int64_t now, const char* what) {
+        const std::int64_t stall = now - from;
+        note_gap(from, now);
+        if (opt_.report_gaps_ms > 0 && stall >= opt_.report_gaps_ms * 1e6)
+            fmt::print(stderr, "tcpfo-stream-client: {} conn {} (local port {}): {} for {:.1f} ms from {:.3f} s "
+                               "(connected at {:.3f} s), after {} received, {} sent\n",
+                       opt_.label, c.index, c.local_port, what, stall / 1e6, (from - start_) / 1e9,
+                       (c.connected_at - start_) / 1e9, c.received, c.sent);
+        if (stall > c.max_recv_stall) {
+            c.max_recv_stall = stall;
+            c.max_recv_stall_at = from - start_;
+        }
+    }
+
+    // Upload: a connection is owed the acknowledgement of what it sent (the server's
+    // reply comes only at the end). The acknowledged count is sampled on every pass of
+    // the loop (at least once per pacing quantum); a stall is the time it did not move
+    // while bytes were unacknowledged. Without this an upload's failover stall would
+    // not show: the client keeps writing into its send buffer through the crash.
+    void track_acks(Connection& c, std::int64_t now) {
+        if (opt_.mode != ClientMode::upload || !c.connected || c.done) return;
+        const std::uint64_t acked = acked_payload(c);
+        const bool outstanding = acked < c.sent;
+        if (acked > c.acked_seen) {
+            if (c.ack_waiting_since >= 0) end_gap(c, c.ack_waiting_since, now, "no acknowledgement");
+            c.acked_seen = acked;
+            c.ack_waiting_since = outstanding ? now : -1;
+        } else if (!outstanding) {
+            c.ack_waiting_since = -1;
+        } else if (c.ack_waiting_since < 0) {
+            c.ack_waiting_since = now;
+        }
+    }
+
     void note_gap(std::int64_t from, std::int64_t to) {
         if (to - from >= 1000000 && gaps_.size() < (1u << 20)) gaps_.emplace_back(from, to);
     }
@@ -561,7 +651,11 @@ private:
         for (const auto& c : conns_) received += c.received;
         double up = opt_.mode == ClientMode::download || opt_.mode == ClientMode::half_close ? 0 : t.sent / seconds / 1e6;
         double down = opt_.mode == ClientMode::upload ? 0 : received / seconds / 1e6;
-        bool ok = t.failed == 0 && t.done == static_cast<int>(conns_.size());
+        // --expect-resets N: exactly N connections end in a reset (a takeover that
+        // cannot continue them must reset them), every other one is verified whole.
+        const int expected_resets = static_cast<int>(opt_.expect_resets);
+        bool ok = t.failed == expected_resets && resets_ == expected_resets && corruptions_ == 0 &&
+                  timeouts_ == 0 && early_eofs_ == 0 && t.done + t.failed == static_cast<int>(conns_.size());
         for (const auto& e : errors_) fmt::print(stderr, "tcpfo-stream-client: {}\n", e);
         std::string rr;
         if (opt_.mode == ClientMode::request_response && !latencies_.empty()) {
@@ -600,7 +694,7 @@ private:
     int active_ = 0;
     std::size_t connected_count_ = 0;
     bool resumed_ = false;
-    bool needs_timer_ = false;
+    std::int64_t next_wake_ = 0;  // when the loop must look again at the latest (pacing, polling)
     int resets_ = 0, early_eofs_ = 0, corruptions_ = 0, timeouts_ = 0;
     std::vector<std::string> errors_;
     std::vector<std::int64_t> latencies_;

@@ -7,7 +7,7 @@
 
 #include <netinet/in.h>
 
-#include "error.h"
+#include "userd/base/error.h"
 
 namespace tcpfo::streamtest {
 

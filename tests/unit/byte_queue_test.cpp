@@ -1,4 +1,4 @@
-#include "byte_queue.h"
+#include "userd/base/byte_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "client_probe.h"
-#include "resend_prompt.h"
-#include "server_segment.h"
+#include "userd/takeover/client_probe.h"
+#include "userd/takeover/resend_prompt.h"
+#include "userd/hooks/server_segment.h"
 
 using namespace tcpfo;
 

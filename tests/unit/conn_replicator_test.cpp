@@ -1,4 +1,4 @@
-#include "conn_replicator.h"
+#include "userd/primary/conn_replicator.h"
 
 #include <arpa/inet.h>
 
@@ -76,18 +76,18 @@ TEST(ConnReplicator, ForwardsAboveAGapAndStillFillsIt) {
 
 TEST(ConnReplicator, StablePointIsTheMinimumOverRequiredPeers) {
     ConnReplicator conn(7, make_event(TCPFO_EV_CONN_OPEN), {true, true, false});
-    EXPECT_FALSE(conn.on_stable(0, 500));
-    EXPECT_TRUE(conn.on_stable(1, 300));
+    EXPECT_FALSE(conn.on_stable(PeerId{0}, 500));
+    EXPECT_TRUE(conn.on_stable(PeerId{1}, 300));
     EXPECT_EQ(conn.stable_offset(), 300u);
     EXPECT_EQ(conn.stable_seq(), kClientIsn + 1 + 300);  // wrapped past 2^32
-    EXPECT_FALSE(conn.on_stable(2, 10000));                // not required: ignored
-    EXPECT_TRUE(conn.requires_peer(0));
-    EXPECT_FALSE(conn.requires_peer(2));                   // joined later: gets no records
-    EXPECT_FALSE(conn.requires_peer(7));
-    EXPECT_TRUE(conn.drop_peer(1));                        // only peer 0 holds it back now
+    EXPECT_FALSE(conn.on_stable(PeerId{2}, 10000));                // not required: ignored
+    EXPECT_TRUE(conn.requires_peer(PeerId{0}));
+    EXPECT_FALSE(conn.requires_peer(PeerId{2}));                   // joined later: gets no records
+    EXPECT_FALSE(conn.requires_peer(PeerId{7}));
+    EXPECT_TRUE(conn.drop_peer(PeerId{1}));                        // only peer 0 holds it back now
     EXPECT_EQ(conn.stable_offset(), 500u);
     EXPECT_TRUE(conn.has_required_peers());
-    conn.drop_peer(0);
+    conn.drop_peer(PeerId{0});
     EXPECT_FALSE(conn.has_required_peers());
 }
 
@@ -118,7 +118,7 @@ TEST(ConnReplicator, FinishesOnlyWhenBothFinsAreAcknowledgedAndStable) {
     sfin.seq = kServerIsn + 1 + 10;
     conn.on_event(sfin, {}, rec.emit());
     EXPECT_FALSE(conn.finished());
-    conn.on_stable(0, 11);  // bytes + FIN logged
+    conn.on_stable(PeerId{0}, 11);  // bytes + FIN logged
     EXPECT_FALSE(conn.finished());  // the client has not acknowledged the server's FIN
     auto last_ack = make_event(TCPFO_EV_ACK);
     last_ack.ack = kServerIsn + 1 + 11;

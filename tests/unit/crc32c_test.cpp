@@ -1,4 +1,4 @@
-#include "crc32c.h"
+#include "userd/base/crc32c.h"
 
 #include <random>
 #include <string_view>

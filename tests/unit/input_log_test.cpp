@@ -1,11 +1,11 @@
-#include "input_log.h"
+#include "userd/backup/input_log.h"
 
 #include <numeric>
 #include <random>
 
 #include <gtest/gtest.h>
 
-#include "replica_output.h"
+#include "replay/replica_output.h"
 
 using namespace tcpfo;
 

@@ -1,4 +1,4 @@
-#include "nudge_sender.h"
+#include "userd/hooks/nudge_sender.h"
 
 #include <arpa/inet.h>
 #include <netinet/ip.h>

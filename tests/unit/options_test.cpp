@@ -1,4 +1,4 @@
-#include "options.h"
+#include "userd/config/options.h"
 
 #include <initializer_list>
 

@@ -1,4 +1,4 @@
-#include "record_codec.h"
+#include "userd/protocol/record_codec.h"
 
 #include <random>
 

@@ -1,4 +1,4 @@
-#include "repair_plan.h"
+#include "userd/takeover/repair_plan.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-#include "seq.h"
+#include "userd/base/seq.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "error.h"
+#include "userd/base/error.h"
 
 namespace tcpfo::vmtools {
 

@@ -25,8 +25,8 @@
 
 #include <fmt/core.h>
 
-#include "error.h"
-#include "unique_fd.h"
+#include "userd/base/error.h"
+#include "userd/base/unique_fd.h"
 #include "progress_file.h"
 #include "stream_pattern.h"
 #include "tool_args.h"

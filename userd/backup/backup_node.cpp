@@ -1,0 +1,264 @@
+#include "userd/backup/backup_node.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
+
+namespace tcpfo {
+
+namespace {
+// A backup has one peer, its primary (the first and only --peer).
+constexpr PeerId kPrimaryPeer{0};
+}  // namespace
+
+BackupNode::BackupNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
+
+BackupNode::~BackupNode() {
+    if (listener_) loop_.remove(listener_.get());
+    if (tick_timer_) loop_.remove(tick_timer_.get());
+    if (hooks_) loop_.remove(hooks_->event_fd());
+}
+
+Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
+    std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
+    BackupNode* self = node.get();
+
+    // The hooks are attached now, not at takeover, so taking over does not wait for
+    // the verifier. Until the VIP moves here they see no protected traffic.
+    auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
+    if (!snoop) return std::unexpected(snoop.error());
+    self->hooks_ = std::move(*snoop);
+    if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+        return std::unexpected(r.error());
+
+    auto announcer = ArpAnnouncer::open(options.dev);
+    if (!announcer) return std::unexpected(announcer.error());
+    self->announcer_.emplace(std::move(*announcer));
+    auto raw = NudgeSender::open();
+    if (!raw) return std::unexpected(raw.error());
+    self->raw_.emplace(std::move(*raw));
+
+    auto listener = listen_tcp(options.listen);
+    if (!listener) return std::unexpected(listener.error());
+    self->listener_ = std::move(*listener);
+    if (auto r = loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r)
+        return std::unexpected(r.error());
+
+    auto hb = Heartbeat::open(loop, options.listen, options.peers, NodeRole::backup);
+    if (!hb) return std::unexpected(hb.error());
+    self->heartbeat_ = std::move(*hb);
+    auto timer = make_periodic_timer(options.heartbeat_ms);
+    if (!timer) return std::unexpected(timer.error());
+    self->tick_timer_ = std::move(*timer);
+    if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_tick(); }); !r)
+        return std::unexpected(r.error());
+    log_info("backup: listening on {}, replica at {}, primary {}", to_string(options.listen),
+             to_string(*options.replica), to_string(options.peers[0]));
+    return node;
+}
+
+void BackupNode::shut_down() {
+    if (takeover_) {
+        if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
+    }
+}
+
+ReplicaFeed* BackupNode::feed(uint64_t conn_id) {
+    auto it = feeds_.find(conn_id);
+    return it == feeds_.end() ? nullptr : it->second.get();
+}
+
+void BackupNode::on_accept() {
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) return;
+    if (takeover_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+        log_warn("backup: refused replication stream from {} (not the primary, or one is already open)",
+                 to_string(from));
+        return;
+    }
+    Link::Callbacks cb;
+    cb.on_record = [this](const Record& r) { on_primary_record(r); };
+    cb.on_closed = [this](const std::string& why) { on_primary_lost(why); };
+    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
+    if (!link) {
+        log_error("backup: {}", link.error().message);
+        return;
+    }
+    retired_link_ = std::move(primary_);
+    primary_ = std::move(*link);
+}
+
+void BackupNode::on_primary_record(const Record& record) {
+    heartbeat_->heard_from(kPrimaryPeer);  // a busy stream is as good as a heartbeat
+    if (auto* hello = std::get_if<HelloRecord>(&record)) {
+        if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
+            log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
+                      hello->version, hello->epoch, epoch_);
+            primary_->close();
+            return;
+        }
+        epoch_ = hello->epoch;
+        primary_seen_ = true;
+        heartbeat_->heard_from(kPrimaryPeer);
+        primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
+        log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
+        if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
+        return;
+    }
+    if (!primary_seen_) {
+        log_error("backup: {} sent {} before hello; closing", primary_->name(),
+                  record_type_name(record_type(record)));
+        primary_->close();
+        return;
+    }
+    std::visit(
+        [&](const auto& r) {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, ConnOpenRecord>) {
+                if (feeds_.count(r.conn_id) || feeds_.size() >= max_connections_) {
+                    log_error("backup: {}: refused (duplicate id or {} connections already)", conn_label(r),
+                              feeds_.size());
+                    return;
+                }
+                auto f = ReplicaFeed::open(loop_, *options_.replica, r, limits_);
+                if (!f) {
+                    log_error("backup: {}", f.error().message);
+                    return;
+                }
+                // Held from now on: at takeover its client segments are dropped and
+                // recorded, not reset, until its socket is rebuilt (no traffic for the
+                // VIP reaches this node before then).
+                if (auto held = hooks_->hold(conn_key_of(r)); !held)
+                    log_warn("backup: {}; its client's position will not be learned at takeover",
+                             held.error().message);
+                feeds_.emplace(r.conn_id, std::move(*f));
+            } else if constexpr (std::is_same_v<T, DataRecord>) {
+                if (auto* f = feed(r.conn_id)) {
+                    f->log().insert(r.offset, r.bytes);
+                    dirty_.push_back(r.conn_id);
+                }
+            } else if constexpr (std::is_same_v<T, ClientAckRecord>) {
+                if (auto* f = feed(r.conn_id)) {
+                    f->output().acknowledge(r.acked);
+                    f->client = {true, r.window, r.tsval, r.tsecr, monotonic_ms()};
+                    dirty_.push_back(r.conn_id);  // room in the output buffer
+                }
+            } else if constexpr (std::is_same_v<T, ClientFinRecord>) {
+                if (auto* f = feed(r.conn_id)) {
+                    if (!f->log().set_fin(r.offset)) log_warn("backup: {}: conflicting client FIN", f->name());
+                    dirty_.push_back(r.conn_id);
+                }
+            } else if constexpr (std::is_same_v<T, ServerFinRecord>) {
+                if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
+            } else if constexpr (std::is_same_v<T, CloseRecord>) {
+                // Closed on the primary: it must never be resurrected by a takeover.
+                if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
+                feeds_.erase(r.conn_id);
+                stable_sent_.erase(r.conn_id);
+            } else {
+                log_warn("backup: unexpected {} record from the primary ignored",
+                         record_type_name(record_type(record)));
+            }
+        },
+        record);
+}
+
+void BackupNode::on_primary_lost(const std::string& why) {
+    if (!primary_seen_ || takeover_) return;
+    begin_takeover(fmt::format("replication stream broke: {}", why));
+}
+
+void BackupNode::on_tick() {
+    drain_timer(tick_timer_.get());
+    heartbeat_->send_all(epoch_);
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
+        if (g_log_level == LogLevel::debug && monotonic_ms() >= next_status_ms_) {
+            next_status_ms_ = monotonic_ms() + 1000;
+            const auto st = hooks_->stats();
+            log_debug("backup: {} splice(s); hooks: {} acks ceiled, {} pure acks lifted", takeover_->live_splices(),
+                      st.acks_ceiled, st.seqs_lifted);
+        }
+        return;
+    }
+    if (!primary_seen_) return;
+    heartbeat_->receive_pending();
+    const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
+    if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
+        begin_takeover(fmt::format("no heartbeat for {} ms", silence));
+}
+
+void BackupNode::on_ring_readable() {
+    // Hooks on a node without backups of its own: new connections stay unclamped.
+    auto r = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
+        if (ev.type == TCPFO_EV_CONN_OPEN) hooks_->forget(ev.key);
+    });
+    if (!r) log_error("backup: ring buffer: {}", r.error().message);
+}
+
+void BackupNode::begin_takeover(const std::string& why) {
+    if (takeover_) return;
+    log_warn("backup: primary {} is dead ({}); taking over {} connection(s) at epoch {}",
+             to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
+    // Fence: from now on nothing of the old epoch is accepted.
+    ++epoch_;
+    heartbeat_->set_role(NodeRole::primary);
+    if (primary_) primary_->close();
+    stable_sent_.clear();
+    dirty_.clear();
+    Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
+    auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
+    feeds_.clear();
+    if (!takeover) {
+        log_error("backup: can't take over: {}", takeover.error().message);
+        return;
+    }
+    takeover_ = std::move(*takeover);
+    report_takeover_once();
+}
+
+void BackupNode::report_takeover_once() {
+    if (takeover_reported_ || !takeover_->serving()) return;
+    takeover_reported_ = true;
+    const Takeover::Report& r = takeover_->report();
+    log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
+             "(VIP claimed at {} ms after {} attempt(s), {} client position(s) learned at {} ms, "
+             "replica drained at {} ms, rebuilt at {} ms, {} client(s) prompted to resend)",
+             r.rebuilt, r.reset, r.serving_ms, r.claimed_ms, r.claim_attempts, r.positions_learned, r.learned_ms,
+             r.drained_ms, r.rebuilt_ms, r.prompted);
+}
+
+void BackupNode::after_events() {
+    retired_link_.reset();
+    if (takeover_) {
+        takeover_->advance();
+        report_takeover_once();
+        return;
+    }
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    for (uint64_t id : dirty_) {
+        ReplicaFeed* f = feed(id);
+        if (!f) continue;
+        f->pump();
+        const uint64_t stable = f->log().stable();
+        auto& sent = stable_sent_[id];
+        if (stable > sent && primary_ && !primary_->closed()) {
+            primary_->send(StableRecord{id, stable});
+            sent = stable;
+        }
+    }
+    dirty_.clear();
+    if (primary_) primary_->flush();
+}
+
+}  // namespace tcpfo

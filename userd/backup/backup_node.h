@@ -1,0 +1,62 @@
+// The backup: accepts the primary's replication stream, feeds each connection's
+// input to the local replica, acknowledges what it logged (the stable point), and
+// takes over when the primary goes silent or its stream breaks.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
+#include "userd/base/event_loop.h"
+#include "userd/cluster/heartbeat.h"
+#include "userd/config/options.h"
+#include "userd/transport/tcp_link.h"
+#include "replay/replica_feed.h"
+#include "userd/hooks/nudge_sender.h"
+#include "userd/takeover/takeover.h"
+
+namespace tcpfo {
+
+class BackupNode {
+public:
+    static Result<std::unique_ptr<BackupNode>> start(EventLoop& loop, const Options& options);
+    ~BackupNode();
+    void after_events();
+    void shut_down();
+
+private:
+    BackupNode(EventLoop& loop, const Options& options);
+    void on_accept();
+    void on_primary_record(const Record& record);
+    void on_primary_lost(const std::string& why);
+    void on_tick();
+    void on_ring_readable();
+    void begin_takeover(const std::string& why);
+    void report_takeover_once();
+    ReplicaFeed* feed(uint64_t conn_id);
+
+    EventLoop& loop_;
+    Options options_;
+    uint64_t epoch_ = 0;
+    UniqueFd listener_;
+    std::unique_ptr<Link> primary_;
+    std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
+    bool primary_seen_ = false;  // a takeover needs a primary that existed
+    uint64_t next_status_ms_ = 0;
+    std::unique_ptr<Heartbeat> heartbeat_;
+    UniqueFd tick_timer_;
+    std::unique_ptr<Hooks> hooks_;
+    std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
+    std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
+    FeedTable feeds_;
+    std::map<uint64_t, uint64_t> stable_sent_;  // conn id -> offset last acknowledged
+    std::vector<uint64_t> dirty_;              // conns whose log or output moved
+    std::unique_ptr<Takeover> takeover_;  // set at the decision; then this node serves
+    bool takeover_reported_ = false;
+    FeedLimits limits_;
+    size_t max_connections_ = 65536;
+};
+
+}  // namespace tcpfo

@@ -1,0 +1,45 @@
+// A single-threaded epoll loop: every socket, timer and ring buffer of failoverd is
+// an fd with a handler. Handlers never throw; they report errors through logs and
+// their owners' state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "userd/base/error.h"
+#include "userd/base/unique_fd.h"
+
+namespace tcpfo {
+
+class EventLoop {
+public:
+    using Handler = std::function<void(uint32_t events)>;
+
+    static Result<std::unique_ptr<EventLoop>> create();
+
+    Result<void> add(int fd, uint32_t events, Handler handler);
+    Result<void> modify(int fd, uint32_t events);
+    // Safe to call from inside a handler, also for the fd being dispatched.
+    void remove(int fd);
+    // Waits at most timeout_ms and dispatches what is ready.
+    Result<void> run_once(int timeout_ms);
+
+private:
+    explicit EventLoop(UniqueFd epoll) : epoll_(std::move(epoll)) {}
+    struct Entry {
+        Handler handler;
+        uint32_t generation;
+    };
+    UniqueFd epoll_;
+    std::unordered_map<int, std::shared_ptr<Entry>> entries_;
+    uint32_t next_generation_ = 1;
+};
+
+// A periodic CLOCK_MONOTONIC timerfd; the handler must read() it.
+Result<UniqueFd> make_periodic_timer(int interval_ms);
+void drain_timer(int fd);
+uint64_t monotonic_ms();
+
+}  // namespace tcpfo

@@ -1,0 +1,91 @@
+// The kernel hooks seen from failoverd, whichever backend implements them: the eBPF
+// programs (bpf_snoop.h) by default, the kernel module where modules can be loaded.
+// They learn protected connections, report the client's bytes and the connection
+// events, clamp the ACKs the client sees to the stable point, and after a takeover
+// keep rebuilt connections in step with their clients.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <linux/types.h>
+
+#include "bpf/tcpfo_events.h"
+// After tcpfo_events.h, which it builds on: the hold record.
+#include "bpf/snoop.h"
+#include "userd/base/error.h"
+
+namespace tcpfo {
+
+struct SnoopConfig {
+    std::string dev;     // interface holding the VIP (ignored by BpfSnoop::load)
+    in_addr_t vip_addr;  // network order
+    uint16_t vip_port;   // host order
+};
+
+struct HookStats {
+    uint64_t events = 0;            // records written to the ring buffer
+    uint64_t ring_drops = 0;        // records lost because the ring buffer was full
+    uint64_t acks_clamped = 0;      // egress ACKs lowered to the stable point
+    uint64_t dup_acks_dropped = 0;  // clamped pure ACKs dropped as duplicates
+    uint64_t table_full = 0;        // connections left unprotected: a table was full
+    uint64_t acks_ceiled = 0;       // ingress ACKs lowered by the ack ceiling
+    uint64_t seqs_lifted = 0;       // rebuilt sockets' pure ACKs lifted into the client's window
+    uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
+    uint64_t held_dropped = 0;      // client segments of held connections dropped
+    uint64_t takeover_dropped = 0;  // takeover mode: segments of no known connection dropped
+};
+
+class Hooks {
+public:
+    virtual ~Hooks() = default;
+
+    // Becomes readable when events are waiting (epoll it, then drain()).
+    virtual int event_fd() const = 0;
+
+    using EventHandler = std::function<void(const tcpfo_event&, std::span<const uint8_t>)>;
+    // Hands each waiting event to on_event with its payload (empty unless DATA);
+    // returns how many were handled. Does not block.
+    virtual Result<size_t> drain(const EventHandler& on_event) = 0;
+
+    // The egress clamp never lets the client see an ACK above stable_seq (absolute, in
+    // the client's sequence space). Fails if the connection is not known.
+    virtual Result<void> set_stable(const tcpfo_conn_key& key, uint32_t stable_seq) = 0;
+    virtual Result<tcpfo_conn_state> conn_state(const tcpfo_conn_key& key) const = 0;
+    // The highest ACK the server's own stack sent (before clamping). A nudge must ack
+    // min(stable point, server_ack) in sequence order: the hooks log segments the
+    // server's TCP may still drop, and the client must never be told those arrived.
+    virtual Result<uint32_t> server_ack(const tcpfo_conn_key& key) const = 0;
+    // Stops protecting a connection (removes it from every table).
+    virtual void forget(const tcpfo_conn_key& key) = 0;
+    // After takeover: protect a connection rebuilt with TCP_REPAIR (clamp to
+    // stable_seq, state for nudges) and enable its ack ceiling.
+    virtual Result<void> adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) = 0;
+    // Enables only the ack ceiling (client ACKs lowered to the local socket's snd_nxt).
+    virtual Result<void> mark_rebuilt(const tcpfo_conn_key& key) = 0;
+
+    // Takeover, before the connection's socket is rebuilt: the ingress hook drops every
+    // client segment of it (the VIP may be local already, and the stack would answer
+    // with a RST) and records where the client is (tcpfo_held_client in bpf/snoop.h).
+    // Holding a held connection keeps its record. Fails if the table is full.
+    virtual Result<void> hold(const tcpfo_conn_key& key) = 0;
+    // The record of a held connection (fails if it is not held).
+    virtual Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const = 0;
+    // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
+    // too, while the record goes on being updated until release().
+    virtual void release(const tcpfo_conn_key& key) = 0;
+    // Takeover mode: client segments to VIP:PORT that match no held, rebuilt or
+    // protected connection and no local socket (a listener does not count) are dropped
+    // instead of being answered with a RST. SYNs pass.
+    virtual void set_takeover_mode(bool on) = 0;
+    virtual bool takeover_mode() const = 0;
+
+    virtual HookStats stats() const = 0;
+};
+
+}  // namespace tcpfo

@@ -1,0 +1,325 @@
+#include "userd/primary/primary_node.h"
+
+#include <net/if.h>
+#include <sys/epoll.h>
+
+#include <fstream>
+
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/base/seq.h"
+
+namespace tcpfo {
+
+namespace {
+// How long a connection may stay half-open (SYN-ACK sent, nothing from the client)
+// before the tables forget it; Linux gives up on the SYN-ACK after about 63 s, but
+// a client that has not answered in this long is not worth a table entry.
+constexpr uint64_t kHalfOpenLimitMs = 10000;
+constexpr uint64_t kBackupSlackFactor = 10;
+// Records queued for one peer beyond which the ring buffer is no longer drained:
+// the ring fills, the hooks count drops, the clamp never acknowledges the dropped
+// bytes and the client retransmits them. Backpressure without unbounded memory.
+constexpr size_t kPeerBacklogLimit = 32 << 20;
+constexpr uint64_t kPeerRetryMs = 200;
+
+}  // namespace
+
+PrimaryNode::PrimaryNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
+
+PrimaryNode::~PrimaryNode() {
+    if (tick_timer_) loop_.remove(tick_timer_.get());
+    if (hooks_) loop_.remove(hooks_->event_fd());
+}
+
+Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const Options& options) {
+    std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
+    PrimaryNode* self = node.get();
+
+    auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
+    if (!vip) return fail("can't claim VIP: {}", vip.error().message);
+    self->vip_.emplace(std::move(*vip));
+    // From here on a failure must give the VIP back: nothing half-done.
+    auto undo = [&](Error e) -> Result<std::unique_ptr<PrimaryNode>> {
+        (void)self->vip_->release();
+        return std::unexpected(std::move(e));
+    };
+
+    auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
+    if (!snoop) return undo(snoop.error());
+    self->hooks_ = std::move(*snoop);
+    if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+        return undo(r.error());
+
+    auto nudge = NudgeSender::open();
+    if (!nudge) return undo(nudge.error());
+    self->nudge_.emplace(std::move(*nudge));
+
+    auto hb = Heartbeat::open(loop, options.listen, options.peers, NodeRole::primary);
+    if (!hb) return undo(hb.error());
+    self->heartbeat_ = std::move(*hb);
+    auto timer = make_periodic_timer(options.heartbeat_ms);
+    if (!timer) return undo(timer.error());
+    self->tick_timer_ = std::move(*timer);
+    if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
+        return undo(r.error());
+
+    self->peers_.resize(options.peers.size());
+    for (size_t i = 0; i < options.peers.size(); ++i) {
+        self->peers_[i].address = options.peers[i];
+        self->connect_peer(PeerId{uint16_t(i)});
+    }
+    log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s)", addr_to_string(options.vip.addr),
+             options.vip.length, options.dev, options.port, options.peers.size());
+    return node;
+}
+
+void PrimaryNode::shut_down() {
+    if (vip_) {
+        if (auto r = vip_->release(); !r) log_error("primary: {}", r.error().message);
+        else log_info("primary: released VIP {}", addr_to_string(options_.vip.addr));
+    }
+}
+
+void PrimaryNode::connect_peer(PeerId id) {
+    Peer& peer = peers_[id.index()];
+    peer.live = false;
+    auto fd = connect_nonblocking(peer.address);
+    if (!fd) {
+        log_warn("peer {}: {}", to_string(peer.address), fd.error().message);
+        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+        return;
+    }
+    Link::Callbacks cb;
+    cb.on_record = [this, id](const Record& r) { on_peer_record(id, r); };
+    cb.on_closed = [this, id](const std::string& why) { on_peer_lost(id, why); };
+    auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
+    if (!link) {
+        log_warn("peer {}: {}", to_string(peer.address), link.error().message);
+        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+        return;
+    }
+    peer.link = std::move(*link);
+    peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
+}
+
+void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
+    Peer& peer = peers_[id.index()];
+    heartbeat_->heard_from(id);  // a busy stream is as good as a heartbeat
+    if (auto* hello = std::get_if<HelloRecord>(&record)) {
+        if (hello->version != kProtocolVersion || hello->role != NodeRole::backup || hello->epoch > epoch_) {
+            log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,
+                      hello->epoch);
+            peer.link->close();
+            peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+            return;
+        }
+        peer.live = true;
+        heartbeat_->heard_from(id);
+        log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
+        update_ready_file();
+        return;
+    }
+    if (!peer.live) return;
+    if (auto* stable = std::get_if<StableRecord>(&record)) {
+        auto it = conns_by_id_.find(stable->conn_id);
+        if (it == conns_by_id_.end()) return;  // closed meanwhile
+        if (it->second->on_stable(id, stable->offset)) stable_dirty_.insert(it->second->key());
+        return;
+    }
+    log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
+             record_type_name(record_type(record)));
+}
+
+void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
+    Peer& peer = peers_[id.index()];
+    log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
+    peer.live = false;
+    peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+    // The lost peer no longer holds stable points back. A connection with no backup
+    // left is no longer protected: forgetting it lifts its clamp.
+    std::vector<tcpfo_conn_key> orphaned;
+    for (auto& [key, conn] : conns_) {
+        if (conn->drop_peer(id)) stable_dirty_.insert(key);
+        if (!conn->has_required_peers()) orphaned.push_back(key);
+    }
+    for (const auto& key : orphaned) {
+        log_warn("{}: no backup holds it any more; unprotected", label(key));
+        forget_conn(key);
+    }
+}
+
+void PrimaryNode::on_heartbeat_tick() {
+    drain_timer(tick_timer_.get());
+    heartbeat_->send_all(epoch_);
+    const uint64_t now = monotonic_ms();
+    // A primary that drops a live backup closes the stream, and the backup takes that
+    // for the primary's death: two speakers. Being late to drop a dead backup only
+    // stalls the clients a little longer. So backups get ten times the slack the
+    // backup gives the primary (300 ms at the defaults).
+    const uint64_t dead_ms =
+        uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after) * kBackupSlackFactor;
+    heartbeat_->receive_pending();
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        const PeerId id{uint16_t(i)};
+        Peer& peer = peers_[i];
+        if (peer.live && heartbeat_->silence_ms(id) > dead_ms) {
+            peer.link->close();
+            on_peer_lost(id, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(id)));
+        }
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
+    }
+    if (now >= next_half_open_sweep_ms_) {
+        next_half_open_sweep_ms_ = now + 1000;
+        forget_half_open(now);
+    }
+    if (g_log_level == LogLevel::debug && now >= next_status_ms_) {
+        next_status_ms_ = now + 1000;
+        log_status();
+    }
+}
+
+void PrimaryNode::forget_half_open(uint64_t now_ms) {
+    std::vector<tcpfo_conn_key> stale;
+    for (const auto& [key, opened_ms] : half_open_)
+        if (now_ms - opened_ms > kHalfOpenLimitMs) stale.push_back(key);
+    for (const auto& key : stale) {
+        auto it = conns_.find(key);
+        if (it != conns_.end()) send_to_required(*it->second, CloseRecord{it->second->id(), CloseReason::reset_by_client});
+        log_info("{}: handshake never completed; forgotten", label(key));
+        forget_conn(key);
+    }
+}
+
+void PrimaryNode::log_status() {
+    const auto st = hooks_->stats();
+    log_debug("primary: {} connection(s); hooks: {} events, {} ring drops, {} acks clamped, {} dup acks dropped, "
+              "{} table full, {} socketless RSTs held",
+              conns_.size(), st.events, st.ring_drops, st.acks_clamped, st.dup_acks_dropped, st.table_full,
+              st.rsts_held);
+    for (const auto& [key, conn] : conns_)
+        log_debug("{}: forwarded {} stable {} client acked {}", conn_label(conn->id(), key),
+                  conn->forwarded_offset(), conn->stable_offset(), conn->client_acked());
+}
+
+bool PrimaryNode::replication_backlogged() const {
+    for (const auto& peer : peers_)
+        if (peer.live && peer.link && peer.link->queued_bytes() > kPeerBacklogLimit) return true;
+    return false;
+}
+
+void PrimaryNode::on_ring_readable() {
+    if (replication_backlogged()) {
+        ring_paused_ = true;
+        (void)loop_.modify(hooks_->event_fd(), 0);
+        return;
+    }
+    auto drained = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
+        on_snoop_event(ev, payload);
+    });
+    if (!drained) log_error("primary: ring buffer: {}", drained.error().message);
+}
+
+void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {
+    // A backup that joined after the connection opened never got its CONN_OPEN.
+    for (size_t i = 0; i < peers_.size(); ++i)
+        if (peers_[i].live && conn.requires_peer(PeerId{uint16_t(i)})) peers_[i].link->send(record);
+}
+
+void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t> payload) {
+    if (ev.type == TCPFO_EV_CONN_OPEN) {
+        required_now_.assign(peers_.size(), false);
+        bool any = false;
+        for (size_t i = 0; i < peers_.size(); ++i) any |= (required_now_[i] = peers_[i].live);
+        if (!any) {
+            // No backup to hold its bytes: leave the connection unclamped.
+            hooks_->forget(ev.key);
+            log_warn("{}: opened while no backup is connected; unprotected", label(ev.key));
+            return;
+        }
+        if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone
+        auto conn = std::make_unique<ConnReplicator>(next_conn_id_++, ev, required_now_);
+        send_to_required(*conn, conn->open_record());
+        log_debug("{}: protected", label(ev.key));
+        conns_by_id_[conn->id()] = conn.get();
+        conns_.emplace(ev.key, std::move(conn));
+        half_open_[ev.key] = monotonic_ms();
+        return;
+    }
+    auto it = conns_.find(ev.key);
+    if (it == conns_.end()) return;
+    ConnReplicator& conn = *it->second;
+    conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
+    if (!half_open_.empty() && conn.heard_from_client()) half_open_.erase(ev.key);
+    if (conn.reset()) forget_conn(ev.key);
+    else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
+}
+
+std::string PrimaryNode::label(const ConnKey& key) const {
+    auto it = conns_.find(key);
+    return conn_label(it == conns_.end() ? 0 : it->second->id(), key);
+}
+
+void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
+    auto it = conns_.find(key);
+    if (it == conns_.end()) return;
+    conns_by_id_.erase(it->second->id());
+    conns_.erase(it);
+    half_open_.erase(key);
+    hooks_->forget(key);
+}
+
+void PrimaryNode::flush_stable_points() {
+    std::vector<tcpfo_conn_key> finished;
+    for (const auto& key : stable_dirty_) {
+        auto it = conns_.find(key);
+        if (it == conns_.end()) continue;
+        ConnReplicator& conn = *it->second;
+        const uint32_t stable = conn.stable_seq();
+        if (auto r = hooks_->set_stable(key, stable); !r) {
+            log_error("{}: {}", label(key), r.error().message);
+            continue;
+        }
+        // Nudge only when the client has not been told this much yet, and never past
+        // the server's own ACK: the hooks log bytes the server's TCP may still drop
+        // (a full receive queue), and the client must not be told those arrived.
+        auto state = hooks_->conn_state(key);
+        auto server_ack = hooks_->server_ack(key);
+        if (state && server_ack) {
+            const uint32_t ack = seq_min(stable, *server_ack);
+            if (seq_after(ack, state->last_sent_ack)) {
+                if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", label(key), r.error().message);
+            }
+        }
+        if (conn.finished()) finished.push_back(key);
+    }
+    stable_dirty_.clear();
+    for (const auto& key : finished) {
+        auto it = conns_.find(key);
+        if (it == conns_.end()) continue;
+        send_to_required(*it->second, CloseRecord{it->second->id(), CloseReason::finished});
+        forget_conn(key);
+    }
+}
+
+void PrimaryNode::after_events() {
+    flush_stable_points();
+    for (auto& peer : peers_)
+        if (peer.live && peer.link) peer.link->flush();
+    if (ring_paused_ && !replication_backlogged()) {
+        ring_paused_ = false;
+        (void)loop_.modify(hooks_->event_fd(), EPOLLIN);
+        on_ring_readable();
+    }
+}
+
+void PrimaryNode::update_ready_file() {
+    if (ready_written_ || options_.ready_file.empty()) return;
+    for (const auto& peer : peers_)
+        if (!peer.live) return;
+    std::ofstream(options_.ready_file) << "primary\n";
+    ready_written_ = true;
+    log_info("primary: ready (every peer connected)");
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,86 @@
+// The primary: holds the VIP, snoops protected connections through the BPF hooks,
+// streams them to every backup, and moves each connection's stable point (the ACK
+// clamp) as the backups confirm.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/hooks.h"
+#include "userd/primary/conn_replicator.h"
+#include "userd/protocol/conn_key.h"
+#include "userd/base/event_loop.h"
+#include "userd/cluster/heartbeat.h"
+#include "userd/hooks/nudge_sender.h"
+#include "userd/config/options.h"
+#include "userd/transport/tcp_link.h"
+#include "userd/takeover/vip_address.h"
+
+namespace tcpfo {
+
+class PrimaryNode {
+public:
+    static Result<std::unique_ptr<PrimaryNode>> start(EventLoop& loop, const Options& options);
+    ~PrimaryNode();
+
+    // Called by the main loop after each batch of events: flushes stable points,
+    // nudges, retries peers, resumes the ring buffer after backpressure.
+    void after_events();
+    // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
+    void shut_down();
+
+private:
+    struct Peer {
+        sockaddr_in address{};
+        std::unique_ptr<Link> link;
+        bool live = false;  // hello exchanged
+        uint64_t retry_at_ms = 0;
+    };
+
+    PrimaryNode(EventLoop& loop, const Options& options);
+    void on_heartbeat_tick();
+    void connect_peer(PeerId id);
+    void on_peer_record(PeerId id, const Record& record);
+    void on_peer_lost(PeerId id, const std::string& why);
+    void on_ring_readable();
+    void on_snoop_event(const tcpfo_event& event, std::span<const uint8_t> payload);
+    void send_to_required(const ConnReplicator& conn, const Record& record);
+    void forget_conn(const tcpfo_conn_key& key);
+    // The connection's log label, with its id when it is protected.
+    std::string label(const ConnKey& key) const;
+    void flush_stable_points();
+    bool replication_backlogged() const;
+    void update_ready_file();
+    void log_status();
+    void forget_half_open(uint64_t now_ms);
+
+    EventLoop& loop_;
+    Options options_;
+    uint64_t epoch_ = 1;
+    std::optional<VipAddress> vip_;
+    std::unique_ptr<Hooks> hooks_;
+    std::optional<NudgeSender> nudge_;
+    std::unique_ptr<Heartbeat> heartbeat_;
+    UniqueFd tick_timer_;
+    std::vector<Peer> peers_;
+    std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
+    std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
+    // Connections whose handshake has not completed yet, by when the SYN-ACK left: the
+    // hooks create an entry per SYN-ACK, and a SYN flood must not fill the tables.
+    std::unordered_map<tcpfo_conn_key, uint64_t, ConnKeyHash> half_open_;
+    uint64_t next_half_open_sweep_ms_ = 0;
+    // Connections whose stable point moved (or that finished) in this batch: each is
+    // written to the map and nudged once per batch, however many records moved it.
+    std::unordered_set<tcpfo_conn_key, ConnKeyHash> stable_dirty_;
+    uint64_t next_conn_id_ = 1;
+    bool ring_paused_ = false;
+    uint64_t next_status_ms_ = 0;
+    bool ready_written_ = false;
+    std::vector<bool> required_now_;  // scratch
+};
+
+}  // namespace tcpfo

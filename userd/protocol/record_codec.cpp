@@ -1,0 +1,240 @@
+#include "userd/protocol/record_codec.h"
+
+#include <algorithm>
+
+#include "userd/base/crc32c.h"
+
+namespace tcpfo {
+namespace {
+
+class Writer {
+public:
+    explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
+    void u8(uint8_t v) { out_.push_back(v); }
+    void u16(uint16_t v) { for (int s = 8; s >= 0; s -= 8) out_.push_back(uint8_t(v >> s)); }
+    void u32(uint32_t v) { for (int s = 24; s >= 0; s -= 8) out_.push_back(uint8_t(v >> s)); }
+    void u64(uint64_t v) { for (int s = 56; s >= 0; s -= 8) out_.push_back(uint8_t(v >> s)); }
+    // Addresses stay in network order: copy the bytes as they are in memory.
+    void addr(uint32_t network_order) {
+        const auto* p = reinterpret_cast<const uint8_t*>(&network_order);
+        out_.insert(out_.end(), p, p + 4);
+    }
+    void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+    void options(const TcpOptions& o) { u16(o.mss); u8(o.wscale); u8(o.present); }
+
+private:
+    std::vector<uint8_t>& out_;
+};
+
+// Reads a payload whose length the caller has already checked against the type's
+// size, so the getters cannot run past the end.
+class Reader {
+public:
+    explicit Reader(std::span<const uint8_t> in) : in_(in) {}
+    uint8_t u8() { return in_[pos_++]; }
+    uint16_t u16() { uint16_t v = 0; for (int i = 0; i < 2; ++i) v = uint16_t(v << 8 | in_[pos_++]); return v; }
+    uint32_t u32() { uint32_t v = 0; for (int i = 0; i < 4; ++i) v = v << 8 | in_[pos_++]; return v; }
+    uint64_t u64() { uint64_t v = 0; for (int i = 0; i < 8; ++i) v = v << 8 | in_[pos_++]; return v; }
+    uint32_t addr() { uint32_t v; std::copy_n(&in_[pos_], 4, reinterpret_cast<uint8_t*>(&v)); pos_ += 4; return v; }
+    TcpOptions options() { TcpOptions o; o.mss = u16(); o.wscale = u8(); o.present = u8(); return o; }
+    std::span<const uint8_t> rest() { auto r = in_.subspan(pos_); pos_ = in_.size(); return r; }
+
+private:
+    std::span<const uint8_t> in_;
+    size_t pos_ = 0;
+};
+
+constexpr size_t kOptionsSize = 4;
+constexpr size_t kDataHeaderSize = 16;
+
+// Fixed payload size per type; DATA is kDataHeaderSize plus its bytes.
+constexpr size_t fixed_payload_size(RecordType type) {
+    switch (type) {
+        case RecordType::hello: return 2 + 1 + 1 + 8;
+        case RecordType::conn_open: return 8 + 4 + 2 + 4 + 2 + 4 + 4 + 2 * kOptionsSize;
+        case RecordType::data: return kDataHeaderSize;
+        case RecordType::client_ack: return 8 + 8 + 2 + 2 + 4 + 4;
+        case RecordType::client_fin: return 16;
+        case RecordType::server_fin: return 16;
+        case RecordType::close: return 8 + 1 + 3;
+        case RecordType::stable: return 16;
+        case RecordType::heartbeat: return 8 + 8 + 1 + 3;
+    }
+    return 0;
+}
+
+bool known_type(uint8_t t) { return t >= 1 && t <= 9; }
+
+RecordType type_of_record(const Record& r) {
+    static constexpr RecordType by_index[] = {
+        RecordType::hello,      RecordType::conn_open,  RecordType::data,
+        RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
+        RecordType::close,      RecordType::stable,     RecordType::heartbeat};
+    return by_index[r.index()];
+}
+
+void encode_payload(const Record& record, Writer& w) {
+    std::visit(
+        [&](const auto& r) {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, HelloRecord>) {
+                w.u16(r.version); w.u8(uint8_t(r.role)); w.u8(0); w.u64(r.epoch);
+            } else if constexpr (std::is_same_v<T, ConnOpenRecord>) {
+                w.u64(r.conn_id); w.addr(r.client_addr); w.u16(r.client_port);
+                w.addr(r.vip_addr); w.u16(r.vip_port); w.u32(r.client_isn); w.u32(r.server_isn);
+                w.options(r.client_options); w.options(r.server_options);
+            } else if constexpr (std::is_same_v<T, DataRecord>) {
+                w.u64(r.conn_id); w.u64(r.offset); w.bytes(r.bytes);
+            } else if constexpr (std::is_same_v<T, ClientAckRecord>) {
+                w.u64(r.conn_id); w.u64(r.acked); w.u16(r.window); w.u16(0);
+                w.u32(r.tsval); w.u32(r.tsecr);
+            } else if constexpr (std::is_same_v<T, ClientFinRecord> ||
+                                 std::is_same_v<T, ServerFinRecord> ||
+                                 std::is_same_v<T, StableRecord>) {
+                w.u64(r.conn_id); w.u64(r.offset);
+            } else if constexpr (std::is_same_v<T, CloseRecord>) {
+                w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
+            } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
+                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0);
+            }
+        },
+        record);
+}
+
+Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload) {
+    Reader r(payload);
+    switch (type) {
+        case RecordType::hello: {
+            HelloRecord h;
+            h.version = r.u16();
+            const uint8_t role = r.u8();
+            r.u8();
+            h.epoch = r.u64();
+            if (role != uint8_t(NodeRole::primary) && role != uint8_t(NodeRole::backup))
+                return fail("hello record with unknown role {}", role);
+            h.role = NodeRole(role);
+            return h;
+        }
+        case RecordType::conn_open: {
+            ConnOpenRecord c;
+            c.conn_id = r.u64(); c.client_addr = r.addr(); c.client_port = r.u16();
+            c.vip_addr = r.addr(); c.vip_port = r.u16(); c.client_isn = r.u32();
+            c.server_isn = r.u32(); c.client_options = r.options(); c.server_options = r.options();
+            if (c.client_options.wscale > 14 || c.server_options.wscale > 14)
+                return fail("conn-open record {} with window scale above 14", c.conn_id);
+            return c;
+        }
+        case RecordType::data: {
+            DataRecord d;
+            d.conn_id = r.u64(); d.offset = r.u64(); d.bytes = r.rest();
+            if (d.bytes.empty()) return fail("data record {} without bytes", d.conn_id);
+            if (d.offset + d.bytes.size() < d.offset)
+                return fail("data record {} offset {} overflows", d.conn_id, d.offset);
+            return d;
+        }
+        case RecordType::client_ack: {
+            ClientAckRecord a;
+            a.conn_id = r.u64(); a.acked = r.u64(); a.window = r.u16(); r.u16();
+            a.tsval = r.u32(); a.tsecr = r.u32();
+            return a;
+        }
+        case RecordType::client_fin: { ClientFinRecord f; f.conn_id = r.u64(); f.offset = r.u64(); return f; }
+        case RecordType::server_fin: { ServerFinRecord f; f.conn_id = r.u64(); f.offset = r.u64(); return f; }
+        case RecordType::stable: { StableRecord s; s.conn_id = r.u64(); s.offset = r.u64(); return s; }
+        case RecordType::close: {
+            CloseRecord c;
+            c.conn_id = r.u64();
+            const uint8_t reason = r.u8();
+            if (reason < 1 || reason > 3) return fail("close record {} with unknown reason {}", c.conn_id, reason);
+            c.reason = CloseReason(reason);
+            return c;
+        }
+        case RecordType::heartbeat: {
+            HeartbeatRecord h;
+            h.epoch = r.u64(); h.counter = r.u64();
+            const uint8_t role = r.u8();
+            if (role != uint8_t(NodeRole::primary) && role != uint8_t(NodeRole::backup))
+                return fail("heartbeat with unknown role {}", role);
+            h.role = NodeRole(role);
+            return h;
+        }
+    }
+    return fail("record of unknown type {}", int(type));
+}
+
+uint32_t load_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+}  // namespace
+
+RecordType record_type(const Record& record) { return type_of_record(record); }
+
+const char* record_type_name(RecordType type) {
+    switch (type) {
+        case RecordType::hello: return "hello";
+        case RecordType::conn_open: return "conn-open";
+        case RecordType::data: return "data";
+        case RecordType::client_ack: return "client-ack";
+        case RecordType::client_fin: return "client-fin";
+        case RecordType::server_fin: return "server-fin";
+        case RecordType::close: return "close";
+        case RecordType::stable: return "stable";
+        case RecordType::heartbeat: return "heartbeat";
+    }
+    return "unknown";
+}
+
+void encode_record(const Record& record, std::vector<uint8_t>& out) {
+    const size_t start = out.size();
+    Writer w(out);
+    w.u32(kRecordMagic);
+    w.u8(uint8_t(type_of_record(record)));
+    w.u8(0);   // flags
+    w.u16(0);  // reserved
+    w.u32(0);  // payload length, patched below
+    w.u32(0);  // crc, patched below
+    encode_payload(record, w);
+    const uint32_t length = uint32_t(out.size() - start - kRecordHeaderSize);
+    for (int i = 0; i < 4; ++i) out[start + 8 + i] = uint8_t(length >> (24 - 8 * i));
+    const uint32_t crc = crc32c(std::span(out).subspan(start, out.size() - start));
+    for (int i = 0; i < 4; ++i) out[start + 12 + i] = uint8_t(crc >> (24 - 8 * i));
+}
+
+Result<std::optional<DecodedRecord>> decode_record(std::span<const uint8_t> input) {
+    // Check what can be checked as early as possible, so garbage is refused after
+    // 16 bytes instead of after waiting for a bogus length's worth.
+    if (input.size() < kRecordHeaderSize) {
+        const size_t n = std::min<size_t>(input.size(), 4);
+        for (size_t i = 0; i < n; ++i)
+            if (input[i] != uint8_t(kRecordMagic >> (24 - 8 * i)))
+                return fail("record does not start with the tcpfo magic");
+        return std::nullopt;
+    }
+    const uint8_t* h = input.data();
+    if (load_be32(h) != kRecordMagic) return fail("record does not start with the tcpfo magic");
+    const uint8_t type = h[4];
+    if (!known_type(type)) return fail("record of unknown type {}", type);
+    if (h[5] != 0 || h[6] != 0 || h[7] != 0)
+        return fail("{} record with nonzero flags or reserved bits", record_type_name(RecordType(type)));
+    const uint32_t length = load_be32(h + 8);
+    const RecordType rtype = RecordType(type);
+    const size_t fixed = fixed_payload_size(rtype);
+    if (rtype == RecordType::data ? (length <= fixed || length > kMaxRecordPayload) : length != fixed)
+        return fail("{} record with invalid payload length {}", record_type_name(rtype), length);
+    if (input.size() < kRecordHeaderSize + length) return std::nullopt;
+
+    const uint32_t expected_crc = load_be32(h + 12);
+    uint8_t header_copy[kRecordHeaderSize];
+    std::copy_n(h, kRecordHeaderSize, header_copy);
+    std::fill_n(header_copy + 12, 4, 0);
+    uint32_t crc = crc32c(std::span<const uint8_t>(header_copy, kRecordHeaderSize));
+    const auto payload = input.subspan(kRecordHeaderSize, length);
+    crc = crc32c(payload, crc);
+    if (crc != expected_crc)
+        return fail("{} record with bad checksum {:08x}, expected {:08x}", record_type_name(rtype),
+                    expected_crc, crc);
+    auto record = decode_payload(rtype, payload);
+    if (!record) return std::unexpected(record.error());
+    return DecodedRecord{std::move(*record), kRecordHeaderSize + length};
+}
+
+}  // namespace tcpfo

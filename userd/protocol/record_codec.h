@@ -1,0 +1,147 @@
+// The replication records failoverd nodes exchange (docs/protocol.md is the spec).
+// Every record is a 16-byte header and a typed payload, all integers big-endian,
+// the whole checked by CRC-32C. Decoding never trusts the peer: a record that is
+// truncated, oversized, of an unknown type, of the wrong length for its type or with
+// a bad checksum is an error, never a crash and never a partial apply.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "userd/base/error.h"
+
+namespace tcpfo {
+
+inline constexpr uint32_t kRecordMagic = 0x54464f31;  // "TFO1"
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr size_t kRecordHeaderSize = 16;
+// A DATA record carries at most one snooped segment (64 KiB); anything larger is an
+// attack or corruption.
+inline constexpr size_t kMaxRecordPayload = 128 * 1024;
+
+enum class RecordType : uint8_t {
+    hello = 1,
+    conn_open = 2,
+    data = 3,
+    client_ack = 4,
+    client_fin = 5,
+    server_fin = 6,
+    close = 7,
+    stable = 8,
+    heartbeat = 9,
+};
+
+enum class NodeRole : uint8_t { primary = 1, backup = 2 };
+
+struct TcpOptions {
+    uint16_t mss = 0;
+    uint8_t wscale = 0;
+    uint8_t present = 0;  // TCPFO_OPT_* bits from tcpfo_events.h
+    bool operator==(const TcpOptions&) const = default;
+};
+
+// First record on a replication stream, both ways.
+struct HelloRecord {
+    uint16_t version = kProtocolVersion;
+    NodeRole role = NodeRole::primary;
+    uint64_t epoch = 0;
+    bool operator==(const HelloRecord&) const = default;
+};
+
+// Addresses in network order, ports in host order.
+struct ConnOpenRecord {
+    uint64_t conn_id = 0;
+    uint32_t client_addr = 0;
+    uint16_t client_port = 0;
+    uint32_t vip_addr = 0;
+    uint16_t vip_port = 0;
+    uint32_t client_isn = 0;
+    uint32_t server_isn = 0;
+    TcpOptions client_options;
+    TcpOptions server_options;
+    bool operator==(const ConnOpenRecord&) const = default;
+};
+
+// Client bytes at a stream offset (0 = the byte after the SYN). `bytes` points into
+// the decoded buffer: copy before the buffer moves.
+struct DataRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;
+    std::span<const uint8_t> bytes;
+    bool operator==(const DataRecord& o) const {
+        return conn_id == o.conn_id && offset == o.offset &&
+               std::equal(bytes.begin(), bytes.end(), o.bytes.begin(), o.bytes.end());
+    }
+};
+
+// How far the client acknowledged the server's stream, with the segment's window
+// (raw field) and timestamps: what a backup needs to resume sending.
+struct ClientAckRecord {
+    uint64_t conn_id = 0;
+    uint64_t acked = 0;  // server stream offset
+    uint16_t window = 0;
+    uint32_t tsval = 0;
+    uint32_t tsecr = 0;
+    bool operator==(const ClientAckRecord&) const = default;
+};
+
+struct ClientFinRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;  // client stream offset of the FIN
+    bool operator==(const ClientFinRecord&) const = default;
+};
+
+struct ServerFinRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;  // server stream offset of the FIN
+    bool operator==(const ServerFinRecord&) const = default;
+};
+
+enum class CloseReason : uint8_t { finished = 1, reset_by_client = 2, reset_by_server = 3 };
+
+struct CloseRecord {
+    uint64_t conn_id = 0;
+    CloseReason reason = CloseReason::finished;
+    bool operator==(const CloseRecord&) const = default;
+};
+
+// Backup -> primary: every client byte below `offset` (and the FIN, counted as one
+// byte after the data) is in the backup's log.
+struct StableRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;
+    bool operator==(const StableRecord&) const = default;
+};
+
+// UDP liveness datagram, same framing.
+struct HeartbeatRecord {
+    uint64_t epoch = 0;
+    uint64_t counter = 0;
+    NodeRole role = NodeRole::primary;
+    bool operator==(const HeartbeatRecord&) const = default;
+};
+
+using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
+                            ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
+                            HeartbeatRecord>;
+
+// Appends the encoded record to `out`.
+void encode_record(const Record& record, std::vector<uint8_t>& out);
+
+struct DecodedRecord {
+    Record record;
+    size_t size = 0;  // bytes consumed from the input
+};
+
+// Decodes the first record of `input`. Returns std::nullopt when more bytes are
+// needed, an error when the input can never become a valid record.
+Result<std::optional<DecodedRecord>> decode_record(std::span<const uint8_t> input);
+
+RecordType record_type(const Record& record);
+const char* record_type_name(RecordType type);
+
+}  // namespace tcpfo

@@ -1,0 +1,366 @@
+#include "userd/takeover/takeover.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/protocol/conn_key.h"
+#include "userd/takeover/repair_plan.h"
+#include "userd/takeover/resend_prompt.h"
+
+namespace tcpfo {
+
+namespace {
+
+// How long the replica may take to read the log's tail before we rebuild anyway.
+// Rebuilding does not need the replica to have caught up (the splice skips output
+// the client already has); waiting only makes the first bytes after takeover come
+// from a warm replica.
+constexpr uint64_t kDrainBudgetMs = 50;
+// A failed VIP claim is tried again this often, for as long as it takes: without the
+// VIP no connection and no new client can reach this node.
+constexpr uint64_t kClaimRetryMs = 10;
+// Claim failures logged: the first, then one line per this many attempts.
+constexpr size_t kClaimLogEvery = 100;
+// How long after the last probe left we wait for clients' answers before rebuilding
+// the silent ones from what the backup knows. A live client answers within a round
+// trip; one that does not is rebuilt the old way (ACK ceiling, pure-ACK lift).
+constexpr uint64_t kProbeWaitMs = 30;
+
+// Whether something accepts connections at the replica's address: one blocking connect
+// with a short timeout (the replica runs beside failoverd, normally on loopback).
+bool replica_accepts(const sockaddr_in& replica) {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return true;  // can't tell: do not condemn the connections for it
+    const timeval timeout{0, 20 * 1000};
+    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&replica), sizeof replica) == 0) return true;
+    return errno != ECONNREFUSED;
+}
+
+}  // namespace
+
+const char* step_name(Takeover::Step step) {
+    switch (step) {
+        case Takeover::Step::claiming: return "claiming";
+        case Takeover::Step::learning: return "learning";
+        case Takeover::Step::rebuilding: return "rebuilding";
+        case Takeover::Step::serving: return "serving";
+    }
+    return "?";
+}
+
+Takeover::Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done)
+    : ctx_(context), on_splice_done_(std::move(on_splice_done)) {
+    for (auto& [id, feed] : feeds) {
+        Conn& conn = conns_[id];
+        conn.key = conn_key_of(feed->conn());
+        conn.feed = std::move(feed);
+    }
+    report_.connections = conns_.size();
+}
+
+Takeover::~Takeover() {
+    if (step_timer_) ctx_.loop.remove(step_timer_.get());
+}
+
+Result<std::unique_ptr<Takeover>> Takeover::start(Context context, FeedTable feeds,
+                                                  std::function<void(uint64_t)> on_splice_done) {
+    std::unique_ptr<Takeover> t(new Takeover(context, std::move(feeds), std::move(on_splice_done)));
+    Takeover* self = t.get();
+    self->started_ms_ = monotonic_ms();
+    // Segments of connections the hooks do not hold (a hold failed at open) and of no
+    // socket are dropped, not reset, until the takeover serves.
+    context.hooks.set_takeover_mode(true);
+    for (auto& [id, conn] : self->conns_)
+        if (auto held = context.hooks.hold(conn.key); !held) log_warn("{}: {}", conn.feed->name(), held.error().message);
+    // Its own fine-grained clock, so a step that waits (drain, claim retry) is retried
+    // within a millisecond rather than at the next heartbeat tick. Without it (no
+    // descriptor left) the node's tick still drives advance(), only more coarsely.
+    if (auto timer = make_periodic_timer(1); timer) {
+        self->step_timer_ = std::move(*timer);
+        auto added = context.loop.add(self->step_timer_.get(), EPOLLIN, [self](uint32_t) {
+            drain_timer(self->step_timer_.get());
+            self->advance();
+        });
+        if (!added) {
+            log_warn("takeover: {}; stepping with the heartbeat tick", added.error().message);
+            self->step_timer_.reset();
+        }
+    } else {
+        log_warn("takeover: {}; stepping with the heartbeat tick", timer.error().message);
+    }
+    self->advance();
+    return t;
+}
+
+uint64_t Takeover::since_start() const { return monotonic_ms() - started_ms_; }
+
+void Takeover::advance() {
+    for (uint64_t id : finished_) splices_.erase(id);
+    finished_.clear();
+    if (step_ == Step::serving) return;
+    const bool drained = drain();
+    switch (step_) {
+        case Step::claiming:
+            if (!try_claim()) return;
+            report_.claimed_ms = since_start();
+            send_probes();
+            step_ = Step::learning;
+            [[fallthrough]];
+        case Step::learning:
+            if (!collect_answers() || !drained) return;
+            report_.learned_ms = since_start();
+            step_ = Step::rebuilding;
+            [[fallthrough]];
+        case Step::rebuilding:
+            rebuild_all();
+            serve_all();
+            report_.serving_ms = since_start();
+            step_ = Step::serving;
+            ctx_.hooks.set_takeover_mode(false);
+            if (step_timer_) {
+                ctx_.loop.remove(step_timer_.get());
+                step_timer_.reset();
+            }
+            return;
+        case Step::serving:
+            return;
+    }
+}
+
+bool Takeover::drain() {
+    // Hand the replica every logged byte (and FIN) before it speaks.
+    if (report_.drained_ms != 0) return true;
+    bool drained = true;
+    for (auto& [id, conn] : conns_) {
+        conn.feed->pump();
+        drained &= conn.feed->broken() || conn.feed->input_drained();
+    }
+    if (!drained && since_start() <= kDrainBudgetMs) return false;
+    report_.drained_ms = std::max<uint64_t>(since_start(), 1);
+    return true;
+}
+
+void Takeover::send_probes() {
+    const uint64_t now = monotonic_ms();
+    unanswered_.reserve(conns_.size());
+    for (auto& [id, conn] : conns_) {
+        const ReplicaFeed& feed = *conn.feed;
+        auto before = ctx_.hooks.held(conn.key);
+        if (!before) continue;  // not held: rebuilt from what the backup knows
+        conn.before_probe = *before;
+        const ConnOpenRecord& c = feed.conn();
+        const RepairState planned = repair_state_for(c, feed.log(), feed.output(), feed.client, now);
+        ProbeSpec probe;
+        probe.client_acked = planned.snd_una;
+        probe.ack = planned.rcv_nxt;
+        probe.window = uint16_t(std::min<uint32_t>(planned.rcv_wnd >> planned.rcv_wscale, 65535));
+        if (planned.timestamps_ok) probe.timestamps = TcpTimestamps{planned.tsval, feed.client.tsval};
+        // One old byte rather than a pure ACK: Linux answers it every time, while its
+        // answers to out-of-window pure ACKs are rate-limited to one per 500 ms.
+        probe.with_byte = true;
+        uint8_t packet[kMaxServerSegmentBytes];
+        const size_t len = build_probe_packet(conn.key, probe, packet);
+        if (auto sent = ctx_.raw.send_packet(conn.key.client_addr, std::span<const uint8_t>(packet, len)); !sent) {
+            log_warn("{}: {}", feed.name(), sent.error().message);
+            continue;
+        }
+        unanswered_.push_back(id);
+    }
+    probes_sent_ms_ = monotonic_ms();
+}
+
+bool Takeover::collect_answers() {
+    std::erase_if(unanswered_, [&](uint64_t id) {
+        Conn& conn = conns_.at(id);
+        auto now = ctx_.hooks.held(conn.key);
+        if (!now || !probe_answered(conn.before_probe, *now)) return false;
+        conn.position = client_position(*now);
+        if (conn.position) ++report_.positions_learned;
+        return true;
+    });
+    if (unanswered_.empty()) return true;
+    if (monotonic_ms() - probes_sent_ms_ < kProbeWaitMs) return false;
+    log_warn("takeover: {} client(s) did not answer the probe within {} ms; rebuilt from what this node knows",
+             unanswered_.size(), kProbeWaitMs);
+    unanswered_.clear();
+    return true;
+}
+
+void Takeover::rebuild_all() {
+    const uint64_t now = monotonic_ms();
+    // A replica that died closed its connections like an application that hung up: the
+    // feeds cannot tell the two apart, but a dead replica no longer listens either.
+    // Its connections cannot go on; splicing them would hand the clients a FIN nobody
+    // asked for.
+    const bool replica_listening = conns_.empty() || replica_accepts(*ctx_.options.replica);
+    for (auto it = conns_.begin(); it != conns_.end();) {
+        Conn& conn = it->second;
+        ReplicaFeed& feed = *conn.feed;
+        if (!replica_listening || feed.broken()) {
+            reset_conn(conn, replica_listening ? "its replica connection broke"
+                                               : fmt::format("the replica at {} is gone", to_string(*ctx_.options.replica)));
+            it = conns_.erase(it);
+            continue;
+        }
+        if (!feed.input_drained())
+            log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed.name());
+        if (conn.position && !client_received_offset(feed.conn(), feed.output(), *conn.position)) {
+            log_warn("{}: the client's answer (rcv_nxt {}) is not plausible; ignored", feed.name(),
+                     conn.position->rcv_nxt);
+            conn.position.reset();
+        }
+        conn.state = repair_state_for(feed.conn(), feed.log(), feed.output(), feed.client, now, conn.position);
+        auto socket = rebuild_connection(conn.state, {});
+        if (!socket) {
+            reset_conn(conn, socket.error().message);
+            it = conns_.erase(it);
+            continue;
+        }
+        // Output the client already holds is not sent again: the splice starts at its rcv_nxt.
+        if (conn.position) feed.output().acknowledge(*client_received_offset(feed.conn(), feed.output(), *conn.position));
+        // The splice drives it from the event loop.
+        fcntl(socket->get(), F_SETFL, fcntl(socket->get(), F_GETFL) | O_NONBLOCK);
+        if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
+        conn.socket = std::move(*socket);
+        ++it;
+    }
+    report_.rebuilt = conns_.size();
+    report_.rebuilt_ms = since_start();
+}
+
+bool Takeover::try_claim() {
+    const uint64_t now = monotonic_ms();
+    if (now < next_claim_ms_) return false;
+    ++report_.claim_attempts;
+    auto vip = VipAddress::claim(ctx_.options.dev, ctx_.options.vip.addr, ctx_.options.vip.length);
+    if (!vip) {
+        if (report_.claim_attempts % kClaimLogEvery == 1)
+            log_error("takeover: can't claim VIP (attempt {}): {}; retrying every {} ms", report_.claim_attempts,
+                      vip.error().message, kClaimRetryMs);
+        next_claim_ms_ = now + kClaimRetryMs;
+        return false;
+    }
+    vip_.emplace(std::move(*vip));
+    if (report_.claim_attempts > 1)
+        log_info("takeover: VIP {} claimed at attempt {}", vip_->describe(), report_.claim_attempts);
+    if (auto r = ctx_.announcer.announce(ctx_.options.vip.addr); !r) log_warn("takeover: {}", r.error().message);
+    return true;
+}
+
+void Takeover::serve_all() {
+    for (auto& [id, conn] : conns_) {
+        ReplicaFeed& feed = *conn.feed;
+        // A client that did not answer the probe tells us how far it really got (and
+        // its window) in its answer to the rebuilt socket's window probe.
+        if (!conn.position)
+            if (auto ack = request_ack(conn.socket.get()); !ack) log_warn("{}: {}", feed.name(), ack.error().message);
+        const int fd = conn.socket.get();
+        ReplicaOutput& out = feed.output();
+        ConnectionSplice::Start s;
+        s.name = feed.name();
+        s.client = std::move(conn.socket);
+        s.replica = feed.release_replica_socket();
+        s.unacked = out.unacked();
+        s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
+        s.replica_output_ended = out.eof();
+        s.client_input_ended = feed.input_shut();
+        if (conn.position) s.on_first_output = [this, key = conn.key, state = conn.state, fd] {
+            ask_for_quick_acks(key, state, fd);
+        };
+        const uint64_t conn_id = id;
+        auto splice = ConnectionSplice::open(ctx_.loop, std::move(s), [this, conn_id] {
+            splice_finished(conn_id);
+            on_splice_done_(conn_id);
+        });
+        if (!splice) {
+            // The rebuilt socket went with the failed Start; say so toward the client.
+            reset_conn(conn, fmt::format("can't splice: {}", splice.error().message));
+            --report_.rebuilt;
+            continue;
+        }
+        splices_.emplace(id, std::move(*splice));
+        if (conn.position) prompt_resend_if_needed(conn, fd);
+        ctx_.hooks.release(conn.key);
+    }
+    conns_.clear();
+}
+
+void Takeover::ask_for_quick_acks(const ConnKey& key, const RepairState& s, int socket_fd) {
+    // The rebuilt socket starts with the initial congestion window and grows it only
+    // as the client acknowledges; a client that sent a lot lately is in its delayed-ACK
+    // ("pingpong") mode and acknowledges the first flight only at its 40 ms delayed-ACK
+    // timer (seen as a second stall after the takeover). One old byte again makes it
+    // answer at once and switch to quick ACKs (tcp_send_dupack / tcp_data_queue:
+    // tcp_enter_quickack_mode). Its TSval is the socket's own: an in-window duplicate
+    // moves the client's ts_recent, which must never run ahead of the socket.
+    ProbeSpec probe;
+    probe.client_acked = s.snd_una;
+    probe.ack = s.rcv_nxt;
+    probe.window = uint16_t(std::min<uint32_t>(s.rcv_wnd >> s.rcv_wscale, 65535));
+    if (s.timestamps_ok) {
+        auto tsval = socket_tsval(socket_fd);
+        if (!tsval) return;
+        probe.timestamps = TcpTimestamps{*tsval, 0};
+    }
+    probe.with_byte = true;
+    uint8_t packet[kMaxServerSegmentBytes];
+    const size_t len = build_probe_packet(key, probe, packet);
+    (void)ctx_.raw.send_packet(key.client_addr, std::span<const uint8_t>(packet, len));
+}
+
+void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {
+    const ConnOpenRecord& c = conn.feed->conn();
+    const RepairState& s = conn.state;
+    ResendContext r;
+    r.key = conn.key;
+    r.seq = s.snd_nxt;
+    r.held_end = s.rcv_nxt;
+    r.client_snd_nxt = conn.position->snd_nxt;
+    // The client's full segments carry the MSS this side announced, less the
+    // timestamp option.
+    r.client_mss = (c.server_options.present & TCPFO_OPT_MSS ? c.server_options.mss : 536) - (s.timestamps_ok ? 12 : 0);
+    r.window = uint16_t(std::min<uint32_t>(s.rcv_wnd >> s.rcv_wscale, 65535));
+    if (s.timestamps_ok && conn.position->timestamps) {
+        auto tsval = socket_tsval(socket_fd);
+        r.timestamps = TcpTimestamps{tsval ? *tsval : s.tsval, conn.position->timestamps->tsval};
+    }
+    auto method = prompt_resend(ctx_.raw, r, s.sack_ok);
+    if (!method) {
+        log_warn("{}: {}", conn.feed->name(), method.error().message);
+        return;
+    }
+    if (*method == ResendMethod::none) return;
+    ++report_.prompted;
+    log_debug("{}: client prompted ({}) to resend {} byte(s) the dead primary took", conn.feed->name(),
+              *method == ResendMethod::sack_prompt ? "SACK" : "duplicate ACKs", r.client_snd_nxt - r.held_end);
+}
+
+void Takeover::reset_conn(Conn& conn, const std::string& why) {
+    const ConnOpenRecord& c = conn.feed->conn();
+    // Linux takes a RST only at exactly its rcv_nxt: the client's answer to the probe
+    // says where that is. Without one, the client has at least every server byte the
+    // backup saw it acknowledge; if the dead primary sent more, this RST draws a
+    // challenge ACK instead, and the client's next segment meets no socket here and is
+    // reset by the stack.
+    const uint32_t seq =
+        conn.position ? conn.position->rcv_nxt : c.server_isn + 1 + uint32_t(conn.feed->output().acked());
+    if (auto r = ctx_.raw.send_reset(conn.key, seq); !r) log_error("{}: {}", conn.feed->name(), r.error().message);
+    ctx_.hooks.release(conn.key);
+    ++report_.reset;
+    log_error("{}: reset toward the client: {}", conn.feed->name(), why);
+}
+
+Result<void> Takeover::release_vip() {
+    if (!vip_) return {};
+    return vip_->release();
+}
+
+}  // namespace tcpfo

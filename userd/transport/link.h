@@ -1,0 +1,37 @@
+// One replication stream to a peer, whatever carries it (TCP today; SCTP, multihomed,
+// where the kernel has it). Records go out in order and come in in order; a broken
+// stream is reported once through on_closed and the link stays closed.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "userd/protocol/record_codec.h"
+
+namespace tcpfo {
+
+class Link {
+public:
+    struct Callbacks {
+        // `record` may point into the link's buffer: valid during the call only.
+        std::function<void(const Record& record)> on_record;
+        // Called once, as the last thing the link does; the owner may destroy it
+        // there (but not inside on_record: call close() there and destroy later).
+        std::function<void(const std::string& why)> on_closed;
+    };
+
+    virtual ~Link() = default;
+    // Queues a record; it leaves at the next flush() or when the transport is ready.
+    virtual void send(const Record& record) = 0;
+    // Writes what is queued now. Owners call it once per batch of events, so a batch
+    // leaves in one write instead of waiting for another trip through epoll.
+    virtual void flush() = 0;
+    virtual size_t queued_bytes() const = 0;
+    // The peer's address, for log lines.
+    virtual const std::string& name() const = 0;
+    virtual bool closed() const = 0;
+    // Closes without calling on_closed (the owner is shutting the link down itself).
+    virtual void close() = 0;
+};
+
+}  // namespace tcpfo

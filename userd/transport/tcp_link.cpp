@@ -1,0 +1,103 @@
+#include "userd/transport/tcp_link.h"
+
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+
+namespace tcpfo {
+
+namespace {
+constexpr size_t kReadChunk = 256 * 1024;
+}
+
+Result<std::unique_ptr<TcpLink>> TcpLink::open(EventLoop& loop, UniqueFd fd, std::string name,
+                                                 Callbacks callbacks) {
+    std::unique_ptr<TcpLink> link(new TcpLink(loop, std::move(fd), std::move(name), std::move(callbacks)));
+    TcpLink* self = link.get();
+    // Start with EPOLLOUT too: a connecting socket reports completion as writable.
+    self->want_write_ = true;
+    if (auto r = loop.add(self->fd_.get(), EPOLLIN | EPOLLOUT, [self](uint32_t ev) { self->on_events(ev); }); !r)
+        return std::unexpected(r.error());
+    return link;
+}
+
+TcpLink::TcpLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callbacks)
+    : loop_(loop), fd_(std::move(fd)), name_(std::move(name)), callbacks_(std::move(callbacks)) {}
+
+TcpLink::~TcpLink() { close(); }
+
+void TcpLink::close() {
+    if (!fd_) return;
+    loop_.remove(fd_.get());
+    fd_.reset();
+}
+
+void TcpLink::send(const Record& record) {
+    if (!fd_) return;
+    encode_record(record, out_.raw_tail());
+    update_interest();
+}
+
+void TcpLink::update_interest() {
+    const bool want = !out_.empty();
+    if (want == want_write_ || !fd_) return;
+    want_write_ = want;
+    (void)loop_.modify(fd_.get(), EPOLLIN | (want ? uint32_t(EPOLLOUT) : 0u));
+}
+
+void TcpLink::fail_link(const std::string& why) {
+    close();
+    auto on_closed = callbacks_.on_closed;  // the owner may destroy *this inside
+    if (on_closed) on_closed(why);
+}
+
+void TcpLink::flush() {
+    if (!fd_) return;
+    while (!out_.empty()) {
+        const auto data = out_.front();
+        const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) break;
+            return fail_link(fmt::format("send failed: {}", std::strerror(errno)));
+        }
+        out_.pop_front(size_t(n));
+    }
+    update_interest();
+}
+
+void TcpLink::on_events(uint32_t events) {
+    if (events & (EPOLLERR)) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+        return fail_link(fmt::format("socket error: {}", std::strerror(err ? err : EIO)));
+    }
+    if (events & EPOLLOUT) {
+        flush();
+        if (!fd_) return;
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP))) return;
+    auto& buf = in_.raw_tail();
+    const size_t old = buf.size();
+    buf.resize(old + kReadChunk);
+    const ssize_t n = ::recv(fd_.get(), buf.data() + old, kReadChunk, 0);
+    buf.resize(old + size_t(std::max<ssize_t>(n, 0)));
+    if (n == 0) return fail_link("peer closed the connection");
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        return fail_link(fmt::format("recv failed: {}", std::strerror(errno)));
+    }
+    while (fd_) {
+        auto decoded = decode_record(in_.front());
+        if (!decoded) return fail_link("corrupt record: " + decoded.error().message);
+        if (!decoded->has_value()) break;
+        const size_t size = (*decoded)->size;
+        callbacks_.on_record((*decoded)->record);
+        in_.pop_front(size);
+    }
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,49 @@
+// The TCP transport of a replication stream: a nonblocking TCP socket carrying
+// framed records (record_codec.h) both ways. A corrupt record or a socket error
+// closes the link with one log line; nothing of a bad record is applied.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "userd/base/byte_queue.h"
+#include "userd/base/event_loop.h"
+#include "userd/base/tcp_socket.h"
+#include "userd/protocol/record_codec.h"
+#include "userd/transport/link.h"
+
+namespace tcpfo {
+
+class TcpLink final : public Link {
+public:
+    // `fd` is a connected (or connecting) nonblocking TCP socket.
+    static Result<std::unique_ptr<TcpLink>> open(EventLoop& loop, UniqueFd fd, std::string name,
+                                                 Callbacks callbacks);
+    ~TcpLink() override;
+
+    void send(const Record& record) override;
+    void flush() override;
+    size_t queued_bytes() const override { return out_.size(); }
+    const std::string& name() const override { return name_; }
+    bool closed() const override { return !fd_; }
+    void close() override;
+
+private:
+    TcpLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callbacks);
+    void on_events(uint32_t events);
+    void fail_link(const std::string& why);
+    void update_interest();
+
+    EventLoop& loop_;
+    UniqueFd fd_;
+    std::string name_;
+    Callbacks callbacks_;
+    ByteQueue in_;
+    ByteQueue out_;
+    bool want_write_ = false;
+};
+
+}  // namespace tcpfo
