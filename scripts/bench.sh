@@ -87,10 +87,11 @@ if [ $with_tcpfo = 1 ]; then
     wait_for "replica" listening "$ns_backup" $port
     in_ns "$ns_backup" "$work/failoverd-backup.log" "$failoverd" --role backup --vip $vip/24 --dev eth0 \
         --port $port --listen 192.0.2.11:7100 --peer 192.0.2.10:7100 --replica 127.0.0.1:$port \
-        --ready-file "$work/backup.ready"
+        --ready-file "$work/backup.ready" --control "$work/backup.sock"
     wait_for "failoverd on the backup" listening "$ns_backup" 7100
     in_ns "$ns_primary" "$work/failoverd-primary.log" "$failoverd" --role primary --vip $vip/24 --dev eth0 \
-        --port $port --listen 192.0.2.10:7100 --peer 192.0.2.11:7100 --ready-file "$work/primary.ready"
+        --port $port --listen 192.0.2.10:7100 --peer 192.0.2.11:7100 --ready-file "$work/primary.ready" \
+        --control "$work/primary.sock"
     wait_for "failoverd ready (primary)" test -e "$work/primary.ready"
     wait_for "failoverd ready (backup)" test -e "$work/backup.ready"
 fi

@@ -37,9 +37,15 @@ c_bg demo "$stream_client" echo --connect $vip:$port --bytes "${bytes_mib}M" --r
 wait_until 60 "$((bytes_mib * 2 / 5)) MiB echoed" \
     progress_at_least "$work/demo.progress" verified $((bytes_mib * 2 / 5 << 20))
 echo "  $(cut -d' ' -f2 "$work/demo.progress") bytes echoed and verified so far"
+echo "=== failoverctl status, primary and backup (excerpts)"
+node_status primary | jq -c '{role, epoch, peers: [.peers[] | {address, state, queued_bytes}], hooks,
+    connections: [.connections[] | {id, client, protected, client_bytes, server_bytes}]}' | sed 's/^/  /'
+node_status backup | jq -c '{role, epoch, peers: [.peers[] | {address, state}],
+    connections: [.connections[] | {id, client, protected, client_bytes}]}' | sed 's/^/  /'
 crash_primary
 wait_takeover 1
-grep 'takeover complete' "$work/failoverd-backup.log" | sed 's/^[0-9.]* [a-z]* /  /'
+node_status backup | jq -c '{role, epoch, takeover: (.takeover | {reason, rebuilt, skipped, total_ms}),
+    connections: [.connections[] | {id, client, rebuilt, phase}]}' | sed 's/^/  /'
 echo "=== waiting for the client to finish the stream"
 rc=0
 wait "${bg_pid[demo]}" || rc=$?

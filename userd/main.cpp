@@ -14,6 +14,8 @@
 #include "userd/base/log.h"
 #include "userd/config/options.h"
 #include "userd/primary/primary_node.h"
+#include "userd/status/control_server.h"
+#include "userd/status/node_sources.h"
 
 using namespace tcpfo;
 
@@ -25,7 +27,17 @@ int die(const std::string& message, int code = 1) {
 }
 
 template <class Node>
-int run(EventLoop& loop, Node& node, int signal_fd) {
+int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, const Options& options) {
+    // `failoverctl status` from now on; the source goes before the node does.
+    control.set_status_source([&node, &options, started_us = realtime_us()] {
+        NodeStatus status = node.status();
+        fill_common_status(status, options, started_us);
+        return status;
+    });
+    struct Unset {
+        ControlServer& control;
+        ~Unset() { control.set_status_source({}); }
+    } unset{control};
     bool stop = false;
     if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {
             signalfd_siginfo info{};
@@ -84,13 +96,16 @@ int main(int argc, char** argv) {
 
     auto loop = EventLoop::create();
     if (!loop) return die(loop.error().message);
+    // Before anything is claimed: a second failoverd on the same socket stops here.
+    auto control = ControlServer::open(**loop, options.control_path);
+    if (!control) return die(control.error().message);
 
     if (options.role == NodeRole::primary) {
         auto node = PrimaryNode::start(**loop, options);
         if (!node) return die(node.error().message);
-        return run(**loop, **node, signal_fd.get());
+        return run(**loop, **node, signal_fd.get(), **control, options);
     }
     auto node = BackupNode::start(**loop, options);
     if (!node) return die(node.error().message);
-    return run(**loop, **node, signal_fd.get());
+    return run(**loop, **node, signal_fd.get(), **control, options);
 }

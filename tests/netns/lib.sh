@@ -22,6 +22,7 @@ build=${TCPFO_BUILD_DIR:-$top/build}
 echo_service=$build/tests/tools/tcpfo-echo-service
 stream_client=$build/tests/tools/tcpfo-stream-client
 failoverd=$build/userd/failoverd
+failoverctl=$build/userd/failoverctl
 
 vip=192.0.2.100
 port=7000
@@ -88,6 +89,10 @@ listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 progress_at_least() { [ -f "$1" ] && awk -v f="$2" -v n="$3" '{for (i = 1; i < NF; i += 2) if ($i == f && $(i + 1) >= n) ok = 1} END {exit !ok}' "$1"; }
 log_has() { [ -f "$work/$1.log" ] && grep -q "$2" "$work/$1.log"; }
 no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
+# node_status NODE [ARGS...]: `failoverctl status` of failoverd on NODE (primary or
+# backup), through the control socket start_failoverd gave it (JSON on stdout).
+node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
+takeover_finished() { node_status backup 2>/dev/null | jq -e '.takeover.finished_us != null' >/dev/null; }
 
 # Groups: a client started with `c_group NAME CONNS MODE ARGS...` keeps its progress
 # in $work/NAME.progress. `read_progress NAME` puts its fields into the associative
@@ -205,12 +210,12 @@ start_services() {
 start_failoverd() {
     b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
         --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
+        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock" ${TCPFO_BACKUP_ARGS:-}
     wait_until 10 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
     p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
         --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --ready-file "$work/primary.ready"
+        --ready-file "$work/primary.ready" --control "$work/primary.sock"
     wait_until 10 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 10 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
@@ -220,8 +225,10 @@ start_failoverd() {
 # the node), then every process in the namespace dies by SIGKILL.
 crash_primary() {
     echo "=== hard crash of the primary"
-    if log_has failoverd-backup 'taking over'; then
-        echo "FAIL: the backup took over before the primary crashed" >&2
+    local role
+    role=$(node_status backup | jq -r .role) || true
+    if [ "$role" != backup ]; then
+        echo "FAIL: before the crash the backup's role is '$role', not backup (did it take over early?)" >&2
         return 1
     fi
     # The groups' progress as it stood just before the crash, for groups_at_crash
@@ -252,23 +259,21 @@ crash_primary() {
 # live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
 # nothing.
 wait_takeover() {
-    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} line rebuilt
-    wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
-    line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* reset' "$work/failoverd-backup.log")
-    rebuilt=$(echo "$line" | awk '{print $3}')
-    if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ", $resets reset"; then
-        echo "FAIL: expected $expected connection(s) rebuilt and $resets reset; the backup says: $line" >&2
+    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} st summary began finished
+    wait_until 15 "the backup's status to report a finished takeover" takeover_finished
+    st=$(node_status backup)
+    summary=$(jq -r '"\(.role) \(.takeover.rebuilt) \(.takeover.reset)"' <<<"$st")
+    if [ "$summary" != "taken-over-primary $expected $resets" ]; then
+        echo "FAIL: expected $expected connection(s) rebuilt and $resets reset; the backup says:" \
+             "$(jq -c '{role, takeover}' <<<"$st")" >&2
         return 1
     fi
-    # failoverd stamps its log lines with the wall clock, like crash_ns: the takeover's
-    # own time, not when this script got round to reading the log (on a loaded machine
-    # killing the primary's processes alone can take a second).
-    local dead done_
-    dead=$(grep -m1 'taking over' "$work/failoverd-backup.log" | awk '{print $1}')
-    done_=$(grep -m1 'takeover complete' "$work/failoverd-backup.log" | awk '{print $1}')
-    awk -v d="$dead" -v t="$done_" -v c="$crash_ns" 'BEGIN {
-        printf "  primary declared dead %d ms, takeover complete %d ms after the crash (failoverd'"'"'s log)\n",
-            (d - c / 1e9) * 1000, (t - c / 1e9) * 1000 }'
+    # The backup's own clock stamps (same host, same clock as the crash time).
+    began=$(jq .takeover.started_us <<<"$st")
+    finished=$(jq .takeover.finished_us <<<"$st")
+    echo "  takeover began $(( (began - crash_ns / 1000) / 1000 )) ms and completed" \
+         "$(( (finished - crash_ns / 1000) / 1000 )) ms after the crash" \
+         "($(jq -r '.takeover | "VIP claimed at \(.claimed_ms), positions at \(.learned_ms), rebuilt at \(.rebuilt_ms), serving at \(.serving_ms) ms; \(.prompted) prompted"' <<<"$st"))"
 }
 
 # finish_client NAME: wait for a client started with c_bg, show its summary, fail if

@@ -56,3 +56,22 @@ TEST(Options, RefusesBadInputWithOneLine) {
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     }
 }
+
+TEST(Options, ControlSocketPath) {
+    auto def = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+                      "192.0.2.10", "--peer", "192.0.2.11"});
+    ASSERT_TRUE(def.has_value()) << def.error().message;
+    EXPECT_EQ(def->options->control_path, "/run/tcpfo/failoverd.sock");
+    auto set = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+                      "192.0.2.10", "--peer", "192.0.2.11", "--control", "/tmp/x/primary.sock"});
+    ASSERT_TRUE(set.has_value()) << set.error().message;
+    EXPECT_EQ(set->options->control_path, "/tmp/x/primary.sock");
+    const std::string too_long = "/tmp/" + std::string(103, 'x');  // 108 bytes: no room for the NUL
+    for (const char* bad : {"", too_long.c_str()}) {
+        auto r = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                        "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--control", bad});
+        ASSERT_FALSE(r.has_value()) << bad;
+        EXPECT_NE(r.error().message.find("--control"), std::string::npos) << r.error().message;
+    }
+    EXPECT_NE(std::string(usage_text()).find("--control"), std::string::npos);
+}

@@ -211,6 +211,7 @@ void BackupNode::begin_takeover(const std::string& why) {
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
+    note_takeover_begun(why);
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
     stable_sent_.clear();
@@ -229,6 +230,7 @@ void BackupNode::begin_takeover(const std::string& why) {
 void BackupNode::report_takeover_once() {
     if (takeover_reported_ || !takeover_->serving()) return;
     takeover_reported_ = true;
+    note_takeover_result();
     const Takeover::Report& r = takeover_->report();
     log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
              "(VIP claimed at {} ms after {} attempt(s), {} client position(s) learned at {} ms, "

@@ -16,6 +16,7 @@
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/takeover.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
 
@@ -25,6 +26,8 @@ public:
     ~BackupNode();
     void after_events();
     void shut_down();
+    // For the control socket (userd/status/backup_status.cpp).
+    NodeStatus status() const;
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
@@ -36,6 +39,11 @@ private:
     void begin_takeover(const std::string& why);
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
+    // Status of a takeover (userd/status/backup_status.cpp): the connections as they
+    // were when it began, then which of them were rebuilt.
+    void note_takeover_begun(const std::string& why);
+    void note_takeover_result();
+    std::vector<ConnStatus> feed_statuses() const;
 
     EventLoop& loop_;
     Options options_;
@@ -57,6 +65,8 @@ private:
     bool takeover_reported_ = false;
     FeedLimits limits_;
     size_t max_connections_ = 65536;
+    std::optional<TakeoverStatus> takeover_status_;
+    std::vector<ConnStatus> takeover_conns_;
 };
 
 }  // namespace tcpfo

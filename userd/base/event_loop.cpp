@@ -69,6 +69,20 @@ Result<UniqueFd> make_periodic_timer(int interval_ms) {
     return fd;
 }
 
+Result<UniqueFd> make_oneshot_timer() {
+    UniqueFd fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!fd) return sys_fail(errno, "can't create timer");
+    return fd;
+}
+
+Result<void> arm_oneshot_timer(int fd, uint64_t delay_ms) {
+    itimerspec spec{};
+    spec.it_value.tv_sec = time_t(delay_ms / 1000);
+    spec.it_value.tv_nsec = long(delay_ms % 1000) * 1000000;
+    if (timerfd_settime(fd, 0, &spec, nullptr) != 0) return sys_fail(errno, "can't arm timer");
+    return {};
+}
+
 void drain_timer(int fd) {
     uint64_t expirations;
     [[maybe_unused]] ssize_t n = ::read(fd, &expirations, sizeof expirations);
@@ -78,6 +92,12 @@ uint64_t monotonic_ms() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+uint64_t realtime_us() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
 }
 
 }  // namespace tcpfo

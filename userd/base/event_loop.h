@@ -40,6 +40,12 @@ private:
 // A periodic CLOCK_MONOTONIC timerfd; the handler must read() it.
 Result<UniqueFd> make_periodic_timer(int interval_ms);
 void drain_timer(int fd);
+// A one-shot CLOCK_MONOTONIC timerfd, disarmed until arm_oneshot_timer().
+Result<UniqueFd> make_oneshot_timer();
+// Fires once after delay_ms (0 disarms); re-arming replaces the previous deadline.
+Result<void> arm_oneshot_timer(int fd, uint64_t delay_ms);
 uint64_t monotonic_ms();
+// Wall-clock microseconds since the epoch, the clock of log lines and status reports.
+uint64_t realtime_us();
 
 }  // namespace tcpfo

@@ -1,6 +1,7 @@
 #include "userd/config/options.h"
 
 #include <getopt.h>
+#include <sys/un.h>
 
 #include <charconv>
 #include <string_view>
@@ -28,7 +29,7 @@ const char* usage_text() {
     return "usage: failoverd --role primary|backup --vip ADDR/PREFIX --dev IFACE --port PORT\n"
            "                 --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
            "                 [--replica HOST:PORT] [--heartbeat-ms N] [--dead-after N]\n"
-           "                 [--ready-file PATH] [--rt-priority N] [--verbose]\n"
+           "                 [--ready-file PATH] [--rt-priority N] [--control PATH] [--verbose]\n"
            "  --role          primary holds the VIP and snoops; backup replays and takes over\n"
            "  --vip           the service address, claimed on IFACE by the primary\n"
            "  --dev           the interface that carries the VIP\n"
@@ -39,11 +40,12 @@ const char* usage_text() {
            "  --heartbeat-ms  heartbeat interval, default 10\n"
            "  --dead-after    missed heartbeats before the primary is declared dead, default 3\n"
            "  --ready-file    created once the node is ready (primary: peers connected; backup: stream accepted)\n"
-           "  --rt-priority   SCHED_FIFO priority (1-99), 0 for the normal scheduler; default 10\n";
+           "  --rt-priority   SCHED_FIFO priority (1-99), 0 for the normal scheduler; default 10\n"
+           "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n";
 }
 
 Result<ParseOutcome> parse_options(int argc, char** argv) {
-    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority };
+    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority, kControl };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
         {"vip", required_argument, nullptr, kVip},
@@ -57,6 +59,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         {"ready-file", required_argument, nullptr, kReady},
         {"verbose", no_argument, nullptr, kVerbose},
         {"rt-priority", required_argument, nullptr, kRtPriority},
+        {"control", required_argument, nullptr, kControl},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -133,6 +136,11 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
                 o.realtime_priority = *v;
                 break;
             }
+            case kControl:
+                if (arg.empty() || arg.size() >= sizeof(sockaddr_un{}.sun_path))
+                    return fail("--control: a socket path of 1 to {} bytes is needed", sizeof(sockaddr_un{}.sun_path) - 1);
+                o.control_path = arg;
+                break;
             case kHelp: return ParseOutcome{std::nullopt, true};
             case ':': return fail("{} needs a value", argv[optind - 1]);
             default: return fail("unknown argument '{}'", argv[optind - 1]);

@@ -10,6 +10,7 @@
 #include "userd/base/error.h"
 #include "userd/base/inet_address.h"
 #include "userd/protocol/record_codec.h"
+#include "userd/status/control_protocol.h"
 
 namespace tcpfo {
 
@@ -31,6 +32,7 @@ struct Options {
     std::string ready_file;
     bool verbose = false;
     int realtime_priority = 10;  // SCHED_FIFO priority; 0 keeps the normal scheduler
+    std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
 };
 
 // Returns the options, or an error naming the bad argument. `--help` is reported as

@@ -52,6 +52,8 @@ public:
     // nothing of this connection is left to protect.
     bool finished() const;
     bool reset() const { return reset_; }
+    // A FIN was seen from either side (for status reports).
+    bool closing() const { return client_fin_ || server_fin_; }
     // The client has spoken since the SYN-ACK (an ACK, data or FIN): the handshake
     // completed. A connection that never does is a half-open one to forget.
     bool heard_from_client() const { return have_client_ack_ || forwarded_contiguous_ > 0 || client_fin_; }

@@ -21,7 +21,6 @@ constexpr uint64_t kBackupSlackFactor = 10;
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
 constexpr size_t kPeerBacklogLimit = 32 << 20;
-constexpr uint64_t kPeerRetryMs = 200;
 
 }  // namespace
 
@@ -29,6 +28,7 @@ PrimaryNode::PrimaryNode(EventLoop& loop, const Options& options) : loop_(loop),
 
 PrimaryNode::~PrimaryNode() {
     if (tick_timer_) loop_.remove(tick_timer_.get());
+    if (retry_timer_) loop_.remove(retry_timer_.get());
     if (hooks_) loop_.remove(hooks_->event_fd());
 }
 
@@ -64,7 +64,17 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
         return undo(r.error());
 
+    // Peers are retried on their own timer, not the heartbeat tick: a backup that
+    // starts after the primary is reached within RetryBackoff::kMaxMs.
+    auto retry_timer = make_oneshot_timer();
+    if (!retry_timer) return undo(retry_timer.error());
+    self->retry_timer_ = std::move(*retry_timer);
+    if (auto r = loop.add(self->retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
+        return undo(r.error());
+
     self->peers_.resize(options.peers.size());
+    const uint64_t now_us = realtime_us();
+    for (auto& peer : self->peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
         self->peers_[i].address = options.peers[i];
         self->connect_peer(PeerId{uint16_t(i)});
@@ -85,22 +95,54 @@ void PrimaryNode::connect_peer(PeerId id) {
     Peer& peer = peers_[id.index()];
     peer.live = false;
     auto fd = connect_nonblocking(peer.address);
-    if (!fd) {
-        log_warn("peer {}: {}", to_string(peer.address), fd.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
+    if (!fd) return note_connect_failure(id, fd.error().message);
     Link::Callbacks cb;
     cb.on_record = [this, id](const Record& r) { on_peer_record(id, r); };
     cb.on_closed = [this, id](const std::string& why) { on_peer_lost(id, why); };
     auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
-    if (!link) {
-        log_warn("peer {}: {}", to_string(peer.address), link.error().message);
-        peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
-        return;
-    }
+    if (!link) return note_connect_failure(id, link.error().message);
     peer.link = std::move(*link);
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
+}
+
+void PrimaryNode::note_connect_failure(PeerId id, const std::string& why) {
+    Peer& peer = peers_[id.index()];
+    // The first failure of a streak is worth a line; the retries that follow (every
+    // few ms at first, RetryBackoff::kMaxMs at most) are not.
+    if (peer.backoff.failures() == 0)
+        log_warn("peer {}: can't connect: {}; retrying every {} ms at most", to_string(peer.address), why,
+                 peer.backoff.max_ms());
+    else
+        log_debug("peer {}: can't connect: {}", to_string(peer.address), why);
+    peer.last_error = why;
+    schedule_retry(id);
+}
+
+void PrimaryNode::schedule_retry(PeerId id) {
+    Peer& peer = peers_[id.index()];
+    peer.retry_at_ms = monotonic_ms() + peer.backoff.next_delay_ms();
+    arm_retry_timer();
+}
+
+void PrimaryNode::arm_retry_timer() {
+    uint64_t earliest = UINT64_MAX;
+    for (const auto& peer : peers_)
+        if (!peer.link || peer.link->closed()) earliest = std::min(earliest, peer.retry_at_ms);
+    if (earliest == UINT64_MAX) return;
+    const uint64_t now = monotonic_ms();
+    // 0 would disarm the timer: a retry that is due fires in a millisecond.
+    if (auto r = arm_oneshot_timer(retry_timer_.get(), earliest > now ? earliest - now : 1); !r)
+        log_error("primary: {}", r.error().message);  // the heartbeat tick still retries
+}
+
+void PrimaryNode::on_retry_timer() {
+    drain_timer(retry_timer_.get());
+    const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        Peer& peer = peers_[i];
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(PeerId{uint16_t(i)});
+    }
+    arm_retry_timer();
 }
 
 void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
@@ -111,12 +153,17 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
             log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,
                       hello->epoch);
             peer.link->close();
-            peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+            peer.last_error = "refused hello";
+            schedule_retry(id);
             return;
         }
         peer.live = true;
+        peer.ever_live = true;
+        peer.since_us = realtime_us();
         heartbeat_->heard_from(id);
-        log_info("peer {}: replication established (epoch {})", peer.link->name(), epoch_);
+        log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
+                 epoch_, peer.backoff.failures());
+        peer.backoff.reset();
         update_ready_file();
         return;
     }
@@ -133,9 +180,13 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
 
 void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     Peer& peer = peers_[id.index()];
+    // A stream that never became live held no connection: only an attempt failed.
+    if (!peer.live) return note_connect_failure(id, why);
     log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
     peer.live = false;
-    peer.retry_at_ms = monotonic_ms() + kPeerRetryMs;
+    peer.since_us = realtime_us();
+    peer.last_error = why;
+    schedule_retry(id);
     // The lost peer no longer holds stable points back. A connection with no backup
     // left is no longer protected: forgetting it lifts its clamp.
     std::vector<tcpfo_conn_key> orphaned;
@@ -145,6 +196,7 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     }
     for (const auto& key : orphaned) {
         log_warn("{}: no backup holds it any more; unprotected", label(key));
+        note_unprotected(key, "no backup holds it any more");
         forget_conn(key);
     }
 }
@@ -235,6 +287,7 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             // No backup to hold its bytes: leave the connection unclamped.
             hooks_->forget(ev.key);
             log_warn("{}: opened while no backup is connected; unprotected", label(ev.key));
+            note_unprotected(ev.key, "opened while no backup was connected");
             return;
         }
         if (conns_.count(ev.key)) forget_conn(ev.key);  // a reused 4-tuple: the old one is gone

@@ -3,6 +3,7 @@
 // clamp) as the backups confirm.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -11,14 +12,16 @@
 
 #include "userd/hooks/bpf_snoop.h"
 #include "userd/hooks/hooks.h"
-#include "userd/primary/conn_replicator.h"
 #include "userd/protocol/conn_key.h"
+#include "userd/primary/conn_replicator.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/config/options.h"
 #include "userd/transport/tcp_link.h"
+#include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
+#include "userd/status/node_status.h"
 
 namespace tcpfo {
 
@@ -32,6 +35,8 @@ public:
     void after_events();
     // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
     void shut_down();
+    // For the control socket (userd/status/primary_status.cpp).
+    NodeStatus status() const;
 
 private:
     struct Peer {
@@ -39,11 +44,20 @@ private:
         std::unique_ptr<Link> link;
         bool live = false;  // hello exchanged
         uint64_t retry_at_ms = 0;
+        RetryBackoff backoff;       // delay before the next connect attempt
+        bool ever_live = false;     // for status: "connecting" until first live, "lost" after
+        uint64_t since_us = 0;      // wall clock of the last change of state
+        std::string last_error;     // why the last attempt or the stream failed
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
     void on_heartbeat_tick();
     void connect_peer(PeerId id);
+    // A connect attempt failed or the stream broke: try again after the peer's backoff.
+    void schedule_retry(PeerId id);
+    void arm_retry_timer();
+    void on_retry_timer();
+    void note_connect_failure(PeerId id, const std::string& why);
     void on_peer_record(PeerId id, const Record& record);
     void on_peer_lost(PeerId id, const std::string& why);
     void on_ring_readable();
@@ -57,6 +71,8 @@ private:
     void update_ready_file();
     void log_status();
     void forget_half_open(uint64_t now_ms);
+    // For status: the primary forgets unprotected connections; it keeps the last few.
+    void note_unprotected(const tcpfo_conn_key& key, const char* why);
 
     EventLoop& loop_;
     Options options_;
@@ -66,6 +82,7 @@ private:
     std::optional<NudgeSender> nudge_;
     std::unique_ptr<Heartbeat> heartbeat_;
     UniqueFd tick_timer_;
+    UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
@@ -81,6 +98,8 @@ private:
     uint64_t next_status_ms_ = 0;
     bool ready_written_ = false;
     std::vector<bool> required_now_;  // scratch
+    std::deque<UnprotectedStatus> unprotected_;  // the most recent, for status
+    uint64_t unprotected_total_ = 0;
 };
 
 }  // namespace tcpfo

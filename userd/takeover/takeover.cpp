@@ -355,6 +355,7 @@ void Takeover::reset_conn(Conn& conn, const std::string& why) {
     if (auto r = ctx_.raw.send_reset(conn.key, seq); !r) log_error("{}: {}", conn.feed->name(), r.error().message);
     ctx_.hooks.release(conn.key);
     ++report_.reset;
+    resets_.emplace(c.conn_id, why);
     log_error("{}: reset toward the client: {}", conn.feed->name(), why);
 }
 

@@ -77,6 +77,9 @@ public:
     bool serving() const { return step_ == Step::serving; }
     const Report& report() const { return report_; }
     size_t live_splices() const { return splices_.size(); }
+    bool has_splice(uint64_t conn_id) const { return splices_.count(conn_id) > 0; }
+    // Connections reset toward their clients, and why.
+    const std::map<uint64_t, std::string>& resets() const { return resets_; }
     void splice_finished(uint64_t conn_id) { finished_.push_back(conn_id); }
 
     // SIGTERM after takeover: give the VIP back.
@@ -115,7 +118,8 @@ private:
     uint64_t started_ms_ = 0;
     uint64_t next_claim_ms_ = 0;
     uint64_t probes_sent_ms_ = 0;
-    std::vector<uint64_t> unanswered_;  // conn ids whose client has not answered yet
+    std::vector<uint64_t> unanswered_;
+    std::map<uint64_t, std::string> resets_;  // conn ids whose client has not answered yet
     Report report_;
 };
 

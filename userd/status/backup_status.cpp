@@ -1,0 +1,96 @@
+// BackupNode's status for the control socket: the primary's stream, each replicated
+// connection, and after a takeover which connections were rebuilt.
+#include "userd/backup/backup_node.h"
+#include "userd/base/inet_address.h"
+#include "userd/status/node_sources.h"
+
+namespace tcpfo {
+
+std::vector<ConnStatus> BackupNode::feed_statuses() const {
+    std::vector<ConnStatus> out;
+    out.reserve(feeds_.size());
+    for (const auto& [id, f] : feeds_) {
+        ConnStatus c;
+        c.id = id;
+        c.client_addr = f->conn().client_addr;
+        c.client_port = f->conn().client_port;
+        c.phase = f->broken() ? "replica-failed" : "replicating";
+        c.is_protected = !f->broken();
+        if (f->broken()) c.why_not = "the replica connection failed; it cannot be taken over";
+        c.client_logged = f->log().end();
+        const auto sent = stable_sent_.find(id);
+        c.client_stable = sent == stable_sent_.end() ? 0 : sent->second;
+        c.client_fed = f->log().fed();
+        c.replica_produced = f->output().produced();
+        c.server_acked = f->output().acked();
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void BackupNode::note_takeover_begun(const std::string& why) {
+    TakeoverStatus t;
+    t.reason = why;
+    t.epoch = epoch_;
+    t.started_us = realtime_us();
+    takeover_status_ = std::move(t);
+    takeover_conns_ = feed_statuses();
+}
+
+void BackupNode::note_takeover_result() {
+    if (!takeover_status_ || !takeover_) return;
+    TakeoverStatus& t = *takeover_status_;
+    const Takeover::Report& r = takeover_->report();
+    t.finished_us = realtime_us();
+    t.total_ms = (t.finished_us - t.started_us) / 1000;
+    t.succeeded = true;
+    t.step = step_name(takeover_->step());
+    t.rebuilt = r.rebuilt;
+    t.reset = r.reset;
+    t.claim_attempts = r.claim_attempts;
+    t.positions_learned = r.positions_learned;
+    t.prompted = r.prompted;
+    t.claimed_ms = r.claimed_ms;
+    t.learned_ms = r.learned_ms;
+    t.drained_ms = r.drained_ms;
+    t.rebuilt_ms = r.rebuilt_ms;
+    t.serving_ms = r.serving_ms;
+    for (auto& c : takeover_conns_) {
+        c.rebuilt = takeover_->has_splice(c.id);
+        if (*c.rebuilt) continue;
+        auto why = takeover_->resets().find(c.id);
+        c.not_rebuilt_why = why != takeover_->resets().end() ? "reset toward the client: " + why->second
+                            : c.is_protected                 ? "closed before the splice started"
+                                                             : c.why_not;
+    }
+}
+
+NodeStatus BackupNode::status() const {
+    NodeStatus s;
+    const bool serving = takeover_ && takeover_->serving();
+    s.role = serving ? "taken-over-primary" : takeover_ ? "taking-over" : "backup";
+    s.epoch = epoch_;
+    PeerStatus primary;
+    primary.address = to_string(options_.peers[0]);
+    const bool streaming = primary_ && !primary_->closed();
+    primary.state = !primary_seen_ ? "waiting" : streaming && !takeover_ ? "live" : "lost";
+    primary.queued_bytes = streaming ? primary_->queued_bytes() : 0;
+    s.peers.push_back(std::move(primary));
+    if (hooks_) s.hooks = hook_counters(hooks_->stats());
+    s.takeover = takeover_status_;
+    if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
+    if (!takeover_status_) {
+        s.conns = feed_statuses();
+        return s;
+    }
+    s.conns = takeover_conns_;
+    for (auto& c : s.conns) {
+        if (c.rebuilt && *c.rebuilt)
+            c.phase = takeover_->has_splice(c.id) ? "spliced" : "done";
+        else if (c.rebuilt)
+            c.phase = "not-rebuilt";
+    }
+    return s;
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,34 @@
+#include <unistd.h>
+
+#include "userd/base/event_loop.h"
+#include "userd/base/inet_address.h"
+#include "userd/status/node_sources.h"
+
+namespace tcpfo {
+
+void fill_common_status(NodeStatus& status, const Options& options, uint64_t started_us) {
+    status.pid = int(::getpid());
+    status.started_us = started_us;
+    status.now_us = realtime_us();
+    status.listen = to_string(options.listen);
+    status.vip = fmt::format("{}/{}", addr_to_string(options.vip.addr), options.vip.length);
+    status.dev = options.dev;
+    status.port = options.port;
+}
+
+std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st) {
+    return {
+        {"events", st.events},
+        {"ring_drops", st.ring_drops},
+        {"acks_clamped", st.acks_clamped},
+        {"dup_acks_dropped", st.dup_acks_dropped},
+        {"table_full", st.table_full},
+        {"socketless_rsts_held", st.rsts_held},
+        {"acks_ceiled", st.acks_ceiled},
+        {"pure_acks_lifted", st.seqs_lifted},
+        {"held_segments_dropped", st.held_dropped},
+        {"takeover_segments_dropped", st.takeover_dropped},
+    };
+}
+
+}  // namespace tcpfo

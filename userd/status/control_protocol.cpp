@@ -1,0 +1,41 @@
+#include "userd/status/control_protocol.h"
+
+#include <exception>
+
+#include <nlohmann/json.hpp>
+
+namespace tcpfo {
+
+Result<ControlRequest> parse_control_request(std::string_view line) {
+    if (line.size() > kMaxControlRequest) return fail("request longer than {} bytes", kMaxControlRequest);
+    try {
+        // No exceptions from parse: a bad document comes back discarded.
+        const auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+        if (j.is_discarded()) return fail("request is not JSON");
+        if (!j.is_object()) return fail("request is not a JSON object");
+        const auto command = j.find("command");
+        if (command == j.end() || !command->is_string()) return fail("request has no \"command\"");
+        ControlRequest request;
+        if (command->get_ref<const std::string&>() != "status")
+            return fail("unknown command \"{}\"", command->get_ref<const std::string&>());
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            if (it.key() == "command") continue;
+            if (it.key() == "conn") {
+                if (!it->is_number_unsigned()) return fail("\"conn\" must be a connection id");
+                request.conn = it->get<uint64_t>();
+                continue;
+            }
+            return fail("unknown field \"{}\"", it.key());
+        }
+        return request;
+    } catch (const std::exception& e) {
+        return fail("bad request: {}", e.what());
+    }
+}
+
+std::string make_status_request(std::optional<uint64_t> conn) {
+    if (conn) return "{\"command\":\"status\",\"conn\":" + std::to_string(*conn) + "}\n";
+    return "{\"command\":\"status\"}\n";
+}
+
+}  // namespace tcpfo

@@ -1,0 +1,110 @@
+// What `failoverctl status` reports, as plain data: a node fills a NodeStatus from
+// its own state (a snapshot, cheap to take), and status_json.h renders it. Nothing
+// here refers back into the node, except `complete`, which the control server calls
+// on each connection just before rendering it (see below).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tcpfo {
+
+inline constexpr int kStatusVersion = 1;
+
+struct PeerStatus {
+    std::string address;            // "192.0.2.11:7100"
+    // primary: "connecting" (never live yet, retrying), "live" (hello exchanged),
+    // "lost" (was live, retrying); backup: "waiting" (no stream from the primary
+    // yet), "live", "lost" (the stream broke or the primary went silent).
+    std::string state;
+    uint64_t since_us = 0;          // wall clock of entering `state`; 0 if unknown
+    uint64_t queued_bytes = 0;      // replication bytes queued for this peer, not yet sent
+    std::optional<uint64_t> failed_attempts;    // primary: connect failures since it was last live
+    std::optional<uint64_t> retry_in_ms;        // primary, not connected: the next attempt is due in
+    std::optional<uint64_t> retry_interval_ms;  // primary: the delay after the next failure (capped)
+    std::string last_error;         // why the last attempt or the stream failed; "" if none
+};
+
+struct ConnStatus {
+    uint64_t id = 0;
+    uint32_t client_addr = 0;  // network order
+    uint16_t client_port = 0;  // host order
+    // primary: "handshake" (SYN-ACK sent, client not heard yet), "open", "closing"
+    // (a FIN was seen); backup: "replicating", "replica-failed", then after takeover
+    // "spliced" (rebuilt and joined with the replica), "done" (splice closed),
+    // "not-rebuilt".
+    std::string phase;
+    bool is_protected = true;
+    std::string why_not;  // when !is_protected
+    // Client -> server bytes, as stream offsets (0 = the byte after the SYN).
+    std::optional<uint64_t> client_forwarded;  // primary: every byte below was sent to the backups
+    std::optional<uint64_t> client_logged;     // backup: contiguous in its log
+    std::optional<uint64_t> client_stable;     // the stable point: held by every backup (primary) / acknowledged (backup)
+    std::optional<uint64_t> client_fed;     // backup: written to the replica
+    // Server -> client bytes.
+    std::optional<uint64_t> server_sent;       // primary: the server's send sequence (a FIN counts one)
+    std::optional<uint64_t> replica_produced;  // backup: what the replica wrote
+    std::optional<uint64_t> server_acked;      // acknowledged by the client
+    // Backup, once a takeover ran: whether this connection was rebuilt, and why not.
+    std::optional<bool> rebuilt;
+    std::string not_rebuilt_why;
+};
+
+// A connection the primary stopped protecting (or never protected); the primary
+// forgets such connections, so this is a bounded list of the most recent ones.
+struct UnprotectedStatus {
+    uint32_t client_addr = 0;  // network order
+    uint16_t client_port = 0;  // host order
+    std::string why;
+    uint64_t at_us = 0;
+};
+
+struct TakeoverStatus {
+    std::string reason;
+    uint64_t epoch = 0;
+    uint64_t started_us = 0;
+    uint64_t finished_us = 0;  // 0 while running
+    bool succeeded = false;
+    std::string error;         // when it failed
+    std::string step;         // the takeover's current step (takeover.h)
+    uint64_t rebuilt = 0;
+    uint64_t reset = 0;       // connections reset toward their clients (see the log for why)
+    uint64_t claim_attempts = 0;
+    uint64_t positions_learned = 0;  // clients that answered the probe in time
+    uint64_t prompted = 0;           // clients prompted to resend what the dead primary took
+    // Milliseconds from the decision to each step's end.
+    uint64_t claimed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0, total_ms = 0;
+};
+
+struct NodeStatus {
+    // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
+    // "taken-over-primary" (a backup that took over).
+    std::string role;
+    uint64_t epoch = 0;
+    // Filled by the control server from the command line (fill_common).
+    int pid = 0;
+    uint64_t started_us = 0;  // when the node had started (a backup is listening by then)
+    uint64_t now_us = 0;
+    std::string listen;
+    std::string vip;
+    std::string dev;
+    uint16_t port = 0;
+
+    std::vector<PeerStatus> peers;
+    std::vector<std::pair<std::string, uint64_t>> hooks;  // the BPF hooks' counters
+    std::optional<TakeoverStatus> takeover;
+    std::vector<UnprotectedStatus> unprotected;  // primary: the most recent ones
+    uint64_t unprotected_total = 0;              // primary: since start
+    std::vector<ConnStatus> conns;
+    // Called on each connection just before it is rendered, from the event loop, in
+    // pieces: fills what costs a system call per connection (the primary's BPF map
+    // lookups), so a status of many connections never holds the loop for long. It
+    // may leave the connection unchanged (it closed meanwhile).
+    std::function<void(ConnStatus&)> complete;
+};
+
+}  // namespace tcpfo

@@ -1,0 +1,77 @@
+// PrimaryNode's status for the control socket: peers, protected connections, and
+// the connections it recently gave up protecting.
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "userd/base/inet_address.h"
+#include "userd/base/seq.h"
+#include "userd/primary/primary_node.h"
+#include "userd/status/node_sources.h"
+
+namespace tcpfo {
+
+namespace {
+constexpr size_t kRecentUnprotected = 256;
+}
+
+void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
+    ++unprotected_total_;
+    unprotected_.push_back({key.client_addr, ntohs(key.client_port), why, realtime_us()});
+    if (unprotected_.size() > kRecentUnprotected) unprotected_.pop_front();
+}
+
+NodeStatus PrimaryNode::status() const {
+    NodeStatus s;
+    s.role = "primary";
+    s.epoch = epoch_;
+    const uint64_t now = monotonic_ms();
+    for (const Peer& p : peers_) {
+        PeerStatus ps;
+        ps.address = to_string(p.address);
+        const bool connected = p.link && !p.link->closed();
+        ps.state = p.live ? "live" : p.ever_live ? "lost" : "connecting";
+        ps.since_us = p.since_us;
+        ps.queued_bytes = connected ? p.link->queued_bytes() : 0;
+        if (!p.live) {
+            ps.failed_attempts = p.backoff.failures();
+            ps.retry_interval_ms = p.backoff.peek_ms();
+            if (!connected) ps.retry_in_ms = p.retry_at_ms > now ? p.retry_at_ms - now : 0;
+            ps.last_error = p.last_error;
+        }
+        s.peers.push_back(std::move(ps));
+    }
+    if (hooks_) s.hooks = hook_counters(hooks_->stats());
+    s.unprotected.assign(unprotected_.begin(), unprotected_.end());
+    s.unprotected_total = unprotected_total_;
+
+    s.conns.reserve(conns_.size());
+    for (const auto& [key, conn] : conns_) {
+        ConnStatus c;
+        c.id = conn->id();
+        c.client_addr = key.client_addr;
+        c.client_port = ntohs(key.client_port);
+        c.phase = half_open_.count(key) ? "handshake" : conn->closing() ? "closing" : "open";
+        c.is_protected = true;  // the primary forgets the connections it does not protect
+        // forwarded_offset() only counts bytes forwarded in order (a segment above a
+        // gap is forwarded but not counted); what the backups hold was forwarded.
+        c.client_forwarded = std::max(conn->forwarded_offset(), conn->stable_offset());
+        c.client_stable = conn->stable_offset();
+        c.server_acked = conn->client_acked();
+        s.conns.push_back(std::move(c));
+    }
+    std::sort(s.conns.begin(), s.conns.end(), [](const ConnStatus& a, const ConnStatus& b) { return a.id < b.id; });
+    // The server's send sequence lives in the BPF map: one lookup per connection,
+    // done as each piece of the answer is rendered. The control server drops this
+    // before the node goes away (ControlServer::set_status_source).
+    s.complete = [hooks = hooks_.get(), vip = options_.vip.addr, port = options_.port](ConnStatus& c) {
+        if (!hooks) return;
+        const tcpfo_conn_key key{c.client_addr, vip, htons(c.client_port), htons(port)};
+        auto state = hooks->conn_state(key);
+        if (!state) return;  // closed since the snapshot
+        c.server_sent = seq_to_offset(state->snd_nxt, state->server_isn + 1, c.server_acked.value_or(0));
+    };
+    return s;
+}
+
+}  // namespace tcpfo

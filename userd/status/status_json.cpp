@@ -1,0 +1,185 @@
+#include "userd/status/status_json.h"
+
+#include <exception>
+
+#include <nlohmann/json.hpp>
+
+#include "userd/base/inet_address.h"
+
+namespace tcpfo {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Strings come from our own state (addresses, reasons, error messages); invalid
+// UTF-8 in one is replaced, never thrown about.
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+Json peer_json(const PeerStatus& p) {
+    Json j = Json::object();
+    j["address"] = p.address;
+    j["state"] = p.state;
+    if (p.since_us) j["since_us"] = p.since_us;
+    j["queued_bytes"] = p.queued_bytes;
+    if (p.failed_attempts) j["failed_attempts"] = *p.failed_attempts;
+    if (p.retry_in_ms) j["retry_in_ms"] = *p.retry_in_ms;
+    if (p.retry_interval_ms) j["retry_interval_ms"] = *p.retry_interval_ms;
+    if (!p.last_error.empty()) j["last_error"] = p.last_error;
+    return j;
+}
+
+Json takeover_json(const TakeoverStatus& t) {
+    Json j = Json::object();
+    j["state"] = t.finished_us == 0 ? "running" : t.succeeded ? "complete" : "failed";
+    j["reason"] = t.reason;
+    j["epoch"] = t.epoch;
+    j["started_us"] = t.started_us;
+    if (t.finished_us) j["finished_us"] = t.finished_us;
+    if (!t.error.empty()) j["error"] = t.error;
+    j["step"] = t.step;
+    j["claim_attempts"] = t.claim_attempts;
+    if (t.finished_us && t.succeeded) {
+        j["rebuilt"] = t.rebuilt;
+        j["reset"] = t.reset;
+        j["positions_learned"] = t.positions_learned;
+        j["prompted"] = t.prompted;
+        j["total_ms"] = t.total_ms;
+        j["claimed_ms"] = t.claimed_ms;
+        j["learned_ms"] = t.learned_ms;
+        j["drained_ms"] = t.drained_ms;
+        j["rebuilt_ms"] = t.rebuilt_ms;
+        j["serving_ms"] = t.serving_ms;
+    }
+    return j;
+}
+
+Json conn_json(const ConnStatus& c) {
+    Json j = Json::object();
+    j["id"] = c.id;
+    j["client"] = endpoint_text(c.client_addr, c.client_port);
+    j["phase"] = c.phase;
+    j["protected"] = c.is_protected;
+    if (!c.is_protected) j["why_not"] = c.why_not;
+    Json in = Json::object();
+    if (c.client_forwarded) in["forwarded"] = *c.client_forwarded;
+    if (c.client_logged) in["logged"] = *c.client_logged;
+    if (c.client_stable) in["stable"] = *c.client_stable;
+    if (c.client_fed) in["fed_to_replica"] = *c.client_fed;
+    if (!in.empty()) j["client_bytes"] = std::move(in);
+    Json out = Json::object();
+    if (c.server_sent) out["sent"] = *c.server_sent;
+    if (c.replica_produced) out["replica_produced"] = *c.replica_produced;
+    if (c.server_acked) out["acked"] = *c.server_acked;
+    if (!out.empty()) j["server_bytes"] = std::move(out);
+    if (c.rebuilt) {
+        j["rebuilt"] = *c.rebuilt;
+        if (!*c.rebuilt) j["why_not_rebuilt"] = c.not_rebuilt_why;
+    }
+    return j;
+}
+
+// Everything but the connections, as an object whose closing brace is left off so
+// the connections can follow: `{"version":1,...,"connections":[`.
+std::string head_text(const NodeStatus& s) {
+    Json j = Json::object();
+    j["version"] = kStatusVersion;
+    j["role"] = s.role;
+    j["epoch"] = s.epoch;
+    j["pid"] = s.pid;
+    j["started_us"] = s.started_us;
+    j["now_us"] = s.now_us;
+    j["listen"] = s.listen;
+    j["vip"] = s.vip;
+    j["dev"] = s.dev;
+    j["port"] = s.port;
+    Json peers = Json::array();
+    for (const auto& p : s.peers) peers.push_back(peer_json(p));
+    j["peers"] = std::move(peers);
+    Json hooks = Json::object();
+    for (const auto& [name, value] : s.hooks) hooks[name] = value;
+    j["hooks"] = std::move(hooks);
+    j["takeover"] = s.takeover ? takeover_json(*s.takeover) : Json(nullptr);
+    if (s.role == "primary") {
+        j["unprotected_total"] = s.unprotected_total;
+        Json recent = Json::array();
+        for (const auto& u : s.unprotected)
+            recent.push_back(Json{{"client", endpoint_text(u.client_addr, u.client_port)},
+                                  {"why", u.why},
+                                  {"at_us", u.at_us}});
+        j["unprotected_recent"] = std::move(recent);
+    }
+    j["connection_count"] = s.conns.size();
+    std::string text = dump(j);
+    text.pop_back();  // the object's '}'
+    text += ",\"connections\":[";
+    return text;
+}
+
+}  // namespace
+
+std::string endpoint_text(uint32_t addr, uint16_t port) { return addr_to_string(addr) + ":" + std::to_string(port); }
+
+std::string render_conn(const ConnStatus& conn) { return dump(conn_json(conn)); }
+
+bool StatusRenderer::next(std::string& out, size_t max_conns) {
+    try {
+        switch (stage_) {
+            case Stage::head:
+                out += head_text(status_);
+                stage_ = status_.conns.empty() ? Stage::tail : Stage::conns;
+                return true;
+            case Stage::conns: {
+                const size_t end = std::min(status_.conns.size(), next_conn_ + std::max<size_t>(1, max_conns));
+                for (; next_conn_ < end; ++next_conn_) {
+                    ConnStatus& c = status_.conns[next_conn_];
+                    if (status_.complete) status_.complete(c);
+                    if (next_conn_ > 0) out += ',';
+                    out += render_conn(c);
+                }
+                if (next_conn_ == status_.conns.size()) stage_ = Stage::tail;
+                return true;
+            }
+            case Stage::tail:
+                out += "]}\n";
+                stage_ = Stage::done;
+                return true;
+            case Stage::done: return false;
+        }
+    } catch (const std::exception&) {
+        // Only allocation can fail here; a truncated document tells the client.
+        stage_ = Stage::done;
+    }
+    return false;
+}
+
+std::string render_status(NodeStatus status) {
+    StatusRenderer renderer(std::move(status));
+    std::string out;
+    while (renderer.next(out, SIZE_MAX)) {
+    }
+    return out;
+}
+
+std::string render_one_conn(NodeStatus& status, uint64_t id) {
+    for (auto& c : status.conns) {
+        if (c.id != id) continue;
+        if (status.complete) status.complete(c);
+        try {
+            return "{\"connection\":" + render_conn(c) + "}\n";
+        } catch (const std::exception& e) {
+            return render_error(e.what());
+        }
+    }
+    return render_error("no connection " + std::to_string(id));
+}
+
+std::string render_error(std::string_view message) {
+    try {
+        return dump(Json{{"error", std::string(message)}}) + "\n";
+    } catch (const std::exception&) {
+        return "{\"error\":\"internal error\"}\n";
+    }
+}
+
+}  // namespace tcpfo
