@@ -36,14 +36,15 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
-#include "bpf_snoop.h"
-#include "client_probe.h"
-#include "gratuitous_arp.h"
 #include "netns_harness.h"
-#include "nudge_sender.h"
-#include "resend_prompt.h"
-#include "tcp_repair.h"
-#include "vip_address.h"
+#include "userd/base/seq.h"
+#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/nudge_sender.h"
+#include "userd/takeover/client_probe.h"
+#include "userd/takeover/gratuitous_arp.h"
+#include "userd/takeover/resend_prompt.h"
+#include "userd/takeover/tcp_repair.h"
+#include "userd/takeover/vip_address.h"
 
 namespace tcpfo {
 namespace {
@@ -333,7 +334,7 @@ public:
     void rebuild(const ClientPosition& at) {
         RepairState s = *a_state;
         s.snd_una = s.snd_nxt = at.rcv_nxt;
-        if (at.timestamps && seq_after_u32(at.timestamps->tsecr, s.tsval)) s.tsval = at.timestamps->tsecr;
+        if (at.timestamps && seq_after(at.timestamps->tsecr, s.tsval)) s.tsval = at.timestamps->tsecr;
         test::run_in_netns(ns_.b, [&] {
             auto socket = rebuild_connection(s, {});
             ASSERT_TRUE(socket) << socket.error().message;
@@ -376,8 +377,6 @@ public:
         a_cut_ = false;
         snoop.reset();
     }
-
-    static bool seq_after_u32(uint32_t a, uint32_t b) { return int32_t(a - b) > 0; }
 
 private:
     const Namespaces& ns_;
@@ -425,7 +424,7 @@ TEST(Stall, ProbeAnswerIsTheClientsExactPosition) {
     // tsecr is the last TSval the client took from A. getsockopt(TCP_TIMESTAMP) clears
     // the low bit (since 6.7 it flags microsecond timestamps), so A's snapshot can read
     // one below a TSval A sent in the same millisecond.
-    EXPECT_FALSE(Takeover::seq_after_u32(at->timestamps->tsecr, t.a_state->tsval + 1))
+    EXPECT_FALSE(seq_after(at->timestamps->tsecr, t.a_state->tsval + 1))
         << "tsecr " << at->timestamps->tsecr << ", A's snapshot TSval " << t.a_state->tsval;
 
     // A second pure probe within 500 ms: not answered (tcp_invalid_ratelimit).
