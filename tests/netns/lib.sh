@@ -306,7 +306,12 @@ dump_logs() {
     for f in "$work"/*.log; do
         [ -f "$f" ] || continue
         echo "----- $(basename "$f") (first 10 and last 25 lines)"
-        if [ "$(wc -l <"$f")" -gt 35 ]; then head -n 10 "$f"; echo "  ..."; fi
+        if [ "$(wc -l <"$f")" -gt 35 ]; then
+            head -n 10 "$f"
+            # The lines that explain a takeover, wherever they are.
+            sed -n '11,$p' "$f" | head -n -25 | grep -E 'taking over|dead|lost|broke|takeover complete|error' | head -n 10
+            echo "  ..."
+        fi
         tail -n 25 "$f"
     done
 }
