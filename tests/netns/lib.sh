@@ -196,8 +196,8 @@ groups_at_crash() {
 start_services() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
     b_bg replica "$echo_service" --listen 0.0.0.0:$port
-    wait_until 5 "the echo service on the primary" listening "$ns_primary" $port
-    wait_until 5 "the replica on the backup" listening "$ns_backup" $port
+    wait_until 30 "the echo service on the primary" listening "$ns_primary" $port
+    wait_until 30 "the replica on the backup" listening "$ns_backup" $port
 }
 
 # The backup listens for the replication stream; the primary connects to it, claims
@@ -206,13 +206,13 @@ start_failoverd() {
     b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
         --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
         --replica 127.0.0.1:$port --ready-file "$work/backup.ready"
-    wait_until 10 "failoverd on the backup listening on :$replication_port" \
+    wait_until 30 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
     p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
         --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
         --ready-file "$work/primary.ready"
-    wait_until 10 "failoverd ready on the primary" test -e "$work/primary.ready"
-    wait_until 10 "failoverd ready on the backup" test -e "$work/backup.ready"
+    wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
+    wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
 }
 
@@ -245,14 +245,14 @@ crash_primary() {
     say primary "kill -9 $pids"
     # shellcheck disable=SC2086
     kill -9 $pids
-    wait_until 5 "every process in the primary to die" no_process_in "$ns_primary"
+    wait_until 30 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
 # wait_takeover N: the backup must report that it rebuilt N connections (every one
 # live at the crash) and skipped none; a takeover that rebuilt nothing proves nothing.
 wait_takeover() {
     local expected=${1:?wait_takeover needs the number of connections to rebuild} line rebuilt
-    wait_until 15 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
+    wait_until 30 "'takeover complete' from failoverd on the backup" log_has failoverd-backup 'takeover complete'
     line=$(grep -o 'takeover complete: [0-9]* connection(s) rebuilt, [0-9]* skipped' "$work/failoverd-backup.log")
     rebuilt=$(echo "$line" | awk '{print $3}')
     if [ "$rebuilt" != "$expected" ] || ! echo "$line" | grep -q ', 0 skipped'; then
