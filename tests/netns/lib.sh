@@ -150,11 +150,18 @@ took_over_early() {
 # naming the group, when a connection ends first; after SECONDS names each group
 # still short. Prints each group's progress when it succeeds.
 wait_groups_under_way() {
-    local seconds=$1 min=$2 name rc deadline
+    local seconds=$1 min=$2 name rc deadline polls=0
     local -a short
     shift 2
     deadline=$((${EPOCHREALTIME/./} + seconds * 1000000))
     while :; do
+        # A backup that takes over with no crash leaves two nodes answering for the
+        # VIP and connections that may never get under way: say so at once, not after
+        # SECONDS (looked at twice a second, a grep is a fork).
+        if [ $((polls++ % 50)) = 0 ] && log_has failoverd-backup 'taking over'; then
+            took_over_early
+            return 1
+        fi
         short=()
         for name in "$@"; do
             rc=0
