@@ -15,7 +15,7 @@ common=(--vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer $backu
 expect_refusal() {
     local want=$1 what=$2 ns=$3 rc=0 out
     shift 3
-    out=$(timeout 5 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
+    out=$(timeout 30 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
     echo "  failoverd $* -> exit $rc: $out"
     [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
     [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
@@ -44,7 +44,7 @@ scenario() {
     p ip addr del $vip/24 dev eth0
     # The heartbeat port is taken after the VIP was claimed: the VIP must go again.
     p_bg squatter python3 -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$primary_ip', 7100)); time.sleep(60)"
-    wait_until 5 "the UDP squatter on :7100" sh -c "ip netns exec $ns_primary ss -Hlun 'sport = :7100' | grep -q ."
+    wait_until 30 "the UDP squatter on :7100" sh -c "ip netns exec $ns_primary ss -Hlun 'sport = :7100' | grep -q ."
     expect_refusal 1 "heartbeat" "$ns_primary" --role primary "${common[@]}"
     nothing_left_on_primary
     echo "  no VIP and no tc filter after the failed start"
@@ -61,7 +61,7 @@ scenario() {
     vip_on_primary || { echo "FAIL: the primary does not hold the VIP" >&2; return 1; }
     filters_on_primary || { echo "FAIL: no tc filter on the primary" >&2; return 1; }
     p kill -TERM "$(ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}')"
-    wait_until 5 "failoverd on the primary to exit" sh -c "! ip netns pids $ns_primary | xargs -r ps -o comm= -p | grep -q failoverd"
+    wait_until 30 "failoverd on the primary to exit" sh -c "! ip netns pids $ns_primary | xargs -r ps -o comm= -p | grep -q failoverd"
     nothing_left_on_primary
     echo "  VIP released and filters detached after SIGTERM"
 }

@@ -22,7 +22,7 @@ scenario() {
     wait_until 30 "8 MiB echoed on the live connection" progress_at_least "$work/live.progress" verified $((8 << 20))
     crash_primary
     wait_takeover 1
-    wait_until 5 "the live connection rebuilt on the backup" has_socket_for_ports "$ns_backup" "$work/live.ports"
+    wait_until 30 "the live connection rebuilt on the backup" has_socket_for_ports "$ns_backup" "$work/live.ports"
     b ss -tan
     no_socket_for_ports "$ns_backup" "$work/closed.ports" || { echo "FAIL: a connection closed before the crash came back on the backup" >&2; return 1; }
     echo "  no socket on the backup for the closed connections (ports $(tr "\n" " " <"$work/closed.ports"))"

@@ -23,7 +23,7 @@ expect_client_failure() {  # NAME PATTERN: the client must exit 1 and say PATTER
 
 scenario() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
-    wait_until 5 "the echo service on the primary" listening "$ns_primary" $port
+    wait_until 30 "the echo service on the primary" listening "$ns_primary" $port
 
     echo "=== one connection, 64 MiB each way"
     c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --timeout-s 60 --label stream
@@ -61,7 +61,7 @@ scenario() {
 
     echo "=== negative: a hard crash with nobody to take over must be seen (timeout)"
     p_bg service2 "$echo_service" --listen 0.0.0.0:$port
-    wait_until 5 "the echo service on the primary" listening "$ns_primary" $port
+    wait_until 30 "the echo service on the primary" listening "$ns_primary" $port
     c_bg orphan "$stream_client" echo --connect $vip:$port --bytes 64M --rate 20 \
         --progress-file "$work/orphan.progress" --timeout-s 4 --label orphan
     wait_until 20 "4 MiB echoed" progress_at_least "$work/orphan.progress" verified $((4 << 20))
