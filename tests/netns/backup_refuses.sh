@@ -23,15 +23,15 @@ lines_at_least() { [ "$(count_in "$1" "$2")" -ge "$3" ]; }
 
 scenario() {
     start_services
-    # start_failoverd, with the backup under a low open-file limit (hard and soft).
+    # start_failoverd (lib.sh), with the backup under a low open-file limit (hard and soft).
     b_bg failoverd-backup prlimit --nofile=$limit:$limit "$failoverd" --role backup --vip $vip/24 --dev eth0 \
         --port $port --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready"
+        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock"
     wait_until 10 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
     p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
         --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --ready-file "$work/primary.ready"
+        --ready-file "$work/primary.ready" --control "$work/primary.sock"
     wait_until 10 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 10 "failoverd ready on the backup" test -e "$work/backup.ready"
     if ! log_has failoverd-backup "can hold $held connections (open-file limit $limit)"; then
