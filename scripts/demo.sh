@@ -44,7 +44,7 @@ node_status backup | jq -c '{role, epoch, peers: [.peers[] | {address, state}],
     connections: [.connections[] | {id, client, protected, client_bytes}]}' | sed 's/^/  /'
 crash_primary
 wait_takeover 1
-node_status backup | jq -c '{role, epoch, takeover: (.takeover | {reason, rebuilt, skipped, total_ms}),
+node_status backup | jq -c '{role, epoch, takeover: (.takeover | {reason, rebuilt, reset, total_ms}),
     connections: [.connections[] | {id, client, rebuilt, phase}]}' | sed 's/^/  /'
 echo "=== waiting for the client to finish the stream"
 rc=0

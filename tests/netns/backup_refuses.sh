@@ -18,8 +18,6 @@ held=10
 conns=20
 limit=$((128 + 2 * held))
 
-count_in() { grep -c "$2" "$work/$1.log" || true; }
-lines_at_least() { [ "$(count_in "$1" "$2")" -ge "$3" ]; }
 
 scenario() {
     start_services

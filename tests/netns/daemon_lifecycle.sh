@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_failoverd
 
-common=(--vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer $backup_ip)
+common=(--vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer $backup_ip --control "/tmp/tcpfo-lifecycle-$$.sock")
 
 # expect_refusal EXIT WHAT NS ARGS...: failoverd must exit with EXIT within 5 s and
 # print exactly one line that mentions WHAT.

@@ -52,7 +52,7 @@ scenario() {
             b ss -K -tn state established "( sport = :$p and dport = :$port )" >/dev/null
         done
         wait_until 10 "the primary to leave three connections unprotected" \
-            test "$(grep -c 'refused by backup' "$work/failoverd-primary.log")" -ge 3
+            lines_at_least failoverd-primary 'refused by backup' 3
         crash_primary
         wait_takeover 7 0
     else

@@ -31,11 +31,11 @@ for ((i = 1; i <= runs; i++)); do
     TCPFO_REPEAT=1 "$script" >"$log" 2>&1 || rc=$?
     # "=== NAME: PASS (1 run(s)); client stalls in ms: a=1.0 b=2.5": the run's worst.
     w=$(sed -n 's/.*client stalls in ms: //p' "$log" | tr ' ' '\n' | sed -n 's/.*=\([0-9.]*\)$/\1/p' | sort -g | tail -1)
-    dead=$(sed -n 's/.*primary declared dead \(-\{0,1\}[0-9]*\) ms, takeover complete \(-\{0,1\}[0-9]*\) ms.*/dead \1 ms, complete \2 ms/p' "$log" | head -1)
+    dead=$(sed -n 's/.*takeover began \(-\{0,1\}[0-9]*\) ms and completed \(-\{0,1\}[0-9]*\) ms.*/began \1 ms, complete \2 ms/p' "$log" | head -1)
     if [ $rc = 0 ]; then
         passed=$((passed + 1))
-        worst+=("${w:-0}")
-        echo "run $i: PASS, worst stall ${w:-?} ms${dead:+ (takeover: $dead after the crash)}"
+        [ -z "$w" ] || worst+=("$w")
+        echo "run $i: PASS, worst stall ${w:-(none measured)}${w:+ ms}${dead:+ (takeover: $dead after the crash)}"
         [ -n "$keep" ] || rm -f "$log"
     elif [ $rc = 77 ]; then
         echo "run $i: SKIPPED ($(grep -m1 SKIP "$log" || true))"

@@ -235,3 +235,29 @@ TEST(ResendPrompt, PromptAcksWhatIsHeldAndSacksTheClientsLastSegment) {
     EXPECT_EQ(choose_resend_method(c, true), ResendMethod::none) << "one byte: no valid block";
     EXPECT_EQ(choose_resend_method(c, false), ResendMethod::dupacks);
 }
+
+TEST(ResendPrompt, PmtuPromptQuotesTheClientsSegment) {
+    Packet p = built([&](uint8_t* out) { return build_pmtu_prompt(kKey, 0xdeadbeef, 1499, out); });
+    ASSERT_EQ(p.bytes.size(), kPmtuPromptBytes);
+    EXPECT_EQ(ones_sum({p.bytes.begin(), p.bytes.begin() + 20}), 0xffff) << "IP header checksum";
+    EXPECT_EQ(p.ip()->protocol, IPPROTO_ICMP);
+    EXPECT_EQ(p.ip()->saddr, inet_addr("192.0.2.100"));
+    EXPECT_EQ(p.ip()->daddr, inet_addr("192.0.2.1"));
+    EXPECT_EQ(ntohs(p.ip()->tot_len), kPmtuPromptBytes);
+    EXPECT_EQ(ones_sum({p.bytes.begin() + 20, p.bytes.end()}), 0xffff) << "ICMP checksum";
+    EXPECT_EQ(p.bytes[20], 3) << "destination unreachable";
+    EXPECT_EQ(p.bytes[21], 4) << "fragmentation needed";
+    EXPECT_EQ(p.bytes[26] << 8 | p.bytes[27], 1499);
+    // The quoted client segment: IPv4 client -> VIP, DF, TCP, then ports and sequence.
+    EXPECT_EQ(ones_sum({p.bytes.begin() + 28, p.bytes.begin() + 48}), 0xffff);
+    EXPECT_EQ(p.bytes[28], 0x45);
+    EXPECT_EQ(p.bytes[28 + 9], IPPROTO_TCP);
+    EXPECT_EQ(p.bytes[28 + 6] & 0x40, 0x40);
+    EXPECT_EQ(be32(p.bytes, 28 + 12), ntohl(inet_addr("192.0.2.1")));
+    EXPECT_EQ(be32(p.bytes, 28 + 16), ntohl(inet_addr("192.0.2.100")));
+    EXPECT_EQ(p.bytes[48] << 8 | p.bytes[49], 40000);
+    EXPECT_EQ(p.bytes[50] << 8 | p.bytes[51], 7000);
+    EXPECT_EQ(be32(p.bytes, 52), 0xdeadbeefu);
+    EXPECT_EQ(pmtu_prompt_mtu(1448, true), 1499);
+    EXPECT_EQ(pmtu_prompt_mtu(1460, false), 1499);
+}

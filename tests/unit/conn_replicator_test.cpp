@@ -74,6 +74,18 @@ TEST(ConnReplicator, ForwardsAboveAGapAndStillFillsIt) {
     ASSERT_EQ(rec.data_copies.size(), 2u);
 }
 
+TEST(ConnReplicator, ContiguousMarkPassesBytesForwardedAboveAFilledGap) {
+    ConnReplicator conn(7, make_event(TCPFO_EV_CONN_OPEN), {true});
+    Recorder rec;
+    std::vector<uint8_t> bytes(100, 1);
+    conn.on_event(data_event(100, 0), bytes, rec.emit());  // above a gap
+    conn.on_event(data_event(0, 0), bytes, rec.emit());    // the gap filled: mark at 100
+    conn.on_stable(PeerId{0}, 200);                         // the backup holds both
+    EXPECT_EQ(conn.forwarded_offset(), 200u);
+    conn.on_event(data_event(200, 0), bytes, rec.emit());  // contiguous again
+    EXPECT_EQ(conn.forwarded_offset(), 300u);
+}
+
 TEST(ConnReplicator, StablePointIsTheMinimumOverRequiredPeers) {
     ConnReplicator conn(7, make_event(TCPFO_EV_CONN_OPEN), {true, true, false});
     EXPECT_FALSE(conn.on_stable(PeerId{0}, 500));

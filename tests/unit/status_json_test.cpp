@@ -41,6 +41,7 @@ NodeStatus primary_status(size_t conns) {
     live.address = "192.0.2.11:7100";
     live.state = "live";
     live.since_us = 1700000000500000;
+    live.connected_us = 1700000000500000;
     live.queued_bytes = 123;
     s.peers.push_back(live);
     PeerStatus down;
@@ -84,6 +85,8 @@ TEST(StatusJson, PrimaryShape) {
     EXPECT_FALSE(j["peers"][0].contains("last_error"));
     EXPECT_EQ(j["peers"][1]["state"], "connecting");
     EXPECT_FALSE(j["peers"][1].contains("since_us")) << "0 means unknown";
+    EXPECT_EQ(j["peers"][0]["connected_us"], 1700000000500000u);
+    EXPECT_FALSE(j["peers"][1].contains("connected_us"));
     EXPECT_EQ(j["peers"][1]["failed_attempts"], 7);
     EXPECT_EQ(j["peers"][1]["retry_in_ms"], 12);
     EXPECT_EQ(j["peers"][1]["retry_interval_ms"], 40);

@@ -38,8 +38,6 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     auto files = raise_open_file_limit();
     if (!files) return std::unexpected(files.error());
     self->max_connections_ = backup_capacity(files->soft, TCPFO_MAX_CONNS);
-    log_info("backup: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
-             files->raised ? ", raised to the hard limit" : "");
 
     // The hooks are attached now, not at takeover, so taking over does not wait for
     // the verifier. Until the VIP moves here they see no protected traffic.
@@ -72,6 +70,8 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
         return std::unexpected(r.error());
     log_info("backup: listening on {}, replica at {}, primary {}", to_string(options.listen),
              to_string(*options.replica), to_string(options.peers[0]));
+    log_info("backup: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
     return node;
 }
 

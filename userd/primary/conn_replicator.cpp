@@ -92,6 +92,10 @@ bool ConnReplicator::recompute_stable() {
         if (required_[i]) lowest = std::min(lowest.value_or(peer_stable_[i]), peer_stable_[i]);
     if (!lowest || *lowest <= stable_) return false;
     stable_ = *lowest;
+    // Every byte below the stable point is held by the backups, so it was forwarded:
+    // after a gap was filled, the bytes above it were forwarded already and no event
+    // will move the contiguous mark over them again (found by a status review).
+    forwarded_contiguous_ = std::max(forwarded_contiguous_, stable_);
     return true;
 }
 

@@ -23,6 +23,9 @@ constexpr uint64_t kBackupSlackFactor = 10;
 // the ring fills, the hooks count drops, the clamp never acknowledges the dropped
 // bytes and the client retransmits them. Backpressure without unbounded memory.
 constexpr size_t kPeerBacklogLimit = 32 << 20;
+// How long a connect to a backup may go unanswered before it is tried afresh; longer
+// when failure detection is slower (three times the backup's verdict time).
+constexpr uint64_t kConnectAttemptMinMs = 100;
 
 }  // namespace
 
@@ -43,8 +46,6 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     auto files = raise_open_file_limit();
     if (!files) return std::unexpected(files.error());
     self->max_connections_ = primary_capacity(TCPFO_MAX_CONNS);
-    log_info("primary: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
-             files->raised ? ", raised to the hard limit" : "");
 
     auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
     if (!vip) return fail("can't claim VIP: {}", vip.error().message);
@@ -91,6 +92,9 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     }
     log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s)", addr_to_string(options.vip.addr),
              options.vip.length, options.dev, options.port, options.peers.size());
+    // Said once the start succeeded: a failed start prints its one error line only.
+    log_info("primary: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+             files->raised ? ", raised to the hard limit" : "");
     return node;
 }
 
@@ -112,6 +116,7 @@ void PrimaryNode::connect_peer(PeerId id) {
     auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
     if (!link) return note_connect_failure(id, link.error().message);
     peer.link = std::move(*link);
+    peer.attempt_at_ms = monotonic_ms();
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});
 }
 
@@ -169,7 +174,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         }
         peer.live = true;
         peer.ever_live = true;
-        peer.since_us = realtime_us();
+        peer.since_us = peer.connected_us = realtime_us();
         heartbeat_->heard_from(id);
         log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
                  epoch_, peer.backoff.failures());
@@ -249,6 +254,16 @@ void PrimaryNode::on_heartbeat_tick() {
         if (peer.live && heartbeat_->silence_ms(id) > dead_ms) {
             peer.link->close();
             on_peer_lost(id, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(id)));
+        }
+        // A lost SYN would cost the kernel's 1 s retransmission: give up on it sooner
+        // and try afresh. (Nothing reached the backup: it cannot mistake this for a
+        // stream that broke.)
+        const uint64_t attempt_limit_ms = std::max<uint64_t>(kConnectAttemptMinMs, dead_ms / kBackupSlackFactor * 3);
+        if (!peer.live && peer.link && !peer.link->closed() && now - peer.attempt_at_ms > attempt_limit_ms &&
+            peer.link->connecting()) {
+            peer.link->close();
+            note_connect_failure(id, fmt::format("no answer to the connect in {} ms", now - peer.attempt_at_ms));
+            peer.retry_at_ms = now;  // the wait has been long enough already: again at once
         }
         if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
     }

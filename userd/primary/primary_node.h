@@ -44,9 +44,11 @@ private:
         std::unique_ptr<Link> link;
         bool live = false;  // hello exchanged
         uint64_t retry_at_ms = 0;
+        uint64_t attempt_at_ms = 0;  // when the current connect attempt started
         RetryBackoff backoff;       // delay before the next connect attempt
         bool ever_live = false;     // for status: "connecting" until first live, "lost" after
         uint64_t since_us = 0;      // wall clock of the last change of state
+        uint64_t connected_us = 0;  // wall clock of the last hello exchanged (kept once lost)
         std::string last_error;     // why the last attempt or the stream failed
     };
 

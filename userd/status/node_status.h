@@ -22,6 +22,7 @@ struct PeerStatus {
     // yet), "live", "lost" (the stream broke or the primary went silent).
     std::string state;
     uint64_t since_us = 0;          // wall clock of entering `state`; 0 if unknown
+    uint64_t connected_us = 0;      // primary: when the stream last became live; 0 if never
     uint64_t queued_bytes = 0;      // replication bytes queued for this peer, not yet sent
     std::optional<uint64_t> failed_attempts;    // primary: connect failures since it was last live
     std::optional<uint64_t> retry_in_ms;        // primary, not connected: the next attempt is due in

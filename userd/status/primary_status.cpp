@@ -32,6 +32,7 @@ NodeStatus PrimaryNode::status() const {
         const bool connected = p.link && !p.link->closed();
         ps.state = p.live ? "live" : p.ever_live ? "lost" : "connecting";
         ps.since_us = p.since_us;
+        ps.connected_us = p.connected_us;
         ps.queued_bytes = connected ? p.link->queued_bytes() : 0;
         if (!p.live) {
             ps.failed_attempts = p.backoff.failures();

@@ -1,5 +1,10 @@
 #include "userd/takeover/resend_prompt.h"
 
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+
+#include <cstring>
 #include <span>
 
 #include "userd/base/inet_address.h"
@@ -16,6 +21,14 @@ ServerSegment ack_of(const ResendContext& c) {
     s.window = c.window;
     s.timestamps = c.timestamps;
     return s;
+}
+
+uint16_t checksum(const uint8_t* data, size_t len) {
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2) sum += uint32_t(data[i]) << 8 | data[i + 1];
+    if (len & 1) sum += uint32_t(data[len - 1]) << 8;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(~sum);
 }
 
 }  // namespace
@@ -74,6 +87,49 @@ Result<ResendMethod> prompt_resend(NudgeSender& sender, const ResendContext& c, 
         if (auto sent = sender.send_packet(c.key.client_addr, std::span<const uint8_t>(packet, len)); !sent)
             return std::unexpected(sent.error());
     return method;
+}
+
+size_t build_pmtu_prompt(const tcpfo_conn_key& key, uint32_t client_seq, uint16_t next_hop_mtu, uint8_t* out) {
+    std::memset(out, 0, kPmtuPromptBytes);
+    auto* ip = reinterpret_cast<iphdr*>(out);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->tot_len = htons(uint16_t(kPmtuPromptBytes));
+    ip->frag_off = htons(IP_DF);
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_ICMP;
+    ip->saddr = key.vip_addr;
+    ip->daddr = key.client_addr;
+    ip->check = htons(checksum(out, 20));
+
+    auto* icmp = reinterpret_cast<icmphdr*>(out + 20);
+    icmp->type = ICMP_DEST_UNREACH;
+    icmp->code = ICMP_FRAG_NEEDED;
+    icmp->un.frag.mtu = htons(next_hop_mtu);
+
+    // The quoted datagram: a full-size client segment to the VIP, DF set, and the first
+    // 8 bytes of its TCP header (ports, sequence): what tcp_v4_err looks up and checks.
+    auto* quoted = reinterpret_cast<iphdr*>(out + 28);
+    quoted->version = 4;
+    quoted->ihl = 5;
+    quoted->tot_len = htons(uint16_t(next_hop_mtu + 1));
+    quoted->frag_off = htons(IP_DF);
+    quoted->ttl = 64;
+    quoted->protocol = IPPROTO_TCP;
+    quoted->saddr = key.client_addr;
+    quoted->daddr = key.vip_addr;
+    quoted->check = htons(checksum(out + 28, 20));
+    std::memcpy(out + 48, &key.client_port, 2);
+    std::memcpy(out + 50, &key.vip_port, 2);
+    const uint32_t seq = htonl(client_seq);
+    std::memcpy(out + 52, &seq, 4);
+
+    icmp->checksum = htons(checksum(out + 20, kPmtuPromptBytes - 20));
+    return kPmtuPromptBytes;
+}
+
+uint16_t pmtu_prompt_mtu(uint32_t client_mss, bool timestamps) {
+    return uint16_t(client_mss + 20 + 20 + (timestamps ? 12 : 0) - 1);
 }
 
 }  // namespace tcpfo

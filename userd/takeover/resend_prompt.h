@@ -75,4 +75,24 @@ ResendMethod choose_resend_method(const ResendContext& context, bool sack_ok);
 // Sends what choose_resend_method picked through the nudge socket; returns it.
 Result<ResendMethod> prompt_resend(NudgeSender& sender, const ResendContext& context, bool sack_ok);
 
+// A lever for what the ACKs above cannot do (one segment outstanding; Reno with fewer
+// than 4; a client whose RTO already fired into the void, whose retransmission is
+// then "in flight" and blocks its cwnd of 1): ICMP destination unreachable /
+// fragmentation needed, quoting the client's segment at `client_seq` (within its
+// [snd_una, snd_nxt], e.g. L), with a next-hop MTU just below what its full segments
+// need. The client lowers its path MTU to the VIP and tcp_v4_mtu_reduced() ->
+// tcp_simple_retransmit() marks every outstanding segment longer than the new MSS lost
+// and resends it at once, whatever its congestion state. Costs and limits: the
+// client's cached path MTU to the VIP stays lowered for net.ipv4.route.mtu_expires
+// (600 s), so each use costs its connections to the VIP some bytes per segment and a
+// second use must go lower still; segments shorter than the new MSS (a short last
+// write) are not resent; the kernel ignores MTUs below net.ipv4.route.min_pmtu (552).
+// Measured, not part of prompt_resend(): the takeover decides whether to pay for it.
+size_t build_pmtu_prompt(const tcpfo_conn_key& key, uint32_t client_seq, uint16_t next_hop_mtu, uint8_t* out);
+constexpr size_t kPmtuPromptBytes = 20 + 8 + 20 + 8;
+
+// The MTU one byte too small for a full segment of the client (payload client_mss, with
+// 12 bytes of timestamps when on): what build_pmtu_prompt needs to resend those.
+uint16_t pmtu_prompt_mtu(uint32_t client_mss, bool timestamps);
+
 }  // namespace tcpfo

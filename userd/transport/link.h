@@ -30,6 +30,8 @@ public:
     // The peer's address, for log lines.
     virtual const std::string& name() const = 0;
     virtual bool closed() const = 0;
+    // The transport's connect has not completed yet (nothing came back from the peer).
+    virtual bool connecting() const = 0;
     // Closes without calling on_closed (the owner is shutting the link down itself).
     virtual void close() = 0;
 };

@@ -29,6 +29,14 @@ TcpLink::TcpLink(EventLoop& loop, UniqueFd fd, std::string name, Callbacks callb
 
 TcpLink::~TcpLink() { close(); }
 
+bool TcpLink::connecting() const {
+    if (!fd_) return false;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd_.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+    return info.tcpi_state == TCP_SYN_SENT;
+}
+
 void TcpLink::close() {
     if (!fd_) return;
     loop_.remove(fd_.get());

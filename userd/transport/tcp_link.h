@@ -29,6 +29,7 @@ public:
     size_t queued_bytes() const override { return out_.size(); }
     const std::string& name() const override { return name_; }
     bool closed() const override { return !fd_; }
+    bool connecting() const override;
     void close() override;
 
 private:

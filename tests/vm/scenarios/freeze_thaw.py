@@ -15,6 +15,6 @@ def run(cluster):
     if stalled_at >= BYTES:
         raise VmError("the stream finished before the freeze: nothing was tested")
     a.thaw()
-    stream.expect_moving(timeout=10)
+    stream.expect_moving(timeout=30)
     nbytes, _ = stream.wait_complete(timeout=60)
     print(f"froze at {stalled_at} bytes, resumed, {nbytes} bytes arrived intact")

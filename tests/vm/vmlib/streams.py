@@ -56,11 +56,27 @@ class TcpStream:
         wait_until(lambda: self.received() > start, timeout,
                    f"the stream to {self.receiver.name} to move on from {start} bytes", 0.2)
 
-    def expect_stalled(self, seconds, settle=0.5):
-        """Asserts the receiver reads nothing for `seconds` (after `settle` for data
-        already in flight). The window is the measurement, not a blind wait."""
-        time.sleep(settle)
-        before = self.received()
+    def settle(self, quiet=0.5, timeout=20):
+        """Waits until the receiver's count has not moved for `quiet` seconds: the data
+        in flight when the sender was stopped has arrived. A fixed half-second was not
+        always enough on a loaded host (the receiving guest's vCPU waits for a core
+        too). Returns the settled count."""
+        last, since = self.received(), time.monotonic()
+
+        def quiet_long_enough():
+            nonlocal last, since
+            now_count = self.received()
+            if now_count != last:
+                last, since = now_count, time.monotonic()
+            return time.monotonic() - since >= quiet
+        wait_until(quiet_long_enough, timeout,
+                   f"the stream to {self.receiver.name} to stop moving (at {last} bytes)", 0.1)
+        return last
+
+    def expect_stalled(self, seconds):
+        """Asserts the receiver reads nothing for `seconds`, once the data already in
+        flight has arrived (settle). The window is the measurement, not a blind wait."""
+        before = self.settle()
         time.sleep(seconds)
         after = self.received()
         if after != before:
