@@ -61,6 +61,7 @@ void ReplicaFeed::on_events(uint32_t events) {
         connected_ = true;
     }
     if (events & EPOLLERR) return break_feed("socket error");
+    if (events & (EPOLLIN | EPOLLHUP)) may_read_ = true;
     pump();
 }
 
@@ -94,13 +95,14 @@ void ReplicaFeed::read_output() {
     // loop (and so the heartbeats) while a hundred others wait. Epoll is
     // level-triggered; the rest comes next round.
     size_t budget = kReadBudgetPerWakeup;
-    while (!output_.eof() && output_.room() > 0 && budget > 0) {
+    while (may_read_ && !output_.eof() && output_.room() > 0 && budget > 0) {
         const ssize_t n = ::recv(fd_.get(), buf, std::min(sizeof buf, output_.room()), 0);
         if (n == 0) {
             output_.set_eof();
             break;
         }
         if (n < 0) {
+            if (errno == EAGAIN) may_read_ = false;  // epoll says when there is more
             if (errno == EAGAIN || errno == EINTR) return;
             return break_feed(fmt::format("recv: {}", std::strerror(errno)));
         }

@@ -64,7 +64,8 @@ if [ -z "$one" ]; then
                     break
                 fi
                 misfires=$((misfires + 1))
-                echo "bench: N=$n run $r attempt $attempt failed: $(grep -m1 FAIL "/tmp/tcpfo-bench-takeover-$$.err" || tail -1 "/tmp/tcpfo-bench-takeover-$$.err")" >&2
+                echo "bench: N=$n run $r attempt $attempt failed: $(grep -m1 FAIL "/tmp/tcpfo-bench-takeover-$$.err" || tail -1 "/tmp/tcpfo-bench-takeover-$$.err")" \
+                     "$(grep -m1 -o 'is dead (.*' "/tmp/tcpfo-bench-takeover-$$.err" || true)" >&2
             done
         done
     done
@@ -136,7 +137,8 @@ one_run() {
     local backup_mac
     backup_mac=$(ip -n "$ns_backup" -o link show eth0 | grep -o 'link/ether [0-9a-f:]*' | awk '{print $2}')
     c_bg first tcpdump -i eth0 -n -tt -l -c 1 "ether src $backup_mac and tcp and src host $vip and greater 100"
-    sleep 1
+    wait_until 30 "the capture on the client's link" log_has first 'listening on'
+    sleep 0.5
     crash_primary >/dev/null
     wait_until 120 "'takeover complete' from the backup" log_has failoverd-backup 'takeover complete'
     local line rebuilt reset claimed learned rebuilt_at serving

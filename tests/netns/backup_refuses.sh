@@ -21,7 +21,7 @@ limit=$((128 + 2 * held))
 
 scenario() {
     start_services
-    # start_failoverd, with the backup under a low open-file limit (hard and soft).
+    # start_failoverd (lib.sh), with the backup under a low open-file limit (hard and soft).
     b_bg failoverd-backup prlimit --nofile=$limit:$limit "$failoverd" --role backup --vip $vip/24 --dev eth0 \
         --port $port --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
         --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock"
