@@ -281,6 +281,28 @@ Result<tcpfo_held_client> BpfSnoop::held(const tcpfo_conn_key& key) const {
     return record;
 }
 
+Result<Hooks::HeldRecords> BpfSnoop::all_held() const {
+    // BPF_MAP_LOOKUP_BATCH: up to kBatch entries per syscall instead of one each.
+    constexpr uint32_t kBatch = 4096;
+    const int fd = bpf_map__fd(skel_->maps.held);
+    std::vector<tcpfo_conn_key> keys(kBatch);
+    std::vector<tcpfo_held_client> values(kBatch);
+    HeldRecords out;
+    tcpfo_conn_key next{};
+    bool first = true;
+    for (;;) {
+        uint32_t count = kBatch;
+        tcpfo_conn_key in = next;
+        const int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in, &next, keys.data(), values.data(), &count,
+                                            nullptr);
+        const int err = rc ? errno : 0;
+        for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+        if (rc && err == ENOENT) return out;  // the last batch
+        if (rc) return sys_fail(err, "can't read the hold records");
+        first = false;
+    }
+}
+
 void BpfSnoop::release(const tcpfo_conn_key& key) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);  // ENOENT: not held, fine
 }

@@ -12,6 +12,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <linux/types.h>
 
@@ -76,6 +78,10 @@ public:
     virtual Result<void> hold(const tcpfo_conn_key& key) = 0;
     // The record of a held connection (fails if it is not held).
     virtual Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const = 0;
+    // Every hold record at once (a few syscalls for thousands: the takeover reads them
+    // all while it waits for the clients' answers).
+    using HeldRecords = std::vector<std::pair<tcpfo_conn_key, tcpfo_held_client>>;
+    virtual Result<HeldRecords> all_held() const = 0;
     // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
     // too, while the record goes on being updated until release().
     virtual void release(const tcpfo_conn_key& key) = 0;

@@ -58,10 +58,12 @@ const char* step_name(Takeover::Step step) {
 
 Takeover::Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done)
     : ctx_(context), on_splice_done_(std::move(on_splice_done)) {
+    by_key_.reserve(feeds.size());
     for (auto& [id, feed] : feeds) {
         Conn& conn = conns_[id];
         conn.key = conn_key_of(feed->conn());
         conn.feed = std::move(feed);
+        by_key_.emplace(conn.key, id);
     }
     report_.connections = conns_.size();
 }
@@ -75,11 +77,10 @@ Result<std::unique_ptr<Takeover>> Takeover::start(Context context, FeedTable fee
     std::unique_ptr<Takeover> t(new Takeover(context, std::move(feeds), std::move(on_splice_done)));
     Takeover* self = t.get();
     self->started_ms_ = monotonic_ms();
-    // Segments of connections the hooks do not hold (a hold failed at open) and of no
-    // socket are dropped, not reset, until the takeover serves.
+    // Every connection has been held since it opened (backup_node.cpp), so nothing per
+    // connection comes before the claim. Segments of a connection the hooks could not
+    // hold, and of no socket, are dropped, not reset, until the takeover serves.
     context.hooks.set_takeover_mode(true);
-    for (auto& [id, conn] : self->conns_)
-        if (auto held = context.hooks.hold(conn.key); !held) log_warn("{}: {}", conn.feed->name(), held.error().message);
     // Its own fine-grained clock, so a step that waits (drain, claim retry) is retried
     // within a millisecond rather than at the next heartbeat tick. Without it (no
     // descriptor left) the node's tick still drives advance(), only more coarsely.
@@ -150,12 +151,22 @@ bool Takeover::drain() {
 
 void Takeover::send_probes() {
     const uint64_t now = monotonic_ms();
-    unanswered_.reserve(conns_.size());
+    // The hold records as they stand before the probes leave, all in a few syscalls.
+    auto held = ctx_.hooks.all_held();
+    if (!held) {
+        log_warn("takeover: {}; clients' positions are not learned", held.error().message);
+        return;
+    }
+    for (const auto& [key, record] : *held) {
+        auto it = by_key_.find(key);
+        if (it == by_key_.end()) continue;
+        Conn& conn = conns_.at(it->second);
+        conn.before_probe = record;
+        conn.awaiting_answer = true;
+    }
     for (auto& [id, conn] : conns_) {
+        if (!conn.awaiting_answer) continue;  // not held: rebuilt from what the backup knows
         const ReplicaFeed& feed = *conn.feed;
-        auto before = ctx_.hooks.held(conn.key);
-        if (!before) continue;  // not held: rebuilt from what the backup knows
-        conn.before_probe = *before;
         const ConnOpenRecord& c = feed.conn();
         const RepairState planned = repair_state_for(c, feed.log(), feed.output(), feed.client, now);
         ProbeSpec probe;
@@ -170,27 +181,36 @@ void Takeover::send_probes() {
         const size_t len = build_probe_packet(conn.key, probe, packet);
         if (auto sent = ctx_.raw.send_packet(conn.key.client_addr, std::span<const uint8_t>(packet, len)); !sent) {
             log_warn("{}: {}", feed.name(), sent.error().message);
+            conn.awaiting_answer = false;
             continue;
         }
-        unanswered_.push_back(id);
+        ++awaiting_;
     }
     probes_sent_ms_ = monotonic_ms();
 }
 
 bool Takeover::collect_answers() {
-    std::erase_if(unanswered_, [&](uint64_t id) {
-        Conn& conn = conns_.at(id);
-        auto now = ctx_.hooks.held(conn.key);
-        if (!now || !probe_answered(conn.before_probe, *now)) return false;
-        conn.position = client_position(*now);
-        if (conn.position) ++report_.positions_learned;
-        return true;
-    });
-    if (unanswered_.empty()) return true;
+    if (awaiting_ > 0) {
+        auto held = ctx_.hooks.all_held();
+        if (held) {
+            for (const auto& [key, record] : *held) {
+                auto it = by_key_.find(key);
+                if (it == by_key_.end()) continue;
+                Conn& conn = conns_.at(it->second);
+                if (!conn.awaiting_answer || !probe_answered(conn.before_probe, record)) continue;
+                conn.awaiting_answer = false;
+                --awaiting_;
+                conn.position = client_position(record);
+                if (conn.position) ++report_.positions_learned;
+            }
+        }
+    }
+    if (awaiting_ == 0) return true;
     if (monotonic_ms() - probes_sent_ms_ < kProbeWaitMs) return false;
     log_warn("takeover: {} client(s) did not answer the probe within {} ms; rebuilt from what this node knows",
-             unanswered_.size(), kProbeWaitMs);
-    unanswered_.clear();
+             awaiting_, kProbeWaitMs);
+    for (auto& [id, conn] : conns_) conn.awaiting_answer = false;
+    awaiting_ = 0;
     return true;
 }
 
@@ -250,7 +270,12 @@ void Takeover::rebuild_all() {
         }
         // Output the client already holds is not sent again: the splice starts at its rcv_nxt.
         if (conn.position) feed.output().acknowledge(*client_received_offset(feed.conn(), feed.output(), *conn.position));
-        if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
+        // A socket rebuilt exactly where its client is needs nothing more from the
+        // hooks: ending the hold lets the client's segments reach it. One rebuilt from
+        // what this node knew gets the ACK ceiling and the pure-ACK lift
+        // (architecture.md), and keeps its hold record until it serves.
+        if (conn.position) ctx_.hooks.release(conn.key);
+        else if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
         conn.socket = std::move(*results[i]);
     }
     report_.rebuilt = conns_.size();
@@ -309,7 +334,7 @@ void Takeover::serve_all() {
         }
         splices_.emplace(id, std::move(*splice));
         if (conn.position) prompt_resend_if_needed(conn, fd);
-        ctx_.hooks.release(conn.key);
+        else ctx_.hooks.release(conn.key);
     }
     conns_.clear();
 }

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,7 @@ private:
         ConnKey key{};
         tcpfo_held_client before_probe{};      // the hold record when the probe left
         std::optional<ClientPosition> position;  // the client's answer
+        bool awaiting_answer = false;            // probed, not answered yet
         RepairState state;                       // as rebuilt
         UniqueFd socket;                         // rebuilt
     };
@@ -118,7 +120,8 @@ private:
     uint64_t started_ms_ = 0;
     uint64_t next_claim_ms_ = 0;
     uint64_t probes_sent_ms_ = 0;
-    std::vector<uint64_t> unanswered_;
+    std::unordered_map<ConnKey, uint64_t, ConnKeyHash> by_key_;  // conn id by 4-tuple
+    size_t awaiting_ = 0;  // probed connections whose client has not answered yet
     std::map<uint64_t, std::string> resets_;  // conn ids whose client has not answered yet
     Report report_;
 };
