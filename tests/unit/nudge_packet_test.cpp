@@ -39,7 +39,7 @@ Built build(uint8_t client_present, uint8_t server_present) {
     state.last_tsval = 111;
     state.last_tsecr = 222;
     Built b;
-    b.packet.resize(64);
+    b.packet.resize(kMaxServerSegmentBytes);
     b.packet.resize(build_nudge_packet(key, state, 0x00000010, b.packet.data()));
     return b;
 }
@@ -74,6 +74,24 @@ TEST(NudgePacket, CarriesNoTimestampsUnlessBothSidesUseThem) {
     const Built b = build(TCPFO_OPT_TIMESTAMPS, 0);
     ASSERT_EQ(b.packet.size(), 40u);
     EXPECT_EQ(b.tcp()->doff, 5);
+    std::vector<uint8_t> pseudo(b.packet.begin() + 12, b.packet.begin() + 20);
+    pseudo.insert(pseudo.end(), {0, IPPROTO_TCP, 0, 20});
+    pseudo.insert(pseudo.end(), b.packet.begin() + 20, b.packet.end());
+    EXPECT_EQ(ones_sum(pseudo), 0xffff);
+}
+
+TEST(ResetPacket, IsABareRstAtTheGivenSequenceWithValidChecksums) {
+    const tcpfo_conn_key key{inet_addr("192.0.2.1"), inet_addr("192.0.2.100"), htons(40000), htons(7000)};
+    Built b;
+    b.packet.resize(kMaxServerSegmentBytes);
+    b.packet.resize(build_reset_packet(key, 0xdeadbeef, b.packet.data()));
+    ASSERT_EQ(b.packet.size(), 40u);
+    EXPECT_EQ(ones_sum(std::vector<uint8_t>(b.packet.begin(), b.packet.begin() + 20)), 0xffff);
+    EXPECT_EQ(ntohl(b.tcp()->seq), 0xdeadbeefu);
+    EXPECT_TRUE(b.tcp()->rst);
+    EXPECT_FALSE(b.tcp()->ack || b.tcp()->syn || b.tcp()->fin);
+    EXPECT_EQ(b.tcp()->ack_seq, 0u);
+    // TCP checksum over the pseudo-header (VIP -> client) and the segment.
     std::vector<uint8_t> pseudo(b.packet.begin() + 12, b.packet.begin() + 20);
     pseudo.insert(pseudo.end(), {0, IPPROTO_TCP, 0, 20});
     pseudo.insert(pseudo.end(), b.packet.begin() + 20, b.packet.end());

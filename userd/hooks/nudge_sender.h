@@ -15,6 +15,7 @@
 #include "bpf/tcpfo_events.h"
 #include "userd/base/error.h"
 #include "userd/base/unique_fd.h"
+#include "userd/hooks/server_segment.h"
 
 namespace tcpfo {
 
@@ -35,7 +36,7 @@ private:
     UniqueFd fd_;
 };
 
-// Exposed for tests: builds the IPv4 + TCP ACK into `out` (at least 60 bytes) and
+// Exposed for tests: builds the IPv4 + TCP ACK into `out` (kMaxServerSegmentBytes) and
 // returns its length. Checksums are computed; the IP header is complete.
 size_t build_nudge_packet(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t ack,
                           uint8_t* out);

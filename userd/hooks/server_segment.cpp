@@ -51,9 +51,10 @@ size_t build_server_segment(const ServerSegment& s, uint8_t* out) {
     tcp->source = s.key.vip_port;
     tcp->dest = s.key.client_port;
     tcp->seq = htonl(s.seq);
-    tcp->ack_seq = htonl(s.ack);
+    tcp->ack_seq = s.reset ? 0 : htonl(s.ack);
     tcp->doff = uint16_t((20 + opt_len) / 4);
-    tcp->ack = 1;
+    tcp->ack = s.reset ? 0 : 1;
+    tcp->rst = s.reset ? 1 : 0;
     tcp->window = htons(s.window);
     uint8_t* opt = out + 40;
     if (s.timestamps) {

@@ -30,7 +30,8 @@ struct SackBlock {
 struct ServerSegment {
     tcpfo_conn_key key{};
     uint32_t seq = 0;
-    uint32_t ack = 0;       // the ACK flag is always set
+    uint32_t ack = 0;       // the ACK flag is set unless `reset`
+    bool reset = false;     // a bare RST (no ACK flag, ack 0)
     uint16_t window = 0;    // raw (unscaled) window field
     std::optional<TcpTimestamps> timestamps;
     std::vector<SackBlock> sack;  // at most 3 with timestamps, 4 without
