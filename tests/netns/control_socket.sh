@@ -25,7 +25,7 @@
 . "$(dirname "$0")/lib.sh"
 require_failoverd
 
-rounds=${TCPFO_CONNECT_ROUNDS:-8}
+rounds=${TCPFO_CONNECT_ROUNDS:-4}
 limit_ms=${TCPFO_CONNECT_LIMIT_MS:-150}
 target_ms=50  # the issue's bound, reported
 cap_ms=40  # RetryBackoff::kMaxMs
