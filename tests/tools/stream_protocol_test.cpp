@@ -1,9 +1,11 @@
+#include "client_options.h"
 #include "stream_protocol.h"
 #include "tool_args.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace tcpfo::streamtest;
@@ -108,4 +110,36 @@ TEST(ToolArgs, ParsesSizesAndEndpoints) {
     EXPECT_FALSE(parse_endpoint("--connect", "192.0.2.100"));
     EXPECT_FALSE(parse_endpoint("--connect", "192.0.2.100:70000"));
     EXPECT_FALSE(parse_endpoint("--connect", "example:7000"));
+}
+
+namespace {
+
+tcpfo::Result<ClientOptions> parse(std::vector<std::string> args) {
+    std::vector<char*> argv{const_cast<char*>("tcpfo-stream-client")};
+    for (auto& a : args) argv.push_back(a.data());
+    bool help = false;
+    return parse_client_options(static_cast<int>(argv.size()), argv.data(), help);
+}
+
+}  // namespace
+
+TEST(ClientOptions, PauseAtHoldsEveryStreamingMode) {
+    for (const char* mode : {"echo", "upload", "download", "half-close"}) {
+        auto o = parse({mode, "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "3M",
+                        "--resume-file", "/tmp/r"});
+        ASSERT_TRUE(o) << mode << ": " << o.error().message;
+        EXPECT_EQ(o->pause_at.value(), 3ull << 20) << mode;
+    }
+    EXPECT_FALSE(parse({"rr", "--connect", "192.0.2.100:7000", "--pause-at", "1K", "--resume-file", "/tmp/r"}));
+    EXPECT_FALSE(parse({"download", "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "3M"}));
+    EXPECT_FALSE(parse({"download", "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "4M",
+                        "--resume-file", "/tmp/r"}));
+}
+
+TEST(ClientOptions, ReportGaps) {
+    auto o = parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M", "--report-gaps-ms", "200"});
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->report_gaps_ms, 200);
+    EXPECT_EQ(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M"})->report_gaps_ms, 0);
+    EXPECT_FALSE(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M", "--report-gaps-ms", "x"}));
 }
