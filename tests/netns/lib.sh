@@ -316,7 +316,7 @@ dump_logs() {
         if [ "$(wc -l <"$f")" -gt 35 ]; then
             head -n 10 "$f"
             # The lines that explain a takeover, wherever they are.
-            sed -n '11,$p' "$f" | head -n -25 | grep -E 'taking over|dead|lost|broke|takeover complete|error' | head -n 10
+            sed -n '11,$p' "$f" | head -n -25 | grep -E 'taking over|dead|lost|broke|takeover complete|error' | head -n 10 || true
             echo "  ..."
         fi
         tail -n 25 "$f"
@@ -351,6 +351,8 @@ teardown_run() {
 on_exit() {
     local rc=$?
     trap - EXIT
+    # Cleaning up must never stop half-way: no errexit from here on.
+    set +e
     if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$work" ]; then
         echo "=== FAILED (exit $rc); logs:" >&2
         dump_logs >&2
