@@ -7,6 +7,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "userd/base/inet_address.h"
@@ -66,6 +68,37 @@ Result<void> NudgeSender::send_packet(in_addr_t client_addr, std::span<const uin
     if (sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
         return sys_fail(errno, "can't send a segment to {}", addr_to_string(client_addr));
     return {};
+}
+
+size_t NudgeSender::send_packets(std::span<const Outgoing> packets) {
+    constexpr size_t kBatch = 256;
+    mmsghdr msgs[kBatch];
+    iovec iovs[kBatch];
+    sockaddr_in to[kBatch];
+    size_t sent = 0;
+    for (size_t base = 0; base < packets.size();) {
+        const size_t n = std::min(kBatch, packets.size() - base);
+        for (size_t i = 0; i < n; ++i) {
+            const Outgoing& o = packets[base + i];
+            to[i] = make_endpoint(o.client_addr, 0);
+            iovs[i] = {const_cast<uint8_t*>(o.packet.data()), o.packet.size()};
+            msgs[i] = {};
+            msgs[i].msg_hdr.msg_name = &to[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int done = sendmmsg(fd_.get(), msgs, unsigned(n), 0);
+        if (done <= 0) {
+            // The first of the batch was refused (a full socket buffer, most likely):
+            // skip it rather than spin; its connection is rebuilt without a position.
+            ++base;
+            continue;
+        }
+        sent += size_t(done);
+        base += size_t(done);
+    }
+    return sent;
 }
 
 }  // namespace tcpfo

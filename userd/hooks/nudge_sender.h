@@ -30,6 +30,13 @@ public:
     // Sends a complete IPv4 packet built elsewhere (server_segment.h) to the client,
     // with the same mark.
     Result<void> send_packet(in_addr_t client_addr, std::span<const uint8_t> packet);
+    // Many packets with few syscalls (sendmmsg): the takeover's probes, one per
+    // connection. Returns how many left; a packet the kernel refused is counted out.
+    struct Outgoing {
+        in_addr_t client_addr;
+        std::span<const uint8_t> packet;
+    };
+    size_t send_packets(std::span<const Outgoing> packets);
 
 private:
     explicit NudgeSender(UniqueFd fd) : fd_(std::move(fd)) {}

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <array>
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
@@ -164,6 +165,11 @@ void Takeover::send_probes() {
         conn.before_probe = record;
         conn.awaiting_answer = true;
     }
+    // Built first, then sent with a few sendmmsg calls instead of one sendto each.
+    std::vector<std::array<uint8_t, kMaxServerSegmentBytes>> packets;
+    std::vector<NudgeSender::Outgoing> outgoing;
+    packets.reserve(conns_.size());
+    outgoing.reserve(conns_.size());
     for (auto& [id, conn] : conns_) {
         if (!conn.awaiting_answer) continue;  // not held: rebuilt from what the backup knows
         const ReplicaFeed& feed = *conn.feed;
@@ -177,15 +183,15 @@ void Takeover::send_probes() {
         // One old byte rather than a pure ACK: Linux answers it every time, while its
         // answers to out-of-window pure ACKs are rate-limited to one per 500 ms.
         probe.with_byte = true;
-        uint8_t packet[kMaxServerSegmentBytes];
-        const size_t len = build_probe_packet(conn.key, probe, packet);
-        if (auto sent = ctx_.raw.send_packet(conn.key.client_addr, std::span<const uint8_t>(packet, len)); !sent) {
-            log_warn("{}: {}", feed.name(), sent.error().message);
-            conn.awaiting_answer = false;
-            continue;
-        }
+        auto& packet = packets.emplace_back();
+        const size_t len = build_probe_packet(conn.key, probe, packet.data());
+        outgoing.push_back({conn.key.client_addr, std::span<const uint8_t>(packet.data(), len)});
         ++awaiting_;
     }
+    // A probe the kernel refused goes unanswered: its connection is rebuilt from what
+    // this node knows once the wait for answers ends.
+    if (const size_t sent = ctx_.raw.send_packets(outgoing); sent < outgoing.size())
+        log_warn("takeover: {} of {} probe(s) could not be sent", outgoing.size() - sent, outgoing.size());
     probes_sent_ms_ = monotonic_ms();
 }
 
