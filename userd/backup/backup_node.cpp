@@ -279,7 +279,7 @@ void BackupNode::begin_takeover(const std::string& why) {
     if (primary_) primary_->close();
     dirty_.clear();
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
-    auto takeover = Takeover::start(context, std::move(feeds_), [](uint64_t) {});
+    auto takeover = Takeover::start(context, std::move(feeds_));
     feeds_.clear();
     if (!takeover) {
         log_error("backup: can't take over: {}", takeover.error().message);

@@ -57,8 +57,7 @@ const char* step_name(Takeover::Step step) {
     return "?";
 }
 
-Takeover::Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done)
-    : ctx_(context), on_splice_done_(std::move(on_splice_done)) {
+Takeover::Takeover(Context context, FeedTable feeds) : ctx_(context) {
     by_key_.reserve(feeds.size());
     for (auto& [id, feed] : feeds) {
         Conn& conn = conns_[id];
@@ -73,9 +72,8 @@ Takeover::~Takeover() {
     if (step_timer_) ctx_.loop.remove(step_timer_.get());
 }
 
-Result<std::unique_ptr<Takeover>> Takeover::start(Context context, FeedTable feeds,
-                                                  std::function<void(uint64_t)> on_splice_done) {
-    std::unique_ptr<Takeover> t(new Takeover(context, std::move(feeds), std::move(on_splice_done)));
+Result<std::unique_ptr<Takeover>> Takeover::start(Context context, FeedTable feeds) {
+    std::unique_ptr<Takeover> t(new Takeover(context, std::move(feeds)));
     Takeover* self = t.get();
     self->started_ms_ = monotonic_ms();
     // Every connection has been held since it opened (backup_node.cpp), so nothing per
@@ -329,8 +327,7 @@ void Takeover::serve_all() {
         };
         const uint64_t conn_id = id;
         auto splice = ConnectionSplice::open(ctx_.loop, std::move(s), [this, conn_id] {
-            splice_finished(conn_id);
-            on_splice_done_(conn_id);
+            finished_.push_back(conn_id);  // destroyed outside its own callback, in advance()
         });
         if (!splice) {
             // The rebuilt socket went with the failed Start; say so toward the client.

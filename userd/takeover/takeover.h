@@ -65,10 +65,8 @@ public:
         uint64_t claimed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0;
     };
 
-    // Takes the feeds (their replica sockets move into the splices). `on_splice_done`
-    // runs when a spliced connection has closed both ways.
-    static Result<std::unique_ptr<Takeover>> start(Context context, FeedTable feeds,
-                                                   std::function<void(uint64_t conn_id)> on_splice_done);
+    // Takes the feeds (their replica sockets move into the splices).
+    static Result<std::unique_ptr<Takeover>> start(Context context, FeedTable feeds);
     ~Takeover();
 
     // Does what the current step allows, without blocking for long; safe to call at
@@ -81,7 +79,6 @@ public:
     bool has_splice(uint64_t conn_id) const { return splices_.count(conn_id) > 0; }
     // Connections reset toward their clients, and why.
     const std::map<uint64_t, std::string>& resets() const { return resets_; }
-    void splice_finished(uint64_t conn_id) { finished_.push_back(conn_id); }
 
     // SIGTERM after takeover: give the VIP back.
     Result<void> release_vip();
@@ -97,7 +94,7 @@ private:
         UniqueFd socket;                         // rebuilt
     };
 
-    Takeover(Context context, FeedTable feeds, std::function<void(uint64_t)> on_splice_done);
+    Takeover(Context context, FeedTable feeds);
     bool drain();
     bool try_claim();
     void send_probes();
@@ -111,7 +108,6 @@ private:
 
     Context ctx_;
     std::map<uint64_t, Conn> conns_;
-    std::function<void(uint64_t)> on_splice_done_;
     std::map<uint64_t, std::unique_ptr<ConnectionSplice>> splices_;
     std::vector<uint64_t> finished_;
     std::optional<VipAddress> vip_;
