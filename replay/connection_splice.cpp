@@ -20,15 +20,15 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
     auto handler = [self](uint32_t) { self->pump(); };
     // Watched with their final interest at once, and nothing read yet: epoll reports
     // what is waiting (level-triggered). At takeover this runs for every connection,
-    // so two syscalls here instead of six add up (9,000 connections: ~100 ms less).
+    // so each syscall saved here counts: the client socket is added, the replica
+    // socket keeps the registration its feed had (usually with the same interest).
+    // On failure the destructor stops watching both.
     self->client_interest_ = self->client_interest();
     self->replica_interest_ = self->replica_interest();
+    if (auto r = loop.rebind(self->replica_.get(), self->replica_interest_, handler); !r)
+        return std::unexpected(r.error());
     if (auto r = loop.add(self->client_.get(), self->client_interest_, handler); !r)
         return std::unexpected(r.error());
-    if (auto r = loop.add(self->replica_.get(), self->replica_interest_, handler); !r) {
-        loop.remove(self->client_.get());
-        return std::unexpected(r.error());
-    }
     // Only what is known already: the unacknowledged output, FINs already seen.
     if (!self->push(self->to_client_) || !self->push(self->to_replica_)) {
         self->finish("error");

@@ -18,7 +18,8 @@ public:
     struct Start {
         std::string name;                      // for log lines
         UniqueFd client;                       // the rebuilt socket
-        UniqueFd replica;                      // the replica's connection
+        UniqueFd replica;                      // the replica's connection, already watched by the loop
+                                               // (ReplicaFeed::release_replica_socket)
         std::span<const uint8_t> unacked;      // first bytes to send the client
         uint64_t skip_replica_bytes = 0;       // replica output the client already has
         bool replica_output_ended = false;     // the replica already closed its side

@@ -36,7 +36,8 @@ ReplicaFeed::~ReplicaFeed() {
 }
 
 UniqueFd ReplicaFeed::release_replica_socket() {
-    if (fd_) loop_.remove(fd_.get());
+    // Its handler must not run once the feed has let go, whatever the new owner does.
+    if (fd_) (void)loop_.rebind(fd_.get(), interest_, [](uint32_t) {});
     return std::move(fd_);
 }
 

@@ -48,7 +48,9 @@ public:
     // True when every logged byte (and the FIN) has been written to the replica.
     bool input_drained() const { return log_.pending().empty() && (!log_.fin_logged() || input_shut_); }
     bool input_shut() const { return input_shut_; }
-    // Takeover: stop watching the replica socket and hand it over.
+    // Takeover: hands the replica socket over. It stays watched by the loop, with
+    // this feed's handler until the new owner rebinds it (EventLoop::rebind) or
+    // removes it; the feed no longer touches it.
     UniqueFd release_replica_socket();
 
     // The socket prepared for this connection's rebuild when it opened

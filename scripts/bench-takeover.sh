@@ -139,8 +139,16 @@ one_run() {
     c_bg first tcpdump -i eth0 -n -tt -l -c 1 "ether src $backup_mac and tcp and src host $vip and greater 100"
     wait_until 30 "the capture on the client's link" log_has first 'listening on'
     sleep 0.5
+    # TCPFO_BENCH_PERF=FILE: a call-graph profile of the backup through the takeover.
+    local perf_pid=
+    if [ -n "${TCPFO_BENCH_PERF:-}" ]; then
+        perf record -q -g -F 4999 -p "$pid_b" -o "$TCPFO_BENCH_PERF" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 1
+    fi
     crash_primary >/dev/null
     wait_until 120 "'takeover complete' from the backup" log_has failoverd-backup 'takeover complete'
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     local line rebuilt reset claimed learned rebuilt_at serving
     line=$(grep -o 'takeover complete: .*' "$work/failoverd-backup.log")
     field() { echo "$line" | grep -o "$1" | grep -o '[0-9]*' | head -1; }

@@ -205,6 +205,23 @@ TEST_F(SnoopHoldTest, ReleaseOrRebuiltLetsSegmentsThrough) {
     EXPECT_EQ(snoop_->stats().held_dropped, 1u);
 }
 
+TEST_F(SnoopHoldTest, ReleaseAllEndsEveryHoldAndSkipsKeysNotHeld) {
+    // Keys not held (first, middle, last) must not stop the batch short.
+    std::vector<tcpfo_conn_key> keys;
+    for (uint16_t i = 0; i < 9; ++i) {
+        keys.push_back(key(uint16_t(kClientPort + i)));
+        if (i % 4 != 0) {
+            ASSERT_TRUE(snoop_->hold(keys.back()));
+        }
+    }
+    ASSERT_TRUE(snoop_->hold(key(kClientPort + 20)));  // not in the list: stays held
+    snoop_->release_all(keys);
+    for (const auto& k : keys) EXPECT_FALSE(snoop_->held(k)) << ntohs(k.client_port);
+    EXPECT_TRUE(snoop_->held(key(kClientPort + 20)));
+    snoop_->release_all({});
+    EXPECT_EQ(ingress(from_client(100, 200, kAck, kClientPort + 1)), kTcActOk);
+}
+
 TEST_F(SnoopHoldTest, HoldTableIsBoundedLikeTheOthers) {
     uint32_t held = 0;
     for (uint32_t i = 0; i < TCPFO_MAX_CONNS; i++) {

@@ -104,3 +104,30 @@ TEST(EventLoop, RunsAgainFromInsideAHandler) {
     EXPECT_EQ(max_depth, 3);
     EXPECT_GE(b_calls, 1);
 }
+
+TEST(EventLoop, RebindGivesAWatchedDescriptorANewHandlerAndInterest) {
+    auto loop = EventLoop::create();
+    ASSERT_TRUE(loop);
+    EventLoop& l = **loop;
+    UniqueFd a = ready_eventfd();
+    int old_calls = 0, new_calls = 0;
+    ASSERT_TRUE(l.add(a.get(), 0, [&](uint32_t) { ++old_calls; }));
+    ASSERT_TRUE(l.run_once(0));
+    EXPECT_EQ(old_calls, 0) << "no interest yet";
+    // New handler and interest at once: only the new handler runs.
+    ASSERT_TRUE(l.rebind(a.get(), EPOLLIN, [&](uint32_t ev) { new_calls += (ev & EPOLLIN) ? 1 : 100; }));
+    ASSERT_TRUE(l.run_once(100));
+    EXPECT_EQ(old_calls, 0);
+    EXPECT_EQ(new_calls, 1);
+    // Same interest: the handler alone changes, and the descriptor stays watched.
+    ASSERT_TRUE(l.rebind(a.get(), EPOLLIN, [&](uint32_t) { new_calls += 10; }));
+    ASSERT_TRUE(l.run_once(100));
+    EXPECT_EQ(new_calls, 11);
+    // modify() to the interest epoll already has is a no-op, to another one takes effect.
+    ASSERT_TRUE(l.modify(a.get(), EPOLLIN));
+    ASSERT_TRUE(l.modify(a.get(), 0));
+    ASSERT_TRUE(l.run_once(0));
+    EXPECT_EQ(new_calls, 11);
+    l.remove(a.get());
+    EXPECT_FALSE(l.rebind(a.get(), EPOLLIN, [](uint32_t) {})) << "not watched";
+}

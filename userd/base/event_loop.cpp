@@ -33,18 +33,29 @@ Result<void> EventLoop::add(int fd, uint32_t events, Handler handler) {
         return sys_fail(errno, "can't watch fd {}", fd);
     // Safe inside a handler: dispatch runs a copy of the handler, not the slot's.
     if (size_t(fd) >= slots_.size()) slots_.resize(std::max(size_t(fd) + 1, slots_.size() * 2));
-    slots_[size_t(fd)] = Slot{std::move(handler), generation};
+    slots_[size_t(fd)] = Slot{std::move(handler), generation, events};
     return {};
 }
 
 Result<void> EventLoop::modify(int fd, uint32_t events) {
     Slot* s = slot(fd);
     if (!s) return fail("fd {} is not watched", fd);
+    if (s->events == events) return {};
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = (uint64_t(s->generation) << 32) | uint32_t(fd);
     if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
         return sys_fail(errno, "can't change events of fd {}", fd);
+    s->events = events;
+    return {};
+}
+
+Result<void> EventLoop::rebind(int fd, uint32_t events, Handler handler) {
+    Slot* s = slot(fd);
+    if (!s) return fail("fd {} is not watched", fd);
+    if (auto r = modify(fd, events); !r) return r;
+    // Safe inside a handler, for the same reason as add().
+    s->handler = std::move(handler);
     return {};
 }
 

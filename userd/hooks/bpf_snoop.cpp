@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstring>
 #include <vector>
@@ -288,6 +289,7 @@ Result<Hooks::HeldRecords> BpfSnoop::all_held() const {
     std::vector<tcpfo_conn_key> keys(kBatch);
     std::vector<tcpfo_held_client> values(kBatch);
     HeldRecords out;
+    out.reserve(kBatch);
     tcpfo_conn_key next{};
     bool first = true;
     for (;;) {
@@ -305,6 +307,23 @@ Result<Hooks::HeldRecords> BpfSnoop::all_held() const {
 
 void BpfSnoop::release(const tcpfo_conn_key& key) {
     bpf_map_delete_elem(bpf_map__fd(skel_->maps.held), &key);  // ENOENT: not held, fine
+}
+
+void BpfSnoop::release_all(std::span<const tcpfo_conn_key> keys) {
+    // BPF_MAP_DELETE_BATCH stops at the first key that is not held (ENOENT, fine
+    // here) and says how many it deleted: that key is skipped and the rest go on.
+    const int fd = bpf_map__fd(skel_->maps.held);
+    while (!keys.empty()) {
+        uint32_t count = uint32_t(std::min<size_t>(keys.size(), UINT32_MAX));
+        const int rc = bpf_map_delete_batch(fd, keys.data(), &count, nullptr);
+        if (rc == 0) return;
+        if (errno != ENOENT) {
+            // Not supported or refused: one at a time, as release() does.
+            for (size_t i = count; i < keys.size(); ++i) release(keys[i]);
+            return;
+        }
+        keys = keys.subspan(std::min<size_t>(keys.size(), size_t(count) + 1));
+    }
 }
 
 void BpfSnoop::set_takeover_mode(bool on) {

@@ -50,6 +50,7 @@ public:
     Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const override;
     Result<HeldRecords> all_held() const override;
     void release(const tcpfo_conn_key& key) override;
+    void release_all(std::span<const tcpfo_conn_key> keys) override;
     void set_takeover_mode(bool on) override;
     bool takeover_mode() const override;
     HookStats stats() const override;

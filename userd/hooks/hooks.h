@@ -85,6 +85,8 @@ public:
     // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
     // too, while the record goes on being updated until release().
     virtual void release(const tcpfo_conn_key& key) = 0;
+    // release() for many at once (the takeover ends thousands of holds together).
+    virtual void release_all(std::span<const tcpfo_conn_key> keys) = 0;
     // Takeover mode: client segments to VIP:PORT that match no held, rebuilt or
     // protected connection and no local socket (a listener does not count) are dropped
     // instead of being answered with a RST. SYNs pass.

@@ -11,6 +11,7 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/base/seq.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/takeover/repair_plan.h"
 #include "userd/takeover/resend_prompt.h"
@@ -264,6 +265,8 @@ void Takeover::rebuild_all() {
     }
     // Both cores when there are many (tcp_repair.h, rebuild_batch).
     auto results = rebuild_batch(jobs);
+    std::vector<ConnKey> exact;  // rebuilt where the client is: their holds end together
+    exact.reserve(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
         Conn& conn = conns_.at(job_ids[i]);
         ReplicaFeed& feed = *conn.feed;
@@ -278,10 +281,11 @@ void Takeover::rebuild_all() {
         // hooks: ending the hold lets the client's segments reach it. One rebuilt from
         // what this node knew gets the ACK ceiling and the pure-ACK lift
         // (architecture.md), and keeps its hold record until it serves.
-        if (conn.position) ctx_.hooks.release(conn.key);
+        if (conn.position) exact.push_back(conn.key);
         else if (auto r = ctx_.hooks.mark_rebuilt(conn.key); !r) log_warn("{}: {}", feed.name(), r.error().message);
         conn.socket = std::move(*results[i]);
     }
+    ctx_.hooks.release_all(exact);
     report_.rebuilt = conns_.size();
     report_.rebuilt_ms = since_start();
 }
@@ -368,6 +372,8 @@ void Takeover::ask_for_quick_acks(const ConnKey& key, const RepairState& s, int 
 void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {
     const ConnOpenRecord& c = conn.feed->conn();
     const RepairState& s = conn.state;
+    // Most clients hold nothing the dead primary took: no packet, and no syscall.
+    if (!seq_after(conn.position->snd_nxt, s.rcv_nxt)) return;
     ResendContext r;
     r.key = conn.key;
     r.seq = s.snd_nxt;
