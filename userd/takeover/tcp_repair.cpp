@@ -12,6 +12,9 @@
 
 #include <fmt/core.h>
 
+#include "userd/takeover/repair_ring.h"
+#include "userd/takeover/repair_steps.h"
+
 namespace tcpfo {
 namespace {
 
@@ -32,13 +35,6 @@ std::string describe_address(const sockaddr_in& a) {
 template <class T>
 int set_option(int fd, int level, int name, const T& value) {
     return setsockopt(fd, level, name, &value, sizeof(value));
-}
-
-// Points TCP_QUEUE_SEQ at one queue and sets its sequence. Only accepted while the
-// socket is in repair mode and still closed (before the repaired connect()).
-int set_queue_seq(int fd, int queue, uint32_t seq) {
-    if (set_option(fd, SOL_TCP, TCP_REPAIR_QUEUE, queue) < 0) return -1;
-    return set_option(fd, SOL_TCP, TCP_QUEUE_SEQ, seq);
 }
 
 int get_queue_seq(int fd, int queue, uint32_t* seq) {
@@ -145,108 +141,24 @@ Result<UniqueFd> finish_rebuild(PreparedSocket prepared, const RepairState& s,
                                 std::span<const uint8_t> sent_unacked) {
     // On any failure below `prepared.fd` closes while still in repair mode, which puts
     // nothing on the wire (tcp_disconnect skips the reset of a repaired socket).
-    const int fd = prepared.fd.get();
-    auto step_failed = [&](const char* step) {
-        return sys_fail(errno, "can't rebuild {}: {}", describe_connection(s.local, s.remote), step);
-    };
+    if (auto ok = check_rebuild_job(prepared, s, sent_unacked); !ok) return std::unexpected(ok.error());
+    // The steps and why each comes where it does: repair_steps.cpp.
+    const RepairSteps steps = repair_steps(prepared, s, sent_unacked.size());
+    for (const RepairStep& step : steps.view())
+        if (!run_repair_step(prepared.fd.get(), step, sent_unacked))
+            return sys_fail(errno, "can't rebuild {}: {}", describe_connection(s.local, s.remote), step.what);
+    return std::move(prepared.fd);
+}
+
+Result<void> check_rebuild_job(const PreparedSocket& prepared, const RepairState& s,
+                               std::span<const uint8_t> sent_unacked) {
     if (!prepared.fd)
         return fail("can't rebuild {}: no prepared socket", describe_connection(s.local, s.remote));
     if (auto ok = validate_repair_state(s); !ok) return std::unexpected(ok.error());
     if (sent_unacked.size() != uint32_t(s.snd_nxt - s.snd_una))
         return fail("can't rebuild {}: {} bytes given for the {} between snd_una and snd_nxt",
-                    describe_connection(s.local, s.remote), sent_unacked.size(),
-                    uint32_t(s.snd_nxt - s.snd_una));
-
-    // Sequences before connect(): the kernel takes TCP_QUEUE_SEQ only on a closed
-    // socket, and connect() derives the rest from them (snd_una = snd_nxt = write_seq,
-    // rcv_wup = copied_seq = rcv_nxt). The send queue starts at snd_una, where the
-    // client expects the bytes it has not acknowledged; the restored output and then
-    // the caller's writes follow on from there. prepare_repair_socket() selected the
-    // receive queue; the send queue stays selected afterwards, which only matters to a
-    // send() in repair mode: the restore below, which wants exactly that queue.
-    if (set_option(fd, SOL_TCP, TCP_QUEUE_SEQ, s.rcv_nxt) < 0)
-        return step_failed("receive queue sequence");
-    if (set_queue_seq(fd, TCP_SEND_QUEUE, s.snd_una) < 0) return step_failed("send queue sequence");
-
-    if (prepared.mss != s.mss && set_option(fd, SOL_TCP, TCP_MAXSEG, int{s.mss}) < 0)
-        return step_failed("TCP_MAXSEG");
-
-    // The output the primary already sent, counted as sent, needs room in the send
-    // buffer until the client acknowledges it (a repair-mode send blocks on a full
-    // buffer, and no ACK can arrive to free it). SO_SNDBUFFORCE may exceed wmem_max;
-    // it also fixes the size (no autotuning), at least what the primary had in flight.
-    if (!sent_unacked.empty()) {
-        int sndbuf = 0;
-        socklen_t len = sizeof(sndbuf);
-        getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
-        // The kernel doubles the value given and counts skb overhead against it.
-        const int needed = static_cast<int>(sent_unacked.size()) + (256 << 10);
-        if (sndbuf / 2 < needed && set_option(fd, SOL_SOCKET, SO_SNDBUFFORCE, needed) < 0)
-            return step_failed("SO_SNDBUFFORCE");
-    }
-
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&s.remote), sizeof(s.remote)) < 0)
-        return step_failed("connect");
-
-    // Options after connect() and before any byte is queued: the kernel accepts
-    // TCP_REPAIR_OPTIONS only on an ESTABLISHED socket that has not sent a byte yet,
-    // and connect() itself resets them to what a fresh SYN would have offered.
-    tcp_repair_opt options[4];
-    unsigned count = 0;
-    options[count++] = {TCPOPT_MAXSEG, s.mss};
-    if (s.wscale_ok)
-        options[count++] = {TCPOPT_WINDOW,
-                            uint32_t{s.snd_wscale} | (uint32_t{s.rcv_wscale} << 16)};
-    if (s.sack_ok) options[count++] = {TCPOPT_SACK_PERMITTED, 0};
-    if (s.timestamps_ok) options[count++] = {TCPOPT_TIMESTAMP, 0};
-    if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, options, count * sizeof(tcp_repair_opt)) < 0)
-        return step_failed("TCP_REPAIR_OPTIONS");
-
-    // The timestamp offset after connect() (a repaired connect() leaves it alone, but
-    // it is the last word only once the connection exists). Since Linux 6.7 the low bit
-    // of the value selects microsecond timestamps; rounding up to even keeps the
-    // millisecond clock and still never goes below what the client saw, so its PAWS
-    // check accepts our segments.
-    if (s.timestamps_ok) {
-        const uint32_t tsval = s.tsval + (s.tsval & 1u);
-        if (set_option(fd, SOL_TCP, TCP_TIMESTAMP, tsval) < 0) return step_failed("TCP_TIMESTAMP");
-    }
-
-    // Restore [snd_una, snd_nxt) after connect() (the queue needs an established
-    // connection) and before the window (sending into the repair send queue ignores
-    // the window anyway). In repair mode with TCP_SEND_QUEUE selected (it still is)
-    // the kernel queues these bytes as sent without transmitting them, so snd_nxt =
-    // the primary's, and any ACK up to it is valid here.
-    if (!sent_unacked.empty()) {
-        size_t done = 0;
-        while (done < sent_unacked.size()) {
-            const ssize_t n = send(fd, sent_unacked.data() + done, sent_unacked.size() - done,
-                                   MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n <= 0) return step_failed("restoring sent output");
-            done += static_cast<size_t>(n);
-        }
-    }
-
-    // The window after connect(), which initialised it for a new connection. The kernel
-    // checks rcv_wup against rcv_nxt and snd_wl1 against rcv_nxt + rcv_wnd. rcv_wup =
-    // rcv_nxt puts our right edge at rcv_nxt + rcv_wnd. snd_wl1 = rcv_nxt - 1 lets the
-    // client's next segment, whatever it carries, update our view of its window.
-    tcp_repair_window window{};
-    window.snd_wl1 = s.rcv_nxt - 1;
-    window.snd_wnd = s.snd_wnd;
-    window.max_window = s.snd_wnd;
-    window.rcv_wnd = s.rcv_wnd;
-    window.rcv_wup = s.rcv_nxt;
-    if (set_option(fd, SOL_TCP, TCP_REPAIR_WINDOW, window) < 0)
-        return step_failed("TCP_REPAIR_WINDOW");
-
-    // Leave repair mode without the window probe a plain TCP_REPAIR_OFF sends: the VIP
-    // is not local yet, so the client's answer would be lost, and the client answers
-    // such probes only once per 500 ms, so the one request_ack() sends after the
-    // announcement would then go unanswered.
-    if (set_option(fd, SOL_TCP, TCP_REPAIR, int{TCP_REPAIR_OFF_NO_WP}) < 0)
-        return step_failed("TCP_REPAIR off");
-    return std::move(prepared.fd);
+                    describe_connection(s.local, s.remote), sent_unacked.size(), uint32_t(s.snd_nxt - s.snd_una));
+    return {};
 }
 
 Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_t> sent_unacked) {
@@ -279,7 +191,9 @@ void split_in_two(size_t count, unsigned max_threads, const Work& work) {
 
 }  // namespace
 
-std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads) {
+std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads, bool use_uring) {
+    if (use_uring && jobs.size() >= kUringRebuildMin)
+        if (auto done = rebuild_batch_uring(jobs)) return std::move(*done);
     // Every slot exists before any thread starts: each thread writes only its own range.
     std::vector<Result<UniqueFd>> results(jobs.size());
     split_in_two(jobs.size(), max_threads, [&](size_t begin, size_t end) noexcept {

@@ -100,6 +100,11 @@ Result<PreparedSocket> prepare_repair_socket(const sockaddr_in& local, const soc
 Result<UniqueFd> finish_rebuild(PreparedSocket prepared, const RepairState& state,
                                 std::span<const uint8_t> sent_unacked);
 
+// What finish_rebuild() checks before it touches the socket: a prepared socket, a
+// valid state, `sent_unacked` exactly [snd_una, snd_nxt).
+Result<void> check_rebuild_job(const PreparedSocket& prepared, const RepairState& state,
+                               std::span<const uint8_t> sent_unacked);
+
 // prepare_repair_socket() then finish_rebuild(): the state is validated first, so an
 // invalid one costs no socket.
 Result<UniqueFd> rebuild_connection(const RepairState& state,
@@ -115,13 +120,20 @@ struct RebuildJob {
 // Batches of at least this many sockets are split across threads (rebuild_batch,
 // request_ack_batch).
 inline constexpr size_t kParallelRebuildMin = 256;
+// Batches of at least this many go through io_uring where the kernel allows it: below,
+// setting up a ring costs more than it saves.
+inline constexpr size_t kUringRebuildMin = 16;
 
-// Finishes every job; result i is job i's socket or its one-line error. With at least
-// kParallelRebuildMin jobs the work is split in `max_threads` contiguous parts (at
-// most 2, the cores of the machines this runs on), the first done on the calling
-// thread; a thread that cannot be started leaves its part to the calling thread.
-// Nothing is thrown across threads: each job's failure is its own result.
-std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads = 2);
+// Finishes every job; result i is job i's socket or its one-line error. Where the
+// kernel takes setsockopt through io_uring (Linux 6.7) the steps go to it in batches
+// (repair_ring.h); otherwise, with at least kParallelRebuildMin jobs, the work is split
+// in `max_threads` contiguous parts (at most 2, the cores of the machines this runs
+// on), the first done on the calling thread; a thread that cannot be started leaves
+// its part to the calling thread. Nothing is thrown across threads: each job's failure
+// is its own result.
+// `use_uring` false forces the threads (tests, comparisons).
+std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads = 2,
+                                            bool use_uring = true);
 
 // Sends one window probe (a segment just below snd_una), which the client answers at
 // once with an ACK carrying how far it really got and its window. Needed once after a
