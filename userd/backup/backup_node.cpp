@@ -278,6 +278,8 @@ void BackupNode::begin_takeover(const std::string& why) {
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
     dirty_.clear();
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
     auto takeover = Takeover::start(context, std::move(feeds_));
     feeds_.clear();

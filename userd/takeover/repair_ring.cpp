@@ -14,7 +14,7 @@ namespace {
 
 // Submission queue entries: steps sent to the kernel per io_uring_enter(). Small, so
 // the ring's own memory is a few pages.
-constexpr unsigned kRingEntries = 512;
+constexpr unsigned kRingEntries = 256;
 // SOCKET_URING_OP_SETSOCKOPT in the kernel's linux/io_uring.h (6.7); liburing 2.3
 // (Debian 12) predates it.
 constexpr uint32_t kSocketSetsockopt = 3;
