@@ -215,17 +215,45 @@ start_services() {
     wait_until 30 "the replica on the backup" listening "$ns_backup" $port
 }
 
-# The backup listens for the replication stream; the primary connects to it, claims
-# the VIP and attaches BPF. Both report readiness with --ready-file.
+# start_failoverd_on NODE [--nofile N] [ARGS...]: failoverd with the topology's
+# command line for NODE (primary or backup), in NODE's namespace in the background:
+# log $work/failoverd-NODE.log, PID bg_pid[failoverd-NODE], control socket
+# $work/NODE.sock (node_status). ARGS are added to its command line; --nofile N runs
+# it under an open-file limit of N (soft and hard). It waits for nothing.
+start_failoverd_on() {
+    local node=$1 self peer
+    shift
+    local -a limit=() role_args=()
+    if [ "${1:-}" = --nofile ]; then
+        limit=(prlimit "--nofile=$2:$2")
+        shift 2
+    fi
+    case $node in
+        primary) self=$primary_ip peer=$backup_ip ;;
+        backup) self=$backup_ip peer=$primary_ip role_args=(--replica "127.0.0.1:$port") ;;
+        *) echo "start_failoverd_on: no node '$node' (primary or backup)" >&2; return 2 ;;
+    esac
+    in_bg "$node" "failoverd-$node" "${limit[@]}" "$failoverd" --role "$node" --vip $vip/24 --dev eth0 --port $port \
+        --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}" \
+        --control "$work/$node.sock" "$@"
+}
+
+# start_failoverd [--backup-nofile N]: the backup listens for the replication stream;
+# the primary connects to it, claims the VIP and attaches BPF. Both report readiness
+# with --ready-file. --backup-nofile N: the backup runs under an open-file limit of N.
 start_failoverd() {
-    b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
-        --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock" ${TCPFO_BACKUP_ARGS:-}
+    local -a backup_limit=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --backup-nofile) backup_limit=(--nofile "$2"); shift 2 ;;
+            *) echo "start_failoverd: unknown option '$1'" >&2; return 2 ;;
+        esac
+    done
+    # shellcheck disable=SC2086  # TCPFO_BACKUP_ARGS: extra words for the backup, split
+    start_failoverd_on backup "${backup_limit[@]}" --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
     wait_until 30 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
-    p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
-        --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --ready-file "$work/primary.ready" --control "$work/primary.sock"
+    start_failoverd_on primary --ready-file "$work/primary.ready"
     wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
