@@ -79,17 +79,6 @@ expect_ctl_failure() {
     grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
 }
 
-# expect_refusal EXIT WHAT NS ARGS...: failoverd exits with EXIT and one line about WHAT.
-expect_refusal() {
-    local want=$1 what=$2 ns=$3 rc=0 out
-    shift 3
-    out=$(timeout 10 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
-    echo "  failoverd ... ${*: -2} -> exit $rc: $out"
-    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
-    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
-    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
-}
-
 scenario() {
     start_services
 

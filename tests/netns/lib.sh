@@ -97,6 +97,18 @@ no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
 takeover_finished() { node_status backup 2>/dev/null | jq -e '.takeover.finished_us != null' >/dev/null; }
 
+# expect_refusal EXIT WHAT NS ARGS...: failoverd ARGS in namespace NS must exit with
+# EXIT (within 30 s: a hang fails too) and print exactly one line that mentions WHAT.
+expect_refusal() {
+    local want=$1 what=$2 ns=$3 rc=0 out
+    shift 3
+    out=$(timeout 30 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
+    echo "  failoverd $* -> exit $rc: $out"
+    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
+    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
+    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
+}
+
 # Groups: a client started with `c_group NAME CONNS MODE ARGS...` keeps its progress
 # in $work/NAME.progress. `read_progress NAME` puts its fields into the associative
 # array `progress` without forking (the scenarios poll it every 10 ms);
