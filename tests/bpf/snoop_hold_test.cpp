@@ -4,7 +4,6 @@
 // than answered with a RST).
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/bpf.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -17,77 +16,24 @@
 #include <thread>
 #include <vector>
 
-#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
-#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
+#include "snoop_fixture.h"
 #include "userd/base/unique_fd.h"
 
 namespace tcpfo::test {
 namespace {
 
-constexpr uint16_t kVipPort = 7000;
-constexpr uint16_t kClientPort = 40000;
-constexpr int kTcActOk = 0;
-constexpr int kTcActShot = 2;
-
-uint32_t addr(const char* text) {
-    in_addr a{};
-    inet_pton(AF_INET, text, &a);
-    return a.s_addr;
-}
-
-int run_prog(int prog_fd, const std::vector<uint8_t>& frame) {
-    std::vector<uint8_t> out(frame.size() + 512);
-    __sk_buff ctx{};
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.data_out = out.data();
-    opts.data_size_out = static_cast<uint32_t>(out.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof(ctx);
-    opts.repeat = 1;
-    int err = bpf_prog_test_run_opts(prog_fd, &opts);
-    EXPECT_EQ(err, 0) << "bpf_prog_test_run_opts: " << strerror(-err);
-    return static_cast<int>(opts.retval);
-}
-
-class SnoopHoldTest : public ::testing::Test {
+class SnoopHoldTest : public SnoopFixture {
 protected:
-    void SetUp() override {
-        auto loaded = BpfSnoop::load({"", vip_, kVipPort});
-        ASSERT_TRUE(loaded) << loaded.error().message;
-        snoop_ = std::move(*loaded);
-    }
+    int ingress(const TcpSegmentSpec& s) { return run_prog(snoop_->ingress_prog_fd(), build_frame(s)).verdict; }
 
-    int ingress(const TcpSegmentSpec& s) { return run_prog(snoop_->ingress_prog_fd(), build_frame(s)); }
-
-    TcpSegmentSpec from_client(uint32_t seq, uint32_t ack, uint8_t flags, uint16_t port = kClientPort) const {
-        TcpSegmentSpec s;
-        s.src_addr = client_;
-        s.dst_addr = vip_;
-        s.src_port = port;
-        s.dst_port = kVipPort;
-        s.seq = seq;
-        s.ack = ack;
-        s.flags = flags;
-        return s;
-    }
-    tcpfo_conn_key key(uint16_t port = kClientPort) const {
-        return {client_, vip_, htons(port), htons(kVipPort)};
-    }
     tcpfo_held_client record(uint16_t port = kClientPort) {
         auto r = snoop_->held(key(port));
         EXPECT_TRUE(r) << r.error().message;
         return r ? *r : tcpfo_held_client{};
     }
-
-    uint32_t vip_ = addr("192.0.2.100");
-    uint32_t client_ = addr("192.0.2.1");
-    std::unique_ptr<BpfSnoop> snoop_;
 };
 
 TEST_F(SnoopHoldTest, HeldConnectionIsDroppedAndRecorded) {
@@ -241,10 +187,8 @@ TEST_F(SnoopHoldTest, TakeoverModeDropsSegmentsOfUnknownConnections) {
     TcpSegmentSpec syn = from_client(1000, 0, kSyn, kClientPort + 1);
     syn.options = concat({opt_mss(1460), opt_sack_perm()});
     EXPECT_EQ(ingress(syn), kTcActOk);
-    TcpSegmentSpec synack = from_client(9000, 1001, kSyn | kAck, kClientPort + 1);
-    std::swap(synack.src_addr, synack.dst_addr);
-    std::swap(synack.src_port, synack.dst_port);
-    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), build_frame(synack)), kTcActOk);
+    const TcpSegmentSpec synack = from_server(9000, 1001, kSyn | kAck, kClientPort + 1);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), build_frame(synack)).verdict, kTcActOk);
     ASSERT_TRUE(snoop_->conn_state(key(kClientPort + 1)));
     ASSERT_TRUE(snoop_->mark_rebuilt(key(kClientPort + 2)));
     ASSERT_TRUE(snoop_->hold(key(kClientPort + 3)));
@@ -340,10 +284,10 @@ TEST(SnoopTakeoverMode, SegmentsOfLocalSocketsPassListenerOnlyOnesDoNot) {
         seg.dst_port = port;
         seg.seq = 1;
         seg.ack = 1;
-        EXPECT_EQ(run_prog(snoop->ingress_prog_fd(), build_frame(seg)), kTcActOk)
+        EXPECT_EQ(run_prog(snoop->ingress_prog_fd(), build_frame(seg)).verdict, kTcActOk)
             << "an established socket takes it";
         seg.src_port = static_cast<uint16_t>(seg.src_port == 65535 ? 1024 : seg.src_port + 1);
-        EXPECT_EQ(run_prog(snoop->ingress_prog_fd(), build_frame(seg)), kTcActShot)
+        EXPECT_EQ(run_prog(snoop->ingress_prog_fd(), build_frame(seg)).verdict, kTcActShot)
             << "only the listener would see it, and answer with a RST";
         EXPECT_EQ(snoop->stats().takeover_dropped, 1u);
     });

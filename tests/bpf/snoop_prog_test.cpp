@@ -2,73 +2,30 @@
 // through BpfSnoop and fed crafted frames; the results are checked from the frames
 // the programs return, the events they emit and the state they keep.
 #include <arpa/inet.h>
-#include <linux/bpf.h>
 
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
-#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
-#include "userd/hooks/bpf_snoop.h"
 #include "frame_builder.h"
+#include "snoop_fixture.h"
 
 namespace tcpfo::test {
 namespace {
-
-constexpr uint16_t kVipPort = 7000;
-constexpr uint16_t kClientPort = 40000;
-constexpr int kTcActOk = 0;
-constexpr int kTcActShot = 2;
-
-uint32_t addr(const char* text) {
-    in_addr a{};
-    inet_pton(AF_INET, text, &a);
-    return a.s_addr;
-}
 
 struct RecordedEvent {
     tcpfo_event ev;
     std::vector<uint8_t> payload;
 };
 
-struct RunResult {
-    int verdict = -1;
-    std::vector<uint8_t> frame;
-};
-
-class SnoopProgTest : public ::testing::Test {
+class SnoopProgTest : public SnoopFixture {
 protected:
-    void SetUp() override {
-        auto loaded = BpfSnoop::load({"", vip_, kVipPort});
-        ASSERT_TRUE(loaded) << loaded.error().message;
-        snoop_ = std::move(*loaded);
-    }
-
-    RunResult run(int prog_fd, const std::vector<uint8_t>& frame, uint32_t mark = 0) {
-        RunResult result;
-        result.frame.resize(frame.size() + 512);
-        __sk_buff ctx{};
-        ctx.mark = mark;
-        bpf_test_run_opts opts{};
-        opts.sz = sizeof(opts);
-        opts.data_in = frame.data();
-        opts.data_size_in = static_cast<uint32_t>(frame.size());
-        opts.data_out = result.frame.data();
-        opts.data_size_out = static_cast<uint32_t>(result.frame.size());
-        opts.ctx_in = &ctx;
-        opts.ctx_size_in = sizeof(ctx);
-        opts.repeat = 1;
-        int err = bpf_prog_test_run_opts(prog_fd, &opts);
-        EXPECT_EQ(err, 0) << "bpf_prog_test_run_opts: " << strerror(-err);
-        result.verdict = static_cast<int>(opts.retval);
-        result.frame.resize(opts.data_size_out);
-        return result;
-    }
-    RunResult ingress(const TcpSegmentSpec& s) { return run(snoop_->ingress_prog_fd(), build_frame(s)); }
+    RunResult ingress(const TcpSegmentSpec& s) { return run_prog(snoop_->ingress_prog_fd(), build_frame(s)); }
     RunResult egress(const TcpSegmentSpec& s, uint32_t mark = 0) {
-        return run(snoop_->egress_prog_fd(), build_frame(s), mark);
+        return run_prog(snoop_->egress_prog_fd(), build_frame(s), mark);
     }
 
     std::vector<RecordedEvent> drain() {
@@ -78,29 +35,6 @@ protected:
         });
         EXPECT_TRUE(n) << n.error().message;
         return got;
-    }
-
-    // A client -> VIP segment of the test connection.
-    TcpSegmentSpec from_client(uint32_t seq, uint32_t ack, uint8_t flags) const {
-        TcpSegmentSpec s;
-        s.src_addr = client_;
-        s.dst_addr = vip_;
-        s.src_port = kClientPort;
-        s.dst_port = kVipPort;
-        s.seq = seq;
-        s.ack = ack;
-        s.flags = flags;
-        return s;
-    }
-    // A VIP -> client segment of the test connection.
-    TcpSegmentSpec from_server(uint32_t seq, uint32_t ack, uint8_t flags) const {
-        TcpSegmentSpec s = from_client(seq, ack, flags);
-        std::swap(s.src_addr, s.dst_addr);
-        std::swap(s.src_port, s.dst_port);
-        return s;
-    }
-    tcpfo_conn_key key() const {
-        return {client_, vip_, htons(kClientPort), htons(kVipPort)};
     }
 
     // SYN then SYN-ACK with options on both sides; returns the CONN_OPEN events.
@@ -116,16 +50,13 @@ protected:
         synack.window = 65160;
         synack.options = concat({opt_mss(1400), opt_sack_perm(), opt_timestamps(5000, 1000), opt_nops(1), opt_wscale(9)});
         auto frame = build_frame(synack);
-        RunResult out = run(snoop_->egress_prog_fd(), frame);
+        RunResult out = run_prog(snoop_->egress_prog_fd(), frame);
         EXPECT_EQ(out.verdict, kTcActOk);
         EXPECT_EQ(out.frame, frame) << "the SYN-ACK must never be modified";
         return drain();
     }
 
-    uint32_t vip_ = addr("192.0.2.100");
-    uint32_t client_ = addr("192.0.2.1");
     uint32_t client_isn_ = 0, server_isn_ = 0;
-    std::unique_ptr<BpfSnoop> snoop_;
 };
 
 TEST_F(SnoopProgTest, HandshakeOpensConnectionWithIsnsOptionsAndStablePoint) {
@@ -245,7 +176,7 @@ TEST_F(SnoopProgTest, EgressAckAboveStableIsLoweredWithValidChecksum) {
     seg.payload = std::vector<uint8_t>(300, 0x5a);
     auto frame = build_frame(seg);
     ASSERT_TRUE(checksums_valid(frame));
-    RunResult out = run(snoop_->egress_prog_fd(), frame);
+    RunResult out = run_prog(snoop_->egress_prog_fd(), frame);
     EXPECT_EQ(out.verdict, kTcActOk);
     EXPECT_EQ(frame_ack(out.frame), 1001u);
     EXPECT_TRUE(checksums_valid(out.frame)) << "TCP checksum broken by the clamp";
@@ -273,7 +204,7 @@ TEST_F(SnoopProgTest, AckNotAboveStableIsUntouched) {
     ASSERT_TRUE(snoop_->set_stable(key(), 1001 + 10000));
     for (uint32_t ack : {1001u + 4000, 1001u + 10000}) {
         auto frame = build_frame(from_server(9001, ack, kAck));
-        RunResult out = run(snoop_->egress_prog_fd(), frame);
+        RunResult out = run_prog(snoop_->egress_prog_fd(), frame);
         EXPECT_EQ(out.verdict, kTcActOk);
         EXPECT_EQ(out.frame, frame) << "ack " << ack;
     }
@@ -321,7 +252,7 @@ TEST_F(SnoopProgTest, NudgeIsPassedUntouchedAndRecorded) {
     handshake(1000, 9000);
     ASSERT_TRUE(snoop_->set_stable(key(), 1500));
     auto nudge = build_frame(from_server(9001, 1500, kAck));
-    RunResult out = run(snoop_->egress_prog_fd(), nudge, TCPFO_NUDGE_MARK);
+    RunResult out = run_prog(snoop_->egress_prog_fd(), nudge, TCPFO_NUDGE_MARK);
     EXPECT_EQ(out.verdict, kTcActOk);
     EXPECT_EQ(out.frame, nudge);
     auto state = snoop_->conn_state(key());
@@ -331,7 +262,7 @@ TEST_F(SnoopProgTest, NudgeIsPassedUntouchedAndRecorded) {
 
     // Even a marked segment above the stable point is not the clamp's business.
     auto above = build_frame(from_server(9001, 4000, kAck));
-    EXPECT_EQ(run(snoop_->egress_prog_fd(), above, TCPFO_NUDGE_MARK).frame, above);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), above, TCPFO_NUDGE_MARK).frame, above);
 }
 
 TEST_F(SnoopProgTest, SackBlocksAboveStableAreStripped) {
@@ -363,7 +294,7 @@ TEST_F(SnoopProgTest, SackBlocksAboveStableAreStripped) {
     // Blocks at or below the stable point are left alone.
     seg.options = concat({opt_nops(2), opt_sack({{1001 + 100, 1001 + 1000}})});
     auto frame = build_frame(seg);
-    EXPECT_EQ(run(snoop_->egress_prog_fd(), frame).frame, frame);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), frame).frame, frame);
 }
 
 TEST_F(SnoopProgTest, ClampFollowsSequenceWraparound) {
@@ -377,12 +308,12 @@ TEST_F(SnoopProgTest, ClampFollowsSequenceWraparound) {
     EXPECT_TRUE(checksums_valid(out.frame));
     // 0xfffff000 is before the stable point: untouched.
     auto below = build_frame(from_server(0xfffffff1, 0xfffff000, kAck | kPsh));
-    EXPECT_EQ(run(snoop_->egress_prog_fd(), below).frame, below);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), below).frame, below);
 
     // Stable point itself past the wrap.
     ASSERT_TRUE(snoop_->set_stable(key(), 0x00000100));
     auto before = build_frame(from_server(0xfffffff1, 0xfffffff0, kAck | kPsh));
-    EXPECT_EQ(run(snoop_->egress_prog_fd(), before).frame, before);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), before).frame, before);
     out = egress(from_server(0xfffffff1, 0x00000200, kAck | kPsh));
     EXPECT_EQ(frame_ack(out.frame), 0x100u);
     EXPECT_TRUE(checksums_valid(out.frame));
@@ -436,7 +367,7 @@ TEST_F(SnoopProgTest, ForgetStopsProtection) {
     EXPECT_FALSE(snoop_->conn_state(key()));
     EXPECT_FALSE(snoop_->set_stable(key(), 5000));
     auto frame = build_frame(from_server(9001, 9999, kAck));
-    EXPECT_EQ(run(snoop_->egress_prog_fd(), frame).frame, frame);
+    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), frame).frame, frame);
 }
 
 TEST(BpfSnoopConfig, BadConfigurationGivesOneLineErrors) {

@@ -18,20 +18,9 @@ held=10
 conns=20
 limit=$((128 + 2 * held))
 
-
 scenario() {
     start_services
-    # start_failoverd (lib.sh), with the backup under a low open-file limit (hard and soft).
-    b_bg failoverd-backup prlimit --nofile=$limit:$limit "$failoverd" --role backup --vip $vip/24 --dev eth0 \
-        --port $port --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock"
-    wait_until 10 "failoverd on the backup listening on :$replication_port" \
-        listening "$ns_backup" $replication_port
-    p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
-        --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --ready-file "$work/primary.ready" --control "$work/primary.sock"
-    wait_until 10 "failoverd ready on the primary" test -e "$work/primary.ready"
-    wait_until 10 "failoverd ready on the backup" test -e "$work/backup.ready"
+    start_failoverd --backup-nofile $limit
     if ! log_has failoverd-backup "can hold $held connections (open-file limit $limit)"; then
         echo "FAIL: the backup does not say it can hold $held connections:" >&2
         grep 'can hold' "$work/failoverd-backup.log" >&2 || true

@@ -30,16 +30,6 @@ limit_ms=${TCPFO_CONNECT_LIMIT_MS:-150}
 target_ms=50  # the issue's bound, reported
 cap_ms=40  # RetryBackoff::kMaxMs
 
-start_backup_daemon() {
-    b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
-        --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --control "$work/backup.sock"
-}
-start_primary_daemon() {
-    p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
-        --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --control "$work/primary.sock"
-}
 stop_backup_daemon() {
     kill -9 "${bg_pid[failoverd-backup]}"
     wait "${bg_pid[failoverd-backup]}" 2>/dev/null || true
@@ -89,25 +79,14 @@ expect_ctl_failure() {
     grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
 }
 
-# expect_refusal EXIT WHAT NS ARGS...: failoverd exits with EXIT and one line about WHAT.
-expect_refusal() {
-    local want=$1 what=$2 ns=$3 rc=0 out
-    shift 3
-    out=$(timeout 10 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
-    echo "  failoverd ... ${*: -2} -> exit $rc: $out"
-    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
-    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
-    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
-}
-
 scenario() {
     start_services
 
     echo "=== 1. the primary starts first; the backup $rounds time(s) later"
-    start_primary_daemon
+    start_failoverd_on primary
     wait_until 10 "the primary retrying the backup (status)" primary_retrying
     check_retry_capped
-    start_backup_daemon
+    start_failoverd_on backup
     measure_connect
     local pauses=(0 0.1 0.3 1 0 0.05 0.5 2) i pause
     for ((i = 1; i < rounds; i++)); do
@@ -117,7 +96,7 @@ scenario() {
         sleep "$pause"
         check_retry_capped
         echo "  backup down for ${pause}s more; restarting it (its socket is stale now)"
-        start_backup_daemon
+        start_failoverd_on backup
         measure_connect
     done
     [ "$rounds" -lt 2 ] || grep -q "replaced a stale socket" "$work/failoverd-backup.log" ||
@@ -137,7 +116,7 @@ scenario() {
     wait_until 10 "the primary to give up on an unanswered connect (status)" connect_unanswered
     echo "  primary: $(jqs primary '.peers[0].last_error')"
     b ip link set eth0 up
-    start_backup_daemon
+    start_failoverd_on backup
     measure_connect
     local last=${latencies[-1]}
     unset 'latencies[-1]'

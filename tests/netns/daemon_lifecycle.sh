@@ -10,18 +10,6 @@ require_failoverd
 
 common=(--vip $vip/24 --dev eth0 --port $port --listen $primary_ip --peer $backup_ip --control "/tmp/tcpfo-lifecycle-$$.sock")
 
-# expect_refusal EXIT WHAT NS ARGS...: failoverd must exit with EXIT within 5 s and
-# print exactly one line that mentions WHAT.
-expect_refusal() {
-    local want=$1 what=$2 ns=$3 rc=0 out
-    shift 3
-    out=$(timeout 30 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
-    echo "  failoverd $* -> exit $rc: $out"
-    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
-    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
-    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
-}
-
 vip_on_primary() { ip -n "$ns_primary" -4 -o addr show dev eth0 | grep -q " $vip/"; }
 filters_on_primary() { [ -n "$(ip netns exec "$ns_primary" tc filter show dev eth0 ingress)$(ip netns exec "$ns_primary" tc filter show dev eth0 egress)" ]; }
 nothing_left_on_primary() {

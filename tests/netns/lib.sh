@@ -97,6 +97,18 @@ no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
 takeover_finished() { node_status backup 2>/dev/null | jq -e '.takeover.finished_us != null' >/dev/null; }
 
+# expect_refusal EXIT WHAT NS ARGS...: failoverd ARGS in namespace NS must exit with
+# EXIT (within 30 s: a hang fails too) and print exactly one line that mentions WHAT.
+expect_refusal() {
+    local want=$1 what=$2 ns=$3 rc=0 out
+    shift 3
+    out=$(timeout 30 ip netns exec "$ns" "$failoverd" "$@" 2>&1 >/dev/null) || rc=$?
+    echo "  failoverd $* -> exit $rc: $out"
+    [ "$rc" = "$want" ] || { echo "FAIL: expected exit $want, got $rc" >&2; return 1; }
+    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL: expected one line on stderr" >&2; return 1; }
+    grep -q -- "$what" <<<"$out" || { echo "FAIL: the line does not mention '$what'" >&2; return 1; }
+}
+
 # Groups: a client started with `c_group NAME CONNS MODE ARGS...` keeps its progress
 # in $work/NAME.progress. `read_progress NAME` puts its fields into the associative
 # array `progress` without forking (the scenarios poll it every 10 ms);
@@ -215,17 +227,45 @@ start_services() {
     wait_until 30 "the replica on the backup" listening "$ns_backup" $port
 }
 
-# The backup listens for the replication stream; the primary connects to it, claims
-# the VIP and attaches BPF. Both report readiness with --ready-file.
+# start_failoverd_on NODE [--nofile N] [ARGS...]: failoverd with the topology's
+# command line for NODE (primary or backup), in NODE's namespace in the background:
+# log $work/failoverd-NODE.log, PID bg_pid[failoverd-NODE], control socket
+# $work/NODE.sock (node_status). ARGS are added to its command line; --nofile N runs
+# it under an open-file limit of N (soft and hard). It waits for nothing.
+start_failoverd_on() {
+    local node=$1 self peer
+    shift
+    local -a limit=() role_args=()
+    if [ "${1:-}" = --nofile ]; then
+        limit=(prlimit "--nofile=$2:$2")
+        shift 2
+    fi
+    case $node in
+        primary) self=$primary_ip peer=$backup_ip ;;
+        backup) self=$backup_ip peer=$primary_ip role_args=(--replica "127.0.0.1:$port") ;;
+        *) echo "start_failoverd_on: no node '$node' (primary or backup)" >&2; return 2 ;;
+    esac
+    in_bg "$node" "failoverd-$node" "${limit[@]}" "$failoverd" --role "$node" --vip $vip/24 --dev eth0 --port $port \
+        --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}" \
+        --control "$work/$node.sock" "$@"
+}
+
+# start_failoverd [--backup-nofile N]: the backup listens for the replication stream;
+# the primary connects to it, claims the VIP and attaches BPF. Both report readiness
+# with --ready-file. --backup-nofile N: the backup runs under an open-file limit of N.
 start_failoverd() {
-    b_bg failoverd-backup "$failoverd" --role backup --vip $vip/24 --dev eth0 --port $port \
-        --listen $backup_ip:$replication_port --peer $primary_ip:$replication_port \
-        --replica 127.0.0.1:$port --ready-file "$work/backup.ready" --control "$work/backup.sock" ${TCPFO_BACKUP_ARGS:-}
+    local -a backup_limit=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --backup-nofile) backup_limit=(--nofile "$2"); shift 2 ;;
+            *) echo "start_failoverd: unknown option '$1'" >&2; return 2 ;;
+        esac
+    done
+    # shellcheck disable=SC2086  # TCPFO_BACKUP_ARGS: extra words for the backup, split
+    start_failoverd_on backup "${backup_limit[@]}" --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
     wait_until 30 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
-    p_bg failoverd-primary "$failoverd" --role primary --vip $vip/24 --dev eth0 --port $port \
-        --listen $primary_ip:$replication_port --peer $backup_ip:$replication_port \
-        --ready-file "$work/primary.ready" --control "$work/primary.sock"
+    start_failoverd_on primary --ready-file "$work/primary.ready"
     wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }

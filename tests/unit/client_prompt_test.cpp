@@ -11,22 +11,12 @@
 #include "userd/takeover/client_probe.h"
 #include "userd/takeover/resend_prompt.h"
 #include "userd/hooks/server_segment.h"
+#include "ones_sum.h"
 
 using namespace tcpfo;
+using tcpfo::test::ones_sum;
 
 namespace {
-
-// Independent one's-complement sum (RFC 1071): a valid header sums to 0xffff.
-uint16_t ones_sum(const std::vector<uint8_t>& bytes) {
-    uint64_t sum = 0;
-    for (size_t i = 0; i < bytes.size(); i += 2) {
-        uint16_t word = uint16_t(bytes[i] << 8);
-        if (i + 1 < bytes.size()) word |= bytes[i + 1];
-        sum += word;
-    }
-    while (sum > 0xffff) sum = (sum >> 16) + (sum & 0xffff);
-    return uint16_t(sum);
-}
 
 uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
     return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3];

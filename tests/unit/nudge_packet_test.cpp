@@ -4,24 +4,16 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
+#include "ones_sum.h"
+
 using namespace tcpfo;
+using tcpfo::test::ones_sum;
 
 namespace {
-
-// Independent one's-complement sum over 16-bit words (RFC 1071), written
-// differently from the code under test: a valid packet sums to 0xffff.
-uint16_t ones_sum(const std::vector<uint8_t>& bytes) {
-    uint64_t sum = 0;
-    for (size_t i = 0; i < bytes.size(); i += 2) {
-        uint16_t word = uint16_t(bytes[i] << 8);
-        if (i + 1 < bytes.size()) word |= bytes[i + 1];
-        sum += word;
-    }
-    while (sum > 0xffff) sum = (sum >> 16) + (sum & 0xffff);
-    return uint16_t(sum);
-}
 
 struct Built {
     std::vector<uint8_t> packet;

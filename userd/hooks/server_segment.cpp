@@ -27,6 +27,24 @@ void put32(uint8_t* at, uint32_t host) {
 
 }  // namespace
 
+uint16_t internet_checksum(const uint8_t* data, size_t len) {
+    return fold(sum16(data, len));
+}
+
+void write_ipv4_header(uint8_t* out, uint8_t protocol, in_addr_t saddr, in_addr_t daddr, uint16_t total_len) {
+    std::memset(out, 0, 20);
+    auto* ip = reinterpret_cast<iphdr*>(out);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->tot_len = htons(total_len);
+    ip->frag_off = htons(IP_DF);
+    ip->ttl = 64;
+    ip->protocol = protocol;
+    ip->saddr = saddr;
+    ip->daddr = daddr;
+    ip->check = htons(internet_checksum(out, 20));
+}
+
 size_t build_server_segment(const ServerSegment& s, uint8_t* out) {
     const size_t ts_len = s.timestamps ? 12 : 0;
     const size_t sack_len = s.sack.empty() ? 0 : 4 + 8 * s.sack.size();
@@ -36,16 +54,7 @@ size_t build_server_segment(const ServerSegment& s, uint8_t* out) {
     const size_t total = 20 + tcp_len;
     std::memset(out, 0, total);
 
-    auto* ip = reinterpret_cast<iphdr*>(out);
-    ip->version = 4;
-    ip->ihl = 5;
-    ip->tot_len = htons(uint16_t(total));
-    ip->frag_off = htons(IP_DF);
-    ip->ttl = 64;
-    ip->protocol = IPPROTO_TCP;
-    ip->saddr = s.key.vip_addr;
-    ip->daddr = s.key.client_addr;
-    ip->check = htons(fold(sum16(out, 20)));
+    write_ipv4_header(out, IPPROTO_TCP, s.key.vip_addr, s.key.client_addr, uint16_t(total));
 
     auto* tcp = reinterpret_cast<tcphdr*>(out + 20);
     tcp->source = s.key.vip_port;

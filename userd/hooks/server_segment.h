@@ -1,10 +1,12 @@
 // One TCP segment "from the service" (VIP:PORT -> client), built from scratch for the
 // takeover's raw sends: the out-of-window probe, the resend prompt, duplicate ACKs
 // (client_probe.h, resend_prompt.h). Sent through NudgeSender::send_packet, whose
-// IPPROTO_RAW socket carries TCPFO_NUDGE_MARK.
+// IPPROTO_RAW socket carries TCPFO_NUDGE_MARK. The IPv4 header and the checksum are
+// also what the PMTU prompt (resend_prompt.h) is built from.
 #pragma once
 
 #include <linux/types.h>
+#include <netinet/in.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -46,5 +48,12 @@ constexpr size_t kMaxServerSegmentBytes = 20 + 60 + 4;
 // out as Linux sends them: NOP NOP TIMESTAMP, then NOP NOP SACK. Both checksums are
 // computed; the TCP pseudo-header uses the VIP, as the client expects.
 size_t build_server_segment(const ServerSegment& segment, uint8_t* out);
+
+// The Internet checksum (RFC 1071) of `len` bytes, in host order (store it with htons).
+uint16_t internet_checksum(const uint8_t* data, size_t len);
+
+// Writes the 20-byte IPv4 header every raw send uses (no options, DF, TTL 64) with its
+// checksum into `out`. `total_len` is the tot_len field, in host order.
+void write_ipv4_header(uint8_t* out, uint8_t protocol, in_addr_t saddr, in_addr_t daddr, uint16_t total_len);
 
 }  // namespace tcpfo

@@ -1,7 +1,6 @@
 #include "userd/takeover/resend_prompt.h"
 
 #include <arpa/inet.h>
-#include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 
 #include <cstring>
@@ -21,14 +20,6 @@ ServerSegment ack_of(const ResendContext& c) {
     s.window = c.window;
     s.timestamps = c.timestamps;
     return s;
-}
-
-uint16_t checksum(const uint8_t* data, size_t len) {
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < len; i += 2) sum += uint32_t(data[i]) << 8 | data[i + 1];
-    if (len & 1) sum += uint32_t(data[len - 1]) << 8;
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(~sum);
 }
 
 }  // namespace
@@ -91,16 +82,7 @@ Result<ResendMethod> prompt_resend(NudgeSender& sender, const ResendContext& c, 
 
 size_t build_pmtu_prompt(const tcpfo_conn_key& key, uint32_t client_seq, uint16_t next_hop_mtu, uint8_t* out) {
     std::memset(out, 0, kPmtuPromptBytes);
-    auto* ip = reinterpret_cast<iphdr*>(out);
-    ip->version = 4;
-    ip->ihl = 5;
-    ip->tot_len = htons(uint16_t(kPmtuPromptBytes));
-    ip->frag_off = htons(IP_DF);
-    ip->ttl = 64;
-    ip->protocol = IPPROTO_ICMP;
-    ip->saddr = key.vip_addr;
-    ip->daddr = key.client_addr;
-    ip->check = htons(checksum(out, 20));
+    write_ipv4_header(out, IPPROTO_ICMP, key.vip_addr, key.client_addr, uint16_t(kPmtuPromptBytes));
 
     auto* icmp = reinterpret_cast<icmphdr*>(out + 20);
     icmp->type = ICMP_DEST_UNREACH;
@@ -109,22 +91,13 @@ size_t build_pmtu_prompt(const tcpfo_conn_key& key, uint32_t client_seq, uint16_
 
     // The quoted datagram: a full-size client segment to the VIP, DF set, and the first
     // 8 bytes of its TCP header (ports, sequence): what tcp_v4_err looks up and checks.
-    auto* quoted = reinterpret_cast<iphdr*>(out + 28);
-    quoted->version = 4;
-    quoted->ihl = 5;
-    quoted->tot_len = htons(uint16_t(next_hop_mtu + 1));
-    quoted->frag_off = htons(IP_DF);
-    quoted->ttl = 64;
-    quoted->protocol = IPPROTO_TCP;
-    quoted->saddr = key.client_addr;
-    quoted->daddr = key.vip_addr;
-    quoted->check = htons(checksum(out + 28, 20));
+    write_ipv4_header(out + 28, IPPROTO_TCP, key.client_addr, key.vip_addr, uint16_t(next_hop_mtu + 1));
     std::memcpy(out + 48, &key.client_port, 2);
     std::memcpy(out + 50, &key.vip_port, 2);
     const uint32_t seq = htonl(client_seq);
     std::memcpy(out + 52, &seq, 4);
 
-    icmp->checksum = htons(checksum(out + 20, kPmtuPromptBytes - 20));
+    icmp->checksum = htons(internet_checksum(out + 20, kPmtuPromptBytes - 20));
     return kPmtuPromptBytes;
 }
 
