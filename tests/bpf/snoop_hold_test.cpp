@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -166,6 +167,26 @@ TEST_F(SnoopHoldTest, ReleaseAllEndsEveryHoldAndSkipsKeysNotHeld) {
     EXPECT_TRUE(snoop_->held(key(kClientPort + 20)));
     snoop_->release_all({});
     EXPECT_EQ(ingress(from_client(100, 200, kAck, kClientPort + 1)), kTcActOk);
+}
+
+TEST_F(SnoopHoldTest, AllHeldReplacesWhatTheBufferHeld) {
+    Hooks::HeldRecords buffer(5);  // stale entries from an earlier read
+    ASSERT_TRUE(snoop_->all_held(buffer));
+    EXPECT_TRUE(buffer.empty());
+    for (uint16_t i = 0; i < 3; ++i) ASSERT_TRUE(snoop_->hold(key(uint16_t(kClientPort + i))));
+    EXPECT_EQ(ingress(from_client(100, 200, kAck, kClientPort + 1)), kTcActShot);
+    ASSERT_TRUE(snoop_->all_held(buffer));
+    ASSERT_EQ(buffer.size(), 3u);
+    std::vector<uint16_t> ports;
+    for (const auto& [k, record] : buffer) {
+        ports.push_back(ntohs(k.client_port));
+        EXPECT_EQ(record.segments, k.client_port == htons(kClientPort + 1) ? 1u : 0u);
+    }
+    std::sort(ports.begin(), ports.end());
+    EXPECT_EQ(ports, (std::vector<uint16_t>{kClientPort, kClientPort + 1, kClientPort + 2}));
+    snoop_->release(key(kClientPort + 1));
+    ASSERT_TRUE(snoop_->all_held(buffer));
+    EXPECT_EQ(buffer.size(), 2u);
 }
 
 TEST_F(SnoopHoldTest, HoldTableIsBoundedLikeTheOthers) {

@@ -278,8 +278,6 @@ void BackupNode::begin_takeover(const std::string& why) {
     heartbeat_->set_role(NodeRole::primary);
     if (primary_) primary_->close();
     dirty_.clear();
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
     auto takeover = Takeover::start(context, std::move(feeds_));
     feeds_.clear();
@@ -297,9 +295,9 @@ void BackupNode::report_takeover_once() {
     note_takeover_result();
     const Takeover::Report& r = takeover_->report();
     log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
-             "(VIP claimed at {} ms after {} attempt(s), {} client position(s) learned at {} ms, "
+             "(VIP claimed at {} ms after {} attempt(s), probes sent at {} ms, {} client position(s) learned at {} ms, "
              "replica drained at {} ms, rebuilt at {} ms, {} client(s) prompted to resend)",
-             r.rebuilt, r.reset, r.serving_ms, r.claimed_ms, r.claim_attempts, r.positions_learned, r.learned_ms,
+             r.rebuilt, r.reset, r.serving_ms, r.claimed_ms, r.claim_attempts, r.probed_ms, r.positions_learned, r.learned_ms,
              r.drained_ms, r.rebuilt_ms, r.prompted);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdarg>
 #include <cstring>
 #include <vector>
@@ -282,14 +283,14 @@ Result<tcpfo_held_client> BpfSnoop::held(const tcpfo_conn_key& key) const {
     return record;
 }
 
-Result<Hooks::HeldRecords> BpfSnoop::all_held() const {
-    // BPF_MAP_LOOKUP_BATCH: up to kBatch entries per syscall instead of one each.
-    constexpr uint32_t kBatch = 4096;
+Result<void> BpfSnoop::all_held(HeldRecords& out) const {
+    // BPF_MAP_LOOKUP_BATCH: up to kBatch entries per syscall instead of one each,
+    // straight into the caller's buffer.
+    constexpr uint32_t kBatch = 1024;
     const int fd = bpf_map__fd(skel_->maps.held);
-    std::vector<tcpfo_conn_key> keys(kBatch);
-    std::vector<tcpfo_held_client> values(kBatch);
-    HeldRecords out;
-    out.reserve(kBatch);
+    std::array<tcpfo_conn_key, kBatch> keys;
+    std::array<tcpfo_held_client, kBatch> values;
+    out.clear();
     tcpfo_conn_key next{};
     bool first = true;
     for (;;) {
@@ -299,7 +300,7 @@ Result<Hooks::HeldRecords> BpfSnoop::all_held() const {
                                             nullptr);
         const int err = rc ? errno : 0;
         for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
-        if (rc && err == ENOENT) return out;  // the last batch
+        if (rc && err == ENOENT) return {};  // the last batch
         if (rc) return sys_fail(err, "can't read the hold records");
         first = false;
     }

@@ -48,7 +48,7 @@ public:
     Result<void> mark_rebuilt(const tcpfo_conn_key& key) override;
     Result<void> hold(const tcpfo_conn_key& key) override;
     Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const override;
-    Result<HeldRecords> all_held() const override;
+    Result<void> all_held(HeldRecords& out) const override;
     void release(const tcpfo_conn_key& key) override;
     void release_all(std::span<const tcpfo_conn_key> keys) override;
     void set_takeover_mode(bool on) override;

@@ -79,9 +79,10 @@ public:
     // The record of a held connection (fails if it is not held).
     virtual Result<tcpfo_held_client> held(const tcpfo_conn_key& key) const = 0;
     // Every hold record at once (a few syscalls for thousands: the takeover reads them
-    // all while it waits for the clients' answers).
+    // all while it waits for the clients' answers), into `out`, replacing what it held:
+    // the caller keeps one buffer for every read (fresh pages are costly to touch).
     using HeldRecords = std::vector<std::pair<tcpfo_conn_key, tcpfo_held_client>>;
-    virtual Result<HeldRecords> all_held() const = 0;
+    virtual Result<void> all_held(HeldRecords& out) const = 0;
     // Ends the hold: segments reach the stack again. mark_rebuilt() lets them through
     // too, while the record goes on being updated until release().
     virtual void release(const tcpfo_conn_key& key) = 0;

@@ -50,6 +50,7 @@ void BackupNode::note_takeover_result() {
     t.positions_learned = r.positions_learned;
     t.prompted = r.prompted;
     t.claimed_ms = r.claimed_ms;
+    t.probed_ms = r.probed_ms;
     t.learned_ms = r.learned_ms;
     t.drained_ms = r.drained_ms;
     t.rebuilt_ms = r.rebuilt_ms;

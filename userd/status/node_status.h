@@ -78,7 +78,7 @@ struct TakeoverStatus {
     uint64_t positions_learned = 0;  // clients that answered the probe in time
     uint64_t prompted = 0;           // clients prompted to resend what the dead primary took
     // Milliseconds from the decision to each step's end.
-    uint64_t claimed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0, total_ms = 0;
+    uint64_t claimed_ms = 0, probed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0, total_ms = 0;
 };
 
 struct NodeStatus {

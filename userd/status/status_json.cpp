@@ -47,6 +47,7 @@ Json takeover_json(const TakeoverStatus& t) {
         j["prompted"] = t.prompted;
         j["total_ms"] = t.total_ms;
         j["claimed_ms"] = t.claimed_ms;
+        j["probed_ms"] = t.probed_ms;
         j["learned_ms"] = t.learned_ms;
         j["drained_ms"] = t.drained_ms;
         j["rebuilt_ms"] = t.rebuilt_ms;

@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/base/split_in_two.h"
 #include "userd/base/seq.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/takeover/repair_plan.h"
@@ -34,6 +36,8 @@ constexpr size_t kClaimLogEvery = 100;
 // the silent ones from what the backup knows. A live client answers within a round
 // trip; one that does not is rebuilt the old way (ACK ceiling, pure-ACK lift).
 constexpr uint64_t kProbeWaitMs = 30;
+// Probes for at least this many connections go out on both cores.
+constexpr size_t kParallelProbesMin = 512;
 
 // Whether something accepts connections at the replica's address: one blocking connect
 // with a short timeout (the replica runs beside failoverd, normally on loopback).
@@ -152,53 +156,65 @@ bool Takeover::drain() {
 void Takeover::send_probes() {
     const uint64_t now = monotonic_ms();
     // The hold records as they stand before the probes leave, all in a few syscalls.
-    auto held = ctx_.hooks.all_held();
-    if (!held) {
-        log_warn("takeover: {}; clients' positions are not learned", held.error().message);
+    if (auto r = ctx_.hooks.all_held(held_); !r) {
+        log_warn("takeover: {}; clients' positions are not learned", r.error().message);
         return;
     }
-    for (const auto& [key, record] : *held) {
+    // A connection not held is rebuilt from what the backup knows.
+    std::vector<const Conn*> probed;
+    probed.reserve(held_.size());
+    for (const auto& [key, record] : held_) {
         auto it = by_key_.find(key);
         if (it == by_key_.end()) continue;
         Conn& conn = conns_.at(it->second);
         conn.before_probe = record;
         conn.awaiting_answer = true;
+        probed.push_back(&conn);
     }
-    // Built first, then sent with a few sendmmsg calls instead of one sendto each.
-    std::vector<std::array<uint8_t, kMaxServerSegmentBytes>> packets;
-    std::vector<NudgeSender::Outgoing> outgoing;
-    packets.reserve(conns_.size());
-    outgoing.reserve(conns_.size());
-    for (auto& [id, conn] : conns_) {
-        if (!conn.awaiting_answer) continue;  // not held: rebuilt from what the backup knows
-        const ReplicaFeed& feed = *conn.feed;
-        const ConnOpenRecord& c = feed.conn();
-        const RepairState planned = repair_state_for(c, feed.log(), feed.output(), feed.client, now);
-        ProbeSpec probe;
-        probe.client_acked = planned.snd_una;
-        probe.ack = planned.rcv_nxt;
-        probe.window = uint16_t(std::min<uint32_t>(planned.rcv_wnd >> planned.rcv_wscale, 65535));
-        if (planned.timestamps_ok) probe.timestamps = TcpTimestamps{planned.tsval, feed.client.tsval};
-        // One old byte rather than a pure ACK: Linux answers it every time, while its
-        // answers to out-of-window pure ACKs are rate-limited to one per 500 ms.
-        probe.with_byte = true;
-        auto& packet = packets.emplace_back();
-        const size_t len = build_probe_packet(conn.key, probe, packet.data());
-        outgoing.push_back({conn.key.client_addr, std::span<const uint8_t>(packet.data(), len)});
-        ++awaiting_;
-    }
-    // A probe the kernel refused goes unanswered: its connection is rebuilt from what
-    // this node knows once the wait for answers ends.
-    if (const size_t sent = ctx_.raw.send_packets(outgoing); sent < outgoing.size())
-        log_warn("takeover: {} of {} probe(s) could not be sent", outgoing.size() - sent, outgoing.size());
+    awaiting_ = probed.size();
+    // Built and sent a batch at a time (sendmmsg), on both cores: a probe costs the
+    // sender its trip through the stack, and on a test topology the client's answer
+    // too. Only reads here: each thread builds into its own stack buffer.
+    std::atomic<size_t> refused{0};
+    split_in_two(probed.size(), kParallelProbesMin, 2, [&](size_t begin, size_t end) noexcept {
+        constexpr size_t kBatch = 256;
+        std::array<std::array<uint8_t, kMaxServerSegmentBytes>, kBatch> packets;
+        std::array<NudgeSender::Outgoing, kBatch> outgoing;
+        for (size_t base = begin; base < end; base += kBatch) {
+            const size_t n = std::min(kBatch, end - base);
+            for (size_t i = 0; i < n; ++i) {
+                const Conn& conn = *probed[base + i];
+                const size_t len = build_client_probe(conn, now, packets[i].data());
+                outgoing[i] = {conn.key.client_addr, std::span<const uint8_t>(packets[i].data(), len)};
+            }
+            // A probe the kernel refused goes unanswered: its connection is rebuilt
+            // from what this node knows once the wait for answers ends.
+            refused += n - ctx_.raw.send_packets(std::span(outgoing.data(), n));
+        }
+    });
+    if (refused > 0) log_warn("takeover: {} of {} probe(s) could not be sent", refused.load(), probed.size());
     probes_sent_ms_ = monotonic_ms();
+    report_.probed_ms = since_start();
+}
+
+size_t Takeover::build_client_probe(const Conn& conn, uint64_t now_ms, uint8_t* packet) const {
+    const ReplicaFeed& feed = *conn.feed;
+    const RepairState planned = repair_state_for(feed.conn(), feed.log(), feed.output(), feed.client, now_ms);
+    ProbeSpec probe;
+    probe.client_acked = planned.snd_una;
+    probe.ack = planned.rcv_nxt;
+    probe.window = uint16_t(std::min<uint32_t>(planned.rcv_wnd >> planned.rcv_wscale, 65535));
+    if (planned.timestamps_ok) probe.timestamps = TcpTimestamps{planned.tsval, feed.client.tsval};
+    // One old byte rather than a pure ACK: Linux answers it every time, while its
+    // answers to out-of-window pure ACKs are rate-limited to one per 500 ms.
+    probe.with_byte = true;
+    return build_probe_packet(conn.key, probe, packet);
 }
 
 bool Takeover::collect_answers() {
     if (awaiting_ > 0) {
-        auto held = ctx_.hooks.all_held();
-        if (held) {
-            for (const auto& [key, record] : *held) {
+        if (ctx_.hooks.all_held(held_)) {
+            for (const auto& [key, record] : held_) {
                 auto it = by_key_.find(key);
                 if (it == by_key_.end()) continue;
                 Conn& conn = conns_.at(it->second);

@@ -62,7 +62,7 @@ public:
         size_t claim_attempts = 0;
         size_t positions_learned = 0;  // clients that answered the probe in time
         size_t prompted = 0;           // clients prompted to resend what the primary took
-        uint64_t claimed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0;
+        uint64_t claimed_ms = 0, probed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0;
     };
 
     // Takes the feeds (their replica sockets move into the splices).
@@ -98,6 +98,8 @@ private:
     bool drain();
     bool try_claim();
     void send_probes();
+    // The probe for one connection into `packet` (kMaxServerSegmentBytes); its length.
+    size_t build_client_probe(const Conn& conn, uint64_t now_ms, uint8_t* packet) const;
     bool collect_answers();
     void rebuild_all();
     void serve_all();
@@ -118,7 +120,8 @@ private:
     uint64_t probes_sent_ms_ = 0;
     std::unordered_map<ConnKey, uint64_t, ConnKeyHash> by_key_;  // conn id by 4-tuple
     size_t awaiting_ = 0;  // probed connections whose client has not answered yet
-    std::map<uint64_t, std::string> resets_;  // conn ids whose client has not answered yet
+    Hooks::HeldRecords held_;  // the hold records last read (one buffer for every read)
+    std::map<uint64_t, std::string> resets_;  // connections reset toward their clients, and why
     Report report_;
 };
 

@@ -7,11 +7,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <optional>
-#include <thread>
 
 #include <fmt/core.h>
 
+#include "userd/base/split_in_two.h"
 #include "userd/takeover/repair_ring.h"
 #include "userd/takeover/repair_steps.h"
 
@@ -168,35 +167,13 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
     return finish_rebuild(std::move(*prepared), s, sent_unacked);
 }
 
-namespace {
-
-// Runs work(begin, end) over [0, count): on the calling thread alone, or for a batch of
-// at least kParallelRebuildMin with max_threads > 1, the second half on a helper thread
-// (the per-socket kernel work is independent but for short bucket locks, so two halves
-// on two cores take a little more than half the time). `work` must not throw: on the
-// helper thread std::jthread would call std::terminate. If the thread cannot be
-// started the calling thread does it all.
-template <class Work>
-void split_in_two(size_t count, unsigned max_threads, const Work& work) {
-    if (count < kParallelRebuildMin || max_threads < 2) return work(0, count);
-    const size_t half = count / 2;
-    std::optional<std::jthread> helper;
-    try {
-        helper.emplace([&work, half, count] { work(half, count); });
-    } catch (...) {
-        return work(0, count);
-    }
-    work(0, half);
-}  // the helper joins here
-
-}  // namespace
 
 std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads, bool use_uring) {
     if (use_uring && jobs.size() >= kUringRebuildMin)
         if (auto done = rebuild_batch_uring(jobs)) return std::move(*done);
     // Every slot exists before any thread starts: each thread writes only its own range.
     std::vector<Result<UniqueFd>> results(jobs.size());
-    split_in_two(jobs.size(), max_threads, [&](size_t begin, size_t end) noexcept {
+    split_in_two(jobs.size(), kParallelRebuildMin, max_threads, [&](size_t begin, size_t end) noexcept {
         for (size_t i = begin; i < end; ++i) {
             RebuildJob& job = jobs[i];
             // A job that throws (out of memory while formatting its error) gets that as
@@ -214,7 +191,7 @@ std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned
 
 std::vector<Result<void>> request_ack_batch(std::span<const int> fds, unsigned max_threads) {
     std::vector<Result<void>> results(fds.size());
-    split_in_two(fds.size(), max_threads, [&](size_t begin, size_t end) noexcept {
+    split_in_two(fds.size(), kParallelRebuildMin, max_threads, [&](size_t begin, size_t end) noexcept {
         for (size_t i = begin; i < end; ++i) {
             try {
                 results[i] = request_ack(fds[i]);
