@@ -1,29 +1,37 @@
 // BackupNode's status for the control socket: the primary's stream, each replicated
 // connection, and after a takeover which connections were rebuilt.
+#include <algorithm>
+
 #include "userd/backup/backup_node.h"
 #include "userd/base/inet_address.h"
 #include "userd/status/node_sources.h"
 
 namespace tcpfo {
 
+namespace {
+
+ConnStatus feed_status(uint64_t id, const ReplicaFeed& f) {
+    ConnStatus c;
+    c.id = id;
+    c.client_addr = f.conn().client_addr;
+    c.client_port = f.conn().client_port;
+    c.phase = f.broken() ? "replica-failed" : "replicating";
+    c.is_protected = !f.broken();
+    if (f.broken()) c.why_not = "the replica connection failed; it cannot be taken over";
+    c.client_logged = f.log().end();
+    c.client_stable = f.stable_sent;
+    c.client_fed = f.log().fed();
+    c.replica_produced = f.output().produced();
+    c.server_acked = f.output().acked();
+    return c;
+}
+
+}  // namespace
+
 std::vector<ConnStatus> BackupNode::feed_statuses() const {
     std::vector<ConnStatus> out;
     out.reserve(feeds_.size());
-    for (const auto& [id, f] : feeds_) {
-        ConnStatus c;
-        c.id = id;
-        c.client_addr = f->conn().client_addr;
-        c.client_port = f->conn().client_port;
-        c.phase = f->broken() ? "replica-failed" : "replicating";
-        c.is_protected = !f->broken();
-        if (f->broken()) c.why_not = "the replica connection failed; it cannot be taken over";
-        c.client_logged = f->log().end();
-        c.client_stable = f->stable_sent;
-        c.client_fed = f->log().fed();
-        c.replica_produced = f->output().produced();
-        c.server_acked = f->output().acked();
-        out.push_back(std::move(c));
-    }
+    for (const auto& [id, f] : feeds_) out.push_back(feed_status(id, *f));
     return out;
 }
 
@@ -33,7 +41,8 @@ void BackupNode::note_takeover_begun(const std::string& why) {
     t.epoch = epoch_;
     t.started_us = realtime_us();
     takeover_status_ = std::move(t);
-    takeover_conns_ = feed_statuses();
+    // The connections are listed once the takeover serves (note_takeover_result):
+    // building 10,000 statuses here would delay every one of them.
 }
 
 void BackupNode::note_takeover_result() {
@@ -55,6 +64,13 @@ void BackupNode::note_takeover_result() {
     t.drained_ms = r.drained_ms;
     t.rebuilt_ms = r.rebuilt_ms;
     t.serving_ms = r.serving_ms;
+    // The feeds as they stood when spliced or reset, in connection order.
+    auto feeds = takeover_->take_retired_feeds();
+    std::sort(feeds.begin(), feeds.end(), [](const auto& a, const auto& b) { return a->conn().conn_id < b->conn().conn_id; });
+    takeover_conns_.clear();
+    takeover_conns_.reserve(feeds.size());
+    for (const auto& f : feeds) takeover_conns_.push_back(feed_status(f->conn().conn_id, *f));
+    feeds.clear();
     for (auto& c : takeover_conns_) {
         c.rebuilt = takeover_->has_splice(c.id);
         if (*c.rebuilt) continue;

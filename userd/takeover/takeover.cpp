@@ -64,6 +64,7 @@ const char* step_name(Takeover::Step step) {
 
 Takeover::Takeover(Context context, FeedTable feeds) : ctx_(context) {
     by_key_.reserve(feeds.size());
+    retired_feeds_.reserve(feeds.size());
     for (auto& [id, feed] : feeds) {
         Conn& conn = conns_[id];
         conn.key = conn_key_of(feed->conn());
@@ -359,8 +360,14 @@ void Takeover::serve_all() {
         if (conn.position) prompt_resend_if_needed(conn, fd);
         else ctx_.hooks.release(conn.key);
     }
+    // Their feeds are not destroyed here, in the middle of the takeover: the node
+    // reads the connections' status from them, then drops them (take_retired_feeds).
+    for (auto& [id, conn] : conns_)
+        if (conn.feed) retired_feeds_.push_back(std::move(conn.feed));  // a reset one went already
     conns_.clear();
 }
+
+std::vector<std::unique_ptr<ReplicaFeed>> Takeover::take_retired_feeds() { return std::move(retired_feeds_); }
 
 void Takeover::ask_for_quick_acks(const ConnKey& key, const RepairState& s, int socket_fd) {
     // The rebuilt socket starts with the initial congestion window and grows it only
@@ -428,6 +435,7 @@ void Takeover::reset_conn(Conn& conn, const std::string& why) {
     ++report_.reset;
     resets_.emplace(c.conn_id, why);
     log_error("{}: reset toward the client: {}", conn.feed->name(), why);
+    retired_feeds_.push_back(std::move(conn.feed));
 }
 
 Result<void> Takeover::release_vip() {

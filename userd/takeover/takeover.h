@@ -80,6 +80,10 @@ public:
     // Connections reset toward their clients, and why.
     const std::map<uint64_t, std::string>& resets() const { return resets_; }
 
+    // Once serving: every connection's feed as it stood when its socket was spliced or
+    // reset (for the status), handed over once.
+    std::vector<std::unique_ptr<ReplicaFeed>> take_retired_feeds();
+
     // SIGTERM after takeover: give the VIP back.
     Result<void> release_vip();
 
@@ -123,6 +127,7 @@ private:
     Hooks::HeldRecords held_;  // the hold records last read (one buffer for every read)
     std::map<uint64_t, std::string> resets_;  // connections reset toward their clients, and why
     Report report_;
+    std::vector<std::unique_ptr<ReplicaFeed>> retired_feeds_;
 };
 
 const char* step_name(Takeover::Step step);
