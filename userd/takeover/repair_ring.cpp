@@ -122,11 +122,10 @@ bool uring_rebuild_available() {
     return available;
 }
 
-std::optional<std::vector<Result<UniqueFd>>> rebuild_batch_uring(std::span<RebuildJob> jobs) {
-    if (!uring_rebuild_available()) return std::nullopt;
+bool rebuild_batch_uring(std::span<RebuildJob> jobs, std::span<Result<UniqueFd>> results) {
+    if (!uring_rebuild_available() || results.size() != jobs.size()) return false;
     Ring ring;
-    if (!ring.open()) return std::nullopt;
-    std::vector<Result<UniqueFd>> results(jobs.size());
+    if (!ring.open()) return false;
     // The jobs go in chunks of one ring's worth: the steps of a chunk are planned into
     // the same small buffer each time. On these machines touching a fresh page costs
     // ~30-40 µs (a paravirtualised guest), so planning all 10,000 at once (7 MB)
@@ -190,7 +189,7 @@ std::optional<std::vector<Result<UniqueFd>>> rebuild_batch_uring(std::span<Rebui
         for (size_t k = 0; k < count; ++k)
             if (alive[k]) results[first + k] = std::move(job(k).prepared.fd);
     }
-    return results;
+    return true;
 }
 
 }  // namespace tcpfo

@@ -11,7 +11,6 @@
 // and the caller rebuilds with one syscall per step.
 #pragma once
 
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -21,9 +20,10 @@
 
 namespace tcpfo {
 
-// Result i is job i's socket or its one-line error (the same lines finish_rebuild()
-// gives); nullopt, with no job touched, when io_uring cannot be used here.
-std::optional<std::vector<Result<UniqueFd>>> rebuild_batch_uring(std::span<RebuildJob> jobs);
+// results[i] becomes job i's socket or its one-line error (the same lines
+// finish_rebuild() gives); false, with no job touched, when io_uring cannot be used
+// here. Several threads may run it at once on different jobs (a ring each).
+bool rebuild_batch_uring(std::span<RebuildJob> jobs, std::span<Result<UniqueFd>> results);
 
 // Whether rebuild_batch_uring() can run on this kernel (checked once, then cached).
 bool uring_rebuild_available();

@@ -168,23 +168,46 @@ Result<UniqueFd> rebuild_connection(const RepairState& s, std::span<const uint8_
 }
 
 
+namespace {
+
+// One syscall per step, job by job. A job that throws (out of memory while formatting
+// its error) gets that as its error; nothing crosses the thread.
+void finish_each(std::span<RebuildJob> jobs, std::span<Result<UniqueFd>> results) noexcept {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        try {
+            results[i] = finish_rebuild(std::move(jobs[i].prepared), jobs[i].state, jobs[i].sent_unacked);
+        } catch (...) {
+            jobs[i].prepared.fd.reset();
+            results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
+        }
+    }
+}
+
+// Through io_uring where it can be used, else one syscall per step.
+void finish_part(std::span<RebuildJob> jobs, std::span<Result<UniqueFd>> results, bool use_uring) noexcept {
+    try {
+        if (use_uring && rebuild_batch_uring(jobs, results)) return;
+    } catch (...) {
+        // Out of memory part-way: a job left unfinished may have taken some of its
+        // steps, so it cannot be finished another way; its socket closes silently.
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            if (!results[i] || *results[i]) continue;
+            jobs[i].prepared.fd.reset();
+            results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
+        }
+        return;
+    }
+    finish_each(jobs, results);
+}
+
+}  // namespace
+
 std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads, bool use_uring) {
-    if (use_uring && jobs.size() >= kUringRebuildMin)
-        if (auto done = rebuild_batch_uring(jobs)) return std::move(*done);
     // Every slot exists before any thread starts: each thread writes only its own range.
     std::vector<Result<UniqueFd>> results(jobs.size());
+    use_uring = use_uring && jobs.size() >= kUringRebuildMin;
     split_in_two(jobs.size(), kParallelRebuildMin, max_threads, [&](size_t begin, size_t end) noexcept {
-        for (size_t i = begin; i < end; ++i) {
-            RebuildJob& job = jobs[i];
-            // A job that throws (out of memory while formatting its error) gets that as
-            // its error; nothing crosses the thread.
-            try {
-                results[i] = finish_rebuild(std::move(job.prepared), job.state, job.sent_unacked);
-            } catch (...) {
-                job.prepared.fd.reset();
-                results[i] = std::unexpected(Error{"can't rebuild a connection: out of memory"});
-            }
-        }
+        finish_part(jobs.subspan(begin, end - begin), std::span(results).subspan(begin, end - begin), use_uring);
     });
     return results;
 }

@@ -124,13 +124,13 @@ inline constexpr size_t kParallelRebuildMin = 256;
 // setting up a ring costs more than it saves.
 inline constexpr size_t kUringRebuildMin = 16;
 
-// Finishes every job; result i is job i's socket or its one-line error. Where the
-// kernel takes setsockopt through io_uring (Linux 6.7) the steps go to it in batches
-// (repair_ring.h); otherwise, with at least kParallelRebuildMin jobs, the work is split
-// in `max_threads` contiguous parts (at most 2, the cores of the machines this runs
-// on), the first done on the calling thread; a thread that cannot be started leaves
-// its part to the calling thread. Nothing is thrown across threads: each job's failure
-// is its own result.
+// Finishes every job; result i is job i's socket or its one-line error. With at
+// least kParallelRebuildMin jobs the work is split in `max_threads` contiguous parts
+// (at most 2, the cores of the machines this runs on), the first done on the calling
+// thread; a thread that cannot be started leaves its part to the calling thread. Each
+// part goes through io_uring in batches where the kernel takes setsockopt that way
+// (Linux 6.7; repair_ring.h), else one syscall per step. Nothing is thrown across
+// threads: each job's failure is its own result.
 // `use_uring` false forces the threads (tests, comparisons).
 std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned max_threads = 2,
                                             bool use_uring = true);
