@@ -212,20 +212,6 @@ std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned
     return results;
 }
 
-std::vector<Result<void>> request_ack_batch(std::span<const int> fds, unsigned max_threads) {
-    std::vector<Result<void>> results(fds.size());
-    split_in_two(fds.size(), kParallelRebuildMin, max_threads, [&](size_t begin, size_t end) noexcept {
-        for (size_t i = begin; i < end; ++i) {
-            try {
-                results[i] = request_ack(fds[i]);
-            } catch (...) {
-                results[i] = std::unexpected(Error{"can't probe a socket: out of memory"});
-            }
-        }
-    });
-    return results;
-}
-
 Result<void> request_ack(int fd) {
     // Leaving repair mode with TCP_REPAIR_OFF is the kernel's one way to send a window
     // probe on demand; entering it on a live connection changes nothing else.

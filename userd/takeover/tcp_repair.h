@@ -117,8 +117,7 @@ struct RebuildJob {
     std::span<const uint8_t> sent_unacked;  // must stay valid during rebuild_batch()
 };
 
-// Batches of at least this many sockets are split across threads (rebuild_batch,
-// request_ack_batch).
+// Batches of at least this many sockets are split across threads (rebuild_batch).
 inline constexpr size_t kParallelRebuildMin = 256;
 // Batches of at least this many go through io_uring where the kernel allows it: below,
 // setting up a ring costs more than it saves.
@@ -142,10 +141,6 @@ std::vector<Result<UniqueFd>> rebuild_batch(std::span<RebuildJob> jobs, unsigned
 // segments at most once per 500 ms per connection (net.ipv4.tcp_invalid_ratelimit), so
 // a probe sent before the client can reach us would silence this one.
 Result<void> request_ack(int fd);
-
-// request_ack() for many sockets (2 syscalls each), split across two threads like
-// rebuild_batch(); result i is fds[i]'s.
-std::vector<Result<void>> request_ack_batch(std::span<const int> fds, unsigned max_threads = 2);
 
 // Reads the same fields off a live connected socket: TCP_INFO for the options, in
 // repair mode TCP_QUEUE_SEQ, SIOCOUTQ and SIOCOUTQNSD for the sequences, TCP_MAXSEG for the MSS
