@@ -46,7 +46,7 @@ ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<v
       on_first_output_(std::move(start.on_first_output)) {
     to_client_.from = replica_.get();
     to_client_.to = client_.get();
-    to_client_.buffer.append(start.unacked);
+    to_client_.buffer = std::move(start.unacked);
     to_client_.eof = start.replica_output_ended;
     // The replica lags the dead primary: what it writes first the client has
     // already acknowledged.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "userd/base/byte_queue.h"
 
@@ -50,6 +51,10 @@ public:
     bool eof() const { return eof_; }
     // Unacknowledged output, starting at server offset max(acked, first kept byte).
     std::span<const uint8_t> unacked() const { return kept_.front(); }
+    // Takeover: hands the unacknowledged output over without copying it (it becomes
+    // the splice's first bytes toward the client). Nothing is kept afterwards;
+    // produced() and acked() stay as they were.
+    ByteQueue take_unacked() { return std::move(kept_); }
     void consume(size_t n) { kept_.pop_front(n); }
     // Frees the buffer if nothing is kept (an idle connection keeps no memory).
     size_t release_idle_memory() { return kept_.release_if_empty(); }
