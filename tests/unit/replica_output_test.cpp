@@ -30,6 +30,37 @@ TEST(ReplicaOutput, KeepsOnlyWhatTheClientHasNotAcknowledged) {
     EXPECT_EQ(out.produced(), 1000u);
 }
 
+TEST(ReplicaOutput, ReadsAheadOnlyAsFarAsTheClientsWindowReaches) {
+    constexpr size_t kLimit = 8 << 20;
+    ReplicaOutput out(kLimit);
+    // Before the client's window is known: the floor.
+    EXPECT_EQ(out.room(), ReplicaOutput::kMinReadAhead);
+
+    out.set_client_window(300 * 1024);
+    EXPECT_EQ(out.room(), 300u * 1024);
+    const auto data = pattern(200 * 1024);
+    out.append(data);
+    EXPECT_EQ(out.room(), 100u * 1024) << "kept output counts against the window";
+    out.acknowledge(150 * 1024);
+    EXPECT_EQ(out.room(), 250u * 1024) << "acknowledged output frees room";
+
+    // A shut window (a slow reader) still leaves the floor: it may have reopened.
+    out.set_client_window(0);
+    EXPECT_EQ(out.read_ahead(), ReplicaOutput::kMinReadAhead);
+    EXPECT_EQ(out.room(), ReplicaOutput::kMinReadAhead - 50 * 1024);
+    // A huge window never lifts the read-ahead above the configured limit.
+    out.set_client_window(uint64_t(1) << 40);
+    EXPECT_EQ(out.read_ahead(), kLimit);
+
+    // Output the replica produces while the client is ahead of it is dropped, not
+    // counted.
+    ReplicaOutput lagging(kLimit);
+    lagging.acknowledge(100 * 1024);
+    lagging.append(pattern(80 * 1024));
+    EXPECT_TRUE(lagging.unacked().empty());
+    EXPECT_EQ(lagging.room(), ReplicaOutput::kMinReadAhead);
+}
+
 TEST(ReplicaOutput, HandsItsUnacknowledgedOutputOverWithoutCopying) {
     ReplicaOutput out(1 << 20);
     const auto data = pattern(5000);
