@@ -45,7 +45,9 @@ private:
     ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done);
     void pump();
     bool move(Direction& d);  // false on error
-    bool push(Direction& d);  // sends what is buffered, and the FIN once due; false on error
+    // Sends what is buffered, at most `budget` bytes (taken from it), and the FIN once
+    // due; false on error.
+    bool push(Direction& d, size_t& budget);
     uint32_t client_interest() const;
     uint32_t replica_interest() const;
     void finish(const std::string& why);
