@@ -10,7 +10,15 @@
 namespace tcpfo {
 
 namespace {
-constexpr size_t kBufferLimit = 1 << 20;  // per direction
+// Bytes moved per direction per wake-up (read and written alike), so that one
+// connection with a big backlog cannot hold the loop while the others wait: at
+// takeover every connection's first flight must leave in the first pass. Without a
+// cap on writes, the first pass after a takeover of 100 busy connections pushed up to
+// 2 MiB into each rebuilt socket (its send buffer grows as the client acknowledges):
+// ~90 MB, 100-450 ms of copying before the last connection's first byte left. The
+// initial congestion window is ~14 KB; more queued at once only waits in the kernel.
+// Epoll is level-triggered: the rest comes next round.
+constexpr size_t kBytesPerWakeup = 64 * 1024;
 }
 
 Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop, Start start,
@@ -30,7 +38,8 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
     if (auto r = loop.add(self->client_.get(), self->client_interest_, handler); !r)
         return std::unexpected(r.error());
     // Only what is known already: the unacknowledged output, FINs already seen.
-    if (!self->push(self->to_client_) || !self->push(self->to_replica_)) {
+    size_t to_client_budget = kBytesPerWakeup, to_replica_budget = kBytesPerWakeup;
+    if (!self->push(self->to_client_, to_client_budget) || !self->push(self->to_replica_, to_replica_budget)) {
         self->finish("error");
     } else if (self->to_client_.shut && self->to_replica_.shut) {
         self->finish("closed both ways");
@@ -46,7 +55,7 @@ ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<v
       on_first_output_(std::move(start.on_first_output)) {
     to_client_.from = replica_.get();
     to_client_.to = client_.get();
-    to_client_.buffer.append(start.unacked);
+    to_client_.buffer = std::move(start.unacked);
     to_client_.eof = start.replica_output_ended;
     // The replica lags the dead primary: what it writes first the client has
     // already acknowledged.
@@ -63,16 +72,17 @@ ConnectionSplice::~ConnectionSplice() {
     if (replica_) loop_.remove(replica_.get());
 }
 
-bool ConnectionSplice::push(Direction& d) {
-    while (!d.buffer.empty()) {
+bool ConnectionSplice::push(Direction& d, size_t& budget) {
+    while (!d.buffer.empty() && budget > 0) {
         const auto data = d.buffer.front();
-        const ssize_t n = ::send(d.to, data.data(), data.size(), MSG_NOSIGNAL);
+        const ssize_t n = ::send(d.to, data.data(), std::min(data.size(), budget), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return true;
             log_warn("{}: send failed: {}", name_, std::strerror(errno));
             return false;
         }
         d.buffer.pop_front(size_t(n));
+        budget -= std::min(budget, size_t(n));
         if (n > 0 && &d == &to_client_ && on_first_output_) std::exchange(on_first_output_, nullptr)();
     }
     if (d.eof && !d.shut) {
@@ -83,15 +93,19 @@ bool ConnectionSplice::push(Direction& d) {
 }
 
 bool ConnectionSplice::move(Direction& d) {
-    uint8_t buf[64 * 1024];
-    // Bounded per wake-up so one fast connection cannot starve the loop; the
-    // level-triggered epoll brings the rest.
-    size_t budget = 256 * 1024;
+    uint8_t buf[kBytesPerWakeup];
+    // One budget for what this wake-up writes and reads in this direction.
+    size_t budget = kBytesPerWakeup;
+    size_t read_budget = kBytesPerWakeup;
     for (;;) {
-        if (!push(d)) return false;
-        if (!d.buffer.empty() || d.eof) return true;  // blocked, or nothing more to read
-        if (budget == 0) return true;
-        const ssize_t n = ::recv(d.from, buf, std::min(sizeof buf, kBufferLimit), 0);
+        if (!push(d, budget)) return false;
+        if (!d.buffer.empty() || d.eof) return true;  // blocked or out of budget, or nothing more to read
+        // Output the client already has is dropped outside the budget: TCP discards
+        // it with MSG_TRUNC without copying it out (other sockets copy it into buf).
+        const bool skipping = d.skip > 0;
+        if (!skipping && read_budget == 0) return true;
+        const size_t want = skipping ? size_t(std::min<uint64_t>(d.skip, sizeof buf)) : read_budget;
+        const ssize_t n = ::recv(d.from, buf, want, skipping ? MSG_TRUNC : 0);
         if (n == 0) {
             d.eof = true;
             continue;
@@ -101,11 +115,12 @@ bool ConnectionSplice::move(Direction& d) {
             log_warn("{}: recv failed: {}", name_, std::strerror(errno));
             return false;
         }
-        std::span<const uint8_t> got(buf, size_t(n));
-        const size_t skipped = size_t(std::min<uint64_t>(d.skip, got.size()));
-        d.skip -= skipped;
-        d.buffer.append(got.subspan(skipped));
-        budget -= std::min(budget, size_t(n));
+        if (skipping) {
+            d.skip -= std::min<uint64_t>(d.skip, uint64_t(n));
+            continue;
+        }
+        d.buffer.append(std::span<const uint8_t>(buf, size_t(n)));
+        read_budget -= std::min(read_budget, size_t(n));
     }
 }
 

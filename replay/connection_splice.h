@@ -5,7 +5,6 @@
 
 #include <functional>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "userd/base/byte_queue.h"
@@ -20,7 +19,8 @@ public:
         UniqueFd client;                       // the rebuilt socket
         UniqueFd replica;                      // the replica's connection, already watched by the loop
                                                // (ReplicaFeed::release_replica_socket)
-        std::span<const uint8_t> unacked;      // first bytes to send the client
+        ByteQueue unacked;                     // first bytes to send the client (moved in, never copied:
+                                               // megabytes per connection at takeover)
         uint64_t skip_replica_bytes = 0;       // replica output the client already has
         bool replica_output_ended = false;     // the replica already closed its side
         bool client_input_ended = false;       // the client's FIN was already fed
@@ -45,7 +45,9 @@ private:
     ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done);
     void pump();
     bool move(Direction& d);  // false on error
-    bool push(Direction& d);  // sends what is buffered, and the FIN once due; false on error
+    // Sends what is buffered, at most `budget` bytes (taken from it), and the FIN once
+    // due; false on error.
+    bool push(Direction& d, size_t& budget);
     uint32_t client_interest() const;
     uint32_t replica_interest() const;
     void finish(const std::string& why);

@@ -45,6 +45,15 @@ size_t ReplicaFeed::release_idle_memory() {
     return log_.release_idle_memory() + output_.release_idle_memory();
 }
 
+void ReplicaFeed::client_acknowledged(const ClientAckRecord& ack, uint64_t now_ms) {
+    output_.acknowledge(ack.acked);
+    client = {true, ack.window, ack.tsval, ack.tsecr, now_ms};
+    // The window field is scaled by the client's shift once both sides agreed on scaling.
+    const bool scaled = (conn_.client_options.present & TCPFO_OPT_WSCALE) &&
+                        (conn_.server_options.present & TCPFO_OPT_WSCALE);
+    output_.set_client_window(uint64_t(ack.window) << (scaled ? conn_.client_options.wscale : 0));
+}
+
 void ReplicaFeed::break_feed(const std::string& why) {
     if (broken_) return;
     broken_ = true;

@@ -21,7 +21,12 @@ namespace tcpfo {
 struct FeedLimits {
     size_t pending_input = 8 << 20;  // logged, not yet written to the replica
     size_t reorder = 1 << 20;        // held above a gap
-    size_t output = 8 << 20;         // replica output the client has not acknowledged
+    // Replica output read ahead of the client's acknowledgement: at most the client's
+    // advertised window (ReplicaOutput), and never more than this. More bought nothing
+    // (output beyond waits in the replica's socket; the splice reads it at takeover)
+    // and cost the backup growing and faulting in megabyte buffers for 100 connections
+    // at once, about a second of CPU at the start of failover_many.
+    size_t output = 256 << 10;
 };
 
 class ReplicaFeed {
@@ -41,6 +46,10 @@ public:
     ClientView client;
     std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
     uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
+
+    // The client acknowledged server bytes and advertised a window (CLIENT_ACK): trims
+    // the kept output, and lets it read ahead as far as that window reaches.
+    void client_acknowledged(const ClientAckRecord& ack, uint64_t now_ms);
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.

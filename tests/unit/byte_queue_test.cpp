@@ -42,3 +42,30 @@ TEST(ByteQueue, ReleasesItsMemoryOnlyWhenEmpty) {
     q.append(block);  // still usable afterwards
     EXPECT_EQ(q.size(), block.size());
 }
+
+TEST(ByteQueue, MovingHandsTheBytesOverWithoutCopyingAndLeavesAnEmptyQueue) {
+    ByteQueue q;
+    std::vector<uint8_t> block(1000);
+    for (size_t i = 0; i < block.size(); ++i) block[i] = uint8_t(i);
+    q.append(block);
+    q.pop_front(100);  // a consumed prefix: the new owner must start at byte 100
+    const uint8_t* where = q.front().data();
+
+    ByteQueue moved(std::move(q));
+    ASSERT_EQ(moved.size(), 900u);
+    EXPECT_EQ(moved.front().data(), where) << "the bytes were copied, not handed over";
+    EXPECT_EQ(moved.front()[0], 100);
+    EXPECT_EQ(q.size(), 0u) << "the moved-from queue must be empty, not a stale offset";  // NOLINT(bugprone-use-after-move)
+    EXPECT_TRUE(q.empty());
+    q.append(std::span(block).first(10));  // and still usable
+    EXPECT_EQ(q.size(), 10u);
+    EXPECT_EQ(q.front()[9], 9);
+
+    ByteQueue assigned;
+    assigned.append(std::span(block).first(5));
+    moved.pop_front(50);
+    assigned = std::move(moved);
+    ASSERT_EQ(assigned.size(), 850u);
+    EXPECT_EQ(assigned.front()[0], 150);
+    EXPECT_TRUE(moved.empty());  // NOLINT(bugprone-use-after-move)
+}

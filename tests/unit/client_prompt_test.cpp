@@ -226,6 +226,31 @@ TEST(ResendPrompt, PromptAcksWhatIsHeldAndSacksTheClientsLastSegment) {
     EXPECT_EQ(choose_resend_method(c, false), ResendMethod::dupacks);
 }
 
+TEST(ResendPrompt, HeldAckTellsAClientWithNothingToResendWhatIsHeld) {
+    ResendContext c;
+    c.key = kKey;
+    c.seq = 0x55555555;
+    c.held_end = 20000;
+    c.client_snd_nxt = 20000;  // nothing missing: no prompt, but the client must hear L
+    c.client_mss = 1448;
+    c.window = 1024;
+    c.timestamps = TcpTimestamps{900, 800};
+    ASSERT_EQ(choose_resend_method(c, true), ResendMethod::none);
+    Packet a = built([&](uint8_t* out) { return build_held_ack(c, out); });
+    ASSERT_EQ(a.bytes.size(), 20u + 20 + 12);
+    expect_from_vip_to_client(a);
+    // In the client's window (its rcv_nxt), acknowledging L: the client takes the ACK.
+    EXPECT_EQ(ntohl(a.tcp()->seq), 0x55555555u);
+    EXPECT_EQ(ntohl(a.tcp()->ack_seq), 20000u);
+    EXPECT_TRUE(a.tcp()->ack);
+    EXPECT_FALSE(a.tcp()->syn || a.tcp()->fin || a.tcp()->rst);
+    EXPECT_EQ(ntohs(a.tcp()->window), 1024);
+    EXPECT_EQ(a.payload_len(), 0u);
+    const auto o = a.options();
+    EXPECT_EQ(be32(o, 4), 900u);
+    EXPECT_EQ(be32(o, 8), 800u);
+}
+
 TEST(ResendPrompt, PmtuPromptQuotesTheClientsSegment) {
     Packet p = built([&](uint8_t* out) { return build_pmtu_prompt(kKey, 0xdeadbeef, 1499, out); });
     ASSERT_EQ(p.bytes.size(), kPmtuPromptBytes);

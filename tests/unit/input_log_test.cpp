@@ -5,8 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "replay/replica_output.h"
-
 using namespace tcpfo;
 
 namespace {
@@ -82,20 +80,4 @@ TEST(InputLog, FinCountsAsOneByteOnceContiguous) {
     EXPECT_TRUE(log.fin_logged());
     EXPECT_EQ(log.stable(), 101u);
     EXPECT_FALSE(log.set_fin(50));  // a second, different FIN is refused
-}
-
-TEST(ReplicaOutput, KeepsOnlyWhatTheClientHasNotAcknowledged) {
-    ReplicaOutput out(1 << 20);
-    const auto data = pattern(1000);
-    out.append(std::span(data).first(600));
-    out.acknowledge(200);
-    EXPECT_EQ(out.unacked().size(), 400u);
-    EXPECT_EQ(out.unacked()[0], data[200]);
-    // The client acknowledged bytes the replica has not produced yet (it lags).
-    out.acknowledge(800);
-    EXPECT_TRUE(out.unacked().empty());
-    out.append(std::span(data).subspan(600, 400));
-    ASSERT_EQ(out.unacked().size(), 200u);
-    EXPECT_EQ(out.unacked()[0], data[800]);
-    EXPECT_EQ(out.produced(), 1000u);
 }

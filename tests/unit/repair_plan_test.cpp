@@ -57,6 +57,24 @@ TEST(RepairPlan, AStaleZeroWindowIsNotBelieved) {
     EXPECT_EQ(s.snd_wnd, 64u * 1024);  // else the socket would wait for its probe timer
 }
 
+TEST(RepairPlan, TheWindowInTheClientsAnswerIsBelievedHoweverSmall) {
+    const auto conn = sample_conn();
+    InputLog log(1024, 1024);
+    ReplicaOutput out(1 << 20);
+    out.append(std::vector<uint8_t>(5000, 1));
+    out.acknowledge(1000);
+    ClientPosition position;
+    position.rcv_nxt = conn.server_isn + 1 + 3000;
+    position.window = 1;  // a download client whose buffer is full: 128 bytes with wscale 7
+    const RepairState s = repair_state_for(conn, log, out, ClientView{true, 500, 1, 2, 0}, 0, position);
+    ASSERT_EQ(s.snd_nxt, position.rcv_nxt) << "placed where the client is";
+    // Not the 64 KiB floor: a first flight beyond it would be dropped and resent only
+    // at the rebuilt socket's initial RTO.
+    EXPECT_EQ(s.snd_wnd, 1u << 7);
+    position.window = 0;
+    EXPECT_EQ(repair_state_for(conn, log, out, ClientView{true, 500, 1, 2, 0}, 0, position).snd_wnd, 0u);
+}
+
 TEST(RepairPlan, OptionsOnlyWhenBothSidesAgreed) {
     auto conn = sample_conn();
     conn.server_options.present = TCPFO_OPT_MSS;  // server declined wscale, SACK, timestamps

@@ -153,8 +153,7 @@ void BackupNode::on_primary_record(const Record& record) {
                 }
             } else if constexpr (std::is_same_v<T, ClientAckRecord>) {
                 if (auto* f = feed(r.conn_id)) {
-                    f->output().acknowledge(r.acked);
-                    f->client = {true, r.window, r.tsval, r.tsecr, monotonic_ms()};
+                    f->client_acknowledged(r, monotonic_ms());
                     dirty_.push_back(r.conn_id);  // room in the output buffer
                 }
             } else if constexpr (std::is_same_v<T, ClientFinRecord>) {

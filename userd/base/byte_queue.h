@@ -5,12 +5,31 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace tcpfo {
 
 class ByteQueue {
 public:
+    ByteQueue() = default;
+    // Moving hands the buffer over without copying a byte (a queue of megabytes changes
+    // owner at takeover); the moved-from queue is empty and usable. The defaults would
+    // leave it with a stale head_ past the end of its emptied vector.
+    ByteQueue(ByteQueue&& other) noexcept : buf_(std::move(other.buf_)), head_(std::exchange(other.head_, 0)) {
+        other.buf_.clear();
+    }
+    ByteQueue& operator=(ByteQueue&& other) noexcept {
+        if (this != &other) {
+            buf_ = std::move(other.buf_);
+            head_ = std::exchange(other.head_, 0);
+            other.buf_.clear();
+        }
+        return *this;
+    }
+    ByteQueue(const ByteQueue&) = delete;
+    ByteQueue& operator=(const ByteQueue&) = delete;
+
     size_t size() const { return buf_.size() - head_; }
     bool empty() const { return size() == 0; }
     std::span<const uint8_t> front() const { return std::span(buf_).subspan(head_); }

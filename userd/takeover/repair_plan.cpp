@@ -78,7 +78,14 @@ RepairState repair_state_for(const ConnOpenRecord& c, const InputLog& log, const
         seq_after(position->timestamps->tsecr + kTsvalMarginMs, s.tsval))
         s.tsval = position->timestamps->tsecr + kTsvalMarginMs;
     const uint32_t window = placed ? position->window : client.known ? client.window : 65535;
-    s.snd_wnd = std::max<uint32_t>(window << s.snd_wscale, kMinAssumedClientWindow);
+    // The window in the client's answer to the probe is its own, of a moment ago, and
+    // can only have grown since, which the client announces: believe it however small.
+    // The floor is for a stale window only. Sending beyond a fresh one loses the whole
+    // first flight (the client drops it), and the rebuilt socket, which counts it in
+    // flight, ignores the client's window update and resends only at its 1 s initial
+    // RTO (seen in failover_many: a download client with a full buffer answered with a
+    // 128-byte window, 14 KB went out and were dropped, 917 ms stall).
+    s.snd_wnd = placed ? window << s.snd_wscale : std::max<uint32_t>(window << s.snd_wscale, kMinAssumedClientWindow);
     s.rcv_wnd = std::min<uint32_t>(uint32_t(65535) << s.rcv_wscale, kMaxOfferedWindow);
     return s;
 }

@@ -49,6 +49,15 @@ size_t build_resend_dupack(const ResendContext& c, uint8_t* out) {
     return build_server_segment(ack_of(c), out);
 }
 
+size_t build_held_ack(const ResendContext& c, uint8_t* out) { return build_server_segment(ack_of(c), out); }
+
+Result<void> acknowledge_held(NudgeSender& sender, const ResendContext& c) {
+    uint8_t packet[kMaxServerSegmentBytes];
+    const size_t len = build_held_ack(c, packet);
+    if (len == 0) return fail("can't build the held ACK for client {}", addr_to_string(c.key.client_addr));
+    return sender.send_packet(c.key.client_addr, std::span<const uint8_t>(packet, len));
+}
+
 ResendMethod choose_resend_method(const ResendContext& c, bool sack_ok) {
     if (!seq_after(c.client_snd_nxt, c.held_end)) return ResendMethod::none;
     if (!sack_ok) return ResendMethod::dupacks;

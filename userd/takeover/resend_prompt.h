@@ -60,6 +60,19 @@ size_t build_resend_prompt(const ResendContext& context, uint8_t* out);
 // One duplicate ACK (send it kResendDupacks times). 0 if N is not after L.
 size_t build_resend_dupack(const ResendContext& context, uint8_t* out);
 
+// One plain ACK for L, whatever N is. For a client with nothing to resend (N == L, or
+// a one-byte gap no block can describe): the dead primary's clamp may have kept it
+// from seeing L acknowledged, and nothing else tells it (an upload's rebuilt socket has
+// no data to send, and the probe's ACK field is ignored: it lies below the client's
+// window). Without it the client learns at its retransmission timer: seen in
+// failover_many, an upload client whose bytes were all logged silent for 240 ms until
+// its RTO resent its first unacknowledged segment, which the rebuilt socket then
+// acknowledged. Sent to a client that had seen L already, it is one duplicate ACK.
+size_t build_held_ack(const ResendContext& context, uint8_t* out);
+
+// build_held_ack() sent through the nudge socket.
+Result<void> acknowledge_held(NudgeSender& sender, const ResendContext& context);
+
 // The first ACK may move the client's snd_una to L or update its window (both make it
 // "not a duplicate"); the three after it are the dupacks fast retransmit needs.
 constexpr int kResendDupacks = 4;

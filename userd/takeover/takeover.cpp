@@ -339,7 +339,7 @@ void Takeover::serve_all() {
         s.name = feed.name();
         s.client = std::move(conn.socket);
         s.replica = feed.release_replica_socket();
-        s.unacked = out.unacked();
+        s.unacked = out.take_unacked();
         s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
         s.replica_output_ended = out.eof();
         s.client_input_ended = feed.input_shut();
