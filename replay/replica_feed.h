@@ -46,6 +46,7 @@ public:
     ClientView client;
     std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
     uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
+    uint64_t last_input_ms = 0;          // when the client's bytes last reached the log (monotonic)
 
     // The client acknowledged server bytes and advertised a window (CLIENT_ACK): trims
     // the kept output, and lets it read ahead as far as that window reaches.

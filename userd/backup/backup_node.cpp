@@ -149,6 +149,7 @@ void BackupNode::on_primary_record(const Record& record) {
             } else if constexpr (std::is_same_v<T, DataRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     f->log().insert(r.offset, r.bytes);
+                    f->last_input_ms = monotonic_ms();
                     dirty_.push_back(r.conn_id);
                 }
             } else if constexpr (std::is_same_v<T, ClientAckRecord>) {

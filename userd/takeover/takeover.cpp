@@ -36,6 +36,10 @@ constexpr size_t kClaimLogEvery = 100;
 // the silent ones from what the backup knows. A live client answers within a round
 // trip; one that does not is rebuilt the old way (ACK ceiling, pure-ACK lift).
 constexpr uint64_t kProbeWaitMs = 30;
+// A client's bytes that reached the log longer ago than this were acknowledged to it
+// by the primary before it died (its clamp delays an ACK only until the backups hold
+// the bytes).
+constexpr uint64_t kInputAcknowledgedMs = 1000;
 // Probes for at least this many connections go out on both cores.
 constexpr size_t kParallelProbesMin = 512;
 
@@ -395,8 +399,12 @@ void Takeover::ask_for_quick_acks(const ConnKey& key, const RepairState& s, int 
 void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {
     const ConnOpenRecord& c = conn.feed->conn();
     const RepairState& s = conn.state;
-    // Most clients hold nothing the dead primary took: no packet, and no syscall.
-    if (!seq_after(conn.position->snd_nxt, s.rcv_nxt)) return;
+    // A client with nothing to resend whose bytes all reached the log long ago has
+    // seen them acknowledged (the dead primary's clamp holds an ACK back only until
+    // the backups have the bytes: milliseconds): no packet, no syscall. That is every
+    // idle connection.
+    const bool nothing_to_resend = !seq_after(conn.position->snd_nxt, s.rcv_nxt);
+    if (nothing_to_resend && monotonic_ms() - conn.feed->last_input_ms > kInputAcknowledgedMs) return;
     ResendContext r;
     r.key = conn.key;
     r.seq = s.snd_nxt;
@@ -415,7 +423,12 @@ void Takeover::prompt_resend_if_needed(Conn& conn, int socket_fd) {
         log_warn("{}: {}", conn.feed->name(), method.error().message);
         return;
     }
-    if (*method == ResendMethod::none) return;
+    if (*method == ResendMethod::none) {
+        // Its last bytes may never have been acknowledged to it, and nothing else would
+        // tell it before its retransmission timer (resend_prompt.h, build_held_ack).
+        if (auto acked = acknowledge_held(ctx_.raw, r); !acked) log_warn("{}: {}", conn.feed->name(), acked.error().message);
+        return;
+    }
     ++report_.prompted;
     log_debug("{}: client prompted ({}) to resend {} byte(s) the dead primary took", conn.feed->name(),
               *method == ResendMethod::sack_prompt ? "SACK" : "duplicate ACKs", r.client_snd_nxt - r.held_end);
