@@ -50,7 +50,7 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
 }
 
 ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done)
-    : loop_(loop), name_(std::move(start.name)), client_(std::move(start.client)),
+    : loop_(loop), conn_id_(start.conn_id), key_(start.key), client_(std::move(start.client)),
       replica_(std::move(start.replica)), on_done_(std::move(on_done)),
       on_first_output_(std::move(start.on_first_output)) {
     to_client_.from = replica_.get();
@@ -78,7 +78,7 @@ bool ConnectionSplice::push(Direction& d, size_t& budget) {
         const ssize_t n = ::send(d.to, data.data(), std::min(data.size(), budget), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return true;
-            log_warn("{}: send failed: {}", name_, std::strerror(errno));
+            log_warn("{}: send failed: {}", name(), std::strerror(errno));
             return false;
         }
         d.buffer.pop_front(size_t(n));
@@ -112,7 +112,7 @@ bool ConnectionSplice::move(Direction& d) {
         }
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return true;
-            log_warn("{}: recv failed: {}", name_, std::strerror(errno));
+            log_warn("{}: recv failed: {}", name(), std::strerror(errno));
             return false;
         }
         if (skipping) {
@@ -148,7 +148,7 @@ void ConnectionSplice::update_interest() {
 
 void ConnectionSplice::finish(const std::string& why) {
     done_ = true;
-    log_info("{}: splice finished ({})", name_, why);
+    log_info("{}: splice finished ({})", name(), why);
     loop_.remove(client_.get());
     loop_.remove(replica_.get());
     auto on_done = on_done_;

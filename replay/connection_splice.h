@@ -9,13 +9,15 @@
 
 #include "userd/base/byte_queue.h"
 #include "userd/base/event_loop.h"
+#include "userd/protocol/conn_key.h"
 
 namespace tcpfo {
 
 class ConnectionSplice {
 public:
     struct Start {
-        std::string name;                      // for log lines
+        uint64_t conn_id = 0;                  // for log lines (conn_label), formatted
+        ConnKey key{};                         // only when one is written
         UniqueFd client;                       // the rebuilt socket
         UniqueFd replica;                      // the replica's connection, already watched by the loop
                                                // (ReplicaFeed::release_replica_socket)
@@ -54,7 +56,9 @@ private:
     void update_interest();
 
     EventLoop& loop_;
-    std::string name_;
+    std::string name() const { return conn_label(conn_id_, key_); }
+    uint64_t conn_id_;
+    ConnKey key_;
     UniqueFd client_;
     UniqueFd replica_;
     Direction to_client_;

@@ -64,7 +64,7 @@ TEST(ConnectionSplice, SendsTheHandedOverOutputThenTheReplicasAndCarriesBothFins
     int first_output_calls = 0;
     bool done = false;
     ConnectionSplice::Start start;
-    start.name = "conn 1 test";
+    start.conn_id = 1;
     start.client = std::move(client.ours);
     start.replica = std::move(replica.ours);
     start.unacked = queue_of("kept-by-the-backup|");
@@ -116,7 +116,7 @@ TEST(ConnectionSplice, WritesABoundedAmountPerWakeUpSoEveryConnectionGetsItsTurn
     std::string backlog(1 << 20, '\0');
     for (size_t i = 0; i < backlog.size(); ++i) backlog[i] = char('a' + i % 26);
     ConnectionSplice::Start start;
-    start.name = "conn 2 test";
+    start.conn_id = 2;
     start.client = std::move(client.ours);
     start.replica = std::move(replica.ours);
     start.unacked = queue_of(backlog);

@@ -340,7 +340,8 @@ void Takeover::serve_all() {
         const int fd = conn.socket.get();
         ReplicaOutput& out = feed.output();
         ConnectionSplice::Start s;
-        s.name = feed.name();
+        s.conn_id = id;
+        s.key = conn.key;
         s.client = std::move(conn.socket);
         s.replica = feed.release_replica_socket();
         s.unacked = out.take_unacked();
