@@ -37,7 +37,8 @@ public:
     // least it ever is: a window the backup last saw shut may have reopened since.
     static constexpr size_t kMinReadAhead = 64 * 1024;
 
-    explicit ReplicaOutput(size_t limit) : limit_(limit), read_ahead_(std::min(limit, kMinReadAhead)) {}
+    explicit ReplicaOutput(size_t limit)
+        : limit_(uint32_t(std::min<size_t>(limit, UINT32_MAX))), read_ahead_(uint32_t(std::min<size_t>(limit_, kMinReadAhead))) {}
 
     // Bytes the replica wrote. Bytes the client already acknowledged (the replica
     // lags the primary) are dropped on arrival.
@@ -57,12 +58,12 @@ public:
     // The client's receive window in bytes (scaled), as last replicated: the output
     // kept may reach this far beyond its acknowledgement, within [kMinReadAhead, limit].
     void set_client_window(uint64_t window_bytes) {
-        read_ahead_ = size_t(std::clamp<uint64_t>(window_bytes, std::min(limit_, kMinReadAhead), limit_));
+        read_ahead_ = uint32_t(std::clamp<uint64_t>(window_bytes, std::min<uint64_t>(limit_, kMinReadAhead), limit_));
     }
     void set_eof() { eof_ = true; }
 
     // How many more bytes may be read from the replica before it must wait.
-    size_t room() const { return read_ahead_ - std::min(read_ahead_, kept_.size()); }
+    size_t room() const { return read_ahead_ - std::min<size_t>(read_ahead_, kept_.size()); }
     size_t read_ahead() const { return read_ahead_; }
     uint64_t produced() const { return produced_; }
     uint64_t acked() const { return acked_; }
@@ -79,8 +80,10 @@ public:
     size_t buffer_capacity() const { return kept_.capacity(); }
 
 private:
-    size_t limit_;
-    size_t read_ahead_;
+    // Per connection, so 32 bits each (a buffer limit is at most a few MiB): at ten
+    // thousand connections every byte here counts (docs/performance.md, memory).
+    uint32_t limit_;
+    uint32_t read_ahead_;
     uint64_t produced_ = 0;
     uint64_t acked_ = 0;
     ByteQueue kept_;

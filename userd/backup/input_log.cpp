@@ -10,7 +10,7 @@ void InputLog::append_contiguous(uint64_t offset, std::span<const uint8_t> bytes
     if (skip >= bytes.size()) return;
     auto fresh = bytes.subspan(skip);
     if (fin_ && end_ + fresh.size() > *fin_) fresh = fresh.first(*fin_ - end_);  // nothing after FIN
-    const size_t room = pending_limit_ - std::min(pending_limit_, pending_.size());
+    const size_t room = pending_limit_ - std::min<size_t>(pending_limit_, pending_.size());
     fresh = fresh.first(std::min(fresh.size(), room));
     pending_.append(fresh);
     end_ += fresh.size();

@@ -5,6 +5,7 @@
 // the log is contiguous, the stable point the backup acknowledges.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -21,7 +22,8 @@ public:
     // bytes held above a gap. Data beyond either is refused (not acknowledged), so
     // the client keeps it and retransmits: backpressure, not loss.
     InputLog(size_t pending_limit, size_t reorder_limit)
-        : pending_limit_(pending_limit), reorder_limit_(reorder_limit) {}
+        : pending_limit_(uint32_t(std::min<size_t>(pending_limit, UINT32_MAX))),
+          reorder_limit_(uint32_t(std::min<size_t>(reorder_limit, UINT32_MAX))) {}
 
     enum class Insert { appended, duplicate, held_out_of_order, refused_full };
     Insert insert(uint64_t offset, std::span<const uint8_t> bytes);
@@ -46,8 +48,8 @@ private:
     void append_contiguous(uint64_t offset, std::span<const uint8_t> bytes);
     void merge_held();
 
-    size_t pending_limit_;
-    size_t reorder_limit_;
+    uint32_t pending_limit_;  // 32 bits: one of these per connection
+    uint32_t reorder_limit_;
     uint64_t end_ = 0;
     ByteQueue pending_;
     std::map<uint64_t, std::vector<uint8_t>> held_;  // offset -> bytes above a gap
