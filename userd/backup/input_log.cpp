@@ -17,8 +17,8 @@ void InputLog::append_contiguous(uint64_t offset, std::span<const uint8_t> bytes
 }
 
 void InputLog::merge_held() {
-    while (!held_.empty() && held_.begin()->first <= end_) {
-        auto node = held_.extract(held_.begin());
+    while (held_ && !held_->empty() && held_->begin()->first <= end_) {
+        auto node = held_->extract(held_->begin());
         held_bytes_ -= node.mapped().size();
         append_contiguous(node.key(), node.mapped());
     }
@@ -27,14 +27,15 @@ void InputLog::merge_held() {
 InputLog::Insert InputLog::insert(uint64_t offset, std::span<const uint8_t> bytes) {
     if (bytes.empty() || offset + bytes.size() <= end_) return Insert::duplicate;
     if (offset > end_) {
-        auto it = held_.find(offset);
-        if (it != held_.end() && it->second.size() >= bytes.size()) return Insert::duplicate;
+        if (!held_) held_ = std::make_unique<std::map<uint64_t, std::vector<uint8_t>>>();
+        auto it = held_->find(offset);
+        if (it != held_->end() && it->second.size() >= bytes.size()) return Insert::duplicate;
         if (held_bytes_ + bytes.size() > reorder_limit_) return Insert::refused_full;
-        if (it != held_.end()) {
+        if (it != held_->end()) {
             held_bytes_ -= it->second.size();
-            held_.erase(it);
+            held_->erase(it);
         }
-        held_.emplace(offset, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+        held_->emplace(offset, std::vector<uint8_t>(bytes.begin(), bytes.end()));
         held_bytes_ += bytes.size();
         return Insert::held_out_of_order;
     }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -41,7 +42,10 @@ public:
     void consume(size_t n) { pending_.pop_front(n); }
     size_t held_bytes() const { return held_bytes_; }
     // Frees the buffer of pending bytes if it is empty (an idle connection keeps none).
-    size_t release_idle_memory() { return pending_.release_if_empty(); }
+    size_t release_idle_memory() {
+        if (held_ && held_->empty()) held_.reset();
+        return pending_.release_if_empty();
+    }
     size_t buffer_capacity() const { return pending_.capacity(); }
 
 private:
@@ -52,7 +56,9 @@ private:
     uint32_t reorder_limit_;
     uint64_t end_ = 0;
     ByteQueue pending_;
-    std::map<uint64_t, std::vector<uint8_t>> held_;  // offset -> bytes above a gap
+    // offset -> bytes above a gap; allocated at the first gap (rare: the replication
+    // stream is ordered), so a connection without one pays 8 bytes, not 48.
+    std::unique_ptr<std::map<uint64_t, std::vector<uint8_t>>> held_;
     size_t held_bytes_ = 0;
     std::optional<uint64_t> fin_;
 };
