@@ -44,7 +44,8 @@ summary=()
 for name in "${scenarios[@]}"; do
     n=$runs
     if [ "$name" = failover_idle_many ] && [ -z "$explicit" ] && [ "$n" -gt 3 ]; then n=3; fi
-    line=$("$netns_dir/repeat.sh" "$name" "$n" 2>&1 | tee /dev/stderr | tail -1) || failed=1
+    # -a: /dev/stderr may be a file, which a plain tee would truncate.
+    line=$("$netns_dir/repeat.sh" "$name" "$n" 2>&1 | tee -a /dev/stderr | tail -1) || failed=1
     summary+=("$line")
 done
 echo

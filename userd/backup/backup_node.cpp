@@ -237,7 +237,18 @@ void BackupNode::on_primary_lost(const std::string& why) {
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
     heartbeat_->send_all(epoch_);
-    last_posted_ms_ = monotonic_ms();
+    const uint64_t now = monotonic_ms();
+    last_posted_ms_ = now;
+    // A tick long after the previous one means this node itself was not running (its
+    // core starved, or the whole machine paused, as virtual machines are): the
+    // primary's silence over that time was not witnessed, and its heartbeats may be
+    // just about to come from a primary that was paused too. Such a tick does not
+    // judge; the first tick a heartbeat interval later does, late or not (a node that
+    // is always late still judges every other tick). An interval, not the next tick:
+    // after a pause the periodic timer's next expiry can be a fraction of one away.
+    const uint64_t since_last_tick = last_tick_ms_ ? now - last_tick_ms_ : 0;
+    last_tick_ms_ = now;
+    const bool was_late = since_last_tick > 2 * uint64_t(options_.heartbeat_ms);
     if (takeover_) {
         takeover_->advance();
         report_takeover_once();
@@ -255,6 +266,15 @@ void BackupNode::on_tick() {
         sweep_feeds();
     }
     heartbeat_->receive_pending();
+    if (was_late && !judgement_deferred_) {
+        judgement_deferred_ = true;
+        judge_after_ms_ = now + uint64_t(options_.heartbeat_ms);
+        log_debug("backup: this node's tick came {} ms after the previous one; the primary is judged in {} ms",
+                  since_last_tick, options_.heartbeat_ms);
+        return;
+    }
+    if (judgement_deferred_ && now < judge_after_ms_) return;
+    judgement_deferred_ = false;
     const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
     if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
         begin_takeover(fmt::format("no heartbeat for {} ms", silence));

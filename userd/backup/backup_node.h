@@ -78,6 +78,9 @@ private:
     uint64_t next_sweep_ms_ = 0;
     uint32_t records_since_check_ = 0;
     uint64_t last_posted_ms_ = 0;
+    uint64_t last_tick_ms_ = 0;        // when on_tick() last ran (0: never)
+    bool judgement_deferred_ = false;  // a late tick put off judging the primary ...
+    uint64_t judge_after_ms_ = 0;      // ... until then
 };
 
 }  // namespace tcpfo
