@@ -53,8 +53,9 @@ Result<void> validate_repair_state(const RepairState& state);
 //                            timestamp, window, repair off (8 syscalls with empty
 //                            queues, 7 without timestamps);
 //   rebuild_connection()     both in one go;
-//   rebuild_batch()          finish_rebuild() over many sockets, on two threads when
-//                            there are enough of them.
+//   rebuild_batch()          finish_rebuild() over many sockets: through io_uring
+//                            where the kernel allows (repair_ring.h), on two threads
+//                            when there are enough of them.
 //
 // A prepared socket is closed (TCP_CLOSE) and bound with the "force" reuse mode that
 // repair mode sets: any number of them may be bound to VIP:port next to the replica's
