@@ -88,24 +88,39 @@ void TcpLink::on_events(uint32_t events) {
         if (!fd_) return;
     }
     if (!(events & (EPOLLIN | EPOLLHUP))) return;
-    auto& buf = in_.raw_tail();
-    const size_t old = buf.size();
-    buf.resize(old + kReadChunk);
-    const ssize_t n = ::recv(fd_.get(), buf.data() + old, kReadChunk, 0);
-    buf.resize(old + size_t(std::max<ssize_t>(n, 0)));
+    if (!read_buf_) read_buf_ = std::make_unique_for_overwrite<uint8_t[]>(kReadChunk);
+    const ssize_t n = ::recv(fd_.get(), read_buf_.get(), kReadChunk, 0);
     if (n == 0) return fail_link("peer closed the connection");
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
         return fail_link(fmt::format("recv failed: {}", std::strerror(errno)));
     }
+    const std::span<const uint8_t> fresh(read_buf_.get(), size_t(n));
+    if (in_.empty()) {
+        // The common case: records straight from the read buffer, only a partial
+        // last one is kept.
+        const auto used = deliver(fresh);
+        if (used && *used < fresh.size()) in_.append(fresh.subspan(*used));
+        return;
+    }
+    in_.append(fresh);
+    if (const auto used = deliver(in_.front())) in_.pop_front(*used);
+}
+
+std::optional<size_t> TcpLink::deliver(std::span<const uint8_t> bytes) {
+    size_t used = 0;
     while (fd_) {
-        auto decoded = decode_record(in_.front());
-        if (!decoded) return fail_link("corrupt record: " + decoded.error().message);
-        if (!decoded->has_value()) break;
+        auto decoded = decode_record(bytes.subspan(used));
+        if (!decoded) {
+            fail_link("corrupt record: " + decoded.error().message);
+            return std::nullopt;
+        }
+        if (!decoded->has_value()) return used;
         const size_t size = (*decoded)->size;
         callbacks_.on_record((*decoded)->record);
-        in_.pop_front(size);
+        used += size;
     }
+    return std::nullopt;
 }
 
 }  // namespace tcpfo

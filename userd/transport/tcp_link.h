@@ -7,6 +7,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "userd/base/byte_queue.h"
@@ -37,12 +39,19 @@ private:
     void on_events(uint32_t events);
     void fail_link(const std::string& why);
     void update_interest();
+    // Hands every whole record at the front of `bytes` to on_record; returns how many
+    // bytes it consumed, or nullopt if the link failed (corrupt record, or closed).
+    std::optional<size_t> deliver(std::span<const uint8_t> bytes);
 
     EventLoop& loop_;
     UniqueFd fd_;
     std::string name_;
     Callbacks callbacks_;
-    ByteQueue in_;
+    // Reads land here first: uninitialised, allocated once. Resizing the input queue by
+    // a whole read chunk before each recv zero-filled 256 KiB per read, however few
+    // bytes came (a third of the backup's user time in the 100-connection test).
+    std::unique_ptr<uint8_t[]> read_buf_;
+    ByteQueue in_;  // a record that straddles reads, until its rest arrives
     ByteQueue out_;
     bool want_write_ = false;
 };
