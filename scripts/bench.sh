@@ -13,6 +13,8 @@
 #   scripts/bench.sh [--runs N] [--bytes SIZE] [--append docs/performance.md]
 #
 # Without build/userd/failoverd it measures plain TCP only and says so.
+# TCPFO_BENCH_DAEMON_ARGS: extra words for both failoverd command lines (split on
+# spaces), e.g. '--rt-priority 0'.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${TCPFO_BUILD_DIR:-$top/build}
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
         --runs) runs=${2:?--runs needs a number}; shift 2 ;;
         --bytes) bytes=${2:?--bytes needs a size}; shift 2 ;;
         --append) append=${2:?--append needs a file}; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -87,11 +89,11 @@ if [ $with_tcpfo = 1 ]; then
     wait_for "replica" listening "$ns_backup" $port
     in_ns "$ns_backup" "$work/failoverd-backup.log" "$failoverd" --role backup --vip $vip/24 --dev eth0 \
         --port $port --listen 192.0.2.11:7100 --peer 192.0.2.10:7100 --replica 127.0.0.1:$port \
-        --ready-file "$work/backup.ready" --control "$work/backup.sock"
+        --ready-file "$work/backup.ready" --control "$work/backup.sock" ${TCPFO_BENCH_DAEMON_ARGS:-}
     wait_for "failoverd on the backup" listening "$ns_backup" 7100
     in_ns "$ns_primary" "$work/failoverd-primary.log" "$failoverd" --role primary --vip $vip/24 --dev eth0 \
         --port $port --listen 192.0.2.10:7100 --peer 192.0.2.11:7100 --ready-file "$work/primary.ready" \
-        --control "$work/primary.sock"
+        --control "$work/primary.sock" ${TCPFO_BENCH_DAEMON_ARGS:-}
     wait_for "failoverd ready (primary)" test -e "$work/primary.ready"
     wait_for "failoverd ready (backup)" test -e "$work/backup.ready"
 fi

@@ -1,13 +1,15 @@
 // failoverd: keeps live TCP connections to a VIP alive across the crash of the
 // node that holds them. See docs/operations.md.
 #include <net/if.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "userd/backup/backup_node.h"
 #include "userd/base/event_loop.h"
@@ -72,17 +74,13 @@ int main(int argc, char** argv) {
     if (geteuid() != 0) return die("must run as root (needs CAP_NET_ADMIN and CAP_BPF)");
     if (if_nametoindex(options.dev.c_str()) == 0) return die(fmt::format("interface {} does not exist", options.dev));
 
-    // Failure detection is measured in tens of milliseconds: a daemon that waits for
-    // the CPU behind busy services would see live peers as dead (and be seen so).
-    // Like keepalived, run at a real-time priority; failoverd sleeps in epoll_wait
-    // almost always, so it takes little from the services.
-    if (options.realtime_priority > 0) {
-        sched_param param{};
-        param.sched_priority = options.realtime_priority;
-        if (sched_setscheduler(0, SCHED_FIFO, &param) != 0)
-            log_warn("failoverd: can't run at real-time priority {}: {}; failure detection may misfire under load",
-                     options.realtime_priority, std::strerror(errno));
-    }
+    // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
+    // of their own at --rt-priority (userd/cluster/heartbeat.h), and so does a
+    // takeover. The replication path runs under the normal scheduler, with a larger
+    // share (--nice) but beside the services it protects rather than ahead of them:
+    // at SCHED_FIFO it preempted them at every event (docs/performance.md).
+    if (setpriority(PRIO_PROCESS, 0, options.nice) != 0)
+        log_warn("failoverd: can't set nice {}: {}", options.nice, std::strerror(errno));
 
     // SIGTERM/SIGINT arrive through the loop, so shutting down happens between events.
     sigset_t signals;

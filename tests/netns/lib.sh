@@ -261,11 +261,14 @@ start_failoverd() {
             *) echo "start_failoverd: unknown option '$1'" >&2; return 2 ;;
         esac
     done
-    # shellcheck disable=SC2086  # TCPFO_BACKUP_ARGS: extra words for the backup, split
-    start_failoverd_on backup "${backup_limit[@]}" --ready-file "$work/backup.ready" ${TCPFO_BACKUP_ARGS:-}
+    # TCPFO_DAEMON_ARGS: extra words for both daemons; TCPFO_BACKUP_ARGS: for the
+    # backup only (both split on spaces).
+    # shellcheck disable=SC2086
+    start_failoverd_on backup "${backup_limit[@]}" --ready-file "$work/backup.ready" ${TCPFO_DAEMON_ARGS:-} ${TCPFO_BACKUP_ARGS:-}
     wait_until 30 "failoverd on the backup listening on :$replication_port" \
         listening "$ns_backup" $replication_port
-    start_failoverd_on primary --ready-file "$work/primary.ready"
+    # shellcheck disable=SC2086
+    start_failoverd_on primary --ready-file "$work/primary.ready" ${TCPFO_DAEMON_ARGS:-}
     wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }

@@ -30,6 +30,16 @@ TEST(Options, ParsesAPrimary) {
     EXPECT_EQ(ntohs(o.peers[0].sin_port), 7200);
     EXPECT_EQ(o.heartbeat_ms, 10);
     EXPECT_EQ(o.dead_after, 3);
+    EXPECT_EQ(o.realtime_priority, 10);
+    EXPECT_EQ(o.nice, -10);
+}
+
+TEST(Options, SchedulingOfHeartbeatsAndOfTheReplicationPath) {
+    auto r = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                    "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--rt-priority", "0", "--nice", "5"});
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->options->realtime_priority, 0);
+    EXPECT_EQ(r->options->nice, 5);
 }
 
 TEST(Options, RefusesBadInputWithOneLine) {
@@ -48,6 +58,8 @@ TEST(Options, RefusesBadInputWithOneLine) {
         {{"--role", "primary", "--vip", "192.0.2.1/24", "--dev", "e", "--port", "7", "--listen", "1.2.3.4"}, "--peer"},
         {{"--role", "backup", "--vip", "192.0.2.1/24", "--dev", "e", "--port", "7", "--listen", "1.2.3.4", "--peer", "1.2.3.5"}, "--replica"},
         {{"--role", "primary", "--vip", "192.0.2.1/24", "--dev", "e", "--port", "7", "--listen", "1.2.3.4", "--peer", "1.2.3.5", "--heartbeat-ms", "0"}, "--heartbeat-ms"},
+        {{"--role", "primary", "--vip", "192.0.2.1/24", "--dev", "e", "--port", "7", "--listen", "1.2.3.4", "--peer", "1.2.3.5", "--nice", "-21"}, "--nice"},
+        {{"--role", "primary", "--vip", "192.0.2.1/24", "--dev", "e", "--port", "7", "--listen", "1.2.3.4", "--peer", "1.2.3.5", "--rt-priority", "100"}, "--rt-priority"},
     };
     for (const auto& c : cases) {
         auto r = parse(c.args);

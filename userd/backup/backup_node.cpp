@@ -9,6 +9,7 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/base/scheduling.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/config/capacity.h"
 #include "userd/takeover/repair_plan.h"
@@ -60,7 +61,17 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     if (auto r = loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r)
         return std::unexpected(r.error());
 
-    auto hb = Heartbeat::open(loop, options.listen, options.peers, NodeRole::backup);
+    Heartbeat::Config hb_config;
+    hb_config.listen = options.listen;
+    hb_config.peers = options.peers;
+    hb_config.role = NodeRole::backup;
+    hb_config.interval_ms = uint32_t(options.heartbeat_ms);
+    hb_config.realtime_priority = options.realtime_priority;
+    // The heartbeat thread judges the primary (once the stream began: judge() below)
+    // and hands the verdict to the loop.
+    auto hb = Heartbeat::open(loop, std::move(hb_config), [self](PeerId, uint64_t silence_ms) {
+        self->begin_takeover(fmt::format("no heartbeat for {} ms", silence_ms));
+    });
     if (!hb) return std::unexpected(hb.error());
     self->heartbeat_ = std::move(*hb);
     auto timer = make_periodic_timer(options.heartbeat_ms);
@@ -108,18 +119,11 @@ void BackupNode::on_accept() {
     primary_ = std::move(*link);
 }
 
-void BackupNode::keep_primary_posted() {
-    if (++records_since_check_ < 64) return;
-    records_since_check_ = 0;
-    const uint64_t now = monotonic_ms();
-    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
-    last_posted_ms_ = now;
-    heartbeat_->send_all(epoch_);  // UDP only: flushing the link here could close it mid-record
-}
-
 void BackupNode::on_primary_record(const Record& record) {
-    heartbeat_->heard_from(kPrimaryPeer);  // a busy stream is as good as a heartbeat
-    keep_primary_posted();
+    // Records do not count as heartbeats here: this loop runs at the normal priority
+    // and may be reading records that arrived long ago (a backlog under load), and
+    // each would make a primary that died since look alive. The heartbeat thread
+    // hears the primary on time.
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -128,8 +132,11 @@ void BackupNode::on_primary_record(const Record& record) {
             return;
         }
         epoch_ = hello->epoch;
+        heartbeat_->set_epoch(epoch_);
         primary_seen_ = true;
         heartbeat_->heard_from(kPrimaryPeer);
+        // A takeover needs a primary that existed: judged from now on.
+        heartbeat_->judge(kPrimaryPeer, uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after));
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
@@ -236,19 +243,8 @@ void BackupNode::on_primary_lost(const std::string& why) {
 
 void BackupNode::on_tick() {
     drain_timer(tick_timer_.get());
-    heartbeat_->send_all(epoch_);
-    const uint64_t now = monotonic_ms();
-    last_posted_ms_ = now;
-    // A tick long after the previous one means this node itself was not running (its
-    // core starved, or the whole machine paused, as virtual machines are): the
-    // primary's silence over that time was not witnessed, and its heartbeats may be
-    // just about to come from a primary that was paused too. Such a tick does not
-    // judge; the first tick a heartbeat interval later does, late or not (a node that
-    // is always late still judges every other tick). An interval, not the next tick:
-    // after a pause the periodic timer's next expiry can be a fraction of one away.
-    const uint64_t since_last_tick = last_tick_ms_ ? now - last_tick_ms_ : 0;
-    last_tick_ms_ = now;
-    const bool was_late = since_last_tick > 2 * uint64_t(options_.heartbeat_ms);
+    // Heartbeats and the judgement of the primary live on the heartbeat thread
+    // (heartbeat.h); this tick only moves the takeover on and sweeps.
     if (takeover_) {
         takeover_->advance();
         report_takeover_once();
@@ -265,19 +261,6 @@ void BackupNode::on_tick() {
         next_sweep_ms_ = monotonic_ms() + 1000;
         sweep_feeds();
     }
-    heartbeat_->receive_pending();
-    if (was_late && !judgement_deferred_) {
-        judgement_deferred_ = true;
-        judge_after_ms_ = now + uint64_t(options_.heartbeat_ms);
-        log_debug("backup: this node's tick came {} ms after the previous one; the primary is judged in {} ms",
-                  since_last_tick, options_.heartbeat_ms);
-        return;
-    }
-    if (judgement_deferred_ && now < judge_after_ms_) return;
-    judgement_deferred_ = false;
-    const uint64_t silence = heartbeat_->silence_ms(kPrimaryPeer);
-    if (silence > uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after))
-        begin_takeover(fmt::format("no heartbeat for {} ms", silence));
 }
 
 void BackupNode::on_ring_readable() {
@@ -295,7 +278,13 @@ void BackupNode::begin_takeover(const std::string& why) {
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
     note_takeover_begun(why);
+    heartbeat_->stop_judging();
+    heartbeat_->set_epoch(epoch_);
     heartbeat_->set_role(NodeRole::primary);
+    // The takeover must not wait for the CPU behind the services (a verdict of the
+    // heartbeat thread has raised this thread already; a broken stream has not). It
+    // goes back to the normal scheduler once it serves.
+    raise_to_realtime(0, options_.realtime_priority, "the takeover");
     if (primary_) primary_->close();
     dirty_.clear();
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
@@ -312,6 +301,8 @@ void BackupNode::begin_takeover(const std::string& why) {
 void BackupNode::report_takeover_once() {
     if (takeover_reported_ || !takeover_->serving()) return;
     takeover_reported_ = true;
+    // Serving: from now on this node's loop is a data path like any other.
+    back_to_normal_priority();
     note_takeover_result();
     const Takeover::Report& r = takeover_->report();
     log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
@@ -322,6 +313,7 @@ void BackupNode::report_takeover_once() {
 }
 
 void BackupNode::after_events() {
+    heartbeat_->main_loop_alive();
     retired_link_.reset();
     if (takeover_) {
         takeover_->advance();

@@ -49,10 +49,6 @@ private:
     // clamp instead of waiting for acknowledgements that never come), in one log line.
     void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
     void sweep_feeds();
-    // Called for each record of a long batch (thousands of connections opening at
-    // once, ~40 us each): sends the heartbeats when one is due, so that the primary
-    // does not drop a busy backup for a dead one.
-    void keep_primary_posted();
 
     EventLoop& loop_;
     Options options_;
@@ -76,11 +72,6 @@ private:
     std::vector<ConnStatus> takeover_conns_;
     size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
     uint64_t next_sweep_ms_ = 0;
-    uint32_t records_since_check_ = 0;
-    uint64_t last_posted_ms_ = 0;
-    uint64_t last_tick_ms_ = 0;        // when on_tick() last ran (0: never)
-    bool judgement_deferred_ = false;  // a late tick put off judging the primary ...
-    uint64_t judge_after_ms_ = 0;      // ... until then
 };
 
 }  // namespace tcpfo

@@ -1,51 +1,130 @@
 #include "userd/cluster/heartbeat.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
+#include "userd/base/scheduling.h"
 
 namespace tcpfo {
 
-Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, const sockaddr_in& listen,
-                                                   std::vector<sockaddr_in> peers, NodeRole role) {
+namespace {
+
+void poke(int eventfd_fd) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(eventfd_fd, &one, sizeof one);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config,
+                                                   std::function<void(PeerId, uint64_t)> on_silent) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return sys_fail(errno, "can't create heartbeat socket");
     int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&listen), sizeof listen) != 0)
-        return sys_fail(errno, "can't bind heartbeat socket to {}", to_string(listen));
-    std::unique_ptr<Heartbeat> hb(new Heartbeat(loop, std::move(fd), std::move(peers), role));
+    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&config.listen), sizeof config.listen) != 0)
+        return sys_fail(errno, "can't bind heartbeat socket to {}", to_string(config.listen));
+    UniqueFd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    UniqueFd verdict(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!wake || !verdict) return sys_fail(errno, "can't create the heartbeat thread's eventfd");
+    std::unique_ptr<Heartbeat> hb(new Heartbeat(std::move(config), std::move(fd), std::move(wake),
+                                                std::move(verdict), loop, std::move(on_silent)));
     Heartbeat* self = hb.get();
-    if (auto r = loop.add(self->fd_.get(), EPOLLIN, [self](uint32_t) { self->on_readable(); }); !r)
+    if (auto r = loop.add(self->verdict_.get(), EPOLLIN, [self](uint32_t) { self->on_verdict(); }); !r)
         return std::unexpected(r.error());
+    self->thread_ = std::thread([self] { self->run(); });
     return hb;
 }
 
-Heartbeat::Heartbeat(EventLoop& loop, UniqueFd fd, std::vector<sockaddr_in> peers, NodeRole role)
-    : loop_(loop), fd_(std::move(fd)), peers_(std::move(peers)),
-      last_heard_ms_(peers_.size(), monotonic_ms()), role_(role) {}
+Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop,
+                     std::function<void(PeerId, uint64_t)> on_silent)
+    : config_(std::move(config)), fd_(std::move(fd)), wake_(std::move(wake)), verdict_(std::move(verdict)),
+      loop_(loop), on_silent_(std::move(on_silent)), loop_tid_(gettid()),
+      last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
+      main_alive_ms_(monotonic_ms()) {
+    const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < config_.peers.size(); ++i) last_heard_ms_[i].store(now);
+}
 
-Heartbeat::~Heartbeat() { loop_.remove(fd_.get()); }
+Heartbeat::~Heartbeat() {
+    stopping_.store(true);
+    poke(wake_.get());
+    if (thread_.joinable()) thread_.join();
+    loop_.remove(verdict_.get());
+}
 
-void Heartbeat::send_all(uint64_t epoch) {
-    out_.clear();
-    encode_record(HeartbeatRecord{epoch, ++counter_, role_}, out_);
-    for (const auto& peer : peers_) {
-        // A lost heartbeat is what this mechanism measures; errors are not fatal.
-        sendto(fd_.get(), out_.data(), out_.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&peer), sizeof peer);
+void Heartbeat::judge(PeerId peer, uint64_t dead_ms) {
+    dead_ms_.store(dead_ms, std::memory_order_relaxed);
+    judged_peer_.store(peer.value, std::memory_order_release);
+}
+
+uint64_t Heartbeat::silence_ms(PeerId peer) const {
+    const uint64_t now = monotonic_ms();
+    const uint64_t heard = last_heard_ms_[peer.index()].load(std::memory_order_relaxed);
+    return now > heard ? now - heard : 0;
+}
+
+void Heartbeat::heard_from(PeerId peer) {
+    // Only forward: the thread may store a later time at the same moment.
+    auto& slot = last_heard_ms_[peer.index()];
+    const uint64_t now = monotonic_ms();
+    uint64_t seen = slot.load(std::memory_order_relaxed);
+    while (seen < now && !slot.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
     }
 }
 
-uint64_t Heartbeat::silence_ms(PeerId peer) const { return monotonic_ms() - last_heard_ms_[peer.index()]; }
-
-void Heartbeat::heard_from(PeerId peer) {
-    last_heard_ms_[peer.index()] = std::max(last_heard_ms_[peer.index()], monotonic_ms());
+void Heartbeat::run() {
+    raise_to_realtime(0, config_.realtime_priority, "the heartbeat thread");
+    const uint64_t interval = config_.interval_ms;
+    uint64_t next_send = monotonic_ms();
+    uint64_t last_wakeup = 0;
+    while (!stopping_.load()) {
+        uint64_t now = monotonic_ms();
+        if (now >= next_send) {
+            // A wake-up more than two intervals after the previous one: this thread
+            // did not run in between (see judge()).
+            const bool late = last_wakeup != 0 && now - last_wakeup > 2 * interval;
+            last_wakeup = now;
+            receive_all();  // what is queued first: a silence is judged on fresh news
+            send_all();
+            judge_now(now, late);
+            // The next tick on the interval's grid; after a pause, from now.
+            next_send += interval;
+            if (next_send <= now) next_send = now + interval;
+        }
+        pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+        now = monotonic_ms();
+        const int timeout = next_send > now ? int(next_send - now) : 0;
+        if (::poll(fds, 2, timeout) > 0 && (fds[0].revents & POLLIN)) receive_all();
+    }
 }
 
-void Heartbeat::on_readable() {
+void Heartbeat::send_all() {
+    // A wedged daemon must not look alive: its loop has not turned for a long time.
+    const uint64_t alive = main_alive_ms_.load(std::memory_order_relaxed);
+    const uint64_t now = monotonic_ms();
+    if (now > alive && now - alive > config_.main_stall_ms) return;
+    std::vector<uint8_t> out;
+    out.reserve(64);
+    encode_record(HeartbeatRecord{epoch_.load(std::memory_order_relaxed), ++counter_,
+                                  role_.load(std::memory_order_relaxed)},
+                  out);
+    for (const auto& peer : config_.peers) {
+        // A lost heartbeat is what this mechanism measures; errors are not fatal.
+        sendto(fd_.get(), out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer),
+               sizeof peer);
+    }
+}
+
+void Heartbeat::receive_all() {
     uint8_t buf[256];
     for (;;) {
         sockaddr_in from{};
@@ -56,17 +135,49 @@ void Heartbeat::on_readable() {
         const HeartbeatRecord* hb = nullptr;
         if (decoded && decoded->has_value()) hb = std::get_if<HeartbeatRecord>(&(*decoded)->record);
         // Heartbeats are only taken from the configured peers' addresses.
-        size_t index = peers_.size();
-        for (size_t i = 0; i < peers_.size(); ++i)
-            if (peers_[i].sin_addr.s_addr == from.sin_addr.s_addr) index = i;
-        if (!hb || index == peers_.size()) {
-            if (refused_++ % 1000 == 0)
+        size_t index = config_.peers.size();
+        for (size_t i = 0; i < config_.peers.size(); ++i)
+            if (config_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) index = i;
+        if (!hb || index == config_.peers.size()) {
+            if (refused_.fetch_add(1, std::memory_order_relaxed) % 1000 == 0)
                 log_warn("heartbeat: refused a datagram from {} (not a peer or not a heartbeat)", to_string(from));
             continue;
         }
-        last_heard_ms_[index] = monotonic_ms();
-        highest_epoch_ = std::max(highest_epoch_, hb->epoch);
+        heard_from(PeerId{uint16_t(index)});
+        uint64_t seen = highest_epoch_.load(std::memory_order_relaxed);
+        while (seen < hb->epoch && !highest_epoch_.compare_exchange_weak(seen, hb->epoch)) {
+        }
     }
+}
+
+void Heartbeat::judge_now(uint64_t now, bool this_wakeup_was_late) {
+    const uint32_t peer = judged_peer_.load(std::memory_order_acquire);
+    if (peer == kNoPeer) return;
+    if (this_wakeup_was_late && judge_after_ms_ <= now) {
+        judge_after_ms_ = now + config_.interval_ms;
+        log_debug("heartbeat: this node's tick came late; peer {} is judged in {} ms", to_string(config_.peers[peer]),
+                  config_.interval_ms);
+        return;
+    }
+    if (now < judge_after_ms_) return;
+    const uint64_t silence = silence_ms(PeerId{uint16_t(peer)});
+    if (silence <= dead_ms_.load(std::memory_order_relaxed)) return;
+    // One verdict per judge(): the owner re-arms if it wants another.
+    uint32_t expected = peer;
+    if (!judged_peer_.compare_exchange_strong(expected, kNoPeer)) return;
+    verdict_silence_ms_.store(silence, std::memory_order_relaxed);
+    verdict_peer_.store(peer, std::memory_order_release);
+    // What the verdict starts must not wait for the CPU behind the services.
+    raise_to_realtime(loop_tid_, config_.realtime_priority, "the daemon's loop");
+    poke(verdict_.get());
+}
+
+void Heartbeat::on_verdict() {
+    uint64_t count = 0;
+    [[maybe_unused]] ssize_t n = ::read(verdict_.get(), &count, sizeof count);
+    const uint32_t peer = verdict_peer_.exchange(kNoPeer, std::memory_order_acquire);
+    if (peer == kNoPeer || !on_silent_) return;
+    on_silent_(PeerId{uint16_t(peer)}, verdict_silence_ms_.load(std::memory_order_relaxed));
 }
 
 }  // namespace tcpfo

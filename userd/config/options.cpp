@@ -29,7 +29,7 @@ const char* usage_text() {
     return "usage: failoverd --role primary|backup --vip ADDR/PREFIX --dev IFACE --port PORT\n"
            "                 --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
            "                 [--replica HOST:PORT] [--heartbeat-ms N] [--dead-after N]\n"
-           "                 [--ready-file PATH] [--rt-priority N] [--control PATH] [--verbose]\n"
+           "                 [--ready-file PATH] [--rt-priority N] [--nice N] [--control PATH] [--verbose]\n"
            "  --role          primary holds the VIP and snoops; backup replays and takes over\n"
            "  --vip           the service address, claimed on IFACE by the primary\n"
            "  --dev           the interface that carries the VIP\n"
@@ -40,12 +40,14 @@ const char* usage_text() {
            "  --heartbeat-ms  heartbeat interval, default 10\n"
            "  --dead-after    missed heartbeats before the primary is declared dead, default 3\n"
            "  --ready-file    created once the node is ready (primary: peers connected; backup: stream accepted)\n"
-           "  --rt-priority   SCHED_FIFO priority (1-99), 0 for the normal scheduler; default 10\n"
+           "  --rt-priority   SCHED_FIFO priority of the heartbeat thread and of a takeover (1-99),\n"
+           "                  0 for the normal scheduler; default 10\n"
+           "  --nice N        nice value of the replication path (-20..19); default -10\n"
            "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n";
 }
 
 Result<ParseOutcome> parse_options(int argc, char** argv) {
-    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority, kControl };
+    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority, kControl, kNice };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
         {"vip", required_argument, nullptr, kVip},
@@ -59,6 +61,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         {"ready-file", required_argument, nullptr, kReady},
         {"verbose", no_argument, nullptr, kVerbose},
         {"rt-priority", required_argument, nullptr, kRtPriority},
+        {"nice", required_argument, nullptr, kNice},
         {"control", required_argument, nullptr, kControl},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
@@ -134,6 +137,12 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
                 auto v = parse_int("--rt-priority", arg, 0, 99);
                 if (!v) return std::unexpected(v.error());
                 o.realtime_priority = *v;
+                break;
+            }
+            case kNice: {
+                auto v = parse_int("--nice", arg, -20, 19);
+                if (!v) return std::unexpected(v.error());
+                o.nice = *v;
                 break;
             }
             case kControl:

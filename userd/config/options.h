@@ -31,7 +31,8 @@ struct Options {
     int dead_after = 3;
     std::string ready_file;
     bool verbose = false;
-    int realtime_priority = 10;  // SCHED_FIFO priority; 0 keeps the normal scheduler
+    int realtime_priority = 10;  // SCHED_FIFO priority of heartbeats and takeovers; 0: normal scheduler
+    int nice = -10;              // the replication path's nice value (normal scheduler)
     std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
 };
 

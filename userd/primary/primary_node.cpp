@@ -66,9 +66,18 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (!nudge) return undo(nudge.error());
     self->nudge_.emplace(std::move(*nudge));
 
-    auto hb = Heartbeat::open(loop, options.listen, options.peers, NodeRole::primary);
+    // The heartbeat thread only sends and listens here: the backups' silence is
+    // judged in the loop, with slack (on_heartbeat_tick).
+    Heartbeat::Config hb_config;
+    hb_config.listen = options.listen;
+    hb_config.peers = options.peers;
+    hb_config.role = NodeRole::primary;
+    hb_config.interval_ms = uint32_t(options.heartbeat_ms);
+    hb_config.realtime_priority = options.realtime_priority;
+    auto hb = Heartbeat::open(loop, std::move(hb_config), nullptr);
     if (!hb) return undo(hb.error());
     self->heartbeat_ = std::move(*hb);
+    self->heartbeat_->set_epoch(self->epoch_);
     auto timer = make_periodic_timer(options.heartbeat_ms);
     if (!timer) return undo(timer.error());
     self->tick_timer_ = std::move(*timer);
@@ -238,16 +247,13 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
 
 void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
-    heartbeat_->send_all(epoch_);
     const uint64_t now = monotonic_ms();
-    last_posted_ms_ = now;
     // A primary that drops a live backup closes the stream, and the backup takes that
     // for the primary's death: two speakers. Being late to drop a dead backup only
     // stalls the clients a little longer. So backups get ten times the slack the
     // backup gives the primary (300 ms at the defaults).
     const uint64_t dead_ms =
         uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after) * kBackupSlackFactor;
-    heartbeat_->receive_pending();
     for (size_t i = 0; i < peers_.size(); ++i) {
         const PeerId id{uint16_t(i)};
         Peer& peer = peers_[i];
@@ -314,18 +320,8 @@ void PrimaryNode::on_ring_readable() {
     }
     auto drained = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
         on_snoop_event(ev, payload);
-        keep_peers_posted();
     });
     if (!drained) log_error("primary: ring buffer: {}", drained.error().message);
-}
-
-void PrimaryNode::keep_peers_posted() {
-    if (++events_since_check_ < 64) return;
-    events_since_check_ = 0;
-    const uint64_t now = monotonic_ms();
-    if (now - last_posted_ms_ < uint64_t(options_.heartbeat_ms)) return;
-    last_posted_ms_ = now;
-    heartbeat_->send_all(epoch_);  // UDP only: a link's failure is handled outside the batch
 }
 
 void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& record) {
@@ -427,6 +423,7 @@ void PrimaryNode::flush_stable_points() {
 }
 
 void PrimaryNode::after_events() {
+    heartbeat_->main_loop_alive();
     flush_stable_points();
     for (auto& peer : peers_)
         if (peer.live && peer.link) peer.link->flush();

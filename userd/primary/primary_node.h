@@ -69,11 +69,6 @@ private:
     // The connection's log label, with its id when it is protected.
     std::string label(const ConnKey& key) const;
     void on_conn_refused(PeerId id, const ConnRefusedRecord& refused);
-    // Called for each event of a long batch (thousands of connections opening at
-    // once): sends the heartbeats when one is due, so that the backups, which judge the
-    // primary dead after a few missed ones (30 ms), do not take a busy primary for a
-    // dead one (seen with 9,000 connections opening at once).
-    void keep_peers_posted();
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
@@ -109,8 +104,6 @@ private:
     std::deque<UnprotectedStatus> unprotected_;  // the most recent, for status
     uint64_t unprotected_total_ = 0;
     size_t max_connections_ = 0;      // at start (config/capacity.h)
-    uint32_t events_since_check_ = 0;
-    uint64_t last_posted_ms_ = 0;
 };
 
 }  // namespace tcpfo

@@ -1,0 +1,123 @@
+#include "userd/cluster/heartbeat.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+using namespace tcpfo;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr PeerId kOnlyPeer{0};
+
+// A loopback address with a port that was free a moment ago.
+sockaddr_in free_loopback_port() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return a;
+}
+
+// One node: its loop and its heartbeat, beating toward `peer`.
+struct Node {
+    std::unique_ptr<EventLoop> loop;
+    std::unique_ptr<Heartbeat> hb;
+    int verdicts = 0;
+    uint64_t verdict_silence_ms = 0;
+
+    Node(sockaddr_in self, sockaddr_in peer, uint32_t main_stall_ms = 1000) {
+        auto created = EventLoop::create();
+        EXPECT_TRUE(created);
+        loop = std::move(*created);
+        Heartbeat::Config c;
+        c.listen = self;
+        c.peers = {peer};
+        c.interval_ms = 10;
+        c.realtime_priority = 0;  // a unit test does not change its own scheduling
+        c.main_stall_ms = main_stall_ms;
+        auto opened = Heartbeat::open(*loop, c, [this](PeerId, uint64_t silence) {
+            ++verdicts;
+            verdict_silence_ms = silence;
+        });
+        EXPECT_TRUE(opened) << opened.error().message;
+        hb = std::move(*opened);
+    }
+    // Runs the loop (as the daemon does, stamping each turn) for `how_long`.
+    void run_for(std::chrono::milliseconds how_long) {
+        const auto end = std::chrono::steady_clock::now() + how_long;
+        while (std::chrono::steady_clock::now() < end) {
+            hb->main_loop_alive();
+            ASSERT_TRUE(loop->run_once(5));
+        }
+    }
+};
+
+}  // namespace
+
+TEST(Heartbeat, KeepsBeatingWhileTheDaemonsLoopIsBusy) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b), nb(b, a);
+    na.run_for(50ms);
+    // A's loop is busy for 300 ms (30 intervals) and does not turn; its thread beats on.
+    na.hb->main_loop_alive();
+    std::this_thread::sleep_for(300ms);
+    // Generous against a loaded machine; the loop's own sends would leave 300 ms.
+    EXPECT_LT(nb.hb->silence_ms(kOnlyPeer), 100u) << "B stopped hearing A while A's loop was busy";
+}
+
+TEST(Heartbeat, ASilentPeerIsJudgedOnceAndTheVerdictRunsInTheLoop) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b);
+    auto nb = std::make_unique<Node>(b, a);
+    na.hb->judge(kOnlyPeer, 100);  // ten intervals: a loaded machine is no reason to fail
+    na.run_for(200ms);
+    EXPECT_EQ(na.verdicts, 0) << "a live peer was judged dead";
+    nb.reset();  // B dies: no more heartbeats
+    for (int i = 0; i < 400 && na.verdicts == 0; ++i) na.run_for(5ms);
+    ASSERT_EQ(na.verdicts, 1);
+    EXPECT_GT(na.verdict_silence_ms, 100u);
+    na.run_for(100ms);
+    EXPECT_EQ(na.verdicts, 1) << "one verdict per judge()";
+}
+
+TEST(Heartbeat, NoVerdictWithoutJudgeAndNoneAfterStopJudging) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b);  // B never exists
+    na.run_for(100ms);
+    EXPECT_EQ(na.verdicts, 0);
+    na.hb->judge(kOnlyPeer, 30);
+    na.hb->stop_judging();
+    na.run_for(100ms);
+    EXPECT_EQ(na.verdicts, 0);
+}
+
+TEST(Heartbeat, AWedgedLoopFallsSilentToItsPeersAndBeatsAgainWhenItTurns) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b, /*main_stall_ms=*/50), nb(b, a);
+    na.run_for(50ms);
+    EXPECT_LT(nb.hb->silence_ms(kOnlyPeer), 100u);
+    std::this_thread::sleep_for(400ms);  // A's loop wedged: no stamp for 400 ms
+    EXPECT_GT(nb.hb->silence_ms(kOnlyPeer), 200u) << "a wedged daemon still looked alive";
+    na.run_for(150ms);
+    EXPECT_LT(nb.hb->silence_ms(kOnlyPeer), 100u) << "heartbeats did not resume";
+}
+
+TEST(Heartbeat, CarriesTheEpochItIsGiven) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b), nb(b, a);
+    na.hb->set_epoch(7);
+    for (int i = 0; i < 200 && nb.hb->highest_peer_epoch() != 7; ++i) na.run_for(5ms);
+    EXPECT_EQ(nb.hb->highest_peer_epoch(), 7u);
+}
