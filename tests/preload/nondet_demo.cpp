@@ -1,0 +1,97 @@
+// Prints what the calls the preload library interposes return, in two rounds a few
+// milliseconds apart, as text: two plain runs differ, a replayed run prints exactly
+// what its recorded run printed. --other-order makes the same calls in another order,
+// which a replay of a normal run must refuse as a divergence.
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+namespace {
+
+void print_hex(const char* label, const uint8_t* bytes, long n) {
+    std::printf("%s %ld ", label, n);
+    for (long i = 0; i < n; ++i) std::printf("%02x", bytes[i]);
+    std::printf("\n");
+}
+
+void show_clock(const char* label, clockid_t clock) {
+    timespec ts{};
+    const int ret = clock_gettime(clock, &ts);
+    std::printf("%s ret=%d %lld.%09ld\n", label, ret, static_cast<long long>(ts.tv_sec), ts.tv_nsec);
+}
+
+void show_gettimeofday() {
+    timeval tv{};
+    const int ret = gettimeofday(&tv, nullptr);
+    std::printf("gettimeofday ret=%d %lld.%06ld\n", ret, static_cast<long long>(tv.tv_sec),
+                static_cast<long>(tv.tv_usec));
+}
+
+void show_time() { std::printf("time %lld\n", static_cast<long long>(time(nullptr))); }
+
+void show_getrandom() {
+    uint8_t bytes[32];
+    const ssize_t n = getrandom(bytes, sizeof bytes, 0);
+    print_hex("getrandom", bytes, n);
+}
+
+void show_getpid() { std::printf("getpid %d\n", static_cast<int>(getpid())); }
+
+void show_fread() {
+    uint8_t bytes[16] = {};
+    FILE* f = std::fopen("/dev/urandom", "rb");
+    if (f == nullptr) {
+        std::printf("fopen /dev/urandom failed: %s\n", std::strerror(errno));
+        return;
+    }
+    const size_t items = std::fread(bytes, 1, sizeof bytes, f);
+    std::fclose(f);
+    print_hex("fread /dev/urandom", bytes, long(items));
+}
+
+void show_read() {
+    uint8_t bytes[16] = {};
+    const int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0) {
+        std::printf("open /dev/urandom failed: %s\n", std::strerror(errno));
+        return;
+    }
+    const ssize_t n = read(fd, bytes, sizeof bytes);
+    close(fd);
+    print_hex("read /dev/urandom", bytes, long(n));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const bool other_order = argc > 1 && std::strcmp(argv[1], "--other-order") == 0;
+    if (argc > 1 && !other_order) {
+        std::fprintf(stderr, "usage: %s [--other-order]\n", argv[0]);
+        return 2;
+    }
+    std::vector<std::function<void()>> calls = {
+        [] { show_clock("clock_gettime(CLOCK_REALTIME)", CLOCK_REALTIME); },
+        [] { show_clock("clock_gettime(CLOCK_MONOTONIC)", CLOCK_MONOTONIC); },
+        show_gettimeofday, show_time, show_getrandom, show_getpid, show_fread, show_read,
+    };
+    if (other_order) std::swap(calls[0], calls[4]);
+    for (int round = 1; round <= 2; ++round) {
+        std::printf("round %d\n", round);
+        for (auto& call : calls) call();
+        if (round == 1) {
+            // Not through the interposed calls: nanosleep is neither recorded nor needed.
+            const timespec pause{0, 5 * 1000 * 1000};
+            nanosleep(&pause, nullptr);
+        }
+    }
+    return 0;
+}
