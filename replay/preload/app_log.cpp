@@ -146,9 +146,14 @@ const char* app_log_kind_name(AppLogKind kind) {
         case AppLogKind::time: return "time";
         case AppLogKind::getrandom: return "getrandom";
         case AppLogKind::getpid: return "getpid";
-        case AppLogKind::device_read: return "a read of /dev/urandom or /dev/random";
+        case AppLogKind::device_read: return "device-read";
     }
-    return "an unknown call";
+    return "unknown";
+}
+
+const char* app_log_call_name(AppLogKind kind) {
+    if (kind == AppLogKind::device_read) return "a read of /dev/urandom or /dev/random";
+    return app_log_kind_name(kind);
 }
 
 size_t app_log_entry_size(const AppLogEntry& entry) { return kAppLogHeaderSize + payload_size(entry); }

@@ -92,8 +92,11 @@ using AppLogEntry = std::variant<ClockGettimeEntry, GettimeofdayEntry, TimeEntry
                                  GetrandomEntry, GetpidEntry, DeviceReadEntry>;
 
 AppLogKind app_log_kind(const AppLogEntry& entry);
-// The call an entry records, as the divergence message names it ("clock_gettime").
+// The kind in error messages ("clock_gettime", "device-read").
 const char* app_log_kind_name(AppLogKind kind);
+// The call an entry records, as a replay divergence names it ("clock_gettime",
+// "a read of /dev/urandom or /dev/random").
+const char* app_log_call_name(AppLogKind kind);
 
 // Header plus payload bytes.
 size_t app_log_entry_size(const AppLogEntry& entry);

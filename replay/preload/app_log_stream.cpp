@@ -131,7 +131,7 @@ const AppLogEntry* replay_entry(AppLogKind called) {
     g_replay_index = index;
     g_replay_entry = (*decoded)->entry;
     const AppLogKind primary = app_log_kind(g_replay_entry);
-    if (primary != called) replay_diverged(app_log_kind_name(called), app_log_kind_name(primary));
+    if (primary != called) replay_diverged(app_log_call_name(called), app_log_call_name(primary));
     errno = saved_errno;
     return &g_replay_entry;
 }

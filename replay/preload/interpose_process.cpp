@@ -1,8 +1,8 @@
 // getpid() (recorded and replayed: the replica sees the primary's pid, so that what
 // the application derives from it, such as a seed or a temporary name, is the same),
 // and the exec family, before which the record buffer is written: exec replaces the
-// image and its buffer. execl*() and posix_spawn() call execve inside libc, past this
-// library, and lose the buffer; so does fexecve().
+// image and its buffer. execl*() and fexecve() are not interposed (libc calls execve
+// inside itself, past this library): an exec through them loses the buffered entries.
 #include <cerrno>
 #include <sys/syscall.h>
 #include <unistd.h>

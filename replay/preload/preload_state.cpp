@@ -19,6 +19,8 @@ namespace {
 
 // Exit status for a configuration the library refuses at load.
 constexpr int kBadConfigurationExit = 2;
+// Set at load to the pid of the process whose log this is.
+constexpr const char* kOwnerVariable = "TCPFO_PRELOAD_OWNER_PID";
 
 enum class Setup { not_started, running, done };
 
@@ -85,8 +87,18 @@ void set_up() {
         die(kBadConfigurationExit,
             "tcpfo-preload: unknown TCPFO_PRELOAD_MODE '%s' (expected record or replay)", mode);
     }
-    g_log_fd = parse_fd(mode);
     g_owner_pid = pid_t(syscall(SYS_getpid));
+    // A forked child that execs loads this library afresh, with the parent's
+    // environment and log descriptor: the owner's pid in the environment tells it the
+    // log is not its own. An exec in the owner itself keeps the pid and the log.
+    char owner_text[16];
+    snprintf(owner_text, sizeof owner_text, "%d", int(g_owner_pid));
+    if (const char* owner = getenv(kOwnerVariable); owner != nullptr && strcmp(owner, owner_text) != 0) {
+        g_mode = CallMode::pass_through;
+        return;
+    }
+    g_log_fd = parse_fd(mode);
+    setenv(kOwnerVariable, owner_text, 1);
     pthread_atfork(before_fork, nullptr, in_child_after_fork);
 }
 

@@ -4,7 +4,9 @@
 //   (unset)                                             pass-through
 //   TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=N    append each result to fd N
 //   TCPFO_PRELOAD_MODE=replay TCPFO_PRELOAD_LOG_FD=N    return results read from fd N
-// A bad value is one line on stderr and _exit(2) at load.
+// A bad value is one line on stderr and _exit(2) at load. The library sets
+// TCPFO_PRELOAD_OWNER_PID to the process's pid, so that a forked child that execs
+// (and loads the library again) passes through instead of taking over the log.
 #pragma once
 
 namespace tcpfo::preload {
@@ -18,7 +20,9 @@ enum class CallMode { pass_through, record, replay };
 //   have no defined order relative to the main thread's, so a replica could not be
 //   given them in the order it makes them;
 // - this is not a forked child: a child must never write into or read from its
-//   parent's log (a fork that serves connections will be refused later);
+//   parent's log (a fork that serves connections will be refused later). A vfork()
+//   child shares its parent's memory and runs no fork handlers, so it counts as the
+//   parent until it execs; while the parent waits, that order is still one order;
 // - in replay, the log is not exhausted (after its end the replica is live).
 CallMode call_mode();
 

@@ -1,8 +1,11 @@
 // Prints what the calls the preload library interposes return, in two rounds a few
 // milliseconds apart, as text: two plain runs differ, a replayed run prints exactly
 // what its recorded run printed. --other-order makes the same calls in another order,
-// which a replay of a normal run must refuse as a divergence.
+// which a replay of a normal run must refuse as a divergence. --with-thread and
+// --with-fork add a second thread and a forked child that make the same calls without
+// printing: neither may add entries to the log or take entries from it.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
@@ -13,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -70,13 +75,41 @@ void show_read() {
     print_hex("read /dev/urandom", bytes, long(n));
 }
 
+// The calls, unprinted, as a thread or a child makes them (the child also as the
+// program it execs: this one with --quiet-calls).
+void make_calls_quietly() {
+    for (int i = 0; i < 20; ++i) {
+        timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint8_t bytes[8];
+        (void)!getrandom(bytes, sizeof bytes, 0);
+        (void)time(nullptr);
+        (void)getpid();
+        const int fd = open("/dev/urandom", O_RDONLY);
+        if (fd >= 0) {
+            (void)!read(fd, bytes, sizeof bytes);
+            close(fd);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bool other_order = argc > 1 && std::strcmp(argv[1], "--other-order") == 0;
-    if (argc > 1 && !other_order) {
-        std::fprintf(stderr, "usage: %s [--other-order]\n", argv[0]);
-        return 2;
+    bool other_order = false, with_thread = false, with_fork = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quiet-calls") {
+            make_calls_quietly();
+            return 0;
+        }
+        if (arg == "--other-order") other_order = true;
+        else if (arg == "--with-thread") with_thread = true;
+        else if (arg == "--with-fork") with_fork = true;
+        else {
+            std::fprintf(stderr, "usage: %s [--other-order] [--with-thread] [--with-fork] | --quiet-calls\n", argv[0]);
+            return 2;
+        }
     }
     std::vector<std::function<void()>> calls = {
         [] { show_clock("clock_gettime(CLOCK_REALTIME)", CLOCK_REALTIME); },
@@ -84,14 +117,36 @@ int main(int argc, char** argv) {
         show_gettimeofday, show_time, show_getrandom, show_getpid, show_fread, show_read,
     };
     if (other_order) std::swap(calls[0], calls[4]);
+    std::thread thread;
+    if (with_thread) thread = std::thread(make_calls_quietly);
     for (int round = 1; round <= 2; ++round) {
         std::printf("round %d\n", round);
         for (auto& call : calls) call();
         if (round == 1) {
+            std::fflush(stdout);  // the child must not print round 1 again
+            if (with_fork) {
+                const pid_t child = fork();
+                if (child == 0) {
+                    make_calls_quietly();
+                    // A grandchild that execs loads the library again; the child
+                    // itself ends through exit(), so the library's destructor runs.
+                    const pid_t grandchild = fork();
+                    if (grandchild == 0) {
+                        char quiet[] = "--quiet-calls";
+                        char* const args[] = {argv[0], quiet, nullptr};
+                        execv(argv[0], args);
+                        std::_Exit(127);
+                    }
+                    if (grandchild > 0) waitpid(grandchild, nullptr, 0);
+                    std::exit(0);
+                }
+                if (child < 0 || waitpid(child, nullptr, 0) != child) std::perror("fork");
+            }
             // Not through the interposed calls: nanosleep is neither recorded nor needed.
             const timespec pause{0, 5 * 1000 * 1000};
             nanosleep(&pause, nullptr);
         }
     }
+    if (thread.joinable()) thread.join();
     return 0;
 }

@@ -7,6 +7,7 @@
 #   truncated / corrupt log         exit 86, one stderr line
 #   replay in another call order    exit 86, "replay diverged at entry K"
 #   log cut after round 1           round 1 replayed, round 2 live, exit 0
+#   a thread, a child, an exec'd child   neither adds entries nor takes them
 #   bad mode / bad fd               exit 2 at load
 #
 # Usage: record_replay.sh path/to/libtcpfo-preload.so path/to/nondet_demo
@@ -110,6 +111,14 @@ sed '/^round 2$/,$d' "$dir/half.out" >"$dir/half-round1"
 cmp "$dir/recorded-round1" "$dir/half-round1" || fail "round 1 of a short log was not replayed"
 ! cmp -s "$dir/recorded.out" "$dir/half.out" || fail "round 2 repeated the recorded run instead of going live"
 [ "$(sed -n '/^round 2$/,$p' "$dir/half.out" | grep -c '^getpid ')" = 1 ] || fail "round 2 incomplete"
+
+say "a second thread, a forked child and its exec'd child neither add entries nor take them"
+record "$dir/busy.log" "$dir/busy.out" --with-thread --with-fork
+busy_entries=$(entry_offsets "$dir/busy.log" | wc -l)
+[ "$busy_entries" = "$entries" ] || fail "with a thread and a child the log holds $busy_entries entries, not $entries"
+status=$(replay "$dir/full.log" "$dir/busy-replayed.out" "$dir/err" --with-thread --with-fork)
+[ "$status" = 0 ] || fail "replay with a thread and a child exited $status: $(cat "$dir/err")"
+cmp "$dir/recorded.out" "$dir/busy-replayed.out" || fail "a thread or a child took entries from the log"
 
 say "an unknown mode and a bad descriptor are refused at load"
 status=0
