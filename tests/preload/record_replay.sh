@@ -2,13 +2,14 @@
 # Records a run of nondet_demo through the preload library, replays it, and breaks the
 # log in the ways the library must notice (docs/protocol.md, "The application log").
 #
-#   plain run A, plain run B        differ            (the comparison can fail)
-#   record -> log, replay <- log    identical output
-#   truncated / corrupt log         exit 86, one stderr line
-#   replay in another call order    exit 86, "replay diverged at entry K"
-#   log cut after round 1           round 1 replayed, round 2 live, exit 0
+#   plain run A, plain run B             differ (the comparison can fail)
+#   record -> log, replay <- log         identical output
+#   truncated / corrupt log              exit 86, one stderr line
+#   replay in another call order         exit 86, "replay diverged at entry K"
+#   log cut after round 1                round 1 replayed, round 2 live, exit 0
 #   a thread, a child, an exec'd child   neither adds entries nor takes them
-#   bad mode / bad fd               exit 2 at load
+#   bad mode / bad fd                    exit 2 at load
+#   a log that cannot be written         one stderr line, the application runs on
 #
 # Usage: record_replay.sh path/to/libtcpfo-preload.so path/to/nondet_demo
 set -euo pipefail
@@ -47,7 +48,7 @@ entry_offsets() {
     done
 }
 
-# expect_one_line_exit FILE STATUS WANTED PATTERN WHAT
+# expect_failure ERR STATUS WANTED PATTERN WHAT: exit status WANTED, ERR one line matching PATTERN.
 expect_failure() {
     local err=$1 status=$2 wanted=$3 pattern=$4 what=$5
     [ "$status" = "$wanted" ] || fail "$what: exit $status, wanted $wanted ($(cat "$err"))"
@@ -124,8 +125,23 @@ say "an unknown mode and a bad descriptor are refused at load"
 status=0
 TCPFO_PRELOAD_MODE=rewind LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" || status=$?
 expect_failure "$dir/err" "$status" 2 "^tcpfo-preload: unknown TCPFO_PRELOAD_MODE 'rewind'" "unknown mode"
+# At load, not at the first interposed call: /bin/true makes none.
+status=0
+TCPFO_PRELOAD_MODE=rewind LD_PRELOAD=$lib /bin/true 2>"$dir/err" || status=$?
+expect_failure "$dir/err" "$status" 2 "^tcpfo-preload: unknown TCPFO_PRELOAD_MODE 'rewind'" "unknown mode, /bin/true"
 status=0
 TCPFO_PRELOAD_MODE=replay TCPFO_PRELOAD_LOG_FD=9 LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" 9<&- || status=$?
 expect_failure "$dir/err" "$status" 2 "^tcpfo-preload: TCPFO_PRELOAD_LOG_FD=9 is not an open descriptor" "bad fd"
+
+say "a log that cannot be written: one line, the application runs on"
+status=0
+TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" 3>/dev/full || status=$?
+expect_failure "$dir/err" "$status" 0 "^tcpfo-preload: can't write the application log to fd 3, recording stops: No space left on device$" "full log"
+[ "$(grep -c '^getpid ' "$dir/out")" = 2 ] || fail "the application did not finish with a full log"
+
+say "record on a descriptor open for reading only is refused at load"
+status=0
+TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" 3<"$dir/full.log" || status=$?
+expect_failure "$dir/err" "$status" 2 "^tcpfo-preload: TCPFO_PRELOAD_LOG_FD=3 is not open for writing$" "read-only fd"
 
 say "PASS"
