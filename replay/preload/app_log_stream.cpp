@@ -37,9 +37,15 @@ bool write_all(const uint8_t* data, size_t size) {
     return true;
 }
 
+// After a failed write the log has a hole: nothing more is written (and the failure
+// is reported once).
+bool g_write_failed = false;
+
 void write_or_stop(const uint8_t* data, size_t size) {
+    if (g_write_failed) return;
     const int saved_errno = errno;
     if (!write_all(data, size)) {
+        g_write_failed = true;
         warn("tcpfo-preload: can't write the application log to fd %d, recording stops: %s",
              log_fd(), strerror(errno));
         stop();
