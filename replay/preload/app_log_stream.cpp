@@ -1,7 +1,9 @@
 #include "replay/preload/app_log_stream.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -37,6 +39,28 @@ bool write_all(const uint8_t* data, size_t size) {
     return true;
 }
 
+// A log on a pipe or socket whose reader is gone must not kill the application with
+// SIGPIPE: the signal is blocked around the write, and the one the write raised is
+// taken back (unless one was already pending, which stays the application's).
+bool write_all_without_sigpipe(const uint8_t* data, size_t size) {
+    sigset_t pipe_only, previous, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    sigpending(&pending);
+    const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    const bool written = write_all(data, size);
+    if (!written && errno == EPIPE && !was_pending) {
+        const int saved_errno = errno;
+        const timespec no_wait{0, 0};
+        while (sigtimedwait(&pipe_only, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+        errno = saved_errno;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return written;
+}
+
 // After a failed write the log has a hole: nothing more is written (and the failure
 // is reported once).
 bool g_write_failed = false;
@@ -44,7 +68,7 @@ bool g_write_failed = false;
 void write_or_stop(const uint8_t* data, size_t size) {
     if (g_write_failed) return;
     const int saved_errno = errno;
-    if (!write_all(data, size)) {
+    if (!write_all_without_sigpipe(data, size)) {
         g_write_failed = true;
         warn("tcpfo-preload: can't write the application log to fd %d, recording stops: %s",
              log_fd(), strerror(errno));

@@ -139,6 +139,11 @@ TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/
 expect_failure "$dir/err" "$status" 0 "^tcpfo-preload: can't write the application log to fd 3, recording stops: No space left on device$" "full log"
 [ "$(grep -c '^getpid ' "$dir/out")" = 2 ] || fail "the application did not finish with a full log"
 
+say "a log on a pipe whose reader is gone: one line, no SIGPIPE"
+status=0
+TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" 3> >(true) || status=$?
+expect_failure "$dir/err" "$status" 0 "^tcpfo-preload: can't write the application log to fd 3, recording stops: Broken pipe$" "closed pipe"
+
 say "record on a descriptor open for reading only is refused at load"
 status=0
 TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/out" 2>"$dir/err" 3<"$dir/full.log" || status=$?
