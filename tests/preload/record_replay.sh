@@ -78,6 +78,13 @@ cmp "$dir/recorded.out" "$dir/replayed.out" || fail "the replayed run printed so
 [ ! -s "$dir/replayed.err" ] || fail "replay wrote to stderr: $(cat "$dir/replayed.err")"
 ! cmp -s "$dir/recorded.out" "$dir/plain-a.out" || fail "the recorded run repeated a plain run"
 
+say "replay from a pipe (entries arrive in pieces)"
+status=0
+TCPFO_PRELOAD_MODE=replay TCPFO_PRELOAD_LOG_FD=3 LD_PRELOAD=$lib "$demo" >"$dir/piped.out" 2>"$dir/err" \
+    3< <(dd if="$dir/full.log" bs=1000 status=none) || status=$?
+[ "$status" = 0 ] || fail "replay from a pipe exited $status: $(cat "$dir/err")"
+cmp "$dir/recorded.out" "$dir/piped.out" || fail "replay from a pipe printed something else"
+
 say "a truncated log"
 head -c $(($(stat -c %s "$dir/full.log") - 3)) "$dir/full.log" >"$dir/truncated.log"
 status=$(replay "$dir/truncated.log" "$dir/out" "$dir/err")
