@@ -1,0 +1,169 @@
+#include "replay/preload/app_log_stream.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "replay/preload/preload_state.h"
+
+namespace tcpfo::preload {
+namespace {
+
+// Exit status of a replica that cannot follow the log.
+constexpr int kReplayFailedExit = 86;
+constexpr size_t kRecordBufferSize = 64 * 1024;
+
+// Static buffers: the library must not allocate on the calls it interposes (an
+// allocator may read the clock). One entry of the largest size fits the scratch
+// buffer, used by replay for every entry and by record for entries larger than the
+// record buffer; a process is in one mode only.
+uint8_t g_record_buffer[kRecordBufferSize];
+size_t g_record_used = 0;
+bool g_write_through = false;
+uint8_t g_entry_scratch[kAppLogHeaderSize + kMaxAppLogPayload];
+
+uint64_t g_replay_index = 0;  // entries consumed, so the next one is g_replay_index + 1
+AppLogEntry g_replay_entry;
+
+bool write_all(const uint8_t* data, size_t size) {
+    while (size > 0) {
+        const ssize_t n = write(log_fd(), data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data += n;
+        size -= size_t(n);
+    }
+    return true;
+}
+
+// A log on a pipe or socket whose reader is gone must not kill the application with
+// SIGPIPE: the signal is blocked around the write, and the one the write raised is
+// taken back (unless one was already pending, which stays the application's).
+bool write_all_without_sigpipe(const uint8_t* data, size_t size) {
+    sigset_t pipe_only, previous, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    sigpending(&pending);
+    const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    const bool written = write_all(data, size);
+    if (!written && errno == EPIPE && !was_pending) {
+        const int saved_errno = errno;
+        const timespec no_wait{0, 0};
+        while (sigtimedwait(&pipe_only, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+        errno = saved_errno;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return written;
+}
+
+// After a failed write the log has a hole: nothing more is written (and the failure
+// is reported once).
+bool g_write_failed = false;
+
+void write_or_stop(const uint8_t* data, size_t size) {
+    if (g_write_failed) return;
+    const int saved_errno = errno;
+    if (!write_all_without_sigpipe(data, size)) {
+        g_write_failed = true;
+        warn("tcpfo-preload: can't write the application log to fd %d, recording stops: %s",
+             log_fd(), strerror(errno));
+        stop();
+    }
+    errno = saved_errno;
+}
+
+// Reads up to `size` bytes, fewer only at the end of the log. The raw syscall: read()
+// is interposed, and the log descriptor must never be taken for a device.
+ssize_t read_up_to(uint8_t* data, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        const long n = syscall(SYS_read, log_fd(), data + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        got += size_t(n);
+    }
+    return ssize_t(got);
+}
+
+}  // namespace
+
+void flush_record_buffer() {
+    if (g_record_used == 0) return;
+    write_or_stop(g_record_buffer, g_record_used);
+    g_record_used = 0;
+}
+
+void finish_recording() {
+    flush_record_buffer();
+    g_write_through = true;
+}
+
+void drop_record_buffer() { g_record_used = 0; }
+
+void record_entry(const AppLogEntry& entry) {
+    const size_t size = app_log_entry_size(entry);
+    if (size > kRecordBufferSize - g_record_used) flush_record_buffer();
+    if (size > kRecordBufferSize) {
+        const size_t n = encode_app_log_entry(entry, g_entry_scratch);
+        write_or_stop(g_entry_scratch, n);
+        return;
+    }
+    g_record_used += encode_app_log_entry(entry, std::span(g_record_buffer).subspan(g_record_used));
+    if (g_write_through) flush_record_buffer();
+}
+
+void replay_diverged(const std::string& replica_call, const std::string& primary_call) {
+    die(kReplayFailedExit,
+        "tcpfo-preload: replay diverged at entry %llu: the replica called %s where the primary called %s",
+        static_cast<unsigned long long>(g_replay_index), replica_call.c_str(), primary_call.c_str());
+}
+
+const AppLogEntry* replay_entry(AppLogKind called) {
+    // Entries are read one at a time, header then payload, never ahead: what the
+    // descriptor holds after an exec is exactly the rest of the log.
+    const int saved_errno = errno;
+    const unsigned long long index = g_replay_index + 1;
+    const ssize_t header_got = read_up_to(g_entry_scratch, kAppLogHeaderSize);
+    if (header_got < 0)
+        die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
+            log_fd(), strerror(errno));
+    if (header_got == 0) {
+        go_live();
+        errno = saved_errno;
+        return nullptr;
+    }
+    if (size_t(header_got) < kAppLogHeaderSize)
+        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %zu header bytes",
+            index, header_got, kAppLogHeaderSize);
+    auto length = app_log_payload_length(std::span(g_entry_scratch).first<kAppLogHeaderSize>());
+    if (!length)
+        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
+            length.error().message.c_str());
+    const ssize_t payload_got = read_up_to(g_entry_scratch + kAppLogHeaderSize, *length);
+    if (payload_got < 0)
+        die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
+            log_fd(), strerror(errno));
+    if (size_t(payload_got) < *length)
+        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %u payload bytes",
+            index, payload_got, *length);
+    auto decoded = decode_app_log_entry(std::span(g_entry_scratch).first(kAppLogHeaderSize + *length));
+    if (!decoded)
+        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
+            decoded.error().message.c_str());
+    if (!decoded->has_value())  // cannot happen: the whole entry was read
+        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated", index);
+    g_replay_index = index;
+    g_replay_entry = (*decoded)->entry;
+    const AppLogKind primary = app_log_kind(g_replay_entry);
+    if (primary != called) replay_diverged(app_log_call_name(called), app_log_call_name(primary));
+    errno = saved_errno;
+    return &g_replay_entry;
+}
+
+}  // namespace tcpfo::preload

@@ -1,0 +1,34 @@
+// The application log on its descriptor: a buffered writer in record mode, a reader
+// of one entry at a time in replay mode. Used by the main thread only (see
+// preload_state.h), so neither locks.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "replay/preload/app_log.h"
+
+namespace tcpfo::preload {
+
+// Record: appends an entry; the buffer (64 KiB) is written when full, before fork and
+// exec, and at exit. A failed write stops recording with one line on stderr: the
+// application keeps running, its replica will go live where the log ends.
+void record_entry(const AppLogEntry& entry);
+void flush_record_buffer();
+// At exit: flushes, then writes every later entry at once (destructors that run after
+// ours may still read the clock).
+void finish_recording();
+// In a forked child: the parent's buffered entries are the parent's to write.
+void drop_record_buffer();
+
+// Replay: the next entry, which must be of kind `called` (the call the replica makes
+// now). Returns nullptr at the end of the log, after which the caller and every later
+// call are live. A corrupt or truncated entry, or one of another kind, is one line on
+// stderr and _exit(86). The entry points into a buffer the next call reuses.
+const AppLogEntry* replay_entry(AppLogKind called);
+
+// The replica's call does not fit the primary's: one line on stderr, _exit(86).
+// `replica_call` and `primary_call` name the calls ("getrandom(16)").
+[[noreturn]] void replay_diverged(const std::string& replica_call, const std::string& primary_call);
+
+}  // namespace tcpfo::preload
