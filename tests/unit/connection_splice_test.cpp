@@ -162,7 +162,9 @@ TEST(ConnectionSplice, SendsTheFinOnlyAfterTheLastByteOfAnOutputThatTakesSeveral
     bool eof = false;
     for (int i = 0; i < 500 && !eof; ++i) {
         got += read_some(client.peer.get(), &eof);
-        if (!eof) ASSERT_TRUE(loop.run_once(10));
+        if (!eof) {
+            ASSERT_TRUE(loop.run_once(10));
+        }
     }
     EXPECT_TRUE(eof);
     EXPECT_TRUE(got == backlog) << "got " << got.size() << " of " << backlog.size() << " bytes before the FIN";
