@@ -38,6 +38,19 @@ stop_backup_daemon() {
 
 # jqs NODE FILTER: one value from NODE's status.
 jqs() { node_status "$1" | jq -r "$2"; }
+primary_settled() {
+    node_status primary | jq -e '.role == "primary" and .epoch == 1 and .peers[0].state == "live" and .connection_count == 10
+           and ([.connections[] | select(.protected and .phase == "open"
+                 and .client_bytes.forwarded >= 131072 and .client_bytes.stable == .client_bytes.forwarded
+                 and .server_bytes.sent >= 131072 and .server_bytes.acked == .server_bytes.sent)] | length) == 10' >/dev/null
+}
+backup_settled() {
+    node_status backup | jq -e '.role == "backup" and .peers[0].state == "live" and .takeover == null and .connection_count == 10
+           and ([.connections[] | select(.protected and .phase == "replicating"
+                 and .client_bytes.logged >= 131072 and .client_bytes.fed_to_replica == .client_bytes.logged
+                 and .client_bytes.stable == .client_bytes.logged
+                 and .server_bytes.replica_produced >= 131072)] | length) == 10' >/dev/null
+}
 peer_state_is() { [ "$(jqs primary '.peers[0].state' 2>/dev/null)" = "$1" ]; }
 primary_retrying() { node_status primary 2>/dev/null | jq -e '.peers[0].state != "live" and .peers[0].failed_attempts >= 1' >/dev/null; }
 backup_answers() { node_status backup >/dev/null 2>&1; }
@@ -127,22 +140,18 @@ scenario() {
     c_bg idle "$stream_client" echo --connect $vip:$port --conns 10 --bytes 256K --pause-at 128K \
         --resume-file "$work/resume" --progress-file "$work/idle.progress" --timeout-s 60 --label idle
     wait_until 30 "all ten connections idle" progress_at_least "$work/idle.progress" paused 1
+    # The clients have stopped; the last acknowledgements may still be on their way
+    # between the nodes (the daemons run beside the clients, not ahead of them), so
+    # the statuses are awaited, with a bound, rather than read once.
     local st id
+    wait_until 10 "the primary's status: ten protected connections, replicated and acknowledged" primary_settled ||
+        { echo "  its status: $(node_status primary | jq -c .)" >&2; return 1; }
     st=$(node_status primary)
     echo "$st" | head -30
     jq -c ".connections[0:2][]" <<<"$st"
-    jq -e '.role == "primary" and .epoch == 1 and .peers[0].state == "live" and .connection_count == 10
-           and ([.connections[] | select(.protected and .phase == "open"
-                 and .client_bytes.forwarded >= 131072 and .client_bytes.stable == .client_bytes.forwarded
-                 and .server_bytes.sent >= 131072 and .server_bytes.acked == .server_bytes.sent)] | length) == 10' \
-        <<<"$st" >/dev/null || { echo "FAIL: the primary's status is not as expected" >&2; return 1; }
+    wait_until 10 "the backup's status: ten connections, every logged byte fed and stable" backup_settled ||
+        { echo "  its status: $(node_status backup | jq -c .)" >&2; return 1; }
     st=$(node_status backup)
-    jq -e '.role == "backup" and .peers[0].state == "live" and .takeover == null and .connection_count == 10
-           and ([.connections[] | select(.protected and .phase == "replicating"
-                 and .client_bytes.logged >= 131072 and .client_bytes.fed_to_replica == .client_bytes.logged
-                 and .client_bytes.stable == .client_bytes.logged
-                 and .server_bytes.replica_produced >= 131072)] | length) == 10' \
-        <<<"$st" >/dev/null || { echo "FAIL: the backup's status is not as expected: $st" >&2; return 1; }
     echo "  both nodes report ten protected connections, every logged byte stable, every sent byte acknowledged"
     id=$(jq '.connections[3].id' <<<"$st")
     node_status primary --conn "$id" | jq -e --argjson id "$id" '.connection.id == $id' >/dev/null ||
