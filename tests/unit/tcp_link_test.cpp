@@ -1,9 +1,13 @@
 #include "userd/transport/tcp_link.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -129,4 +133,43 @@ TEST(TcpLink, ACorruptRecordClosesTheLinkOnceAndNothingAfterItIsDelivered) {
     EXPECT_EQ(t.closed_calls, 1);
     EXPECT_NE(t.closed_why.find("corrupt record"), std::string::npos) << t.closed_why;
     EXPECT_TRUE(t.link->closed());
+}
+
+TEST(TcpLink, DatesWhatItReadsByWhenTheKernelReceivedItNotByWhenItWasRead) {
+    // A TCP pair on loopback: the receive timestamps are TCP's.
+    UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(listener);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    ASSERT_EQ(listen(listener.get(), 1), 0);
+    UniqueFd peer(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    UniqueFd ours(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ASSERT_TRUE(ours);
+
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    int records = 0;
+    Link::Callbacks cb;
+    cb.on_record = [&](const Record&) { ++records; };
+    cb.on_closed = [](const std::string&) {};
+    auto link = TcpLink::open(**created, std::move(ours), "tcp-peer", std::move(cb));
+    ASSERT_TRUE(link);
+    EXPECT_EQ((*link)->last_arrival_ms(), 0u);
+
+    const auto bytes = encoded(StableRecord{1, 2});
+    const uint64_t sent_ms = monotonic_ms();
+    ASSERT_EQ(::send(peer.get(), bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+    // The loop gets to it late, as a busy daemon does.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const uint64_t read_from_ms = monotonic_ms();
+    for (int i = 0; i < 100 && records == 0; ++i) ASSERT_TRUE((*created)->run_once(5));
+    ASSERT_EQ(records, 1);
+    const uint64_t arrived = (*link)->last_arrival_ms();
+    EXPECT_GE(arrived + 2, sent_ms);  // clocks read in ms: a little slack
+    EXPECT_LT(arrived, read_from_ms - 200) << "dated by the reading, not by the arrival";
 }

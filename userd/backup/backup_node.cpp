@@ -120,10 +120,12 @@ void BackupNode::on_accept() {
 }
 
 void BackupNode::on_primary_record(const Record& record) {
-    // Records do not count as heartbeats here: this loop runs at the normal priority
-    // and may be reading records that arrived long ago (a backlog under load), and
-    // each would make a primary that died since look alive. The heartbeat thread
-    // hears the primary on time.
+    // A busy stream is as good as a heartbeat (heartbeats can be lost in a congested
+    // queue that the stream gets through), dated by when the kernel received it: this
+    // loop runs at the normal priority and may be reading a backlog that arrived long
+    // ago, and dating it by the reading made a primary that had died since look alive.
+    if (const uint64_t arrived = primary_->last_arrival_ms(); arrived != 0)
+        heartbeat_->heard_from(kPrimaryPeer, arrived);
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),

@@ -72,12 +72,13 @@ uint64_t Heartbeat::silence_ms(PeerId peer) const {
     return now > heard ? now - heard : 0;
 }
 
-void Heartbeat::heard_from(PeerId peer) {
+void Heartbeat::heard_from(PeerId peer) { heard_from(peer, monotonic_ms()); }
+
+void Heartbeat::heard_from(PeerId peer, uint64_t at_ms) {
     // Only forward: the thread may store a later time at the same moment.
     auto& slot = last_heard_ms_[peer.index()];
-    const uint64_t now = monotonic_ms();
     uint64_t seen = slot.load(std::memory_order_relaxed);
-    while (seen < now && !slot.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+    while (seen < at_ms && !slot.compare_exchange_weak(seen, at_ms, std::memory_order_relaxed)) {
     }
 }
 

@@ -65,6 +65,8 @@ public:
     // The peer just proved it is alive another way (its stream delivered a record,
     // or the stream just started): its silence counts from now.
     void heard_from(PeerId peer);
+    // The same, dated: the peer was alive at `at_ms` (monotonic; later dates win).
+    void heard_from(PeerId peer, uint64_t at_ms);
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
     size_t refused() const { return refused_.load(std::memory_order_relaxed); }

@@ -171,7 +171,9 @@ void PrimaryNode::on_retry_timer() {
 
 void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
     Peer& peer = peers_[id.index()];
-    heartbeat_->heard_from(id);  // a busy stream is as good as a heartbeat
+    // A busy stream is as good as a heartbeat, dated by its arrival (a backlog read
+    // late must not make a dead backup look alive).
+    if (const uint64_t arrived = peer.link->last_arrival_ms(); arrived != 0) heartbeat_->heard_from(id, arrived);
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::backup || hello->epoch > epoch_) {
             log_error("peer {}: refused hello (version {}, epoch {}); closing", peer.link->name(), hello->version,

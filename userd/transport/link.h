@@ -32,6 +32,10 @@ public:
     virtual bool closed() const = 0;
     // The transport's connect has not completed yet (nothing came back from the peer).
     virtual bool connecting() const = 0;
+    // When the kernel received the newest bytes read so far (monotonic ms), 0 if
+    // unknown: a loop that reads a backlog late must not date the peer's last sign of
+    // life by its own reading.
+    virtual uint64_t last_arrival_ms() const = 0;
     // Closes without calling on_closed (the owner is shutting the link down itself).
     virtual void close() = 0;
 };

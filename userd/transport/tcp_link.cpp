@@ -3,6 +3,10 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
@@ -17,6 +21,10 @@ Result<std::unique_ptr<TcpLink>> TcpLink::open(EventLoop& loop, UniqueFd fd, std
                                                  Callbacks callbacks) {
     std::unique_ptr<TcpLink> link(new TcpLink(loop, std::move(fd), std::move(name), std::move(callbacks)));
     TcpLink* self = link.get();
+    // The arrival time of what each read returns (TCP gives that of the newest
+    // segment read); without it, liveness falls back to the time of reading.
+    const int on = 1;
+    (void)setsockopt(self->fd_.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     // Start with EPOLLOUT too: a connecting socket reports completion as writable.
     self->want_write_ = true;
     if (auto r = loop.add(self->fd_.get(), EPOLLIN | EPOLLOUT, [self](uint32_t ev) { self->on_events(ev); }); !r)
@@ -89,7 +97,15 @@ void TcpLink::on_events(uint32_t events) {
     }
     if (!(events & (EPOLLIN | EPOLLHUP))) return;
     if (!read_buf_) read_buf_ = std::make_unique_for_overwrite<uint8_t[]>(kReadChunk);
-    const ssize_t n = ::recv(fd_.get(), read_buf_.get(), kReadChunk, 0);
+    iovec iov{read_buf_.get(), kReadChunk};
+    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_.get(), &msg, 0);
+    if (n > 0) note_arrival(msg);
     if (n == 0) return fail_link("peer closed the connection");
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
@@ -105,6 +121,21 @@ void TcpLink::on_events(uint32_t events) {
     }
     in_.append(fresh);
     if (const auto used = deliver(in_.front())) in_.pop_front(*used);
+}
+
+void TcpLink::note_arrival(const msghdr& msg) {
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec arrived{};
+        std::memcpy(&arrived, CMSG_DATA(c), sizeof arrived);
+        // The stamp is wall-clock time; liveness counts in monotonic time.
+        const uint64_t arrived_real_ms = uint64_t(arrived.tv_sec) * 1000 + uint64_t(arrived.tv_nsec) / 1000000;
+        const uint64_t now_real_ms = realtime_us() / 1000, now_ms = monotonic_ms();
+        const uint64_t age_ms = now_real_ms > arrived_real_ms ? now_real_ms - arrived_real_ms : 0;
+        last_arrival_ms_ = std::max(last_arrival_ms_, now_ms > age_ms ? now_ms - age_ms : 0);
+        return;
+    }
+    last_arrival_ms_ = monotonic_ms();  // no stamp: the time of reading
 }
 
 std::optional<size_t> TcpLink::deliver(std::span<const uint8_t> bytes) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <memory>
@@ -32,6 +33,7 @@ public:
     const std::string& name() const override { return name_; }
     bool closed() const override { return !fd_; }
     bool connecting() const override;
+    uint64_t last_arrival_ms() const override { return last_arrival_ms_; }
     void close() override;
 
 private:
@@ -42,6 +44,7 @@ private:
     // Hands every whole record at the front of `bytes` to on_record; returns how many
     // bytes it consumed, or nullopt if the link failed (corrupt record, or closed).
     std::optional<size_t> deliver(std::span<const uint8_t> bytes);
+    void note_arrival(const msghdr& msg);
 
     EventLoop& loop_;
     UniqueFd fd_;
@@ -54,6 +57,7 @@ private:
     ByteQueue in_;  // a record that straddles reads, until its rest arrives
     ByteQueue out_;
     bool want_write_ = false;
+    uint64_t last_arrival_ms_ = 0;  // from the kernel's receive timestamps (SO_TIMESTAMPNS)
 };
 
 }  // namespace tcpfo
