@@ -14,7 +14,11 @@
 namespace tcpfo {
 
 namespace {
-constexpr size_t kReadChunk = 256 * 1024;
+// One read's most: the buffer is allocated once per link, and a burst touches all of it.
+constexpr size_t kReadChunk = 64 * 1024;
+// A queue drained after a burst (thousands of connections opening at once) gives its
+// memory back above this; below, it keeps it for the next batch.
+constexpr size_t kKeptQueueCapacity = 64 * 1024;
 }
 
 Result<std::unique_ptr<TcpLink>> TcpLink::open(EventLoop& loop, UniqueFd fd, std::string name,
@@ -81,6 +85,8 @@ void TcpLink::flush() {
         }
         out_.pop_front(size_t(n));
     }
+    if (out_.capacity() > kKeptQueueCapacity) out_.release_if_empty();
+    if (in_.capacity() > kKeptQueueCapacity) in_.release_if_empty();
     update_interest();
 }
 
