@@ -61,15 +61,9 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     if (auto r = loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r)
         return std::unexpected(r.error());
 
-    Heartbeat::Config hb_config;
-    hb_config.listen = options.listen;
-    hb_config.peers = options.peers;
-    hb_config.role = NodeRole::backup;
-    hb_config.interval_ms = uint32_t(options.heartbeat_ms);
-    hb_config.realtime_priority = options.realtime_priority;
     // The heartbeat thread judges the primary (once the stream began: judge() below)
     // and hands the verdict to the loop.
-    auto hb = Heartbeat::open(loop, std::move(hb_config), [self](PeerId, uint64_t silence_ms) {
+    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), [self](PeerId, uint64_t silence_ms) {
         self->begin_takeover(fmt::format("no heartbeat for {} ms", silence_ms));
     });
     if (!hb) return std::unexpected(hb.error());

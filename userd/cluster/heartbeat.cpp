@@ -24,6 +24,16 @@ void poke(int eventfd_fd) {
 
 }  // namespace
 
+Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role) {
+    Config c;
+    c.listen = options.listen;
+    c.peers = options.peers;
+    c.role = role;
+    c.interval_ms = uint32_t(options.heartbeat_ms);
+    c.realtime_priority = options.realtime_priority;
+    return c;
+}
+
 Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config,
                                                    std::function<void(PeerId, uint64_t)> on_silent) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

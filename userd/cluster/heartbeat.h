@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "userd/base/event_loop.h"
+#include "userd/config/options.h"
 #include "userd/protocol/peer_id.h"
 #include "userd/protocol/record_codec.h"
 
@@ -39,6 +40,8 @@ public:
         uint32_t interval_ms = 10;
         int realtime_priority = 10;   // SCHED_FIFO priority of the thread; 0: normal scheduler
         uint32_t main_stall_ms = 1000;  // no heartbeats after the loop stood still this long
+        // What the command line says, for a node of `role`.
+        static Config from(const Options& options, NodeRole role);
     };
     // Binds UDP on `listen`, starts the thread, and watches, in `loop`, the verdicts of
     // judge(): `on_silent(peer, silence_ms)` runs in the loop's thread.

@@ -68,13 +68,7 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
 
     // The heartbeat thread only sends and listens here: the backups' silence is
     // judged in the loop, with slack (on_heartbeat_tick).
-    Heartbeat::Config hb_config;
-    hb_config.listen = options.listen;
-    hb_config.peers = options.peers;
-    hb_config.role = NodeRole::primary;
-    hb_config.interval_ms = uint32_t(options.heartbeat_ms);
-    hb_config.realtime_priority = options.realtime_priority;
-    auto hb = Heartbeat::open(loop, std::move(hb_config), nullptr);
+    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::primary), nullptr);
     if (!hb) return undo(hb.error());
     self->heartbeat_ = std::move(*hb);
     self->heartbeat_->set_epoch(self->epoch_);

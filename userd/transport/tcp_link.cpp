@@ -141,7 +141,9 @@ void TcpLink::note_arrival(const msghdr& msg) {
         last_arrival_ms_ = std::max(last_arrival_ms_, now_ms > age_ms ? now_ms - age_ms : 0);
         return;
     }
-    last_arrival_ms_ = monotonic_ms();  // no stamp: the time of reading
+    // No stamp (the kernel turns stamping on asynchronously, so the first segments
+    // after a first SO_TIMESTAMPNS may come without): the time of reading.
+    last_arrival_ms_ = monotonic_ms();
 }
 
 std::optional<size_t> TcpLink::deliver(std::span<const uint8_t> bytes) {
