@@ -84,7 +84,9 @@ TEST(TcpLink, DeliversARecordThatArrivesOneByteAtATimeOnceAndWhole) {
     for (size_t i = 0; i < bytes.size(); ++i) {
         t.peer_writes(std::span(bytes).subspan(i, 1));
         t.run(1);
-        if (i + 1 < bytes.size()) ASSERT_TRUE(t.data.empty()) << "delivered before its last byte, at byte " << i;
+        if (i + 1 < bytes.size()) {
+            ASSERT_TRUE(t.data.empty()) << "delivered before its last byte, at byte " << i;
+        }
     }
     ASSERT_EQ(t.data.size(), 1u);
     EXPECT_EQ(t.data[0].conn_id, 7u);
@@ -181,4 +183,17 @@ TEST(TcpLink, DatesWhatItReadsByWhenTheKernelReceivedItNotByWhenItWasRead) {
     // Two clocks (the stamp is wall-clock time), each read in whole ms: a few ms slack.
     EXPECT_GE(arrived + 5, sent_ms);
     EXPECT_LT(arrived, read_from_ms - 200) << "dated by the reading, not by the arrival";
+}
+
+TEST(TcpLink, ALongBatchIsWrittenAsItGoesNotHeldUntilItsFlush) {
+    LinkUnderTest t;  // `t.link` writes toward `t.peer`
+    const size_t record_size = encoded(StableRecord{0, 0}).size();
+    const size_t records = 10000, total = records * record_size;  // 320 KB, more than the socket holds
+    for (uint64_t i = 0; i < records; ++i) t.link->send(StableRecord{i, i});  // and no flush()
+    // What the socket took left already; only the rest waits in the queue.
+    size_t left = 0;
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(t.peer.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0;) left += size_t(n);
+    EXPECT_GT(left, 64u * 1024) << "the batch was held for its flush";
+    EXPECT_EQ(left + t.link->queued_bytes(), total);
 }

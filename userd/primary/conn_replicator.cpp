@@ -1,5 +1,7 @@
 #include "userd/primary/conn_replicator.h"
 
+#include "userd/base/event_loop.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -15,7 +17,8 @@ constexpr uint64_t kMaxOffsetJump = uint64_t(1) << 31;
 }
 
 ConnReplicator::ConnReplicator(uint64_t conn_id, const tcpfo_event& ev, std::vector<bool> required)
-    : key_(ev.key), required_(std::move(required)), peer_stable_(required_.size(), 0) {
+    : key_(ev.key), required_(std::move(required)), peer_stable_(required_.size(), 0),
+      opened_s_(uint32_t(monotonic_ms() / 1000)) {
     open_.conn_id = conn_id;
     open_.client_addr = ev.key.client_addr;
     open_.client_port = ntohs(ev.key.client_port);

@@ -57,6 +57,8 @@ public:
     // The client has spoken since the SYN-ACK (an ACK, data or FIN): the handshake
     // completed. A connection that never does is a half-open one to forget.
     bool heard_from_client() const { return have_client_ack_ || forwarded_contiguous_ > 0 || client_fin_; }
+    // When it opened (monotonic seconds), for forgetting a handshake never completed.
+    uint32_t opened_s() const { return opened_s_; }
 
 private:
     void note_client_ack(const tcpfo_event& event, const Emit& emit);
@@ -71,6 +73,7 @@ private:
     uint64_t client_acked_ = 0;          // server offset the client acknowledged
     bool have_client_ack_ = false;
     uint16_t last_window_ = 0;
+    uint32_t opened_s_ = 0;  // in the padding after the two fields above: no size growth
     std::optional<uint64_t> client_fin_;
     std::optional<uint64_t> server_fin_;
     bool reset_ = false;

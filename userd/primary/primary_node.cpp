@@ -280,9 +280,13 @@ void PrimaryNode::on_heartbeat_tick() {
 }
 
 void PrimaryNode::forget_half_open(uint64_t now_ms) {
+    // A pass over the table once a second rather than a set of the connections in
+    // their handshake: such a set held a node for each of thousands opening at once,
+    // and the freed nodes stayed resident (some 50 bytes per connection).
     std::vector<tcpfo_conn_key> stale;
-    for (const auto& [key, opened_ms] : half_open_)
-        if (now_ms - opened_ms > kHalfOpenLimitMs) stale.push_back(key);
+    const uint64_t now_s = now_ms / 1000;
+    for (const auto& [key, conn] : conns_)
+        if (!conn->heard_from_client() && now_s - conn->opened_s() > kHalfOpenLimitMs / 1000) stale.push_back(key);
     for (const auto& key : stale) {
         auto it = conns_.find(key);
         if (it != conns_.end()) send_to_required(*it->second, CloseRecord{it->second->id(), CloseReason::reset_by_client});
@@ -351,7 +355,6 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             send_to_required(*old->second, CloseRecord{old->second->id(), CloseReason::finished});
             conns_by_id_.erase(old->second->id());
             conns_.erase(old);
-            half_open_.erase(ev.key);
             stable_dirty_.erase(ev.key);
         }
         auto conn = std::make_unique<ConnReplicator>(next_conn_id_++, ev, required_now_);
@@ -359,14 +362,12 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
         log_debug("{}: protected", label(ev.key));
         conns_by_id_[conn->id()] = conn.get();
         conns_.emplace(ev.key, std::move(conn));
-        half_open_[ev.key] = monotonic_ms();
         return;
     }
     auto it = conns_.find(ev.key);
     if (it == conns_.end()) return;
     ConnReplicator& conn = *it->second;
     conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
-    if (!half_open_.empty() && conn.heard_from_client()) half_open_.erase(ev.key);
     if (conn.reset()) forget_conn(ev.key);
     else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
@@ -381,7 +382,6 @@ void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
     if (it == conns_.end()) return;
     conns_by_id_.erase(it->second->id());
     conns_.erase(it);
-    half_open_.erase(key);
     hooks_->forget(key);
 }
 

@@ -89,9 +89,9 @@ private:
     std::vector<Peer> peers_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
-    // Connections whose handshake has not completed yet, by when the SYN-ACK left: the
-    // hooks create an entry per SYN-ACK, and a SYN flood must not fill the tables.
-    std::unordered_map<tcpfo_conn_key, uint64_t, ConnKeyHash> half_open_;
+    // Once a second, connections whose handshake has not completed for 10 s are
+    // forgotten: the hooks create an entry per SYN-ACK, and a SYN flood must not fill
+    // the tables.
     uint64_t next_half_open_sweep_ms_ = 0;
     // Connections whose stable point moved (or that finished) in this batch: each is
     // written to the map and nudged once per batch, however many records moved it.

@@ -52,7 +52,7 @@ NodeStatus PrimaryNode::status() const {
         c.id = conn->id();
         c.client_addr = key.client_addr;
         c.client_port = ntohs(key.client_port);
-        c.phase = half_open_.count(key) ? "handshake" : conn->closing() ? "closing" : "open";
+        c.phase = !conn->heard_from_client() ? "handshake" : conn->closing() ? "closing" : "open";
         c.is_protected = true;  // the primary forgets the connections it does not protect
         // forwarded_offset() only counts bytes forwarded in order (a segment above a
         // gap is forwarded but not counted); what the backups hold was forwarded.

@@ -41,6 +41,8 @@ private:
     void on_events(uint32_t events);
     void fail_link(const std::string& why);
     void update_interest();
+    // Writes what the socket takes now; errors are left for flush() to find.
+    void write_some();
     // Hands every whole record at the front of `bytes` to on_record; returns how many
     // bytes it consumed, or nullopt if the link failed (corrupt record, or closed).
     std::optional<size_t> deliver(std::span<const uint8_t> bytes);
