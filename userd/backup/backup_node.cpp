@@ -152,7 +152,7 @@ void BackupNode::on_primary_record(const Record& record) {
             } else if constexpr (std::is_same_v<T, DataRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     f->log().insert(r.offset, r.bytes);
-                    f->last_input_ms = monotonic_ms();
+                    f->last_input_ms = primary_->last_arrival_ms();  // dated once per read, not per record
                     dirty_.push_back(r.conn_id);
                 }
             } else if constexpr (std::is_same_v<T, ClientAckRecord>) {

@@ -58,9 +58,9 @@ Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict
                      std::function<void(PeerId, uint64_t)> on_silent)
     : config_(std::move(config)), fd_(std::move(fd)), wake_(std::move(wake)), verdict_(std::move(verdict)),
       loop_(loop), on_silent_(std::move(on_silent)), loop_tid_(gettid()),
-      last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
-      main_alive_ms_(monotonic_ms()) {
+      last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role) {
     const uint64_t now = monotonic_ms();
+    turns_moved_ms_ = now;
     for (size_t i = 0; i < config_.peers.size(); ++i) last_heard_ms_[i].store(now);
 }
 
@@ -120,9 +120,14 @@ void Heartbeat::run() {
 
 void Heartbeat::send_all() {
     // A wedged daemon must not look alive: its loop has not turned for a long time.
-    const uint64_t alive = main_alive_ms_.load(std::memory_order_relaxed);
+    // (The loop only counts its turns; the clock is read here, once per interval.)
     const uint64_t now = monotonic_ms();
-    if (now > alive && now - alive > config_.main_stall_ms) return;
+    const uint64_t turns = main_turns_.load(std::memory_order_relaxed);
+    if (turns != turns_seen_) {
+        turns_seen_ = turns;
+        turns_moved_ms_ = now;
+    }
+    if (now - turns_moved_ms_ > config_.main_stall_ms) return;
     std::vector<uint8_t> out;
     out.reserve(64);
     encode_record(HeartbeatRecord{epoch_.load(std::memory_order_relaxed), ++counter_,

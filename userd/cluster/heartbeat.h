@@ -52,7 +52,7 @@ public:
     void set_epoch(uint64_t epoch) { epoch_.store(epoch, std::memory_order_relaxed); }
     void set_role(NodeRole role) { role_.store(role, std::memory_order_relaxed); }
     // The daemon's loop made a turn (call every turn).
-    void main_loop_alive() { main_alive_ms_.store(monotonic_ms(), std::memory_order_relaxed); }
+    void main_loop_alive() { main_turns_.fetch_add(1, std::memory_order_relaxed); }
     // From now on the thread judges `peer`: once it has been silent for more than
     // `dead_ms`, on_silent runs (once; judge again to re-arm). Before that the thread
     // raises the loop's thread to its real-time priority, so that what the verdict
@@ -94,7 +94,7 @@ private:
     std::unique_ptr<std::atomic<uint64_t>[]> last_heard_ms_;
     std::atomic<uint64_t> epoch_{0};
     std::atomic<NodeRole> role_;
-    std::atomic<uint64_t> main_alive_ms_;
+    std::atomic<uint64_t> main_turns_{0};  // the loop's turns; the thread dates their change
     std::atomic<uint64_t> highest_epoch_{0};
     std::atomic<size_t> refused_{0};
     std::atomic<uint32_t> judged_peer_{kNoPeer};
@@ -104,6 +104,8 @@ private:
     std::atomic<bool> stopping_{false};
     uint64_t counter_ = 0;       // thread only
     uint64_t judge_after_ms_ = 0;  // thread only: a late wake-up put judging off until then
+    uint64_t turns_seen_ = 0;      // thread only: main_turns_ as last seen ...
+    uint64_t turns_moved_ms_ = 0;  // ... and when it last moved
     std::thread thread_;
 };
 

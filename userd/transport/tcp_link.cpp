@@ -64,17 +64,18 @@ void TcpLink::send(const Record& record) {
     // rather than growing the queue by doubling until the batch ends: the copies it
     // left behind stayed resident (a few hundred bytes per connection at 9,000).
     // Errors are left for flush() to report: no callback may run from here.
-    if (out_.size() >= kEarlyWriteBytes) write_some();
+    if (out_.size() >= kEarlyWriteBytes) (void)write_some();
     update_interest();
 }
 
-void TcpLink::write_some() {
+int TcpLink::write_some() {
     while (!out_.empty()) {
         const auto data = out_.front();
         const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-        if (n <= 0) return;
+        if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : errno;
         out_.pop_front(size_t(n));
     }
+    return 0;
 }
 
 void TcpLink::update_interest() {
@@ -92,15 +93,7 @@ void TcpLink::fail_link(const std::string& why) {
 
 void TcpLink::flush() {
     if (!fd_) return;
-    while (!out_.empty()) {
-        const auto data = out_.front();
-        const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) break;
-            return fail_link(fmt::format("send failed: {}", std::strerror(errno)));
-        }
-        out_.pop_front(size_t(n));
-    }
+    if (const int err = write_some(); err != 0) return fail_link(fmt::format("send failed: {}", std::strerror(err)));
     if (out_.capacity() > kKeptQueueCapacity) out_.release_if_empty();
     if (in_.capacity() > kKeptQueueCapacity) in_.release_if_empty();
     update_interest();

@@ -41,8 +41,9 @@ private:
     void on_events(uint32_t events);
     void fail_link(const std::string& why);
     void update_interest();
-    // Writes what the socket takes now; errors are left for flush() to find.
-    void write_some();
+    // Writes what the socket takes now; returns 0, or the errno of a failed send (not
+    // EAGAIN), which only flush() acts on: no callback may run from send().
+    int write_some();
     // Hands every whole record at the front of `bytes` to on_record; returns how many
     // bytes it consumed, or nullopt if the link failed (corrupt record, or closed).
     std::optional<size_t> deliver(std::span<const uint8_t> bytes);
