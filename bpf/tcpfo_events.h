@@ -16,6 +16,13 @@
 /* Largest client payload one DATA event carries: a GRO/GSO super-packet on a veth. */
 #define TCPFO_MAX_PAYLOAD 65536
 
+/*
+ * OUT_DIGEST: the server's payload is digested in chunks of this many bytes, counted
+ * from the segment's first payload byte (userd's replay/output_digest.h computes the
+ * same digest over the replica's output).
+ */
+#define TCPFO_DIGEST_CHUNK 512
+
 /* skb->mark of failoverd's own nudge ACKs: the egress clamp lets them through. */
 #define TCPFO_NUDGE_MARK 0x7cf0f0a1
 
@@ -52,6 +59,12 @@ enum tcpfo_event_type {
 	TCPFO_EV_SERVER_FIN = 5,
 	/* A RST in either direction: the connection is gone. `flags` says who sent it. */
 	TCPFO_EV_RST = 6,
+	/*
+	 * Server payload left the primary: `seq` is its first byte, `len` its length (no
+	 * bytes follow the event) and `digest` a checksum of it, so that the backups can
+	 * tell whether their replica wrote the same bytes.
+	 */
+	TCPFO_EV_OUT_DIGEST = 7,
 };
 
 #define TCPFO_EVF_FROM_SERVER 0x1 /* the segment went client <- server */
@@ -65,9 +78,9 @@ struct tcpfo_event {
 	__u8 type;    /* enum tcpfo_event_type */
 	__u8 flags;   /* TCPFO_EVF_* */
 	__u16 window; /* raw (unscaled) window field of the segment */
-	__u32 len;    /* DATA: payload bytes following this struct */
+	__u32 len;    /* DATA: payload bytes following this struct; OUT_DIGEST: bytes digested */
 	struct tcpfo_conn_key key;
-	__u32 seq;   /* DATA: first payload byte; FIN: the FIN */
+	__u32 seq;   /* DATA, OUT_DIGEST: first payload byte; FIN: the FIN */
 	__u32 ack;   /* ACK field of the segment (0 if no ACK flag) */
 	__u32 tsval; /* timestamp option of the segment, 0 if absent */
 	__u32 tsecr;
@@ -77,6 +90,15 @@ struct tcpfo_event {
 	__u32 server_isn;
 	struct tcpfo_tcp_opts client_opts;
 	struct tcpfo_tcp_opts server_opts;
+	/*
+	 * OUT_DIGEST only: over chunks c_i of TCPFO_DIGEST_CHUNK bytes (the last one
+	 * zero-padded to a multiple of 4), s_i = the Internet checksum sum of c_i taken
+	 * modulo 0xffff (the sum of its little-endian 16-bit words, end-around carry;
+	 * 0xffff counts as 0); a = sum of the s_i, b = sum of the running a after each
+	 * chunk (32-bit, wrapping); digest = b << 32 | a. b makes the order of the
+	 * chunks count.
+	 */
+	__u64 digest;
 };
 
 /*

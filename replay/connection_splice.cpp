@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -58,7 +59,11 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
 ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done)
     : loop_(loop), conn_id_(start.conn_id), key_(start.key), client_(std::move(start.client)),
       replica_(std::move(start.replica)), on_done_(std::move(on_done)),
-      on_first_output_(std::move(start.on_first_output)) {
+      on_first_output_(std::move(start.on_first_output)), check_(std::move(start.check)),
+      sent_offset_(start.unacked_offset), replica_offset_(start.replica_offset),
+      on_diverged_(std::move(start.on_diverged)) {
+    if (check_ && check_->idle()) check_.reset();
+    if (check_) opened_ms_ = monotonic_ms();
     to_client_.from = replica_.get();
     to_client_.to = client_.get();
     to_client_.buffer = std::move(start.unacked);
@@ -78,10 +83,24 @@ ConnectionSplice::~ConnectionSplice() {
     if (replica_) loop_.remove(replica_.get());
 }
 
+size_t ConnectionSplice::sendable_to_client() const {
+    const size_t buffered = to_client_.buffer.size();
+    if (!check_) return buffered;
+    const uint64_t limit = check_->first_unchecked();
+    return limit <= sent_offset_ ? 0 : size_t(std::min<uint64_t>(buffered, limit - sent_offset_));
+}
+
+bool ConnectionSplice::awaiting_check() const {
+    return check_ && check_->first_unchecked() < sent_offset_ + to_client_.buffer.size();
+}
+
 bool ConnectionSplice::push(Direction& d, size_t& budget) {
+    const bool toward_client = &d == &to_client_;
     while (!d.buffer.empty() && budget > 0) {
         const auto data = d.buffer.front();
-        const ssize_t n = ::send(d.to, data.data(), std::min(data.size(), budget), MSG_NOSIGNAL);
+        const size_t may = toward_client ? sendable_to_client() : data.size();
+        if (may == 0) return true;  // the rest waits for the replica to match a digest
+        const ssize_t n = ::send(d.to, data.data(), std::min({data.size(), budget, may}), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return true;
             log_warn("{}: send failed: {}", name(), std::strerror(errno));
@@ -89,7 +108,8 @@ bool ConnectionSplice::push(Direction& d, size_t& budget) {
         }
         d.buffer.pop_front(size_t(n));
         budget -= std::min(budget, size_t(n));
-        if (n > 0 && &d == &to_client_ && on_first_output_) std::exchange(on_first_output_, nullptr)();
+        if (toward_client) sent_offset_ += uint64_t(n);
+        if (n > 0 && toward_client && on_first_output_) std::exchange(on_first_output_, nullptr)();
     }
     // The FIN only after the last byte: the budget may have run out before it.
     if (d.eof && !d.shut && d.buffer.empty()) {
@@ -99,22 +119,40 @@ bool ConnectionSplice::push(Direction& d, size_t& budget) {
     return true;
 }
 
+bool ConnectionSplice::observe_replica_output(std::span<const uint8_t> bytes) {
+    check_->observe(replica_offset_, bytes);
+    replica_offset_ += bytes.size();
+    if (to_client_.eof) check_->replica_ended(replica_offset_);
+    if (auto at = check_->diverged_at()) {
+        reset_diverged(*at);
+        return false;
+    }
+    if (check_->idle()) check_.reset();  // every digest matched: nothing more comes after a takeover
+    return true;
+}
+
 bool ConnectionSplice::move(Direction& d) {
     uint8_t buf[kBytesPerWakeup];
+    const bool toward_client = &d == &to_client_;
     // One budget for what this wake-up writes and reads in this direction.
     size_t budget = kBytesPerWakeup;
     size_t read_budget = kBytesPerWakeup;
     for (;;) {
         if (!push(d, budget)) return false;
-        if (!d.buffer.empty() || d.eof) return true;  // blocked or out of budget, or nothing more to read
+        // Blocked or out of budget, or nothing more to read; unless what is buffered
+        // waits for bytes a digest still needs.
+        if (d.eof || (!d.buffer.empty() && !(toward_client && awaiting_check()))) return true;
         // Output the client already has is dropped outside the budget: TCP discards
-        // it with MSG_TRUNC without copying it out (other sockets copy it into buf).
+        // it with MSG_TRUNC without copying it out (other sockets copy it into buf);
+        // while digests are pending it is read, to be checked.
         const bool skipping = d.skip > 0;
+        const bool checking = toward_client && check_;
         if (!skipping && read_budget == 0) return true;
         const size_t want = skipping ? size_t(std::min<uint64_t>(d.skip, sizeof buf)) : read_budget;
-        const ssize_t n = ::recv(d.from, buf, want, skipping ? MSG_TRUNC : 0);
+        const ssize_t n = ::recv(d.from, buf, want, skipping && !checking ? MSG_TRUNC : 0);
         if (n == 0) {
             d.eof = true;
+            if (checking && !observe_replica_output({})) return false;
             continue;
         }
         if (n < 0) {
@@ -122,8 +160,11 @@ bool ConnectionSplice::move(Direction& d) {
             log_warn("{}: recv failed: {}", name(), std::strerror(errno));
             return false;
         }
+        if (checking && !observe_replica_output(std::span<const uint8_t>(buf, size_t(n)))) return false;
+        if (toward_client && !checking) replica_offset_ += uint64_t(n);
         if (skipping) {
             d.skip -= std::min<uint64_t>(d.skip, uint64_t(n));
+            if (toward_client) sent_offset_ += uint64_t(n);  // the buffer is empty while skipping
             continue;
         }
         d.buffer.append(std::span<const uint8_t>(buf, size_t(n)));
@@ -131,20 +172,48 @@ bool ConnectionSplice::move(Direction& d) {
     }
 }
 
+void ConnectionSplice::expire_check(uint64_t now_ms, uint64_t limit_ms) {
+    if (done_ || !check_ || now_ms - opened_ms_ < limit_ms) return;
+    log_error("{}: the replica has not written what the dead primary sent from server offset {} on, {} s after "
+              "the takeover", name(), check_->first_unchecked(), limit_ms / 1000);
+    reset_diverged(check_->first_unchecked());
+}
+
+void ConnectionSplice::reset_diverged(uint64_t at) {
+    // The client has bytes the replica did not write: nothing the replica says can
+    // follow them. A RST from the rebuilt socket itself (its sequence is where the
+    // client is), and the replica's connection closed.
+    const linger abort_on_close{1, 0};
+    ::setsockopt(client_.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    log_error("{}: the replica's output differs from the dead primary's from server offset {} on; reset toward "
+              "the client", name(), at);
+    if (on_diverged_) on_diverged_(at);
+    finish("replica diverged");
+    client_.reset();  // finish() stopped watching it; closing it sends the RST
+}
+
 void ConnectionSplice::pump() {
     if (done_) return;
-    if (!move(to_client_) || !move(to_replica_)) return finish("error");
+    if (!move(to_client_) || !move(to_replica_)) {
+        if (!done_) finish("error");
+        return;
+    }
     if (to_client_.shut && to_replica_.shut) return finish("closed both ways");
     update_interest();
 }
 
 // Watch the read side while it can still deliver, the write side while bytes wait.
 uint32_t ConnectionSplice::client_interest() const {
-    return (to_replica_.eof ? 0u : uint32_t(EPOLLIN)) | (to_client_.buffer.empty() ? 0u : uint32_t(EPOLLOUT));
+    return (to_replica_.eof ? 0u : uint32_t(EPOLLIN)) | (sendable_to_client() == 0 ? 0u : uint32_t(EPOLLOUT));
 }
 
+// The replica's output is read while there is room for it: while the client's
+// socket is full it waits in the replica's socket (level-triggered, a readable
+// replica we did not read would wake the loop again at once), except for bytes a
+// pending digest needs.
 uint32_t ConnectionSplice::replica_interest() const {
-    return (to_client_.eof ? 0u : uint32_t(EPOLLIN)) | (to_replica_.buffer.empty() ? 0u : uint32_t(EPOLLOUT));
+    const bool wants_output = !to_client_.eof && (to_client_.buffer.empty() || awaiting_check());
+    return (wants_output ? uint32_t(EPOLLIN) : 0u) | (to_replica_.buffer.empty() ? 0u : uint32_t(EPOLLOUT));
 }
 
 void ConnectionSplice::update_interest() {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "replay/output_check.h"
 #include "userd/base/byte_queue.h"
 #include "userd/base/event_loop.h"
 #include "userd/protocol/conn_key.h"
@@ -28,12 +29,23 @@ public:
         bool client_input_ended = false;       // the client's FIN was already fed
         // Runs once, right after the first bytes are written toward the client.
         std::function<void()> on_first_output;
+        // Digests of the dead primary's output the replica has not matched yet
+        // (ReplicaOutput::take_check; null: nothing to check). No byte a pending
+        // digest covers goes to the client before it matched; a mismatch resets the
+        // connection and runs on_diverged with the offset.
+        std::unique_ptr<OutputCheck> check;
+        uint64_t unacked_offset = 0;  // server offset of unacked's first byte
+        uint64_t replica_offset = 0;  // server offset of the replica's next byte
+        std::function<void(uint64_t)> on_diverged;
     };
     // `on_done` runs once both directions are closed (or on an error).
     static Result<std::unique_ptr<ConnectionSplice>> open(EventLoop& loop, Start start,
                                                           std::function<void()> on_done);
     ~ConnectionSplice();
     bool done() const { return done_; }
+    // Resets the connection as diverged if digests have waited for the replica's
+    // bytes more than `limit_ms` since the splice opened (Takeover::kCheckDeadlineMs).
+    void expire_check(uint64_t now_ms, uint64_t limit_ms);
 
 private:
     struct Direction {
@@ -52,6 +64,15 @@ private:
     bool push(Direction& d, size_t& budget);
     uint32_t client_interest() const;
     uint32_t replica_interest() const;
+    // Output toward the client that may go now: what is buffered, up to the first
+    // byte a pending digest covers.
+    size_t sendable_to_client() const;
+    // Buffered output waits for a digest to match: more of the replica's must be read.
+    bool awaiting_check() const;
+    // Replica bytes read toward the client: checked, then buffered (or skipped).
+    // False once the replica diverged (the connection was reset).
+    bool observe_replica_output(std::span<const uint8_t> bytes);
+    void reset_diverged(uint64_t at);
     void finish(const std::string& why);
     void update_interest();
 
@@ -65,6 +86,11 @@ private:
     Direction to_replica_;
     std::function<void()> on_done_;
     std::function<void()> on_first_output_;
+    std::unique_ptr<OutputCheck> check_;
+    uint64_t opened_ms_ = 0;
+    uint64_t sent_offset_ = 0;     // server offset of to_client_.buffer's first byte
+    uint64_t replica_offset_ = 0;  // server offset of the replica's next byte
+    std::function<void(uint64_t)> on_diverged_;
     bool done_ = false;
     uint32_t client_interest_ = 0, replica_interest_ = 0;
 };

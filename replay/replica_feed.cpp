@@ -119,6 +119,20 @@ void ReplicaFeed::read_output() {
         output_.append(std::span<const uint8_t>(buf, size_t(n)));
         budget -= std::min(budget, size_t(n));
     }
+    note_divergence();
+}
+
+void ReplicaFeed::expect_digest(const OutputDigestRecord& span) {
+    output_.expect_digest(span);
+    note_divergence();
+}
+
+void ReplicaFeed::note_divergence() {
+    if (divergence_logged_ || !output_.diverged_at()) return;
+    divergence_logged_ = true;
+    log_error("{}: the replica's output differs from the primary's from server offset {} on (the service is "
+              "not deterministic per connection); this connection will be reset, not continued, at takeover",
+              name(), *output_.diverged_at());
 }
 
 void ReplicaFeed::update_interest() {

@@ -51,6 +51,9 @@ public:
     // The client acknowledged server bytes and advertised a window (CLIENT_ACK): trims
     // the kept output, and lets it read ahead as far as that window reaches.
     void client_acknowledged(const ClientAckRecord& ack, uint64_t now_ms);
+    // A digest of what the primary's server sent (OUTPUT_DIGEST): checked against
+    // the replica's output (OutputCheck); a divergence is logged once.
+    void expect_digest(const OutputDigestRecord& span);
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.
@@ -81,6 +84,7 @@ private:
     void read_output();
     void break_feed(const std::string& why);
     void update_interest();
+    void note_divergence();
 
     EventLoop& loop_;
     UniqueFd fd_;
@@ -95,6 +99,7 @@ private:
     bool may_read_ = true;
     bool input_shut_ = false;
     bool broken_ = false;
+    bool divergence_logged_ = false;
     uint32_t interest_ = 0;
 };
 

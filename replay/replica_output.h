@@ -14,9 +14,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 
+#include "replay/output_check.h"
 #include "userd/base/byte_queue.h"
 
 namespace tcpfo {
@@ -44,6 +47,7 @@ public:
     // lags the primary) are dropped on arrival.
     void append(std::span<const uint8_t> bytes) {
         const uint64_t start = produced_;
+        if (check_) check_->observe(start, bytes);
         produced_ += bytes.size();
         if (acked_ > start) bytes = bytes.subspan(std::min<uint64_t>(bytes.size(), acked_ - start));
         kept_.append(bytes);
@@ -60,7 +64,22 @@ public:
     void set_client_window(uint64_t window_bytes) {
         read_ahead_ = uint32_t(std::clamp<uint64_t>(window_bytes, std::min<uint64_t>(limit_, kMinReadAhead), limit_));
     }
-    void set_eof() { eof_ = true; }
+    void set_eof() {
+        eof_ = true;
+        if (check_) check_->replica_ended(produced_);
+    }
+
+    // A digest of what the primary's server sent (OutputCheck).
+    void expect_digest(const OutputDigestRecord& span) {
+        if (!check_) check_ = std::make_unique<OutputCheck>(produced_);
+        check_->expect(span, kept_.front(), produced_ - kept_.size());
+        if (eof_) check_->replica_ended(produced_);
+    }
+    // Where the replica's output first differed from the primary's, once it did.
+    std::optional<uint64_t> diverged_at() const { return check_ ? check_->diverged_at() : std::nullopt; }
+    const OutputCheck* check() const { return check_.get(); }
+    // Takeover: the splice goes on checking what the replica writes next.
+    std::unique_ptr<OutputCheck> take_check() { return std::move(check_); }
 
     // How many more bytes may be read from the replica before it must wait.
     size_t room() const { return read_ahead_ - std::min<size_t>(read_ahead_, kept_.size()); }
@@ -76,7 +95,14 @@ public:
     ByteQueue take_unacked() { return std::move(kept_); }
     void consume(size_t n) { kept_.pop_front(n); }
     // Frees the buffer if nothing is kept (an idle connection keeps no memory).
-    size_t release_idle_memory() { return kept_.release_if_empty(); }
+    size_t release_idle_memory() {
+        size_t freed = 0;
+        if (check_ && check_->idle()) {
+            check_.reset();
+            freed = sizeof(OutputCheck);
+        }
+        return freed + kept_.release_if_empty();
+    }
     size_t buffer_capacity() const { return kept_.capacity(); }
 
 private:
@@ -87,6 +113,9 @@ private:
     uint64_t produced_ = 0;
     uint64_t acked_ = 0;
     ByteQueue kept_;
+    // Only while digests wait for the replica's bytes, or after a divergence: an idle
+    // connection pays a pointer for it.
+    std::unique_ptr<OutputCheck> check_;
     bool eof_ = false;
 };
 

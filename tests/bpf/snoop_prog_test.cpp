@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "frame_builder.h"
+#include "replay/output_digest.h"
 #include "snoop_fixture.h"
 
 namespace tcpfo::test {
@@ -337,12 +338,41 @@ TEST_F(SnoopProgTest, ServerFinAndRstAreReported) {
     EXPECT_EQ(state->snd_nxt, 9001u + 2 + 1);
     egress(from_server(9004, 1001, kRst | kAck));
     auto events = drain();
-    ASSERT_EQ(events.size(), 2u);
+    ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[0].ev.type, TCPFO_EV_SERVER_FIN);
     EXPECT_EQ(events[0].ev.seq, 9003u);
     EXPECT_EQ(events[0].ev.flags & TCPFO_EVF_FROM_SERVER, TCPFO_EVF_FROM_SERVER);
-    EXPECT_EQ(events[1].ev.type, TCPFO_EV_RST);
-    EXPECT_EQ(events[1].ev.flags & TCPFO_EVF_FROM_SERVER, TCPFO_EVF_FROM_SERVER);
+    EXPECT_EQ(events[1].ev.type, TCPFO_EV_OUT_DIGEST);  // the FIN's two payload bytes
+    EXPECT_EQ(events[2].ev.type, TCPFO_EV_RST);
+    EXPECT_EQ(events[2].ev.flags & TCPFO_EVF_FROM_SERVER, TCPFO_EVF_FROM_SERVER);
+}
+
+// The backup checks its replica's output with replay/output_digest.h: the hook's
+// digest must be the same function, at every length around the chunk and word edges.
+TEST_F(SnoopProgTest, ServerPayloadIsDigestedAsTheBackupDigestsIt) {
+    handshake(1000, 9000);
+    uint32_t seq = 9001;
+    for (size_t len : {1, 2, 3, 4, 5, 7, 511, 512, 513, 1023, 1024, 1025, 1448, 2000, 2999}) {
+        TcpSegmentSpec seg = from_server(seq, 1001, kAck | kPsh);
+        seg.payload.resize(len);
+        for (size_t i = 0; i < len; ++i) seg.payload[i] = uint8_t((i * 131 + len * 7) ^ (i >> 3));
+        EXPECT_EQ(egress(seg).verdict, kTcActOk);
+        auto events = drain();
+        ASSERT_EQ(events.size(), 1u) << len;
+        EXPECT_EQ(events[0].ev.type, TCPFO_EV_OUT_DIGEST);
+        EXPECT_EQ(events[0].ev.seq, seq);
+        EXPECT_EQ(events[0].ev.len, len);
+        EXPECT_EQ(events[0].ev.digest, digest_of(seg.payload)) << "payload of " << len << " bytes";
+        seq += uint32_t(len);
+    }
+    // All ones: a chunk whose sum is 0xffff must come out as 0 on both sides.
+    TcpSegmentSpec ones = from_server(seq, 1001, kAck);
+    ones.payload = std::vector<uint8_t>(600, 0xff);
+    egress(ones);
+    auto events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ev.digest, digest_of(ones.payload));
+    EXPECT_EQ(snoop_->stats().digest_failures, 0u);
 }
 
 // The server's socket is gone while the clamp still holds the client's FIN

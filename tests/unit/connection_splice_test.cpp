@@ -1,9 +1,11 @@
 #include "replay/connection_splice.h"
+#include "replay/output_digest.h"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -172,4 +174,88 @@ TEST(ConnectionSplice, SendsTheFinOnlyAfterTheLastByteOfAnOutputThatTakesSeveral
     ASSERT_EQ(::shutdown(client.peer.get(), SHUT_WR), 0);
     for (int i = 0; i < 20 && !done; ++i) ASSERT_TRUE(loop.run_once(10));
     EXPECT_TRUE(done);
+}
+
+namespace {
+std::span<const uint8_t> as_bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+}  // namespace
+
+// The dead primary sent "0123456789" at server offset 100; the client got "01234"
+// (rcv_nxt 105). The replica lags: nothing written yet. The splice may send the
+// replica's "56789" only once the replica's whole span matched the primary's digest.
+TEST(ConnectionSplice, HoldsOutputAPendingDigestCoversUntilTheReplicaMatchedIt) {
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    EventLoop& loop = **created;
+    Pair client = stream_pair(), replica = stream_pair();
+    ASSERT_TRUE(loop.add(replica.ours.get(), EPOLLIN, [](uint32_t) {}));
+
+    const std::string primary_wrote = "0123456789";
+    auto check = std::make_unique<OutputCheck>(100);
+    check->expect({4, 100, uint32_t(primary_wrote.size()), digest_of(as_bytes(primary_wrote))}, {}, 100);
+    bool diverged = false;
+    ConnectionSplice::Start start;
+    start.conn_id = 4;
+    start.client = std::move(client.ours);
+    start.replica = std::move(replica.ours);
+    start.skip_replica_bytes = 5;
+    start.unacked_offset = 100;
+    start.replica_offset = 100;
+    start.check = std::move(check);
+    start.on_diverged = [&](uint64_t) { diverged = true; };
+    auto splice = ConnectionSplice::open(loop, std::move(start), [] {});
+    ASSERT_TRUE(splice) << splice.error().message;
+
+    write_all(replica.peer.get(), "0123456");
+    std::string got;
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(loop.run_once(5));
+        got += read_some(client.peer.get());
+    }
+    EXPECT_EQ(got, "") << "bytes sent before the digest matched";
+    write_all(replica.peer.get(), "789 and more");
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(loop.run_once(5));
+        got += read_some(client.peer.get());
+    }
+    EXPECT_EQ(got, "56789 and more");
+    EXPECT_FALSE(diverged);
+}
+
+// Same, but the replica wrote other bytes (another counter value): the client gets
+// none of them, and the splice ends as a divergence at the span's offset.
+TEST(ConnectionSplice, ResetsInsteadOfSendingAReplicasOutputThatDiffers) {
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    EventLoop& loop = **created;
+    Pair client = stream_pair(), replica = stream_pair();
+    ASSERT_TRUE(loop.add(replica.ours.get(), EPOLLIN, [](uint32_t) {}));
+
+    const std::string primary_wrote = "counter=41\n";
+    auto check = std::make_unique<OutputCheck>(100);
+    check->expect({5, 100, uint32_t(primary_wrote.size()), digest_of(as_bytes(primary_wrote))}, {}, 100);
+    std::optional<uint64_t> diverged_at;
+    bool done = false;
+    ConnectionSplice::Start start;
+    start.conn_id = 5;
+    start.client = std::move(client.ours);
+    start.replica = std::move(replica.ours);
+    start.skip_replica_bytes = 8;  // the client got "counter="
+    start.unacked_offset = 100;
+    start.replica_offset = 100;
+    start.check = std::move(check);
+    start.on_diverged = [&](uint64_t at) { diverged_at = at; };
+    auto splice = ConnectionSplice::open(loop, std::move(start), [&] { done = true; });
+    ASSERT_TRUE(splice) << splice.error().message;
+
+    write_all(replica.peer.get(), "counter=42\ncounter=43\n");
+    std::string got;
+    bool eof = false;
+    for (int i = 0; i < 10 && !done; ++i) ASSERT_TRUE(loop.run_once(5));
+    got += read_some(client.peer.get(), &eof);
+    EXPECT_TRUE(done);
+    ASSERT_TRUE(diverged_at);
+    EXPECT_EQ(*diverged_at, 100u);
+    EXPECT_EQ(got, "") << "a diverged replica's bytes reached the client";
+    EXPECT_TRUE(eof) << "the client's connection was not closed";
 }

@@ -33,7 +33,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             CloseRecord{42, CloseReason::reset_by_server},
             StableRecord{42, 1000},
             HeartbeatRecord{9, 10, NodeRole::primary},
-            ConnRefusedRecord{42, RefuseReason::resources}};
+            ConnRefusedRecord{42, RefuseReason::resources},
+            OutputDigestRecord{42, (uint64_t(1) << 40) + 3, 65536, 0x0123456789abcdefULL}};
 }
 
 }  // namespace
@@ -63,7 +64,7 @@ TEST(RecordCodec, DecodesAStreamOfRecordsByteByByte) {
         if (d->has_value()) { pos += (*d)->size; ++count; }
     }
     EXPECT_EQ(pos, stream.size());
-    EXPECT_EQ(count, 10u);
+    EXPECT_EQ(count, sample_records(payload).size());
 }
 
 TEST(RecordCodec, TruncatedInputNeedsMore) {
@@ -108,6 +109,25 @@ TEST(RecordCodec, ConnRefusedLayout) {
         EXPECT_NE(std::string(refuse_reason_text(RefuseReason(reason))), "unknown reason");
 }
 
+TEST(RecordCodec, OutputDigestLayoutAndLimits) {
+    // conn_id u64, offset u64, length u32, four zero bytes, digest u64 (docs/protocol.md).
+    const OutputDigestRecord good{7, 0x1000, 1448, 0x1122334455667788ULL};
+    const auto wire = encode(good);
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 32);
+    EXPECT_EQ(wire[4], 11);
+    const std::vector<uint8_t> payload(wire.begin() + kRecordHeaderSize, wire.end());
+    EXPECT_EQ(payload, (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 5, 0xa8,
+                                             0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}));
+    for (uint32_t length : {0u, kMaxDigestSpan + 1, UINT32_MAX}) {
+        auto d = decode_record(encode(OutputDigestRecord{7, 0x1000, length, 1}));
+        ASSERT_FALSE(d) << length;
+        EXPECT_EQ(d.error().message, fmt::format("output-digest record 7 covers {} bytes (1..65536)", length));
+    }
+    auto overflow = decode_record(encode(OutputDigestRecord{7, UINT64_MAX - 10, 100, 1}));
+    ASSERT_FALSE(overflow);
+    EXPECT_EQ(overflow.error().message, fmt::format("output-digest record 7 offset {} overflows", UINT64_MAX - 10));
+}
+
 // Re-encodes `wire` after changing payload byte `at` to `value`, with a valid checksum,
 // so only the decoder's own checks can refuse it.
 static std::vector<uint8_t> with_payload_byte(const Record& r, size_t at, uint8_t value) {
@@ -130,6 +150,11 @@ TEST(RecordCodec, ConnRefusedRefusesUnknownReasonAndPadding) {
         auto d = decode_record(with_payload_byte(good, at, 1));
         ASSERT_FALSE(d) << at;
         EXPECT_EQ(d.error().message, "conn-refused record 7 with nonzero padding");
+    }
+    for (size_t at : {20, 21, 22, 23}) {
+        auto d = decode_record(with_payload_byte(OutputDigestRecord{7, 0, 1, 1}, at, 1));
+        ASSERT_FALSE(d) << at;
+        EXPECT_EQ(d.error().message, "output-digest record 7 with nonzero padding");
     }
     auto ok = decode_record(with_payload_byte(good, 8, 4));
     ASSERT_TRUE(ok && ok->has_value());

@@ -167,6 +167,8 @@ void BackupNode::on_primary_record(const Record& record) {
                 }
             } else if constexpr (std::is_same_v<T, ServerFinRecord>) {
                 if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
+            } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
+                if (auto* f = feed(r.conn_id)) f->expect_digest(r);
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
                 if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));

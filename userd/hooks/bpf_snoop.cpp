@@ -355,6 +355,7 @@ HookStats BpfSnoop::stats() const {
     s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
     s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
     s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
+    s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     return s;
 }
 

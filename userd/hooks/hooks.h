@@ -41,6 +41,7 @@ struct HookStats {
     uint64_t rsts_held = 0;         // socketless kernel RSTs of protected connections dropped
     uint64_t held_dropped = 0;      // client segments of held connections dropped
     uint64_t takeover_dropped = 0;  // takeover mode: segments of no known connection dropped
+    uint64_t digest_failures = 0;   // server segments whose payload could not be digested
 };
 
 class Hooks {

@@ -18,7 +18,7 @@ constexpr uint64_t kMaxOffsetJump = uint64_t(1) << 31;
 
 ConnReplicator::ConnReplicator(uint64_t conn_id, const tcpfo_event& ev, std::vector<bool> required)
     : key_(ev.key), required_(std::move(required)), peer_stable_(required_.size(), 0),
-      opened_s_(uint32_t(monotonic_ms() / 1000)) {
+      opened_s_(uint32_t(monotonic_ms() / 1000)), digested_end_seq_(ev.server_isn + 1) {
     open_.conn_id = conn_id;
     open_.client_addr = ev.key.client_addr;
     open_.client_port = ntohs(ev.key.client_port);
@@ -77,6 +77,9 @@ void ConnReplicator::on_event(const tcpfo_event& ev, std::span<const uint8_t> pa
                 emit(ServerFinRecord{open_.conn_id, *server_fin_});
             }
             break;
+        case TCPFO_EV_OUT_DIGEST:
+            note_output(ev, emit);
+            break;
         case TCPFO_EV_RST:
             if (!reset_) {
                 reset_ = true;
@@ -87,6 +90,22 @@ void ConnReplicator::on_event(const tcpfo_event& ev, std::span<const uint8_t> pa
         default:
             break;
     }
+}
+
+void ConnReplicator::note_output(const tcpfo_event& ev, const Emit& emit) {
+    if (ev.len == 0 || ev.len > kMaxDigestSpan) return;
+    const uint32_t end = ev.seq + ev.len;
+    if (seq_before(ev.seq, digested_end_seq_)) {
+        // A retransmission: its bytes were digested already. One that also carries new
+        // bytes cannot be cut (the digest covers the whole segment): those bytes go
+        // unchecked rather than overlap the span before.
+        if (seq_after(end, digested_end_seq_)) digested_end_seq_ = end;
+        return;
+    }
+    const uint64_t offset = seq_to_offset(ev.seq, open_.server_isn + 1, client_acked_);
+    if (offset > client_acked_ + kMaxOffsetJump) return;
+    digested_end_seq_ = end;
+    emit(OutputDigestRecord{open_.conn_id, offset, ev.len, ev.digest});
 }
 
 bool ConnReplicator::recompute_stable() {

@@ -29,7 +29,7 @@ public:
     const tcpfo_conn_key& key() const { return key_; }
     const ConnOpenRecord& open_record() const { return open_; }
 
-    // A DATA, ACK, CLIENT_FIN, SERVER_FIN or RST event of this connection.
+    // A DATA, ACK, CLIENT_FIN, SERVER_FIN, OUT_DIGEST or RST event of this connection.
     void on_event(const tcpfo_event& event, std::span<const uint8_t> payload, const Emit& emit);
 
     // Peer `peer` holds every client byte below `offset`. True if the connection's
@@ -62,6 +62,7 @@ public:
 
 private:
     void note_client_ack(const tcpfo_event& event, const Emit& emit);
+    void note_output(const tcpfo_event& event, const Emit& emit);
     bool recompute_stable();
 
     ConnOpenRecord open_;
@@ -77,6 +78,10 @@ private:
     std::optional<uint64_t> client_fin_;
     std::optional<uint64_t> server_fin_;
     bool reset_ = false;
+    // Server sequence number after the last output span whose digest was sent; spans
+    // are sent in order and never overlap (OutputCheck needs both). In the padding
+    // after reset_: no size growth.
+    uint32_t digested_end_seq_ = 0;
 };
 
 }  // namespace tcpfo

@@ -61,18 +61,19 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::stable: return 16;
         case RecordType::heartbeat: return 8 + 8 + 1 + 3;
         case RecordType::conn_refused: return 8 + 1 + 3;
+        case RecordType::output_digest: return 8 + 8 + 4 + 4 + 8;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 10; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 11; }
 
 RecordType type_of_record(const Record& r) {
     static constexpr RecordType by_index[] = {
         RecordType::hello,      RecordType::conn_open,  RecordType::data,
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
-        RecordType::conn_refused};
+        RecordType::conn_refused, RecordType::output_digest};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -102,6 +103,8 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, ConnRefusedRecord>) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
+            } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
+                w.u64(r.conn_id); w.u64(r.offset); w.u32(r.length); w.u32(0); w.u64(r.digest);
             }
         },
         record);
@@ -175,6 +178,17 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             c.reason = RefuseReason(reason);
             return c;
         }
+        case RecordType::output_digest: {
+            OutputDigestRecord d;
+            d.conn_id = r.u64(); d.offset = r.u64(); d.length = r.u32();
+            if (r.u32() != 0) return fail("output-digest record {} with nonzero padding", d.conn_id);
+            d.digest = r.u64();
+            if (d.length == 0 || d.length > kMaxDigestSpan)
+                return fail("output-digest record {} covers {} bytes (1..{})", d.conn_id, d.length, kMaxDigestSpan);
+            if (d.offset + d.length < d.offset)
+                return fail("output-digest record {} offset {} overflows", d.conn_id, d.offset);
+            return d;
+        }
     }
     return fail("record of unknown type {}", int(type));
 }
@@ -197,6 +211,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::stable: return "stable";
         case RecordType::heartbeat: return "heartbeat";
         case RecordType::conn_refused: return "conn-refused";
+        case RecordType::output_digest: return "output-digest";
     }
     return "unknown";
 }

@@ -34,6 +34,7 @@ enum class RecordType : uint8_t {
     stable = 8,
     heartbeat = 9,
     conn_refused = 10,
+    output_digest = 11,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -145,9 +146,23 @@ struct ConnRefusedRecord {
     bool operator==(const ConnRefusedRecord&) const = default;
 };
 
+// Primary -> backup: the server wrote `length` bytes at server stream offset `offset`
+// whose digest (bpf/tcpfo_events.h, OUT_DIGEST) is `digest`. The backup checks its
+// replica's output against it: a replica that wrote other bytes has diverged, and
+// its connection must not be continued from it.
+struct OutputDigestRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    uint64_t digest = 0;
+    bool operator==(const OutputDigestRecord&) const = default;
+};
+// A digest covers one segment's payload: at most a 64 KiB GSO packet.
+inline constexpr uint32_t kMaxDigestSpan = 64 * 1024;
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
-                            HeartbeatRecord, ConnRefusedRecord>;
+                            HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

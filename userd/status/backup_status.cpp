@@ -23,6 +23,7 @@ ConnStatus feed_status(uint64_t id, const ReplicaFeed& f) {
     c.client_fed = f.log().fed();
     c.replica_produced = f.output().produced();
     c.server_acked = f.output().acked();
+    c.diverged_at = f.output().diverged_at();
     return c;
 }
 
@@ -55,6 +56,7 @@ void BackupNode::note_takeover_result() {
     t.step = step_name(takeover_->step());
     t.rebuilt = r.rebuilt;
     t.reset = r.reset;
+    t.reset_diverged = r.reset_diverged;
     t.claim_attempts = r.claim_attempts;
     t.positions_learned = r.positions_learned;
     t.prompted = r.prompted;
@@ -94,10 +96,20 @@ NodeStatus BackupNode::status() const {
     s.peers.push_back(std::move(primary));
     if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.takeover = takeover_status_;
+    const OutputCheckTotals& checks = output_check_totals();
+    s.output_check = OutputCheckStatus{checks.checked_bytes, checks.unchecked_spans, checks.diverged};
     if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
     if (!takeover_status_) {
         s.conns = feed_statuses();
+        s.diverged = uint64_t(std::count_if(s.conns.begin(), s.conns.end(), [](const ConnStatus& c) { return c.diverged_at.has_value(); }));
         return s;
+    }
+    if (takeover_ && serving) {
+        // Splices go on checking the replica's output after the takeover served.
+        const Takeover::Report& r = takeover_->report();
+        s.takeover->rebuilt = r.rebuilt;
+        s.takeover->reset = r.reset;
+        s.takeover->reset_diverged = r.reset_diverged;
     }
     s.conns = takeover_conns_;
     for (auto& c : s.conns) {

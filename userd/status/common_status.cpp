@@ -28,6 +28,7 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
         {"pure_acks_lifted", st.seqs_lifted},
         {"held_segments_dropped", st.held_dropped},
         {"takeover_segments_dropped", st.takeover_dropped},
+        {"output_digest_failures", st.digest_failures},
     };
 }
 

@@ -53,6 +53,10 @@ struct ConnStatus {
     // Backup, once a takeover ran: whether this connection was rebuilt, and why not.
     std::optional<bool> rebuilt;
     std::string not_rebuilt_why;
+    // Backup: the server offset from which the replica's output differs from the
+    // primary's (checked against the primary's digests); such a connection is reset,
+    // not continued, at takeover.
+    std::optional<uint64_t> diverged_at;
 };
 
 // A connection the primary stopped protecting (or never protected); the primary
@@ -74,11 +78,19 @@ struct TakeoverStatus {
     std::string step;         // the takeover's current step (takeover.h)
     uint64_t rebuilt = 0;
     uint64_t reset = 0;       // connections reset toward their clients (see the log for why)
+    uint64_t reset_diverged = 0;  // of those, because the replica's output differed from the primary's
     uint64_t claim_attempts = 0;
     uint64_t positions_learned = 0;  // clients that answered the probe in time
     uint64_t prompted = 0;           // clients prompted to resend what the dead primary took
     // Milliseconds from the decision to each step's end.
     uint64_t claimed_ms = 0, probed_ms = 0, learned_ms = 0, drained_ms = 0, rebuilt_ms = 0, serving_ms = 0, total_ms = 0;
+};
+
+// Backup: what the divergence check (replay/output_check.h) found since start.
+struct OutputCheckStatus {
+    uint64_t checked_bytes = 0;    // replica output that matched the primary's digests
+    uint64_t unchecked_spans = 0;  // digests that could not be checked
+    uint64_t diverged_total = 0;   // connections whose replica diverged
 };
 
 struct NodeStatus {
@@ -100,6 +112,8 @@ struct NodeStatus {
     std::optional<TakeoverStatus> takeover;
     std::vector<UnprotectedStatus> unprotected;  // primary: the most recent ones
     uint64_t unprotected_total = 0;              // primary: since start
+    std::optional<uint64_t> diverged;            // backup: connections held now whose replica diverged
+    std::optional<OutputCheckStatus> output_check;
     std::vector<ConnStatus> conns;
     // Called on each connection just before it is rendered, from the event loop, in
     // pieces: fills what costs a system call per connection (the primary's BPF map

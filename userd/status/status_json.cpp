@@ -43,6 +43,7 @@ Json takeover_json(const TakeoverStatus& t) {
     if (t.finished_us && t.succeeded) {
         j["rebuilt"] = t.rebuilt;
         j["reset"] = t.reset;
+        j["reset_diverged"] = t.reset_diverged;
         j["positions_learned"] = t.positions_learned;
         j["prompted"] = t.prompted;
         j["total_ms"] = t.total_ms;
@@ -74,6 +75,7 @@ Json conn_json(const ConnStatus& c) {
     if (c.replica_produced) out["replica_produced"] = *c.replica_produced;
     if (c.server_acked) out["acked"] = *c.server_acked;
     if (!out.empty()) j["server_bytes"] = std::move(out);
+    if (c.diverged_at) j["diverged_at"] = *c.diverged_at;
     if (c.rebuilt) {
         j["rebuilt"] = *c.rebuilt;
         if (!*c.rebuilt) j["why_not_rebuilt"] = c.not_rebuilt_why;
@@ -102,6 +104,11 @@ std::string head_text(const NodeStatus& s) {
     for (const auto& [name, value] : s.hooks) hooks[name] = value;
     j["hooks"] = std::move(hooks);
     j["takeover"] = s.takeover ? takeover_json(*s.takeover) : Json(nullptr);
+    if (s.diverged) j["diverged"] = *s.diverged;
+    if (s.output_check)
+        j["output_check"] = Json{{"checked_bytes", s.output_check->checked_bytes},
+                                 {"unchecked_spans", s.output_check->unchecked_spans},
+                                 {"diverged_total", s.output_check->diverged_total}};
     if (s.role == "primary") {
         j["unprotected_total"] = s.unprotected_total;
         Json recent = Json::array();

@@ -115,7 +115,7 @@ uint64_t Takeover::since_start() const { return monotonic_ms() - started_ms_; }
 void Takeover::advance() {
     for (uint64_t id : finished_) splices_.erase(id);
     finished_.clear();
-    if (step_ == Step::serving) return;
+    if (step_ == Step::serving) return expire_overdue_checks();
     const bool drained = drain();
     switch (step_) {
         case Step::claiming:
@@ -143,6 +143,16 @@ void Takeover::advance() {
         case Step::serving:
             return;
     }
+}
+
+void Takeover::expire_overdue_checks() {
+    // Once a second is enough: the bound is counted in seconds.
+    const uint64_t now = monotonic_ms();
+    if (now < next_check_sweep_ms_) return;
+    next_check_sweep_ms_ = now + 1000;
+    for (auto& [id, splice] : splices_) splice->expire_check(now, kCheckDeadlineMs);
+    for (uint64_t id : finished_) splices_.erase(id);
+    finished_.clear();
 }
 
 bool Takeover::drain() {
@@ -260,6 +270,12 @@ void Takeover::rebuild_all() {
             it = conns_.erase(it);
             continue;
         }
+        if (auto at = feed.output().diverged_at()) {
+            ++report_.reset_diverged;
+            reset_conn(conn, fmt::format("its replica's output differs from the primary's from server offset {} on", *at));
+            it = conns_.erase(it);
+            continue;
+        }
         if (!feed.input_drained())
             log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed.name());
         if (conn.position && !client_received_offset(feed.conn(), feed.output(), *conn.position)) {
@@ -348,6 +364,15 @@ void Takeover::serve_all() {
         s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
         s.replica_output_ended = out.eof();
         s.client_input_ended = feed.input_shut();
+        s.unacked_offset = out.produced() - std::min<uint64_t>(out.produced(), s.unacked.size());
+        s.replica_offset = out.produced();
+        s.check = out.take_check();
+        if (s.check) s.on_diverged = [this, conn_id = id](uint64_t at) {
+            ++report_.reset;
+            ++report_.reset_diverged;
+            --report_.rebuilt;
+            resets_.emplace(conn_id, fmt::format("its replica's output differs from the primary's from server offset {} on", at));
+        };
         if (conn.position) s.on_first_output = [this, key = conn.key, state = conn.state, fd] {
             ask_for_quick_acks(key, state, fd);
         };

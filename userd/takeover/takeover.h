@@ -59,6 +59,8 @@ public:
         size_t connections = 0;
         size_t rebuilt = 0;
         size_t reset = 0;           // reset toward the client (see resets_ for why)
+        size_t reset_diverged = 0;  // of those, because the replica's output differed from the primary's
+                                    // (at the takeover, or later by its splice)
         size_t claim_attempts = 0;
         size_t positions_learned = 0;  // clients that answered the probe in time
         size_t prompted = 0;           // clients prompted to resend what the primary took
@@ -77,6 +79,13 @@ public:
     const Report& report() const { return report_; }
     size_t live_splices() const { return splices_.size(); }
     bool has_splice(uint64_t conn_id) const { return splices_.count(conn_id) > 0; }
+    // A rebuilt connection whose replica has not written what the dead primary sent
+    // (a pending digest, OutputCheck) this long after the takeover is taken as
+    // diverged: a replica fed the same input writes it at once; one that waits for
+    // input the client will not send (it got those bytes already) would leave the
+    // client hanging.
+    static constexpr uint64_t kCheckDeadlineMs = 10'000;
+
     // Connections reset toward their clients, and why.
     const std::map<uint64_t, std::string>& resets() const { return resets_; }
 
@@ -88,6 +97,7 @@ public:
     Result<void> release_vip();
 
 private:
+    void expire_overdue_checks();
     struct Conn {
         std::unique_ptr<ReplicaFeed> feed;
         ConnKey key{};
@@ -116,6 +126,7 @@ private:
     std::map<uint64_t, Conn> conns_;
     std::map<uint64_t, std::unique_ptr<ConnectionSplice>> splices_;
     std::vector<uint64_t> finished_;
+    uint64_t next_check_sweep_ms_ = 0;
     std::optional<VipAddress> vip_;
     UniqueFd step_timer_;
     Step step_ = Step::claiming;
