@@ -36,9 +36,14 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
         fill_common_status(status, options, started_us);
         return status;
     });
+    // tcpfo-run's services from now on too.
+    control.set_service_handler([&node](int pid) { return node.offer_service(pid); });
     struct Unset {
         ControlServer& control;
-        ~Unset() { control.set_status_source({}); }
+        ~Unset() {
+            control.set_status_source({});
+            control.set_service_handler({});
+        }
     } unset{control};
     bool stop = false;
     if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {

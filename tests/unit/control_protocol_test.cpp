@@ -58,3 +58,17 @@ TEST(ControlProtocol, RefusesWithOneLineNeverThrows) {
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     }
 }
+
+TEST(ControlProtocol, ParsesServiceRequestsAndRefusesBadOnes) {
+    auto ok = parse_control_request(R"({"command":"service","pid":4242})");
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->command, ControlRequest::Command::service);
+    EXPECT_EQ(ok->pid, 4242);
+    for (const char* bad : {R"({"command":"service"})", R"({"command":"service","pid":0})",
+                            R"({"command":"service","pid":-3})", R"({"command":"service","pid":4294967296})",
+                            R"({"command":"service","pid":"12"})", R"({"command":"service","pid":1,"x":2})"}) {
+        auto r = parse_control_request(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
+}

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -304,4 +305,45 @@ TEST_F(ControlServerTest, ClientBoundsTheAnswer) {
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message.find("more than 1000 bytes"), std::string::npos) << r.error().message;
     EXPECT_TRUE(spin_until_clients(0)) << "the server saw the client go";
+}
+
+// tcpfo-run's handshake: the answer line, then the connection is the node's.
+TEST_F(ControlServerTest, HandsAServiceConnectionOverAfterItsModeLine) {
+    open_server();
+    server_->set_status_source([] { return fake_status(1); });
+    EXPECT_NE(ask_json("{\"command\":\"service\",\"pid\":5}\n")["error"].get<std::string>().find("does not run services"),
+              std::string::npos);
+    UniqueFd taken;
+    std::string leftover;
+    int asked_pid = 0;
+    server_->set_service_handler([&](int pid) -> Result<ControlServer::ServiceOffer> {
+        asked_pid = pid;
+        if (pid == 6) return fail("no, not pid 6");
+        return ControlServer::ServiceOffer{"record", [&](UniqueFd fd, std::string rest) {
+                                               taken = std::move(fd);
+                                               leftover = std::move(rest);
+                                           }};
+    });
+    EXPECT_EQ(ask_json("{\"command\":\"service\",\"pid\":6}\n")["error"], "no, not pid 6");
+
+    const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(c, 0);
+    UniqueFd client(c);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string request = "{\"command\":\"service\",\"pid\":7}\nLOG";
+    ASSERT_EQ(::send(c, request.data(), request.size(), 0), ssize_t(request.size()));
+    for (int i = 0; i < 200 && !taken; ++i) (void)loop_->run_once(5);
+    ASSERT_TRUE(taken) << "the connection was not handed over";
+    EXPECT_EQ(asked_pid, 7);
+    EXPECT_EQ(leftover, "LOG");
+    EXPECT_EQ(server_->client_count(), 0u);
+    char reply[64] = {};
+    ASSERT_EQ(::recv(c, reply, sizeof reply, 0), ssize_t(strlen("{\"mode\":\"record\"}\n")));
+    EXPECT_STREQ(reply, "{\"mode\":\"record\"}\n");
+    // Still open both ways: the channel.
+    ASSERT_EQ(::send(taken.get(), "held", 4, 0), 4);
+    ASSERT_EQ(::recv(c, reply, 4, 0), 4);
 }

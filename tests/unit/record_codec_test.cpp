@@ -34,7 +34,10 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             StableRecord{42, 1000},
             HeartbeatRecord{9, 10, NodeRole::primary},
             ConnRefusedRecord{42, RefuseReason::resources},
-            OutputDigestRecord{42, (uint64_t(1) << 40) + 3, 65536, 0x0123456789abcdefULL}};
+            OutputDigestRecord{42, (uint64_t(1) << 40) + 3, 65536, 0x0123456789abcdefULL},
+            AppLogRecord{(uint64_t(1) << 35) + 1, payload},
+            AppStableRecord{123456789012ULL},
+            AppRefusedRecord{AppRefuseReason::overflow}};
 }
 
 }  // namespace
@@ -105,7 +108,7 @@ TEST(RecordCodec, ConnRefusedLayout) {
     EXPECT_EQ(wire[4], 10);
     const std::vector<uint8_t> payload(wire.begin() + kRecordHeaderSize, wire.end());
     EXPECT_EQ(payload, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8, 3, 0, 0, 0}));
-    for (uint8_t reason = 1; reason <= 4; ++reason)
+    for (uint8_t reason = 1; reason <= 5; ++reason)
         EXPECT_NE(std::string(refuse_reason_text(RefuseReason(reason))), "unknown reason");
 }
 
@@ -141,7 +144,7 @@ static std::vector<uint8_t> with_payload_byte(const Record& r, size_t at, uint8_
 
 TEST(RecordCodec, ConnRefusedRefusesUnknownReasonAndPadding) {
     const ConnRefusedRecord good{7, RefuseReason::capacity};
-    for (uint8_t reason : {0, 5, 255}) {
+    for (uint8_t reason : {0, 6, 255}) {
         auto d = decode_record(with_payload_byte(good, 8, reason));
         ASSERT_FALSE(d) << int(reason);
         EXPECT_EQ(d.error().message, fmt::format("conn-refused record 7 with unknown reason {}", reason));

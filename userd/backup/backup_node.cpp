@@ -33,6 +33,7 @@ BackupNode::~BackupNode() {
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
     BackupNode* self = node.get();
+    self->app_log_ = std::make_unique<AppLogSink>(loop);
 
     // Two descriptors per connection (the replica connection, the socket prepared for
     // its rebuild): the open-file limit decides how many connections this node holds.
@@ -169,6 +170,8 @@ void BackupNode::on_primary_record(const Record& record) {
                 if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
             } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
                 if (auto* f = feed(r.conn_id)) f->expect_digest(r);
+            } else if constexpr (std::is_same_v<T, AppLogRecord>) {
+                on_app_log(r);
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
                 if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
@@ -181,8 +184,38 @@ void BackupNode::on_primary_record(const Record& record) {
         record);
 }
 
+void BackupNode::on_app_log(const AppLogRecord& r) {
+    if (auto refusal = app_log_->on_record(r)) {
+        primary_->send(AppRefusedRecord{*refusal});
+        // Its replica cannot be in step: none of the service's connections can be
+        // continued from it. The primary keeps protecting them with other backups.
+        std::vector<uint64_t> ids;
+        for (const auto& [id, f] : feeds_) ids.push_back(id);
+        for (uint64_t id : ids) {
+            auto it = feeds_.find(id);
+            refuse(it->second->conn(), RefuseReason::out_of_step, "");
+            hooks_->release(conn_key_of(it->second->conn()));
+            feeds_.erase(it);
+        }
+        return;
+    }
+    if (!app_log_->refused()) primary_->send(AppStableRecord{app_log_->held()});
+}
+
+Result<ControlServer::ServiceOffer> BackupNode::offer_service(int pid) {
+    if (takeover_) return fail("this node has taken over: start services with failoverd, before a takeover");
+    ControlServer::ServiceOffer offer;
+    offer.mode = "replay";
+    offer.take = [this, pid](UniqueFd fd, std::string) {
+        std::string why;
+        if (!app_log_->attach(std::move(fd), pid, why)) log_error("service pid {}: refused: {}", pid, why);
+    };
+    return offer;
+}
+
 void BackupNode::open_feed(const ConnOpenRecord& r) {
     if (feeds_.count(r.conn_id)) return refuse(r, RefuseReason::duplicate, "");
+    if (app_log_->refused()) return refuse(r, RefuseReason::out_of_step, "");
     if (feeds_.size() >= max_connections_)
         return refuse(r, RefuseReason::capacity, fmt::format("{} connections held", feeds_.size()));
     // The rebuild's socket now, so that a takeover only finishes it; and so that running
@@ -275,6 +308,8 @@ void BackupNode::begin_takeover(const std::string& why) {
              to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
+    // The replica reads the rest of the service's log, then goes live.
+    app_log_->finish();
     note_takeover_begun(why);
     heartbeat_->stop_judging();
     heartbeat_->set_epoch(epoch_);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "userd/backup/app_log_sink.h"
 #include "userd/hooks/bpf_snoop.h"
 #include "userd/hooks/hooks.h"
 #include "userd/base/event_loop.h"
@@ -16,6 +17,7 @@
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/takeover/takeover.h"
+#include "userd/status/control_server.h"
 #include "userd/status/node_status.h"
 
 namespace tcpfo {
@@ -26,6 +28,8 @@ public:
     ~BackupNode();
     void after_events();
     void shut_down();
+    // tcpfo-run asks how its replica runs here: it replays (AppLogSink).
+    Result<ControlServer::ServiceOffer> offer_service(int pid);
     // For the control socket (userd/status/backup_status.cpp).
     NodeStatus status() const;
 
@@ -45,6 +49,7 @@ private:
     void note_takeover_result();
     std::vector<ConnStatus> feed_statuses() const;
     void open_feed(const ConnOpenRecord& conn);
+    void on_app_log(const AppLogRecord& record);
     // Tells the primary this backup does not hold the connection (so it lifts the
     // clamp instead of waiting for acknowledgements that never come), in one log line.
     void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
@@ -64,6 +69,7 @@ private:
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
     FeedTable feeds_;
+    std::unique_ptr<AppLogSink> app_log_;  // the service's log, when it runs under tcpfo-run
     std::vector<uint64_t> dirty_;              // conns whose log or output moved
     std::unique_ptr<Takeover> takeover_;  // set at the decision; then this node serves
     bool takeover_reported_ = false;

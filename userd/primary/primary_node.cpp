@@ -185,6 +185,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
                  epoch_, peer.backoff.failures());
         peer.backoff.reset();
         update_ready_file();
+        if (app_log_) app_log_->peer_joined(id);
         return;
     }
     if (!peer.live) return;
@@ -195,6 +196,16 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         return;
     }
     if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(id, *refused);
+    if (auto* held = std::get_if<AppStableRecord>(&record)) {
+        if (app_log_) app_log_->on_stable(id, held->offset);
+        return;
+    }
+    if (auto* refused = std::get_if<AppRefusedRecord>(&record)) {
+        log_warn("peer {}: does not hold the service's log ({}); its output is not waited for on that backup",
+                 peer.link->name(), app_refuse_reason_text(refused->reason));
+        if (app_log_) app_log_->drop_peer(id);
+        return;
+    }
     log_warn("peer {}: unexpected {} record ignored", peer.link->name(),
              record_type_name(record_type(record)));
 }
@@ -224,6 +235,7 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     if (!peer.live) return note_connect_failure(id, why);
     log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
     peer.live = false;
+    if (app_log_) app_log_->drop_peer(id);
     peer.since_us = realtime_us();
     peer.last_error = why;
     schedule_retry(id);
@@ -423,11 +435,34 @@ void PrimaryNode::after_events() {
     flush_stable_points();
     for (auto& peer : peers_)
         if (peer.live && peer.link) peer.link->flush();
+    if (app_log_) app_log_->pause_reading(replication_backlogged());
     if (ring_paused_ && !replication_backlogged()) {
         ring_paused_ = false;
         (void)loop_.modify(hooks_->event_fd(), EPOLLIN);
         on_ring_readable();
     }
+}
+
+Result<ControlServer::ServiceOffer> PrimaryNode::offer_service(int pid) {
+    // One service per daemon's life: its replicas started with it, from the same
+    // state; a second log would find them somewhere else.
+    if (app_log_pid_ != 0)
+        return fail("a service (pid {}) already recorded its log under this failoverd; restart the service and "
+                    "its replicas together with failoverd on every node", app_log_pid_);
+    ControlServer::ServiceOffer offer;
+    offer.mode = "record";
+    offer.take = [this, pid](UniqueFd fd, std::string leftover) {
+        app_log_pid_ = pid;
+        std::vector<bool> holders(peers_.size(), false);
+        for (size_t i = 0; i < peers_.size(); ++i) holders[i] = peers_[i].live;
+        auto relay = AppLogRelay::open(
+            loop_, std::move(fd), std::move(leftover), pid, std::move(holders), [this](PeerId id, const Record& r) {
+                if (peers_[id.index()].live) peers_[id.index()].link->send(r);
+            });
+        if (!relay) return log_error("service pid {}: can't relay its log: {}", pid, relay.error().message);
+        app_log_ = std::move(*relay);
+    };
+    return offer;
 }
 
 void PrimaryNode::update_ready_file() {

@@ -13,7 +13,9 @@
 #include "userd/hooks/bpf_snoop.h"
 #include "userd/hooks/hooks.h"
 #include "userd/protocol/conn_key.h"
+#include "userd/primary/app_log_relay.h"
 #include "userd/primary/conn_replicator.h"
+#include "userd/status/control_server.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/hooks/nudge_sender.h"
@@ -37,6 +39,8 @@ public:
     void shut_down();
     // For the control socket (userd/status/primary_status.cpp).
     NodeStatus status() const;
+    // tcpfo-run asks how its service runs here: it records (AppLogRelay).
+    Result<ControlServer::ServiceOffer> offer_service(int pid);
 
 private:
     struct Peer {
@@ -104,6 +108,8 @@ private:
     std::deque<UnprotectedStatus> unprotected_;  // the most recent, for status
     uint64_t unprotected_total_ = 0;
     size_t max_connections_ = 0;      // at start (config/capacity.h)
+    std::unique_ptr<AppLogRelay> app_log_;  // the service under tcpfo-run, once it asked
+    int app_log_pid_ = 0;
 };
 
 }  // namespace tcpfo

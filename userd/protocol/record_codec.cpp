@@ -62,18 +62,25 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::heartbeat: return 8 + 8 + 1 + 3;
         case RecordType::conn_refused: return 8 + 1 + 3;
         case RecordType::output_digest: return 8 + 8 + 4 + 4 + 8;
+        case RecordType::app_log: return 8;
+        case RecordType::app_stable: return 8;
+        case RecordType::app_refused: return 4;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 11; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 14; }
+
+// Types whose payload is a fixed header and then bytes (at least one).
+bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
 
 RecordType type_of_record(const Record& r) {
     static constexpr RecordType by_index[] = {
         RecordType::hello,      RecordType::conn_open,  RecordType::data,
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
-        RecordType::conn_refused, RecordType::output_digest};
+        RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
+        RecordType::app_stable, RecordType::app_refused};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -105,6 +112,12 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
                 w.u64(r.conn_id); w.u64(r.offset); w.u32(r.length); w.u32(0); w.u64(r.digest);
+            } else if constexpr (std::is_same_v<T, AppLogRecord>) {
+                w.u64(r.offset); w.bytes(r.bytes);
+            } else if constexpr (std::is_same_v<T, AppStableRecord>) {
+                w.u64(r.offset);
+            } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
+                w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             }
         },
         record);
@@ -171,7 +184,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             ConnRefusedRecord c;
             c.conn_id = r.u64();
             const uint8_t reason = r.u8();
-            if (reason < 1 || reason > 4)
+            if (reason < 1 || reason > 5)
                 return fail("conn-refused record {} with unknown reason {}", c.conn_id, reason);
             if (r.u8() != 0 || r.u16() != 0)
                 return fail("conn-refused record {} with nonzero padding", c.conn_id);
@@ -188,6 +201,22 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             if (d.offset + d.length < d.offset)
                 return fail("output-digest record {} offset {} overflows", d.conn_id, d.offset);
             return d;
+        }
+        case RecordType::app_log: {
+            AppLogRecord a;
+            a.offset = r.u64(); a.bytes = r.rest();
+            if (a.bytes.empty()) return fail("app-log record without bytes");
+            if (a.offset + a.bytes.size() < a.offset) return fail("app-log record offset {} overflows", a.offset);
+            return a;
+        }
+        case RecordType::app_stable: { AppStableRecord a; a.offset = r.u64(); return a; }
+        case RecordType::app_refused: {
+            AppRefusedRecord a;
+            const uint8_t reason = r.u8();
+            if (reason < 1 || reason > 2) return fail("app-refused record with unknown reason {}", reason);
+            if (r.u8() != 0 || r.u16() != 0) return fail("app-refused record with nonzero padding");
+            a.reason = AppRefuseReason(reason);
+            return a;
         }
     }
     return fail("record of unknown type {}", int(type));
@@ -212,6 +241,9 @@ const char* record_type_name(RecordType type) {
         case RecordType::heartbeat: return "heartbeat";
         case RecordType::conn_refused: return "conn-refused";
         case RecordType::output_digest: return "output-digest";
+        case RecordType::app_log: return "app-log";
+        case RecordType::app_stable: return "app-stable";
+        case RecordType::app_refused: return "app-refused";
     }
     return "unknown";
 }
@@ -222,6 +254,15 @@ const char* refuse_reason_text(RefuseReason reason) {
         case RefuseReason::resources: return "the backup could not make a socket for it";
         case RefuseReason::replica: return "the backup could not reach its replica";
         case RefuseReason::duplicate: return "the connection id is already in use on the backup";
+        case RefuseReason::out_of_step: return "the backup's replica is not in step with the service (it does not hold the service's log)";
+    }
+    return "unknown reason";
+}
+
+const char* app_refuse_reason_text(AppRefuseReason reason) {
+    switch (reason) {
+        case AppRefuseReason::joined_late: return "the service's log began before this backup joined";
+        case AppRefuseReason::overflow: return "the service's log outgrew the backup's bound (its replica does not read it)";
     }
     return "unknown reason";
 }
@@ -261,7 +302,7 @@ Result<std::optional<DecodedRecord>> decode_record(std::span<const uint8_t> inpu
     const uint32_t length = load_be32(h + 8);
     const RecordType rtype = RecordType(type);
     const size_t fixed = fixed_payload_size(rtype);
-    if (rtype == RecordType::data ? (length <= fixed || length > kMaxRecordPayload) : length != fixed)
+    if (carries_bytes(rtype) ? (length <= fixed || length > kMaxRecordPayload) : length != fixed)
         return fail("{} record with invalid payload length {}", record_type_name(rtype), length);
     if (input.size() < kRecordHeaderSize + length) return std::nullopt;
 

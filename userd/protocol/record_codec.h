@@ -35,6 +35,9 @@ enum class RecordType : uint8_t {
     heartbeat = 9,
     conn_refused = 10,
     output_digest = 11,
+    app_log = 12,
+    app_stable = 13,
+    app_refused = 14,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -133,6 +136,7 @@ enum class RefuseReason : uint8_t {
     resources = 2,  // a socket for it could not be made (descriptors, memory)
     replica = 3,    // the replica could not be reached
     duplicate = 4,  // the conn_id is already in use
+    out_of_step = 5,  // its replica cannot be in step with the service (AppLogSink)
 };
 const char* refuse_reason_text(RefuseReason reason);
 
@@ -160,9 +164,42 @@ struct OutputDigestRecord {
 // A digest covers one segment's payload: at most a 64 KiB GSO packet.
 inline constexpr uint32_t kMaxDigestSpan = 64 * 1024;
 
+// Primary -> backup: bytes of the service's application log (tcpfo-run's library
+// records the service's nondeterministic results: docs/protocol.md) at log offset
+// `offset`. `bytes` points into the decoded buffer, as DataRecord's.
+struct AppLogRecord {
+    uint64_t offset = 0;
+    std::span<const uint8_t> bytes;
+    bool operator==(const AppLogRecord& o) const {
+        return offset == o.offset && std::equal(bytes.begin(), bytes.end(), o.bytes.begin(), o.bytes.end());
+    }
+};
+
+// Backup -> primary: every application log byte below `offset` is held.
+struct AppStableRecord {
+    uint64_t offset = 0;
+    bool operator==(const AppStableRecord&) const = default;
+};
+
+// Why a backup does not hold the application log (and so cannot be in step with
+// the service).
+enum class AppRefuseReason : uint8_t {
+    joined_late = 1,  // the log began before this backup's stream: its replica missed state
+    overflow = 2,     // the log outgrew the backup's bound (its replica does not read it)
+};
+const char* app_refuse_reason_text(AppRefuseReason reason);
+
+// Backup -> primary: this backup does not hold the application log and never will;
+// the primary stops waiting for it before releasing the service's output.
+struct AppRefusedRecord {
+    AppRefuseReason reason = AppRefuseReason::joined_late;
+    bool operator==(const AppRefusedRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
-                            HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord>;
+                            HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
+                            AppStableRecord, AppRefusedRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

@@ -96,6 +96,16 @@ NodeStatus BackupNode::status() const {
     s.peers.push_back(std::move(primary));
     if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.takeover = takeover_status_;
+    if (app_log_ && (app_log_->pid() != 0 || app_log_->started() || app_log_->refused())) {
+        ServiceLogStatus svc;
+        svc.pid = app_log_->pid();
+        svc.mode = "replay";
+        svc.open = app_log_->attached();
+        svc.log_bytes = app_log_->received();
+        svc.held = app_log_->delivered();
+        if (auto r = app_log_->refusal()) svc.refused = app_refuse_reason_text(*r);
+        s.service = std::move(svc);
+    }
     const OutputCheckTotals& checks = output_check_totals();
     s.output_check = OutputCheckStatus{checks.checked_bytes, checks.unchecked_spans, checks.diverged};
     if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());

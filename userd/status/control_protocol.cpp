@@ -16,8 +16,23 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
         const auto command = j.find("command");
         if (command == j.end() || !command->is_string()) return fail("request has no \"command\"");
         ControlRequest request;
-        if (command->get_ref<const std::string&>() != "status")
-            return fail("unknown command \"{}\"", command->get_ref<const std::string&>());
+        const std::string& name = command->get_ref<const std::string&>();
+        if (name == "service") {
+            request.command = ControlRequest::Command::service;
+            for (auto it = j.begin(); it != j.end(); ++it) {
+                if (it.key() == "command") continue;
+                if (it.key() == "pid") {
+                    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0 || it->get<uint64_t>() > INT32_MAX)
+                        return fail("\"pid\" must be a process id");
+                    request.pid = int(it->get<uint64_t>());
+                    continue;
+                }
+                return fail("unknown field \"{}\"", it.key());
+            }
+            if (request.pid == 0) return fail("a service request needs its \"pid\"");
+            return request;
+        }
+        if (name != "status") return fail("unknown command \"{}\"", name);
         for (auto it = j.begin(); it != j.end(); ++it) {
             if (it.key() == "command") continue;
             if (it.key() == "conn") {

@@ -4,6 +4,10 @@
 //
 //   {"command":"status"}            -> the node's status (status_json.h)
 //   {"command":"status","conn":7}   -> {"connection":{...}} for connection 7
+//   {"command":"service","pid":N}   -> {"mode":"record"} or {"mode":"replay"}: tcpfo-run
+//                                      asks how its service runs on this node; the
+//                                      connection then stays open as the service's
+//                                      application log channel (docs/protocol.md)
 //   anything else                   -> {"error":"..."}
 #pragma once
 
@@ -22,9 +26,10 @@ inline constexpr const char* kDefaultControlPath = "/run/tcpfo/failoverd.sock";
 inline constexpr size_t kMaxControlRequest = 4096;
 
 struct ControlRequest {
-    enum class Command { status };
+    enum class Command { status, service };
     Command command = Command::status;
     std::optional<uint64_t> conn;  // status of one connection only
+    int pid = 0;                   // service: the process tcpfo-run will become
 };
 
 // Parses one request line (without its newline). Never throws.

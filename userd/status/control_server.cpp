@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <cstring>
 #include <exception>
 
 #include "userd/base/log.h"
@@ -169,6 +170,7 @@ void ControlServer::on_client_events(int fd, uint32_t events) {
         if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
         if (!read_request(client)) return drop(fd);
         if (!client.answering) return;  // more of the request to come
+        if (client.handover) return hand_over(fd);
     } else if (events & EPOLLERR) {
         return drop(fd);
     }
@@ -206,7 +208,20 @@ void ControlServer::answer(Client& client, std::string_view line) {
     auto request = line.size() > limits_.max_request
                        ? Result<ControlRequest>(fail("request longer than {} bytes", limits_.max_request))
                        : parse_control_request(line);
-    if (!request) {
+    if (request && request->command == ControlRequest::Command::service) {
+        auto offer = service_ ? service_(request->pid)
+                              : Result<ServiceOffer>(fail("this failoverd does not run services"));
+        if (!offer) {
+            log_warn("control: service of pid {} refused: {}", request->pid, offer.error().message);
+            client.out = render_error(offer.error().message);
+        } else {
+            client.handover = std::move(*offer);
+            // What came after the request line already belongs to the channel.
+            const size_t newline = client.in.find('\n');
+            client.in.erase(0, newline == std::string::npos ? client.in.size() : newline + 1);
+            return;
+        }
+    } else if (!request) {
         client.out = render_error(request.error().message);
     } else if (!source_) {
         client.out = render_error("failoverd is still starting");
@@ -262,6 +277,22 @@ void ControlServer::set_interest(Client& client, uint32_t events) {
     if (client.interest == events) return;
     client.interest = events;
     (void)loop_.modify(client.fd.get(), events);
+}
+
+void ControlServer::hand_over(int fd) {
+    auto it = clients_.find(fd);
+    std::unique_ptr<Client> client = std::move(it->second);
+    clients_.erase(it);
+    loop_.remove(fd);
+    // One short line into a fresh socket's empty buffer: it fits; if not, the
+    // service cannot be told its mode and is better refused.
+    const std::string reply = "{\"mode\":\"" + client->handover->mode + "\"}\n";
+    if (::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != ssize_t(reply.size())) {
+        log_warn("control socket {}: could not answer a service request: {}", path_, std::strerror(errno));
+        return;
+    }
+    auto take = std::move(client->handover->take);
+    take(std::move(client->fd), std::move(client->in));
 }
 
 void ControlServer::drop(int fd) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "userd/base/event_loop.h"
@@ -32,6 +33,15 @@ public:
         size_t pieces_per_wakeup = 1;
     };
     using StatusSource = std::function<NodeStatus()>;
+    // A service started under tcpfo-run asks how it runs here: the node answers with
+    // a mode ("record" or "replay") and a function that takes the connection over as
+    // the service's application log channel (with any bytes already read past the
+    // request), or with an error (one line, sent to tcpfo-run).
+    struct ServiceOffer {
+        std::string mode;
+        std::function<void(UniqueFd, std::string)> take;
+    };
+    using ServiceHandler = std::function<Result<ServiceOffer>(int pid)>;
 
     // Creates the socket's directory (mode 0700) if it is missing, refuses when a
     // live server answers on `path` (another failoverd), replaces a stale socket,
@@ -47,6 +57,8 @@ public:
     // error; resetting it (an empty function) also drops the clients being answered,
     // whose renderers may refer to the node.
     void set_status_source(StatusSource source);
+    // Until set, service requests are answered with an error.
+    void set_service_handler(ServiceHandler handler) { service_ = std::move(handler); }
     const std::string& path() const { return path_; }
     size_t client_count() const { return clients_.size(); }
 
@@ -58,6 +70,7 @@ private:
         size_t out_pos = 0;
         std::unique_ptr<StatusRenderer> renderer;
         bool answering = false;  // request read; only writing from now on
+        std::optional<ServiceOffer> handover;  // a service request accepted: hand the socket over
         uint64_t deadline_ms = 0;
         uint32_t interest = 0;
     };
@@ -73,6 +86,7 @@ private:
     bool pump(Client& client);
     void set_interest(Client& client, uint32_t events);
     void drop(int fd);
+    void hand_over(int fd);
     void on_timer();
     void arm_timer();
 
@@ -85,6 +99,7 @@ private:
     ino_t socket_ino_ = 0;
     uint64_t listener_paused_until_ms_ = 0;
     StatusSource source_;
+    ServiceHandler service_;
     std::map<int, std::unique_ptr<Client>> clients_;
 };
 

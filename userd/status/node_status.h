@@ -93,6 +93,17 @@ struct OutputCheckStatus {
     uint64_t diverged_total = 0;   // connections whose replica diverged
 };
 
+// The service run under tcpfo-run on this node, if one asked (docs/protocol.md).
+struct ServiceLogStatus {
+    int pid = 0;
+    std::string mode;          // "record" (primary) or "replay" (backup)
+    bool open = false;         // the log channel is open
+    uint64_t log_bytes = 0;    // primary: read from the service; backup: received from the primary
+    uint64_t held = 0;         // primary: held by every backup that holds it; backup: written to the replica
+    std::optional<uint64_t> holders;  // primary: backups that hold the log
+    std::string refused;       // backup: why it does not hold the log ("" if it does)
+};
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -114,6 +125,7 @@ struct NodeStatus {
     uint64_t unprotected_total = 0;              // primary: since start
     std::optional<uint64_t> diverged;            // backup: connections held now whose replica diverged
     std::optional<OutputCheckStatus> output_check;
+    std::optional<ServiceLogStatus> service;
     std::vector<ConnStatus> conns;
     // Called on each connection just before it is rendered, from the event loop, in
     // pieces: fills what costs a system call per connection (the primary's BPF map

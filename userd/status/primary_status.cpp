@@ -24,6 +24,16 @@ void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
 NodeStatus PrimaryNode::status() const {
     NodeStatus s;
     s.role = "primary";
+    if (app_log_) {
+        ServiceLogStatus svc;
+        svc.pid = app_log_->pid();
+        svc.mode = "record";
+        svc.open = !app_log_->closed();
+        svc.log_bytes = app_log_->received();
+        svc.held = app_log_->held();
+        svc.holders = app_log_->holders();
+        s.service = std::move(svc);
+    }
     s.epoch = epoch_;
     const uint64_t now = monotonic_ms();
     for (const Peer& p : peers_) {

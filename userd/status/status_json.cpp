@@ -105,6 +105,13 @@ std::string head_text(const NodeStatus& s) {
     j["hooks"] = std::move(hooks);
     j["takeover"] = s.takeover ? takeover_json(*s.takeover) : Json(nullptr);
     if (s.diverged) j["diverged"] = *s.diverged;
+    if (s.service) {
+        Json svc{{"pid", s.service->pid}, {"mode", s.service->mode}, {"open", s.service->open},
+                 {"log_bytes", s.service->log_bytes}, {"held", s.service->held}};
+        if (s.service->holders) svc["holders"] = *s.service->holders;
+        if (!s.service->refused.empty()) svc["refused"] = s.service->refused;
+        j["service"] = std::move(svc);
+    }
     if (s.output_check)
         j["output_check"] = Json{{"checked_bytes", s.output_check->checked_bytes},
                                  {"unchecked_spans", s.output_check->unchecked_spans},
