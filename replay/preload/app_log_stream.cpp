@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -78,12 +79,19 @@ void write_or_stop(const uint8_t* data, size_t size) {
 }
 
 // Reads up to `size` bytes, fewer only at the end of the log. The raw syscall: read()
-// is interposed, and the log descriptor must never be taken for a device.
+// is interposed, and the log descriptor must never be taken for a device. An entry the
+// primary has not produced yet is waited for: that is the replica keeping in step with
+// its primary (a non-blocking descriptor is polled instead of failing with EAGAIN).
 ssize_t read_up_to(uint8_t* data, size_t size) {
     size_t got = 0;
     while (got < size) {
         const long n = syscall(SYS_read, log_fd(), data + got, size - got);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd readable{log_fd(), POLLIN, 0};
+            if (poll(&readable, 1, -1) < 0 && errno != EINTR) return -1;
+            continue;
+        }
         if (n < 0) return -1;
         if (n == 0) break;
         got += size_t(n);
