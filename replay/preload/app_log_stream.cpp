@@ -26,16 +26,25 @@ size_t g_record_used = 0;
 bool g_write_through = false;
 uint8_t g_entry_scratch[kAppLogHeaderSize + kMaxAppLogPayload];
 
+// Record: the log's bytes so far, encoded (buffered or written) and written to the
+// descriptor. The output gate waits until the daemon holds g_recorded_bytes; the daemon
+// can hold no more than g_written_bytes.
+uint64_t g_recorded_bytes = 0;
+uint64_t g_written_bytes = 0;
+
 uint64_t g_replay_index = 0;  // entries consumed, so the next one is g_replay_index + 1
 AppLogEntry g_replay_entry;
 
+// The raw syscall: write() is interposed (the output gate), and the log's own writes
+// must never be taken for the application's.
 bool write_all(const uint8_t* data, size_t size) {
     while (size > 0) {
-        const ssize_t n = write(log_fd(), data, size);
+        const ssize_t n = ssize_t(syscall(SYS_write, log_fd(), data, size));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         data += n;
         size -= size_t(n);
+        g_written_bytes += uint64_t(n);
     }
     return true;
 }
@@ -114,8 +123,12 @@ void finish_recording() {
 
 void drop_record_buffer() { g_record_used = 0; }
 
+uint64_t recorded_bytes() { return g_recorded_bytes; }
+uint64_t written_bytes() { return g_written_bytes; }
+
 void record_entry(const AppLogEntry& entry) {
     const size_t size = app_log_entry_size(entry);
+    g_recorded_bytes += size;
     if (size > kRecordBufferSize - g_record_used) flush_record_buffer();
     if (size > kRecordBufferSize) {
         const size_t n = encode_app_log_entry(entry, g_entry_scratch);
