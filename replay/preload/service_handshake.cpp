@@ -1,6 +1,7 @@
 #include "replay/preload/service_handshake.h"
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,6 +59,11 @@ Result<UniqueFd> connect_to_failoverd(const std::string& path, int wait_s) {
         // Anything else (a permission, a path through a file) will not go away.
         const bool absent = err == ENOENT || err == ECONNREFUSED || err == EAGAIN || err == EINTR;
         if (!absent) return sys_fail(err, "can't connect to failoverd on {}", path);
+        // Linux refuses a connect to a file that is not a socket as it refuses one to a
+        // socket nobody listens on; only the first can change by waiting.
+        struct stat st{};
+        if (err == ECONNREFUSED && ::stat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+            return fail("can't connect to failoverd on {}: not a socket", path);
         const auto now = Clock::now();
         if (now >= deadline)
             return fail("no failoverd answers on {} after {} s (last error: {})", path, wait_s,

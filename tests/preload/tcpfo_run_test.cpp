@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
 #include <string>
@@ -471,6 +472,15 @@ TEST_F(TcpfoRun, GivesUpAfterWaitSWithOneLine) {
                                              "such file or directory)\n",
                                              control_));
     EXPECT_EQ(run.stdout_text(), "") << "the service ran";
+}
+
+// A path that is no socket cannot become one by waiting: at once, not after --wait-s.
+TEST_F(TcpfoRun, APathThatIsNoSocketFailsAtOnce) {
+    const std::string file = dir_.file("not-a-socket");
+    { std::ofstream{file} << "x"; }
+    TcpfoRunProcess run({"--control", file, "--wait-s", "10", "--", GATED_SERVICE_PATH});
+    EXPECT_EQ(run.wait_exit(2000), 69);
+    EXPECT_EQ(run.stderr_text(), fmt::format("tcpfo-run: can't connect to failoverd on {}: not a socket\n", file));
 }
 
 TEST_F(TcpfoRun, ARefusalIsOneLineAndStatus69) {
