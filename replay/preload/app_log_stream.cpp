@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,16 +26,25 @@ size_t g_record_used = 0;
 bool g_write_through = false;
 uint8_t g_entry_scratch[kAppLogHeaderSize + kMaxAppLogPayload];
 
+// Record: the log's bytes so far, encoded (buffered or written) and written to the
+// descriptor. The output gate waits until the daemon holds g_recorded_bytes; the daemon
+// can hold no more than g_written_bytes.
+uint64_t g_recorded_bytes = 0;
+uint64_t g_written_bytes = 0;
+
 uint64_t g_replay_index = 0;  // entries consumed, so the next one is g_replay_index + 1
 AppLogEntry g_replay_entry;
 
+// The raw syscall: write() is interposed (the output gate), and the log's own writes
+// must never be taken for the application's.
 bool write_all(const uint8_t* data, size_t size) {
     while (size > 0) {
-        const ssize_t n = write(log_fd(), data, size);
+        const ssize_t n = ssize_t(syscall(SYS_write, log_fd(), data, size));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         data += n;
         size -= size_t(n);
+        g_written_bytes += uint64_t(n);
     }
     return true;
 }
@@ -78,12 +88,19 @@ void write_or_stop(const uint8_t* data, size_t size) {
 }
 
 // Reads up to `size` bytes, fewer only at the end of the log. The raw syscall: read()
-// is interposed, and the log descriptor must never be taken for a device.
+// is interposed, and the log descriptor must never be taken for a device. An entry the
+// primary has not produced yet is waited for: that is the replica keeping in step with
+// its primary (a non-blocking descriptor is polled instead of failing with EAGAIN).
 ssize_t read_up_to(uint8_t* data, size_t size) {
     size_t got = 0;
     while (got < size) {
         const long n = syscall(SYS_read, log_fd(), data + got, size - got);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd readable{log_fd(), POLLIN, 0};
+            if (poll(&readable, 1, -1) < 0 && errno != EINTR) return -1;
+            continue;
+        }
         if (n < 0) return -1;
         if (n == 0) break;
         got += size_t(n);
@@ -106,8 +123,12 @@ void finish_recording() {
 
 void drop_record_buffer() { g_record_used = 0; }
 
+uint64_t recorded_bytes() { return g_recorded_bytes; }
+uint64_t written_bytes() { return g_written_bytes; }
+
 void record_entry(const AppLogEntry& entry) {
     const size_t size = app_log_entry_size(entry);
+    g_recorded_bytes += size;
     if (size > kRecordBufferSize - g_record_used) flush_record_buffer();
     if (size > kRecordBufferSize) {
         const size_t n = encode_app_log_entry(entry, g_entry_scratch);

@@ -20,6 +20,10 @@ void flush_record_buffer();
 void finish_recording();
 // In a forked child: the parent's buffered entries are the parent's to write.
 void drop_record_buffer();
+// Bytes of the log this process has recorded (buffered or written), and written to the
+// descriptor, since it loaded the library.
+uint64_t recorded_bytes();
+uint64_t written_bytes();
 
 // Replay: the next entry, which must be of kind `called` (the call the replica makes
 // now). Returns nullptr at the end of the log, after which the caller and every later

@@ -1,16 +1,16 @@
 #include "replay/preload/device_handles.h"
 
 #include <atomic>
-#include <cstdint>
 #include <cstring>
+
+#include "replay/preload/fd_bitset.h"
 
 namespace tcpfo::preload {
 namespace {
 
 // Lock-free tables: open() and read() may come from any thread, and a lock held
 // across fork would be inherited locked by the child.
-constexpr int kTrackedFds = 65536;
-std::atomic<uint64_t> g_device_fds[kTrackedFds / 64];
+constinit FdBitset g_device_fds;
 
 constexpr int kTrackedStreams = 64;
 std::atomic<FILE*> g_device_streams[kTrackedStreams];
@@ -24,19 +24,9 @@ bool is_random_device_path(const char* path) {
            (strcmp(path, "/dev/urandom") == 0 || strcmp(path, "/dev/random") == 0);
 }
 
-void track_device_fd(int fd, bool is_device) {
-    if (fd < 0 || fd >= kTrackedFds) return;
-    const uint64_t bit = uint64_t(1) << (fd % 64);
-    if (is_device)
-        g_device_fds[fd / 64].fetch_or(bit, std::memory_order_relaxed);
-    else
-        g_device_fds[fd / 64].fetch_and(~bit, std::memory_order_relaxed);
-}
+void track_device_fd(int fd, bool is_device) { g_device_fds.set(fd, is_device); }
 
-bool is_device_fd(int fd) {
-    if (fd < 0 || fd >= kTrackedFds) return false;
-    return g_device_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1;
-}
+bool is_device_fd(int fd) { return g_device_fds.test(fd); }
 
 void track_device_stream(FILE* stream) {
     for (auto& slot : g_device_streams) {

@@ -17,6 +17,7 @@
 
 #include "replay/preload/app_log_stream.h"
 #include "replay/preload/device_handles.h"
+#include "replay/preload/output_gate.h"
 #include "replay/preload/preload_state.h"
 #include "replay/preload/real_functions.h"
 
@@ -173,8 +174,10 @@ TCPFO_EXPORT ssize_t read(int fd, void* buf, size_t len) {
     return real_read(fd, buf, len);
 }
 
+// Forgets every kind of handle the library tracks: a device, a protected connection.
 TCPFO_EXPORT int close(int fd) {
     track_device_fd(fd, false);
+    protect_socket(fd, false);
     if (auto real = TCPFO_REAL(close)) return real(fd);
     return int(syscall(SYS_close, fd));
 }

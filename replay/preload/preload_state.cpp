@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "replay/preload/app_log_stream.h"
+#include "replay/preload/output_gate.h"
 
 namespace tcpfo::preload {
 namespace {
@@ -93,11 +94,13 @@ void set_up() {
     // log is not its own. An exec in the owner itself keeps the pid and the log.
     char owner_text[16];
     snprintf(owner_text, sizeof owner_text, "%d", int(g_owner_pid));
-    if (const char* owner = getenv(kOwnerVariable); owner != nullptr && strcmp(owner, owner_text) != 0) {
+    const char* owner = getenv(kOwnerVariable);
+    if (owner != nullptr && strcmp(owner, owner_text) != 0) {
         g_mode = CallMode::pass_through;
         return;
     }
     g_log_fd = parse_fd(mode);
+    if (g_mode == CallMode::record) set_up_output_gate(g_log_fd, owner != nullptr);
     setenv(kOwnerVariable, owner_text, 1);
     pthread_atfork(before_fork, nullptr, in_child_after_fork);
 }
@@ -128,9 +131,10 @@ void vprint_line(const char* format, va_list args) {
     if (n < 0) return;
     if (size_t(n) > sizeof line - 2) n = int(sizeof line - 2);
     line[n++] = '\n';
-    // One write: the line is not interleaved with the application's own stderr.
-    ssize_t ignored = write(STDERR_FILENO, line, size_t(n));
-    (void)ignored;
+    // One write: the line is not interleaved with the application's own stderr. The
+    // raw syscall: write() is interposed, and a line the output gate prints must not
+    // come back to the gate.
+    syscall(SYS_write, STDERR_FILENO, line, size_t(n));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // What the preload library does with this call: nothing, record it, or replay it.
-// The mode comes from the environment at load (an internal interface until failoverd
-// hands the library its log stream):
+// The mode comes from the environment at load, the library's internal interface, which
+// tcpfo-run sets from failoverd's answer (the log descriptor is then its socket to
+// failoverd; a file or a pipe works too, without output commit: output_gate.h):
 //   (unset)                                             pass-through
 //   TCPFO_PRELOAD_MODE=record TCPFO_PRELOAD_LOG_FD=N    append each result to fd N
 //   TCPFO_PRELOAD_MODE=replay TCPFO_PRELOAD_LOG_FD=N    return results read from fd N
