@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -95,6 +96,71 @@ TEST(Checksum, IsCrc32AndStreams) {
     auto reply = decode_sink_reply(std::span<const std::uint8_t, sink_reply_size>(wire, sink_reply_size));
     EXPECT_EQ(reply.count, 123456789012ull);
     EXPECT_EQ(reply.crc, 0xCBF43926u);
+}
+
+TEST(StreamHeader, AcceptsCounterMode) {
+    std::uint8_t wire[header_size];
+    encode_header({StreamMode::counter, 7, 64}, std::span<std::uint8_t, header_size>(wire, header_size));
+    auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->mode, StreamMode::counter);
+    wire[4] = static_cast<std::uint8_t>(StreamMode::counter) + 1;
+    EXPECT_FALSE(decode_header(std::span<const std::uint8_t, header_size>(wire, header_size)));
+}
+
+namespace {
+
+std::array<std::uint8_t, counter_request_size> counter_request(std::uint16_t seed, std::uint64_t index) {
+    std::array<std::uint8_t, counter_request_size> request{};
+    fill_pattern(client_stream(seed), index * counter_request_size, request);
+    return request;
+}
+
+std::array<std::uint8_t, counter_reply_size> encoded(const CounterReply& reply, std::uint16_t seed) {
+    std::array<std::uint8_t, counter_reply_size> wire{};
+    encode_counter_reply(reply, seed, wire);
+    return wire;
+}
+
+}  // namespace
+
+TEST(CounterReply, RoundTripsWithTheDocumentedLayout) {
+    const auto request = counter_request(9, 3);
+    const CounterReply reply{0x1112131415161718ull, 3, counter_reply_crc(request, 0x1112131415161718ull, 3)};
+    const auto wire = encoded(reply, 9);
+    EXPECT_EQ(wire[0], 0x18);  // value, little-endian
+    EXPECT_EQ(wire[7], 0x11);
+    EXPECT_EQ(wire[8], 3);     // index
+    EXPECT_EQ(wire[16], reply.crc & 0xff);
+    EXPECT_EQ(find_pattern_mismatch(server_stream(9), 3 * counter_reply_size + 20, std::span(wire).subspan(20)),
+              no_mismatch);
+    auto decoded = decode_counter_reply(wire, 9);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->value, reply.value);
+    EXPECT_EQ(decoded->index, 3u);
+    EXPECT_EQ(decoded->crc, reply.crc);
+}
+
+TEST(CounterReply, CrcCoversRequestValueAndIndex) {
+    const auto request = counter_request(9, 0);
+    const std::uint32_t crc = counter_reply_crc(request, 5, 0);
+    std::uint8_t numbers[16] = {5};  // value 5, index 0, little-endian
+    EXPECT_EQ(crc, crc32_update(crc32_update(0, request), numbers));
+    EXPECT_NE(crc, counter_reply_crc(request, 6, 0));
+    EXPECT_NE(crc, counter_reply_crc(request, 5, 1));
+    EXPECT_NE(crc, counter_reply_crc(counter_request(9, 1), 5, 0));
+    EXPECT_NE(crc, counter_reply_crc(counter_request(10, 0), 5, 0));
+}
+
+TEST(CounterReply, PaddingBindsTheReplyToItsSeedAndPlace) {
+    auto wire = encoded({5, 2, 0}, 9);
+    EXPECT_TRUE(decode_counter_reply(wire, 9));
+    EXPECT_FALSE(decode_counter_reply(wire, 10));  // another connection's reply
+    wire[8] = 3;                                   // the index of another place
+    EXPECT_FALSE(decode_counter_reply(wire, 9));
+    wire[8] = 2;
+    wire[31] ^= 1;
+    EXPECT_FALSE(decode_counter_reply(wire, 9));
 }
 
 TEST(ToolArgs, ParsesSizesAndEndpoints) {
