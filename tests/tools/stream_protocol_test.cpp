@@ -1,4 +1,5 @@
 #include "client_options.h"
+#include "counter_reply_check.h"
 #include "stream_protocol.h"
 #include "tool_args.h"
 
@@ -190,7 +191,7 @@ tcpfo::Result<ClientOptions> parse(std::vector<std::string> args) {
 }  // namespace
 
 TEST(ClientOptions, PauseAtHoldsEveryStreamingMode) {
-    for (const char* mode : {"echo", "upload", "download", "half-close"}) {
+    for (const char* mode : {"echo", "upload", "download", "half-close", "counter"}) {
         auto o = parse({mode, "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "3M",
                         "--resume-file", "/tmp/r"});
         ASSERT_TRUE(o) << mode << ": " << o.error().message;
@@ -208,4 +209,105 @@ TEST(ClientOptions, ReportGaps) {
     EXPECT_EQ(o->report_gaps_ms, 200);
     EXPECT_EQ(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M"})->report_gaps_ms, 0);
     EXPECT_FALSE(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M", "--report-gaps-ms", "x"}));
+}
+
+TEST(ClientOptions, CounterSendsWholeRequests) {
+    auto o = parse({"counter", "--connect", "192.0.2.100:7000", "--bytes", "2M"});
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_EQ(o->mode, ClientMode::counter);
+    auto odd = parse({"counter", "--connect", "192.0.2.100:7000", "--bytes", "1000"});
+    ASSERT_FALSE(odd);
+    EXPECT_NE(odd.error().message.find("multiple of 32"), std::string::npos) << odd.error().message;
+    EXPECT_FALSE(parse({"counter", "--connect", "192.0.2.100:7000"}));
+}
+
+namespace {
+
+// The wire bytes of the counter reply the service makes for request `index`.
+std::vector<std::uint8_t> counter_wire(std::uint16_t seed, std::uint64_t index, std::uint64_t value) {
+    const auto request = counter_request(seed, index);
+    const auto wire = encoded({value, index, counter_reply_crc(request, value, index)}, seed);
+    return {wire.begin(), wire.end()};
+}
+
+CounterReplies replies_of(std::uint32_t conn, std::uint16_t seed) {
+    CounterReplies r;
+    r.conn = conn;
+    r.seed = seed;
+    return r;
+}
+
+}  // namespace
+
+TEST(CounterReplyCheck, AcceptsInterleavedConnectionsInPieces) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(1, 2);
+    std::vector<std::uint8_t> stream_a, stream_b;
+    for (auto [index, value] : {std::pair{0, 1}, {1, 3}, {2, 4}}) {
+        auto w = counter_wire(1, index, value);
+        stream_a.insert(stream_a.end(), w.begin(), w.end());
+    }
+    for (auto [index, value] : {std::pair{0, 2}, {1, 5}}) {
+        auto w = counter_wire(2, index, value);
+        stream_b.insert(stream_b.end(), w.begin(), w.end());
+    }
+    // Cuts that split replies anywhere, the two connections taking turns.
+    EXPECT_TRUE(check.take(a, std::span(stream_a).first(5), 3));
+    EXPECT_TRUE(check.take(b, std::span(stream_b).first(40), 2));
+    EXPECT_TRUE(check.take(a, std::span(stream_a).subspan(5, 60), 3));
+    EXPECT_TRUE(check.take(b, std::span(stream_b).subspan(40), 2));
+    EXPECT_TRUE(check.take(a, std::span(stream_a).subspan(65), 3));
+    EXPECT_EQ(a.next_index, 3u);
+    EXPECT_EQ(a.last_value, 4u);
+    EXPECT_EQ(b.next_index, 2u);
+    EXPECT_EQ(a.partial_len, 0u);
+}
+
+TEST(CounterReplyCheck, RefusesAValueAnotherConnectionHad) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(7, 2);
+    ASSERT_TRUE(check.take(b, counter_wire(2, 0, 5), 1));
+    auto bad = check.take(a, counter_wire(1, 0, 5), 1);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message, "counter reply 0: value 5 was already the reply to a request of conn 7");
+}
+
+TEST(CounterReplyCheck, RefusesAValueNotAboveThePreviousOne) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1);
+    ASSERT_TRUE(check.take(a, counter_wire(1, 0, 9), 2));
+    auto bad = check.take(a, counter_wire(1, 1, 8), 2);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message, "counter reply 1: value 8 is not above the previous reply's 9");
+    auto zero = replies_of(1, 2);
+    EXPECT_FALSE(check.take(zero, counter_wire(2, 0, 0), 1));  // the service counts from 1
+}
+
+TEST(CounterReplyCheck, RefusesAWrongIndexCrcOrPaddingAndUnaskedReplies) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1);
+    // Reply 1 where reply 0 belongs (its padding is that of reply 1's place).
+    auto skipped = check.take(a, counter_wire(1, 1, 1), 2);
+    ASSERT_FALSE(skipped);
+    EXPECT_NE(skipped.error().message.find("counter reply 0: carries index 1"), std::string::npos)
+        << skipped.error().message;
+
+    auto b = replies_of(1, 2);
+    auto value_changed = counter_wire(2, 0, 3);
+    value_changed[0] = 4;  // the value no longer matches the crc
+    auto crc = check.take(b, value_changed, 1);
+    ASSERT_FALSE(crc);
+    EXPECT_NE(crc.error().message.find("counter reply 0: crc32"), std::string::npos) << crc.error().message;
+
+    auto c = replies_of(2, 3);
+    auto padding = counter_wire(3, 0, 6);
+    padding[25] ^= 0x40;
+    auto pad = check.take(c, padding, 1);
+    ASSERT_FALSE(pad);
+    EXPECT_NE(pad.error().message.find("padding"), std::string::npos) << pad.error().message;
+
+    auto d = replies_of(3, 4);
+    auto unasked = check.take(d, counter_wire(4, 0, 7), 0);
+    ASSERT_FALSE(unasked);
+    EXPECT_EQ(unasked.error().message, "counter reply 0: the client has sent only 0 request(s)");
 }
