@@ -5,10 +5,33 @@
 
 namespace tcpfo::streamtest {
 
-CounterReplyCheck::CounterReplyCheck(std::uint64_t replies_expected) {
-    // Sized once: growing it would rehash every value at each doubling, in the middle
-    // of the run (a pause of the client's loop). Capped: a long run grows past it.
-    value_owner_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(replies_expected, 1u << 22)));
+namespace {
+
+// The dense table's bound: room for our replies and three times as many of other
+// clients' (4 bytes each), and never more than 256 MiB.
+std::uint64_t dense_limit_for(std::uint64_t replies_expected) {
+    return std::min<std::uint64_t>(4 * replies_expected + (1u << 20), 1u << 26);
+}
+
+}  // namespace
+
+CounterReplyCheck::CounterReplyCheck(std::uint64_t replies_expected)
+    : dense_limit_(dense_limit_for(replies_expected)) {}
+
+std::optional<std::uint32_t> CounterReplyCheck::claim(std::uint64_t value, std::uint32_t conn) {
+    if (value >= dense_limit_) {
+        const auto [owner, fresh] = sparse_.emplace(value, conn);
+        if (fresh) return std::nullopt;
+        return owner->second;
+    }
+    if (value >= dense_.size()) {
+        const std::uint64_t grown = std::max<std::uint64_t>(value + 1, 2 * dense_.size());
+        dense_.resize(static_cast<std::size_t>(std::min(dense_limit_, grown)));
+    }
+    std::uint32_t& owner = dense_[static_cast<std::size_t>(value)];
+    if (owner != 0) return owner - 1;
+    owner = conn + 1;
+    return std::nullopt;
 }
 
 Result<void> CounterReplyCheck::take(CounterReplies& replies, std::span<const std::uint8_t> bytes,
@@ -20,9 +43,8 @@ Result<void> CounterReplyCheck::take(CounterReplies& replies, std::span<const st
         bytes = bytes.subspan(n);
         if (replies.partial_len < counter_reply_size) break;
         replies.partial_len = 0;
-        auto ok = check(replies, std::span<const std::uint8_t, counter_reply_size>(replies.partial, counter_reply_size),
-                        requests_sent);
-        if (!ok) return ok;
+        const auto reply = std::span<const std::uint8_t, counter_reply_size>(replies.partial, counter_reply_size);
+        if (auto ok = check(replies, reply, requests_sent); !ok) return ok;
     }
     return {};
 }
@@ -47,10 +69,9 @@ Result<void> CounterReplyCheck::check(CounterReplies& replies, std::span<const s
     if (reply->value <= replies.last_value)
         return fail("counter reply {}: value {} is not above the previous reply's {}", expected_index,
                     reply->value, replies.last_value);
-    const auto [owner, fresh] = value_owner_.emplace(reply->value, replies.conn);
-    if (!fresh)
+    if (const auto owner = claim(reply->value, replies.conn))
         return fail("counter reply {}: value {} was already the reply to a request of conn {}", expected_index,
-                    reply->value, owner->second);
+                    reply->value, *owner);
     replies.last_value = reply->value;
     ++replies.next_index;
     return {};

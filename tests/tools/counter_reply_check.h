@@ -8,8 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "stream_protocol.h"
 #include "userd/base/error.h"
@@ -39,9 +41,20 @@ public:
 private:
     Result<void> check(CounterReplies& replies, std::span<const std::uint8_t, counter_reply_size> wire,
                        std::uint64_t requests_sent);
+    // Records that `value` came on connection `conn`; the connection it came on before
+    // if it did.
+    std::optional<std::uint32_t> claim(std::uint64_t value, std::uint32_t conn);
 
-    // Every value accepted so far, with the connection it came on.
-    std::unordered_map<std::uint64_t, std::uint32_t> value_owner_;
+    // Every value accepted so far, with the connection it came on. The service counts
+    // from 1 and this client is most of its traffic, so the values are dense: a table
+    // indexed by value (connection + 1, 0 for none) grown as they come. With a hash map
+    // (a node allocated per reply) the client spent 590 ns of CPU per reply, 260 with
+    // the table (20 unpaced connections of 8 MiB each).
+    // Values past `dense_limit_` (a corrupted reply, or a service with much more
+    // traffic than ours) go to `sparse_`.
+    std::vector<std::uint32_t> dense_;
+    std::uint64_t dense_limit_ = 0;
+    std::unordered_map<std::uint64_t, std::uint32_t> sparse_;
 };
 
 }  // namespace tcpfo::streamtest

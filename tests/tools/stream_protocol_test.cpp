@@ -272,6 +272,18 @@ TEST(CounterReplyCheck, RefusesAValueAnotherConnectionHad) {
     EXPECT_EQ(bad.error().message, "counter reply 0: value 5 was already the reply to a request of conn 7");
 }
 
+TEST(CounterReplyCheck, RefusesARepeatedValueFarBeyondTheExpectedOnes) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(4, 2);
+    const std::uint64_t far = 1ull << 40;  // past the table indexed by value
+    ASSERT_TRUE(check.take(a, counter_wire(1, 0, far), 1));
+    ASSERT_TRUE(check.take(a, counter_wire(1, 1, far + 1), 2));
+    auto bad = check.take(b, counter_wire(2, 0, far + 1), 1);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message,
+              fmt::format("counter reply 0: value {} was already the reply to a request of conn 0", far + 1));
+}
+
 TEST(CounterReplyCheck, RefusesAValueNotAboveThePreviousOne) {
     CounterReplyCheck check(8);
     auto a = replies_of(0, 1);
