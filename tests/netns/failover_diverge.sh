@@ -71,7 +71,7 @@ scenario() {
         [ "$resets" = "$diverged" ] ||
             failures+=("the client saw ${resets:-?} reset(s), the backup says it reset $diverged diverged connection(s)")
         [ "$diverged" -ge 1 ] ||
-            failures+=("the backup reset no diverged connection: $conns connections numbered by one counter always diverge, so the detection was not exercised")
+            failures+=("the backup reset no diverged connection, but the replica numbers these $conns connections' requests otherwise (18 to 20 of them within 2,048 replies, measured): the detection was not exercised")
     fi
     if [ ${#failures[@]} -gt 0 ]; then
         printf 'FAIL: %s\n' "${failures[@]}" >&2
