@@ -19,7 +19,7 @@
 # the client can get wrong are those the primary had answered and not delivered at
 # the crash (the replica numbered those requests otherwise); paced at 1 MB/s there
 # are few, and on a failoverd without divergence detection the client got wrong
-# replies in 1 of 5 runs, unpaced in 5 of 5 (5 to 14 of the 20 connections).
+# replies in 1 of 5 runs, unpaced in 8 of 8 (5 to 14 of the 20 connections).
 # It then checks:
 #   - the backup's status reports `.takeover.reset_diverged`, a number (missing is a
 #     failure, never 0: a backup that does not say cannot be checked);
