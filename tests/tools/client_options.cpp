@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "stream_protocol.h"
 #include "tool_args.h"
 
 namespace tcpfo::streamtest {
@@ -14,11 +15,13 @@ const char* const client_usage =
     "  upload --bytes N      send N bytes, verify the server's count and crc32 (SINK)\n"
     "  half-close --bytes N  receive N bytes then the server's FIN, then send a trailer\n"
     "  rr [--size S] [--count C]  request/response latency over echo (p50/p99)\n"
+    "  counter --bytes N     send N bytes of 32-byte requests (N a multiple of 32), verify\n"
+    "                        every reply of the service's shared counter (COUNTER)\n"
     "options:\n"
     "  --conns N             concurrent connections (default 1)\n"
     "  --rate MB/S           pace each connection (sending, or reading for downloads)\n"
-    "  --pause-at BYTES      stop at BYTES per connection: sending (echo, upload) or\n"
-    "                        reading (download, half-close) ...\n"
+    "  --pause-at BYTES      stop at BYTES per connection: sending (echo, upload,\n"
+    "                        counter) or reading (download, half-close) ...\n"
     "  --resume-file F       ... and stay there until file F exists\n"
     "  --progress-file F     keep 'verified V sent S done D failed X paused P acked A\n"
     "                        slowest L finished F live C' in F (every 50 ms): A payload\n"
@@ -41,7 +44,7 @@ const char* const client_usage =
 Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
     ClientOptions options;
     help = false;
-    if (argc < 2) return fail("missing MODE (echo, download, upload, half-close, rr)");
+    if (argc < 2) return fail("missing MODE (echo, download, upload, half-close, rr, counter)");
     std::string_view mode = argv[1];
     if (mode == "--help" || mode == "-h") {
         help = true;
@@ -52,7 +55,8 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
     else if (mode == "upload") options.mode = ClientMode::upload;
     else if (mode == "half-close") options.mode = ClientMode::half_close;
     else if (mode == "rr") options.mode = ClientMode::request_response;
-    else return fail("unknown mode '{}' (echo, download, upload, half-close, rr)", mode);
+    else if (mode == "counter") options.mode = ClientMode::counter;
+    else return fail("unknown mode '{}' (echo, download, upload, half-close, rr, counter)", mode);
 
     bool have_target = false;
     for (int i = 2; i < argc; ++i) {
@@ -123,6 +127,9 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
         options.nodelay = true;
     } else if (options.bytes == 0) {
         return fail("--bytes N (N > 0) is required for mode {}", mode);
+    } else if (options.mode == ClientMode::counter && options.bytes % counter_request_size != 0) {
+        return fail("counter: --bytes must be a multiple of {} (whole requests), got {}", counter_request_size,
+                    options.bytes);
     }
     if (options.pause_at) {
         if (options.mode == ClientMode::request_response) return fail("--pause-at does not work with rr");

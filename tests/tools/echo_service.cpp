@@ -1,16 +1,20 @@
 // tcpfo-echo-service: the deterministic application used by the namespace tests.
 // Its output on a connection depends only on the bytes the client sent on that
 // connection, so a replica fed the same input by failoverd produces the same output.
+// Except in COUNTER mode, on purpose: there every reply carries the next value of one
+// counter shared by all connections, so a replica, which sees the connections'
+// requests interleaved otherwise, answers them differently (the divergence test).
 //
 //   tcpfo-echo-service --listen 0.0.0.0:7000 [--max-conns N]
 //
 // Each connection starts with a 16-byte header (stream_protocol.h) choosing ECHO,
-// SOURCE, SINK or HALF_CLOSE. One epoll loop, nonblocking sockets, level-triggered.
-// Each connection owns one bounded output buffer; while it is full the connection is
-// not read (backpressure reaches the client through TCP's window). Each wake-up moves
-// at most `wakeup_budget` bytes per direction on one connection, so the loop serves
-// its connections in turn: a connection whose socket buffers take megabytes at once
-// (a SOURCE whose client reads slowly) cannot hold the others up for a whole pass.
+// SOURCE, SINK, HALF_CLOSE or COUNTER. One epoll loop, nonblocking sockets,
+// level-triggered. Each connection owns one bounded output buffer; while it is full
+// the connection is not read (backpressure reaches the client through TCP's window).
+// Each wake-up moves at most `wakeup_budget` bytes per direction on one connection, so
+// the loop serves its connections in turn: a connection whose socket buffers take
+// megabytes at once (a SOURCE whose client reads slowly) cannot hold the others up for
+// a whole pass.
 #include <arpa/inet.h>
 #include <csignal>
 #include <fcntl.h>
@@ -89,6 +93,9 @@ struct Connection {
     std::uint64_t generated = 0;  // SOURCE / HALF_CLOSE pattern bytes put into `out`
     std::uint64_t sunk = 0;       // SINK payload bytes counted
     std::uint32_t sink_crc = 0;
+    std::uint8_t request[counter_request_size] = {};  // COUNTER: the request being read
+    std::size_t request_len = 0;
+    std::uint64_t requests_answered = 0;              // COUNTER: the next reply's index
     bool reply_queued = false;
     bool peer_eof = false;
     bool write_shut = false;
@@ -98,11 +105,19 @@ struct Connection {
     std::size_t free_space() const { return output_capacity - out_end; }
     void compact() {
         if (out_begin == out_end) out_begin = out_end = 0;
-        else if (out_begin > output_capacity / 2) {
-            std::memmove(out.data(), out.data() + out_begin, pending());
-            out_end -= out_begin;
-            out_begin = 0;
-        }
+        else if (out_begin > output_capacity / 2) compact_fully();
+    }
+    void compact_fully() {
+        std::memmove(out.data(), out.data() + out_begin, pending());
+        out_end -= out_begin;
+        out_begin = 0;
+    }
+    // COUNTER: input bytes `out` can answer now, once compacted. A request completed by
+    // them becomes a reply of the same size, and the partial request read already
+    // counts too.
+    std::size_t counter_input_room() const {
+        const std::size_t room = output_capacity - pending();
+        return room > request_len ? room - request_len : 0;
     }
 };
 
@@ -127,8 +142,10 @@ void generate(Connection& c) {
 bool wants_read(const Connection& c) {
     if (c.peer_eof) return false;
     if (!c.header) return true;
-    // ECHO: only while there is room for what we read (the backpressure).
+    // ECHO, COUNTER: only while there is room for the answer to what we read (the
+    // backpressure).
     if (c.header->mode == StreamMode::echo) return c.free_space() > 0 || c.out_begin > 0;
+    if (c.header->mode == StreamMode::counter) return c.counter_input_room() > 0;
     return true;
 }
 
@@ -147,6 +164,7 @@ bool finished(const Connection& c) {
         case StreamMode::source: return c.generated == c.header->count;
         case StreamMode::sink: return true;  // a client that left early gets no reply
         case StreamMode::half_close: return c.write_shut;
+        case StreamMode::counter: return true;  // a partial last request gets no reply
     }
     return true;
 }
@@ -234,6 +252,12 @@ private:
                 dest = c.out.data() + c.out_end;
                 room = std::min(c.free_space(), budget);
                 if (room == 0) return true;
+            } else if (c.header->mode == StreamMode::counter) {
+                // The replies to what we read, with the partial request read already,
+                // must fit behind out_end: move the pending output down when they may not.
+                c.compact();
+                if (c.free_space() < c.request_len + counter_request_size) c.compact_fully();
+                room = std::min(room, c.free_space() - c.request_len);  // > 0: wants_read
             }
             ssize_t got = recv(c.fd, dest, room, 0);
             if (got < 0) {
@@ -243,6 +267,9 @@ private:
             }
             if (got == 0) {
                 c.peer_eof = true;
+                if (c.header && c.header->mode == StreamMode::counter && c.request_len > 0)
+                    log_warn("{}: EOF after {} bytes of a {}-byte request, which gets no reply", c.peer,
+                             c.request_len, counter_request_size);
                 return true;
             }
             if (c.header) budget -= static_cast<std::size_t>(got);
@@ -284,6 +311,29 @@ private:
                 }
                 break;
             }
+            case StreamMode::counter: answer_requests(c, data, n); break;
+        }
+    }
+
+    // COUNTER: a reply for every request completed by `data`, into `out` (read_some
+    // read no more than `out` can take). The counter is the service's, not the
+    // connection's: the only state shared across connections, and the point of the mode.
+    void answer_requests(Connection& c, const std::uint8_t* data, std::size_t n) {
+        while (n > 0) {
+            const std::size_t take = std::min(n, counter_request_size - c.request_len);
+            std::memcpy(c.request + c.request_len, data, take);
+            c.request_len += take;
+            data += take;
+            n -= take;
+            if (c.request_len < counter_request_size) return;
+            const std::uint64_t value = next_counter_value_++;
+            const std::uint64_t index = c.requests_answered++;
+            const auto request = std::span<const std::uint8_t, counter_request_size>(c.request, counter_request_size);
+            encode_counter_reply({value, index, counter_reply_crc(request, value, index)}, c.header->seed,
+                                 std::span<std::uint8_t, counter_reply_size>(c.out.data() + c.out_end,
+                                                                              counter_reply_size));
+            c.out_end += counter_reply_size;
+            c.request_len = 0;
         }
     }
 
@@ -342,6 +392,7 @@ private:
     int epoll_fd_;
     std::size_t max_conns_;
     std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+    std::uint64_t next_counter_value_ = 1;  // COUNTER: shared by every connection
 };
 
 void usage(FILE* to) {

@@ -1,8 +1,9 @@
 // tcpfo-stream-client: drives tcpfo-echo-service through the VIP and checks every byte.
 // It is the assertion of the namespace tests: it exits non-zero on any lost,
-// duplicated, reordered or corrupted byte, on a reset, an early EOF or a timeout, and
-// it reports the longest receive stall, which in a failover run is the stall the
-// client saw (crash to first byte after the takeover).
+// duplicated, reordered or corrupted byte (in counter mode: on any reply the shared
+// counter cannot have given, counter_reply_check.h), on a reset, an early EOF or a
+// timeout, and it reports the longest receive stall, which in a failover run is the
+// stall the client saw (crash to first byte after the takeover).
 #include <arpa/inet.h>
 #include <csignal>
 #include <linux/sockios.h>
@@ -25,6 +26,7 @@
 #include <fmt/core.h>
 
 #include "client_options.h"
+#include "counter_reply_check.h"
 #include "stream_protocol.h"
 #include "userd/base/open_file_limit.h"
 
@@ -93,6 +95,7 @@ struct Connection {
     std::uint64_t recv_stream = 0;              // pattern the received bytes follow
     std::uint32_t sent_crc = 0;                 // upload: crc32 of what was sent
     std::uint8_t reply[sink_reply_size] = {};   // upload: the server's reply
+    CounterReplies counter_replies;             // counter: the replies checked so far
     std::uint64_t trailer_sent = 0;             // half-close: bytes sent after the FIN
     bool shut_wr = false, eof = false, done = false, failed = false;
     bool paused = false;
@@ -121,7 +124,10 @@ struct Totals {
 
 class StreamClient {
 public:
-    explicit StreamClient(const ClientOptions& options) : opt_(options) {}
+    explicit StreamClient(const ClientOptions& options)
+        : opt_(options),
+          counter_check_(options.mode == ClientMode::counter ? options.conns * options.bytes / counter_request_size
+                                                             : 0) {}
 
     int run() {
         epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -210,6 +216,12 @@ private:
                 c.to_recv = opt_.bytes;
                 c.recv_stream = server_stream(c.seed);
                 break;
+            case ClientMode::counter:
+                header.mode = StreamMode::counter;
+                c.to_send = c.to_recv = opt_.bytes;  // a 32-byte reply per 32-byte request
+                c.counter_replies.conn = static_cast<std::uint32_t>(index);
+                c.counter_replies.seed = c.seed;
+                break;
         }
         header.count = header.mode == StreamMode::echo ? 0 : opt_.bytes;
         encode_header(header, std::span<std::uint8_t, header_size>(c.header, header_size));
@@ -270,12 +282,20 @@ private:
         return true;
     }
 
+    // Reply bytes owed for what the connection sent (echo, rr, counter): a counter
+    // request sent in part is owed nothing yet.
+    std::uint64_t replies_due(const Connection& c) const {
+        if (opt_.mode == ClientMode::counter) return c.sent / counter_request_size * counter_reply_size;
+        return c.sent;
+    }
+
     // Bytes the connection is owed right now; a gap while owed bytes is a stall.
     bool owed_bytes(const Connection& c) const {
         if (!c.connected || c.eof) return false;
         switch (opt_.mode) {
             case ClientMode::echo:
-            case ClientMode::request_response: return c.received < c.sent;
+            case ClientMode::request_response:
+            case ClientMode::counter: return c.received < replies_due(c);
             case ClientMode::upload: return c.sent == c.to_send && c.received < c.to_recv;
             case ClientMode::download:
             case ClientMode::half_close: return c.received < c.to_recv && !c.paused;
@@ -291,6 +311,7 @@ private:
         switch (opt_.mode) {
             case ClientMode::echo:
             case ClientMode::request_response:
+            case ClientMode::counter:
                 if (sending_over && !c.shut_wr) shut(c);
                 if (c.shut_wr && c.eof && c.received == c.to_recv) finish(c);
                 break;
@@ -444,6 +465,12 @@ private:
             }
             if (opt_.mode == ClientMode::upload) {
                 std::memcpy(c.reply + c.received, buf, count);
+            } else if (opt_.mode == ClientMode::counter) {
+                auto ok = counter_check_.take(c.counter_replies, std::span(buf, count), c.sent / counter_request_size);
+                if (!ok) {
+                    ++corruptions_;
+                    return fail_conn(c, ok.error().message);
+                }
             } else {
                 std::size_t bad = find_pattern_mismatch(c.recv_stream, c.received, std::span(buf, count));
                 if (bad != no_mismatch) {
@@ -541,8 +568,9 @@ private:
             else if (c.connected) ++t.live;
             if (c.done && !c.failed) ++t.done;
             if (c.failed) ++t.failed;
-            // "paused" means idle: every paused connection has all its echo back.
-            bool idle = c.paused && (opt_.mode != ClientMode::echo || c.received == c.sent);
+            // "paused" means idle: every paused connection has all its echo (or replies) back.
+            const bool owed_replies = opt_.mode == ClientMode::echo || opt_.mode == ClientMode::counter;
+            bool idle = c.paused && (!owed_replies || c.received == replies_due(c));
             if (!idle && !c.done) t.all_paused = false;
         }
         return t;
@@ -684,6 +712,7 @@ private:
             case ClientMode::upload: return "upload";
             case ClientMode::half_close: return "half-close";
             case ClientMode::request_response: return "rr";
+            case ClientMode::counter: return "counter";
         }
         return "?";
     }
@@ -700,6 +729,7 @@ private:
     std::vector<std::string> errors_;
     std::vector<std::int64_t> latencies_;
     std::vector<std::pair<std::int64_t, std::int64_t>> gaps_;
+    CounterReplyCheck counter_check_;
 };
 
 }  // namespace

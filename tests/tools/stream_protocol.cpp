@@ -39,7 +39,7 @@ void encode_header(const StreamHeader& header, std::span<std::uint8_t, header_si
 std::optional<StreamHeader> decode_header(std::span<const std::uint8_t, header_size> in) {
     if (get_le(in.data(), 4) != stream_magic || in[5] != 0) return std::nullopt;
     if (in[4] < static_cast<std::uint8_t>(StreamMode::echo) ||
-        in[4] > static_cast<std::uint8_t>(StreamMode::half_close))
+        in[4] > static_cast<std::uint8_t>(StreamMode::counter))
         return std::nullopt;
     StreamHeader header;
     header.mode = static_cast<StreamMode>(in[4]);
@@ -100,6 +100,44 @@ void encode_sink_reply(const SinkReply& reply, std::span<std::uint8_t, sink_repl
 
 SinkReply decode_sink_reply(std::span<const std::uint8_t, sink_reply_size> in) {
     return SinkReply{get_le(in.data(), 8), static_cast<std::uint32_t>(get_le(in.data() + 8, 4))};
+}
+
+namespace {
+
+constexpr std::size_t counter_padding_offset = 20;
+constexpr std::size_t counter_padding_size = counter_reply_size - counter_padding_offset;
+
+std::uint64_t counter_padding_stream_offset(std::uint64_t index) {
+    return index * counter_reply_size + counter_padding_offset;
+}
+
+}  // namespace
+
+std::uint32_t counter_reply_crc(std::span<const std::uint8_t, counter_request_size> request,
+                                std::uint64_t value, std::uint64_t index) {
+    std::uint8_t numbers[16];
+    put_le(numbers, value, 8);
+    put_le(numbers + 8, index, 8);
+    return crc32_update(crc32_update(0, request), numbers);
+}
+
+void encode_counter_reply(const CounterReply& reply, std::uint16_t seed,
+                          std::span<std::uint8_t, counter_reply_size> out) {
+    put_le(out.data(), reply.value, 8);
+    put_le(out.data() + 8, reply.index, 8);
+    put_le(out.data() + 16, reply.crc, 4);
+    fill_pattern(server_stream(seed), counter_padding_stream_offset(reply.index),
+                 out.subspan(counter_padding_offset, counter_padding_size));
+}
+
+std::optional<CounterReply> decode_counter_reply(std::span<const std::uint8_t, counter_reply_size> in,
+                                                 std::uint16_t seed) {
+    CounterReply reply{get_le(in.data(), 8), get_le(in.data() + 8, 8),
+                       static_cast<std::uint32_t>(get_le(in.data() + 16, 4))};
+    if (find_pattern_mismatch(server_stream(seed), counter_padding_stream_offset(reply.index),
+                              in.subspan(counter_padding_offset, counter_padding_size)) != no_mismatch)
+        return std::nullopt;
+    return reply;
 }
 
 }  // namespace tcpfo::streamtest

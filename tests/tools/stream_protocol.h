@@ -1,9 +1,12 @@
 // The contract between tcpfo-stream-client and tcpfo-echo-service: the 16-byte request
-// header, the deterministic byte pattern both ends generate, and the sink's reply.
+// header, the deterministic byte pattern both ends generate, the sink's reply and the
+// counter's replies.
 //
 // Everything here is a pure function of its inputs on purpose: a replica fed the same
 // client bytes must produce the same output, and the client must be able to predict
-// every byte it should get back without keeping a copy of what it sent.
+// every byte it should get back without keeping a copy of what it sent. The one
+// exception is the COUNTER mode's value, which the service draws from state shared by
+// all its connections: that mode exists to make a replica diverge.
 #pragma once
 
 #include <cstddef>
@@ -16,12 +19,18 @@ namespace tcpfo::streamtest {
 inline constexpr std::uint32_t stream_magic = 0x31464654;  // "TFF1" little-endian
 inline constexpr std::size_t header_size = 16;
 inline constexpr std::size_t sink_reply_size = 12;  // u64 count + u32 crc32
+inline constexpr std::size_t counter_request_size = 32;
+inline constexpr std::size_t counter_reply_size = 32;  // u64 value, u64 index, u32 crc32, 12 padding
 
 enum class StreamMode : std::uint8_t {
     echo = 1,        // echo every byte until the client's EOF, then close
     source = 2,      // send `count` pattern bytes, read (and drop) until EOF, close
     sink = 3,        // read `count` bytes, reply count + crc32, read until EOF, close
     half_close = 4,  // send `count` pattern bytes, shutdown(SHUT_WR), read until EOF, close
+    // Answer every 32-byte request with the next value of one counter shared by all the
+    // service's connections (NOT deterministic: a replica sees the connections' requests
+    // interleaved otherwise); `count` is the bytes the client will send. Close at EOF.
+    counter = 5,
 };
 
 // Wire layout (little-endian): u32 magic, u8 mode, u8 reserved (0), u16 seed, u64 count.
@@ -61,5 +70,24 @@ struct SinkReply {
 };
 void encode_sink_reply(const SinkReply& reply, std::span<std::uint8_t, sink_reply_size> out);
 SinkReply decode_sink_reply(std::span<const std::uint8_t, sink_reply_size> in);
+
+// The reply to the COUNTER request number `index` (0, 1, ... on its connection).
+// Wire layout (little-endian): u64 value, u64 index, u32 crc, then 12 bytes of
+// server_stream(seed) at the reply's own offset in the reply stream (32 * index + 20),
+// so that a reply spliced in at the wrong place cannot pass for the right one.
+struct CounterReply {
+    std::uint64_t value = 0;
+    std::uint64_t index = 0;
+    std::uint32_t crc = 0;
+};
+// crc32 over the request, then the value and the index (8 bytes little-endian each):
+// ties a reply to the request it answers and to the numbers it carries.
+std::uint32_t counter_reply_crc(std::span<const std::uint8_t, counter_request_size> request,
+                                std::uint64_t value, std::uint64_t index);
+void encode_counter_reply(const CounterReply& reply, std::uint16_t seed,
+                          std::span<std::uint8_t, counter_reply_size> out);
+// nullopt when the padding is not the pattern for `seed` at the decoded index.
+std::optional<CounterReply> decode_counter_reply(std::span<const std::uint8_t, counter_reply_size> in,
+                                                 std::uint16_t seed);
 
 }  // namespace tcpfo::streamtest

@@ -1,9 +1,11 @@
 #include "client_options.h"
+#include "counter_reply_check.h"
 #include "stream_protocol.h"
 #include "tool_args.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -97,6 +99,71 @@ TEST(Checksum, IsCrc32AndStreams) {
     EXPECT_EQ(reply.crc, 0xCBF43926u);
 }
 
+TEST(StreamHeader, AcceptsCounterMode) {
+    std::uint8_t wire[header_size];
+    encode_header({StreamMode::counter, 7, 64}, std::span<std::uint8_t, header_size>(wire, header_size));
+    auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->mode, StreamMode::counter);
+    wire[4] = static_cast<std::uint8_t>(StreamMode::counter) + 1;
+    EXPECT_FALSE(decode_header(std::span<const std::uint8_t, header_size>(wire, header_size)));
+}
+
+namespace {
+
+std::array<std::uint8_t, counter_request_size> counter_request(std::uint16_t seed, std::uint64_t index) {
+    std::array<std::uint8_t, counter_request_size> request{};
+    fill_pattern(client_stream(seed), index * counter_request_size, request);
+    return request;
+}
+
+std::array<std::uint8_t, counter_reply_size> encoded(const CounterReply& reply, std::uint16_t seed) {
+    std::array<std::uint8_t, counter_reply_size> wire{};
+    encode_counter_reply(reply, seed, wire);
+    return wire;
+}
+
+}  // namespace
+
+TEST(CounterReply, RoundTripsWithTheDocumentedLayout) {
+    const auto request = counter_request(9, 3);
+    const CounterReply reply{0x1112131415161718ull, 3, counter_reply_crc(request, 0x1112131415161718ull, 3)};
+    const auto wire = encoded(reply, 9);
+    EXPECT_EQ(wire[0], 0x18);  // value, little-endian
+    EXPECT_EQ(wire[7], 0x11);
+    EXPECT_EQ(wire[8], 3);     // index
+    EXPECT_EQ(wire[16], reply.crc & 0xff);
+    EXPECT_EQ(find_pattern_mismatch(server_stream(9), 3 * counter_reply_size + 20, std::span(wire).subspan(20)),
+              no_mismatch);
+    auto decoded = decode_counter_reply(wire, 9);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->value, reply.value);
+    EXPECT_EQ(decoded->index, 3u);
+    EXPECT_EQ(decoded->crc, reply.crc);
+}
+
+TEST(CounterReply, CrcCoversRequestValueAndIndex) {
+    const auto request = counter_request(9, 0);
+    const std::uint32_t crc = counter_reply_crc(request, 5, 0);
+    std::uint8_t numbers[16] = {5};  // value 5, index 0, little-endian
+    EXPECT_EQ(crc, crc32_update(crc32_update(0, request), numbers));
+    EXPECT_NE(crc, counter_reply_crc(request, 6, 0));
+    EXPECT_NE(crc, counter_reply_crc(request, 5, 1));
+    EXPECT_NE(crc, counter_reply_crc(counter_request(9, 1), 5, 0));
+    EXPECT_NE(crc, counter_reply_crc(counter_request(10, 0), 5, 0));
+}
+
+TEST(CounterReply, PaddingBindsTheReplyToItsSeedAndPlace) {
+    auto wire = encoded({5, 2, 0}, 9);
+    EXPECT_TRUE(decode_counter_reply(wire, 9));
+    EXPECT_FALSE(decode_counter_reply(wire, 10));  // another connection's reply
+    wire[8] = 3;                                   // the index of another place
+    EXPECT_FALSE(decode_counter_reply(wire, 9));
+    wire[8] = 2;
+    wire[31] ^= 1;
+    EXPECT_FALSE(decode_counter_reply(wire, 9));
+}
+
 TEST(ToolArgs, ParsesSizesAndEndpoints) {
     EXPECT_EQ(parse_size("--bytes", "64M").value(), 64ull << 20);
     EXPECT_EQ(parse_size("--bytes", "4096").value(), 4096u);
@@ -124,7 +191,7 @@ tcpfo::Result<ClientOptions> parse(std::vector<std::string> args) {
 }  // namespace
 
 TEST(ClientOptions, PauseAtHoldsEveryStreamingMode) {
-    for (const char* mode : {"echo", "upload", "download", "half-close"}) {
+    for (const char* mode : {"echo", "upload", "download", "half-close", "counter"}) {
         auto o = parse({mode, "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "3M",
                         "--resume-file", "/tmp/r"});
         ASSERT_TRUE(o) << mode << ": " << o.error().message;
@@ -142,4 +209,117 @@ TEST(ClientOptions, ReportGaps) {
     EXPECT_EQ(o->report_gaps_ms, 200);
     EXPECT_EQ(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M"})->report_gaps_ms, 0);
     EXPECT_FALSE(parse({"echo", "--connect", "192.0.2.100:7000", "--bytes", "1M", "--report-gaps-ms", "x"}));
+}
+
+TEST(ClientOptions, CounterSendsWholeRequests) {
+    auto o = parse({"counter", "--connect", "192.0.2.100:7000", "--bytes", "2M"});
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_EQ(o->mode, ClientMode::counter);
+    auto odd = parse({"counter", "--connect", "192.0.2.100:7000", "--bytes", "1000"});
+    ASSERT_FALSE(odd);
+    EXPECT_NE(odd.error().message.find("multiple of 32"), std::string::npos) << odd.error().message;
+    EXPECT_FALSE(parse({"counter", "--connect", "192.0.2.100:7000"}));
+}
+
+namespace {
+
+// The wire bytes of the counter reply the service makes for request `index`.
+std::vector<std::uint8_t> counter_wire(std::uint16_t seed, std::uint64_t index, std::uint64_t value) {
+    const auto request = counter_request(seed, index);
+    const auto wire = encoded({value, index, counter_reply_crc(request, value, index)}, seed);
+    return {wire.begin(), wire.end()};
+}
+
+CounterReplies replies_of(std::uint32_t conn, std::uint16_t seed) {
+    CounterReplies r;
+    r.conn = conn;
+    r.seed = seed;
+    return r;
+}
+
+}  // namespace
+
+TEST(CounterReplyCheck, AcceptsInterleavedConnectionsInPieces) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(1, 2);
+    std::vector<std::uint8_t> stream_a, stream_b;
+    for (auto [index, value] : {std::pair{0, 1}, {1, 3}, {2, 4}}) {
+        auto w = counter_wire(1, index, value);
+        stream_a.insert(stream_a.end(), w.begin(), w.end());
+    }
+    for (auto [index, value] : {std::pair{0, 2}, {1, 5}}) {
+        auto w = counter_wire(2, index, value);
+        stream_b.insert(stream_b.end(), w.begin(), w.end());
+    }
+    // Cuts that split replies anywhere, the two connections taking turns.
+    EXPECT_TRUE(check.take(a, std::span(stream_a).first(5), 3));
+    EXPECT_TRUE(check.take(b, std::span(stream_b).first(40), 2));
+    EXPECT_TRUE(check.take(a, std::span(stream_a).subspan(5, 60), 3));
+    EXPECT_TRUE(check.take(b, std::span(stream_b).subspan(40), 2));
+    EXPECT_TRUE(check.take(a, std::span(stream_a).subspan(65), 3));
+    EXPECT_EQ(a.next_index, 3u);
+    EXPECT_EQ(a.last_value, 4u);
+    EXPECT_EQ(b.next_index, 2u);
+    EXPECT_EQ(a.partial_len, 0u);
+}
+
+TEST(CounterReplyCheck, RefusesAValueAnotherConnectionHad) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(7, 2);
+    ASSERT_TRUE(check.take(b, counter_wire(2, 0, 5), 1));
+    auto bad = check.take(a, counter_wire(1, 0, 5), 1);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message, "counter reply 0: value 5 was already the reply to a request of conn 7");
+}
+
+TEST(CounterReplyCheck, RefusesARepeatedValueFarBeyondTheExpectedOnes) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1), b = replies_of(4, 2);
+    const std::uint64_t far = 1ull << 40;  // past the table indexed by value
+    ASSERT_TRUE(check.take(a, counter_wire(1, 0, far), 1));
+    ASSERT_TRUE(check.take(a, counter_wire(1, 1, far + 1), 2));
+    auto bad = check.take(b, counter_wire(2, 0, far + 1), 1);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message,
+              fmt::format("counter reply 0: value {} was already the reply to a request of conn 0", far + 1));
+}
+
+TEST(CounterReplyCheck, RefusesAValueNotAboveThePreviousOne) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1);
+    ASSERT_TRUE(check.take(a, counter_wire(1, 0, 9), 2));
+    auto bad = check.take(a, counter_wire(1, 1, 8), 2);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message, "counter reply 1: value 8 is not above the previous reply's 9");
+    auto zero = replies_of(1, 2);
+    EXPECT_FALSE(check.take(zero, counter_wire(2, 0, 0), 1));  // the service counts from 1
+}
+
+TEST(CounterReplyCheck, RefusesAWrongIndexCrcOrPaddingAndUnaskedReplies) {
+    CounterReplyCheck check(8);
+    auto a = replies_of(0, 1);
+    // Reply 1 where reply 0 belongs (its padding is that of reply 1's place).
+    auto skipped = check.take(a, counter_wire(1, 1, 1), 2);
+    ASSERT_FALSE(skipped);
+    EXPECT_NE(skipped.error().message.find("counter reply 0: carries index 1"), std::string::npos)
+        << skipped.error().message;
+
+    auto b = replies_of(1, 2);
+    auto value_changed = counter_wire(2, 0, 3);
+    value_changed[0] = 4;  // the value no longer matches the crc
+    auto crc = check.take(b, value_changed, 1);
+    ASSERT_FALSE(crc);
+    EXPECT_NE(crc.error().message.find("counter reply 0: crc32"), std::string::npos) << crc.error().message;
+
+    auto c = replies_of(2, 3);
+    auto padding = counter_wire(3, 0, 6);
+    padding[25] ^= 0x40;
+    auto pad = check.take(c, padding, 1);
+    ASSERT_FALSE(pad);
+    EXPECT_NE(pad.error().message.find("padding"), std::string::npos) << pad.error().message;
+
+    auto d = replies_of(3, 4);
+    auto unasked = check.take(d, counter_wire(4, 0, 7), 0);
+    ASSERT_FALSE(unasked);
+    EXPECT_EQ(unasked.error().message, "counter reply 0: the client has sent only 0 request(s)");
 }
