@@ -128,8 +128,8 @@ void ReplicaFeed::expect_digest(const OutputDigestRecord& span) {
 }
 
 void ReplicaFeed::note_divergence() {
-    if (divergence_logged_ || !output_.diverged_at()) return;
-    divergence_logged_ = true;
+    if (output_.divergence_reported() || !output_.diverged_at()) return;
+    output_.set_divergence_reported();
     log_error("{}: the replica's output differs from the primary's from server offset {} on (the service is "
               "not deterministic per connection); this connection will be reset, not continued, at takeover",
               name(), *output_.diverged_at());

@@ -99,7 +99,6 @@ private:
     bool may_read_ = true;
     bool input_shut_ = false;
     bool broken_ = false;
-    bool divergence_logged_ = false;
     uint32_t interest_ = 0;
 };
 

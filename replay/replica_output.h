@@ -78,6 +78,9 @@ public:
     // Where the replica's output first differed from the primary's, once it did.
     std::optional<uint64_t> diverged_at() const { return check_ ? check_->diverged_at() : std::nullopt; }
     const OutputCheck* check() const { return check_.get(); }
+    // Whether the feed logged the divergence already (kept here, in padding).
+    bool divergence_reported() const { return divergence_reported_; }
+    void set_divergence_reported() { divergence_reported_ = true; }
     // Takeover: the splice goes on checking what the replica writes next.
     std::unique_ptr<OutputCheck> take_check() { return std::move(check_); }
 
@@ -117,6 +120,7 @@ private:
     // connection pays a pointer for it.
     std::unique_ptr<OutputCheck> check_;
     bool eof_ = false;
+    bool divergence_reported_ = false;
 };
 
 }  // namespace tcpfo
