@@ -22,6 +22,7 @@
 #include <string_view>
 #include <variant>
 
+#include "userd/base/flag_value.h"
 #include "replay/preload/service_handshake.h"
 #include "userd/status/control_protocol.h"
 
@@ -76,13 +77,7 @@ std::variant<Arguments, int> parse_arguments(int argc, char** argv) {
             args.command_index = i + 1;
             return args;
         }
-        auto value = [&](std::string_view flag) -> std::optional<std::string_view> {
-            if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=')
-                return arg.substr(flag.size() + 1);
-            if (arg != flag) return std::nullopt;
-            if (i + 1 >= argc) return std::string_view();
-            return std::string_view(argv[++i]);
-        };
+        auto value = [&](std::string_view flag) { return flag_value(flag, i, argc, argv); };
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return 0;

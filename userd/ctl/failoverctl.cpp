@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "userd/base/flag_value.h"
 #include "userd/status/control_client.h"
 #include "userd/status/control_protocol.h"
 
@@ -49,13 +50,7 @@ int main(int argc, char** argv) {
     std::optional<uint64_t> conn;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        auto value = [&](std::string_view flag) -> std::optional<std::string_view> {
-            if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=')
-                return arg.substr(flag.size() + 1);
-            if (arg != flag) return std::nullopt;
-            if (i + 1 >= argc) return std::string_view();
-            return std::string_view(argv[++i]);
-        };
+        auto value = [&](std::string_view flag) { return flag_value(flag, i, argc, argv); };
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
