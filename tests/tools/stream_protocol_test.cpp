@@ -105,7 +105,16 @@ TEST(StreamHeader, AcceptsCounterMode) {
     auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
     ASSERT_TRUE(decoded);
     EXPECT_EQ(decoded->mode, StreamMode::counter);
-    wire[4] = static_cast<std::uint8_t>(StreamMode::counter) + 1;
+}
+
+TEST(StreamHeader, AcceptsStampModeAndNothingAfterIt) {
+    std::uint8_t wire[header_size];
+    encode_header({StreamMode::stamp, 7, 64}, std::span<std::uint8_t, header_size>(wire, header_size));
+    EXPECT_EQ(wire[4], 6);
+    auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->mode, StreamMode::stamp);
+    wire[4] = static_cast<std::uint8_t>(StreamMode::stamp) + 1;
     EXPECT_FALSE(decode_header(std::span<const std::uint8_t, header_size>(wire, header_size)));
 }
 
@@ -162,6 +171,75 @@ TEST(CounterReply, PaddingBindsTheReplyToItsSeedAndPlace) {
     wire[8] = 2;
     wire[31] ^= 1;
     EXPECT_FALSE(decode_counter_reply(wire, 9));
+}
+
+namespace {
+
+std::array<std::uint8_t, stamp_request_size> stamp_request(std::uint16_t seed, std::uint64_t index) {
+    std::array<std::uint8_t, stamp_request_size> request{};
+    fill_pattern(client_stream(seed), index * stamp_request_size, request);
+    return request;
+}
+
+StampReply stamp_reply(std::uint16_t seed, std::uint64_t index, std::int64_t time_ns, std::uint8_t random_byte) {
+    StampReply reply;
+    reply.index = index;
+    reply.time_ns = time_ns;
+    for (std::size_t i = 0; i < stamp_random_size; ++i) reply.random[i] = static_cast<std::uint8_t>(random_byte + i);
+    reply.crc = stamp_reply_crc(stamp_request(seed, index), index, time_ns, reply.random);
+    return reply;
+}
+
+std::array<std::uint8_t, stamp_reply_size> encoded(const StampReply& reply) {
+    std::array<std::uint8_t, stamp_reply_size> wire{};
+    encode_stamp_reply(reply, wire);
+    return wire;
+}
+
+}  // namespace
+
+TEST(StampReply, RoundTripsWithTheDocumentedLayout) {
+    const auto reply = stamp_reply(9, 0x0102030405060708ull, 0x1112131415161718ll, 0xA0);
+    auto wire = encoded(reply);
+    EXPECT_EQ(wire[0], 0x08);  // index, little-endian
+    EXPECT_EQ(wire[7], 0x01);
+    EXPECT_EQ(wire[8], 0x18);  // time, little-endian
+    EXPECT_EQ(wire[15], 0x11);
+    EXPECT_EQ(wire[16], 0xA0);  // random bytes as drawn
+    EXPECT_EQ(wire[23], 0xA7);
+    EXPECT_EQ(wire[24], reply.crc & 0xff);
+    EXPECT_EQ(wire[27], reply.crc >> 24);
+    for (std::size_t i = 28; i < stamp_reply_size; ++i) EXPECT_EQ(wire[i], 0) << i;
+    auto decoded = decode_stamp_reply(wire);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->index, reply.index);
+    EXPECT_EQ(decoded->time_ns, reply.time_ns);
+    EXPECT_EQ(std::memcmp(decoded->random, reply.random, stamp_random_size), 0);
+    EXPECT_EQ(decoded->crc, reply.crc);
+    // A time before 1970 (negative) survives too.
+    EXPECT_EQ(decode_stamp_reply(encoded(stamp_reply(9, 0, -5, 0)))->time_ns, -5);
+}
+
+TEST(StampReply, CrcCoversRequestIndexTimeAndRandomBytes) {
+    const auto request = stamp_request(9, 0);
+    std::uint8_t random[stamp_random_size] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const std::uint32_t crc = stamp_reply_crc(request, 0, 5, random);
+    std::uint8_t numbers[16] = {0, 0, 0, 0, 0, 0, 0, 0, 5};  // index 0, time 5, little-endian
+    EXPECT_EQ(crc, crc32_update(crc32_update(crc32_update(0, request), numbers), random));
+    EXPECT_NE(crc, stamp_reply_crc(request, 1, 5, random));
+    EXPECT_NE(crc, stamp_reply_crc(request, 0, 6, random));
+    EXPECT_NE(crc, stamp_reply_crc(stamp_request(9, 1), 0, 5, random));
+    EXPECT_NE(crc, stamp_reply_crc(stamp_request(10, 0), 0, 5, random));
+    random[7] ^= 1;
+    EXPECT_NE(crc, stamp_reply_crc(request, 0, 5, random));
+}
+
+TEST(StampReply, RefusesNonZeroTrailingBytes) {
+    for (std::size_t i = 28; i < stamp_reply_size; ++i) {
+        auto wire = encoded(stamp_reply(3, 1, 2, 3));
+        wire[i] = 0x10;
+        EXPECT_FALSE(decode_stamp_reply(wire)) << i;
+    }
 }
 
 TEST(ToolArgs, ParsesSizesAndEndpoints) {
@@ -323,3 +401,4 @@ TEST(CounterReplyCheck, RefusesAWrongIndexCrcOrPaddingAndUnaskedReplies) {
     ASSERT_FALSE(unasked);
     EXPECT_EQ(unasked.error().message, "counter reply 0: the client has sent only 0 request(s)");
 }
+
