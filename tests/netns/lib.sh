@@ -23,6 +23,7 @@ echo_service=$build/tests/tools/tcpfo-echo-service
 stream_client=$build/tests/tools/tcpfo-stream-client
 failoverd=$build/userd/failoverd
 failoverctl=$build/userd/failoverctl
+tcpfo_run=$build/replay/preload/tcpfo-run
 
 vip=192.0.2.100
 port=7000
@@ -223,8 +224,61 @@ groups_at_crash() {
 start_services() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
     b_bg replica "$echo_service" --listen 0.0.0.0:$port
+    wait_services
+}
+
+# wait_services: the echo service listens on the primary, the replica on the backup.
+wait_services() {
     wait_until 30 "the echo service on the primary" listening "$ns_primary" $port
     wait_until 30 "the replica on the backup" listening "$ns_backup" $port
+}
+
+# start_services_under_tcpfo_run [--plain-replica]: the echo service under tcpfo-run on
+# both nodes, the same command on each (operations.md, "Running a service under
+# tcpfo-run"), with the node's control socket, $work/NODE.sock (start_failoverd_on's):
+# the primary's failoverd records it, the backup's replays the primary's log in it (the
+# replica). --plain-replica: the replica runs without tcpfo-run (it replays nothing).
+# Called before start_failoverd, it exercises "either start order": it returns once
+# each tcpfo-run is waiting to try its socket again (asleep between its attempts:
+# nothing listens there yet), and the service starts only once failoverd answered;
+# call wait_services after start_failoverd. Logs: service.log, replica.log.
+start_services_under_tcpfo_run() {
+    local plain_replica=
+    [ "${1:-}" != --plain-replica ] || plain_replica=1
+    [ -x "$tcpfo_run" ] || { echo "FAIL: $tcpfo_run is missing: run scripts/build.sh first" >&2; return 1; }
+    # `ip netns exec` execs the command: bg_pid is tcpfo-run's, then the service's.
+    p_bg service "$tcpfo_run" --control "$work/primary.sock" --wait-s 60 -- "$echo_service" --listen 0.0.0.0:$port
+    if [ -n "$plain_replica" ]; then
+        b_bg replica "$echo_service" --listen 0.0.0.0:$port
+        wait_until 30 "the replica on the backup" listening "$ns_backup" $port
+    else
+        b_bg replica "$tcpfo_run" --control "$work/backup.sock" --wait-s 60 -- "$echo_service" --listen 0.0.0.0:$port
+        wait_retrying_for_daemon replica
+    fi
+    wait_retrying_for_daemon service
+}
+
+# wait_retrying_for_daemon NAME: waits (30 s at most) until the process bg_pid[NAME]
+# sleeps, as tcpfo-run does between two attempts to reach its failoverd; fails at once,
+# with its log, if it ends.
+wait_retrying_for_daemon() {
+    local name=$1 pid=${bg_pid[$1]} wchan deadline
+    deadline=$((${EPOCHREALTIME/./} + 30 * 1000000))
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: $name (pid $pid) ended while it should wait for failoverd: $(cat "$work/$name.log")" >&2
+            return 1
+        fi
+        wchan=
+        read -r wchan <"/proc/$pid/wchan" 2>/dev/null || true
+        [[ $wchan != *nanosleep* ]] || return 0
+        if [ "${EPOCHREALTIME/./}" -ge $deadline ]; then
+            echo "FAIL: timed out after 30s waiting for $name (pid $pid) to sleep between attempts to reach" \
+                 "failoverd (it waits in '${wchan:-?}')" >&2
+            return 1
+        fi
+        sleep 0.01
+    done
 }
 
 # start_failoverd_on NODE [--nofile N] [ARGS...]: failoverd with the topology's

@@ -17,11 +17,14 @@ const char* const client_usage =
     "  rr [--size S] [--count C]  request/response latency over echo (p50/p99)\n"
     "  counter --bytes N     send N bytes of 32-byte requests (N a multiple of 32), verify\n"
     "                        every reply of the service's shared counter (COUNTER)\n"
+    "  stamp --bytes N       send N bytes of 32-byte requests (N a multiple of 32), verify\n"
+    "                        every reply's index, crc32 and zero bytes, and that the\n"
+    "                        service's time never goes back by more than 1 s (STAMP)\n"
     "options:\n"
     "  --conns N             concurrent connections (default 1)\n"
     "  --rate MB/S           pace each connection (sending, or reading for downloads)\n"
     "  --pause-at BYTES      stop at BYTES per connection: sending (echo, upload,\n"
-    "                        counter) or reading (download, half-close) ...\n"
+    "                        counter, stamp) or reading (download, half-close) ...\n"
     "  --resume-file F       ... and stay there until file F exists\n"
     "  --progress-file F     keep 'verified V sent S done D failed X paused P acked A\n"
     "                        slowest L finished F live C' in F (every 50 ms): A payload\n"
@@ -44,7 +47,7 @@ const char* const client_usage =
 Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
     ClientOptions options;
     help = false;
-    if (argc < 2) return fail("missing MODE (echo, download, upload, half-close, rr, counter)");
+    if (argc < 2) return fail("missing MODE (echo, download, upload, half-close, rr, counter, stamp)");
     std::string_view mode = argv[1];
     if (mode == "--help" || mode == "-h") {
         help = true;
@@ -56,7 +59,8 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
     else if (mode == "half-close") options.mode = ClientMode::half_close;
     else if (mode == "rr") options.mode = ClientMode::request_response;
     else if (mode == "counter") options.mode = ClientMode::counter;
-    else return fail("unknown mode '{}' (echo, download, upload, half-close, rr, counter)", mode);
+    else if (mode == "stamp") options.mode = ClientMode::stamp;
+    else return fail("unknown mode '{}' (echo, download, upload, half-close, rr, counter, stamp)", mode);
 
     bool have_target = false;
     for (int i = 2; i < argc; ++i) {
@@ -129,6 +133,9 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
         return fail("--bytes N (N > 0) is required for mode {}", mode);
     } else if (options.mode == ClientMode::counter && options.bytes % counter_request_size != 0) {
         return fail("counter: --bytes must be a multiple of {} (whole requests), got {}", counter_request_size,
+                    options.bytes);
+    } else if (options.mode == ClientMode::stamp && options.bytes % stamp_request_size != 0) {
+        return fail("stamp: --bytes must be a multiple of {} (whole requests), got {}", stamp_request_size,
                     options.bytes);
     }
     if (options.pause_at) {

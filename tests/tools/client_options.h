@@ -11,7 +11,7 @@
 
 namespace tcpfo::streamtest {
 
-enum class ClientMode { echo, download, upload, half_close, request_response, counter };
+enum class ClientMode { echo, download, upload, half_close, request_response, counter, stamp };
 
 struct ClientOptions {
     sockaddr_in target{};

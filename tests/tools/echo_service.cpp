@@ -4,11 +4,14 @@
 // Except in COUNTER mode, on purpose: there every reply carries the next value of one
 // counter shared by all connections, so a replica, which sees the connections'
 // requests interleaved otherwise, answers them differently (the divergence test).
+// And in STAMP mode: every reply carries the clock (clock_gettime) and random bytes
+// (getrandom), the same in a replica only where those results are replayed (run under
+// tcpfo-run on both nodes).
 //
 //   tcpfo-echo-service --listen 0.0.0.0:7000 [--max-conns N]
 //
 // Each connection starts with a 16-byte header (stream_protocol.h) choosing ECHO,
-// SOURCE, SINK, HALF_CLOSE or COUNTER. One epoll loop, nonblocking sockets,
+// SOURCE, SINK, HALF_CLOSE, COUNTER or STAMP. One epoll loop, nonblocking sockets,
 // level-triggered. Each connection owns one bounded output buffer; while it is full
 // the connection is not read (backpressure reaches the client through TCP's window).
 // Each wake-up moves at most `wakeup_budget` bytes per direction on one connection, so
@@ -22,7 +25,9 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +54,11 @@ constexpr std::size_t read_chunk = 64 * 1024;
 // clients read at 1 MB/s) made one pass of the loop take 0.5-2.5 s on two busy cores,
 // and every ECHO connection stalled that long (seen in the 100-connection scenario).
 constexpr std::size_t wakeup_budget = 64 * 1024;
+
+// COUNTER and STAMP share the request/reply plumbing: a reply of the request's size.
+constexpr std::size_t request_size = counter_request_size;
+static_assert(counter_reply_size == request_size && stamp_request_size == request_size &&
+              stamp_reply_size == request_size);
 
 // A connection's output buffer: anonymous memory mapped with its pages populated in
 // one call. A value-initialised vector of 256 KiB takes 64 page faults on first touch;
@@ -93,9 +103,9 @@ struct Connection {
     std::uint64_t generated = 0;  // SOURCE / HALF_CLOSE pattern bytes put into `out`
     std::uint64_t sunk = 0;       // SINK payload bytes counted
     std::uint32_t sink_crc = 0;
-    std::uint8_t request[counter_request_size] = {};  // COUNTER: the request being read
+    std::uint8_t request[request_size] = {};  // COUNTER, STAMP: the request being read
     std::size_t request_len = 0;
-    std::uint64_t requests_answered = 0;              // COUNTER: the next reply's index
+    std::uint64_t requests_answered = 0;      // COUNTER, STAMP: the next reply's index
     bool reply_queued = false;
     bool peer_eof = false;
     bool write_shut = false;
@@ -112,14 +122,19 @@ struct Connection {
         out_end -= out_begin;
         out_begin = 0;
     }
-    // COUNTER: input bytes `out` can answer now, once compacted. A request completed by
-    // them becomes a reply of the same size, and the partial request read already
-    // counts too.
-    std::size_t counter_input_room() const {
+    // COUNTER, STAMP: input bytes `out` can answer now, once compacted. A request
+    // completed by them becomes a reply of the same size, and the partial request read
+    // already counts too.
+    std::size_t request_input_room() const {
         const std::size_t room = output_capacity - pending();
         return room > request_len ? room - request_len : 0;
     }
 };
+
+// COUNTER, STAMP: every 32-byte request gets a 32-byte reply.
+bool answers_requests(const Connection& c) {
+    return c.header && (c.header->mode == StreamMode::counter || c.header->mode == StreamMode::stamp);
+}
 
 bool generates_output(const Connection& c) {
     return c.header && (c.header->mode == StreamMode::source ||
@@ -142,10 +157,10 @@ void generate(Connection& c) {
 bool wants_read(const Connection& c) {
     if (c.peer_eof) return false;
     if (!c.header) return true;
-    // ECHO, COUNTER: only while there is room for the answer to what we read (the
-    // backpressure).
+    // ECHO, COUNTER, STAMP: only while there is room for the answer to what we read
+    // (the backpressure).
     if (c.header->mode == StreamMode::echo) return c.free_space() > 0 || c.out_begin > 0;
-    if (c.header->mode == StreamMode::counter) return c.counter_input_room() > 0;
+    if (answers_requests(c)) return c.request_input_room() > 0;
     return true;
 }
 
@@ -164,7 +179,8 @@ bool finished(const Connection& c) {
         case StreamMode::source: return c.generated == c.header->count;
         case StreamMode::sink: return true;  // a client that left early gets no reply
         case StreamMode::half_close: return c.write_shut;
-        case StreamMode::counter: return true;  // a partial last request gets no reply
+        case StreamMode::counter:
+        case StreamMode::stamp: return true;  // a partial last request gets no reply
     }
     return true;
 }
@@ -252,11 +268,11 @@ private:
                 dest = c.out.data() + c.out_end;
                 room = std::min(c.free_space(), budget);
                 if (room == 0) return true;
-            } else if (c.header->mode == StreamMode::counter) {
+            } else if (answers_requests(c)) {
                 // The replies to what we read, with the partial request read already,
                 // must fit behind out_end: move the pending output down when they may not.
                 c.compact();
-                if (c.free_space() < c.request_len + counter_request_size) c.compact_fully();
+                if (c.free_space() < c.request_len + request_size) c.compact_fully();
                 room = std::min(room, c.free_space() - c.request_len);  // > 0: wants_read
             }
             ssize_t got = recv(c.fd, dest, room, 0);
@@ -267,21 +283,22 @@ private:
             }
             if (got == 0) {
                 c.peer_eof = true;
-                if (c.header && c.header->mode == StreamMode::counter && c.request_len > 0)
+                if (answers_requests(c) && c.request_len > 0)
                     log_warn("{}: EOF after {} bytes of a {}-byte request, which gets no reply", c.peer,
-                             c.request_len, counter_request_size);
+                             c.request_len, request_size);
                 return true;
             }
             if (c.header) budget -= static_cast<std::size_t>(got);
-            consume(c, dest, static_cast<std::size_t>(got));
+            if (!consume(c, dest, static_cast<std::size_t>(got))) return false;
         }
         return true;
     }
 
-    void consume(Connection& c, const std::uint8_t* data, std::size_t n) {
+    // false: the connection cannot be served any more (STAMP: no random bytes).
+    bool consume(Connection& c, const std::uint8_t* data, std::size_t n) {
         if (!c.header) {
             c.header_received += n;
-            if (c.header_received < header_size) return;
+            if (c.header_received < header_size) return true;
             c.header = decode_header(std::span<const std::uint8_t, header_size>(c.header_bytes, header_size));
             if (!c.header) {
                 // A client that does not speak the protocol gets its connection closed;
@@ -291,7 +308,7 @@ private:
                 c.peer_eof = true;
             }
             generate(c);
-            return;
+            return true;
         }
         switch (c.header->mode) {
             case StreamMode::echo: c.out_end += n; break;  // read straight into `out`
@@ -311,30 +328,61 @@ private:
                 }
                 break;
             }
-            case StreamMode::counter: answer_requests(c, data, n); break;
+            case StreamMode::counter:
+            case StreamMode::stamp: return answer_requests(c, data, n);
         }
+        return true;
     }
 
-    // COUNTER: a reply for every request completed by `data`, into `out` (read_some
-    // read no more than `out` can take). The counter is the service's, not the
-    // connection's: the only state shared across connections, and the point of the mode.
-    void answer_requests(Connection& c, const std::uint8_t* data, std::size_t n) {
+    // COUNTER, STAMP: a reply for every request completed by `data`, into `out`
+    // (read_some read no more than `out` can take). COUNTER's counter is the service's,
+    // not the connection's: the only state shared across connections, and the point of
+    // the mode. false: a STAMP reply could not be made (getrandom failed).
+    bool answer_requests(Connection& c, const std::uint8_t* data, std::size_t n) {
         while (n > 0) {
-            const std::size_t take = std::min(n, counter_request_size - c.request_len);
+            const std::size_t take = std::min(n, request_size - c.request_len);
             std::memcpy(c.request + c.request_len, data, take);
             c.request_len += take;
             data += take;
             n -= take;
-            if (c.request_len < counter_request_size) return;
-            const std::uint64_t value = next_counter_value_++;
+            if (c.request_len < request_size) return true;
             const std::uint64_t index = c.requests_answered++;
-            const auto request = std::span<const std::uint8_t, counter_request_size>(c.request, counter_request_size);
-            encode_counter_reply({value, index, counter_reply_crc(request, value, index)}, c.header->seed,
-                                 std::span<std::uint8_t, counter_reply_size>(c.out.data() + c.out_end,
-                                                                              counter_reply_size));
-            c.out_end += counter_reply_size;
+            const auto request = std::span<const std::uint8_t, request_size>(c.request, request_size);
+            const auto out = std::span<std::uint8_t, request_size>(c.out.data() + c.out_end, request_size);
+            if (c.header->mode == StreamMode::counter) {
+                const std::uint64_t value = next_counter_value_++;
+                encode_counter_reply({value, index, counter_reply_crc(request, value, index)}, c.header->seed, out);
+            } else if (!stamp(c, request, index, out)) {
+                return false;
+            }
+            c.out_end += request_size;
             c.request_len = 0;
         }
+        return true;
+    }
+
+    // STAMP: the request's index, the clock and 8 random bytes, each read now (one
+    // clock_gettime and, normally, one getrandom per request: what tcpfo-run records on
+    // the primary and replays in the replica).
+    bool stamp(Connection& c, std::span<const std::uint8_t, request_size> request, std::uint64_t index,
+               std::span<std::uint8_t, request_size> out) {
+        StampReply reply;
+        reply.index = index;
+        timespec now{};
+        clock_gettime(CLOCK_REALTIME, &now);
+        reply.time_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+        for (std::size_t got = 0; got < stamp_random_size;) {
+            const ssize_t n = getrandom(reply.random + got, stamp_random_size - got, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                log_error("{}: getrandom: {}; closing the connection", c.peer, std::strerror(errno));
+                return false;
+            }
+            got += static_cast<std::size_t>(n);
+        }
+        reply.crc = stamp_reply_crc(request, reply.index, reply.time_ns, reply.random);
+        encode_stamp_reply(reply, out);
+        return true;
     }
 
     bool write_some(Connection& c) {

@@ -1,9 +1,10 @@
 // tcpfo-stream-client: drives tcpfo-echo-service through the VIP and checks every byte.
 // It is the assertion of the namespace tests: it exits non-zero on any lost,
 // duplicated, reordered or corrupted byte (in counter mode: on any reply the shared
-// counter cannot have given, counter_reply_check.h), on a reset, an early EOF or a
-// timeout, and it reports the longest receive stall, which in a failover run is the
-// stall the client saw (crash to first byte after the takeover).
+// counter cannot have given, counter_reply_check.h; in stamp mode: on a reply that is
+// not the one owed or not intact, or whose time goes back, stamp_reply_check.h), on a
+// reset, an early EOF or a timeout, and it reports the longest receive stall, which in
+// a failover run is the stall the client saw (crash to first byte after the takeover).
 #include <arpa/inet.h>
 #include <csignal>
 #include <linux/sockios.h>
@@ -27,6 +28,7 @@
 
 #include "client_options.h"
 #include "counter_reply_check.h"
+#include "stamp_reply_check.h"
 #include "stream_protocol.h"
 #include "userd/base/open_file_limit.h"
 
@@ -96,6 +98,7 @@ struct Connection {
     std::uint32_t sent_crc = 0;                 // upload: crc32 of what was sent
     std::uint8_t reply[sink_reply_size] = {};   // upload: the server's reply
     CounterReplies counter_replies;             // counter: the replies checked so far
+    StampReplies stamp_replies;                 // stamp: the replies checked so far
     std::uint64_t trailer_sent = 0;             // half-close: bytes sent after the FIN
     bool shut_wr = false, eof = false, done = false, failed = false;
     bool paused = false;
@@ -222,6 +225,11 @@ private:
                 c.counter_replies.conn = static_cast<std::uint32_t>(index);
                 c.counter_replies.seed = c.seed;
                 break;
+            case ClientMode::stamp:
+                header.mode = StreamMode::stamp;
+                c.to_send = c.to_recv = opt_.bytes;  // a 32-byte reply per 32-byte request
+                c.stamp_replies.seed = c.seed;
+                break;
         }
         header.count = header.mode == StreamMode::echo ? 0 : opt_.bytes;
         encode_header(header, std::span<std::uint8_t, header_size>(c.header, header_size));
@@ -282,10 +290,11 @@ private:
         return true;
     }
 
-    // Reply bytes owed for what the connection sent (echo, rr, counter): a counter
-    // request sent in part is owed nothing yet.
+    // Reply bytes owed for what the connection sent (echo, rr, counter, stamp): a
+    // counter or stamp request sent in part is owed nothing yet.
     std::uint64_t replies_due(const Connection& c) const {
         if (opt_.mode == ClientMode::counter) return c.sent / counter_request_size * counter_reply_size;
+        if (opt_.mode == ClientMode::stamp) return c.sent / stamp_request_size * stamp_reply_size;
         return c.sent;
     }
 
@@ -295,7 +304,8 @@ private:
         switch (opt_.mode) {
             case ClientMode::echo:
             case ClientMode::request_response:
-            case ClientMode::counter: return c.received < replies_due(c);
+            case ClientMode::counter:
+            case ClientMode::stamp: return c.received < replies_due(c);
             case ClientMode::upload: return c.sent == c.to_send && c.received < c.to_recv;
             case ClientMode::download:
             case ClientMode::half_close: return c.received < c.to_recv && !c.paused;
@@ -312,6 +322,7 @@ private:
             case ClientMode::echo:
             case ClientMode::request_response:
             case ClientMode::counter:
+            case ClientMode::stamp:
                 if (sending_over && !c.shut_wr) shut(c);
                 if (c.shut_wr && c.eof && c.received == c.to_recv) finish(c);
                 break;
@@ -471,6 +482,12 @@ private:
                     ++corruptions_;
                     return fail_conn(c, ok.error().message);
                 }
+            } else if (opt_.mode == ClientMode::stamp) {
+                auto ok = take_stamp_replies(c.stamp_replies, std::span(buf, count), c.sent / stamp_request_size);
+                if (!ok) {
+                    ++corruptions_;
+                    return fail_conn(c, ok.error().message);
+                }
             } else {
                 std::size_t bad = find_pattern_mismatch(c.recv_stream, c.received, std::span(buf, count));
                 if (bad != no_mismatch) {
@@ -569,7 +586,8 @@ private:
             if (c.done && !c.failed) ++t.done;
             if (c.failed) ++t.failed;
             // "paused" means idle: every paused connection has all its echo (or replies) back.
-            const bool owed_replies = opt_.mode == ClientMode::echo || opt_.mode == ClientMode::counter;
+            const bool owed_replies = opt_.mode == ClientMode::echo || opt_.mode == ClientMode::counter ||
+                                      opt_.mode == ClientMode::stamp;
             bool idle = c.paused && (!owed_replies || c.received == replies_due(c));
             if (!idle && !c.done) t.all_paused = false;
         }
@@ -713,6 +731,7 @@ private:
             case ClientMode::half_close: return "half-close";
             case ClientMode::request_response: return "rr";
             case ClientMode::counter: return "counter";
+            case ClientMode::stamp: return "stamp";
         }
         return "?";
     }

@@ -39,7 +39,7 @@ void encode_header(const StreamHeader& header, std::span<std::uint8_t, header_si
 std::optional<StreamHeader> decode_header(std::span<const std::uint8_t, header_size> in) {
     if (get_le(in.data(), 4) != stream_magic || in[5] != 0) return std::nullopt;
     if (in[4] < static_cast<std::uint8_t>(StreamMode::echo) ||
-        in[4] > static_cast<std::uint8_t>(StreamMode::counter))
+        in[4] > static_cast<std::uint8_t>(StreamMode::stamp))
         return std::nullopt;
     StreamHeader header;
     header.mode = static_cast<StreamMode>(in[4]);
@@ -137,6 +137,42 @@ std::optional<CounterReply> decode_counter_reply(std::span<const std::uint8_t, c
     if (find_pattern_mismatch(server_stream(seed), counter_padding_stream_offset(reply.index),
                               in.subspan(counter_padding_offset, counter_padding_size)) != no_mismatch)
         return std::nullopt;
+    return reply;
+}
+
+namespace {
+
+constexpr std::size_t stamp_time_offset = 8;
+constexpr std::size_t stamp_random_offset = 16;
+constexpr std::size_t stamp_crc_offset = 24;
+constexpr std::size_t stamp_zero_offset = 28;
+
+}  // namespace
+
+std::uint32_t stamp_reply_crc(std::span<const std::uint8_t, stamp_request_size> request, std::uint64_t index,
+                              std::int64_t time_ns, std::span<const std::uint8_t, stamp_random_size> random) {
+    std::uint8_t numbers[16];
+    put_le(numbers, index, 8);
+    put_le(numbers + 8, static_cast<std::uint64_t>(time_ns), 8);
+    return crc32_update(crc32_update(crc32_update(0, request), numbers), random);
+}
+
+void encode_stamp_reply(const StampReply& reply, std::span<std::uint8_t, stamp_reply_size> out) {
+    put_le(out.data(), reply.index, 8);
+    put_le(out.data() + stamp_time_offset, static_cast<std::uint64_t>(reply.time_ns), 8);
+    std::memcpy(out.data() + stamp_random_offset, reply.random, stamp_random_size);
+    put_le(out.data() + stamp_crc_offset, reply.crc, 4);
+    std::memset(out.data() + stamp_zero_offset, 0, stamp_reply_size - stamp_zero_offset);
+}
+
+std::optional<StampReply> decode_stamp_reply(std::span<const std::uint8_t, stamp_reply_size> in) {
+    for (std::size_t i = stamp_zero_offset; i < stamp_reply_size; ++i)
+        if (in[i] != 0) return std::nullopt;
+    StampReply reply;
+    reply.index = get_le(in.data(), 8);
+    reply.time_ns = static_cast<std::int64_t>(get_le(in.data() + stamp_time_offset, 8));
+    std::memcpy(reply.random, in.data() + stamp_random_offset, stamp_random_size);
+    reply.crc = static_cast<std::uint32_t>(get_le(in.data() + stamp_crc_offset, 4));
     return reply;
 }
 

@@ -1,12 +1,14 @@
 // The contract between tcpfo-stream-client and tcpfo-echo-service: the 16-byte request
 // header, the deterministic byte pattern both ends generate, the sink's reply and the
-// counter's replies.
+// counter's and stamp's replies.
 //
 // Everything here is a pure function of its inputs on purpose: a replica fed the same
 // client bytes must produce the same output, and the client must be able to predict
-// every byte it should get back without keeping a copy of what it sent. The one
-// exception is the COUNTER mode's value, which the service draws from state shared by
-// all its connections: that mode exists to make a replica diverge.
+// every byte it should get back without keeping a copy of what it sent. The
+// exceptions: the COUNTER mode's value, which the service draws from state shared by
+// all its connections (that mode exists to make a replica diverge), and the STAMP
+// mode's clock and random values (deterministic only in a replica that replays the
+// primary's, under tcpfo-run).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +23,9 @@ inline constexpr std::size_t header_size = 16;
 inline constexpr std::size_t sink_reply_size = 12;  // u64 count + u32 crc32
 inline constexpr std::size_t counter_request_size = 32;
 inline constexpr std::size_t counter_reply_size = 32;  // u64 value, u64 index, u32 crc32, 12 padding
+inline constexpr std::size_t stamp_request_size = 32;
+inline constexpr std::size_t stamp_reply_size = 32;  // u64 index, i64 time, 8 random, u32 crc32, 4 zero
+inline constexpr std::size_t stamp_random_size = 8;
 
 enum class StreamMode : std::uint8_t {
     echo = 1,        // echo every byte until the client's EOF, then close
@@ -31,6 +36,12 @@ enum class StreamMode : std::uint8_t {
     // service's connections (NOT deterministic: a replica sees the connections' requests
     // interleaved otherwise); `count` is the bytes the client will send. Close at EOF.
     counter = 5,
+    // Answer every 32-byte request with its index on the connection, the service's
+    // CLOCK_REALTIME (clock_gettime) and 8 bytes of getrandom(2): per connection, no
+    // shared state, but the clock and randomness make it deterministic only where they
+    // are replayed (a replica under tcpfo-run). `count` is the bytes the client will
+    // send. Close at EOF.
+    stamp = 6,
 };
 
 // Wire layout (little-endian): u32 magic, u8 mode, u8 reserved (0), u16 seed, u64 count.
@@ -89,5 +100,22 @@ void encode_counter_reply(const CounterReply& reply, std::uint16_t seed,
 // nullopt when the padding is not the pattern for `seed` at the decoded index.
 std::optional<CounterReply> decode_counter_reply(std::span<const std::uint8_t, counter_reply_size> in,
                                                  std::uint16_t seed);
+
+// The reply to the STAMP request number `index` (0, 1, ... on its connection).
+// Wire layout (little-endian): u64 index, i64 time (CLOCK_REALTIME, ns), 8 random
+// bytes, u32 crc, 4 zero bytes.
+struct StampReply {
+    std::uint64_t index = 0;
+    std::int64_t time_ns = 0;
+    std::uint8_t random[stamp_random_size] = {};
+    std::uint32_t crc = 0;
+};
+// crc32 over the request, then the index and the time (8 bytes little-endian each) and
+// the random bytes: ties a reply to the request it answers and to the values it carries.
+std::uint32_t stamp_reply_crc(std::span<const std::uint8_t, stamp_request_size> request, std::uint64_t index,
+                              std::int64_t time_ns, std::span<const std::uint8_t, stamp_random_size> random);
+void encode_stamp_reply(const StampReply& reply, std::span<std::uint8_t, stamp_reply_size> out);
+// nullopt when the last 4 bytes are not zero.
+std::optional<StampReply> decode_stamp_reply(std::span<const std::uint8_t, stamp_reply_size> in);
 
 }  // namespace tcpfo::streamtest

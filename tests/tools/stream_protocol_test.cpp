@@ -1,5 +1,6 @@
 #include "client_options.h"
 #include "counter_reply_check.h"
+#include "stamp_reply_check.h"
 #include "stream_protocol.h"
 #include "tool_args.h"
 
@@ -105,7 +106,16 @@ TEST(StreamHeader, AcceptsCounterMode) {
     auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
     ASSERT_TRUE(decoded);
     EXPECT_EQ(decoded->mode, StreamMode::counter);
-    wire[4] = static_cast<std::uint8_t>(StreamMode::counter) + 1;
+}
+
+TEST(StreamHeader, AcceptsStampModeAndNothingAfterIt) {
+    std::uint8_t wire[header_size];
+    encode_header({StreamMode::stamp, 7, 64}, std::span<std::uint8_t, header_size>(wire, header_size));
+    EXPECT_EQ(wire[4], 6);
+    auto decoded = decode_header(std::span<const std::uint8_t, header_size>(wire, header_size));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->mode, StreamMode::stamp);
+    wire[4] = static_cast<std::uint8_t>(StreamMode::stamp) + 1;
     EXPECT_FALSE(decode_header(std::span<const std::uint8_t, header_size>(wire, header_size)));
 }
 
@@ -164,6 +174,75 @@ TEST(CounterReply, PaddingBindsTheReplyToItsSeedAndPlace) {
     EXPECT_FALSE(decode_counter_reply(wire, 9));
 }
 
+namespace {
+
+std::array<std::uint8_t, stamp_request_size> stamp_request(std::uint16_t seed, std::uint64_t index) {
+    std::array<std::uint8_t, stamp_request_size> request{};
+    fill_pattern(client_stream(seed), index * stamp_request_size, request);
+    return request;
+}
+
+StampReply stamp_reply(std::uint16_t seed, std::uint64_t index, std::int64_t time_ns, std::uint8_t random_byte) {
+    StampReply reply;
+    reply.index = index;
+    reply.time_ns = time_ns;
+    for (std::size_t i = 0; i < stamp_random_size; ++i) reply.random[i] = static_cast<std::uint8_t>(random_byte + i);
+    reply.crc = stamp_reply_crc(stamp_request(seed, index), index, time_ns, reply.random);
+    return reply;
+}
+
+std::array<std::uint8_t, stamp_reply_size> encoded(const StampReply& reply) {
+    std::array<std::uint8_t, stamp_reply_size> wire{};
+    encode_stamp_reply(reply, wire);
+    return wire;
+}
+
+}  // namespace
+
+TEST(StampReply, RoundTripsWithTheDocumentedLayout) {
+    const auto reply = stamp_reply(9, 0x0102030405060708ull, 0x1112131415161718ll, 0xA0);
+    auto wire = encoded(reply);
+    EXPECT_EQ(wire[0], 0x08);  // index, little-endian
+    EXPECT_EQ(wire[7], 0x01);
+    EXPECT_EQ(wire[8], 0x18);  // time, little-endian
+    EXPECT_EQ(wire[15], 0x11);
+    EXPECT_EQ(wire[16], 0xA0);  // random bytes as drawn
+    EXPECT_EQ(wire[23], 0xA7);
+    EXPECT_EQ(wire[24], reply.crc & 0xff);
+    EXPECT_EQ(wire[27], reply.crc >> 24);
+    for (std::size_t i = 28; i < stamp_reply_size; ++i) EXPECT_EQ(wire[i], 0) << i;
+    auto decoded = decode_stamp_reply(wire);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->index, reply.index);
+    EXPECT_EQ(decoded->time_ns, reply.time_ns);
+    EXPECT_EQ(std::memcmp(decoded->random, reply.random, stamp_random_size), 0);
+    EXPECT_EQ(decoded->crc, reply.crc);
+    // A time before 1970 (negative) survives too.
+    EXPECT_EQ(decode_stamp_reply(encoded(stamp_reply(9, 0, -5, 0)))->time_ns, -5);
+}
+
+TEST(StampReply, CrcCoversRequestIndexTimeAndRandomBytes) {
+    const auto request = stamp_request(9, 0);
+    std::uint8_t random[stamp_random_size] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const std::uint32_t crc = stamp_reply_crc(request, 0, 5, random);
+    std::uint8_t numbers[16] = {0, 0, 0, 0, 0, 0, 0, 0, 5};  // index 0, time 5, little-endian
+    EXPECT_EQ(crc, crc32_update(crc32_update(crc32_update(0, request), numbers), random));
+    EXPECT_NE(crc, stamp_reply_crc(request, 1, 5, random));
+    EXPECT_NE(crc, stamp_reply_crc(request, 0, 6, random));
+    EXPECT_NE(crc, stamp_reply_crc(stamp_request(9, 1), 0, 5, random));
+    EXPECT_NE(crc, stamp_reply_crc(stamp_request(10, 0), 0, 5, random));
+    random[7] ^= 1;
+    EXPECT_NE(crc, stamp_reply_crc(request, 0, 5, random));
+}
+
+TEST(StampReply, RefusesNonZeroTrailingBytes) {
+    for (std::size_t i = 28; i < stamp_reply_size; ++i) {
+        auto wire = encoded(stamp_reply(3, 1, 2, 3));
+        wire[i] = 0x10;
+        EXPECT_FALSE(decode_stamp_reply(wire)) << i;
+    }
+}
+
 TEST(ToolArgs, ParsesSizesAndEndpoints) {
     EXPECT_EQ(parse_size("--bytes", "64M").value(), 64ull << 20);
     EXPECT_EQ(parse_size("--bytes", "4096").value(), 4096u);
@@ -191,7 +270,7 @@ tcpfo::Result<ClientOptions> parse(std::vector<std::string> args) {
 }  // namespace
 
 TEST(ClientOptions, PauseAtHoldsEveryStreamingMode) {
-    for (const char* mode : {"echo", "upload", "download", "half-close", "counter"}) {
+    for (const char* mode : {"echo", "upload", "download", "half-close", "counter", "stamp"}) {
         auto o = parse({mode, "--connect", "192.0.2.100:7000", "--bytes", "4M", "--pause-at", "3M",
                         "--resume-file", "/tmp/r"});
         ASSERT_TRUE(o) << mode << ": " << o.error().message;
@@ -322,4 +401,102 @@ TEST(CounterReplyCheck, RefusesAWrongIndexCrcOrPaddingAndUnaskedReplies) {
     auto unasked = check.take(d, counter_wire(4, 0, 7), 0);
     ASSERT_FALSE(unasked);
     EXPECT_EQ(unasked.error().message, "counter reply 0: the client has sent only 0 request(s)");
+}
+
+TEST(ClientOptions, StampSendsWholeRequests) {
+    auto o = parse({"stamp", "--connect", "192.0.2.100:7000", "--bytes", "4M", "--rate", "1", "--pause-at", "3M",
+                    "--resume-file", "/tmp/r"});
+    ASSERT_TRUE(o) << o.error().message;
+    EXPECT_EQ(o->mode, ClientMode::stamp);
+    auto odd = parse({"stamp", "--connect", "192.0.2.100:7000", "--bytes", "1000"});
+    ASSERT_FALSE(odd);
+    EXPECT_NE(odd.error().message.find("multiple of 32"), std::string::npos) << odd.error().message;
+    EXPECT_FALSE(parse({"stamp", "--connect", "192.0.2.100:7000"}));
+}
+
+namespace {
+
+std::vector<std::uint8_t> stamp_wire(std::uint16_t seed, std::uint64_t index, std::int64_t time_ns) {
+    const auto wire = encoded(stamp_reply(seed, index, time_ns, static_cast<std::uint8_t>(index * 8)));
+    return {wire.begin(), wire.end()};
+}
+
+StampReplies stamp_replies_of(std::uint16_t seed) {
+    StampReplies r;
+    r.seed = seed;
+    return r;
+}
+
+constexpr std::int64_t t0 = 1'800'000'000'000'000'000ll;  // 2027, in ns
+
+}  // namespace
+
+TEST(StampReplyCheck, AcceptsRepliesInPieces) {
+    auto a = stamp_replies_of(1);
+    std::vector<std::uint8_t> stream;
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        auto w = stamp_wire(1, i, t0 + static_cast<std::int64_t>(i) * 1000);
+        stream.insert(stream.end(), w.begin(), w.end());
+    }
+    EXPECT_TRUE(take_stamp_replies(a, std::span(stream).first(5), 3));
+    EXPECT_EQ(a.next_index, 0u);
+    EXPECT_TRUE(take_stamp_replies(a, std::span(stream).subspan(5, 60), 3));
+    EXPECT_EQ(a.next_index, 2u);
+    EXPECT_TRUE(take_stamp_replies(a, std::span(stream).subspan(65), 3));
+    EXPECT_EQ(a.next_index, 3u);
+    EXPECT_EQ(a.latest_time_ns, t0 + 2000);
+    EXPECT_EQ(a.partial_len, 0u);
+}
+
+TEST(StampReplyCheck, AllowsTheTimeToGoBackOneSecondAtMost) {
+    auto a = stamp_replies_of(1);
+    ASSERT_TRUE(take_stamp_replies(a, stamp_wire(1, 0, t0), 4));
+    // A live replica after a takeover: another process's clock, a little behind.
+    ASSERT_TRUE(take_stamp_replies(a, stamp_wire(1, 1, t0 - 999'000'000), 4));
+    // Still measured from the highest time seen, not the previous reply's.
+    ASSERT_TRUE(take_stamp_replies(a, stamp_wire(1, 2, t0 - stamp_max_back_ns), 4));
+    auto bad = take_stamp_replies(a, stamp_wire(1, 3, t0 - stamp_max_back_ns - 1), 4);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message, fmt::format("stamp reply 3: time {} ns is 1.000 s before the connection's latest "
+                                               "{} ns (at most 1 s back)",
+                                               t0 - stamp_max_back_ns - 1, t0));
+    // Garbage far in the past: no overflow in the difference.
+    auto b = stamp_replies_of(2);
+    ASSERT_TRUE(take_stamp_replies(b, stamp_wire(2, 0, INT64_MAX), 2));
+    EXPECT_FALSE(take_stamp_replies(b, stamp_wire(2, 1, INT64_MIN), 2));
+}
+
+TEST(StampReplyCheck, RefusesAWrongIndexCrcZeroBytesAndUnaskedReplies) {
+    auto a = stamp_replies_of(1);
+    auto skipped = take_stamp_replies(a, stamp_wire(1, 1, t0), 2);
+    ASSERT_FALSE(skipped);
+    EXPECT_EQ(skipped.error().message, "stamp reply 0: carries index 1");
+
+    auto b = stamp_replies_of(2);
+    auto time_changed = stamp_wire(2, 0, t0);
+    time_changed[8] ^= 1;  // the time no longer matches the crc
+    auto crc = take_stamp_replies(b, time_changed, 1);
+    ASSERT_FALSE(crc);
+    EXPECT_NE(crc.error().message.find("stamp reply 0: crc32"), std::string::npos) << crc.error().message;
+
+    auto c = stamp_replies_of(3);
+    auto random_changed = stamp_wire(3, 0, t0);
+    random_changed[20] ^= 0x80;
+    EXPECT_FALSE(take_stamp_replies(c, random_changed, 1));
+
+    auto d = stamp_replies_of(4);
+    auto other_conn = stamp_wire(5, 0, t0);  // another connection's request under the crc
+    EXPECT_FALSE(take_stamp_replies(d, other_conn, 1));
+
+    auto e = stamp_replies_of(6);
+    auto nonzero = stamp_wire(6, 0, t0);
+    nonzero[31] = 1;
+    auto zero = take_stamp_replies(e, nonzero, 1);
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().message, "stamp reply 0: its last 4 bytes are not zero (misplaced or corrupted)");
+
+    auto f = stamp_replies_of(7);
+    auto unasked = take_stamp_replies(f, stamp_wire(7, 0, t0), 0);
+    ASSERT_FALSE(unasked);
+    EXPECT_EQ(unasked.error().message, "stamp reply 0: the client has sent only 0 request(s)");
 }
