@@ -52,14 +52,19 @@ static __always_inline void fill_event(struct tcpfo_event *ev, __u8 type, __u8 f
 	ev->ktime_ns = bpf_ktime_get_ns();
 }
 
-static __always_inline int output_event(void *record, __u64 size)
+static __always_inline int output_event_flags(void *record, __u64 size, __u64 flags)
 {
-	if (bpf_ringbuf_output(&events, record, size, 0)) {
+	if (bpf_ringbuf_output(&events, record, size, flags)) {
 		stat_inc(TCPFO_STAT_RING_DROPS);
 		return -1;
 	}
 	stat_inc(TCPFO_STAT_EVENTS);
 	return 0;
+}
+
+static __always_inline int output_event(void *record, __u64 size)
+{
+	return output_event_flags(record, size, 0);
 }
 
 /*
@@ -184,7 +189,13 @@ static __always_inline void emit_out_digest(struct __sk_buff *skb, const struct 
 	fill_event(&rec->ev, TCPFO_EV_OUT_DIGEST, TCPFO_EVF_FROM_SERVER, seg);
 	rec->ev.len = len;
 	rec->ev.digest = ((__u64)walk.b << 32) | walk.a;
-	output_event(&rec->ev, sizeof(rec->ev));
+	/*
+	 * No wake-up of failoverd for a digest alone: it rides with the next event that
+	 * wakes it (the client's ACK of these bytes, its next request) or failoverd's
+	 * next tick. Waking both daemons once more per reply doubled a request/response
+	 * round trip through the VIP.
+	 */
+	output_event_flags(&rec->ev, sizeof(rec->ev), BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void remember_syn(const struct tcpfo_segment *seg)

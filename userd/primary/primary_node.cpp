@@ -255,6 +255,9 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
 
 void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
+    // Output digests do not wake the loop (bpf/snoop.bpf.c): at the latest they leave
+    // with this tick.
+    if (!ring_paused_) on_ring_readable();
     const uint64_t now = monotonic_ms();
     // A primary that drops a live backup closes the stream, and the backup takes that
     // for the primary's death: two speakers. Being late to drop a dead backup only
