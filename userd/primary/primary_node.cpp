@@ -221,6 +221,7 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
     if (!conn.has_required_peers()) {
         log_warn("{}: refused by backup {} ({}); unprotected", label(key),
                  peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
+        note_unprotected(key, refuse_reason_text(refused.reason));
         forget_conn(key);  // lifts the clamp
         return;
     }
