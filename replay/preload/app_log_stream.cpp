@@ -2,9 +2,11 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -140,9 +142,15 @@ void record_entry(const AppLogEntry& entry) {
 }
 
 void replay_diverged(const std::string& replica_call, const std::string& primary_call) {
-    die(kReplayFailedExit,
-        "tcpfo-preload: replay diverged at entry %llu: the replica called %s where the primary called %s",
-        static_cast<unsigned long long>(g_replay_index), replica_call.c_str(), primary_call.c_str());
+    const auto index = static_cast<unsigned long long>(g_replay_index);
+    warn("tcpfo-preload: replay diverged at entry %llu: the replica called %s where the primary called %s; "
+         "the replica goes live",
+         index, replica_call.c_str(), primary_call.c_str());
+    // Best effort, never a signal: a log read from a file or pipe has nobody to tell.
+    char notice[48];
+    const int n = std::snprintf(notice, sizeof notice, "diverged %llu\n", index);
+    if (n > 0) (void)syscall(SYS_sendto, log_fd(), notice, size_t(n), MSG_NOSIGNAL | MSG_DONTWAIT, nullptr, 0);
+    go_live();
 }
 
 const AppLogEntry* replay_entry(AppLogKind called) {
@@ -182,7 +190,11 @@ const AppLogEntry* replay_entry(AppLogKind called) {
     g_replay_index = index;
     g_replay_entry = (*decoded)->entry;
     const AppLogKind primary = app_log_kind(g_replay_entry);
-    if (primary != called) replay_diverged(app_log_call_name(called), app_log_call_name(primary));
+    if (primary != called) {
+        replay_diverged(app_log_call_name(called), app_log_call_name(primary));
+        errno = saved_errno;
+        return nullptr;
+    }
     errno = saved_errno;
     return &g_replay_entry;
 }

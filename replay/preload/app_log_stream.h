@@ -26,13 +26,19 @@ uint64_t recorded_bytes();
 uint64_t written_bytes();
 
 // Replay: the next entry, which must be of kind `called` (the call the replica makes
-// now). Returns nullptr at the end of the log, after which the caller and every later
-// call are live. A corrupt or truncated entry, or one of another kind, is one line on
-// stderr and _exit(86). The entry points into a buffer the next call reuses.
+// now). Returns nullptr at the end of the log, or when the entry is of another kind
+// (replay_diverged), after which the caller and every later call are live. A corrupt
+// or truncated entry is one line on stderr and _exit(86). The entry points into a
+// buffer the next call reuses.
 const AppLogEntry* replay_entry(AppLogKind called);
 
-// The replica's call does not fit the primary's: one line on stderr, _exit(86).
-// `replica_call` and `primary_call` name the calls ("getrandom(16)").
-[[noreturn]] void replay_diverged(const std::string& replica_call, const std::string& primary_call);
+// The replica's call does not fit the primary's: it can no longer be in step. One line
+// on stderr, a notice to failoverd on the log channel ("diverged K\n": its backup then
+// protects none of the service's connections, and resets them at takeover rather than
+// continue them from this replica), and the replica goes live: it keeps serving, it is
+// not killed (a backup whose replica died would take over with no service at all).
+// The caller then makes the real call. `replica_call` and `primary_call` name the
+// calls ("getrandom(16)").
+void replay_diverged(const std::string& replica_call, const std::string& primary_call);
 
 }  // namespace tcpfo::preload

@@ -49,9 +49,11 @@ TCPFO_EXPORT int clock_gettime(clockid_t clockid, struct timespec* tp) noexcept 
             if (entry == nullptr) break;
             const auto& e = std::get<ClockGettimeEntry>(*entry);
             // Another clock is another path: CLOCK_MONOTONIC is not CLOCK_REALTIME.
-            if (e.clockid != clockid)
+            if (e.clockid != clockid) {
                 replay_diverged("clock_gettime(" + std::to_string(clockid) + ")",
                                 "clock_gettime(" + std::to_string(e.clockid) + ")");
+                break;  // live from here
+            }
             if (e.ret != 0) {
                 errno = e.err;
                 return e.ret;

@@ -44,11 +44,13 @@ std::span<const uint8_t> returned_bytes(const void* buf, int64_t ret) {
     return {static_cast<const uint8_t*>(buf), ret > 0 ? size_t(ret) : 0};
 }
 
-// The replica asked for fewer bytes than the primary received: another path.
-void check_fits(const char* call, int64_t recorded, size_t asked) {
-    if (recorded > 0 && uint64_t(recorded) > asked)
-        replay_diverged(std::string(call) + " of " + std::to_string(asked) + " bytes",
-                        std::string(call) + " returning " + std::to_string(recorded) + " bytes");
+// The replica asked for fewer bytes than the primary received: another path. False
+// then (the replica went live: make the real call).
+bool fits(const char* call, int64_t recorded, size_t asked) {
+    if (recorded <= 0 || uint64_t(recorded) <= asked) return true;
+    replay_diverged(std::string(call) + " of " + std::to_string(asked) + " bytes",
+                    std::string(call) + " returning " + std::to_string(recorded) + " bytes");
+    return false;
 }
 
 // A device read: recorded or replayed, or nullopt to read the device for real.
@@ -70,7 +72,7 @@ std::optional<int64_t> device_read(void* buf, size_t len, ReadReal read_real) {
             const AppLogEntry* entry = replay_entry(AppLogKind::device_read);
             if (entry == nullptr) return std::nullopt;
             const auto& e = std::get<DeviceReadEntry>(*entry);
-            check_fits("a read of /dev/urandom", e.ret, len);
+            if (!fits("a read of /dev/urandom", e.ret, len)) return std::nullopt;
             if (e.ret < 0) {
                 errno = e.err;
                 return -1;
@@ -110,7 +112,7 @@ TCPFO_EXPORT ssize_t getrandom(void* buf, size_t len, unsigned int flags) {
             const AppLogEntry* entry = replay_entry(AppLogKind::getrandom);
             if (entry == nullptr) break;
             const auto& e = std::get<GetrandomEntry>(*entry);
-            check_fits("getrandom", e.ret, len);
+            if (!fits("getrandom", e.ret, len)) break;
             if (e.ret < 0) {
                 errno = e.err;
                 return -1;
@@ -219,10 +221,9 @@ TCPFO_EXPORT size_t fread(void* buf, size_t size, size_t count, FILE* stream) {
             return int64_t(real(buf, size, n / size, stream) * size);
         });
         if (ret) {
-            if (*ret < 0 || *ret % int64_t(size) != 0)
-                replay_diverged("fread of " + std::to_string(size) + "-byte items from /dev/urandom",
-                                "a read of /dev/urandom returning " + std::to_string(*ret));
-            return size_t(*ret) / size;
+            if (*ret >= 0 && *ret % int64_t(size) == 0) return size_t(*ret) / size;
+            replay_diverged("fread of " + std::to_string(size) + "-byte items from /dev/urandom",
+                            "a read of /dev/urandom returning " + std::to_string(*ret));
         }
     }
     return real(buf, size, count, stream);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,7 +154,7 @@ TEST(AppLogSink, HoldsWritesToTheReplicaAndEndsTheLogAtTakeover) {
     auto created = EventLoop::create();
     ASSERT_TRUE(created);
     EventLoop& loop = **created;
-    AppLogSink sink(loop);
+    AppLogSink sink(loop, [](AppRefuseReason) {});
     const std::string first = "first-", second = "second";
     EXPECT_FALSE(sink.on_record({0, std::span(reinterpret_cast<const uint8_t*>(first.data()), first.size())}));
     EXPECT_EQ(sink.held(), first.size());
@@ -178,7 +179,7 @@ TEST(AppLogSink, RefusesALogThatBeganBeforeItJoined) {
     auto created = EventLoop::create();
     ASSERT_TRUE(created);
     EventLoop& loop = **created;
-    AppLogSink sink(loop);
+    AppLogSink sink(loop, [](AppRefuseReason) {});
     Pair replica = stream_pair();
     std::string why;
     ASSERT_TRUE(sink.attach(std::move(replica.ours), 9, why));
@@ -194,4 +195,28 @@ TEST(AppLogSink, RefusesALogThatBeganBeforeItJoined) {
     bool eof = false;
     read_all(replica.peer.get(), &eof);
     EXPECT_TRUE(eof);
+}
+
+TEST(AppLogSink, AReplicaWhoseReplayDivergedIsRefusedThroughTheCallback) {
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    EventLoop& loop = **created;
+    std::optional<AppRefuseReason> told;
+    AppLogSink sink(loop, [&](AppRefuseReason r) { told = r; });
+    Pair replica = stream_pair();
+    std::string why;
+    ASSERT_TRUE(sink.attach(std::move(replica.ours), 9, why));
+    const std::string bytes = "entries";
+    EXPECT_FALSE(sink.on_record({0, std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())}));
+    run(loop);
+    EXPECT_FALSE(told);
+    ASSERT_EQ(::send(replica.peer.get(), "diverged 7\n", 11, 0), 11);
+    run(loop);
+    ASSERT_TRUE(told);
+    EXPECT_EQ(*told, AppRefuseReason::replica_diverged);
+    EXPECT_TRUE(sink.refused());
+    EXPECT_EQ(sink.held(), 0u);
+    bool eof = false;
+    read_all(replica.peer.get(), &eof);
+    EXPECT_TRUE(eof) << "the channel of a diverged replica stays open";
 }

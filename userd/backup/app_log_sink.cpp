@@ -46,24 +46,42 @@ bool AppLogSink::attach(UniqueFd fd, int pid, std::string& why) {
     }
     fd_ = std::move(fd);
     pid_ = pid;
-    if (auto r = loop_.add(fd_.get(), 0, [this](uint32_t events) {
-            if (events & (EPOLLERR | EPOLLHUP)) {
-                log_warn("service pid {}: its log channel closed (the replica ended?)", pid_);
-                loop_.remove(fd_.get());
-                fd_.reset();
-                return;
-            }
-            pump();
-        });
-        !r) {
+    if (auto r = loop_.add(fd_.get(), EPOLLIN, [this](uint32_t events) { on_events(events); }); !r) {
         why = r.error().message;
         fd_.reset();
         return false;
     }
+    interest_ = EPOLLIN;
     log_info("service pid {}: replaying the primary's log ({} byte(s) so far)", pid, received_);
     if (refused_) end_channel();
     else pump();
     return true;
+}
+
+void AppLogSink::on_events(uint32_t events) {
+    if (events & EPOLLIN) {
+        // The replica's library writes only to say its replay diverged.
+        char notice[64];
+        const ssize_t n = ::recv(fd_.get(), notice, sizeof notice - 1, MSG_DONTWAIT);
+        if (n > 0) {
+            notice[n] = '\0';
+            if (char* newline = std::strchr(notice, '\n')) *newline = '\0';
+            log_error("service pid {}: the replica says '{}': its replay left the primary's log", pid_, notice);
+            if (!refused_) {
+                refuse(AppRefuseReason::replica_diverged);
+                if (on_refused_) on_refused_(AppRefuseReason::replica_diverged);
+            }
+            return;
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) events |= EPOLLHUP;
+    }
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        log_warn("service pid {}: its log channel closed (the replica ended?)", pid_);
+        loop_.remove(fd_.get());
+        fd_.reset();
+        return;
+    }
+    pump();
 }
 
 void AppLogSink::finish() {
@@ -86,7 +104,7 @@ void AppLogSink::pump() {
         pending_.pop_front(size_t(n));
     }
     (void)pending_.release_if_empty();
-    set_interest(0);
+    set_interest(EPOLLIN);
     if (finishing_) end_channel();
 }
 

@@ -8,10 +8,12 @@
 // A backup that missed the start of the log (it joined late), or whose log would
 // outgrow kMaxBuffered because no replica reads it, refuses it: its replica cannot be
 // in step, so it protects none of the service's connections (BackupNode) and closes
-// the replica's channel (its library goes live at once).
+// the replica's channel (its library goes live at once). So does a backup whose
+// replica's library reports that its replay diverged ("diverged K" on the channel).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,7 +28,10 @@ class AppLogSink {
 public:
     static constexpr size_t kMaxBuffered = 64 << 20;
 
-    explicit AppLogSink(EventLoop& loop) : loop_(loop) {}
+    // `on_refused` runs when the refusal comes from the replica's side (its library
+    // reports that its replay diverged); refusals of a record are returned instead.
+    AppLogSink(EventLoop& loop, std::function<void(AppRefuseReason)> on_refused)
+        : loop_(loop), on_refused_(std::move(on_refused)) {}
     ~AppLogSink();
 
     // APP_LOG from the primary. Returns a refusal the first time the log cannot be
@@ -53,8 +58,10 @@ private:
     void pump();
     void end_channel();
     void set_interest(uint32_t want);
+    void on_events(uint32_t events);
 
     EventLoop& loop_;
+    std::function<void(AppRefuseReason)> on_refused_;
     UniqueFd fd_;
     int pid_ = 0;
     ByteQueue pending_;           // received, not written to the replica yet

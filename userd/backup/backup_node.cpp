@@ -33,7 +33,7 @@ BackupNode::~BackupNode() {
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
     std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
     BackupNode* self = node.get();
-    self->app_log_ = std::make_unique<AppLogSink>(loop);
+    self->app_log_ = std::make_unique<AppLogSink>(loop, [self](AppRefuseReason r) { self->refuse_service(r); });
 
     // Two descriptors per connection (the replica connection, the socket prepared for
     // its rebuild): the open-file limit decides how many connections this node holds.
@@ -185,21 +185,25 @@ void BackupNode::on_primary_record(const Record& record) {
 }
 
 void BackupNode::on_app_log(const AppLogRecord& r) {
-    if (auto refusal = app_log_->on_record(r)) {
-        primary_->send(AppRefusedRecord{*refusal});
-        // Its replica cannot be in step: none of the service's connections can be
-        // continued from it. The primary keeps protecting them with other backups.
-        std::vector<uint64_t> ids;
-        for (const auto& [id, f] : feeds_) ids.push_back(id);
-        for (uint64_t id : ids) {
-            auto it = feeds_.find(id);
-            refuse(it->second->conn(), RefuseReason::out_of_step, "");
-            hooks_->release(conn_key_of(it->second->conn()));
-            feeds_.erase(it);
-        }
-        return;
-    }
+    if (auto refusal = app_log_->on_record(r)) return refuse_service(*refusal);
     if (!app_log_->refused()) primary_->send(AppStableRecord{app_log_->held()});
+}
+
+void BackupNode::refuse_service(AppRefuseReason reason) {
+    if (primary_ && !primary_->closed()) primary_->send(AppRefusedRecord{reason});
+    // After a takeover the connections are the splices' (their digests still guard
+    // what the replica writes).
+    if (takeover_) return;
+    // Its replica cannot be in step: none of the service's connections can be
+    // continued from it. The primary keeps protecting them with other backups.
+    std::vector<uint64_t> ids;
+    for (const auto& [id, f] : feeds_) ids.push_back(id);
+    for (uint64_t id : ids) {
+        auto it = feeds_.find(id);
+        refuse(it->second->conn(), RefuseReason::out_of_step, "");
+        hooks_->release(conn_key_of(it->second->conn()));
+        feeds_.erase(it);
+    }
 }
 
 Result<ControlServer::ServiceOffer> BackupNode::offer_service(int pid) {

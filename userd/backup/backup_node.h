@@ -50,6 +50,9 @@ private:
     std::vector<ConnStatus> feed_statuses() const;
     void open_feed(const ConnOpenRecord& conn);
     void on_app_log(const AppLogRecord& record);
+    // The replica cannot be in step with the service: tell the primary, and hand back
+    // every connection of the service.
+    void refuse_service(AppRefuseReason reason);
     // Tells the primary this backup does not hold the connection (so it lifts the
     // clamp instead of waiting for acknowledgements that never come), in one log line.
     void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);

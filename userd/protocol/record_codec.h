@@ -186,6 +186,7 @@ struct AppStableRecord {
 enum class AppRefuseReason : uint8_t {
     joined_late = 1,  // the log began before this backup's stream: its replica missed state
     overflow = 2,     // the log outgrew the backup's bound (its replica does not read it)
+    replica_diverged = 3,  // the replica's replay diverged from the log: it went live
 };
 const char* app_refuse_reason_text(AppRefuseReason reason);
 
