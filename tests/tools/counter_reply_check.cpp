@@ -1,4 +1,5 @@
 #include "counter_reply_check.h"
+#include "fixed_replies.h"
 
 #include <algorithm>
 #include <cstring>
@@ -36,17 +37,9 @@ std::optional<std::uint32_t> CounterReplyCheck::claim(std::uint64_t value, std::
 
 Result<void> CounterReplyCheck::take(CounterReplies& replies, std::span<const std::uint8_t> bytes,
                                      std::uint64_t requests_sent) {
-    while (!bytes.empty()) {
-        const std::size_t n = std::min(bytes.size(), counter_reply_size - replies.partial_len);
-        std::memcpy(replies.partial + replies.partial_len, bytes.data(), n);
-        replies.partial_len += n;
-        bytes = bytes.subspan(n);
-        if (replies.partial_len < counter_reply_size) break;
-        replies.partial_len = 0;
-        const auto reply = std::span<const std::uint8_t, counter_reply_size>(replies.partial, counter_reply_size);
-        if (auto ok = check(replies, reply, requests_sent); !ok) return ok;
-    }
-    return {};
+    return take_fixed_replies<counter_reply_size>(replies, bytes, [&](std::span<const std::uint8_t, counter_reply_size> reply) {
+        return check(replies, reply, requests_sent);
+    });
 }
 
 Result<void> CounterReplyCheck::check(CounterReplies& replies, std::span<const std::uint8_t, counter_reply_size> wire,

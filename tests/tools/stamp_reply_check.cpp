@@ -1,4 +1,5 @@
 #include "stamp_reply_check.h"
+#include "fixed_replies.h"
 
 #include <algorithm>
 #include <cstring>
@@ -41,17 +42,9 @@ Result<void> check(StampReplies& replies, std::span<const std::uint8_t, stamp_re
 
 Result<void> take_stamp_replies(StampReplies& replies, std::span<const std::uint8_t> bytes,
                                 std::uint64_t requests_sent) {
-    while (!bytes.empty()) {
-        const std::size_t n = std::min(bytes.size(), stamp_reply_size - replies.partial_len);
-        std::memcpy(replies.partial + replies.partial_len, bytes.data(), n);
-        replies.partial_len += n;
-        bytes = bytes.subspan(n);
-        if (replies.partial_len < stamp_reply_size) break;
-        replies.partial_len = 0;
-        const auto reply = std::span<const std::uint8_t, stamp_reply_size>(replies.partial, stamp_reply_size);
-        if (auto ok = check(replies, reply, requests_sent); !ok) return ok;
-    }
-    return {};
+    return take_fixed_replies<stamp_reply_size>(replies, bytes, [&](std::span<const std::uint8_t, stamp_reply_size> reply) {
+        return check(replies, reply, requests_sent);
+    });
 }
 
 }  // namespace tcpfo::streamtest
