@@ -66,7 +66,19 @@ void OutputCheck::expect(const OutputDigestRecord& record, std::span<const uint8
     running_ = d;
 }
 
+void OutputCheck::primary_ended(uint64_t at) {
+    primary_end_ = std::min(primary_end_, at);
+    if (observed_ > primary_end_ && !diverged_at_) {
+        diverged_at_ = primary_end_;
+        ++totals.diverged;
+    }
+}
+
 void OutputCheck::observe(uint64_t at, std::span<const uint8_t> bytes) {
+    if (at + bytes.size() > primary_end_ && !diverged_at_) {
+        diverged_at_ = std::max(at, primary_end_);
+        ++totals.diverged;
+    }
     if (at != observed_) {
         // A gap in what was observed: no pending span can be checked any more.
         unchecked_spans_ += pending_.size() - head_;

@@ -52,6 +52,9 @@ public:
     void observe(uint64_t at, std::span<const uint8_t> bytes);
     // The replica closed its output at offset `at`: a span beyond it was never written.
     void replica_ended(uint64_t at);
+    // The primary's server closed its output (FIN) at offset `at`: a replica byte at or
+    // beyond it is one the client must never get.
+    void primary_ended(uint64_t at);
 
     // The server offset of the first span whose bytes differ, once one did.
     std::optional<uint64_t> diverged_at() const { return diverged_at_; }
@@ -61,8 +64,8 @@ public:
     uint64_t observed() const { return observed_; }
     uint64_t checked_bytes() const { return checked_bytes_; }
     uint64_t unchecked_spans() const { return unchecked_spans_; }
-    // Nothing pending and nothing to report: the owner may free it.
-    bool idle() const { return head_ == pending_.size() && !diverged_at_; }
+    // Nothing pending and nothing to report or watch: the owner may free it.
+    bool idle() const { return head_ == pending_.size() && !diverged_at_ && primary_end_ == kNone; }
 
 private:
     struct Span {
@@ -78,6 +81,7 @@ private:
     size_t head_ = 0;
     SpanDigest running_;  // over the front span's bytes seen so far
     uint64_t observed_;
+    uint64_t primary_end_ = kNone;
     uint64_t checked_bytes_ = 0;
     uint64_t unchecked_spans_ = 0;
     std::optional<uint64_t> diverged_at_;

@@ -127,6 +127,12 @@ void ReplicaFeed::expect_digest(const OutputDigestRecord& span) {
     note_divergence();
 }
 
+void ReplicaFeed::primary_output_ended(uint64_t fin_offset) {
+    server_fin = fin_offset;
+    output_.set_primary_end(fin_offset);
+    note_divergence();
+}
+
 void ReplicaFeed::note_divergence() {
     if (output_.divergence_reported() || !output_.diverged_at()) return;
     output_.set_divergence_reported();

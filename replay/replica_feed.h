@@ -54,6 +54,8 @@ public:
     // A digest of what the primary's server sent (OUTPUT_DIGEST): checked against
     // the replica's output (OutputCheck); a divergence is logged once.
     void expect_digest(const OutputDigestRecord& span);
+    // SERVER_FIN: the primary's output ended there; the replica's must too.
+    void primary_output_ended(uint64_t fin_offset);
 
     // Writes what the log holds, reads what the replica wrote, and re-arms the
     // socket; call after the log or the output's room changed.

@@ -75,6 +75,11 @@ public:
         check_->expect(span, kept_.front(), produced_ - kept_.size());
         if (eof_) check_->replica_ended(produced_);
     }
+    // The primary's FIN (SERVER_FIN): the replica must not write past it.
+    void set_primary_end(uint64_t fin_offset) {
+        if (!check_) check_ = std::make_unique<OutputCheck>(produced_);
+        check_->primary_ended(fin_offset);
+    }
     // Where the replica's output first differed from the primary's, once it did.
     std::optional<uint64_t> diverged_at() const { return check_ ? check_->diverged_at() : std::nullopt; }
     const OutputCheck* check() const { return check_.get(); }

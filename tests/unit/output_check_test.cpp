@@ -132,3 +132,27 @@ TEST(OutputCheck, AtMostkMaxPendingSpansWait) {
     EXPECT_EQ(check.checked_bytes(), OutputCheck::kMaxPending);
     EXPECT_TRUE(check.idle());
 }
+
+TEST(OutputCheck, AReplicaThatWritesPastThePrimarysFinDiverged) {
+    const auto stream = bytes_of(3000, 7);
+    OutputCheck before(0);  // the FIN is known before the replica wrote past it
+    before.primary_ended(2000);
+    EXPECT_FALSE(before.idle()) << "freed while it still has to watch the FIN";
+    before.observe(0, std::span(stream).first(2000));
+    EXPECT_FALSE(before.diverged_at());
+    before.observe(2000, std::span(stream).subspan(2000, 1));
+    ASSERT_TRUE(before.diverged_at());
+    EXPECT_EQ(*before.diverged_at(), 2000u);
+
+    OutputCheck after(0);  // the replica wrote past it first
+    after.observe(0, std::span(stream).first(2500));
+    after.primary_ended(2000);
+    ASSERT_TRUE(after.diverged_at());
+    EXPECT_EQ(*after.diverged_at(), 2000u);
+
+    OutputCheck exact(0);  // the same length: no divergence
+    exact.primary_ended(2000);
+    exact.observe(0, std::span(stream).first(2000));
+    exact.replica_ended(2000);
+    EXPECT_FALSE(exact.diverged_at());
+}

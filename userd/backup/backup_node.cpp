@@ -167,7 +167,7 @@ void BackupNode::on_primary_record(const Record& record) {
                     dirty_.push_back(r.conn_id);
                 }
             } else if constexpr (std::is_same_v<T, ServerFinRecord>) {
-                if (auto* f = feed(r.conn_id)) f->server_fin = r.offset;
+                if (auto* f = feed(r.conn_id)) f->primary_output_ended(r.offset);
             } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
                 if (auto* f = feed(r.conn_id)) f->expect_digest(r);
             } else if constexpr (std::is_same_v<T, AppLogRecord>) {
