@@ -161,6 +161,8 @@ public:
 
     const std::vector<uint8_t>& log() const { return log_; }
     uint64_t log_bytes() const { return log_.size(); }
+    // A line the library wrote on the channel (replay: its divergence notice).
+    std::string read_notice() { return read_line(conn_, kPositiveWaitMs); }
     void close_connection() {
         if (conn_ >= 0) ::close(conn_);
         conn_ = -1;
@@ -435,6 +437,38 @@ TEST_F(TcpfoRun, ReplayGivesTheRecordedRepliesAndWaitsForEntries) {
     EXPECT_TRUE(run.running());
     run.kill();
     EXPECT_EQ(run.stderr_text(), "");
+}
+
+// A replica whose calls leave the log (here: a getrandom entry where the service reads
+// the clock first) goes live rather than die, says so on stderr and tells failoverd on
+// the channel ("diverged K": its backup then hands the service's connections back), and
+// serves on with real results.
+TEST_F(TcpfoRun, ReplayThatLeavesTheLogGoesLiveAndTellsFailoverd) {
+    FakeDaemon daemon(control_);
+    daemon.listen();
+    TcpfoRunProcess run({"--control", control_, "--", GATED_SERVICE_PATH});
+    ASSERT_EQ(daemon.accept_announcement(), announcement(run.pid()));
+    const std::vector<uint8_t> random(8, 0x5a);
+    std::vector<uint8_t> log;
+    encode_app_log_entry(AppLogEntry{GetrandomEntry{8, 0, random}}, log);
+    std::string first("{\"mode\":\"replay\"}\n");
+    first.append(log.begin(), log.end());
+    daemon.send(first);
+    const int port = run.port();
+    ASSERT_GT(port, 0) << run.stderr_text();
+    Client client(port);
+    client.request("alpha");
+    EXPECT_EQ(daemon.read_notice(), "diverged 1\n");
+    const std::string live = client.reply();
+    EXPECT_TRUE(live.starts_with("reply 1 to 'alpha': ")) << live;
+    client.request("beta");
+    EXPECT_TRUE(client.reply().starts_with("reply 2 to 'beta': "));
+    EXPECT_TRUE(run.running()) << "a replica whose replay diverged was killed";
+    run.kill();
+    EXPECT_NE(run.stderr_text().find("tcpfo-preload: replay diverged at entry 1: the replica called clock_gettime where "
+                                     "the primary called getrandom; the replica goes live"),
+              std::string::npos)
+        << run.stderr_text();
 }
 
 // tcpfo-run first, failoverd later: no socket file (ENOENT), then one nobody listens on
