@@ -161,7 +161,6 @@ bool ConnectionSplice::move(Direction& d) {
             return false;
         }
         if (checking && !observe_replica_output(std::span<const uint8_t>(buf, size_t(n)))) return false;
-        if (toward_client && !checking) replica_offset_ += uint64_t(n);
         if (skipping) {
             d.skip -= std::min<uint64_t>(d.skip, uint64_t(n));
             if (toward_client) sent_offset_ += uint64_t(n);  // the buffer is empty while skipping

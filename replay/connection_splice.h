@@ -89,7 +89,7 @@ private:
     std::unique_ptr<OutputCheck> check_;
     uint64_t opened_ms_ = 0;
     uint64_t sent_offset_ = 0;     // server offset of to_client_.buffer's first byte
-    uint64_t replica_offset_ = 0;  // server offset of the replica's next byte
+    uint64_t replica_offset_ = 0;  // server offset of the replica's next byte (kept while checking)
     std::function<void(uint64_t)> on_diverged_;
     bool done_ = false;
     uint32_t client_interest_ = 0, replica_interest_ = 0;

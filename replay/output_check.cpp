@@ -15,13 +15,15 @@ OutputCheck::~OutputCheck() {
     totals.unchecked_spans += unchecked_spans_;
 }
 
+void OutputCheck::diverge(uint64_t at) {
+    if (diverged_at_) return;  // the first difference is the one that counts
+    diverged_at_ = at;
+    ++totals.diverged;
+}
+
 void OutputCheck::settle(const Span& span, uint64_t digest) {
-    if (digest == span.digest) {
-        checked_bytes_ += span.length;
-    } else if (!diverged_at_) {
-        diverged_at_ = span.offset;
-        ++totals.diverged;
-    }
+    if (digest == span.digest) checked_bytes_ += span.length;
+    else diverge(span.offset);
 }
 
 void OutputCheck::pop_front() {
@@ -68,17 +70,11 @@ void OutputCheck::expect(const OutputDigestRecord& record, std::span<const uint8
 
 void OutputCheck::primary_ended(uint64_t at) {
     primary_end_ = std::min(primary_end_, at);
-    if (observed_ > primary_end_ && !diverged_at_) {
-        diverged_at_ = primary_end_;
-        ++totals.diverged;
-    }
+    if (observed_ > primary_end_) diverge(primary_end_);
 }
 
 void OutputCheck::observe(uint64_t at, std::span<const uint8_t> bytes) {
-    if (at + bytes.size() > primary_end_ && !diverged_at_) {
-        diverged_at_ = std::max(at, primary_end_);
-        ++totals.diverged;
-    }
+    if (at + bytes.size() > primary_end_) diverge(std::max(at, primary_end_));
     if (at != observed_) {
         // A gap in what was observed: no pending span can be checked any more.
         unchecked_spans_ += pending_.size() - head_;
@@ -104,10 +100,7 @@ void OutputCheck::observe(uint64_t at, std::span<const uint8_t> bytes) {
 void OutputCheck::replica_ended(uint64_t at) {
     // The primary's server wrote past `at` (a pending span ends beyond it): the two
     // outputs differ from there on.
-    if (head_ < pending_.size() && !diverged_at_) {
-        diverged_at_ = at;
-        ++totals.diverged;
-    }
+    if (head_ < pending_.size()) diverge(at);
 }
 
 }  // namespace tcpfo

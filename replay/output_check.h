@@ -74,6 +74,7 @@ private:
         uint32_t length;
         uint64_t end() const { return offset + length; }
     };
+    void diverge(uint64_t at);
     void settle(const Span& span, uint64_t digest);
     void pop_front();
 

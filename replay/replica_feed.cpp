@@ -128,7 +128,6 @@ void ReplicaFeed::expect_digest(const OutputDigestRecord& span) {
 }
 
 void ReplicaFeed::primary_output_ended(uint64_t fin_offset) {
-    server_fin = fin_offset;
     output_.set_primary_end(fin_offset);
     note_divergence();
 }

@@ -44,7 +44,6 @@ public:
     const ReplicaOutput& output() const { return output_; }
     bool broken() const { return broken_; }
     ClientView client;
-    std::optional<uint64_t> server_fin;  // server stream offset of the primary's FIN
     uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
     uint64_t last_input_ms = 0;          // when the client's bytes last reached the log (monotonic)
 

@@ -22,6 +22,11 @@ namespace tcpfo {
 
 namespace {
 
+// Why a connection whose replica diverged is reset (log line and status).
+std::string diverged_reason(uint64_t at) {
+    return fmt::format("its replica's output differs from the primary's from server offset {} on", at);
+}
+
 // How long the replica may take to read the log's tail before we rebuild anyway.
 // Rebuilding does not need the replica to have caught up (the splice skips output
 // the client already has); waiting only makes the first bytes after takeover come
@@ -272,7 +277,7 @@ void Takeover::rebuild_all() {
         }
         if (auto at = feed.output().diverged_at()) {
             ++report_.reset_diverged;
-            reset_conn(conn, fmt::format("its replica's output differs from the primary's from server offset {} on", *at));
+            reset_conn(conn, diverged_reason(*at));
             it = conns_.erase(it);
             continue;
         }
@@ -371,7 +376,7 @@ void Takeover::serve_all() {
             ++report_.reset;
             ++report_.reset_diverged;
             --report_.rebuilt;
-            resets_.emplace(conn_id, fmt::format("its replica's output differs from the primary's from server offset {} on", at));
+            resets_.emplace(conn_id, diverged_reason(at));
         };
         if (conn.position) s.on_first_output = [this, key = conn.key, state = conn.state, fd] {
             ask_for_quick_acks(key, state, fd);
