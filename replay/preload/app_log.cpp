@@ -31,6 +31,7 @@ private:
 class Reader {
 public:
     explicit Reader(std::span<const uint8_t> in) : in_(in) {}
+    uint16_t u16() { uint16_t v = 0; for (int i = 0; i < 2; ++i) v = uint16_t(v << 8 | in_[pos_++]); return v; }
     uint32_t u32() { uint32_t v = 0; for (int i = 0; i < 4; ++i) v = v << 8 | in_[pos_++]; return v; }
     uint64_t u64() { uint64_t v = 0; for (int i = 0; i < 8; ++i) v = v << 8 | in_[pos_++]; return v; }
     int32_t i32() { return int32_t(u32()); }
@@ -51,6 +52,8 @@ constexpr size_t fixed_payload_size(AppLogKind kind) {
         case AppLogKind::getrandom: return 8 + 4;
         case AppLogKind::getpid: return 4;
         case AppLogKind::device_read: return 8 + 4;
+        case AppLogKind::accept: return 4 + 4 + 4 + 4 + 2 + 2;
+        case AppLogKind::feeder_name: return 4 + 2 + 2;
     }
     return 0;
 }
@@ -59,7 +62,7 @@ constexpr bool has_bytes(AppLogKind kind) {
     return kind == AppLogKind::getrandom || kind == AppLogKind::device_read;
 }
 
-bool known_kind(uint8_t k) { return k >= 1 && k <= 6; }
+bool known_kind(uint8_t k) { return k >= 1 && k <= 8; }
 
 uint32_t load_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
@@ -85,6 +88,11 @@ void encode_payload(const AppLogEntry& entry, Writer& w) {
                 w.i64(e.t);
             } else if constexpr (std::is_same_v<T, GetpidEntry>) {
                 w.i32(e.pid);
+            } else if constexpr (std::is_same_v<T, AcceptEntry>) {
+                w.i32(e.listen_fd); w.i32(e.ret); w.i32(e.err); w.u32(e.client_addr);
+                w.u16(e.client_port); w.u16(0);
+            } else if constexpr (std::is_same_v<T, FeederNameEntry>) {
+                w.u32(e.client_addr); w.u16(e.client_port); w.u16(e.feeder_port);
             } else {  // GetrandomEntry, DeviceReadEntry
                 w.i64(e.ret); w.i32(e.err); w.bytes(e.bytes);
             }
@@ -125,6 +133,19 @@ Result<AppLogEntry> decode_payload(AppLogKind kind, std::span<const uint8_t> pay
         case AppLogKind::getpid: return GetpidEntry{r.i32()};
         case AppLogKind::getrandom: return decode_byte_result<GetrandomEntry>(kind, r);
         case AppLogKind::device_read: return decode_byte_result<DeviceReadEntry>(kind, r);
+        case AppLogKind::accept: {
+            AcceptEntry e;
+            e.listen_fd = r.i32(); e.ret = r.i32(); e.err = r.i32(); e.client_addr = r.u32();
+            e.client_port = r.u16();
+            if (r.u16() != 0) return fail("accept entry with nonzero reserved bytes");
+            if (e.ret < -1) return fail("accept entry with invalid result {}", e.ret);
+            return e;
+        }
+        case AppLogKind::feeder_name: {
+            FeederNameEntry e;
+            e.client_addr = r.u32(); e.client_port = r.u16(); e.feeder_port = r.u16();
+            return e;
+        }
     }
     return fail("entry of unknown kind {}", int(kind));
 }
@@ -134,7 +155,8 @@ Result<AppLogEntry> decode_payload(AppLogKind kind, std::span<const uint8_t> pay
 AppLogKind app_log_kind(const AppLogEntry& entry) {
     static constexpr AppLogKind by_index[] = {
         AppLogKind::clock_gettime, AppLogKind::gettimeofday, AppLogKind::time,
-        AppLogKind::getrandom,     AppLogKind::getpid,       AppLogKind::device_read};
+        AppLogKind::getrandom,     AppLogKind::getpid,       AppLogKind::device_read,
+        AppLogKind::accept,        AppLogKind::feeder_name};
     static_assert(std::size(by_index) == std::variant_size_v<AppLogEntry>);
     return by_index[entry.index()];
 }
@@ -147,6 +169,8 @@ const char* app_log_kind_name(AppLogKind kind) {
         case AppLogKind::getrandom: return "getrandom";
         case AppLogKind::getpid: return "getpid";
         case AppLogKind::device_read: return "device-read";
+        case AppLogKind::accept: return "accept";
+        case AppLogKind::feeder_name: return "feeder-name";
     }
     return "unknown";
 }

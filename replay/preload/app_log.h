@@ -35,6 +35,11 @@ enum class AppLogKind : uint8_t {
     getrandom = 4,
     getpid = 5,
     device_read = 6,  // bytes read from /dev/urandom or /dev/random (read or fread)
+    accept = 7,       // accept() or accept4(): which client's connection, or the errno
+    // Never recorded: the backup writes it into the replica's channel (docs/protocol.md,
+    // "Feeder names") so that the replica's library knows which of its incoming
+    // connections carries which client's bytes.
+    feeder_name = 8,
 };
 
 // `err` is the errno of a failed call (ret != 0, or ret == -1 for byte counts), else 0.
@@ -88,8 +93,31 @@ struct DeviceReadEntry {
     }
 };
 
+// The client is an IPv4 address and port, both as host-order values; 0 and 0 when the
+// accepted socket is not IPv4 (a unix socket: nobody a backup can feed) or the call
+// failed. `ret` is the new descriptor or -1 (then `err` is its errno).
+struct AcceptEntry {
+    int32_t listen_fd = 0;
+    int32_t ret = 0;
+    int32_t err = 0;
+    uint32_t client_addr = 0;
+    uint16_t client_port = 0;
+    bool operator==(const AcceptEntry&) const = default;
+};
+
+// The replica's connection from the backup that carries this client's bytes: the
+// replica sees it come from 127.0.0.1 (or the backup's --replica source) at
+// `feeder_port`.
+struct FeederNameEntry {
+    uint32_t client_addr = 0;
+    uint16_t client_port = 0;
+    uint16_t feeder_port = 0;
+    bool operator==(const FeederNameEntry&) const = default;
+};
+
 using AppLogEntry = std::variant<ClockGettimeEntry, GettimeofdayEntry, TimeEntry,
-                                 GetrandomEntry, GetpidEntry, DeviceReadEntry>;
+                                 GetrandomEntry, GetpidEntry, DeviceReadEntry, AcceptEntry,
+                                 FeederNameEntry>;
 
 AppLogKind app_log_kind(const AppLogEntry& entry);
 // The kind in error messages ("clock_gettime", "device-read").

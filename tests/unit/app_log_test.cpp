@@ -23,7 +23,10 @@ std::vector<AppLogEntry> sample_entries(const std::vector<uint8_t>& bytes) {
             GetrandomEntry{-1, 4, {}},
             GetpidEntry{4242},
             DeviceReadEntry{int64_t(bytes.size()), 0, bytes},
-            DeviceReadEntry{0, 0, {}}};
+            DeviceReadEntry{0, 0, {}},
+            AcceptEntry{3, 9, 0, 0xc0000201, 40000},
+            AcceptEntry{3, -1, 11, 0, 0},
+            FeederNameEntry{0xc0000201, 40000, 51234}};
 }
 
 void expect_error(const std::vector<uint8_t>& wire, const std::string& wanted) {
@@ -65,6 +68,20 @@ TEST(AppLog, LayoutIsBigEndianAsDocumented) {
     EXPECT_EQ(encode(DeviceReadEntry{2, 0, two}),
               (std::vector<uint8_t>{6, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0xaa, 0xbb}));
     EXPECT_EQ(encode(GetrandomEntry{2, 0, two})[0], 4);
+    EXPECT_EQ(encode(AcceptEntry{3, 9, 0, 0xc0000201, 0x9c40}),
+              (std::vector<uint8_t>{7, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0, 9, 0, 0, 0, 0,
+                                    192, 0, 2, 1, 0x9c, 0x40, 0, 0}));
+    EXPECT_EQ(encode(FeederNameEntry{0xc0000201, 0x9c40, 0xc822}),
+              (std::vector<uint8_t>{8, 0, 0, 0, 0, 0, 0, 8, 192, 0, 2, 1, 0x9c, 0x40, 0xc8, 0x22}));
+}
+
+TEST(AppLog, RefusesAnAcceptWithReservedBytesOrAResultBelowMinusOne) {
+    auto wire = encode(AcceptEntry{3, 9, 0, 1, 2});
+    wire[27] = 1;
+    expect_error(wire, "accept entry with nonzero reserved bytes");
+    wire = encode(AcceptEntry{3, -1, 11, 0, 0});
+    wire[15] = 0xfe;
+    expect_error(wire, "accept entry with invalid result -2");
 }
 
 TEST(AppLog, EncodesIntoAFixedBuffer) {
@@ -108,8 +125,8 @@ TEST(AppLog, RefusesCorruptEntriesWithOneLineErrors) {
     const auto pid = encode(GetpidEntry{1});
     auto bad = pid; bad[0] = 0;
     expect_error(bad, "entry of unknown kind 0");
-    bad = pid; bad[0] = 7;
-    expect_error(bad, "entry of unknown kind 7");
+    bad = pid; bad[0] = 9;
+    expect_error(bad, "entry of unknown kind 9");
     bad = pid; bad[1] = 1;
     expect_error(bad, "getpid entry with nonzero flags or reserved bits");
     bad = pid; bad[3] = 0x80;
