@@ -42,6 +42,41 @@ TEST(SpanDigest, PiecesOfAnySizeGiveTheDigestOfTheWhole) {
     }
 }
 
+// The definition, one 16-bit word at a time (the hook's, bpf/tcpfo_events.h): each
+// 512-byte chunk, zero-padded, summed as little-endian words modulo 0xffff; a is the
+// sum of the chunk sums, b the sum of the running a's.
+uint64_t reference_digest(std::span<const uint8_t> bytes) {
+    uint32_t a = 0, b = 0;
+    for (size_t chunk = 0; chunk < bytes.size(); chunk += kDigestChunk) {
+        uint64_t sum = 0;
+        for (size_t i = chunk; i < std::min(bytes.size(), chunk + kDigestChunk); i += 2) {
+            const uint64_t high = i + 1 < bytes.size() && i + 1 < chunk + kDigestChunk ? bytes[i + 1] : 0;
+            sum += bytes[i] | high << 8;
+        }
+        a += uint32_t(sum % 0xffff);
+        b += a;
+    }
+    return uint64_t(b) << 32 | a;
+}
+
+TEST(SpanDigest, EqualsTheDefinitionForAnyLengthAndSplit) {
+    std::mt19937 rng(11);
+    for (int trial = 0; trial < 2000; ++trial) {
+        const size_t len = rng() % 3000;
+        std::vector<uint8_t> data(len);
+        const int style = trial % 3;  // random, all 0xff (sums at the modulus), sparse
+        for (auto& byte : data) byte = style == 0 ? uint8_t(rng()) : style == 1 ? 0xff : (rng() % 50 ? 0 : uint8_t(rng()));
+        SpanDigest d;
+        for (size_t at = 0; at < len;) {
+            const size_t n = std::min<size_t>(len - at, 1 + rng() % 37);
+            d.update(std::span(data).subspan(at, n));
+            at += n;
+        }
+        ASSERT_EQ(d.value(), reference_digest(data)) << "length " << len << " style " << style;
+        ASSERT_EQ(digest_of(data), reference_digest(data)) << "length " << len << " style " << style;
+    }
+}
+
 TEST(SpanDigest, SeesChangedValuesAndMovedChunks) {
     auto data = bytes_of(2048, 1);
     const uint64_t original = digest_of(data);
