@@ -370,3 +370,151 @@ TEST_P(InputOrder, ReplicaServesConcurrentConnectionsExactlyAsThePrimary) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Loops, InputOrder, ::testing::Values("epoll", "poll", "select"));
+
+namespace {
+
+// Two clients one after the other: client 0 connects, asks, gets its reply; then
+// client 1 does; then client 1 says "quit". The log has each accept in a turn of its
+// own.
+void record_one_after_another(Recording& rec) {
+    const std::string log_path = temp_path("sequential.log");
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(log_fd, 0);
+    {
+        Service primary("epoll", "record", log_fd);
+        ::close(log_fd);
+        const int port = primary.port();
+        ASSERT_GT(port, 0) << primary.stderr_text();
+        std::vector<int> fds;
+        for (int i = 0; i < 2; ++i) {
+            fds.push_back(connect_to(port));
+            const std::string request = fmt::format("client {} round 0\n", i);
+            rec.clients.push_back({local_port(fds.back()), request, ""});
+            send_all(fds.back(), request);
+            rec.clients.back().output = read_line(fds.back());
+        }
+        send_all(fds.back(), "quit\n");
+        EXPECT_EQ(read_line(fds.back()), "bye\n");
+        EXPECT_EQ(primary.wait_exit(), 0);
+        for (int fd : fds) ::close(fd);
+    }
+    rec.log = read_file(log_path);
+    rec.entries = decode_all(rec.log);
+    std::filesystem::remove(log_path);
+}
+
+std::vector<uint8_t> encode_all(const std::vector<AppLogEntry>& entries, size_t count) {
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i < count && i < entries.size(); ++i) encode_app_log_entry(entries[i], out);
+    return out;
+}
+
+void append(std::vector<uint8_t>& to, const std::vector<uint8_t>& bytes) { to.insert(to.end(), bytes.begin(), bytes.end()); }
+
+}  // namespace
+
+// The primary got descriptor N for a client where the replica has N open already (here
+// the log says 1, the replica's stdout): out of step. One line, "diverged K" on the
+// channel, and the replica serves the client live.
+TEST(InputOrderDivergence, ARecordedDescriptorNumberBusyInTheReplicaGoesLive) {
+    Recording rec;
+    record_one_after_another(rec);
+    ASSERT_FALSE(HasFailure());
+    size_t accept_index = 0;
+    while (accept_index < rec.entries.size() && !std::holds_alternative<AcceptEntry>(rec.entries[accept_index]))
+        ++accept_index;
+    ASSERT_LT(accept_index, rec.entries.size());
+    std::vector<AppLogEntry> entries(rec.entries.begin(), rec.entries.begin() + std::ptrdiff_t(accept_index + 1));
+    std::get<AcceptEntry>(entries.back()).ret = 1;
+
+    Backup backup("epoll");
+    const int feeder = backup.open_feeder(rec.clients[0].port);
+    send_all(feeder, rec.clients[0].input);
+    std::vector<uint8_t> channel = backup.name_of(rec.clients[0].port);
+    append(channel, encode_all(entries, entries.size()));
+    backup.send(channel);
+    EXPECT_EQ(backup.notice(), fmt::format("diverged {}\n", accept_index + 1));
+    const std::string reply = read_line(feeder);
+    EXPECT_TRUE(reply.starts_with("conn 1 req 1 global 1 ")) << reply;
+    EXPECT_TRUE(backup.replica().running());
+    const std::string err = backup.replica().stderr_text();
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find(fmt::format("replay diverged at entry {}: the replica called accept4 on fd 3 with fd 1 already "
+                                   "open in the replica where the primary called accept on fd 3 returning fd 1; the "
+                                   "replica goes live",
+                                   accept_index + 1)),
+              std::string::npos)
+        << err;
+}
+
+// A recorded ready set naming a descriptor the replica never registered on that epoll
+// instance (here stdout): out of step, one line, live.
+TEST(InputOrderDivergence, AReadyDescriptorTheReplicaNeverRegisteredGoesLive) {
+    Recording rec;
+    record_one_after_another(rec);
+    ASSERT_FALSE(HasFailure());
+    size_t ready_index = 0;
+    for (; ready_index < rec.entries.size(); ++ready_index) {
+        const auto* r = std::get_if<ReadyEntry>(&rec.entries[ready_index]);
+        if (r != nullptr && r->ret == 1) break;
+    }
+    ASSERT_LT(ready_index, rec.entries.size());
+    std::vector<AppLogEntry> entries(rec.entries.begin(), rec.entries.begin() + std::ptrdiff_t(ready_index + 1));
+    uint8_t stdout_ready[kReadyFdWireSize];
+    put_ready_fd(stdout_ready, {1, 1});
+    std::get<ReadyEntry>(entries.back()).fds = std::span<const uint8_t>(stdout_ready, sizeof stdout_ready);
+
+    Backup backup("epoll");
+    const int feeder = backup.open_feeder(rec.clients[0].port);
+    send_all(feeder, rec.clients[0].input);
+    std::vector<uint8_t> channel = backup.name_of(rec.clients[0].port);
+    append(channel, encode_all(entries, entries.size()));
+    backup.send(channel);
+    EXPECT_EQ(backup.notice(), fmt::format("diverged {}\n", ready_index + 1));
+    const std::string reply = read_line(feeder);
+    EXPECT_TRUE(reply.starts_with("conn 1 req 1 global 1 ")) << reply;
+    EXPECT_TRUE(backup.replica().running());
+    const std::string err = backup.replica().stderr_text();
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("the replica called epoll_wait on 4 with fd 1 never registered where the primary called "
+                       "epoll_wait on 4 reporting fd 1; the replica goes live"),
+              std::string::npos)
+        << err;
+}
+
+// The backup opened client 1's feeder before client 0's, but the log ends (takeover)
+// before the primary accepted client 1: the replica parked client 1's feeder while it
+// waited for client 0's, replays client 0's turn exactly, and once live its epoll_wait
+// reports the listener readable and accept hands out the parked feeder.
+TEST(InputOrderGoLive, ParkedFeedersAreServedAfterTheLogEnds) {
+    Recording rec;
+    record_one_after_another(rec);
+    ASSERT_FALSE(HasFailure());
+    // Up to the turn that accepts client 1 (the last ready set before its accept).
+    size_t cut = 0, accepts = 0;
+    for (size_t i = 0; i < rec.entries.size(); ++i) {
+        if (std::holds_alternative<ReadyEntry>(rec.entries[i]) && accepts < 2) cut = i;
+        if (const auto* a = std::get_if<AcceptEntry>(&rec.entries[i]); a != nullptr && a->ret >= 0) ++accepts;
+    }
+    ASSERT_EQ(accepts, 2u);
+
+    Backup backup("epoll");
+    const int feeder1 = backup.open_feeder(rec.clients[1].port);
+    send_all(feeder1, rec.clients[1].input);
+    const int feeder0 = backup.open_feeder(rec.clients[0].port);
+    send_all(feeder0, rec.clients[0].input);
+    std::vector<uint8_t> channel = backup.name_of(rec.clients[0].port);
+    append(channel, backup.name_of(rec.clients[1].port));
+    append(channel, encode_all(rec.entries, cut));
+    backup.send(channel);
+    EXPECT_EQ(read_line(feeder0), rec.clients[0].output);
+    EXPECT_TRUE(read_line(feeder1, 300).empty()) << "the parked feeder was served before the log ended";
+    backup.close_channel();
+    const std::string reply = read_line(feeder1);
+    EXPECT_TRUE(reply.starts_with("conn 2 req 1 global 2 ")) << reply;
+    EXPECT_NE(reply.find("to 'client 1 round 0'"), std::string::npos) << reply;
+    send_all(feeder1, "again\n");
+    EXPECT_TRUE(read_line(feeder1).starts_with("conn 2 req 2 global 3 "));
+    EXPECT_TRUE(backup.replica().running());
+    EXPECT_EQ(backup.replica().stderr_text(), "");
+}
