@@ -9,7 +9,9 @@
 // clock and 4 random bytes; the peer from accept and from getpeername. It reads in
 // small portions (13 bytes, read() and recv() on alternate connections) so a request
 // takes several reads. A connection's end of file closes it; "quit" answers "bye" and
-// exits 0. Waits time out after 200 ms (the timeouts are replayed too).
+// exits 0. Waits time out after 200 ms (the timeouts are replayed too). With a second
+// argument "thread", a second thread peeks at the first connection once (which the
+// library must refuse).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +29,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -58,6 +61,7 @@ int g_accepted = 0;
 long g_global = 0;
 std::map<int, Conn*> g_conns;
 Conn g_listener_tag;  // the listener's epoll data points here
+bool g_peek_from_thread = false;
 
 void write_all(int fd, const std::string& s) {
     size_t done = 0;
@@ -98,6 +102,12 @@ void accept_all() {
         if (getpeername(fd, reinterpret_cast<sockaddr*>(&name), &len) != 0) die("getpeername");
         c->name = text(name);
         g_conns[fd] = c;
+        if (g_peek_from_thread && c->ordinal == 1) {
+            std::thread([fd] {
+                char byte;
+                (void)recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            }).join();
+        }
         if (g_loop == Loop::epoll) {
             epoll_event ev{};
             ev.events = EPOLLIN;
@@ -204,9 +214,10 @@ int main(int argc, char** argv) {
     if (mode == "poll") g_loop = Loop::poll;
     else if (mode == "select") g_loop = Loop::select;
     else if (mode != "epoll") {
-        std::fprintf(stderr, "usage: multi_service [epoll|poll|select]\n");
+        std::fprintf(stderr, "usage: multi_service [epoll|poll|select] [thread]\n");
         return 2;
     }
+    g_peek_from_thread = argc > 2 && std::string(argv[2]) == "thread";
     g_listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (g_listener < 0) die("socket");
     sockaddr_in addr{};
