@@ -554,3 +554,34 @@ TEST(InputOrderRefusal, ASecondThreadOnAClientConnectionStopsRecording) {
         EXPECT_FALSE(std::holds_alternative<ClockGettimeEntry>(e));
     }
 }
+
+// A forked child writing to a client connection: no log can give a replica that. The
+// child exits 87 with one line before it writes; the parent records on.
+TEST(InputOrderRefusal, AForkedChildUsingAClientConnectionExits) {
+    const std::string log_path = temp_path("child.log");
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(log_fd, 0);
+    Service primary("epoll", "record", log_fd, "child");
+    ::close(log_fd);
+    const int port = primary.port();
+    ASSERT_GT(port, 0) << primary.stderr_text();
+    const int fd = connect_to(port);
+    send_all(fd, "one\n");
+    EXPECT_TRUE(read_line(fd).starts_with("conn 1 req 1 global 1 ")) << "the child's bytes reached the client";
+    send_all(fd, "quit\n");
+    EXPECT_EQ(read_line(fd), "bye\n");
+    EXPECT_EQ(primary.wait_exit(), 0);
+    ::close(fd);
+    const std::string err = primary.stderr_text();
+    EXPECT_TRUE(std::regex_search(err, std::regex("^tcpfo-preload: forked child [0-9]+ called write on fd [0-9]+, which "
+                                                  "its parent records or replays: a replica cannot be given a child's "
+                                                  "use of a client connection; the child exits\nmulti_service: child "
+                                                  "exit 87\n$")))
+        << err;
+    // The parent recorded on: its read of the request and its clock are in the log.
+    const auto log = read_file(log_path);
+    std::filesystem::remove(log_path);
+    int reads = 0;
+    for (const AppLogEntry& e : decode_all(log)) reads += std::holds_alternative<SocketReadEntry>(e);
+    EXPECT_GT(reads, 0);
+}

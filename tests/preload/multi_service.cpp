@@ -10,8 +10,9 @@
 // small portions (13 bytes, read() and recv() on alternate connections) so a request
 // takes several reads. A connection's end of file closes it; "quit" answers "bye" and
 // exits 0. Waits time out after 200 ms (the timeouts are replayed too). With a second
-// argument "thread", a second thread peeks at the first connection once (which the
-// library must refuse).
+// argument "thread", a second thread peeks at the first connection once; with "child",
+// a forked child writes "child\n" to it and the parent waits for the child (both of
+// which the library must refuse).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <sys/random.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +64,7 @@ long g_global = 0;
 std::map<int, Conn*> g_conns;
 Conn g_listener_tag;  // the listener's epoll data points here
 bool g_peek_from_thread = false;
+bool g_write_from_child = false;
 
 void write_all(int fd, const std::string& s) {
     size_t done = 0;
@@ -107,6 +110,16 @@ void accept_all() {
                 char byte;
                 (void)recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
             }).join();
+        }
+        if (g_write_from_child && c->ordinal == 1) {
+            const pid_t child = fork();
+            if (child == 0) {
+                (void)!write(fd, "child\n", 6);
+                _exit(0);
+            }
+            int status = 0;
+            waitpid(child, &status, 0);
+            std::fprintf(stderr, "multi_service: child exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         }
         if (g_loop == Loop::epoll) {
             epoll_event ev{};
@@ -214,10 +227,11 @@ int main(int argc, char** argv) {
     if (mode == "poll") g_loop = Loop::poll;
     else if (mode == "select") g_loop = Loop::select;
     else if (mode != "epoll") {
-        std::fprintf(stderr, "usage: multi_service [epoll|poll|select] [thread]\n");
+        std::fprintf(stderr, "usage: multi_service [epoll|poll|select] [thread|child]\n");
         return 2;
     }
     g_peek_from_thread = argc > 2 && std::string(argv[2]) == "thread";
+    g_write_from_child = argc > 2 && std::string(argv[2]) == "child";
     g_listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (g_listener < 0) die("socket");
     sockaddr_in addr{};
