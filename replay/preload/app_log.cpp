@@ -54,15 +54,30 @@ constexpr size_t fixed_payload_size(AppLogKind kind) {
         case AppLogKind::device_read: return 8 + 4;
         case AppLogKind::accept: return 4 + 4 + 4 + 4 + 2 + 2;
         case AppLogKind::feeder_name: return 4 + 2 + 2;
+        case AppLogKind::ready: return 2 + 2 + 4 + 4 + 4 + 4;
+        case AppLogKind::socket_read:
+        case AppLogKind::socket_write: return 4 + 2 + 2 + 8 + 4;
+        case AppLogKind::socket_name: return 4 + 2 + 2 + 4 + 4 + 4;
     }
     return 0;
 }
 
+// Kinds whose fixed part is followed by a variable tail, and the longest tail each may
+// carry (the payload limit bounds the byte-carrying ones).
 constexpr bool has_bytes(AppLogKind kind) {
-    return kind == AppLogKind::getrandom || kind == AppLogKind::device_read;
+    return kind == AppLogKind::getrandom || kind == AppLogKind::device_read ||
+           kind == AppLogKind::ready || kind == AppLogKind::socket_name;
 }
 
-bool known_kind(uint8_t k) { return k >= 1 && k <= 8; }
+constexpr size_t max_tail(AppLogKind kind) {
+    switch (kind) {
+        case AppLogKind::ready: return size_t(kMaxReadyFds) * kReadyFdWireSize;
+        case AppLogKind::socket_name: return kMaxSocketAddressSize;
+        default: return kMaxAppLogPayload;
+    }
+}
+
+bool known_kind(uint8_t k) { return k >= 1 && k <= 12; }
 
 uint32_t load_be32(const uint8_t* p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
@@ -73,6 +88,8 @@ size_t payload_size(const AppLogEntry& entry) {
     size_t size = fixed_payload_size(kind);
     if (const auto* g = std::get_if<GetrandomEntry>(&entry)) size += g->bytes.size();
     if (const auto* d = std::get_if<DeviceReadEntry>(&entry)) size += d->bytes.size();
+    if (const auto* r = std::get_if<ReadyEntry>(&entry)) size += r->fds.size();
+    if (const auto* n = std::get_if<SocketNameEntry>(&entry)) size += n->address.size();
     return size;
 }
 
@@ -93,6 +110,14 @@ void encode_payload(const AppLogEntry& entry, Writer& w) {
                 w.u16(e.client_port); w.u16(0);
             } else if constexpr (std::is_same_v<T, FeederNameEntry>) {
                 w.u32(e.client_addr); w.u16(e.client_port); w.u16(e.feeder_port);
+            } else if constexpr (std::is_same_v<T, ReadyEntry>) {
+                w.u16(uint16_t(e.call)); w.u16(0); w.i32(e.handle); w.i32(e.ret); w.i32(e.err);
+                w.u32(uint32_t(e.count())); w.bytes(e.fds);
+            } else if constexpr (std::is_same_v<T, SocketReadEntry> || std::is_same_v<T, SocketWriteEntry>) {
+                w.i32(e.fd); w.u16(e.call); w.u16(0); w.i64(e.ret); w.i32(e.err);
+            } else if constexpr (std::is_same_v<T, SocketNameEntry>) {
+                w.i32(e.fd); w.u16(uint16_t(e.call)); w.u16(0); w.i32(e.ret); w.i32(e.err);
+                w.u32(uint32_t(e.address.size())); w.bytes(e.address);
             } else {  // GetrandomEntry, DeviceReadEntry
                 w.i64(e.ret); w.i32(e.err); w.bytes(e.bytes);
             }
@@ -146,6 +171,54 @@ Result<AppLogEntry> decode_payload(AppLogKind kind, std::span<const uint8_t> pay
             e.client_addr = r.u32(); e.client_port = r.u16(); e.feeder_port = r.u16();
             return e;
         }
+        case AppLogKind::ready: {
+            ReadyEntry e;
+            const uint16_t call = r.u16();
+            if (r.u16() != 0) return fail("ready entry with nonzero reserved bytes");
+            e.handle = r.i32(); e.ret = r.i32(); e.err = r.i32();
+            const uint32_t count = r.u32();
+            e.fds = r.rest();
+            if (call < 1 || call > 3) return fail("ready entry for unknown call {}", call);
+            e.call = ReadyCall(call);
+            if (e.ret < -1) return fail("ready entry with invalid result {}", e.ret);
+            if (count > kMaxReadyFds) return fail("ready entry with {} descriptors above {}", count, kMaxReadyFds);
+            if (e.fds.size() != size_t(count) * kReadyFdWireSize)
+                return fail("ready entry naming {} descriptors carries {} bytes", count, e.fds.size());
+            // epoll and poll return the number of ready descriptors; select the number
+            // of set bits, at least one per descriptor named.
+            const bool exact = e.call != ReadyCall::select;
+            if (e.ret == -1 ? count != 0 : (exact ? uint32_t(e.ret) != count : uint32_t(e.ret) < count))
+                return fail("ready entry returning {} names {} descriptors", e.ret, count);
+            return e;
+        }
+        case AppLogKind::socket_read:
+        case AppLogKind::socket_write: {
+            SocketIoEntry e;
+            e.fd = r.i32(); e.call = r.u16();
+            if (r.u16() != 0) return fail("{} entry with nonzero reserved bytes", app_log_kind_name(kind));
+            e.ret = r.i64(); e.err = r.i32();
+            if (e.call < 1 || e.call > kMaxSocketCall)
+                return fail("{} entry for unknown call {}", app_log_kind_name(kind), e.call);
+            if (e.ret < -1) return fail("{} entry with invalid result {}", app_log_kind_name(kind), e.ret);
+            if (kind == AppLogKind::socket_read) return SocketReadEntry{e};
+            return SocketWriteEntry{e};
+        }
+        case AppLogKind::socket_name: {
+            SocketNameEntry e;
+            e.fd = r.i32();
+            const uint16_t call = r.u16();
+            if (r.u16() != 0) return fail("socket-name entry with nonzero reserved bytes");
+            e.ret = r.i32(); e.err = r.i32();
+            const uint32_t size = r.u32();
+            e.address = r.rest();
+            if (call < 1 || call > 2) return fail("socket-name entry for unknown call {}", call);
+            e.call = NameCall(call);
+            if (e.ret != 0 && e.ret != -1) return fail("socket-name entry with invalid result {}", e.ret);
+            if (e.address.size() != size)
+                return fail("socket-name entry of a {}-byte address carries {} bytes", size, e.address.size());
+            if (e.ret == -1 && size != 0) return fail("socket-name entry returning -1 carries an address");
+            return e;
+        }
     }
     return fail("entry of unknown kind {}", int(kind));
 }
@@ -156,7 +229,8 @@ AppLogKind app_log_kind(const AppLogEntry& entry) {
     static constexpr AppLogKind by_index[] = {
         AppLogKind::clock_gettime, AppLogKind::gettimeofday, AppLogKind::time,
         AppLogKind::getrandom,     AppLogKind::getpid,       AppLogKind::device_read,
-        AppLogKind::accept,        AppLogKind::feeder_name};
+        AppLogKind::accept,        AppLogKind::feeder_name,  AppLogKind::ready,
+        AppLogKind::socket_read,   AppLogKind::socket_write, AppLogKind::socket_name};
     static_assert(std::size(by_index) == std::variant_size_v<AppLogEntry>);
     return by_index[entry.index()];
 }
@@ -171,13 +245,34 @@ const char* app_log_kind_name(AppLogKind kind) {
         case AppLogKind::device_read: return "device-read";
         case AppLogKind::accept: return "accept";
         case AppLogKind::feeder_name: return "feeder-name";
+        case AppLogKind::ready: return "ready";
+        case AppLogKind::socket_read: return "socket-read";
+        case AppLogKind::socket_write: return "socket-write";
+        case AppLogKind::socket_name: return "socket-name";
     }
     return "unknown";
 }
 
 const char* app_log_call_name(AppLogKind kind) {
-    if (kind == AppLogKind::device_read) return "a read of /dev/urandom or /dev/random";
-    return app_log_kind_name(kind);
+    switch (kind) {
+        case AppLogKind::device_read: return "a read of /dev/urandom or /dev/random";
+        case AppLogKind::ready: return "epoll_wait, poll or select";
+        case AppLogKind::socket_read: return "a read of a client connection";
+        case AppLogKind::socket_write: return "a write to a client connection";
+        case AppLogKind::socket_name: return "getpeername or getsockname";
+        default: return app_log_kind_name(kind);
+    }
+}
+
+ReadyFd ready_fd_at(const ReadyEntry& entry, size_t i) {
+    const uint8_t* p = entry.fds.data() + i * kReadyFdWireSize;
+    return {int32_t(load_be32(p)), load_be32(p + 4)};
+}
+
+void put_ready_fd(uint8_t* out, const ReadyFd& fd) {
+    Writer w(out);
+    w.i32(fd.fd);
+    w.u32(fd.events);
 }
 
 size_t app_log_entry_size(const AppLogEntry& entry) { return kAppLogHeaderSize + payload_size(entry); }
@@ -208,7 +303,9 @@ Result<uint32_t> app_log_payload_length(std::span<const uint8_t, kAppLogHeaderSi
     if (length > kMaxAppLogPayload)
         return fail("{} entry with payload length {} above {}", name, length, kMaxAppLogPayload);
     const size_t fixed = fixed_payload_size(AppLogKind(kind));
-    if (has_bytes(AppLogKind(kind)) ? length < fixed : length != fixed)
+    const bool tail_fits = length >= fixed && length - fixed <= max_tail(AppLogKind(kind)) &&
+                           (AppLogKind(kind) != AppLogKind::ready || (length - fixed) % kReadyFdWireSize == 0);
+    if (has_bytes(AppLogKind(kind)) ? !tail_fits : length != fixed)
         return fail("{} entry with invalid payload length {}", name, length);
     return length;
 }

@@ -40,6 +40,13 @@ enum class AppLogKind : uint8_t {
     // "Feeder names") so that the replica's library knows which of its incoming
     // connections carries which client's bytes.
     feeder_name = 8,
+    // The input order (docs/protocol.md, "The application log"): which descriptors an
+    // epoll_wait/poll/select found ready, and what reads, writes and address queries on
+    // the clients' connections returned.
+    ready = 9,
+    socket_read = 10,
+    socket_write = 11,
+    socket_name = 12,
 };
 
 // `err` is the errno of a failed call (ret != 0, or ret == -1 for byte counts), else 0.
@@ -115,9 +122,93 @@ struct FeederNameEntry {
     bool operator==(const FeederNameEntry&) const = default;
 };
 
+// Which wait call a ReadyEntry records. The variants with a signal mask or a finer
+// timeout (epoll_pwait, epoll_pwait2, ppoll, pselect) record as their plain call: the
+// replica gets the same ready set whatever it waited with.
+enum class ReadyCall : uint16_t { epoll_wait = 1, poll = 2, select = 3 };
+
+// At most this many ready descriptors per entry (the most a select() can name is 1024;
+// a larger epoll or poll set is cut to this many by the recorder).
+inline constexpr uint32_t kMaxReadyFds = 65536;
+inline constexpr size_t kReadyFdWireSize = 8;  // fd i32, events u32
+
+// One ready descriptor: epoll events, poll revents, or for select a mask of
+// kSelectRead | kSelectWrite | kSelectExcept.
+struct ReadyFd {
+    int32_t fd = 0;
+    uint32_t events = 0;
+    bool operator==(const ReadyFd&) const = default;
+};
+inline constexpr uint32_t kSelectRead = 1, kSelectWrite = 2, kSelectExcept = 4;
+
+// epoll_wait (handle: the epoll descriptor), poll (handle: nfds) or select (handle:
+// nfds). `ret` is the call's result or -1 with `err`; `fds` holds the ready descriptors
+// in wire form (kReadyFdWireSize bytes each, big-endian; ready_fd_at() reads one,
+// put_ready_fd() writes one), so that decoding points into the buffer and recording
+// needs no allocation. For epoll and poll there are exactly ret of them, in the order
+// the kernel reported (poll: array order); for select, ret counts set bits and every
+// descriptor appears once, ascending.
+struct ReadyEntry {
+    ReadyCall call = ReadyCall::epoll_wait;
+    int32_t handle = 0;
+    int32_t ret = 0;
+    int32_t err = 0;
+    std::span<const uint8_t> fds;
+    size_t count() const { return fds.size() / kReadyFdWireSize; }
+    bool operator==(const ReadyEntry& o) const {
+        return call == o.call && handle == o.handle && ret == o.ret && err == o.err &&
+               std::equal(fds.begin(), fds.end(), o.fds.begin(), o.fds.end());
+    }
+};
+ReadyFd ready_fd_at(const ReadyEntry& entry, size_t i);
+void put_ready_fd(uint8_t* out, const ReadyFd& fd);  // kReadyFdWireSize bytes
+
+// Which call a SocketIoEntry records; the replica must make the same one.
+enum class SocketCall : uint16_t {
+    read = 1, recv = 2, recvfrom = 3, recvmsg = 4, readv = 5,       // socket_read
+    write = 1, send = 2, sendto = 3, sendmsg = 4, writev = 5,       // socket_write
+};
+inline constexpr uint16_t kMaxSocketCall = 5;
+
+// A read (kind socket_read) or write (kind socket_write) on a protected connection:
+// the byte count or -1 with `err`. The bytes themselves are not in the log: the
+// replication stream carries the clients' bytes, and the replica writes its own.
+struct SocketIoEntry {
+    int32_t fd = 0;
+    uint16_t call = 0;  // a SocketCall value
+    int64_t ret = 0;
+    int32_t err = 0;
+    bool operator==(const SocketIoEntry&) const = default;
+};
+struct SocketReadEntry : SocketIoEntry {
+    bool operator==(const SocketReadEntry&) const = default;
+};
+struct SocketWriteEntry : SocketIoEntry {
+    bool operator==(const SocketWriteEntry&) const = default;
+};
+
+enum class NameCall : uint16_t { getpeername = 1, getsockname = 2 };
+inline constexpr uint32_t kMaxSocketAddressSize = 128;  // sizeof(sockaddr_storage)
+
+// getpeername or getsockname on a protected connection: ret 0 with the address the
+// kernel gave (`address`, as many bytes as it reported, at most 128), or -1 with `err`
+// and no bytes. The replica's real peer is the backup's feeder: it gets these instead.
+struct SocketNameEntry {
+    int32_t fd = 0;
+    NameCall call = NameCall::getpeername;
+    int32_t ret = 0;
+    int32_t err = 0;
+    std::span<const uint8_t> address;
+    bool operator==(const SocketNameEntry& o) const {
+        return fd == o.fd && call == o.call && ret == o.ret && err == o.err &&
+               std::equal(address.begin(), address.end(), o.address.begin(), o.address.end());
+    }
+};
+
 using AppLogEntry = std::variant<ClockGettimeEntry, GettimeofdayEntry, TimeEntry,
                                  GetrandomEntry, GetpidEntry, DeviceReadEntry, AcceptEntry,
-                                 FeederNameEntry>;
+                                 FeederNameEntry, ReadyEntry, SocketReadEntry, SocketWriteEntry,
+                                 SocketNameEntry>;
 
 AppLogKind app_log_kind(const AppLogEntry& entry);
 // The kind in error messages ("clock_gettime", "device-read").

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "replay/preload/feeder_names.h"
 #include "replay/preload/preload_state.h"
 
 namespace tcpfo::preload {
@@ -33,6 +34,7 @@ uint8_t g_entry_scratch[kAppLogHeaderSize + kMaxAppLogPayload];
 // can hold no more than g_written_bytes.
 uint64_t g_recorded_bytes = 0;
 uint64_t g_written_bytes = 0;
+uint64_t g_must_hold_bytes = 0;
 
 uint64_t g_replay_index = 0;  // entries consumed, so the next one is g_replay_index + 1
 AppLogEntry g_replay_entry;
@@ -99,8 +101,9 @@ ssize_t read_up_to(uint8_t* data, size_t size) {
         const long n = syscall(SYS_read, log_fd(), data + got, size - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            // The raw syscall: poll() is interposed (a recorded wait).
             pollfd readable{log_fd(), POLLIN, 0};
-            if (poll(&readable, 1, -1) < 0 && errno != EINTR) return -1;
+            if (syscall(SYS_poll, &readable, 1, -1) < 0 && errno != EINTR) return -1;
             continue;
         }
         if (n < 0) return -1;
@@ -127,10 +130,12 @@ void drop_record_buffer() { g_record_used = 0; }
 
 uint64_t recorded_bytes() { return g_recorded_bytes; }
 uint64_t written_bytes() { return g_written_bytes; }
+uint64_t must_hold_bytes() { return g_must_hold_bytes; }
 
-void record_entry(const AppLogEntry& entry) {
+void record_entry(const AppLogEntry& entry, bool must_hold) {
     const size_t size = app_log_entry_size(entry);
     g_recorded_bytes += size;
+    if (must_hold) g_must_hold_bytes = g_recorded_bytes;
     if (size > kRecordBufferSize - g_record_used) flush_record_buffer();
     if (size > kRecordBufferSize) {
         const size_t n = encode_app_log_entry(entry, g_entry_scratch);
@@ -153,50 +158,66 @@ void replay_diverged(const std::string& replica_call, const std::string& primary
     go_live();
 }
 
+void replay_refused(const char* line) {
+    warn("%s", line);
+    char notice[48];
+    const int n = std::snprintf(notice, sizeof notice, "diverged %llu\n",
+                                static_cast<unsigned long long>(g_replay_index));
+    if (n > 0) (void)syscall(SYS_sendto, log_fd(), notice, size_t(n), MSG_NOSIGNAL | MSG_DONTWAIT, nullptr, 0);
+    go_live();
+}
+
 const AppLogEntry* replay_entry(AppLogKind called) {
     // Entries are read one at a time, header then payload, never ahead: what the
     // descriptor holds after an exec is exactly the rest of the log.
     const int saved_errno = errno;
-    const unsigned long long index = g_replay_index + 1;
-    const ssize_t header_got = read_up_to(g_entry_scratch, kAppLogHeaderSize);
-    if (header_got < 0)
-        die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
-            log_fd(), strerror(errno));
-    if (header_got == 0) {
-        go_live();
+    // Feeder names between entries are taken on the way.
+    for (;;) {
+        const unsigned long long index = g_replay_index + 1;
+        const ssize_t header_got = read_up_to(g_entry_scratch, kAppLogHeaderSize);
+        if (header_got < 0)
+            die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
+                log_fd(), strerror(errno));
+        if (header_got == 0) {
+            go_live();
+            errno = saved_errno;
+            return nullptr;
+        }
+        if (size_t(header_got) < kAppLogHeaderSize)
+            die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %zu header bytes",
+                index, header_got, kAppLogHeaderSize);
+        auto length = app_log_payload_length(std::span(g_entry_scratch).first<kAppLogHeaderSize>());
+        if (!length)
+            die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
+                length.error().message.c_str());
+        const ssize_t payload_got = read_up_to(g_entry_scratch + kAppLogHeaderSize, *length);
+        if (payload_got < 0)
+            die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
+                log_fd(), strerror(errno));
+        if (size_t(payload_got) < *length)
+            die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %u payload bytes",
+                index, payload_got, *length);
+        auto decoded = decode_app_log_entry(std::span(g_entry_scratch).first(kAppLogHeaderSize + *length));
+        if (!decoded)
+            die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
+                decoded.error().message.c_str());
+        if (!decoded->has_value())  // cannot happen: the whole entry was read
+            die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated", index);
+        if (const auto* name = std::get_if<FeederNameEntry>(&(*decoded)->entry)) {
+            note_feeder_name(*name);
+            continue;  // not an entry of the log: the next one is
+        }
+        g_replay_index = index;
+        g_replay_entry = (*decoded)->entry;
+        const AppLogKind primary = app_log_kind(g_replay_entry);
+        if (primary != called) {
+            replay_diverged(app_log_call_name(called), app_log_call_name(primary));
+            errno = saved_errno;
+            return nullptr;
+        }
         errno = saved_errno;
-        return nullptr;
+        return &g_replay_entry;
     }
-    if (size_t(header_got) < kAppLogHeaderSize)
-        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %zu header bytes",
-            index, header_got, kAppLogHeaderSize);
-    auto length = app_log_payload_length(std::span(g_entry_scratch).first<kAppLogHeaderSize>());
-    if (!length)
-        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
-            length.error().message.c_str());
-    const ssize_t payload_got = read_up_to(g_entry_scratch + kAppLogHeaderSize, *length);
-    if (payload_got < 0)
-        die(kReplayFailedExit, "tcpfo-preload: can't read replay log entry %llu from fd %d: %s", index,
-            log_fd(), strerror(errno));
-    if (size_t(payload_got) < *length)
-        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated: %zd of its %u payload bytes",
-            index, payload_got, *length);
-    auto decoded = decode_app_log_entry(std::span(g_entry_scratch).first(kAppLogHeaderSize + *length));
-    if (!decoded)
-        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is corrupt: %s", index,
-            decoded.error().message.c_str());
-    if (!decoded->has_value())  // cannot happen: the whole entry was read
-        die(kReplayFailedExit, "tcpfo-preload: replay log entry %llu is truncated", index);
-    g_replay_index = index;
-    g_replay_entry = (*decoded)->entry;
-    const AppLogKind primary = app_log_kind(g_replay_entry);
-    if (primary != called) {
-        replay_diverged(app_log_call_name(called), app_log_call_name(primary));
-        errno = saved_errno;
-        return nullptr;
-    }
-    errno = saved_errno;
-    return &g_replay_entry;
 }
 
 }  // namespace tcpfo::preload

@@ -20,6 +20,8 @@
 #include "replay/preload/output_gate.h"
 #include "replay/preload/preload_state.h"
 #include "replay/preload/real_functions.h"
+#include "replay/preload/socket_io.h"
+#include "replay/preload/wait_registry.h"
 
 using namespace tcpfo;
 using namespace tcpfo::preload;
@@ -167,19 +169,27 @@ TCPFO_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
                      path);
 }
 
+// The one read() of the library: a random device's bytes are recorded here, a client
+// connection's byte count in socket_io.h.
 TCPFO_EXPORT ssize_t read(int fd, void* buf, size_t len) {
-    // A bit test first: read() is the hot path of every server.
+    // Bit tests first: read() is the hot path of every server.
     if (is_device_fd(fd)) {
         auto ret = device_read(buf, len, [&](size_t n) { return int64_t(real_read(fd, buf, n)); });
         if (ret) return ssize_t(*ret);
     }
+    if (is_protected_socket(fd))
+        return socket_read(fd, SocketCall::read, "read", len, false, [&](size_t skip, size_t n) {
+            return real_read(fd, static_cast<char*>(buf) + skip, n);
+        });
     return real_read(fd, buf, len);
 }
 
-// Forgets every kind of handle the library tracks: a device, a protected connection.
+// Forgets every kind of handle the library tracks: a device, a protected connection,
+// a recorded listening socket, an epoll instance or a registration in one.
 TCPFO_EXPORT int close(int fd) {
     track_device_fd(fd, false);
     protect_socket(fd, false);
+    forget_wait_fd(fd);
     if (auto real = TCPFO_REAL(close)) return real(fd);
     return int(syscall(SYS_close, fd));
 }

@@ -73,8 +73,9 @@ void wait_until_held(uint64_t target) {
     if (call_mode() != CallMode::record) return;  // the flush failed and stopped recording
     bool said_slow = false;
     while (g_held < target) {
+        // The raw syscall: poll() is interposed (a recorded wait).
         pollfd readable{g_log_fd, POLLIN, 0};
-        const int ready = poll(&readable, 1, said_slow ? -1 : kSlowWaitMs);
+        const int ready = int(syscall(SYS_poll, &readable, 1, said_slow ? -1 : kSlowWaitMs));
         if (ready < 0) {
             if (errno == EINTR) continue;
             give_up(strerror(errno));
@@ -127,7 +128,7 @@ void gate_output(int fd) {
     // A bit test first: write() is the hot path of every server.
     if (!g_protected.test(fd)) return;
     if (call_mode() != CallMode::record || !g_gate_on) return;
-    const uint64_t target = recorded_bytes();
+    const uint64_t target = must_hold_bytes();
     if (g_held >= target) return;
     const int saved_errno = errno;
     wait_until_held(target);

@@ -5,9 +5,11 @@
 // cumulative offsets); the library reads them only while a write waits.
 //
 // A protected connection is a socket the main thread got from accept() or accept4():
-// the clients' connections. A write waits only when entries were recorded since the
-// daemon last held them all, so a service that reads the clock and then writes all its
-// replies at the end of a turn of its event loop (redis) waits once per turn.
+// the clients' connections. A write waits only when entries that must be held
+// (app_log_stream.h: all but a write that took all its bytes) were recorded since the
+// daemon last held them, so a service that reads its clients and the clock and then
+// writes all its replies at the end of a turn of its event loop (redis) waits once per
+// turn.
 #pragma once
 
 namespace tcpfo::preload {

@@ -149,6 +149,18 @@ CallMode call_mode() {
     return g_mode;
 }
 
+Caller caller() {
+    if (!ready() || g_mode == CallMode::pass_through || g_stopped.load(std::memory_order_relaxed))
+        return Caller::unrecorded;
+    if (g_mode == CallMode::replay && g_live.load(std::memory_order_relaxed)) return Caller::unrecorded;
+    if (g_child.load(std::memory_order_relaxed)) return Caller::child;
+    return on_main_thread() ? Caller::in_step : Caller::other_thread;
+}
+
+bool is_main_thread() { return !g_child.load(std::memory_order_relaxed) && on_main_thread(); }
+
+CallMode mode_configured() { return ready() ? g_mode : CallMode::pass_through; }
+
 bool tracks_devices() { return ready() && g_mode != CallMode::pass_through; }
 
 int log_fd() { return g_log_fd; }

@@ -27,6 +27,18 @@ enum class CallMode { pass_through, record, replay };
 // - in replay, the log is not exhausted (after its end the replica is live).
 CallMode call_mode();
 
+// Who makes a call, for the calls that only the main thread may make on a client
+// connection: `in_step` (the main thread of a process that records or replays now),
+// `other_thread`, `child` (a forked child of one), or `unrecorded` (pass-through,
+// stopped, or live).
+enum class Caller { in_step, other_thread, child, unrecorded };
+Caller caller();
+// The main thread of the process that loaded the library (not a forked child).
+bool is_main_thread();
+// The mode the process was configured with (pass-through, record or replay), whoever
+// calls and whatever happened since.
+CallMode mode_configured();
+
 // Whether open() and fopen() must remember /dev/urandom handles: any mode but
 // pass-through, on any thread (a handle opened by one thread may be read by another).
 bool tracks_devices();

@@ -134,16 +134,26 @@ public:
         send(message.substr(3));
     }
 
-    // Reads the log until it holds `wanted` whole entries (or the wait ends); returns
-    // how many it holds.
+    // Reads the log until it holds `wanted` whole clock and getrandom entries (or the
+    // wait ends); returns how many it holds. The input-order entries between them
+    // (accept, reads, writes) are not counted.
     size_t read_log_until(size_t wanted, int timeout_ms = kPositiveWaitMs) {
         const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-        while (decode_entries().size() < wanted) {
+        while (clock_and_random_entries().size() < wanted) {
             const std::string more = read_some(conn_, remaining_ms(deadline));
             if (more.empty()) break;
             log_.insert(log_.end(), more.begin(), more.end());
         }
-        return decode_entries().size();
+        return clock_and_random_entries().size();
+    }
+
+    // The clock and getrandom entries received so far, which gated_service's replies show.
+    std::vector<AppLogEntry> clock_and_random_entries() const {
+        std::vector<AppLogEntry> out;
+        for (const AppLogEntry& e : decode_entries())
+            if (std::holds_alternative<ClockGettimeEntry>(e) || std::holds_alternative<GetrandomEntry>(e))
+                out.push_back(e);
+        return out;
     }
 
     // The whole entries received so far; a decode error fails the test.
@@ -265,10 +275,29 @@ private:
     std::optional<int> status_;
 };
 
+// A socket bound to an ephemeral port of 127.0.0.1, not connected yet: a feeder whose
+// port the test names on the channel before it connects.
+int bound_socket() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+    return fd;
+}
+
+int local_port(int fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    return ntohs(addr.sin_port);
+}
+
 class Client {
 public:
-    explicit Client(int port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Connects to 127.0.0.1:port, from `fd` when given (bound_socket()).
+    explicit Client(int port, int fd = -1) {
+        fd_ = fd >= 0 ? fd : ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(uint16_t(port));
@@ -279,6 +308,7 @@ public:
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
     bool connected() const { return connected_; }
+    int port() const { return local_port(fd_); }
     void request(const std::string& line) {
         const std::string bytes = line + "\n";
         ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), ssize_t(bytes.size()));
@@ -344,7 +374,7 @@ TEST_F(TcpfoRun, RecordHoldsEachReplyUntilTheLogIsHeld) {
         EXPECT_TRUE(client->nothing_within(kNegativeWaitMs / 2)) << "the reply left with its last entry not held";
         daemon.send_held(daemon.log_bytes());
         const std::string reply = client->reply();
-        const auto entries = daemon.decode_entries();
+        const auto entries = daemon.clock_and_random_entries();
         ASSERT_EQ(entries.size(), size_t(2 * k)) << "an entry was recorded after the reply was let go";
         EXPECT_EQ(reply, expected_reply(k, request, entries[size_t(2 * k - 2)], entries[size_t(2 * k - 1)]));
     }
@@ -403,25 +433,56 @@ TEST_F(TcpfoRun, ReplayGivesTheRecordedRepliesAndWaitsForEntries) {
             ASSERT_EQ(daemon.read_log_until(2 * (i + 1)), 2 * (i + 1));
             daemon.send_held(daemon.log_bytes());
             recorded.push_back(client.reply());
-            if (i == 1) two_requests_bytes = daemon.log_bytes();
         }
         log = daemon.log();
         run.kill();
     }
+    // Two requests' worth: up to the read of the third request (the writes of the
+    // second reply are recorded after it left, and reach the log with the third's).
+    {
+        int clock_and_random = 0;
+        for (size_t off = 0; off < log.size();) {
+            auto d = decode_app_log_entry(std::span(log).subspan(off));
+            ASSERT_TRUE(d && d->has_value());
+            const AppLogEntry& e = (*d)->entry;
+            if (clock_and_random == 4 && std::holds_alternative<SocketReadEntry>(e)) {
+                two_requests_bytes = off;
+                break;
+            }
+            if (std::holds_alternative<ClockGettimeEntry>(e) || std::holds_alternative<GetrandomEntry>(e))
+                ++clock_and_random;
+            off += (*d)->size;
+        }
+        ASSERT_GT(two_requests_bytes, 0u);
+    }
     std::filesystem::remove(control_);
+
+    // The recorded client, whose feeder this test opens as the backup would.
+    std::optional<AcceptEntry> accepted;
+    {
+        auto d = decode_app_log_entry(log);
+        ASSERT_TRUE(d && d->has_value());
+        if (const auto* a = std::get_if<AcceptEntry>(&(*d)->entry)) accepted = *a;
+        ASSERT_TRUE(accepted) << "the log does not start with the accept";
+    }
+    const int feeder = bound_socket();
+    std::vector<uint8_t> name;
+    encode_app_log_entry(FeederNameEntry{accepted->client_addr, accepted->client_port, uint16_t(local_port(feeder))},
+                         name);
 
     FakeDaemon daemon(control_);
     daemon.listen();
     TcpfoRunProcess run({"--control", control_, "--", GATED_SERVICE_PATH});
     ASSERT_EQ(daemon.accept_announcement(), announcement(run.pid()));
-    // The answer and the log's first entries in one write: tcpfo-run must leave the
-    // bytes after the newline to the service.
+    // The answer, the feeder's name and the log's first entries in one write: tcpfo-run
+    // must leave the bytes after the newline to the service.
     std::string first("{\"mode\":\"replay\"}\n");
+    first.append(name.begin(), name.end());
     first.append(log.begin(), log.begin() + std::ptrdiff_t(two_requests_bytes));
     daemon.send(first);
     const int port = run.port();
     ASSERT_GT(port, 0) << run.stderr_text();
-    Client client(port);
+    Client client(port, feeder);
     client.request(requests[0]);
     EXPECT_EQ(client.reply(), recorded[0]);
     client.request(requests[1]);
@@ -439,8 +500,8 @@ TEST_F(TcpfoRun, ReplayGivesTheRecordedRepliesAndWaitsForEntries) {
     EXPECT_EQ(run.stderr_text(), "");
 }
 
-// A replica whose calls leave the log (here: a getrandom entry where the service reads
-// the clock first) goes live rather than die, says so on stderr and tells failoverd on
+// A replica whose calls leave the log (here: a getrandom entry where the service
+// accepts first) goes live rather than die, says so on stderr and tells failoverd on
 // the channel ("diverged K": its backup then hands the service's connections back), and
 // serves on with real results.
 TEST_F(TcpfoRun, ReplayThatLeavesTheLogGoesLiveAndTellsFailoverd) {
@@ -465,7 +526,7 @@ TEST_F(TcpfoRun, ReplayThatLeavesTheLogGoesLiveAndTellsFailoverd) {
     EXPECT_TRUE(client.reply().starts_with("reply 2 to 'beta': "));
     EXPECT_TRUE(run.running()) << "a replica whose replay diverged was killed";
     run.kill();
-    EXPECT_NE(run.stderr_text().find("tcpfo-preload: replay diverged at entry 1: the replica called clock_gettime where "
+    EXPECT_NE(run.stderr_text().find("tcpfo-preload: replay diverged at entry 1: the replica called accept where "
                                      "the primary called getrandom; the replica goes live"),
               std::string::npos)
         << run.stderr_text();

@@ -14,8 +14,22 @@ std::vector<uint8_t> encode(const AppLogEntry& e) {
     return out;
 }
 
+// Two ready descriptors in wire form: fd 5 with EPOLLIN (1), fd 70000 with 0x2005.
+const std::vector<uint8_t> kTwoReady = {0, 0, 0, 5, 0, 0, 0, 1, 0, 1, 0x11, 0x70, 0, 0, 0x20, 0x05};
+// An IPv4 sockaddr_in: family 2, port 7000, 192.0.2.1, zero padding.
+const std::vector<uint8_t> kAddress = {2, 0, 0x1b, 0x58, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+
 std::vector<AppLogEntry> sample_entries(const std::vector<uint8_t>& bytes) {
-    return {ClockGettimeEntry{1, 0, 0, 1796222049, 999999999},
+    return {ReadyEntry{ReadyCall::epoll_wait, 4, 2, 0, kTwoReady},
+            ReadyEntry{ReadyCall::poll, 3, 0, 0, {}},
+            ReadyEntry{ReadyCall::select, 9, 3, 0, kTwoReady},
+            ReadyEntry{ReadyCall::epoll_wait, 4, -1, 4, {}},
+            SocketReadEntry{{5, uint16_t(SocketCall::recv), 4096, 0}},
+            SocketReadEntry{{5, uint16_t(SocketCall::read), -1, 11}},
+            SocketWriteEntry{{6, uint16_t(SocketCall::writev), 17, 0}},
+            SocketNameEntry{5, NameCall::getpeername, 0, 0, kAddress},
+            SocketNameEntry{5, NameCall::getsockname, -1, 9, {}},
+            ClockGettimeEntry{1, 0, 0, 1796222049, 999999999},
             ClockGettimeEntry{-7, -1, 22, 0, 0},
             GettimeofdayEntry{0, 0, -5, 123456},
             TimeEntry{int64_t(1) << 40},
@@ -84,6 +98,81 @@ TEST(AppLog, RefusesAnAcceptWithReservedBytesOrAResultBelowMinusOne) {
     expect_error(wire, "accept entry with invalid result -2");
 }
 
+TEST(AppLog, InputOrderLayoutsAreBigEndianAsDocumented) {
+    const std::vector<uint8_t> one = {0, 0, 0, 5, 0, 0, 0, 1};
+    EXPECT_EQ(encode(ReadyEntry{ReadyCall::epoll_wait, 4, 1, 0, one}),
+              (std::vector<uint8_t>{9, 0, 0, 0, 0, 0, 0, 28, 0, 1, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0,
+                                    0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 1}));
+    uint8_t wire[kReadyFdWireSize];
+    put_ready_fd(wire, {70000, 0x2005});
+    EXPECT_EQ(std::vector<uint8_t>(wire, wire + 8), (std::vector<uint8_t>{0, 1, 0x11, 0x70, 0, 0, 0x20, 0x05}));
+    const ReadyEntry two{ReadyCall::select, 9, 3, 0, kTwoReady};
+    EXPECT_EQ(ready_fd_at(two, 0), (ReadyFd{5, 1}));
+    EXPECT_EQ(ready_fd_at(two, 1), (ReadyFd{70000, 0x2005}));
+    EXPECT_EQ(encode(SocketReadEntry{{5, uint16_t(SocketCall::recv), 0x0102, 0}}),
+              (std::vector<uint8_t>{10, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2,
+                                    0, 0, 0, 0}));
+    EXPECT_EQ(encode(SocketWriteEntry{{6, uint16_t(SocketCall::write), -1, 11}}),
+              (std::vector<uint8_t>{11, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 6, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff, 0xff, 0xff, 0, 0, 0, 11}));
+    auto name = encode(SocketNameEntry{5, NameCall::getsockname, 0, 0, kAddress});
+    EXPECT_EQ(std::vector<uint8_t>(name.begin(), name.begin() + 24),
+              (std::vector<uint8_t>{12, 0, 0, 0, 0, 0, 0, 36, 0, 0, 0, 5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(name.size(), 24u + 4 + 16);
+    EXPECT_EQ(name[27], 16);
+}
+
+TEST(AppLog, RefusesInputOrderEntriesThatCannotBe) {
+    const std::vector<uint8_t> one = {0, 0, 0, 5, 0, 0, 0, 1};
+    auto wire = encode(ReadyEntry{ReadyCall::epoll_wait, 4, 1, 0, one});
+    wire[9] = 4;
+    expect_error(wire, "ready entry for unknown call 4");
+    wire = encode(ReadyEntry{ReadyCall::epoll_wait, 4, 1, 0, one});
+    wire[19] = 2;  // ret 2, one descriptor
+    expect_error(wire, "ready entry returning 2 names 1 descriptors");
+    wire = encode(ReadyEntry{ReadyCall::poll, 4, 1, 0, one});
+    wire[27] = 2;  // count 2, 8 bytes
+    expect_error(wire, "ready entry naming 2 descriptors carries 8 bytes");
+    wire = encode(ReadyEntry{ReadyCall::poll, 4, 1, 0, one});
+    wire[11] = 1;
+    expect_error(wire, "ready entry with nonzero reserved bytes");
+    // A tail that is not whole descriptors is refused from the header alone.
+    wire = encode(ReadyEntry{ReadyCall::poll, 4, 1, 0, one});
+    wire[7] = 27;
+    wire.resize(8);
+    expect_error(wire, "ready entry with invalid payload length 27");
+    // More than kMaxReadyFds descriptors, from the header alone.
+    std::vector<uint8_t> header = {9, 0, 0, 0, 0, 0x08, 0, 0x1c};  // 20 + 8 * 65537 = 0x8001c
+    header[5] = 0x08; header[6] = 0x00; header[7] = 0x1c;
+    expect_error(header, "ready entry with invalid payload length 524316");
+    wire = encode(ReadyEntry{ReadyCall::select, 9, -1, 4, {}});
+    wire[27] = 1; wire.insert(wire.end(), one.begin(), one.end()); wire[7] += 8;
+    expect_error(wire, "ready entry returning -1 names 1 descriptors");
+
+    wire = encode(SocketReadEntry{{5, uint16_t(SocketCall::read), 3, 0}});
+    wire[13] = 6;
+    expect_error(wire, "socket-read entry for unknown call 6");
+    wire = encode(SocketWriteEntry{{5, uint16_t(SocketCall::write), -1, 32}});
+    wire[23] = 0xfe;
+    expect_error(wire, "socket-write entry with invalid result -2");
+    wire = encode(SocketWriteEntry{{5, uint16_t(SocketCall::write), 3, 0}});
+    wire[15] = 1;
+    expect_error(wire, "socket-write entry with nonzero reserved bytes");
+
+    wire = encode(SocketNameEntry{5, NameCall::getpeername, 0, 0, kAddress});
+    wire[27] = 15;
+    expect_error(wire, "socket-name entry of a 15-byte address carries 16 bytes");
+    wire = encode(SocketNameEntry{5, NameCall::getpeername, 0, 0, kAddress});
+    wire[19] = 1;
+    expect_error(wire, "socket-name entry with invalid result 1");
+    wire = encode(SocketNameEntry{5, NameCall::getpeername, 0, 0, kAddress});
+    for (int i = 16; i < 20; ++i) wire[size_t(i)] = 0xff;
+    expect_error(wire, "socket-name entry returning -1 carries an address");
+    // An address longer than a sockaddr_storage, from the header alone.
+    header = {12, 0, 0, 0, 0, 0, 0, 20 + 129};
+    expect_error(header, "socket-name entry with invalid payload length 149");
+}
+
 TEST(AppLog, EncodesIntoAFixedBuffer) {
     uint8_t buffer[64];
     const AppLogEntry e = GetpidEntry{77};
@@ -125,8 +214,8 @@ TEST(AppLog, RefusesCorruptEntriesWithOneLineErrors) {
     const auto pid = encode(GetpidEntry{1});
     auto bad = pid; bad[0] = 0;
     expect_error(bad, "entry of unknown kind 0");
-    bad = pid; bad[0] = 9;
-    expect_error(bad, "entry of unknown kind 9");
+    bad = pid; bad[0] = 13;
+    expect_error(bad, "entry of unknown kind 13");
     bad = pid; bad[1] = 1;
     expect_error(bad, "getpid entry with nonzero flags or reserved bits");
     bad = pid; bad[3] = 0x80;
