@@ -344,3 +344,22 @@ TEST(FeederNames, TheLogEndsAfterTheLastWholeEntryAtTakeover) {
     EXPECT_TRUE(eof);
     EXPECT_EQ(d.entries, std::vector<AppLogEntry>{TimeEntry{1}});
 }
+
+// A replica that went live stops reading its channel, so the sink's writes block; its
+// "diverged K" must still be heard (not only while the sink has nothing to write).
+TEST(FeederNames, TheReplicasDivergedNoticeIsHeardWhileWritesWait) {
+    Fixture f;
+    f.attach();
+    std::vector<uint8_t> log;
+    for (int i = 0; i < 8; ++i) {
+        std::vector<uint8_t> random(512 * 1024, uint8_t(i));
+        encode_app_log_entry(GetrandomEntry{int64_t(random.size()), 0, random}, log);
+    }
+    EXPECT_FALSE(f.sink->on_record(record(0, log)));
+    run(*f.loop);
+    ASSERT_LT(f.sink->delivered(), log.size()) << "the channel took 4 MiB at once: nothing waits";
+    ASSERT_EQ(::send(f.replica.peer.get(), "diverged 3\n", 11, 0), 11);
+    run(*f.loop);
+    ASSERT_TRUE(f.told);
+    EXPECT_EQ(*f.told, AppRefuseReason::replica_diverged);
+}

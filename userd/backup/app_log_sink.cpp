@@ -223,7 +223,7 @@ void AppLogSink::pump() {
             const ssize_t n = ::send(fd_.get(), name_out_.data() + name_out_pos_, name_out_.size() - name_out_pos_,
                                      MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) return set_interest(EPOLLOUT);
+                if (errno == EAGAIN || errno == EINTR) return set_interest(EPOLLIN | EPOLLOUT);
                 log_warn("service pid {}: writing its log failed: {}", pid_, std::strerror(errno));
                 loop_.remove(fd_.get());
                 fd_.reset();
@@ -256,7 +256,7 @@ void AppLogSink::pump() {
         const auto data = pending_.front().first(entry_left_);
         const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) return set_interest(EPOLLOUT);
+            if (errno == EAGAIN || errno == EINTR) return set_interest(EPOLLIN | EPOLLOUT);
             log_warn("service pid {}: writing its log failed: {}", pid_, std::strerror(errno));
             loop_.remove(fd_.get());
             fd_.reset();
