@@ -363,3 +363,30 @@ TEST(FeederNames, TheReplicasDivergedNoticeIsHeardWhileWritesWait) {
     ASSERT_TRUE(f.told);
     EXPECT_EQ(*f.told, AppRefuseReason::replica_diverged);
 }
+
+// A refusal while an entry (or a name) is half written ends the channel after it, not
+// inside it: the replica's library then goes live instead of stopping on a cut entry.
+TEST(FeederNames, ARefusalEndsTheChannelAfterAnEntryHalfWritten) {
+    Fixture f;
+    f.attach();
+    std::vector<uint8_t> random(900 * 1024, 0x33);
+    const std::vector<uint8_t> log = encode({GetrandomEntry{int64_t(random.size()), 0, random}, TimeEntry{4}});
+    EXPECT_FALSE(f.sink->on_record(record(0, log)));
+    run(*f.loop, 1);
+    std::string got = read_all(f.replica.peer.get());
+    ASSERT_LT(got.size(), log.size() - 16) << "the socket took the whole entry at once: nothing half written";
+    f.sink->name_feeder({kClientA, 47000, 57000});
+    // A record at the wrong offset: refused (joined late) with the entry half written.
+    ASSERT_TRUE(f.sink->on_record(record(12345678, std::span(log).first(8))));
+    bool eof = false;
+    for (int i = 0; i < 200 && !eof; ++i) {
+        run(*f.loop, 1);
+        got += read_all(f.replica.peer.get(), &eof);
+    }
+    EXPECT_TRUE(eof);
+    const Channel c = decode_channel(got);
+    EXPECT_EQ(c.error, "");
+    EXPECT_TRUE(c.whole) << "the channel ended inside an entry";
+    ASSERT_EQ(c.entries.size(), 1u) << "only the entry being written goes out after a refusal";
+    EXPECT_TRUE(std::holds_alternative<GetrandomEntry>(c.entries[0]));
+}

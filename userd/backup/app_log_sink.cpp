@@ -51,14 +51,26 @@ std::optional<AppRefuseReason> AppLogSink::on_record(const AppLogRecord& record)
 void AppLogSink::refuse(AppRefuseReason reason) {
     refused_ = reason;
     log_error("service: {}; this backup protects none of its connections", app_refuse_reason_text(reason));
-    pending_ = ByteQueue{};
-    entry_left_ = 0;
+    // Only the rest of an entry (or a name) written in part still goes, so that the
+    // channel ends between two entries: the replica's library then goes live rather
+    // than stop on a cut entry (exit 86). A replica that diverged is live already and
+    // reads no more.
+    ByteQueue rest;
+    if (entry_left_ > 0 && reason != AppRefuseReason::replica_diverged) rest.append(pending_.front().first(entry_left_));
+    pending_ = std::move(rest);
+    if (reason == AppRefuseReason::replica_diverged) {
+        entry_left_ = 0;
+        name_out_.clear();
+        name_out_pos_ = 0;
+    }
     queued_names_.clear();
     sent_names_.clear();
     closed_.clear();
     refused_clients_.clear();
     holding_client_.reset();
-    end_channel();
+    finishing_ = true;
+    if (pending_.empty() && name_out_pos_ == name_out_.size()) end_channel();
+    else pump();
 }
 
 bool AppLogSink::attach(UniqueFd fd, int pid, std::string& why) {
