@@ -5,6 +5,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/tcp_socket.h"
@@ -19,8 +22,14 @@ Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const so
                                                        const ConnOpenRecord& conn, const FeedLimits& limits) {
     auto fd = connect_nonblocking(replica);
     if (!fd) return fail("{}: replica: {}", conn_label(conn), fd.error().message);
+    // connect() has bound the local port already, also while it is in progress.
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    if (getsockname(fd->get(), reinterpret_cast<sockaddr*>(&local), &len) != 0)
+        return fail("{}: replica: getsockname: {}", conn_label(conn), std::strerror(errno));
     std::unique_ptr<ReplicaFeed> feed(new ReplicaFeed(loop, std::move(*fd), conn, limits));
     ReplicaFeed* self = feed.get();
+    self->local_port_ = ntohs(local.sin_port);
     self->interest_ = EPOLLOUT;  // connect completion
     if (auto r = loop.add(self->fd_.get(), self->interest_, [self](uint32_t ev) { self->on_events(ev); }); !r)
         return std::unexpected(r.error());

@@ -43,6 +43,9 @@ public:
     ReplicaOutput& output() { return output_; }
     const ReplicaOutput& output() const { return output_; }
     bool broken() const { return broken_; }
+    // The feeder's own port, as the replica sees the connection come from (bound at
+    // connect(), read with getsockname): its name on the application log channel.
+    uint16_t local_port() const { return local_port_; }
     ClientView client;
     uint64_t stable_sent = 0;            // the stable offset last acknowledged to the primary
     uint64_t last_input_ms = 0;          // when the client's bytes last reached the log (monotonic)
@@ -93,6 +96,7 @@ private:
     ConnOpenRecord conn_;
     InputLog log_;
     ReplicaOutput output_;
+    uint16_t local_port_ = 0;
     bool connected_ = false;
     // False once a read found nothing, until epoll reports the socket readable again:
     // pump() then costs no syscall on an idle connection (the takeover's drain pumps

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "replay/preload/app_log.h"
 #include "userd/backup/app_log_sink.h"
 #include "userd/primary/app_log_relay.h"
 
@@ -48,6 +49,12 @@ std::vector<uint64_t> held_messages(const std::string& bytes) {
         out.push_back(v);
     }
     return out;
+}
+
+std::string entry_bytes(const AppLogEntry& entry) {
+    std::vector<uint8_t> out;
+    encode_app_log_entry(entry, out);
+    return std::string(out.begin(), out.end());
 }
 
 void run(EventLoop& loop, int turns = 5) {
@@ -155,7 +162,7 @@ TEST(AppLogSink, HoldsWritesToTheReplicaAndEndsTheLogAtTakeover) {
     ASSERT_TRUE(created);
     EventLoop& loop = **created;
     AppLogSink sink(loop, [](AppRefuseReason) {});
-    const std::string first = "first-", second = "second";
+    const std::string first = entry_bytes(TimeEntry{1}), second = entry_bytes(GetpidEntry{2});
     EXPECT_FALSE(sink.on_record({0, std::span(reinterpret_cast<const uint8_t*>(first.data()), first.size())}));
     EXPECT_EQ(sink.held(), first.size());
     // The replica's channel attaches after the log began (its tcpfo-run started late).
@@ -165,7 +172,7 @@ TEST(AppLogSink, HoldsWritesToTheReplicaAndEndsTheLogAtTakeover) {
     EXPECT_FALSE(sink.on_record({first.size(), std::span(reinterpret_cast<const uint8_t*>(second.data()), second.size())}));
     run(loop);
     bool eof = false;
-    EXPECT_EQ(read_all(replica.peer.get(), &eof), "first-second");
+    EXPECT_EQ(read_all(replica.peer.get(), &eof), first + second);
     EXPECT_FALSE(eof) << "the log ended before a takeover";
     sink.finish();
     run(loop);
@@ -206,7 +213,7 @@ TEST(AppLogSink, AReplicaWhoseReplayDivergedIsRefusedThroughTheCallback) {
     Pair replica = stream_pair();
     std::string why;
     ASSERT_TRUE(sink.attach(std::move(replica.ours), 9, why));
-    const std::string bytes = "entries";
+    const std::string bytes = entry_bytes(TimeEntry{7});
     EXPECT_FALSE(sink.on_record({0, std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())}));
     run(loop);
     EXPECT_FALSE(told);

@@ -37,7 +37,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             OutputDigestRecord{42, (uint64_t(1) << 40) + 3, 65536, 0x0123456789abcdefULL},
             AppLogRecord{(uint64_t(1) << 35) + 1, payload},
             AppStableRecord{123456789012ULL},
-            AppRefusedRecord{AppRefuseReason::overflow}};
+            AppRefusedRecord{AppRefuseReason::overflow},
+            AppRefusedRecord{AppRefuseReason::input_missing}};
 }
 
 }  // namespace

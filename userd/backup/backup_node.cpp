@@ -174,7 +174,10 @@ void BackupNode::on_primary_record(const Record& record) {
                 on_app_log(r);
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 // Closed on the primary: it must never be resurrected by a takeover.
-                if (auto* f = feed(r.conn_id)) hooks_->release(conn_key_of(f->conn()));
+                if (auto* f = feed(r.conn_id)) {
+                    hooks_->release(conn_key_of(f->conn()));
+                    app_log_->feeder_closed(ntohl(f->conn().client_addr), f->conn().client_port);
+                }
                 feeds_.erase(r.conn_id);
             } else {
                 log_warn("backup: unexpected {} record from the primary ignored",
@@ -241,13 +244,19 @@ void BackupNode::open_feed(const ConnOpenRecord& r) {
     // before then).
     if (auto held = hooks_->hold(conn_key_of(r)); !held)
         log_warn("backup: {}; its client's position will not be learned at takeover", held.error().message);
+    // The replica's library learns which of its incoming connections is this client's
+    // (docs/protocol.md, "Feeder names").
+    app_log_->name_feeder({ntohl(r.client_addr), r.client_port, (*f)->local_port()});
     feeds_.emplace(r.conn_id, std::move(*f));
 }
 
-void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail) {
+void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail, bool fed) {
     log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", conn_label(conn),
              refuse_reason_text(reason), detail.empty() ? "" : ": ", detail);
     if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
+    // Its replica will never see this client: an accept of it in the service's log
+    // cannot be replayed (a duplicate id is another connection's, which holds it).
+    if (!fed && reason != RefuseReason::duplicate) app_log_->client_refused(ntohl(conn.client_addr), conn.client_port);
 }
 
 // Once a second: idle connections give back their buffers' memory, and a connection
@@ -265,7 +274,8 @@ void BackupNode::sweep_feeds() {
     if (released >= (256u << 10)) malloc_trim(0);
     for (uint64_t id : broken) {
         auto it = feeds_.find(id);
-        refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke");
+        refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke", true);
+        app_log_->feeder_closed(ntohl(it->second->conn().client_addr), it->second->conn().client_port);
         hooks_->release(conn_key_of(it->second->conn()));
         feeds_.erase(it);
     }
@@ -291,6 +301,8 @@ void BackupNode::on_tick() {
         }
         return;
     }
+    // An accept in the service's log that waits too long for its client's feeder.
+    app_log_->tick(monotonic_ms());
     if (!primary_seen_) return;
     if (monotonic_ms() >= next_sweep_ms_) {
         next_sweep_ms_ = monotonic_ms() + 1000;

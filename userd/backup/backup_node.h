@@ -55,7 +55,9 @@ private:
     void refuse_service(AppRefuseReason reason);
     // Tells the primary this backup does not hold the connection (so it lifts the
     // clamp instead of waiting for acknowledgements that never come), in one log line.
-    void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail);
+    // `fed`: its feeder was open (its name went to the replica), so the service's log
+    // may hold its accept; otherwise such an accept refuses the service's log.
+    void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail, bool fed = false);
     void sweep_feeds();
 
     EventLoop& loop_;

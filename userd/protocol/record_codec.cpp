@@ -213,7 +213,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
         case RecordType::app_refused: {
             AppRefusedRecord a;
             const uint8_t reason = r.u8();
-            if (reason < 1 || reason > 3) return fail("app-refused record with unknown reason {}", reason);
+            if (reason < 1 || reason > 4) return fail("app-refused record with unknown reason {}", reason);
             if (r.u8() != 0 || r.u16() != 0) return fail("app-refused record with nonzero padding");
             a.reason = AppRefuseReason(reason);
             return a;
@@ -264,6 +264,7 @@ const char* app_refuse_reason_text(AppRefuseReason reason) {
         case AppRefuseReason::joined_late: return "the service's log began before this backup joined";
         case AppRefuseReason::overflow: return "the service's log outgrew the backup's bound (its replica does not read it)";
         case AppRefuseReason::replica_diverged: return "the replica's replay of the service's log diverged (it went live)";
+        case AppRefuseReason::input_missing: return "the service's log accepted a client whose connection this backup does not hold";
     }
     return "unknown reason";
 }

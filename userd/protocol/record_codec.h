@@ -187,6 +187,10 @@ enum class AppRefuseReason : uint8_t {
     joined_late = 1,  // the log began before this backup's stream: its replica missed state
     overflow = 2,     // the log outgrew the backup's bound (its replica does not read it)
     replica_diverged = 3,  // the replica's replay diverged from the log: it went live
+    // The log holds an accept of a client whose connection this backup does not hold
+    // (refused, never opened, or not within AppLogSink::kAcceptHoldMs): its replica
+    // cannot be given that client's input.
+    input_missing = 4,
 };
 const char* app_refuse_reason_text(AppRefuseReason reason);
 

@@ -104,6 +104,10 @@ NodeStatus BackupNode::status() const {
         svc.log_bytes = app_log_->received();
         svc.held = app_log_->delivered();
         if (auto r = app_log_->refusal()) svc.refused = app_refuse_reason_text(*r);
+        svc.feeder_names = app_log_->names_sent();
+        svc.names_waiting = app_log_->names_waiting();
+        const auto held = app_log_->held_accept();
+        svc.accept_held = held ? fmt::format("{}:{}", addr_to_string(htonl(held->first)), held->second) : "";
         s.service = std::move(svc);
     }
     const OutputCheckTotals& checks = output_check_totals();

@@ -102,6 +102,13 @@ struct ServiceLogStatus {
     uint64_t held = 0;         // primary: held by every backup that holds it; backup: written to the replica
     std::optional<uint64_t> holders;  // primary: backups that hold the log
     std::string refused;       // backup: why it does not hold the log ("" if it does)
+    // backup: feeder names written to the replica's channel, and those waiting (for
+    // the channel to attach or the next entry boundary) (docs/protocol.md, "Feeder names")
+    std::optional<uint64_t> feeder_names;
+    std::optional<uint64_t> names_waiting;
+    // backup: the client ("192.0.2.1:40312") of an accept entry held until its
+    // feeder's name; "" when none is held
+    std::optional<std::string> accept_held;
 };
 
 struct NodeStatus {

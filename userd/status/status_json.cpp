@@ -110,6 +110,10 @@ std::string head_text(const NodeStatus& s) {
                  {"log_bytes", s.service->log_bytes}, {"held", s.service->held}};
         if (s.service->holders) svc["holders"] = *s.service->holders;
         if (!s.service->refused.empty()) svc["refused"] = s.service->refused;
+        if (s.service->feeder_names) svc["feeder_names"] = *s.service->feeder_names;
+        if (s.service->names_waiting) svc["names_waiting"] = *s.service->names_waiting;
+        if (s.service->accept_held)
+            svc["accept_held"] = s.service->accept_held->empty() ? Json(nullptr) : Json(*s.service->accept_held);
         j["service"] = std::move(svc);
     }
     if (s.output_check)

@@ -1,0 +1,355 @@
+// tcpfo-redis-incr: N connections pipelining `INCR KEY` on one shared key, for the
+// redis failover scenario (tests/netns/failover_redis.sh). It checks exactly what a
+// client of a shared counter may rely on, through a failover:
+//   - every reply is a well-formed RESP integer (":<digits>\r\n"), nothing else;
+//   - the replies on one connection strictly increase;
+//   - no value is the reply on two connections;
+//   - once every INCR has its reply, `GET KEY` (on connection 0, which lived through
+//     the failover, and on a new connection) equals the number of INCRs acknowledged,
+//     and the values seen are exactly 1..that number (the key must not exist at start).
+// Output: a progress file (pairs "live N slowest R total T resets X", rewritten as it
+// moves, for the scenario's crash condition) and one summary line,
+// "redis-incr conns=N ok=N failed=F resets=X corrupt=C acknowledged=A get=G max_stall_ms=S".
+// Exit 0 when every check held, 1 otherwise, 2 for a usage error.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "tool_args.h"
+
+using namespace tcpfo::streamtest;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct Conn {
+    int fd = -1;
+    uint64_t sent = 0;      // INCRs written
+    uint64_t replies = 0;   // INCR replies received
+    uint64_t last = 0;      // the previous reply's value
+    std::string out;        // bytes not yet written
+    std::string in;         // bytes not yet parsed
+    bool failed = false;
+    bool reset = false;
+};
+
+int connect_to(const sockaddr_in& to) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+std::string command(std::initializer_list<std::string_view> words) {
+    std::string c = "*" + std::to_string(words.size()) + "\r\n";
+    for (auto w : words) c += "$" + std::to_string(w.size()) + "\r\n" + std::string(w) + "\r\n";
+    return c;
+}
+
+// One RESP reply at the start of `in`: its line (without CRLF) and size, nullopt if
+// incomplete. Only integers (":"), bulk strings ("$") and errors ("-") are expected.
+struct Reply {
+    char type = 0;
+    std::string text;
+    size_t size = 0;
+};
+std::optional<Reply> take_reply(const std::string& in, std::string& error) {
+    const size_t eol = in.find("\r\n");
+    if (eol == std::string::npos) {
+        if (in.size() > 64) error = "a reply line longer than 64 bytes";
+        return std::nullopt;
+    }
+    Reply r{in[0], in.substr(1, eol - 1), eol + 2};
+    if (r.type == '$') {
+        const long len = std::strtol(r.text.c_str(), nullptr, 10);
+        if (len < 0) return r;  // nil
+        if (in.size() < eol + 2 + size_t(len) + 2) return std::nullopt;
+        if (in.compare(eol + 2 + size_t(len), 2, "\r\n") != 0) {
+            error = "a bulk string not ended by CRLF";
+            return std::nullopt;
+        }
+        r.text = in.substr(eol + 2, size_t(len));
+        r.size = eol + 2 + size_t(len) + 2;
+    }
+    return r;
+}
+
+// Digits only, no sign, no leading zero, fits 63 bits.
+std::optional<uint64_t> integer(const std::string& s) {
+    if (s.empty() || s.size() > 18 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    return v;
+}
+
+// GET KEY on a blocking connection; the value or an error text.
+std::optional<uint64_t> get_value(int fd, const std::string& key, std::string& error) {
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string get = command({"GET", key});
+    if (send(fd, get.data(), get.size(), MSG_NOSIGNAL) != ssize_t(get.size())) {
+        error = std::string("GET: send: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string in;
+    char buf[256];
+    for (;;) {
+        std::string why;
+        if (auto r = take_reply(in, why)) {
+            if (r->type != '$') {
+                error = "GET: not a bulk string: " + std::string(1, r->type) + r->text;
+                return std::nullopt;
+            }
+            auto v = integer(r->text);
+            if (!v) error = "GET: not a number: '" + r->text + "'";
+            return v;
+        }
+        if (!why.empty()) {
+            error = "GET: " + why;
+            return std::nullopt;
+        }
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            error = n == 0 ? "GET: end of stream" : std::string("GET: recv: ") + std::strerror(errno);
+            return std::nullopt;
+        }
+        in.append(buf, size_t(n));
+    }
+}
+
+void usage() {
+    std::fprintf(stderr,
+                 "usage: tcpfo-redis-incr --connect ADDR:PORT [--conns N] [--incrs M] [--window W] [--rate R]\n"
+                 "         [--key K] [--progress-file F] [--timeout-s T]\n"
+                 "  N connections each send M `INCR K` (at most W unanswered, at most R per second),\n"
+                 "  check every reply, then GET K (see the source's header)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<sockaddr_in> to;
+    uint64_t conns_n = 4, incrs = 10000, window = 16, timeout_s = 60;
+    double rate = 2000;
+    std::string key = "k", progress_file;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view opt = argv[i];
+        if (opt == "--help") return usage(), 0;
+        if (i + 1 >= argc) return usage(), 2;
+        const std::string_view v = argv[++i];
+        tcpfo::Result<uint64_t> n = uint64_t(0);
+        if (opt == "--connect") {
+            auto e = parse_endpoint(opt, v);
+            if (!e) return std::fprintf(stderr, "%s\n", e.error().message.c_str()), 2;
+            to = *e;
+            continue;
+        }
+        if (opt == "--key") { key = v; continue; }
+        if (opt == "--progress-file") { progress_file = v; continue; }
+        if (opt == "--rate") {
+            auto r = parse_positive_double(opt, v);
+            if (!r) return std::fprintf(stderr, "%s\n", r.error().message.c_str()), 2;
+            rate = *r;
+            continue;
+        }
+        n = parse_uint(opt, v);
+        if (!n) return std::fprintf(stderr, "%s\n", n.error().message.c_str()), 2;
+        if (opt == "--conns") conns_n = *n;
+        else if (opt == "--incrs") incrs = *n;
+        else if (opt == "--window") window = *n;
+        else if (opt == "--timeout-s") timeout_s = *n;
+        else return usage(), 2;
+    }
+    if (!to || conns_n == 0 || incrs == 0 || window == 0) return usage(), 2;
+
+    const std::string incr = command({"INCR", key});
+    std::vector<Conn> conns(conns_n);
+    for (size_t i = 0; i < conns.size(); ++i) {
+        conns[i].fd = connect_to(*to);
+        if (conns[i].fd < 0) {
+            std::fprintf(stderr, "redis-incr: conn %zu: connect: %s\n", i, std::strerror(errno));
+            return 1;
+        }
+    }
+    std::unordered_set<uint64_t> seen;  // every value any connection got
+    uint64_t corrupt = 0;
+    const auto start = Clock::now();
+    auto last_progress = start;
+    double max_stall_ms = 0;
+    std::string last_written;
+    auto write_progress = [&](bool force) {
+        if (progress_file.empty()) return;
+        uint64_t live = 0, slowest = UINT64_MAX, total = 0, resets = 0;
+        for (const auto& c : conns) {
+            if (!c.failed) ++live;
+            slowest = std::min(slowest, c.replies);
+            total += c.replies;
+            resets += c.reset;
+        }
+        const std::string line = "live " + std::to_string(live) + " slowest " + std::to_string(slowest) + " total " +
+                                 std::to_string(total) + " resets " + std::to_string(resets) + "\n";
+        if (!force && line == last_written) return;
+        last_written = line;
+        const std::string tmp = progress_file + ".tmp";
+        if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+            std::fputs(line.c_str(), f);
+            std::fclose(f);
+            std::rename(tmp.c_str(), progress_file.c_str());
+        }
+    };
+    auto fail = [&](Conn& c, size_t i, const std::string& why, bool reset = false) {
+        if (c.failed) return;
+        std::fprintf(stderr, "redis-incr: conn %zu: %s (after %llu replies)\n", i, why.c_str(),
+                     (unsigned long long)c.replies);
+        c.failed = true;
+        c.reset = reset;
+        if (!reset) ++corrupt;
+    };
+
+    std::vector<pollfd> pfds(conns.size());
+    for (;;) {
+        bool busy = false;
+        const double elapsed_s = ms_since(start) / 1000.0;
+        const uint64_t allowed = std::min<uint64_t>(incrs, uint64_t(elapsed_s * rate) + 1);
+        for (size_t i = 0; i < conns.size(); ++i) {
+            Conn& c = conns[i];
+            pfds[i] = {c.fd, 0, 0};
+            if (c.failed || c.replies == incrs) continue;
+            busy = true;
+            while (c.sent < allowed && c.sent - c.replies < window) {
+                c.out += incr;
+                ++c.sent;
+            }
+            pfds[i].events = POLLIN | (c.out.empty() ? 0 : POLLOUT);
+        }
+        if (!busy) break;
+        if (ms_since(last_progress) > double(timeout_s) * 1000) {
+            for (size_t i = 0; i < conns.size(); ++i)
+                if (!conns[i].failed && conns[i].replies < incrs) fail(conns[i], i, "timed out: no reply for " + std::to_string(timeout_s) + " s");
+            continue;
+        }
+        const int ready = poll(pfds.data(), pfds.size(), 5);
+        if (ready < 0 && errno != EINTR) return std::perror("poll"), 1;
+        for (size_t i = 0; i < conns.size(); ++i) {
+            Conn& c = conns[i];
+            if (c.failed || !pfds[i].revents) continue;
+            if (!c.out.empty() && (pfds[i].revents & POLLOUT)) {
+                const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+                if (n > 0) c.out.erase(0, size_t(n));
+                else if (n < 0 && errno != EAGAIN) {
+                    fail(c, i, std::string("send: ") + std::strerror(errno), errno == ECONNRESET || errno == EPIPE);
+                    continue;
+                }
+            }
+            if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[65536];
+            const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+            if (n == 0) {
+                fail(c, i, "end of stream before every reply");
+                continue;
+            }
+            if (n < 0) {
+                if (errno != EAGAIN) fail(c, i, std::string("recv: ") + std::strerror(errno), errno == ECONNRESET);
+                continue;
+            }
+            c.in.append(buf, size_t(n));
+            const double gap = ms_since(last_progress);
+            max_stall_ms = std::max(max_stall_ms, gap);
+            last_progress = Clock::now();
+            size_t used = 0;
+            for (;;) {
+                std::string why;
+                const std::string rest = c.in.substr(used, 64);
+                auto r = take_reply(rest, why);
+                if (!why.empty()) { fail(c, i, why); break; }
+                if (!r) break;
+                used += r->size;
+                if (r->type != ':') { fail(c, i, "not an integer reply: '" + std::string(1, r->type) + r->text + "'"); break; }
+                auto v = integer(r->text);
+                if (!v) { fail(c, i, "a malformed integer: '" + r->text + "'"); break; }
+                if (c.replies >= c.sent) { fail(c, i, "a reply to no request"); break; }
+                if (*v <= c.last) { fail(c, i, "value " + std::to_string(*v) + " after " + std::to_string(c.last)); break; }
+                if (!seen.insert(*v).second) { fail(c, i, "value " + std::to_string(*v) + " was another connection's reply"); break; }
+                c.last = *v;
+                ++c.replies;
+            }
+            c.in.erase(0, used);
+        }
+        write_progress(false);
+    }
+    write_progress(true);
+
+    uint64_t acknowledged = 0, ok = 0, failed = 0, resets = 0;
+    for (const auto& c : conns) {
+        acknowledged += c.replies;
+        if (c.failed) ++failed;
+        else ++ok;
+        resets += c.reset;
+    }
+    bool good = failed == 0;
+    std::string get_text = "none";
+    if (good) {
+        // Every INCR answered: the values are exactly 1..acknowledged, and GET says so
+        // on the connection that lived through the failover and on a new one.
+        for (uint64_t v = 1; v <= acknowledged; ++v) {
+            if (!seen.count(v)) {
+                std::fprintf(stderr, "redis-incr: no connection got value %llu of 1..%llu\n", (unsigned long long)v,
+                             (unsigned long long)acknowledged);
+                good = false;
+                break;
+            }
+        }
+        std::string error;
+        auto old_get = get_value(conns[0].fd, key, error);
+        const int fresh = connect_to(*to);
+        std::string error_new = fresh < 0 ? std::string("connect: ") + std::strerror(errno) : "";
+        std::optional<uint64_t> new_get;
+        if (fresh >= 0) new_get = get_value(fresh, key, error_new);
+        get_text = old_get ? std::to_string(*old_get) : "?";
+        if (!old_get || *old_get != acknowledged) {
+            std::fprintf(stderr, "redis-incr: GET on conn 0 says %s, %llu INCRs were acknowledged%s%s\n",
+                         get_text.c_str(), (unsigned long long)acknowledged, error.empty() ? "" : ": ", error.c_str());
+            good = false;
+        }
+        if (!new_get || *new_get != acknowledged) {
+            std::fprintf(stderr, "redis-incr: GET on a new connection says %s, %llu INCRs were acknowledged%s%s\n",
+                         new_get ? std::to_string(*new_get).c_str() : "?", (unsigned long long)acknowledged,
+                         error_new.empty() ? "" : ": ", error_new.c_str());
+            good = false;
+        }
+        if (fresh >= 0) close(fresh);
+    }
+    std::printf("redis-incr conns=%zu ok=%llu failed=%llu resets=%llu corrupt=%llu acknowledged=%llu get=%s "
+                "max_stall_ms=%.1f\n",
+                conns.size(), (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)resets,
+                (unsigned long long)corrupt, (unsigned long long)acknowledged, get_text.c_str(), max_stall_ms);
+    for (auto& c : conns) close(c.fd);
+    return good ? 0 : 1;
+}
