@@ -26,6 +26,7 @@ constexpr const char* kOwnerVariable = "TCPFO_PRELOAD_OWNER_PID";
 enum class Setup { not_started, running, done };
 
 std::atomic<Setup> g_setup{Setup::not_started};
+bool g_owner_steps_pending = false;  // set_up() done, its allocating steps not yet
 CallMode g_mode = CallMode::pass_through;
 int g_log_fd = -1;
 pid_t g_owner_pid = 0;       // the main thread's tid, which is the process's pid
@@ -101,6 +102,18 @@ void set_up() {
     }
     g_log_fd = parse_fd(mode);
     if (g_mode == CallMode::record) set_up_output_gate(g_log_fd, owner != nullptr);
+    g_owner_steps_pending = true;
+}
+
+// The steps of the set-up that may allocate (setenv, pthread_atfork), run from the
+// constructor only. The set-up itself may run inside the allocator: jemalloc (Debian's
+// redis) reads the clock while it holds its own lock, and a setenv() from that first
+// interposed call waited for the same lock for ever.
+void finish_set_up_outside_the_allocator() {
+    if (!g_owner_steps_pending) return;
+    g_owner_steps_pending = false;
+    char owner_text[16];
+    snprintf(owner_text, sizeof owner_text, "%d", int(g_owner_pid));
     setenv(kOwnerVariable, owner_text, 1);
     pthread_atfork(before_fork, nullptr, in_child_after_fork);
 }
@@ -117,7 +130,12 @@ bool ready() {
     return true;
 }
 
-__attribute__((constructor)) void at_load() { ready(); }
+__attribute__((constructor)) void at_load() {
+    // A call made before the constructor ran the set-up already; ready() waits for
+    // nothing then.
+    ready();
+    finish_set_up_outside_the_allocator();
+}
 
 // A process that ends with _exit() (or a signal) loses the entries still buffered:
 // only exit() runs this.
