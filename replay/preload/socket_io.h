@@ -3,7 +3,7 @@
 // replication stream already), replayed in the replica so that it consumes its feeder's
 // bytes in the primary's portions and writes exactly what the primary wrote.
 //
-// Replay of a read that returned N > 0 waits until N bytes have come from the feeder
+// Replay of a read that returned N > 0 reads from the feeder until N bytes have come
 // (whatever the socket's O_NONBLOCK or the call's MSG_DONTWAIT say: the primary had
 // them) and returns exactly N; 0 waits for the feeder's end of file; -1 returns the
 // errno without reading. A write that took N bytes writes exactly N (waiting for room);
@@ -80,7 +80,11 @@ ssize_t socket_read(int fd, SocketCall call, const char* name, size_t len, bool 
             }
             int64_t got = 0;
             while (got < want) {
-                if (!wait_for_input(fd, want - got)) return got > 0 ? ssize_t(got) : real(0, len);
+                // Whatever has come, not all of it at once: the feeder's socket may
+                // never hold the whole count (small segments fill its receive buffer
+                // with overhead long before 50 KiB of payload: a replica waited for
+                // ever). A peek consumes nothing, so it needs the whole count queued.
+                if (!wait_for_input(fd, peek ? want - got : 1)) return got > 0 ? ssize_t(got) : real(0, len);
                 const ssize_t n = real(size_t(got), size_t(want - got));
                 if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
                 if (n <= 0) {
