@@ -8,7 +8,10 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "replay/preload/feeder_names.h"
 #include "replay/preload/preload_state.h"
@@ -91,19 +94,83 @@ void write_or_stop(const uint8_t* data, size_t size) {
     errno = saved_errno;
 }
 
+// Waits until the log descriptor is readable. The raw syscall: poll() is interposed
+// (a recorded wait).
+bool wait_readable() {
+    pollfd readable{log_fd(), POLLIN, 0};
+    return syscall(SYS_poll, &readable, 1, -1) >= 0 || errno == EINTR;
+}
+
+// Replay from a socket (failoverd's channel): entries are peeked in bulk and taken off
+// the socket only once the peeked bytes are used up, and before an exec, so that what
+// the descriptor holds at an exec is still exactly the rest of the log. Reading an
+// entry at a time cost two system calls per entry, and a replica replaying ten busy
+// connections spent most of its time there and fell seconds behind its primary.
+constexpr size_t kPeekSize = 256 * 1024;
+uint8_t g_peeked[kPeekSize];
+size_t g_peeked_len = 0;   // bytes of the socket's queue copied into g_peeked
+size_t g_peeked_used = 0;  // of those, the ones replay has used
+int g_log_is_socket = -1;  // unknown until the first read
+
+bool log_is_socket() {
+    if (g_log_is_socket < 0) {
+        struct stat st{};
+        g_log_is_socket = fstat(log_fd(), &st) == 0 && S_ISSOCK(st.st_mode) ? 1 : 0;
+    }
+    return g_log_is_socket == 1;
+}
+
+// Takes the used bytes off the socket: they are the queue's first bytes, so they are
+// received over the front of g_peeked, which holds the same bytes.
+bool take_used_bytes() {
+    size_t left = g_peeked_used;
+    while (left > 0) {
+        const long n = syscall(SYS_recvfrom, log_fd(), g_peeked, left, MSG_DONTWAIT, nullptr, nullptr);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;  // they were queued: nothing else can take them
+        left -= size_t(n);
+    }
+    g_peeked_len = g_peeked_used = 0;
+    return true;
+}
+
+ssize_t read_up_to_from_socket(uint8_t* data, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        if (g_peeked_used < g_peeked_len) {
+            const size_t n = std::min(size - got, g_peeked_len - g_peeked_used);
+            std::memcpy(data + got, g_peeked + g_peeked_used, n);
+            g_peeked_used += n;
+            got += n;
+            continue;
+        }
+        if (!take_used_bytes()) return -1;
+        const long n = syscall(SYS_recvfrom, log_fd(), g_peeked, kPeekSize, MSG_PEEK | MSG_DONTWAIT, nullptr, nullptr);
+        if (n > 0) {
+            g_peeked_len = size_t(n);
+            continue;
+        }
+        if (n == 0) break;  // the end of the log
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+        if (!wait_readable()) return -1;
+    }
+    return ssize_t(got);
+}
+
 // Reads up to `size` bytes, fewer only at the end of the log. The raw syscall: read()
 // is interposed, and the log descriptor must never be taken for a device. An entry the
 // primary has not produced yet is waited for: that is the replica keeping in step with
 // its primary (a non-blocking descriptor is polled instead of failing with EAGAIN).
 ssize_t read_up_to(uint8_t* data, size_t size) {
+    if (log_is_socket()) return read_up_to_from_socket(data, size);
+    // A file or a pipe (tests): read exactly what is needed, never ahead.
     size_t got = 0;
     while (got < size) {
         const long n = syscall(SYS_read, log_fd(), data + got, size - got);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            // The raw syscall: poll() is interposed (a recorded wait).
-            pollfd readable{log_fd(), POLLIN, 0};
-            if (syscall(SYS_poll, &readable, 1, -1) < 0 && errno != EINTR) return -1;
+            if (!wait_readable()) return -1;
             continue;
         }
         if (n < 0) return -1;
@@ -114,6 +181,11 @@ ssize_t read_up_to(uint8_t* data, size_t size) {
 }
 
 }  // namespace
+
+void settle_replay_before_exec() {
+    if (log_is_socket() && !take_used_bytes())
+        warn("tcpfo-preload: can't take the replayed entries off fd %d before exec: %s", log_fd(), strerror(errno));
+}
 
 void flush_record_buffer() {
     if (g_record_used == 0) return;
@@ -168,8 +240,8 @@ void replay_refused(const char* line) {
 }
 
 const AppLogEntry* replay_entry(AppLogKind called) {
-    // Entries are read one at a time, header then payload, never ahead: what the
-    // descriptor holds after an exec is exactly the rest of the log.
+    // Header, then payload: what the descriptor holds after an exec is exactly the
+    // rest of the log (a socket is read ahead, and settled before an exec).
     const int saved_errno = errno;
     // Feeder names between entries are taken on the way.
     for (;;) {

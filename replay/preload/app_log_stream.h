@@ -39,6 +39,9 @@ uint64_t must_hold_bytes();
 // or truncated entry is one line on stderr and _exit(86). The entry points into a
 // buffer the next call reuses.
 const AppLogEntry* replay_entry(AppLogKind called);
+// Replay, before an exec: the entries replayed so far are taken off the descriptor
+// (a socket is read ahead), so the new image reads exactly the rest of the log.
+void settle_replay_before_exec();
 
 // The replica's call does not fit the primary's: it can no longer be in step. One line
 // on stderr, a notice to failoverd on the log channel ("diverged K\n": its backup then

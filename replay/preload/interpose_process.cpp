@@ -17,7 +17,9 @@ using namespace tcpfo::preload;
 namespace {
 
 void flush_before_exec() {
-    if (call_mode() == CallMode::record) flush_record_buffer();
+    const CallMode mode = call_mode();
+    if (mode == CallMode::record) flush_record_buffer();
+    if (mode == CallMode::replay) settle_replay_before_exec();
 }
 
 }  // namespace
