@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "replay/preload/allocator_calls.h"
 #include "replay/preload/app_log_stream.h"
 #include "replay/preload/preload_state.h"
 #include "replay/preload/real_functions.h"
@@ -31,10 +32,17 @@ time_t real_time(time_t* tloc) {
     return time_t(syscall(SYS_time, tloc));
 }
 
+// The allocator's own clock reads pass through (allocator_calls.h).
+CallMode call_mode_of(const void* caller) {
+    const CallMode mode = call_mode();
+    if (mode != CallMode::pass_through && called_by_allocator(caller)) return CallMode::pass_through;
+    return mode;
+}
+
 }  // namespace
 
 TCPFO_EXPORT int clock_gettime(clockid_t clockid, struct timespec* tp) noexcept {
-    switch (call_mode()) {
+    switch (call_mode_of(__builtin_return_address(0))) {
         case CallMode::pass_through: break;
         case CallMode::record: {
             const int ret = real_clock_gettime(clockid, tp);
@@ -67,7 +75,7 @@ TCPFO_EXPORT int clock_gettime(clockid_t clockid, struct timespec* tp) noexcept 
 }
 
 TCPFO_EXPORT int gettimeofday(struct timeval* tv, void* tz) noexcept {
-    switch (call_mode()) {
+    switch (call_mode_of(__builtin_return_address(0))) {
         case CallMode::pass_through: break;
         case CallMode::record: {
             const int ret = real_gettimeofday(tv, tz);
@@ -100,7 +108,7 @@ TCPFO_EXPORT int gettimeofday(struct timeval* tv, void* tz) noexcept {
 }
 
 TCPFO_EXPORT time_t time(time_t* tloc) noexcept {
-    switch (call_mode()) {
+    switch (call_mode_of(__builtin_return_address(0))) {
         case CallMode::pass_through: break;
         case CallMode::record: {
             const time_t t = real_time(tloc);
