@@ -14,18 +14,24 @@
 # no --daemonize no` on both nodes (docs/operations.md, "Example: redis"): listening on
 # every IPv4 address, so the VIP's clients reach the primary and the backup's feeders
 # reach the replica from 127.0.0.1; no snapshot, no append-only file, no fork.
-# The client (tests/tools/tcpfo-redis-incr) opens REDIS_CONNS (4) connections, each
+# The client (tests/tools/tcpfo-redis-client) opens REDIS_CONNS (4) connections, each
 # pipelining REDIS_INCRS (20,000) `INCR k` on the one key k, at most 16 unanswered and
-# REDIS_RATE (2,000) per second per connection. Crash = the primary's link cut, then
-# SIGKILL of everything in its namespace, once every connection is open and has at
-# least REDIS_CRASH_AFTER (2,000) replies: on a condition, not on time. It checks:
+# REDIS_RATE (2,000) commands per second per connection. With REDIS_CYCLE=mix
+# (failover_redis_time_random.sh) each INCR is followed by TIME, SADD, SET, RANDOMKEY and
+# SRANDMEMBER (tests/tools/redis_reply_check.h), REDIS_INCRS defaults to 5,000 and
+# REDIS_CRASH_AFTER to 500: replies that carry redis's clock and random choices, which
+# the backup's output check compares byte for byte with the primary's. Crash = the
+# primary's link cut, then SIGKILL of everything in its namespace, once every connection
+# is open and has at least REDIS_CRASH_AFTER (2,000) INCR replies: on a condition, not on
+# time. It checks:
 #   - before the crash: the primary's status shows the service recorded (mode record,
 #     open, held > 0), the backup's shows the replica replaying (mode replay, open, not
 #     refused);
 #   - the backup rebuilt every connection and reset none (.takeover.reset_diverged = 0,
 #     .output_check.diverged_total = 0, .output_check.checked_bytes > 0);
-#   - the client: every reply a well-formed RESP integer, strictly increasing on each
-#     connection, no value on two connections, no reset, and after the takeover `GET k`
+#   - the client: every reply well-formed and plausible, the INCR values strictly
+#     increasing on each connection, no value on two connections, no reset, and after
+#     the takeover `GET k`
 #     (on connection 0, which lived through it, and on a new one) equals the number of
 #     INCRs acknowledged, the values seen being exactly 1..that number.
 # Until the preload library records the input order (which connection redis served,
@@ -37,15 +43,19 @@
 . "$(dirname "$0")/lib.sh"
 require_failoverd
 
-redis_client=$build/tests/tools/tcpfo-redis-incr
+redis_client=$build/tests/tools/tcpfo-redis-client
 redis_server=$(command -v redis-server || true)
 [ -n "$redis_server" ] || { echo "FAIL: redis-server is not installed: run scripts/install-deps.sh" >&2; exit 1; }
 [ -x "$redis_client" ] || { echo "FAIL: $redis_client is missing: run scripts/build.sh first" >&2; exit 1; }
 
+cycle=${REDIS_CYCLE:-incr}
 conns=${REDIS_CONNS:-4}
-incrs=${REDIS_INCRS:-20000}
+case $cycle in
+    incr) incrs=${REDIS_INCRS:-20000} crash_after=${REDIS_CRASH_AFTER:-2000} ;;
+    mix) incrs=${REDIS_INCRS:-5000} crash_after=${REDIS_CRASH_AFTER:-500} ;;
+    *) echo "REDIS_CYCLE must be incr or mix, got '$cycle'" >&2; exit 2 ;;
+esac
 rate=${REDIS_RATE:-2000}
-crash_after=${REDIS_CRASH_AFTER:-2000}
 
 check_json() {
     local name=$1 json=$2 filter=$3 what=$4
@@ -96,7 +106,7 @@ scenario() {
     start_failoverd
     wait_services
 
-    c_bg redis "$redis_client" --connect $vip:$port --conns "$conns" --incrs "$incrs" --rate "$rate" --window 16 \
+    c_bg redis "$redis_client" --connect $vip:$port --cycle "$cycle" --conns "$conns" --incrs "$incrs" --rate "$rate" --window 16 \
         --progress-file "$work/redis.progress" --timeout-s 60
     wait_redis_under_way
     before_primary=$(node_status primary | jq -c .service)
@@ -129,7 +139,7 @@ scenario() {
     wait "${bg_pid[redis]}" || rc=$?
     unset "bg_pid[redis]"
     cat "$work/redis.log"
-    line=$(grep '^redis-incr ' "$work/redis.log" | tail -n 1 || true)
+    line=$(grep '^redis-client ' "$work/redis.log" | tail -n 1 || true)
     field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
     [ -n "$line" ] || failures+=("the client printed no summary (exit $rc)")
     [ "$(field resets)" = 0 ] || failures+=("the client saw $(field resets) reset(s)")
@@ -144,4 +154,4 @@ scenario() {
     fi
 }
 
-run_scenario failover_redis
+run_scenario "${REDIS_SCENARIO_NAME:-failover_redis}"

@@ -1,16 +1,18 @@
-// tcpfo-redis-incr: N connections pipelining `INCR KEY` on one shared key, for the
-// redis failover scenario (tests/netns/failover_redis.sh). It checks exactly what a
-// client of a shared counter may rely on, through a failover:
-//   - every reply is a well-formed RESP integer (":<digits>\r\n"), nothing else;
-//   - the replies on one connection strictly increase;
-//   - no value is the reply on two connections;
-//   - once every INCR has its reply, `GET KEY` (on connection 0, which lived through
+// tcpfo-redis-client: N connections pipelining redis commands that share state, for the
+// redis failover scenarios (tests/netns/failover_redis.sh, failover_redis_time_random.sh).
+// `--cycle incr` sends only `INCR KEY` on one shared key; `--cycle mix` interleaves each
+// INCR with TIME, SADD, SET, RANDOMKEY and SRANDMEMBER (tests/tools/redis_reply_check.h
+// says what is sent and what each reply must be). Through a failover it checks:
+//   - every reply is well-formed RESP and passes its command's check;
+//   - the INCR replies on one connection strictly increase, no value on two connections;
+//   - once every command has its reply, `GET KEY` (on connection 0, which lived through
 //     the failover, and on a new connection) equals the number of INCRs acknowledged,
 //     and the values seen are exactly 1..that number (the key must not exist at start).
-// Output: a progress file (pairs "live N slowest R total T resets X", rewritten as it
-// moves, for the scenario's crash condition) and one summary line,
-// "redis-incr conns=N ok=N failed=F resets=X corrupt=C acknowledged=A get=G max_stall_ms=S".
-// Exit 0 when every check held, 1 otherwise, 2 for a usage error.
+// Output: a progress file (pairs "live N slowest R total T resets X", R and T counting
+// INCR replies, rewritten as it moves, for the scenario's crash condition) and one
+// summary line, "redis-client conns=N ok=N failed=F resets=X corrupt=C acknowledged=A
+// replies=R get=G max_stall_ms=S". Exit 0 when every check held, 1 otherwise, 2 for a
+// usage error.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,16 +20,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "redis_reply_check.h"
+#include "resp_reply.h"
 #include "tool_args.h"
 
 using namespace tcpfo::streamtest;
@@ -38,13 +42,18 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+std::int64_t unix_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 struct Conn {
     int fd = -1;
-    uint64_t sent = 0;      // INCRs written
-    uint64_t replies = 0;   // INCR replies received
-    uint64_t last = 0;      // the previous reply's value
-    std::string out;        // bytes not yet written
-    std::string in;         // bytes not yet parsed
+    uint64_t sent = 0;     // commands written (or queued in `out`)
+    uint64_t replies = 0;  // replies received and checked
+    uint64_t incrs = 0;    // INCR replies among them
+    std::string out;       // bytes not yet written
+    std::string in;        // bytes not yet parsed
     bool failed = false;
     bool reset = false;
 };
@@ -62,58 +71,13 @@ int connect_to(const sockaddr_in& to) {
     return fd;
 }
 
-std::string command(std::initializer_list<std::string_view> words) {
-    std::string c = "*" + std::to_string(words.size()) + "\r\n";
-    for (auto w : words) c += "$" + std::to_string(w.size()) + "\r\n" + std::string(w) + "\r\n";
-    return c;
-}
-
-// One RESP reply at the start of `in`: its line (without CRLF) and size, nullopt if
-// incomplete. Only integers (":"), bulk strings ("$") and errors ("-") are expected.
-struct Reply {
-    char type = 0;
-    std::string text;
-    size_t size = 0;
-};
-std::optional<Reply> take_reply(const std::string& in, std::string& error) {
-    const size_t eol = in.find("\r\n");
-    if (eol == std::string::npos) {
-        if (in.size() > 64) error = "a reply line longer than 64 bytes";
-        return std::nullopt;
-    }
-    Reply r{in[0], in.substr(1, eol - 1), eol + 2};
-    if (r.type == '$') {
-        const long len = std::strtol(r.text.c_str(), nullptr, 10);
-        if (len < 0) return r;  // nil
-        if (in.size() < eol + 2 + size_t(len) + 2) return std::nullopt;
-        if (in.compare(eol + 2 + size_t(len), 2, "\r\n") != 0) {
-            error = "a bulk string not ended by CRLF";
-            return std::nullopt;
-        }
-        r.text = in.substr(eol + 2, size_t(len));
-        r.size = eol + 2 + size_t(len) + 2;
-    }
-    return r;
-}
-
-// Digits only, no sign, no leading zero, fits 63 bits.
-std::optional<uint64_t> integer(const std::string& s) {
-    if (s.empty() || s.size() > 18 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    return v;
-}
-
 // GET KEY on a blocking connection; the value or an error text.
 std::optional<uint64_t> get_value(int fd, const std::string& key, std::string& error) {
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     timeval tv{10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const std::string get = command({"GET", key});
+    const std::string get = "*2\r\n$3\r\nGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n";
     if (send(fd, get.data(), get.size(), MSG_NOSIGNAL) != ssize_t(get.size())) {
         error = std::string("GET: send: ") + std::strerror(errno);
         return std::nullopt;
@@ -121,19 +85,18 @@ std::optional<uint64_t> get_value(int fd, const std::string& key, std::string& e
     std::string in;
     char buf[256];
     for (;;) {
-        std::string why;
-        if (auto r = take_reply(in, why)) {
-            if (r->type != '$') {
-                error = "GET: not a bulk string: " + std::string(1, r->type) + r->text;
+        RespParse p = parse_resp(in);
+        if (!p.error.empty()) {
+            error = "GET: " + p.error;
+            return std::nullopt;
+        }
+        if (p.reply) {
+            auto v = p.reply->type == '$' && !p.reply->nil ? resp_integer(p.reply->text) : std::nullopt;
+            if (!v || *v < 0) {
+                error = "GET: not a number: '" + std::string(1, p.reply->type) + p.reply->text + "'";
                 return std::nullopt;
             }
-            auto v = integer(r->text);
-            if (!v) error = "GET: not a number: '" + r->text + "'";
-            return v;
-        }
-        if (!why.empty()) {
-            error = "GET: " + why;
-            return std::nullopt;
+            return uint64_t(*v);
         }
         const ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n <= 0) {
@@ -146,10 +109,11 @@ std::optional<uint64_t> get_value(int fd, const std::string& key, std::string& e
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: tcpfo-redis-incr --connect ADDR:PORT [--conns N] [--incrs M] [--window W] [--rate R]\n"
-                 "         [--key K] [--progress-file F] [--timeout-s T]\n"
-                 "  N connections each send M `INCR K` (at most W unanswered, at most R per second),\n"
-                 "  check every reply, then GET K (see the source's header)\n");
+                 "usage: tcpfo-redis-client --connect ADDR:PORT [--cycle incr|mix] [--conns N] [--incrs M]\n"
+                 "         [--window W] [--rate R] [--key K] [--progress-file F] [--timeout-s T]\n"
+                 "  N connections each send M command cycles (each starts with `INCR K`), at most W\n"
+                 "  commands unanswered and R per second, check every reply, then GET K (see the\n"
+                 "  source's header)\n");
 }
 
 }  // namespace
@@ -158,6 +122,7 @@ int main(int argc, char** argv) {
     std::optional<sockaddr_in> to;
     uint64_t conns_n = 4, incrs = 10000, window = 16, timeout_s = 60;
     double rate = 2000;
+    RedisCycle cycle = RedisCycle::incr;
     std::string key = "k", progress_file;
     for (int i = 1; i < argc; ++i) {
         const std::string_view opt = argv[i];
@@ -171,7 +136,19 @@ int main(int argc, char** argv) {
             to = *e;
             continue;
         }
-        if (opt == "--key") { key = v; continue; }
+        if (opt == "--cycle") {
+            if (v == "incr") cycle = RedisCycle::incr;
+            else if (v == "mix") cycle = RedisCycle::mix;
+            else return std::fprintf(stderr, "--cycle: expected incr or mix, got '%.*s'\n", int(v.size()), v.data()), 2;
+            continue;
+        }
+        if (opt == "--key") {
+            if (v.empty() || v == "s" || v.starts_with("x:"))
+                return std::fprintf(stderr, "--key: '%.*s' is empty or one of the mix's own keys\n", int(v.size()),
+                                    v.data()), 2;
+            key = v;
+            continue;
+        }
         if (opt == "--progress-file") { progress_file = v; continue; }
         if (opt == "--rate") {
             auto r = parse_positive_double(opt, v);
@@ -189,16 +166,16 @@ int main(int argc, char** argv) {
     }
     if (!to || conns_n == 0 || incrs == 0 || window == 0) return usage(), 2;
 
-    const std::string incr = command({"INCR", key});
+    RedisReplyCheck check(cycle, conns_n, key, unix_us());
+    const uint64_t commands = incrs * check.cycle_length();
     std::vector<Conn> conns(conns_n);
     for (size_t i = 0; i < conns.size(); ++i) {
         conns[i].fd = connect_to(*to);
         if (conns[i].fd < 0) {
-            std::fprintf(stderr, "redis-incr: conn %zu: connect: %s\n", i, std::strerror(errno));
+            std::fprintf(stderr, "redis-client: conn %zu: connect: %s\n", i, std::strerror(errno));
             return 1;
         }
     }
-    std::unordered_set<uint64_t> seen;  // every value any connection got
     uint64_t corrupt = 0;
     const auto start = Clock::now();
     auto last_progress = start;
@@ -209,8 +186,8 @@ int main(int argc, char** argv) {
         uint64_t live = 0, slowest = UINT64_MAX, total = 0, resets = 0;
         for (const auto& c : conns) {
             if (!c.failed) ++live;
-            slowest = std::min(slowest, c.replies);
-            total += c.replies;
+            slowest = std::min(slowest, c.incrs);
+            total += c.incrs;
             resets += c.reset;
         }
         const std::string line = "live " + std::to_string(live) + " slowest " + std::to_string(slowest) + " total " +
@@ -226,7 +203,7 @@ int main(int argc, char** argv) {
     };
     auto fail = [&](Conn& c, size_t i, const std::string& why, bool reset = false) {
         if (c.failed) return;
-        std::fprintf(stderr, "redis-incr: conn %zu: %s (after %llu replies)\n", i, why.c_str(),
+        std::fprintf(stderr, "redis-client: conn %zu: %s (after %llu replies)\n", i, why.c_str(),
                      (unsigned long long)c.replies);
         c.failed = true;
         c.reset = reset;
@@ -237,14 +214,14 @@ int main(int argc, char** argv) {
     for (;;) {
         bool busy = false;
         const double elapsed_s = ms_since(start) / 1000.0;
-        const uint64_t allowed = std::min<uint64_t>(incrs, uint64_t(elapsed_s * rate) + 1);
+        const uint64_t allowed = std::min<uint64_t>(commands, uint64_t(elapsed_s * rate) + 1);
         for (size_t i = 0; i < conns.size(); ++i) {
             Conn& c = conns[i];
             pfds[i] = {c.fd, 0, 0};
-            if (c.failed || c.replies == incrs) continue;
+            if (c.failed || c.replies == commands) continue;
             busy = true;
             while (c.sent < allowed && c.sent - c.replies < window) {
-                c.out += incr;
+                c.out += check.next_command(i);
                 ++c.sent;
             }
             pfds[i].events = POLLIN | (c.out.empty() ? 0 : POLLOUT);
@@ -252,7 +229,8 @@ int main(int argc, char** argv) {
         if (!busy) break;
         if (ms_since(last_progress) > double(timeout_s) * 1000) {
             for (size_t i = 0; i < conns.size(); ++i)
-                if (!conns[i].failed && conns[i].replies < incrs) fail(conns[i], i, "timed out: no reply for " + std::to_string(timeout_s) + " s");
+                if (!conns[i].failed && conns[i].replies < commands)
+                    fail(conns[i], i, "timed out: no reply for " + std::to_string(timeout_s) + " s");
             continue;
         }
         const int ready = poll(pfds.data(), pfds.size(), 5);
@@ -280,24 +258,24 @@ int main(int argc, char** argv) {
                 continue;
             }
             c.in.append(buf, size_t(n));
-            const double gap = ms_since(last_progress);
-            max_stall_ms = std::max(max_stall_ms, gap);
+            max_stall_ms = std::max(max_stall_ms, ms_since(last_progress));
             last_progress = Clock::now();
             size_t used = 0;
-            for (;;) {
-                std::string why;
-                const std::string rest = c.in.substr(used, 64);
-                auto r = take_reply(rest, why);
-                if (!why.empty()) { fail(c, i, why); break; }
-                if (!r) break;
-                used += r->size;
-                if (r->type != ':') { fail(c, i, "not an integer reply: '" + std::string(1, r->type) + r->text + "'"); break; }
-                auto v = integer(r->text);
-                if (!v) { fail(c, i, "a malformed integer: '" + r->text + "'"); break; }
-                if (c.replies >= c.sent) { fail(c, i, "a reply to no request"); break; }
-                if (*v <= c.last) { fail(c, i, "value " + std::to_string(*v) + " after " + std::to_string(c.last)); break; }
-                if (!seen.insert(*v).second) { fail(c, i, "value " + std::to_string(*v) + " was another connection's reply"); break; }
-                c.last = *v;
+            const std::int64_t now = unix_us();
+            while (!c.failed) {
+                RespParse p = parse_resp(std::string_view(c.in).substr(used));
+                if (!p.error.empty()) {
+                    fail(c, i, p.error);
+                    break;
+                }
+                if (!p.reply) break;
+                used += p.size;
+                const std::string why = check.check(i, c.replies, *p.reply, now);
+                if (!why.empty()) {
+                    fail(c, i, why);
+                    break;
+                }
+                if (c.replies % check.cycle_length() == 0) ++c.incrs;
                 ++c.replies;
             }
             c.in.erase(0, used);
@@ -306,9 +284,10 @@ int main(int argc, char** argv) {
     }
     write_progress(true);
 
-    uint64_t acknowledged = 0, ok = 0, failed = 0, resets = 0;
+    uint64_t acknowledged = 0, replies = 0, ok = 0, failed = 0, resets = 0;
     for (const auto& c : conns) {
-        acknowledged += c.replies;
+        acknowledged += c.incrs;
+        replies += c.replies;
         if (c.failed) ++failed;
         else ++ok;
         resets += c.reset;
@@ -316,11 +295,11 @@ int main(int argc, char** argv) {
     bool good = failed == 0;
     std::string get_text = "none";
     if (good) {
-        // Every INCR answered: the values are exactly 1..acknowledged, and GET says so
-        // on the connection that lived through the failover and on a new one.
+        // Every command answered: the INCR values are exactly 1..acknowledged, and GET
+        // says so on the connection that lived through the failover and on a new one.
         for (uint64_t v = 1; v <= acknowledged; ++v) {
-            if (!seen.count(v)) {
-                std::fprintf(stderr, "redis-incr: no connection got value %llu of 1..%llu\n", (unsigned long long)v,
+            if (!check.values_seen().count(v)) {
+                std::fprintf(stderr, "redis-client: no connection got value %llu of 1..%llu\n", (unsigned long long)v,
                              (unsigned long long)acknowledged);
                 good = false;
                 break;
@@ -334,22 +313,23 @@ int main(int argc, char** argv) {
         if (fresh >= 0) new_get = get_value(fresh, key, error_new);
         get_text = old_get ? std::to_string(*old_get) : "?";
         if (!old_get || *old_get != acknowledged) {
-            std::fprintf(stderr, "redis-incr: GET on conn 0 says %s, %llu INCRs were acknowledged%s%s\n",
+            std::fprintf(stderr, "redis-client: GET on conn 0 says %s, %llu INCRs were acknowledged%s%s\n",
                          get_text.c_str(), (unsigned long long)acknowledged, error.empty() ? "" : ": ", error.c_str());
             good = false;
         }
         if (!new_get || *new_get != acknowledged) {
-            std::fprintf(stderr, "redis-incr: GET on a new connection says %s, %llu INCRs were acknowledged%s%s\n",
+            std::fprintf(stderr, "redis-client: GET on a new connection says %s, %llu INCRs were acknowledged%s%s\n",
                          new_get ? std::to_string(*new_get).c_str() : "?", (unsigned long long)acknowledged,
                          error_new.empty() ? "" : ": ", error_new.c_str());
             good = false;
         }
         if (fresh >= 0) close(fresh);
     }
-    std::printf("redis-incr conns=%zu ok=%llu failed=%llu resets=%llu corrupt=%llu acknowledged=%llu get=%s "
-                "max_stall_ms=%.1f\n",
+    std::printf("redis-client conns=%zu ok=%llu failed=%llu resets=%llu corrupt=%llu acknowledged=%llu replies=%llu "
+                "get=%s max_stall_ms=%.1f\n",
                 conns.size(), (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)resets,
-                (unsigned long long)corrupt, (unsigned long long)acknowledged, get_text.c_str(), max_stall_ms);
+                (unsigned long long)corrupt, (unsigned long long)acknowledged, (unsigned long long)replies,
+                get_text.c_str(), max_stall_ms);
     for (auto& c : conns) close(c.fd);
     return good ? 0 : 1;
 }
