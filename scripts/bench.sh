@@ -46,32 +46,11 @@ port=7000
 with_tcpfo=1
 [ -x "$failoverd" ] || { with_tcpfo=0; echo "bench.sh: $failoverd not built: measuring plain TCP only" >&2; }
 
+# shellcheck source=bench-lib.sh
+. "$top/scripts/bench-lib.sh"
 work=$(mktemp -d /tmp/tcpfo-bench-$$.XXXXXX)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    topo_down bp-$$
-    topo_down bf-$$
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'bench_cleanup bp-$$ bf-$$' EXIT
 trap 'exit 130' INT TERM
-
-in_ns() {  # NS LOG CMD...: background process in NS
-    local ns=$1 log=$2
-    shift 2
-    ip netns exec "$ns" "$@" >"$log" 2>&1 &
-    pids+=($!)
-}
-wait_for() {  # WHAT CMD...: poll for 10 s
-    local i
-    for ((i = 0; i < 1000; i++)); do "${@:2}" && return 0; sleep 0.01; done
-    echo "bench.sh: timed out waiting for $1" >&2
-    return 1
-}
-listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 
 echo "bench: plain topology" >&2
 topo_up bp-$$ primary
@@ -126,8 +105,6 @@ for ((r = 1; r <= runs; r++)); do
     done
 done
 
-median() { [ -s "$1" ] && sort -g "$1" | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}' || echo n/a; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "n/a" || b == "n/a" || a == 0) print "n/a"; else printf "%.2f\n", b / a}'; }
 row() {  # LABEL FILE-SUFFIX
     local plain tcpfo=n/a
     plain=$(median "$work/plain-$2")

@@ -57,11 +57,6 @@ case $cycle in
 esac
 rate=${REDIS_RATE:-2000}
 
-check_json() {
-    local name=$1 json=$2 filter=$3 what=$4
-    jq -e "$filter" >/dev/null <<<"$json" || failures+=("$what; $name: $(jq -c . <<<"$json")")
-}
-
 # redis_under_way: every connection open, none over, the slowest at crash_after
 # replies; returns 2 (never any more) once a connection failed.
 redis_under_way() {
@@ -96,7 +91,7 @@ scenario() {
     local -a failures=()
     local -a redis=("$redis_server" --port $port --bind 0.0.0.0 --save '' --appendonly no --protected-mode no
                     --daemonize no)
-    local before_primary before_backup st summary rc=0 line field
+    local before_primary before_backup st rc=0 line field
 
     # Both tcpfo-run start before failoverd and wait for it (operations.md).
     p_bg service "$tcpfo_run" --control "$work/primary.sock" --wait-s 60 -- "${redis[@]}"
@@ -112,28 +107,12 @@ scenario() {
     before_primary=$(node_status primary | jq -c .service)
     before_backup=$(node_status backup | jq -c .service)
     crash_primary
-    echo "  before the crash: primary .service $before_primary"
-    echo "  before the crash: backup .service $before_backup"
-    check_json "the primary's .service" "$before_primary" '.mode == "record" and .open == true and .held > 0' \
-        "before the crash the primary did not show the service recorded (mode record, open, held > 0)"
-    check_json "the backup's .service" "$before_backup" \
-        '.mode == "replay" and .open == true and .log_bytes > 0 and (.refused // "") == ""' \
-        "before the crash the backup did not show the replica replaying in step (mode replay, open, not refused)"
+    check_recorded_before_crash "$before_primary" "$before_backup"
 
     wait_takeover "$conns" || failures+=("the backup did not rebuild all $conns connection(s) without a reset (above)")
     st=$(node_status backup)
-    summary=$(jq -c '{takeover: (.takeover | {rebuilt, reset, reset_diverged}), output_check, service}' <<<"$st")
-    echo "  backup after the takeover: $summary"
-    check_json "the backup's status" "$summary" '.takeover.reset_diverged == 0' \
-        "the backup reset connection(s) whose replica diverged"
-    check_json "the backup's status" "$summary" '.output_check.diverged_total == 0' \
-        "the backup's output check found a replica connection that diverged"
-    check_json "the backup's status" "$summary" '.output_check.checked_bytes > 0' \
-        "the backup checked no byte of the replica's output against the primary's digests"
-    kill -0 "${bg_pid[replica]}" 2>/dev/null ||
-        failures+=("the replica (pid ${bg_pid[replica]}) is gone after the takeover: $(tail -n 3 "$work/replica.log")")
-    grep -h 'tcpfo-preload\|tcpfo-run' "$work/replica.log" "$work/service.log" 2>/dev/null |
-        sed 's/^/  service or replica said: /' | head -n 20 || true
+    echo "  backup after the takeover: $(jq -c '{takeover: (.takeover | {rebuilt, reset, reset_diverged}), output_check, service}' <<<"$st")"
+    check_replay_kept_step "$st"
     grep -h 'service\|refused' "$work/failoverd-backup.log" 2>/dev/null | sed 's/^/  backup said: /' | head -n 20 || true
 
     wait "${bg_pid[redis]}" || rc=$?

@@ -98,6 +98,48 @@ no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
 takeover_finished() { node_status backup 2>/dev/null | jq -e '.takeover.finished_us != null' >/dev/null; }
 
+# check_json NAME JSON FILTER WHAT: FILTER (jq -e) must hold on JSON, else WHAT is
+# added to the calling scenario's `failures`, with NAME's JSON.
+check_json() {
+    local name=$1 json=$2 filter=$3 what=$4
+    jq -e "$filter" >/dev/null <<<"$json" || failures+=("$what; $name: $(jq -c . <<<"$json")")
+}
+
+# check_recorded_before_crash PRIMARY_SERVICE [BACKUP_SERVICE]: the nodes' `.service`,
+# read just before the crash: the primary recorded (mode record, channel open,
+# log_bytes > 0, held > 0: replies waited at the output gate for the backup); the
+# backup, when given, replaying in step (mode replay, open, log_bytes > 0, not refused).
+check_recorded_before_crash() {
+    echo "  before the crash: primary .service $1"
+    check_json "the primary's .service" "$1" '.mode == "record" and .open == true and .log_bytes > 0 and .held > 0' \
+        "before the crash the primary did not show the service recorded (mode record, open, log_bytes > 0, held > 0)"
+    [ $# -ge 2 ] || return 0
+    echo "  before the crash: backup .service $2"
+    check_json "the backup's .service" "$2" \
+        '.mode == "replay" and .open == true and .log_bytes > 0 and (.refused // "") == ""' \
+        "before the crash the backup did not show the replica replaying in step (mode replay, open, log_bytes > 0, not refused)"
+}
+
+# check_replay_kept_step STATUS: the backup's status after a takeover with its replica
+# under tcpfo-run: no connection reset as diverged, the output check found none and
+# checked some bytes, and the replica (bg_pid[replica]) still runs. Prints what the
+# library said in the service's and the replica's logs.
+check_replay_kept_step() {
+    local summary
+    summary=$(jq -c '{takeover: (.takeover | {rebuilt, reset, reset_diverged}), output_check}' <<<"$1")
+    check_json "the backup's status" "$summary" '.takeover.reset_diverged == 0' \
+        "the backup reset connection(s) whose replica diverged although it replays the primary's log"
+    check_json "the backup's status" "$summary" '.output_check.diverged_total == 0' \
+        "the backup's output check found a replica connection that diverged although it replays the primary's log"
+    check_json "the backup's status" "$summary" '.output_check.checked_bytes > 0' \
+        "the backup checked no byte of the replica's output against the primary's digests"
+    # A replica that stopped replaying (exit 86) or died is not the service any more.
+    kill -0 "${bg_pid[replica]}" 2>/dev/null ||
+        failures+=("the replica (pid ${bg_pid[replica]}) is gone after the takeover: $(tail -n 3 "$work/replica.log")")
+    grep -h 'tcpfo-preload\|tcpfo-run' "$work/replica.log" "$work/service.log" 2>/dev/null |
+        sed 's/^/  service or replica said: /' | head -n 20 || true
+}
+
 # expect_refusal EXIT WHAT NS ARGS...: failoverd ARGS in namespace NS must exit with
 # EXIT (within 30 s: a hang fails too) and print exactly one line that mentions WHAT.
 expect_refusal() {
