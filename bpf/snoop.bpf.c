@@ -62,9 +62,18 @@ static __always_inline int output_event_flags(void *record, __u64 size, __u64 fl
 	return 0;
 }
 
+/*
+ * An event failoverd must see now. The ring's default (adaptive) wake-up notifies the
+ * reader only when the ring was empty before the record; a digest left there without a
+ * wake-up (below) then silences the client's next request until failoverd's next tick:
+ * with a client that waits for its ACK before it sends more (Nagle), every request
+ * took 10 ms. So: forced when anything is already in the ring.
+ */
 static __always_inline int output_event(void *record, __u64 size)
 {
-	return output_event_flags(record, size, 0);
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) ? BPF_RB_FORCE_WAKEUP : 0;
+
+	return output_event_flags(record, size, flags);
 }
 
 /*

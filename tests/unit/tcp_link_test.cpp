@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -196,4 +197,37 @@ TEST(TcpLink, ALongBatchIsWrittenAsItGoesNotHeldUntilItsFlush) {
     for (ssize_t n; (n = ::recv(t.peer.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0;) left += size_t(n);
     EXPECT_GT(left, 64u * 1024) << "the batch was held for its flush";
     EXPECT_EQ(left + t.link->queued_bytes(), total);
+}
+
+TEST(TcpLink, TurnsNagleOffOnAnAcceptedSocket) {
+    // An accepted socket does not get TCP_NODELAY from connect_nonblocking: a backup's
+    // STABLE records then waited for the primary's delayed ACK (40 ms each).
+    UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(listener);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    ASSERT_EQ(listen(listener.get(), 1), 0);
+    UniqueFd peer(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    UniqueFd ours(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ASSERT_TRUE(ours);
+    const int fd = ours.get();
+    int nodelay = -1;
+    socklen_t size = sizeof nodelay;
+    ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+    ASSERT_EQ(nodelay, 0) << "the kernel's default changed: this test proves nothing";
+
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    Link::Callbacks cb;
+    cb.on_record = [](const Record&) {};
+    cb.on_closed = [](const std::string&) {};
+    auto link = TcpLink::open(**created, std::move(ours), "tcp-peer", std::move(cb));
+    ASSERT_TRUE(link);
+    ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+    EXPECT_NE(nodelay, 0);
 }
