@@ -82,10 +82,18 @@ wait_for "failoverd ready (backup)" test -e "$work/backup.ready"
 wait_for "redis under tcpfo-run (primary)" listening "$tcpfo_primary" $port
 wait_for "redis under tcpfo-run (backup)" listening "$tcpfo_backup" $port
 
-# service_mode NODE: the node's .service.mode (record / replay) from failoverctl.
-service_mode() {
-    "$build/userd/failoverctl" --control "$work/$1.sock" status | jq -r '.service.mode // "none"'
+# service_in_step: the primary records with a backup holding its log, the backup's
+# replica replays and was never refused: the figures are tcpfo's only then.
+service_in_step() {
+    local primary backup
+    primary=$("$build/userd/failoverctl" --control "$work/primary.sock" status | jq -c .service)
+    backup=$("$build/userd/failoverctl" --control "$work/backup.sock" status | jq -c .service)
+    jq -e '.mode == "record" and .open == true and .holders >= 1' >/dev/null <<<"$primary" &&
+        jq -e '.mode == "replay" and .open == true and (.refused // "") == ""' >/dev/null <<<"$backup" && return 0
+    echo "bench-redis.sh: the service was not recorded and replayed in step: primary $primary, backup $backup" >&2
+    return 1
 }
+service_in_step
 
 # measure SIDE PIPELINE: one redis-benchmark run; appends each test's figures to
 # $work/SIDE-P-TEST.{rps,p50,p99}.
@@ -112,14 +120,7 @@ for ((r = 1; r <= runs; r++)); do
         for side in plain tcpfo; do measure "$side" "$pipeline"; done
     done
 done
-# The figures are tcpfo's only if the service was recorded and replayed throughout.
-primary_mode=$(service_mode primary)
-backup_mode=$(service_mode backup)
-if [ "$primary_mode" != record ] || [ "$backup_mode" != replay ]; then
-    echo "bench-redis.sh: the service was not recorded and replayed (primary $primary_mode, backup $backup_mode):" \
-         "$(tail -n 3 "$work/failoverd-backup.log")" >&2
-    exit 1
-fi
+service_in_step
 
 row() {  # PIPELINE TEST
     local plain tcpfo cells=""

@@ -8,7 +8,7 @@ packages=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libmnl-dev liburing-dev libsctp-dev lksctp-tools libfmt-dev libgtest-dev nlohmann-json3-dev
   iproute2 iputils-ping socat ethtool tcpdump python3 procps psmisc jq
-  redis-server redis-tools
+  redis-server redis-tools libjemalloc2
 )
 # Parts add their own lists (the QEMU harness needs qemu and a guest kernel).
 here=$(cd "$(dirname "$0")" && pwd)
