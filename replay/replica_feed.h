@@ -43,6 +43,8 @@ public:
     ReplicaOutput& output() { return output_; }
     const ReplicaOutput& output() const { return output_; }
     bool broken() const { return broken_; }
+    // Whether its connect to the replica ever completed.
+    bool connected() const { return connected_; }
     // The feeder's own port, as the replica sees the connection come from (bound at
     // connect(), read with getsockname): its name on the application log channel.
     uint16_t local_port() const { return local_port_; }

@@ -30,7 +30,8 @@ bench_cleanup() {
     for pid in "${bench_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     for suffix in "$@"; do topo_down "$suffix"; done
-    [ -z "${work:-}" ] || rm -rf "$work"
+    # TCPFO_BENCH_KEEP=1 keeps the processes' logs (debugging).
+    if [ -n "${TCPFO_BENCH_KEEP:-}" ]; then echo "bench: logs kept in ${work:-?}" >&2; else [ -z "${work:-}" ] || rm -rf "$work"; fi
 }
 
 # median FILE: of the numbers in FILE, one per line ("n/a" when none).

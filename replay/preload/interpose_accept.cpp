@@ -107,23 +107,31 @@ std::string client_text(uint32_t addr, uint16_t port) {
 
 // The feeder connection from `feeder_port`, parked or still in the listener's queue
 // (waited for, even on a nonblocking listener: the backup opened it before it passed
-// the accept on). Others accepted on the way are parked. -1 after a divergence.
+// the accept on). Others accepted on the way are parked. -1 after a divergence, and
+// when the backup ends the log while none is queued: a feeder it opened is queued
+// before its name is written (loopback), so one that is not never comes (the replica
+// refused it, or was not listening yet), and waiting for it would hang the replica.
 int feeder_connection(int listen_fd, uint16_t feeder_port, const char* call) {
     const Parked parked = take_parked(listen_fd, feeder_port);
     if (parked.fd >= 0) return parked.fd;
+    const std::string replica_call = std::string(call) + " on fd " + std::to_string(listen_fd);
     for (;;) {
+        // POLLRDHUP only on the channel: entries waiting there are no news.
+        pollfd p[2] = {{listen_fd, POLLIN, 0}, {log_fd(), POLLRDHUP, 0}};
+        if (raw::poll(p, 2, -1) < 0) continue;  // EINTR
+        if (!(p[0].revents & POLLIN)) {
+            if (!(p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) continue;
+            replay_diverged(replica_call + " (the log ended while the feeder of port " + std::to_string(feeder_port) +
+                                " had not connected)",
+                            replica_call);
+            return -1;
+        }
         sockaddr_storage peer{};
         socklen_t size = sizeof peer;
         const int fd = raw::accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &size, SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                pollfd p{listen_fd, POLLIN, 0};
-                raw::poll(&p, 1, -1);
-                continue;
-            }
-            if (errno == ECONNABORTED) continue;
-            replay_diverged(std::string(call) + " on fd " + std::to_string(listen_fd) + " failing: " + strerror(errno),
-                            std::string(call) + " on fd " + std::to_string(listen_fd));
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) continue;
+            replay_diverged(replica_call + " failing: " + strerror(errno), replica_call);
             return -1;
         }
         const uint16_t port = peer.ss_family == AF_INET
@@ -132,9 +140,9 @@ int feeder_connection(int listen_fd, uint16_t feeder_port, const char* call) {
         if (port == feeder_port && port != 0) return fd;
         if (!park_connection(listen_fd, fd, port)) {
             raw::close(fd);
-            replay_diverged(std::string(call) + " on fd " + std::to_string(listen_fd) + " (more than " +
-                                std::to_string(kMaxParked) + " feeders wait ahead of the recorded one)",
-                            std::string(call) + " on fd " + std::to_string(listen_fd));
+            replay_diverged(replica_call + " (more than " + std::to_string(kMaxParked) +
+                                " feeders wait ahead of the recorded one)",
+                            replica_call);
             return -1;
         }
     }

@@ -161,6 +161,22 @@ void AppLogSink::client_refused(uint32_t client_addr, uint16_t client_port) {
     }
 }
 
+void AppLogSink::feeder_failed(uint32_t client_addr, uint16_t client_port) {
+    if (refused_) return;
+    const uint64_t key = client_key(client_addr, client_port);
+    auto queued = std::find_if(queued_names_.begin(), queued_names_.end(), [&](const FeederNameEntry& n) {
+        return client_key(n.client_addr, n.client_port) == key;
+    });
+    if (queued == queued_names_.end()) {
+        log_error("service pid {}: the replica never got the connection of {}, whose name it was given", pid_,
+                  client_text(key));
+        refuse_from_here(AppRefuseReason::input_missing);
+        return;
+    }
+    queued_names_.erase(queued);
+    client_refused(client_addr, client_port);
+}
+
 void AppLogSink::tick(uint64_t now_ms) {
     if (refused_ || !holding_client_ || !fd_ || now_ms < holding_since_ms_ + kAcceptHoldMs) return;
     log_error("service pid {}: its log's accept of {} waited {} ms for that client's connection, which this backup "

@@ -273,11 +273,17 @@ void BackupNode::sweep_feeds() {
     // back to the kernel when there was something to give.
     if (released >= (256u << 10)) malloc_trim(0);
     for (uint64_t id : broken) {
+        // Gone already when the service was refused on the way (refuse_service hands
+        // every connection back): nothing is touched through a feed after that.
         auto it = feeds_.find(id);
-        refuse(it->second->conn(), RefuseReason::replica, "the replica connection broke", true);
-        app_log_->feeder_closed(ntohl(it->second->conn().client_addr), it->second->conn().client_port);
-        hooks_->release(conn_key_of(it->second->conn()));
+        if (it == feeds_.end()) continue;
+        const ConnOpenRecord conn = it->second->conn();
+        const bool connected = it->second->connected();
+        hooks_->release(conn_key_of(conn));
         feeds_.erase(it);
+        refuse(conn, RefuseReason::replica, "the replica connection broke", true);
+        if (connected) app_log_->feeder_closed(ntohl(conn.client_addr), conn.client_port);
+        else app_log_->feeder_failed(ntohl(conn.client_addr), conn.client_port);
     }
 }
 
