@@ -293,6 +293,36 @@ TEST(FeederNames, AnAcceptOfARefusedClientRefusesTheLogAtOnce) {
     }
 }
 
+// A feeder whose connect to the replica failed: once its name went out the replica
+// would wait in accept for that connection for ever, so the log is refused; a name
+// still queued is dropped and its client counts as refused.
+TEST(FeederNames, AFeederThatNeverConnectedRefusesTheLogOnlyIfItsNameWentOut) {
+    {
+        Fixture f;
+        f.attach();
+        f.sink->name_feeder({kClientA, 44010, 54010});
+        run(*f.loop);
+        EXPECT_EQ(f.sink->names_sent(), 1u);
+        EXPECT_FALSE(f.told);
+        f.sink->feeder_failed(kClientA, 44010);
+        ASSERT_TRUE(f.told);
+        EXPECT_EQ(*f.told, AppRefuseReason::input_missing);
+    }
+    {
+        Fixture f;
+        f.sink->name_feeder({kClientA, 44011, 54011});  // queued: no replica yet
+        f.sink->feeder_failed(kClientA, 44011);
+        EXPECT_FALSE(f.told);
+        f.attach();
+        run(*f.loop);
+        EXPECT_EQ(f.sink->names_sent(), 0u);
+        EXPECT_FALSE(f.told);
+        EXPECT_FALSE(f.sink->on_record(record(0, encode({AcceptEntry{3, 7, 0, kClientA, 44011}}))));
+        ASSERT_TRUE(f.told);
+        EXPECT_EQ(*f.told, AppRefuseReason::input_missing);
+    }
+}
+
 // Names are not log bytes: what the backup acknowledges (APP_STABLE: held()) and
 // counts as received or delivered is the primary's log alone.
 TEST(FeederNames, DoNotCountInTheLogsOffsets) {
