@@ -74,6 +74,11 @@ int epoll_call(const char* name, int epfd, epoll_event* events, int maxevents, R
             break;
         case CallMode::record: {
             if (!is_tracked_epoll(epfd)) break;  // nothing the main thread registered: not a client's
+            // What was recorded before the service sleeps goes out now, not when the
+            // buffer fills: an idle service's entries (its start-up, up to listen())
+            // waited there for the first client, and its replica with them, which
+            // refused the backup's first connections as it was not listening yet.
+            flush_record_buffer();
             const int ret = real(events, std::min(maxevents, int(kMaxReadyFds)), false);
             const int err = ret < 0 ? errno : 0;
             for (int i = 0; i < ret; ++i) {
@@ -150,6 +155,7 @@ int poll_call(const char* name, pollfd* fds, nfds_t nfds, Real real) {
         case CallMode::pass_through:
             break;
         case CallMode::record: {
+            flush_record_buffer();  // as for epoll_wait
             const int ret = real(false);
             const int err = ret < 0 ? errno : 0;
             size_t count = 0;
@@ -224,6 +230,7 @@ int select_call(const char* name, int nfds, fd_set* readfds, fd_set* writefds, f
                 refuse_recording(name, nfds, "descriptors above FD_SETSIZE");
                 break;
             }
+            flush_record_buffer();  // as for epoll_wait
             const int ret = real(false);
             const int err = ret < 0 ? errno : 0;
             size_t count = 0;

@@ -138,8 +138,8 @@ TEST(TcpLink, ACorruptRecordClosesTheLinkOnceAndNothingAfterItIsDelivered) {
     EXPECT_TRUE(t.link->closed());
 }
 
-TEST(TcpLink, DatesWhatItReadsByWhenTheKernelReceivedItNotByWhenItWasRead) {
-    // A TCP pair on loopback: the receive timestamps are TCP's.
+// A TCP connection on loopback: `peer` connected, `ours` accepted (nonblocking).
+static void loopback_tcp_pair(UniqueFd& peer, UniqueFd& ours) {
     UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_TRUE(listener);
     sockaddr_in addr{};
@@ -149,10 +149,16 @@ TEST(TcpLink, DatesWhatItReadsByWhenTheKernelReceivedItNotByWhenItWasRead) {
     socklen_t len = sizeof addr;
     ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
     ASSERT_EQ(listen(listener.get(), 1), 0);
-    UniqueFd peer(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    peer = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_EQ(connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    UniqueFd ours(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ours = UniqueFd(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     ASSERT_TRUE(ours);
+}
+
+TEST(TcpLink, DatesWhatItReadsByWhenTheKernelReceivedItNotByWhenItWasRead) {
+    // A TCP pair on loopback: the receive timestamps are TCP's.
+    UniqueFd peer, ours;
+    ASSERT_NO_FATAL_FAILURE(loopback_tcp_pair(peer, ours));
 
     auto created = EventLoop::create();
     ASSERT_TRUE(created);
@@ -202,19 +208,8 @@ TEST(TcpLink, ALongBatchIsWrittenAsItGoesNotHeldUntilItsFlush) {
 TEST(TcpLink, TurnsNagleOffOnAnAcceptedSocket) {
     // An accepted socket does not get TCP_NODELAY from connect_nonblocking: a backup's
     // STABLE records then waited for the primary's delayed ACK (40 ms each).
-    UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    ASSERT_TRUE(listener);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    ASSERT_EQ(listen(listener.get(), 1), 0);
-    UniqueFd peer(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    ASSERT_EQ(connect(peer.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    UniqueFd ours(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    ASSERT_TRUE(ours);
+    UniqueFd peer, ours;
+    ASSERT_NO_FATAL_FAILURE(loopback_tcp_pair(peer, ours));
     const int fd = ours.get();
     int nodelay = -1;
     socklen_t size = sizeof nodelay;
