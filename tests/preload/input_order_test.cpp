@@ -585,3 +585,34 @@ TEST(InputOrderRefusal, AForkedChildUsingAClientConnectionExits) {
     for (const AppLogEntry& e : decode_all(log)) reads += std::holds_alternative<SocketReadEntry>(e);
     EXPECT_GT(reads, 0);
 }
+
+// What the service recorded reaches the log before it sleeps, not when the library's
+// buffer fills or output waits at the gate: a client that connects and says nothing
+// gets its accept into the log within a turn. (Buffered, an idle redis's start-up
+// waited for its first client, and its replica, not yet listening, refused the
+// backup's connections.)
+TEST(InputOrderRecord, WhatWasRecordedGoesOutBeforeTheServiceSleeps) {
+    for (const std::string loop : {"epoll", "poll", "select"}) {
+        SCOPED_TRACE(loop);
+        const std::string log_path = temp_path(loop + "-idle.log");
+        const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(log_fd, 0);
+        Service primary(loop, "record", log_fd);
+        ::close(log_fd);
+        const int port = primary.port();
+        ASSERT_GT(port, 0) << primary.stderr_text();
+        const int client = connect_to(port);
+        ASSERT_GE(client, 0);
+        bool accepted = false;
+        const auto deadline = Clock::now() + std::chrono::milliseconds(kWaitMs);
+        while (!accepted && Clock::now() < deadline) {
+            for (const AppLogEntry& e : decode_all(read_file(log_path)))
+                if (const auto* a = std::get_if<AcceptEntry>(&e); a != nullptr && a->ret >= 0) accepted = true;
+            if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        EXPECT_TRUE(accepted) << "the accept of a silent client stayed in the service's buffer";
+        EXPECT_TRUE(primary.running());
+        ::close(client);
+        std::filesystem::remove(log_path);
+    }
+}
