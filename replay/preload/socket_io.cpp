@@ -91,6 +91,25 @@ bool wait_for_input(int fd, int64_t n) {
     }
 }
 
+SigpipeSuppressed::SigpipeSuppressed() {
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &old_mask_);
+}
+
+SigpipeSuppressed::~SigpipeSuppressed() {
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (!was_pending_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        const timespec now{};
+        (void)sigtimedwait(&pipe, nullptr, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
 bool wait_for_room(int fd) {
     for (;;) {
         pollfd p{fd, POLLOUT, 0};

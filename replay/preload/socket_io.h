@@ -10,6 +10,7 @@
 // -1 returns the errno without writing.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -44,6 +45,21 @@ bool wait_for_input(int fd, int64_t n);
 bool wait_for_room(int fd);
 
 void diverged_on_socket(const char* call, int fd, const char* what);
+
+// Replay: while it lives, a SIGPIPE this thread raises (a write on a feeder the backup
+// closed) is discarded: the primary's write succeeded, and the replica must not die of
+// a signal the primary never got. One already pending stays pending.
+class SigpipeSuppressed {
+public:
+    SigpipeSuppressed();
+    ~SigpipeSuppressed();
+    SigpipeSuppressed(const SigpipeSuppressed&) = delete;
+    SigpipeSuppressed& operator=(const SigpipeSuppressed&) = delete;
+
+private:
+    sigset_t old_mask_;
+    bool was_pending_ = false;
+};
 
 // Copies into `out` (up to IOV_MAX entries) the part of `iov` from byte `skip` on, at
 // most `n` bytes; returns the entry count. For replaying readv, recvmsg, writev and
@@ -124,6 +140,7 @@ ssize_t socket_write(int fd, SocketCall call, const char* name, size_t len, Real
                 return -1;
             }
             const int saved_errno = errno;
+            const SigpipeSuppressed quiet;
             int64_t done = 0;
             while (done < e->ret) {
                 const ssize_t n = real(size_t(done), size_t(e->ret - done));

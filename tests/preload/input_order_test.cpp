@@ -285,6 +285,14 @@ public:
         return fd;
     }
     int feeder(int client_port) { return feeders_.at(client_port); }
+    // Closes a feeder with a reset, as a backup closing it on unread replica output does.
+    void reset_feeder(int client_port) {
+        const int fd = feeders_.at(client_port);
+        const linger now{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+        ::close(fd);
+        feeders_.erase(client_port);
+    }
     std::vector<uint8_t> name_of(int client_port) {
         return encode(FeederNameEntry{INADDR_LOOPBACK, uint16_t(client_port), uint16_t(local_port(feeder(client_port)))});
     }
@@ -374,10 +382,10 @@ INSTANTIATE_TEST_SUITE_P(Loops, InputOrder, ::testing::Values("epoll", "poll", "
 
 namespace {
 
-// Two clients one after the other: client 0 connects, asks, gets its reply; then
-// client 1 does; then client 1 says "quit". The log has each accept in a turn of its
-// own.
-void record_one_after_another(Recording& rec) {
+// Two clients one after the other: client 0 connects, asks (`first_client_requests`
+// requests at once), gets its replies; then client 1 does; then client 1 says "quit".
+// The log has each accept in a turn of its own.
+void record_one_after_another(Recording& rec, int first_client_requests = 1) {
     const std::string log_path = temp_path("sequential.log");
     const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ASSERT_GE(log_fd, 0);
@@ -389,10 +397,12 @@ void record_one_after_another(Recording& rec) {
         std::vector<int> fds;
         for (int i = 0; i < 2; ++i) {
             fds.push_back(connect_to(port));
-            const std::string request = fmt::format("client {} round 0\n", i);
+            std::string request;
+            const int requests = i == 0 ? first_client_requests : 1;
+            for (int r = 0; r < requests; ++r) request += fmt::format("client {} round {}\n", i, r);
             rec.clients.push_back({local_port(fds.back()), request, ""});
             send_all(fds.back(), request);
-            rec.clients.back().output = read_line(fds.back());
+            for (int r = 0; r < requests; ++r) rec.clients.back().output += read_line(fds.back());
         }
         send_all(fds.back(), "quit\n");
         EXPECT_EQ(read_line(fds.back()), "bye\n");
@@ -615,4 +625,29 @@ TEST(InputOrderRecord, WhatWasRecordedGoesOutBeforeTheServiceSleeps) {
         ::close(client);
         std::filesystem::remove(log_path);
     }
+}
+
+// A write on a feeder the backup closed (its client's connection ended while the
+// replica still replayed its replies) returns what the primary's write returned: the
+// replica neither dies of the SIGPIPE (multi_service keeps the default action) nor
+// leaves the log, and serves the next client exactly as the primary did.
+TEST(InputOrderReplay, AWriteOnAFeederTheBackupClosedIsTheRecordedOne) {
+    // Three replies: the first write after the reset fails with ECONNRESET, the next
+    // ones with EPIPE and a SIGPIPE.
+    Recording rec;
+    record_one_after_another(rec, 3);
+    ASSERT_FALSE(HasFailure());
+    Backup backup("epoll");
+    send_all(backup.open_feeder(rec.clients[0].port), rec.clients[0].input);
+    std::vector<uint8_t> channel = backup.name_of(rec.clients[0].port);
+    backup.reset_feeder(rec.clients[0].port);
+    const int second = backup.open_feeder(rec.clients[1].port);
+    send_all(second, rec.clients[1].input + "quit\n");
+    append(channel, backup.name_of(rec.clients[1].port));
+    append(channel, rec.log);
+    backup.send(channel);
+    EXPECT_EQ(read_line(second), rec.clients[1].output);
+    EXPECT_EQ(read_line(second), "bye\n");
+    EXPECT_EQ(backup.replica().wait_exit(), 0) << backup.replica().stderr_text();
+    EXPECT_EQ(backup.replica().stderr_text(), "");
 }
