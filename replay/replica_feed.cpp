@@ -16,6 +16,9 @@ namespace tcpfo {
 
 namespace {
 constexpr size_t kReadBudgetPerWakeup = 256 * 1024;
+// A refused connect to the replica is tried again this often, this many times (2 s).
+constexpr uint64_t kConnectRetryMs = 5;
+constexpr int kConnectAttempts = 400;
 }
 
 Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const sockaddr_in& replica,
@@ -30,6 +33,8 @@ Result<std::unique_ptr<ReplicaFeed>> ReplicaFeed::open(EventLoop& loop, const so
     std::unique_ptr<ReplicaFeed> feed(new ReplicaFeed(loop, std::move(*fd), conn, limits));
     ReplicaFeed* self = feed.get();
     self->local_port_ = ntohs(local.sin_port);
+    self->replica_ = replica;
+    self->local_ = local;
     self->interest_ = EPOLLOUT;  // connect completion
     if (auto r = loop.add(self->fd_.get(), self->interest_, [self](uint32_t ev) { self->on_events(ev); }); !r)
         return std::unexpected(r.error());
@@ -42,6 +47,36 @@ ReplicaFeed::ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& con
 
 ReplicaFeed::~ReplicaFeed() {
     if (fd_) loop_.remove(fd_.get());
+    if (retry_timer_) loop_.remove(retry_timer_.get());
+}
+
+void ReplicaFeed::retry_connect_later() {
+    loop_.remove(fd_.get());
+    fd_.reset();
+    if (!retry_timer_) {
+        auto timer = make_oneshot_timer();
+        if (!timer) return break_feed(fmt::format("connection refused, and {}", timer.error().message));
+        retry_timer_ = std::move(*timer);
+        if (auto r = loop_.add(retry_timer_.get(), EPOLLIN, [this](uint32_t) { connect_again(); }); !r)
+            return break_feed(fmt::format("connection refused, and {}", r.error().message));
+    }
+    if (auto r = arm_oneshot_timer(retry_timer_.get(), kConnectRetryMs); !r)
+        return break_feed(fmt::format("connection refused, and {}", r.error().message));
+}
+
+void ReplicaFeed::connect_again() {
+    drain_timer(retry_timer_.get());
+    if (broken_ || fd_) return;
+    ++connect_attempts_;
+    auto fd = connect_nonblocking(replica_, &local_);
+    if (!fd) return break_feed(fmt::format("connection refused {} time(s), then {}", connect_attempts_ - 1,
+                                           fd.error().message));
+    fd_ = std::move(*fd);
+    interest_ = EPOLLOUT;  // connect completion
+    if (auto r = loop_.add(fd_.get(), interest_, [this](uint32_t ev) { on_events(ev); }); !r) {
+        fd_.reset();
+        return break_feed(r.error().message);
+    }
 }
 
 UniqueFd ReplicaFeed::release_replica_socket() {
@@ -76,7 +111,10 @@ void ReplicaFeed::on_events(uint32_t events) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) return break_feed(std::strerror(err));
+        if (err == ECONNREFUSED && connect_attempts_ < kConnectAttempts) return retry_connect_later();
+        if (err) return break_feed(connect_attempts_ > 1 ? fmt::format("{} (after {} attempts)", std::strerror(err),
+                                                                         connect_attempts_)
+                                                         : std::string(std::strerror(err)));
         connected_ = true;
     }
     if (events & EPOLLERR) return break_feed("socket error");

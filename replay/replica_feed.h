@@ -86,6 +86,11 @@ public:
 private:
     ReplicaFeed(EventLoop& loop, UniqueFd fd, const ConnOpenRecord& conn, const FeedLimits& limits);
     void on_events(uint32_t events);
+    // The replica refused the connection (not listening yet: a replica still replaying
+    // its service's start-up): connect again in kConnectRetryMs from the same local
+    // port, which the replica's log already names, for at most kConnectAttempts tries.
+    void retry_connect_later();
+    void connect_again();
     void write_input();
     void read_output();
     void break_feed(const std::string& why);
@@ -99,6 +104,10 @@ private:
     InputLog log_;
     ReplicaOutput output_;
     uint16_t local_port_ = 0;
+    sockaddr_in replica_{};
+    sockaddr_in local_{};
+    UniqueFd retry_timer_;
+    int connect_attempts_ = 1;
     bool connected_ = false;
     // False once a read found nothing, until epoll reports the socket readable again:
     // pump() then costs no syscall on an idle connection (the takeover's drain pumps
