@@ -10,23 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/socket_pair.h"
+
 using namespace tcpfo;
+using tcpfo::test::Pair;
+using tcpfo::test::read_all;
+using tcpfo::test::stream_pair;
 
 namespace {
-
-// A connected pair of stream sockets: `ours` (the splice's end, nonblocking) and
-// `peer` (played by the test: the client, or the replica).
-struct Pair {
-    UniqueFd ours, peer;
-};
-
-Pair stream_pair() {
-    int fds[2];
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
 
 ByteQueue queue_of(const std::string& s) {
     ByteQueue q;
@@ -36,21 +27,6 @@ ByteQueue queue_of(const std::string& s) {
 
 void write_all(int fd, const std::string& s) {
     ASSERT_EQ(::send(fd, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size()));
-}
-
-// Everything readable now; `eof` is set when the other side has shut down.
-std::string read_some(int fd, bool* eof = nullptr) {
-    std::string got;
-    char buf[4096];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            got.append(buf, size_t(n));
-            continue;
-        }
-        if (n == 0 && eof) *eof = true;
-        return got;
-    }
 }
 
 }  // namespace
@@ -81,8 +57,8 @@ TEST(ConnectionSplice, SendsTheHandedOverOutputThenTheReplicasAndCarriesBothFins
     std::string to_client, to_replica;
     for (int i = 0; i < 20; ++i) {
         ASSERT_TRUE(loop.run_once(10));
-        to_client += read_some(client.peer.get());
-        to_replica += read_some(replica.peer.get());
+        to_client += read_all(client.peer.get());
+        to_replica += read_all(replica.peer.get());
     }
     EXPECT_EQ(to_client, "kept-by-the-backup|from-the-replica");
     EXPECT_EQ(to_replica, "from-the-client");
@@ -95,8 +71,8 @@ TEST(ConnectionSplice, SendsTheHandedOverOutputThenTheReplicasAndCarriesBothFins
     bool client_eof = false, replica_eof = false;
     for (int i = 0; i < 20 && !(client_eof && replica_eof && done); ++i) {
         ASSERT_TRUE(loop.run_once(10));
-        read_some(client.peer.get(), &client_eof);
-        read_some(replica.peer.get(), &replica_eof);
+        read_all(client.peer.get(), &client_eof);
+        read_all(replica.peer.get(), &replica_eof);
     }
     EXPECT_TRUE(client_eof);
     EXPECT_TRUE(replica_eof);
@@ -127,12 +103,12 @@ TEST(ConnectionSplice, WritesABoundedAmountPerWakeUpSoEveryConnectionGetsItsTurn
 
     // At takeover open() runs for every connection in one loop turn: it sends only a
     // first flight (4 KiB), the loop the rest, 64 KiB per wake-up (connection_splice.cpp).
-    std::string got = read_some(client.peer.get());
+    std::string got = read_all(client.peer.get());
     EXPECT_GT(got.size(), 0u);
     EXPECT_LE(got.size(), 4u * 1024);
     for (int i = 0; i < 200 && got.size() < backlog.size(); ++i) {
         ASSERT_TRUE(loop.run_once(10));
-        const std::string more = read_some(client.peer.get());
+        const std::string more = read_all(client.peer.get());
         EXPECT_LE(more.size(), 64u * 1024) << "one wake-up wrote more than its budget";
         got += more;
     }
@@ -163,7 +139,7 @@ TEST(ConnectionSplice, SendsTheFinOnlyAfterTheLastByteOfAnOutputThatTakesSeveral
     std::string got;
     bool eof = false;
     for (int i = 0; i < 500 && !eof; ++i) {
-        got += read_some(client.peer.get(), &eof);
+        got += read_all(client.peer.get(), &eof);
         if (!eof) {
             ASSERT_TRUE(loop.run_once(10));
         }
@@ -210,13 +186,13 @@ TEST(ConnectionSplice, HoldsOutputAPendingDigestCoversUntilTheReplicaMatchedIt) 
     std::string got;
     for (int i = 0; i < 10; ++i) {
         ASSERT_TRUE(loop.run_once(5));
-        got += read_some(client.peer.get());
+        got += read_all(client.peer.get());
     }
     EXPECT_EQ(got, "") << "bytes sent before the digest matched";
     write_all(replica.peer.get(), "789 and more");
     for (int i = 0; i < 10; ++i) {
         ASSERT_TRUE(loop.run_once(5));
-        got += read_some(client.peer.get());
+        got += read_all(client.peer.get());
     }
     EXPECT_EQ(got, "56789 and more");
     EXPECT_FALSE(diverged);
@@ -252,7 +228,7 @@ TEST(ConnectionSplice, ResetsInsteadOfSendingAReplicasOutputThatDiffers) {
     std::string got;
     bool eof = false;
     for (int i = 0; i < 10 && !done; ++i) ASSERT_TRUE(loop.run_once(5));
-    got += read_some(client.peer.get(), &eof);
+    got += read_all(client.peer.get(), &eof);
     EXPECT_TRUE(done);
     ASSERT_TRUE(diverged_at);
     EXPECT_EQ(*diverged_at, 100u);

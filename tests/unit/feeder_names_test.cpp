@@ -9,33 +9,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/socket_pair.h"
+
 #include "replay/preload/app_log.h"
 #include "userd/backup/app_log_sink.h"
 
 using namespace tcpfo;
+using tcpfo::test::Pair;
+using tcpfo::test::read_all;
+using tcpfo::test::stream_pair;
 
 namespace {
-
-struct Pair {
-    UniqueFd ours, peer;
-};
-
-Pair stream_pair() {
-    int fds[2];
-    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-std::string read_all(int fd, bool* eof = nullptr) {
-    std::string got;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) { got.append(buf, size_t(n)); continue; }
-        if (n == 0 && eof) *eof = true;
-        return got;
-    }
-}
 
 void run(EventLoop& loop, int turns = 5) {
     for (int i = 0; i < turns; ++i) ASSERT_TRUE(loop.run_once(5));
