@@ -91,19 +91,27 @@ bool wait_for_input(int fd, int64_t n) {
     }
 }
 
-SigpipeSuppressed::SigpipeSuppressed() {
-    sigset_t pipe, pending;
+namespace {
+
+sigset_t sigpipe_only() {
+    sigset_t pipe;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
-    was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    return pipe;
+}
+
+}  // namespace
+
+SigpipeSuppressed::SigpipeSuppressed() {
+    const sigset_t pipe = sigpipe_only();
     pthread_sigmask(SIG_BLOCK, &pipe, &old_mask_);
 }
 
 SigpipeSuppressed::~SigpipeSuppressed() {
-    sigset_t pipe, pending;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    if (!was_pending_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+    // Unblocked before, so none was pending then: whatever is pending now came from
+    // the failed write.
+    if (failed_ && sigismember(&old_mask_, SIGPIPE) == 0) {
+        const sigset_t pipe = sigpipe_only();
         const timespec now{};
         (void)sigtimedwait(&pipe, nullptr, &now);
     }

@@ -46,19 +46,22 @@ bool wait_for_room(int fd);
 
 void diverged_on_socket(const char* call, int fd, const char* what);
 
-// Replay: while it lives, a SIGPIPE this thread raises (a write on a feeder the backup
-// closed) is discarded: the primary's write succeeded, and the replica must not die of
-// a signal the primary never got. One already pending stays pending.
+// Replay: while it lives, SIGPIPE is blocked for this thread, and one that a failed
+// write raised (a write on a feeder the backup closed: note_failed_write) is discarded:
+// the primary's write succeeded, and the replica must not die of a signal the primary
+// never got. Two syscalls for a write that succeeds: this is every replayed write.
+// If the service blocks SIGPIPE itself, nothing is discarded (it may have one pending).
 class SigpipeSuppressed {
 public:
     SigpipeSuppressed();
     ~SigpipeSuppressed();
     SigpipeSuppressed(const SigpipeSuppressed&) = delete;
     SigpipeSuppressed& operator=(const SigpipeSuppressed&) = delete;
+    void note_failed_write() { failed_ = true; }
 
 private:
     sigset_t old_mask_;
-    bool was_pending_ = false;
+    bool failed_ = false;
 };
 
 // Copies into `out` (up to IOV_MAX entries) the part of `iov` from byte `skip` on, at
@@ -140,7 +143,7 @@ ssize_t socket_write(int fd, SocketCall call, const char* name, size_t len, Real
                 return -1;
             }
             const int saved_errno = errno;
-            const SigpipeSuppressed quiet;
+            SigpipeSuppressed quiet;
             int64_t done = 0;
             while (done < e->ret) {
                 const ssize_t n = real(size_t(done), size_t(e->ret - done));
@@ -152,7 +155,10 @@ ssize_t socket_write(int fd, SocketCall call, const char* name, size_t len, Real
                 // write returned e->ret: so does this one, and the replay goes on (going
                 // live here made the replica of a redis-benchmark run, whose clients close
                 // while the replica still replays their replies, leave every connection).
-                if (n <= 0) break;
+                if (n <= 0) {
+                    quiet.note_failed_write();
+                    break;
+                }
                 done += n;
             }
             errno = saved_errno;

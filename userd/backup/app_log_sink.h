@@ -87,13 +87,13 @@ public:
     void feeder_closed(uint32_t client_addr, uint16_t client_port);
     // This backup refused the client's connection: an accept of it can never be fed,
     // so reaching one refuses the log.
+    void client_refused(uint32_t client_addr, uint16_t client_port);
     // The backup's connection to the replica for this client failed before it was
     // accepted (refused: the replica not listening, its queue full). Its name may be
     // in the replica's log already, and the replica would wait for that connection
     // for ever: the log is refused if the name went out, else the name is dropped and
     // the client counts as refused.
     void feeder_failed(uint32_t client_addr, uint16_t client_port);
-    void client_refused(uint32_t client_addr, uint16_t client_port);
     // Refuses the log (input missing) when an accept has been held longer than
     // kAcceptHoldMs at `now_ms` (monotonic); called by the node's periodic tick.
     void tick(uint64_t now_ms);
