@@ -82,7 +82,7 @@ wait_redis_under_way() {
             echo "FAIL: after 60s the connections were not under way: $(cat "$work/redis.progress" 2>/dev/null)" >&2
             return 1
         fi
-        sleep 0.01
+        nap 0.01
     done
     echo "  under way: $(cat "$work/redis.progress")"
 }

@@ -69,9 +69,21 @@ c_bg() { in_bg client "$@"; }
 p_bg() { in_bg primary "$@"; }
 b_bg() { in_bg backup "$@"; }
 
-# wait_until SECONDS WHAT CMD...: poll CMD every 10 ms; fail with WHAT after SECONDS.
+# nap SECONDS: sleeps without a fork: read -t on a FIFO that nobody writes to
+# (setup_run opens it). The polling loops below run beside the system under test, on
+# the same two cores: forking `sleep` every 10 ms took a fifth of the CPU while
+# failover_many streamed (perf), and with it the replica's turn.
+nap_fd=
+nap() {
+    if [ -n "$nap_fd" ]; then read -r -t "$1" -u "$nap_fd" _ || true; else sleep "$1"; fi
+}
+
+# wait_until [--every SECONDS] SECONDS WHAT CMD...: poll CMD every 10 ms (or as
+# given); fail with WHAT after SECONDS.
 wait_until() {
-    local seconds=$1 what=$2 deadline
+    local every=0.01 seconds what deadline
+    if [ "$1" = --every ]; then every=$2; shift 2; fi
+    seconds=$1 what=$2
     shift 2
     deadline=$((${EPOCHREALTIME/./} + seconds * 1000000))
     until "$@"; do
@@ -79,7 +91,7 @@ wait_until() {
             echo "FAIL: timed out after ${seconds}s waiting for $what" >&2
             return 1
         fi
-        sleep 0.01
+        nap "$every"
     done
 }
 
@@ -96,7 +108,9 @@ no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 # node_status NODE [ARGS...]: `failoverctl status` of failoverd on NODE (primary or
 # backup), through the control socket start_failoverd gave it (JSON on stdout).
 node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
-takeover_finished() { node_status backup 2>/dev/null | jq -e '.takeover.finished_us != null' >/dev/null; }
+# A bash match rather than jq: polled while the takeover runs, and jq's start-up alone
+# costs milliseconds of the CPU the takeover needs.
+takeover_finished() { local st; st=$(node_status backup 2>/dev/null) && [[ $st =~ \"finished_us\":\ ?[0-9] ]]; }
 
 # check_json NAME JSON FILTER WHAT: FILTER (jq -e) must hold on JSON, else WHAT is
 # added to the calling scenario's `failures`, with NAME's JSON.
@@ -243,7 +257,7 @@ wait_groups_under_way() {
             took_over_early
             return 1
         fi
-        sleep 0.01
+        nap 0.01
     done
     for name in "$@"; do echo "  $name under way: $(cat "$work/$name.progress")"; done
 }
@@ -319,7 +333,7 @@ wait_retrying_for_daemon() {
                  "failoverd (it waits in '${wchan:-?}')" >&2
             return 1
         fi
-        sleep 0.01
+        nap 0.01
     done
 }
 
@@ -404,13 +418,19 @@ crash_primary() {
 # nothing. R = any: N connections rebuilt and reset together, however they split (the
 # scenario learns the split from the status: failover_diverge.sh).
 wait_takeover() {
-    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} st summary want began finished
-    wait_until 30 "the backup's status to report a finished takeover" takeover_finished
+    local expected=${1:?wait_takeover needs the number of connections to rebuild} resets=${2:-0} st
+    local role rebuilt reset began finished steps summary want
+    # Asked every 50 ms, not 10: each question is a fork and a status the busy backup
+    # must build while it takes over, and the figures come from its own stamps.
+    wait_until --every 0.05 30 "the backup's status to report a finished takeover" takeover_finished
     st=$(node_status backup)
+    # One jq for every field: this runs while the clients are still measuring their
+    # stalls, on the same cores.
+    IFS=$'\t' read -r role rebuilt reset began finished steps < <(jq -r '[.role, .takeover.rebuilt, .takeover.reset,
+        .takeover.started_us, .takeover.finished_us,
+        (.takeover | "VIP claimed at \(.claimed_ms), positions at \(.learned_ms), rebuilt at \(.rebuilt_ms), serving at \(.serving_ms) ms; \(.prompted) prompted")]
+        | map(tostring) | join("\t")' <<<"$st")
     # Judged here rather than before the crash: asking then would delay the crash.
-    began=$(jq .takeover.started_us <<<"$st")
-    # Before the link-cut command even started: surely early (the cut itself lies
-    # somewhere before crash_ns, which is taken when the command returns).
     if [ "$began" -lt "$crash_began_us" ]; then
         echo "FAIL: the backup took over $(( (crash_began_us - began) / 1000 )) ms before the primary crashed:" \
              "$(jq -c .takeover <<<"$st")" >&2
@@ -418,10 +438,11 @@ wait_takeover() {
     fi
     if [ "$resets" = any ]; then
         # Both counts are there or neither (a takeover that did not succeed): null then.
-        summary=$(jq -r '"\(.role) \(.takeover.rebuilt + .takeover.reset)"' <<<"$st")
+        summary="$role $(( ${rebuilt/null/0} + ${reset/null/0} ))"
+        [ "$rebuilt" != null ] || summary="$role null"
         want="taken-over-primary $expected"
     else
-        summary=$(jq -r '"\(.role) \(.takeover.rebuilt) \(.takeover.reset)"' <<<"$st")
+        summary="$role $rebuilt $reset"
         want="taken-over-primary $expected $resets"
     fi
     if [ "$summary" != "$want" ]; then
@@ -435,10 +456,8 @@ wait_takeover() {
         return 1
     fi
     # The backup's own clock stamps (same host, same clock as the crash time).
-    finished=$(jq .takeover.finished_us <<<"$st")
     echo "  takeover began $(( (began - crash_ns / 1000) / 1000 )) ms and completed" \
-         "$(( (finished - crash_ns / 1000) / 1000 )) ms after the crash" \
-         "($(jq -r '.takeover | "VIP claimed at \(.claimed_ms), positions at \(.learned_ms), rebuilt at \(.rebuilt_ms), serving at \(.serving_ms) ms; \(.prompted) prompted"' <<<"$st"))"
+         "$(( (finished - crash_ns / 1000) / 1000 )) ms after the crash ($steps)"
 }
 
 # client_field NAME FIELD: FIELD's value (ok, failed, resets, corrupt, ...) in the
@@ -501,6 +520,8 @@ dump_logs() {
 setup_run() {
     suffix=$$-$1
     work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
+    mkfifo "$work/nap"
+    exec {nap_fd}<>"$work/nap"
     topo_up "$suffix" "${2:-}"
     # TCPFO_CAPTURE=DIR keeps a packet capture of the client's link per run (debugging).
     if [ -n "${TCPFO_CAPTURE:-}" ]; then
@@ -518,6 +539,11 @@ teardown_run() {
     for name in "${!bg_pid[@]}"; do wait "${bg_pid[$name]}" 2>/dev/null || true; done
     bg_pid=()
     [ -n "$suffix" ] && topo_down "$suffix"
+    # TCPFO_KEEP_WORK=DIR keeps each run's logs and files there (debugging).
+    if [ -n "${TCPFO_KEEP_WORK:-}" ] && [ -n "$work" ]; then
+        mkdir -p "$TCPFO_KEEP_WORK" && cp -r "$work" "$TCPFO_KEEP_WORK/$suffix"
+    fi
+    if [ -n "$nap_fd" ]; then exec {nap_fd}>&-; nap_fd=; fi
     [ -n "$work" ] && rm -rf "$work"
     work=
     suffix=

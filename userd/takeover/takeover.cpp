@@ -381,6 +381,13 @@ void Takeover::serve_all() {
         if (conn.position) s.on_first_output = [this, key = conn.key, state = conn.state, fd] {
             ask_for_quick_acks(key, state, fd);
         };
+        // The prompt before the splice's first flight: it carries the socket's snd_nxt
+        // as it was rebuilt, which is where the client is. Once output has left, the
+        // client's rcv_nxt is past that sequence number, and it discards a pure ACK
+        // lying wholly before its window (tcp_sequence) and only answers with a
+        // duplicate ACK: the echo connections of failover_many resent only at their
+        // reneging or retransmission timers, 20-27 ms later.
+        if (conn.position) prompt_resend_if_needed(conn, fd);
         const uint64_t conn_id = id;
         auto splice = ConnectionSplice::open(ctx_.loop, std::move(s), [this, conn_id] {
             finished_.push_back(conn_id);  // destroyed outside its own callback, in advance()
@@ -392,8 +399,7 @@ void Takeover::serve_all() {
             continue;
         }
         splices_.emplace(id, std::move(*splice));
-        if (conn.position) prompt_resend_if_needed(conn, fd);
-        else ctx_.hooks.release(conn.key);
+        if (!conn.position) ctx_.hooks.release(conn.key);
     }
     // Their feeds are not destroyed here, in the middle of the takeover: the node
     // reads the connections' status from them, then drops them (take_retired_feeds).
