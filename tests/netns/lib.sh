@@ -431,6 +431,8 @@ wait_takeover() {
         (.takeover | "VIP claimed at \(.claimed_ms), positions at \(.learned_ms), rebuilt at \(.rebuilt_ms), serving at \(.serving_ms) ms; \(.prompted) prompted")]
         | map(tostring) | join("\t")' <<<"$st")
     # Judged here rather than before the crash: asking then would delay the crash.
+    # Before the link-cut command even started: surely early (the cut itself lies
+    # somewhere before crash_ns, which is taken when the command returns).
     if [ "$began" -lt "$crash_began_us" ]; then
         echo "FAIL: the backup took over $(( (crash_began_us - began) / 1000 )) ms before the primary crashed:" \
              "$(jq -c .takeover <<<"$st")" >&2
