@@ -9,15 +9,11 @@
 
 #include "userd/base/error.h"
 #include "userd/base/inet_address.h"
+#include "userd/config/node_list.h"
 #include "userd/protocol/record_codec.h"
 #include "userd/status/control_protocol.h"
 
 namespace tcpfo {
-
-// Peers a node replicates to; PeerId and per-peer tables are sized by it.
-inline constexpr size_t kMaxPeers = 16;
-
-inline constexpr uint16_t kDefaultReplicationPort = 7100;
 
 struct Options {
     NodeRole role = NodeRole::primary;
