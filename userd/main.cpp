@@ -65,19 +65,40 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto parsed = parse_options(argc, argv);
-    if (!parsed) {
-        std::fprintf(stderr, "failoverd: %s (see --help)\n", parsed.error().message.c_str());
+    // A bad command line (an unknown flag, a bad value) exits 2 with a pointer to --help;
+    // so does a configuration that is wrong or that this build cannot run yet, without
+    // the pointer when a config file is involved (the error names the file and line).
+    auto command_line = parse_command_line(argc, argv);
+    if (!command_line) {
+        std::fprintf(stderr, "failoverd: %s (see --help)\n", command_line.error().message.c_str());
         return 2;
     }
-    if (parsed->help_requested) {
+    if (command_line->help_requested) {
         std::fputs(usage_text(), stdout);
         return 0;
     }
-    const Options& options = *parsed->options;
+    if (command_line->config_test_file) {
+        // Needs no root and touches nothing but the file: the verdict, exit 0 or 1.
+        auto verdict = config_test_verdict(*command_line->config_test_file);
+        if (!verdict) return die(verdict.error().message, 1);
+        std::printf("failoverd: %s\n", verdict->c_str());
+        return 0;
+    }
+    auto parsed = resolve_options(command_line->settings);
+    if (!parsed) {
+        const bool about_a_file = command_line->settings.config_file.has_value();
+        std::fprintf(stderr, "failoverd: %s%s\n", parsed.error().message.c_str(), about_a_file ? "" : " (see --help)");
+        return 2;
+    }
+    const Options& options = *parsed;
     if (options.verbose) g_log_level = LogLevel::debug;
     if (geteuid() != 0) return die("must run as root (needs CAP_NET_ADMIN and CAP_BPF)");
     if (if_nametoindex(options.dev.c_str()) == 0) return die(fmt::format("interface {} does not exist", options.dev));
+    if (options.cluster) {
+        const ClusterMembership& c = *options.cluster;
+        log_info("failoverd: node {} of {} (priority {}{}), starts as {}", c.own_id, c.nodes.size(), c.own_priority,
+                 c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup");
+    }
 
     // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
     // of their own at --rt-priority (userd/cluster/heartbeat.h), and so does a

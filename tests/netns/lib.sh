@@ -342,22 +342,35 @@ wait_retrying_for_daemon() {
 # log $work/failoverd-NODE.log, PID bg_pid[failoverd-NODE], control socket
 # $work/NODE.sock (node_status). ARGS are added to its command line; --nofile N runs
 # it under an open-file limit of N (soft and hard). It waits for nothing.
+# failoverd_style=symmetric: the node is described with --id/--node instead of the
+# two-node shorthand (--role/--listen/--peer): the primary is node 1, the backup node 2,
+# and node 1 starts as the primary by its --priority 200; if $work/NODE.toml exists,
+# NODE gets `--config $work/NODE.toml` instead of those flags.
+failoverd_style=role
 start_failoverd_on() {
-    local node=$1 self peer
+    local node=$1 self peer id
     shift
-    local -a limit=() role_args=()
+    local -a limit=() role_args=() node_args
     if [ "${1:-}" = --nofile ]; then
         limit=(prlimit "--nofile=$2:$2")
         shift 2
     fi
     case $node in
-        primary) self=$primary_ip peer=$backup_ip ;;
-        backup) self=$backup_ip peer=$primary_ip role_args=(--replica "127.0.0.1:$port") ;;
+        primary) self=$primary_ip peer=$backup_ip id=1 ;;
+        backup) self=$backup_ip peer=$primary_ip id=2 role_args=(--replica "127.0.0.1:$port") ;;
         *) echo "start_failoverd_on: no node '$node' (primary or backup)" >&2; return 2 ;;
     esac
-    in_bg "$node" "failoverd-$node" "${limit[@]}" "$failoverd" --role "$node" --vip $vip/24 --dev eth0 --port $port \
-        --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}" \
-        --control "$work/$node.sock" "$@"
+    if [ "$failoverd_style" = symmetric ] && [ -e "$work/$node.toml" ]; then
+        node_args=(--config "$work/$node.toml")
+    elif [ "$failoverd_style" = symmetric ]; then
+        node_args=(--id $id --node 1=$primary_ip:$replication_port --node 2=$backup_ip:$replication_port
+                   --vip $vip/24 --dev eth0 --port $port "${role_args[@]}")
+        [ $id = 1 ] && node_args+=(--priority 200)
+    else
+        node_args=(--role "$node" --vip $vip/24 --dev eth0 --port $port
+                   --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}")
+    fi
+    in_bg "$node" "failoverd-$node" "${limit[@]}" "$failoverd" "${node_args[@]}" --control "$work/$node.sock" "$@"
 }
 
 # start_failoverd [--backup-nofile N]: the backup listens for the replication stream;

@@ -87,3 +87,92 @@ TEST(Options, ControlSocketPath) {
     }
     EXPECT_NE(std::string(usage_text()).find("--control"), std::string::npos);
 }
+
+// The symmetric form: every node gets the same --node list and its own --id.
+TEST(Options, SymmetricNodesStartByPriorityThenId) {
+    auto one = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
+                      "--dev", "eth0", "--port", "7000"});
+    ASSERT_TRUE(one.has_value()) << one.error().message;
+    const Options& p = *one->options;
+    EXPECT_EQ(p.role, NodeRole::primary);
+    EXPECT_EQ(to_string(p.listen), "192.0.2.10:7100");
+    ASSERT_EQ(p.peers.size(), 1u);
+    EXPECT_EQ(to_string(p.peers[0]), "192.0.2.11:7100");
+    EXPECT_FALSE(p.replica.has_value());
+    ASSERT_TRUE(p.cluster.has_value());
+    EXPECT_EQ(p.cluster->own_id, 1);
+    EXPECT_EQ(p.cluster->own_priority, 100);
+    EXPECT_FALSE(p.cluster->two_node);
+
+    auto two = parse({"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11:7200", "--vip", "192.0.2.100/24",
+                      "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--two-node"});
+    ASSERT_TRUE(two.has_value()) << two.error().message;
+    const Options& b = *two->options;
+    EXPECT_EQ(b.role, NodeRole::backup);
+    EXPECT_EQ(to_string(b.listen), "192.0.2.11:7200");
+    ASSERT_EQ(b.peers.size(), 1u);
+    EXPECT_EQ(to_string(b.peers[0]), "192.0.2.10:7100");
+    EXPECT_TRUE(b.cluster->two_node);
+
+    // Node 2 with a higher --priority starts as the primary, and needs no --replica;
+    // --replica is accepted there all the same.
+    auto raised = parse({"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
+                         "--dev", "eth0", "--port", "7000", "--priority", "101", "--replica", "127.0.0.1:7000"});
+    ASSERT_TRUE(raised.has_value()) << raised.error().message;
+    EXPECT_EQ(raised->options->role, NodeRole::primary);
+    EXPECT_EQ(raised->options->cluster->own_priority, 101);
+    ASSERT_TRUE(raised->options->replica.has_value());
+}
+
+TEST(Options, SymmetricRefusalsAreOneLine) {
+    struct Case { std::vector<const char*> args; const char* expected; };
+    const std::vector<const char*> base = {"--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000"};
+    const Case cases[] = {
+        {{"--node", "1=192.0.2.10", "--node", "2=192.0.2.11"}, "--id is required"},
+        {{"--id", "1"}, "--node is required"},
+        {{"--id", "0", "--node", "1=192.0.2.10"}, "--id: '0' is not a number from 1 to 255"},
+        {{"--id", "3", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11"}, "this node's id 3 is not in the node list"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "1=192.0.2.11"}, "node 1 is listed twice"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.10:7200"}, "nodes 1 and 2 have the same address 192.0.2.10"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12"},
+         "3 nodes: only two-node clusters run yet (issue 9: several backups)"},
+        {{"--id", "1", "--node", "1=192.0.2.10"}, "1 node: a cluster needs two nodes"},
+        {{"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11"},
+         "--replica is required on node 2, which starts as the backup (node 1 starts as the primary)"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--priority", "256"},
+         "--priority: '256' is not a number from 0 to 255"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--witness"},
+         "--witness: witness nodes are not built yet (issue 9: a witness for two-node clusters)"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--listen", "192.0.2.10"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with --id/--node/--priority/--two-node/--witness/--config"},
+        {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--priority", "5"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
+        {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--config", "/etc/f.toml"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
+        {{"--config-test", "/etc/f.toml", "--id", "1"}, "--config-test takes FILE and nothing else"},
+        {{"--node", "1:192.0.2.10"}, "--node: '1:192.0.2.10' is not ID=ADDR[:PORT]"},
+        {{}, "--id and --node are required (or the shorthand --role, --listen, --peer)"},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::string> storage = {"failoverd"};
+        for (auto a : c.args) storage.emplace_back(a);
+        for (auto a : base) storage.emplace_back(a);
+        std::vector<char*> argv;
+        for (auto& s : storage) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        auto r = parse_options(int(storage.size()), argv.data());
+        ASSERT_FALSE(r.has_value()) << "accepted: " << c.expected;
+        EXPECT_TRUE(r.error().message.starts_with(c.expected)) << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
+}
+
+TEST(Options, ConfigTestTakesOnlyTheFile) {
+    auto r = parse({"--config-test", "/etc/tcpfo/failoverd.toml"});
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_FALSE(r->options.has_value());
+    EXPECT_EQ(r->config_test_file, "/etc/tcpfo/failoverd.toml");
+    const std::string usage = usage_text();
+    for (const char* flag : {"--id", "--node", "--priority", "--two-node", "--witness", "--config", "--config-test", "--role"})
+        EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+}

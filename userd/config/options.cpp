@@ -1,20 +1,21 @@
 #include "userd/config/options.h"
 
 #include <getopt.h>
-#include <sys/un.h>
 
 #include <charconv>
 #include <string_view>
 
+#include "userd/config/config_file.h"
+
 namespace tcpfo {
 namespace {
 
-Result<int> parse_int(std::string_view flag, std::string_view text, int min, int max) {
-    int value = 0;
+Result<int> parse_int(std::string_view flag, std::string_view text, IntRange range) {
+    long long value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
-        return fail("{}: '{}' is not a number from {} to {}", flag, text, min, max);
-    return value;
+    if (ec != std::errc() || end != text.data() + text.size() || value < range.min || value > range.max)
+        return fail("{}: '{}' is not a number from {} to {}", flag, text, range.min, range.max);
+    return int(value);
 }
 
 template <class T>
@@ -23,31 +24,135 @@ Result<T> with_flag(std::string_view flag, Result<T> r) {
     return r;
 }
 
+template <class T>
+Result<void> set(std::optional<T>& into, Result<T> value) {
+    if (!value) return std::unexpected(value.error());
+    into = std::move(*value);
+    return {};
+}
+
+bool uses_shorthand(const Settings& s) { return s.role || s.listen || !s.peers.empty(); }
+bool uses_symmetric_form(const Settings& s) {
+    return s.id || !s.nodes.empty() || s.priority || s.two_node || s.witness || s.config_file;
+}
+
+// Values the two forms share, with their defaults.
+void fill_common(Options& o, const Settings& s) {
+    o.replica = s.replica;
+    if (s.heartbeat_ms) o.heartbeat_ms = *s.heartbeat_ms;
+    if (s.dead_after) o.dead_after = *s.dead_after;
+    if (s.ready_file) o.ready_file = *s.ready_file;
+    if (s.realtime_priority) o.realtime_priority = *s.realtime_priority;
+    if (s.nice) o.nice = *s.nice;
+    if (s.control_path) o.control_path = *s.control_path;
+    if (s.verbose) o.verbose = *s.verbose;
+}
+
+// --role/--listen/--peer: the two-node shorthand, checked as it always was.
+Result<Options> resolve_shorthand(const Settings& s) {
+    if (!s.role) return fail("--role is required");
+    if (!s.vip) return fail("--vip is required");
+    if (!s.dev) return fail("--dev is required");
+    if (!s.port) return fail("--port is required");
+    if (!s.listen) return fail("--listen is required");
+    if (s.peers.empty()) return fail("at least one --peer is required");
+    if (s.peers.size() > kMaxPeers) return fail("at most {} --peer options", kMaxPeers);
+    if (*s.role == NodeRole::backup && !s.replica) return fail("--replica is required for a backup");
+    if (*s.role == NodeRole::backup && s.peers.size() != 1) return fail("a backup takes exactly one --peer (the primary)");
+    Options o;
+    o.role = *s.role;
+    o.vip = *s.vip;
+    o.dev = *s.dev;
+    o.port = uint16_t(*s.port);
+    o.listen = *s.listen;
+    o.peers = s.peers;
+    fill_common(o, s);
+    return o;
+}
+
+// --id/--node, from the command line, the config file or both (merged already).
+Result<Options> resolve_symmetric(const Settings& s) {
+    // A missing value may be missing from either source: name both.
+    auto missing = [&](std::string_view flag, std::string_view key) {
+        if (s.config_file) return fail("{} is required (or {} in {})", flag, key, *s.config_file);
+        return fail("{} is required", flag);
+    };
+    if (!s.id) return missing("--id", "id");
+    if (s.nodes.empty()) return missing("--node", "[[node]] tables");
+    if (auto r = validate_node_list(s.nodes, *s.id); !r) return std::unexpected(r.error());
+    if (s.witness.value_or(false))
+        return fail("--witness: witness nodes are not built yet (issue 9: a witness for two-node clusters)");
+    if (!s.vip) return missing("--vip", "vip");
+    if (!s.dev) return missing("--dev", "dev");
+    if (!s.port) return missing("--port", "port");
+    auto start = start_role(s.nodes, *s.id, s.priority);
+    if (!start) return std::unexpected(start.error());
+    // Required on the node that starts as the backup only; accepted on the other,
+    // since roles will move (issue 9) and a primary then needs its replica too.
+    if (start->role == NodeRole::backup && !s.replica)
+        return fail("--replica is required on node {}, which starts as the backup (node {} starts as the primary)",
+                    *s.id, start->first_primary_id);
+    Options o;
+    o.role = start->role;
+    o.vip = *s.vip;
+    o.dev = *s.dev;
+    o.port = uint16_t(*s.port);
+    o.listen = start->listen;
+    o.peers = start->peers;
+    fill_common(o, s);
+    ClusterMembership cluster;
+    cluster.own_id = *s.id;
+    cluster.nodes = s.nodes;
+    cluster.two_node = s.two_node.value_or(false);
+    for (const NodeEntry& n : s.nodes)
+        if (n.id == *s.id) cluster.own_priority = s.priority.value_or(n.priority.value_or(kDefaultNodePriority));
+    o.cluster = std::move(cluster);
+    return o;
+}
+
 }  // namespace
 
 const char* usage_text() {
-    return "usage: failoverd --role primary|backup --vip ADDR/PREFIX --dev IFACE --port PORT\n"
-           "                 --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
-           "                 [--replica HOST:PORT] [--heartbeat-ms N] [--dead-after N]\n"
-           "                 [--ready-file PATH] [--rt-priority N] [--nice N] [--control PATH] [--verbose]\n"
-           "  --role          primary holds the VIP and snoops; backup replays and takes over\n"
+    return "usage: failoverd --id ID --node ID=ADDR[:PORT] --node ID=ADDR[:PORT] [--node ...]\n"
+           "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
+           "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
+           "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N] [--verbose]\n"
+           "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
+           "       failoverd --config-test FILE\n"
+           "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
+           "                 --vip ... --dev ... --port ... [...]             (the two-node shorthand)\n"
+           "  --id            this node's id (1-255); every node is given the same --node list\n"
+           "  --node          a node's id and replication (TCP) and heartbeat (UDP) address, port 7100\n"
+           "                  by default; one per node, this one included. Only two nodes run yet\n"
+           "  --priority      this node's priority (0-255, default 100): the node of highest priority\n"
+           "                  starts as the primary, ties to the lowest id; the others' priorities\n"
+           "                  come from the config file's [[node]] tables, or are 100\n"
            "  --vip           the service address, claimed on IFACE by the primary\n"
            "  --dev           the interface that carries the VIP\n"
            "  --port          the protected TCP service port\n"
-           "  --listen        this node's replication (TCP) and heartbeat (UDP) address, port 7100 by default\n"
-           "  --peer          another node's --listen address (primary: its backups; backup: the primary)\n"
-           "  --replica       backup only: where the local replica of the service accepts connections\n"
+           "  --replica       where the local replica of the service accepts connections; required\n"
+           "                  on the node that starts as the backup\n"
+           "  --two-node      a two-node cluster without a witness (recorded; no fencing is built yet)\n"
+           "  --config        a TOML file with the same settings; flags given here override it\n"
+           "  --config-test   check FILE as `--config FILE` alone would start, print one line, exit 0 or 1\n"
            "  --heartbeat-ms  heartbeat interval, default 10\n"
            "  --dead-after    missed heartbeats before the primary is declared dead, default 3\n"
            "  --ready-file    created once the node is ready (primary: peers connected; backup: stream accepted)\n"
            "  --rt-priority   SCHED_FIFO priority of the heartbeat thread and of a takeover (1-99),\n"
            "                  0 for the normal scheduler; default 10\n"
            "  --nice N        nice value of the replication path (-20..19); default -10\n"
-           "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n";
+           "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n"
+           "  --role          shorthand: primary holds the VIP and snoops; backup replays and takes over\n"
+           "  --listen        shorthand: this node's replication and heartbeat address, port 7100 by default\n"
+           "  --peer          shorthand: another node's --listen address (primary: its backups; backup: the primary)\n"
+           "See docs/operations.md.\n";
 }
 
-Result<ParseOutcome> parse_options(int argc, char** argv) {
-    enum { kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp, kRtPriority, kControl, kNice };
+Result<CommandLine> parse_command_line(int argc, char** argv) {
+    enum {
+        kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
+        kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest
+    };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
         {"vip", required_argument, nullptr, kVip},
@@ -63,110 +168,123 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         {"rt-priority", required_argument, nullptr, kRtPriority},
         {"nice", required_argument, nullptr, kNice},
         {"control", required_argument, nullptr, kControl},
+        {"id", required_argument, nullptr, kId},
+        {"node", required_argument, nullptr, kNode},
+        {"priority", required_argument, nullptr, kPriority},
+        {"two-node", no_argument, nullptr, kTwoNode},
+        {"witness", no_argument, nullptr, kWitness},
+        {"config", required_argument, nullptr, kConfig},
+        {"config-test", required_argument, nullptr, kConfigTest},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
-    Options o;
-    bool have_role = false, have_vip = false, have_port = false, have_listen = false;
+    CommandLine cl;
+    Settings& s = cl.settings;
+    int options_seen = 0;
     opterr = 0;  // we print our own one-line errors
     optind = 1;
     for (;;) {
         const int c = getopt_long(argc, argv, "", long_options, nullptr);
         if (c == -1) break;
+        ++options_seen;
         const std::string_view arg = optarg ? optarg : "";
+        Result<void> r;
         switch (c) {
             case kRole:
-                if (arg == "primary") o.role = NodeRole::primary;
-                else if (arg == "backup") o.role = NodeRole::backup;
+                if (arg == "primary") s.role = NodeRole::primary;
+                else if (arg == "backup") s.role = NodeRole::backup;
                 else return fail("--role: '{}' is neither primary nor backup", arg);
-                have_role = true;
                 break;
-            case kVip: {
-                auto p = with_flag("--vip", parse_prefix(arg));
-                if (!p) return std::unexpected(p.error());
-                o.vip = *p;
-                have_vip = true;
-                break;
-            }
-            case kDev:
-                if (arg.empty() || arg.size() >= 16) return fail("--dev: '{}' is not an interface name", arg);
-                o.dev = arg;
-                break;
-            case kPort: {
-                auto p = parse_int("--port", arg, 1, 65535);
-                if (!p) return std::unexpected(p.error());
-                o.port = uint16_t(*p);
-                have_port = true;
-                break;
-            }
-            case kListen: {
-                auto e = with_flag("--listen", parse_endpoint(arg, kDefaultReplicationPort));
-                if (!e) return std::unexpected(e.error());
-                o.listen = *e;
-                have_listen = true;
-                break;
-            }
+            case kVip: r = set(s.vip, with_flag("--vip", parse_prefix(arg))); break;
+            case kDev: r = set(s.dev, with_flag("--dev", check_dev(arg))); break;
+            case kPort: r = set(s.port, parse_int("--port", arg, kPortRange)); break;
+            case kListen: r = set(s.listen, with_flag("--listen", parse_endpoint(arg, kDefaultReplicationPort))); break;
             case kPeer: {
                 auto e = with_flag("--peer", parse_endpoint(arg, kDefaultReplicationPort));
                 if (!e) return std::unexpected(e.error());
-                o.peers.push_back(*e);
+                s.peers.push_back(*e);
                 break;
             }
-            case kReplica: {
-                auto e = with_flag("--replica", parse_endpoint(arg, 0));
-                if (!e) return std::unexpected(e.error());
-                if (e->sin_port == 0) return fail("--replica: '{}' needs a port", arg);
-                o.replica = *e;
+            case kReplica: r = set(s.replica, with_flag("--replica", parse_replica(arg))); break;
+            case kHeartbeat: r = set(s.heartbeat_ms, parse_int("--heartbeat-ms", arg, kHeartbeatMsRange)); break;
+            case kDeadAfter: r = set(s.dead_after, parse_int("--dead-after", arg, kDeadAfterRange)); break;
+            case kReady: s.ready_file = std::string(arg); break;
+            case kVerbose: s.verbose = true; break;
+            case kRtPriority: r = set(s.realtime_priority, parse_int("--rt-priority", arg, kRealtimePriorityRange)); break;
+            case kNice: r = set(s.nice, parse_int("--nice", arg, kNiceRange)); break;
+            case kControl: r = set(s.control_path, with_flag("--control", check_control_path(arg))); break;
+            case kId:
+                r = set(s.id, parse_int("--id", arg, IntRange{kMinNodeId, kMaxNodeId}));
+                break;
+            case kNode: {
+                auto n = with_flag("--node", parse_node_flag(arg));
+                if (!n) return std::unexpected(n.error());
+                s.nodes.push_back(*n);
                 break;
             }
-            case kHeartbeat: {
-                auto v = parse_int("--heartbeat-ms", arg, 1, 10000);
-                if (!v) return std::unexpected(v.error());
-                o.heartbeat_ms = *v;
+            case kPriority:
+                r = set(s.priority, parse_int("--priority", arg, IntRange{kMinNodePriority, kMaxNodePriority}));
                 break;
-            }
-            case kDeadAfter: {
-                auto v = parse_int("--dead-after", arg, 1, 1000);
-                if (!v) return std::unexpected(v.error());
-                o.dead_after = *v;
+            case kTwoNode: s.two_node = true; break;
+            case kWitness: s.witness = true; break;
+            case kConfig:
+                if (arg.empty()) return fail("--config: a file is needed");
+                s.config_file = std::string(arg);
                 break;
-            }
-            case kReady: o.ready_file = arg; break;
-            case kVerbose: o.verbose = true; break;
-            case kRtPriority: {
-                auto v = parse_int("--rt-priority", arg, 0, 99);
-                if (!v) return std::unexpected(v.error());
-                o.realtime_priority = *v;
+            case kConfigTest:
+                if (arg.empty()) return fail("--config-test: a file is needed");
+                cl.config_test_file = std::string(arg);
                 break;
-            }
-            case kNice: {
-                auto v = parse_int("--nice", arg, -20, 19);
-                if (!v) return std::unexpected(v.error());
-                o.nice = *v;
-                break;
-            }
-            case kControl:
-                if (arg.empty() || arg.size() >= sizeof(sockaddr_un{}.sun_path))
-                    return fail("--control: a socket path of 1 to {} bytes is needed", sizeof(sockaddr_un{}.sun_path) - 1);
-                o.control_path = arg;
-                break;
-            case kHelp: return ParseOutcome{std::nullopt, true};
+            case kHelp: cl.help_requested = true; break;
             case ':': return fail("{} needs a value", argv[optind - 1]);
             default: return fail("unknown argument '{}'", argv[optind - 1]);
         }
+        if (!r) return std::unexpected(r.error());
     }
     if (optind < argc) return fail("unexpected argument '{}'", argv[optind]);
-    if (!have_role) return fail("--role is required");
-    if (!have_vip) return fail("--vip is required");
-    if (o.dev.empty()) return fail("--dev is required");
-    if (!have_port) return fail("--port is required");
-    if (!have_listen) return fail("--listen is required");
-    if (o.peers.empty()) return fail("at least one --peer is required");
-    if (o.peers.size() > kMaxPeers) return fail("at most {} --peer options", kMaxPeers);
-    if (o.role == NodeRole::backup && !o.replica) return fail("--replica is required for a backup");
-    if (o.role == NodeRole::backup && o.peers.size() != 1)
-        return fail("a backup takes exactly one --peer (the primary)");
-    return ParseOutcome{o, false};
+    if (cl.help_requested) return cl;
+    // The verdict is about the file alone, so that what passes also starts with
+    // `--config FILE` and nothing else.
+    if (cl.config_test_file && options_seen != 1) return fail("--config-test takes FILE and nothing else");
+    if (uses_shorthand(s) && uses_symmetric_form(s))
+        return fail("--role/--listen/--peer (the two-node shorthand) cannot be mixed with "
+                    "--id/--node/--priority/--two-node/--witness/--config");
+    return cl;
+}
+
+Result<Options> resolve_options(const Settings& command_line) {
+    if (uses_shorthand(command_line)) return resolve_shorthand(command_line);
+    Settings s = command_line;
+    if (command_line.config_file) {
+        auto file = load_config_file(*command_line.config_file);
+        if (!file) return std::unexpected(file.error());
+        s = merge_settings(*file, command_line);
+    }
+    if (!uses_symmetric_form(s)) return fail("--id and --node are required (or the shorthand --role, --listen, --peer)");
+    auto o = resolve_symmetric(s);
+    // Whatever is wrong with the whole is named with the file it came (partly) from.
+    if (!o && s.config_file && !o.error().message.starts_with(*s.config_file))
+        return fail("{}: {}", *s.config_file, o.error().message);
+    return o;
+}
+
+Result<ParseOutcome> parse_options(int argc, char** argv) {
+    auto cl = parse_command_line(argc, argv);
+    if (!cl) return std::unexpected(cl.error());
+    if (cl->help_requested) return ParseOutcome{std::nullopt, true, std::nullopt};
+    if (cl->config_test_file) return ParseOutcome{std::nullopt, false, cl->config_test_file};
+    auto o = resolve_options(cl->settings);
+    if (!o) return std::unexpected(o.error());
+    return ParseOutcome{std::move(*o), false, std::nullopt};
+}
+
+Result<std::string> config_test_verdict(const std::string& file) {
+    Settings only_the_file;
+    only_the_file.config_file = file;
+    auto o = resolve_options(only_the_file);
+    if (!o) return std::unexpected(o.error());
+    return fmt::format("{}: ok (node {} of {}, starts as {})", file, o->cluster->own_id, o->cluster->nodes.size(),
+                       o->role == NodeRole::primary ? "primary" : "backup");
 }
 
 }  // namespace tcpfo

@@ -1,4 +1,5 @@
-// failoverd's command line.
+// failoverd's command line, and the options the daemon runs with once the command line
+// and the config file (config_file.h) are merged.
 #pragma once
 
 #include <netinet/in.h>
@@ -9,15 +10,21 @@
 
 #include "userd/base/error.h"
 #include "userd/base/inet_address.h"
+#include "userd/config/node_list.h"
+#include "userd/config/settings.h"
 #include "userd/protocol/record_codec.h"
 #include "userd/status/control_protocol.h"
 
 namespace tcpfo {
 
-// Peers a node replicates to; PeerId and per-peer tables are sized by it.
-inline constexpr size_t kMaxPeers = 16;
-
-inline constexpr uint16_t kDefaultReplicationPort = 7100;
+// How the node was described: the symmetric form (--id/--node or a config file) says
+// which nodes there are; role, listen and peers are then derived (start_role()).
+struct ClusterMembership {
+    int own_id = 0;
+    int own_priority = kDefaultNodePriority;
+    std::vector<NodeEntry> nodes;
+    bool two_node = false;  // recorded: no witness, no partition safety (not built yet)
+};
 
 struct Options {
     NodeRole role = NodeRole::primary;
@@ -34,15 +41,35 @@ struct Options {
     int realtime_priority = 10;  // SCHED_FIFO priority of heartbeats and takeovers; 0: normal scheduler
     int nice = -10;              // the replication path's nice value (normal scheduler)
     std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
+    std::optional<ClusterMembership> cluster;         // set by the symmetric form only
 };
 
-// Returns the options, or an error naming the bad argument. `--help` is reported as
-// an Error whose message is the usage text and `help_requested` set.
+// The command line as written: its values (Settings), or --help, or --config-test FILE.
+struct CommandLine {
+    Settings settings;
+    bool help_requested = false;
+    std::optional<std::string> config_test_file;
+};
+// Errors are about the command line itself (an unknown flag, a bad value): usage errors.
+Result<CommandLine> parse_command_line(int argc, char** argv);
+
+// Loads --config if given, lets the command line override it, and checks the whole:
+// required values, the node list, and that the runtime can run it (start_role()).
+Result<Options> resolve_options(const Settings& command_line);
+
+// Both steps at once. `--help` sets help_requested and no options; so does
+// --config-test (config_test_file).
 struct ParseOutcome {
     std::optional<Options> options;
     bool help_requested = false;
+    std::optional<std::string> config_test_file;
 };
 Result<ParseOutcome> parse_options(int argc, char** argv);
+
+// `failoverd --config-test FILE`: the one line to print, as if failoverd had been
+// started with `--config FILE` alone. Touches nothing but the file.
+Result<std::string> config_test_verdict(const std::string& file);
+
 const char* usage_text();
 
 }  // namespace tcpfo

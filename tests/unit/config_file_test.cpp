@@ -1,0 +1,253 @@
+#include "userd/config/config_file.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "userd/config/options.h"
+
+using namespace tcpfo;
+
+namespace {
+
+// Line numbers below count from this text's first line.
+constexpr std::string_view kTwoNodes = R"(# failoverd on node 2 of two
+id = 2
+vip = "192.0.2.100/24"
+dev = "eth0"
+port = 7000
+replica = "127.0.0.1:7000"
+two_node = true
+control = "/run/tcpfo/b.sock"
+heartbeat_ms = 20
+dead_after = 4
+ready_file = "/run/tcpfo/ready"
+rt_priority = 0
+nice = 5
+verbose = true
+
+[[node]]
+id = 1
+address = "192.0.2.10"
+priority = 200
+
+[[node]]
+id = 2
+address = "192.0.2.11:7200"
+)";
+
+std::string write_temp(std::string_view name, std::string_view text) {
+    const std::string path = testing::TempDir() + "/tcpfo-" + std::to_string(getpid()) + "-" + std::string(name);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    return path;
+}
+
+Result<ParseOutcome> parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "failoverd");
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    return parse_options(int(args.size()), argv.data());
+}
+
+// The valid file with line `line` (1-based) replaced.
+std::string with_line(int line, std::string_view replacement) {
+    std::string out;
+    int n = 1;
+    size_t start = 0;
+    while (start < kTwoNodes.size()) {
+        const size_t end = kTwoNodes.find('\n', start);
+        const std::string_view current = kTwoNodes.substr(start, end - start);
+        out += n == line ? replacement : current;
+        out += '\n';
+        start = end + 1;
+        ++n;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(ConfigFile, ReadsEveryKey) {
+    auto s = parse_config_text(kTwoNodes, "b.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(s->id, 2);
+    EXPECT_EQ(s->vip->length, 24);
+    EXPECT_EQ(s->dev, "eth0");
+    EXPECT_EQ(s->port, 7000);
+    EXPECT_EQ(to_string(*s->replica), "127.0.0.1:7000");
+    EXPECT_EQ(s->two_node, true);
+    EXPECT_EQ(s->control_path, "/run/tcpfo/b.sock");
+    EXPECT_EQ(s->heartbeat_ms, 20);
+    EXPECT_EQ(s->dead_after, 4);
+    EXPECT_EQ(s->ready_file, "/run/tcpfo/ready");
+    EXPECT_EQ(s->realtime_priority, 0);
+    EXPECT_EQ(s->nice, 5);
+    EXPECT_EQ(s->verbose, true);
+    ASSERT_EQ(s->nodes.size(), 2u);
+    EXPECT_EQ(s->nodes[0].id, 1);
+    EXPECT_EQ(to_string(s->nodes[0].address), "192.0.2.10:7100");
+    EXPECT_EQ(s->nodes[0].priority, 200);
+    EXPECT_EQ(to_string(s->nodes[1].address), "192.0.2.11:7200");
+    EXPECT_FALSE(s->nodes[1].priority.has_value());
+}
+
+TEST(ConfigFile, EachErrorIsOneLineWithFileLineAndKey) {
+    struct Case { int line; const char* replacement; const char* expected; };
+    const Case cases[] = {
+        {5, "port = 70000", "f.toml:5: port: 70000 is not a number from 1 to 65535"},
+        {5, "port = \"7000\"", "f.toml:5: port: a string where an integer belongs"},
+        {5, "port = 7000.0", "f.toml:5: port: a float where an integer belongs"},
+        {2, "id = 0", "f.toml:2: id: 0 is not a node id from 1 to 255"},
+        {3, "vip = \"192.0.2.300/24\"", "f.toml:3: vip: '192.0.2.300' is not an IPv4 address"},
+        {4, "dev = \"an-interface-name-too-long\"", "f.toml:4: dev: 'an-interface-name-too-long' is not an interface name"},
+        {6, "replica = \"127.0.0.1\"", "f.toml:6: replica: '127.0.0.1' needs a port"},
+        {7, "two_node = 1", "f.toml:7: two_node: an integer where true or false belongs"},
+        {9, "heartbeat_ms = 0", "f.toml:9: heartbeat_ms: 0 is not a number from 1 to 10000"},
+        {10, "dead_after = 1001", "f.toml:10: dead_after: 1001 is not a number from 1 to 1000"},
+        {12, "rt_priority = 100", "f.toml:12: rt_priority: 100 is not a number from 0 to 99"},
+        {13, "nice = -21", "f.toml:13: nice: -21 is not a number from -20 to 19"},
+        {14, "verbos = true", "f.toml:14: verbos: unknown key"},
+        {19, "priority = 256", "f.toml:19: node.priority: 256 is not a priority from 0 to 255"},
+        {18, "address = \"192.0.2.10:0\"", "f.toml:18: node.address: '0' is not a valid port (1-65535)"},
+        {18, "adress = \"192.0.2.10\"", "f.toml:18: node.adress: unknown key"},
+        {17, "# no id", "f.toml:16: node: a [[node]] table needs an id"},
+        {18, "# no address", "f.toml:16: node: node 1 needs an address"},
+        {5, "port = ", "f.toml:5: "},                 // a TOML syntax error, toml++'s words
+        {5, "port = 7000\nport = 7001", "f.toml:6: "},  // a key given twice
+    };
+    for (const auto& c : cases) {
+        auto r = parse_config_text(with_line(c.line, c.replacement), "f.toml");
+        ASSERT_FALSE(r.has_value()) << c.replacement;
+        EXPECT_TRUE(r.error().message.starts_with(c.expected)) << c.replacement << ": " << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    }
+}
+
+TEST(ConfigFile, NodeMustBeTablesAndOwnPrioritiesMustAgree) {
+    auto flat = parse_config_text("id = 1\nnode = [1, 2]\n", "f.toml");
+    ASSERT_FALSE(flat.has_value());
+    EXPECT_EQ(flat.error().message, "f.toml:2: node: write each node as a [[node]] table");
+    auto disagree = parse_config_text("id = 1\npriority = 150\n[[node]]\nid = 1\naddress = \"192.0.2.10\"\npriority = 200\n",
+                                      "f.toml");
+    ASSERT_FALSE(disagree.has_value());
+    EXPECT_EQ(disagree.error().message, "f.toml:2: priority: 150 differs from node 1's priority 200 in its [[node]] table");
+}
+
+TEST(ConfigFile, AFileThatCannotBeReadIsAnError) {
+    auto r = load_config_file("/nonexistent/tcpfo.toml");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().message, "can't read config file /nonexistent/tcpfo.toml: No such file or directory");
+}
+
+TEST(ConfigFile, StartsLikeTheFlagsAndFlagsOverrideIt) {
+    const std::string path = write_temp("override.toml", kTwoNodes);
+    auto from_file = parse({"--config", path});
+    ASSERT_TRUE(from_file.has_value()) << from_file.error().message;
+    const Options& o = *from_file->options;
+    EXPECT_EQ(o.role, NodeRole::backup);  // node 1 has priority 200
+    EXPECT_EQ(to_string(o.listen), "192.0.2.11:7200");
+    ASSERT_EQ(o.peers.size(), 1u);
+    EXPECT_EQ(to_string(o.peers[0]), "192.0.2.10:7100");
+    EXPECT_EQ(o.port, 7000);
+    EXPECT_EQ(o.heartbeat_ms, 20);
+    EXPECT_EQ(o.nice, 5);
+    EXPECT_TRUE(o.verbose);
+    ASSERT_TRUE(o.cluster.has_value());
+    EXPECT_TRUE(o.cluster->two_node);
+    EXPECT_EQ(o.cluster->own_priority, 100);
+
+    auto overridden = parse({"--config", path, "--port", "7001", "--heartbeat-ms", "15", "--priority", "201",
+                             "--control", "/tmp/x.sock"});
+    ASSERT_TRUE(overridden.has_value()) << overridden.error().message;
+    EXPECT_EQ(overridden->options->port, 7001);
+    EXPECT_EQ(overridden->options->heartbeat_ms, 15);
+    EXPECT_EQ(overridden->options->control_path, "/tmp/x.sock");
+    EXPECT_EQ(overridden->options->dead_after, 4);  // from the file
+    EXPECT_EQ(overridden->options->role, NodeRole::primary);  // 201 > node 1's 200
+    EXPECT_EQ(overridden->options->cluster->own_priority, 201);
+
+    // --node on the command line replaces the file's whole list (and its priorities).
+    auto nodes = parse({"--config", path, "--node", "1=192.0.2.20", "--node", "2=192.0.2.21"});
+    ASSERT_TRUE(nodes.has_value()) << nodes.error().message;
+    EXPECT_EQ(to_string(nodes->options->listen), "192.0.2.21:7100");
+    EXPECT_EQ(nodes->options->role, NodeRole::backup);  // tie at 100: node 1
+
+    // --id from the command line must be in the file's list; the error names the file.
+    auto stranger = parse({"--config", path, "--id", "3"});
+    ASSERT_FALSE(stranger.has_value());
+    EXPECT_EQ(stranger.error().message, path + ": this node's id 3 is not in the node list");
+    unlink(path.c_str());
+}
+
+TEST(ConfigFile, ConfigTestGivesTheSameVerdictAsAStart) {
+    const std::string good = write_temp("good.toml", kTwoNodes);
+    auto ok = config_test_verdict(good);
+    ASSERT_TRUE(ok.has_value()) << ok.error().message;
+    EXPECT_EQ(*ok, good + ": ok (node 2 of 2, starts as backup)");
+
+    const std::string primary = write_temp("primary.toml", with_line(2, "id = 1"));
+    auto p = config_test_verdict(primary);
+    ASSERT_TRUE(p.has_value()) << p.error().message;
+    EXPECT_EQ(*p, primary + ": ok (node 1 of 2, starts as primary)");
+
+    std::string three(kTwoNodes);
+    three += "\n[[node]]\nid = 3\naddress = \"192.0.2.12\"\n";
+    const std::string three_path = write_temp("three.toml", three);
+    auto refused = config_test_verdict(three_path);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().message, three_path + ": 3 nodes: only two-node clusters run yet (issue 9: several backups)");
+    auto start = parse({"--config", three_path});
+    ASSERT_FALSE(start.has_value());
+    EXPECT_EQ(start.error().message, refused.error().message);
+
+    const std::string no_replica = write_temp("no-replica.toml", with_line(6, ""));
+    auto missing = config_test_verdict(no_replica);
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_EQ(missing.error().message,
+              no_replica + ": --replica is required on node 2, which starts as the backup (node 1 starts as the primary)");
+
+    const std::string witness = write_temp("witness.toml", with_line(7, "witness = true"));
+    auto w = config_test_verdict(witness);
+    ASSERT_FALSE(w.has_value());
+    EXPECT_NE(w.error().message.find("witness nodes are not built yet"), std::string::npos) << w.error().message;
+
+    const std::string no_port = write_temp("no-port.toml", with_line(5, ""));
+    auto np = config_test_verdict(no_port);
+    ASSERT_FALSE(np.has_value());
+    EXPECT_EQ(np.error().message, no_port + ": --port is required (or port in " + no_port + ")");
+
+    for (const auto& p : {good, primary, three_path, no_replica, witness, no_port}) unlink(p.c_str());
+}
+
+// Fuzz: flip, replace, cut and insert bytes of a valid file; the loader must give
+// settings or a one-line error naming the source, and never crash or throw.
+TEST(ConfigFile, SurvivesMutationFuzzing) {
+    std::mt19937_64 rng(20260921);
+    size_t accepted = 0, refused = 0;
+    for (int iter = 0; iter < 20000; ++iter) {
+        std::string text(kTwoNodes);
+        const int mutations = 1 + int(rng() % 4);
+        for (int m = 0; m < mutations; ++m) {
+            switch (rng() % 5) {
+                case 0: text[rng() % text.size()] ^= char(1u << (rng() % 8)); break;
+                case 1: text[rng() % text.size()] = char(rng()); break;
+                case 2: text.resize(rng() % (text.size() + 1)); if (text.empty()) text.push_back('\n'); break;
+                case 3: text.insert(text.begin() + long(rng() % text.size()), char(rng())); break;
+                case 4: text.insert(rng() % text.size(), std::string_view("=[]\"\n#.")
+                                                             .substr(rng() % 7, 1)); break;
+            }
+        }
+        Result<Settings> r = Settings{};
+        ASSERT_NO_THROW(r = parse_config_text(text, "fuzz.toml"));
+        if (r) { ++accepted; continue; }
+        ++refused;
+        ASSERT_TRUE(r.error().message.starts_with("fuzz.toml:")) << r.error().message;
+        ASSERT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    }
+    EXPECT_GT(refused, 5000u);
+    EXPECT_GT(accepted, 500u);  // many mutations land in comments and values that stay valid
+}

@@ -1,0 +1,33 @@
+// failoverd's config file (TOML, read with toml++): the same settings as the flags,
+// under the keys below, plus [[node]] tables that can carry every node's priority.
+//
+//   id = 1                       # --id            vip = "192.0.2.100/24"   # --vip
+//   dev = "eth0"                 # --dev           port = 7000              # --port
+//   priority = 200               # --priority      replica = "127.0.0.1:7000"  # --replica
+//   two_node = true              # --two-node      witness = false          # --witness
+//   control = "/run/tcpfo/failoverd.sock"          ready_file = "..."       # --ready-file
+//   heartbeat_ms = 10   dead_after = 3   rt_priority = 10   nice = -10   verbose = false
+//   [[node]]
+//   id = 1
+//   address = "192.0.2.10:7100"  # port 7100 if left out
+//   priority = 200               # 100 if left out
+//
+// Every error is one line naming the file, the line and the key:
+// "/etc/tcpfo/failoverd.toml:7: port: 70000 is not a number from 1 to 65535".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "userd/base/error.h"
+#include "userd/config/settings.h"
+
+namespace tcpfo {
+
+// Reads and checks the file; a file that cannot be read is an error like any other.
+Result<Settings> load_config_file(const std::string& path);
+
+// The same for text already in memory; `source_name` stands for the file in errors.
+Result<Settings> parse_config_text(std::string_view text, std::string_view source_name);
+
+}  // namespace tcpfo

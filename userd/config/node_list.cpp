@@ -1,0 +1,87 @@
+#include "userd/config/node_list.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "userd/base/inet_address.h"
+
+namespace tcpfo {
+
+Result<int> check_node_id(long long id) {
+    if (id < kMinNodeId || id > kMaxNodeId)
+        return fail("{} is not a node id from {} to {}", id, kMinNodeId, kMaxNodeId);
+    return int(id);
+}
+
+Result<int> check_node_priority(long long priority) {
+    if (priority < kMinNodePriority || priority > kMaxNodePriority)
+        return fail("{} is not a priority from {} to {}", priority, kMinNodePriority, kMaxNodePriority);
+    return int(priority);
+}
+
+Result<NodeEntry> parse_node_flag(std::string_view text) {
+    const auto equals = text.find('=');
+    if (equals == std::string_view::npos) return fail("'{}' is not ID=ADDR[:PORT]", text);
+    const std::string_view id_text = text.substr(0, equals);
+    long long id = 0;
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.empty())
+        return fail("'{}' is not a node id from {} to {}", id_text, kMinNodeId, kMaxNodeId);
+    auto checked_id = check_node_id(id);
+    if (!checked_id) return std::unexpected(checked_id.error());
+    auto address = parse_endpoint(text.substr(equals + 1), kDefaultReplicationPort);
+    if (!address) return fail("node {}: {}", id, address.error().message);
+    return NodeEntry{*checked_id, *address, std::nullopt};
+}
+
+Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id) {
+    if (nodes.size() > kMaxNodes) return fail("{} nodes: at most {} are supported", nodes.size(), kMaxNodes);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+            if (nodes[i].id == nodes[j].id) return fail("node {} is listed twice", nodes[i].id);
+            // Heartbeats and incoming streams are told apart by the sender's IP address
+            // alone (userd/cluster/heartbeat.cpp), so two nodes on one address, even on
+            // different ports, could not be told apart.
+            if (nodes[i].address.sin_addr.s_addr == nodes[j].address.sin_addr.s_addr)
+                return fail("nodes {} and {} have the same address {}", nodes[j].id, nodes[i].id,
+                            addr_to_string(nodes[i].address.sin_addr.s_addr));
+        }
+    }
+    if (std::none_of(nodes.begin(), nodes.end(), [&](const NodeEntry& n) { return n.id == own_id; }))
+        return fail("this node's id {} is not in the node list", own_id);
+    return {};
+}
+
+Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, std::optional<int> own_priority) {
+    if (nodes.size() < 2)
+        return fail("{} node: a cluster needs two nodes", nodes.size());
+    // Checked before anything else so that the verdict names what is missing rather
+    // than a detail of a configuration that could not run anyway.
+    if (nodes.size() > 2)
+        return fail("{} nodes: only two-node clusters run yet (issue 9: several backups)", nodes.size());
+    auto priority_of = [&](const NodeEntry& n) {
+        if (n.id == own_id && own_priority) return *own_priority;
+        return n.priority.value_or(kDefaultNodePriority);
+    };
+    const NodeEntry* first = &nodes[0];
+    for (const NodeEntry& n : nodes) {
+        const int p = priority_of(n), best = priority_of(*first);
+        if (p > best || (p == best && n.id < first->id)) first = &n;
+    }
+    StartRole start;
+    start.first_primary_id = first->id;
+    for (const NodeEntry& n : nodes) {
+        if (n.id == own_id) start.listen = n.address;
+    }
+    if (first->id == own_id) {
+        start.role = NodeRole::primary;
+        for (const NodeEntry& n : nodes)
+            if (n.id != own_id) start.peers.push_back(n.address);
+    } else {
+        start.role = NodeRole::backup;
+        start.peers.push_back(first->address);
+    }
+    return start;
+}
+
+}  // namespace tcpfo

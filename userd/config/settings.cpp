@@ -1,0 +1,59 @@
+#include "userd/config/settings.h"
+
+#include <sys/un.h>
+
+namespace tcpfo {
+
+Result<int> check_range(long long value, IntRange range) {
+    if (value < range.min || value > range.max)
+        return fail("{} is not a number from {} to {}", value, range.min, range.max);
+    return int(value);
+}
+
+Result<std::string> check_dev(std::string_view name) {
+    if (name.empty() || name.size() >= 16) return fail("'{}' is not an interface name", name);
+    return std::string(name);
+}
+
+Result<std::string> check_control_path(std::string_view path) {
+    if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path))
+        return fail("a socket path of 1 to {} bytes is needed", sizeof(sockaddr_un{}.sun_path) - 1);
+    return std::string(path);
+}
+
+Result<sockaddr_in> parse_replica(std::string_view text) {
+    auto e = parse_endpoint(text, 0);
+    if (!e) return std::unexpected(e.error());
+    if (e->sin_port == 0) return fail("'{}' needs a port", text);
+    return *e;
+}
+
+Settings merge_settings(const Settings& under, const Settings& over) {
+    Settings s = under;
+    auto take = [](auto& into, const auto& from) {
+        if (from) into = from;
+    };
+    take(s.role, over.role);
+    take(s.listen, over.listen);
+    if (!over.peers.empty()) s.peers = over.peers;
+    take(s.id, over.id);
+    if (!over.nodes.empty()) s.nodes = over.nodes;
+    take(s.priority, over.priority);
+    take(s.two_node, over.two_node);
+    take(s.witness, over.witness);
+    take(s.vip, over.vip);
+    take(s.dev, over.dev);
+    take(s.port, over.port);
+    take(s.replica, over.replica);
+    take(s.heartbeat_ms, over.heartbeat_ms);
+    take(s.dead_after, over.dead_after);
+    take(s.ready_file, over.ready_file);
+    take(s.realtime_priority, over.realtime_priority);
+    take(s.nice, over.nice);
+    take(s.control_path, over.control_path);
+    take(s.verbose, over.verbose);
+    take(s.config_file, over.config_file);
+    return s;
+}
+
+}  // namespace tcpfo
