@@ -344,8 +344,8 @@ wait_retrying_for_daemon() {
 # it under an open-file limit of N (soft and hard). It waits for nothing.
 # failoverd_style=symmetric: the node is described with --id/--node instead of the
 # two-node shorthand (--role/--listen/--peer): the primary is node 1, the backup node 2,
-# and node 1 starts as the primary by its --priority 200; if $work/NODE.toml exists,
-# NODE gets `--config $work/NODE.toml` instead of those flags.
+# and node 1 starts as the primary (equal priorities: the lowest id); if
+# $work/NODE.toml exists, NODE gets `--config $work/NODE.toml` instead of those flags.
 failoverd_style=role
 start_failoverd_on() {
     local node=$1 self peer id
@@ -362,10 +362,13 @@ start_failoverd_on() {
     esac
     if [ "$failoverd_style" = symmetric ] && [ -e "$work/$node.toml" ]; then
         node_args=(--config "$work/$node.toml")
+        # A file without a top-level `id` (before its first table) leaves it to the
+        # command line.
+        awk '/^\[/ { exit } /^id *=/ { found = 1 } END { exit !found }' "$work/$node.toml" ||
+            node_args+=(--id $id)
     elif [ "$failoverd_style" = symmetric ]; then
         node_args=(--id $id --node 1=$primary_ip:$replication_port --node 2=$backup_ip:$replication_port
                    --vip $vip/24 --dev eth0 --port $port "${role_args[@]}")
-        [ $id = 1 ] && node_args+=(--priority 200)
     else
         node_args=(--role "$node" --vip $vip/24 --dev eth0 --port $port
                    --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}")

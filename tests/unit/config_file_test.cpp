@@ -160,15 +160,20 @@ TEST(ConfigFile, StartsLikeTheFlagsAndFlagsOverrideIt) {
     EXPECT_TRUE(o.cluster->two_node);
     EXPECT_EQ(o.cluster->own_priority, 100);
 
-    auto overridden = parse({"--config", path, "--port", "7001", "--heartbeat-ms", "15", "--priority", "201",
-                             "--control", "/tmp/x.sock"});
+    auto overridden = parse({"--config", path, "--port", "7001", "--heartbeat-ms", "15", "--control", "/tmp/x.sock"});
     ASSERT_TRUE(overridden.has_value()) << overridden.error().message;
     EXPECT_EQ(overridden->options->port, 7001);
     EXPECT_EQ(overridden->options->heartbeat_ms, 15);
     EXPECT_EQ(overridden->options->control_path, "/tmp/x.sock");
     EXPECT_EQ(overridden->options->dead_after, 4);  // from the file
-    EXPECT_EQ(overridden->options->role, NodeRole::primary);  // 201 > node 1's 200
-    EXPECT_EQ(overridden->options->cluster->own_priority, 201);
+    EXPECT_EQ(overridden->options->role, NodeRole::backup);
+
+    // A --priority above the file's tables would be known to this node only (node 1
+    // reads node 2 at 100 and starts as the primary too): refused.
+    auto raised = parse({"--config", path, "--priority", "201"});
+    ASSERT_FALSE(raised.has_value());
+    EXPECT_NE(raised.error().message.find("priority 201 of node 2 is known only to this node"), std::string::npos)
+        << raised.error().message;
 
     // --node on the command line replaces the file's whole list (and its priorities).
     auto nodes = parse({"--config", path, "--node", "1=192.0.2.20", "--node", "2=192.0.2.21"});

@@ -94,18 +94,24 @@ TEST(NodeList, HighestPriorityStartsAsPrimaryTiesToTheLowestId) {
     ASSERT_EQ(two->peers.size(), 1u);
     EXPECT_EQ(to_string(two->peers[0]), "192.0.2.10:7100");
 
-    // Node 2's own --priority above the default 100 node 1 is taken to have.
+    // Node 2's own --priority, which node 1 cannot know (it takes node 2 to be at 100
+    // and would start as the primary too): refused.
     auto raised = start_role(equal, 2, 150);
-    ASSERT_TRUE(raised.has_value());
-    EXPECT_EQ(raised->role, NodeRole::primary);
-    EXPECT_EQ(raised->first_primary_id, 2);
+    ASSERT_FALSE(raised.has_value());
+    EXPECT_EQ(raised.error().message,
+              "priority 150 of node 2 is known only to this node: the other node takes it to be 100 and both could "
+              "start as the primary; give it in node 2's [[node]] table of the config file every node reads (nodes "
+              "do not exchange priorities yet)");
+    // Saying the default out loud changes nothing anyone decides.
+    EXPECT_EQ(start_role(equal, 2, 100)->role, NodeRole::backup);
 
     // Priorities from the file: both nodes see the same list and agree.
     const std::vector<NodeEntry> listed = {node(1, "192.0.2.10", 50), node(2, "192.0.2.11", 200)};
     EXPECT_EQ(start_role(listed, 1, std::nullopt)->role, NodeRole::backup);
     EXPECT_EQ(start_role(listed, 2, std::nullopt)->role, NodeRole::primary);
-    // A node's own --priority overrides its entry.
-    EXPECT_EQ(start_role(listed, 1, 255)->role, NodeRole::primary);
+    // A node's own --priority must agree with its entry, which the other node reads.
+    EXPECT_EQ(start_role(listed, 1, 50)->role, NodeRole::backup);
+    EXPECT_FALSE(start_role(listed, 1, 255).has_value());
     // Priority 0 is a priority, lowest of all.
     const std::vector<NodeEntry> zero = {node(1, "192.0.2.10", 0), node(2, "192.0.2.11", 1)};
     EXPECT_EQ(start_role(zero, 2, std::nullopt)->role, NodeRole::primary);

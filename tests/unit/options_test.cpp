@@ -114,14 +114,21 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
     EXPECT_EQ(to_string(b.peers[0]), "192.0.2.10:7100");
     EXPECT_TRUE(b.cluster->two_node);
 
-    // Node 2 with a higher --priority starts as the primary, and needs no --replica;
-    // --replica is accepted there all the same.
+    // Node 1 starts as the primary (the tie goes to the lowest id) and needs no
+    // --replica; it is accepted there all the same.
+    auto first = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
+                        "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000"});
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    EXPECT_EQ(first->options->role, NodeRole::primary);
+    ASSERT_TRUE(first->options->replica.has_value());
+
+    // A --priority the other node cannot know (the command line lists no priorities):
+    // both would start as the primary. Refused, in one line.
     auto raised = parse({"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
                          "--dev", "eth0", "--port", "7000", "--priority", "101", "--replica", "127.0.0.1:7000"});
-    ASSERT_TRUE(raised.has_value()) << raised.error().message;
-    EXPECT_EQ(raised->options->role, NodeRole::primary);
-    EXPECT_EQ(raised->options->cluster->own_priority, 101);
-    ASSERT_TRUE(raised->options->replica.has_value());
+    ASSERT_FALSE(raised.has_value());
+    EXPECT_NE(raised.error().message.find("priority 101 of node 2 is known only to this node"), std::string::npos)
+        << raised.error().message;
 }
 
 TEST(Options, SymmetricRefusalsAreOneLine) {

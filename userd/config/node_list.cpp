@@ -59,10 +59,21 @@ Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, st
     // than a detail of a configuration that could not run anyway.
     if (nodes.size() > 2)
         return fail("{} nodes: only two-node clusters run yet (issue 9: several backups)", nodes.size());
-    auto priority_of = [&](const NodeEntry& n) {
-        if (n.id == own_id && own_priority) return *own_priority;
-        return n.priority.value_or(kDefaultNodePriority);
-    };
+    // Every node must reach the same verdict from what it was given, or two of them
+    // start as the primary. A priority only this node knows (--priority, or the file's
+    // top-level `priority`, with no [[node]] table saying the same) would be taken as
+    // the default 100 by the others: until the nodes exchange priorities (issue 9:
+    // election), the [[node]] tables, the same on every node, are the only source.
+    for (const NodeEntry& n : nodes) {
+        if (n.id != own_id || !own_priority) continue;
+        const int listed = n.priority.value_or(kDefaultNodePriority);
+        if (*own_priority != listed)
+            return fail("priority {} of node {} is known only to this node: the other node takes it to be {} and "
+                        "both could start as the primary; give it in node {}'s [[node]] table of the config file "
+                        "every node reads (nodes do not exchange priorities yet)",
+                        *own_priority, own_id, listed, own_id);
+    }
+    auto priority_of = [&](const NodeEntry& n) { return n.priority.value_or(kDefaultNodePriority); };
     const NodeEntry* first = &nodes[0];
     for (const NodeEntry& n : nodes) {
         const int p = priority_of(n), best = priority_of(*first);

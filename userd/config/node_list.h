@@ -27,8 +27,8 @@ inline constexpr uint16_t kDefaultReplicationPort = 7100;
 inline constexpr int kMinNodeId = 1;
 inline constexpr int kMaxNodeId = 255;
 
-// The healthy node of highest priority serves first. A node knows only its own
-// `--priority`; the others' come from the config file's [[node]] tables or are this.
+// The healthy node of highest priority serves first. Every node's priority comes from
+// the config file's [[node]] tables, or is this.
 inline constexpr int kMinNodePriority = 0;
 inline constexpr int kMaxNodePriority = 255;
 inline constexpr int kDefaultNodePriority = 100;
@@ -59,7 +59,9 @@ struct StartRole {
 };
 
 // The node of highest priority starts as the primary, ties to the lowest id; with two
-// nodes the other is its backup. `own_priority` overrides own_id's entry (`--priority`).
+// nodes the other is its backup. Priorities come from the entries (the config file's
+// [[node]] tables); `own_priority` (`--priority`) must agree with own_id's entry, since
+// the other nodes know only the entries.
 // Refuses what the runtime cannot run yet (more than two nodes) in one line naming the
 // issue. The list must have passed validate_node_list.
 Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, std::optional<int> own_priority);
