@@ -478,6 +478,18 @@ wait_takeover() {
          "$(( (finished - crash_ns / 1000) / 1000 )) ms after the crash ($steps)"
 }
 
+# stream_through_crash: one connection streams 64 MiB each way (echo) through a hard
+# crash of the primary at about halfway; the client verifies every byte in order and
+# must see no reset (failover_stream.sh and its variants). Daemons already started.
+stream_through_crash() {
+    c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --rate 40 \
+        --progress-file "$work/stream.progress" --timeout-s 90 --crash-file "$work/crash.time" --label stream
+    wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
+    crash_primary
+    wait_takeover 1
+    finish_client stream
+}
+
 # client_field NAME FIELD: FIELD's value (ok, failed, resets, corrupt, ...) in the
 # summary line of client NAME; empty when it printed none.
 client_field() {
