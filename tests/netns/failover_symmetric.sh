@@ -66,6 +66,14 @@ scenario() {
         { echo "FAIL: the primary did not log its start role" >&2; return 1; }
     grep -q "node 2 of 2 (priority 100, two-node), starts as backup" "$work/failoverd-backup.log" ||
         { echo "FAIL: the backup did not log its start role" >&2; return 1; }
+    # What each node reports of itself: its id, and every node's priority as it read them.
+    local st
+    st=$(node_status backup)
+    jq -e '.node.id == 2 and .node.priority == 100 and .node.two_node and
+           ([.node.nodes[] | [.id, .priority]] == [[1, 200], [2, 100]])' >/dev/null <<<"$st" ||
+        { echo "FAIL: the backup's status says $(jq -c .node <<<"$st")" >&2; return 1; }
+    jq -e '.node.id == 1 and .node.priority == 200' >/dev/null <<<"$(node_status primary)" ||
+        { echo "FAIL: the primary's status says $(node_status primary | jq -c .node)" >&2; return 1; }
     stream_through_crash
 }
 

@@ -106,6 +106,23 @@ TEST(StatusJson, PrimaryShape) {
     EXPECT_EQ(c["client_bytes"], (Json{{"forwarded", 1002}, {"stable", 902}}));
     EXPECT_EQ(c["server_bytes"], (Json{{"acked", 502}}));
     EXPECT_FALSE(c.contains("rebuilt"));
+    EXPECT_TRUE(j["node"].is_null()) << "started with the two-node shorthand";
+}
+
+TEST(StatusJson, SymmetricNodeShowsItsIdAndEveryNodesPriority) {
+    NodeStatus s = primary_status(0);
+    MembershipStatus m;
+    m.id = 2;
+    m.priority = 100;
+    m.two_node = true;
+    m.nodes = {{1, "192.0.2.10:7100", 200}, {2, "192.0.2.11:7100", 100}};
+    s.membership = m;
+    const Json j = parse(render_status(s));
+    EXPECT_EQ(j["node"], (Json{{"id", 2},
+                               {"priority", 100},
+                               {"two_node", true},
+                               {"nodes", Json::array({Json{{"id", 1}, {"address", "192.0.2.10:7100"}, {"priority", 200}},
+                                                      Json{{"id", 2}, {"address", "192.0.2.11:7100"}, {"priority", 100}}})}}));
 }
 
 TEST(StatusJson, BackupAfterTakeover) {

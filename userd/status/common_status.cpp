@@ -14,6 +14,16 @@ void fill_common_status(NodeStatus& status, const Options& options, uint64_t sta
     status.vip = fmt::format("{}/{}", addr_to_string(options.vip.addr), options.vip.length);
     status.dev = options.dev;
     status.port = options.port;
+    if (options.cluster) {
+        const ClusterMembership& c = *options.cluster;
+        MembershipStatus m;
+        m.id = c.own_id;
+        m.priority = c.own_priority;
+        m.two_node = c.two_node;
+        for (const NodeEntry& n : c.nodes)
+            m.nodes.push_back({n.id, to_string(n.address), n.priority.value_or(kDefaultNodePriority)});
+        status.membership = std::move(m);
+    }
 }
 
 std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st) {

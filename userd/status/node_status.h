@@ -111,6 +111,20 @@ struct ServiceLogStatus {
     std::optional<std::string> accept_held;
 };
 
+// How the node was described when started the symmetric way (--id/--node or a config
+// file): its id, its priority and every node's. Absent with the two-node shorthand.
+struct MembershipStatus {
+    struct Member {
+        int id = 0;
+        std::string address;
+        int priority = 0;
+    };
+    int id = 0;
+    int priority = 0;
+    bool two_node = false;
+    std::vector<Member> nodes;
+};
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -124,6 +138,7 @@ struct NodeStatus {
     std::string vip;
     std::string dev;
     uint16_t port = 0;
+    std::optional<MembershipStatus> membership;
 
     std::vector<PeerStatus> peers;
     std::vector<std::pair<std::string, uint64_t>> hooks;  // the BPF hooks' counters

@@ -97,6 +97,15 @@ std::string head_text(const NodeStatus& s) {
     j["vip"] = s.vip;
     j["dev"] = s.dev;
     j["port"] = s.port;
+    if (s.membership) {
+        Json nodes = Json::array();
+        for (const auto& n : s.membership->nodes)
+            nodes.push_back(Json{{"id", n.id}, {"address", n.address}, {"priority", n.priority}});
+        j["node"] = Json{{"id", s.membership->id}, {"priority", s.membership->priority},
+                         {"two_node", s.membership->two_node}, {"nodes", std::move(nodes)}};
+    } else {
+        j["node"] = nullptr;
+    }
     Json peers = Json::array();
     for (const auto& p : s.peers) peers.push_back(peer_json(p));
     j["peers"] = std::move(peers);
