@@ -14,6 +14,7 @@
 #include "userd/backup/backup_node.h"
 #include "userd/base/event_loop.h"
 #include "userd/base/log.h"
+#include "userd/base/service_manager.h"
 #include "userd/config/options.h"
 #include "userd/primary/primary_node.h"
 #include "userd/status/control_server.h"
@@ -54,10 +55,26 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
         });
         !r)
         return die(r.error().message);
+    // Under a systemd unit with WatchdogSec=: pinged from the loop, so a wedged loop
+    // (not just a live process) is what systemd sees stop.
+    UniqueFd watchdog_timer;
+    if (auto every = watchdog_interval()) {
+        auto timer = make_periodic_timer(int(every->count()));
+        if (!timer) return die(timer.error().message);
+        watchdog_timer = std::move(*timer);
+        if (auto r = loop.add(watchdog_timer.get(), EPOLLIN, [&](uint32_t) {
+                drain_timer(watchdog_timer.get());
+                notify_watchdog();
+            });
+            !r)
+            return die(r.error().message);
+        notify_watchdog();
+    }
     while (!stop) {
         if (auto r = loop.run_once(100); !r) return die(r.error().message);
         node.after_events();
     }
+    notify_stopping();
     node.shut_down();
     return 0;
 }
@@ -124,12 +141,18 @@ int main(int argc, char** argv) {
     auto control = ControlServer::open(**loop, options.control_path);
     if (!control) return die(control.error().message);
 
+    // systemd's READY=1 once the node has started in its role (hooks attached, VIP or
+    // listener up): a primary serves from then on, protected or not, and a unit that
+    // waited for its backups would fail to start whenever the backup is down. STATUS=
+    // says when they join (notify_ready again from the nodes).
     if (options.role == NodeRole::primary) {
         auto node = PrimaryNode::start(**loop, options);
         if (!node) return die(node.error().message);
+        notify_ready("primary: waiting for its backup(s)");
         return run(**loop, **node, signal_fd.get(), **control, options);
     }
     auto node = BackupNode::start(**loop, options);
     if (!node) return die(node.error().message);
+    notify_ready("backup: waiting for the primary's stream");
     return run(**loop, **node, signal_fd.get(), **control, options);
 }

@@ -10,6 +10,7 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/scheduling.h"
+#include "userd/base/service_manager.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/config/capacity.h"
 #include "userd/takeover/repair_plan.h"
@@ -137,6 +138,7 @@ void BackupNode::on_primary_record(const Record& record) {
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
+        notify_ready(fmt::format("backup of {}: replicating", to_string(options_.peers[0])));
         return;
     }
     if (!primary_seen_) {
@@ -333,6 +335,7 @@ void BackupNode::begin_takeover(const std::string& why) {
     // The replica reads the rest of the service's log, then goes live.
     app_log_->finish();
     note_takeover_begun(why);
+    notify_status(fmt::format("taking over from {} at epoch {}", to_string(options_.peers[0]), epoch_));
     heartbeat_->stop_judging();
     heartbeat_->set_epoch(epoch_);
     heartbeat_->set_role(NodeRole::primary);
@@ -360,6 +363,8 @@ void BackupNode::report_takeover_once() {
     back_to_normal_priority();
     note_takeover_result();
     const Takeover::Report& r = takeover_->report();
+    notify_status(fmt::format("primary after a takeover at epoch {}: {} connection(s) rebuilt, {} reset", epoch_,
+                              r.rebuilt, r.reset));
     log_info("backup: takeover complete: {} connection(s) rebuilt, {} reset, in {} ms "
              "(VIP claimed at {} ms after {} attempt(s), probes sent at {} ms, {} client position(s) learned at {} ms, "
              "replica drained at {} ms, rebuilt at {} ms, {} client(s) prompted to resend)",

@@ -8,6 +8,7 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/seq.h"
+#include "userd/base/service_manager.h"
 #include "userd/config/capacity.h"
 #include "bpf/snoop.h"
 
@@ -470,11 +471,12 @@ Result<ControlServer::ServiceOffer> PrimaryNode::offer_service(int pid) {
 }
 
 void PrimaryNode::update_ready_file() {
-    if (ready_written_ || options_.ready_file.empty()) return;
+    if (ready_written_) return;
     for (const auto& peer : peers_)
         if (!peer.live) return;
-    std::ofstream(options_.ready_file) << "primary\n";
+    if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "primary\n";
     ready_written_ = true;
+    notify_ready(fmt::format("primary: {} backup(s) connected", peers_.size()));
     log_info("primary: ready (every peer connected)");
 }
 
