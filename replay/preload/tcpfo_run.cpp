@@ -108,7 +108,8 @@ bool is_regular_file(const std::string& path) {
 
 // The library's absolute path (the service may change directory before it execs
 // another program, which must find the library too): TCPFO_PRELOAD_LIB if set, else
-// the one this build made, else the one installed beside this program.
+// the installed one (LIBDIR/tcpfo, from this program's directory), else the one this
+// build made, else one beside this program.
 Result<std::string> find_preload_library() {
     auto absolute = [](const std::string& path) -> std::optional<std::string> {
         char resolved[PATH_MAX];
@@ -119,17 +120,22 @@ Result<std::string> find_preload_library() {
         if (auto path = absolute(chosen)) return *path;
         return fail("TCPFO_PRELOAD_LIB={} is not a library file", chosen);
     }
+    // An installed tcpfo-run first, so that a package never runs with a build tree's
+    // library (the build path is compiled in); a build tree has no LIBDIR/tcpfo there.
+    std::string dir, installed = "the install directory (/proc/self/exe unreadable)";
+    char self[PATH_MAX];
+    if (const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1); n > 0) {
+        const std::string path(self, size_t(n));
+        dir = path.substr(0, path.rfind('/') + 1);
+        installed = dir + TCPFO_PRELOAD_FROM_BIN + "/" + kLibraryName;
+        if (auto found = absolute(installed)) return *found;
+    }
     const std::string built = TCPFO_PRELOAD_BUILD_PATH;
     if (auto path = absolute(built)) return *path;
-    std::string beside = "beside this program (/proc/self/exe unreadable)";
-    char self[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        std::string dir(self, size_t(n));
-        beside = dir.substr(0, dir.rfind('/') + 1) + kLibraryName;
-        if (auto path = absolute(beside)) return *path;
-    }
-    return fail("can't find {}: not at {} nor {} (set TCPFO_PRELOAD_LIB)", kLibraryName, built, beside);
+    const std::string beside = dir.empty() ? std::string("beside this program") : dir + kLibraryName;
+    if (!dir.empty())
+        if (auto found = absolute(beside)) return *found;
+    return fail("can't find {}: not at {}, {} nor {} (set TCPFO_PRELOAD_LIB)", kLibraryName, built, installed, beside);
 }
 
 }  // namespace
