@@ -1,9 +1,16 @@
 // One-line log records on stderr: time, level, then the message, which names the
-// connection or peer it concerns.
+// connection or peer it concerns. Under systemd, when stderr is the journal's stream
+// ($JOURNAL_STREAM names it), each line is "<N>message" instead: journald takes the
+// syslog priority N from the prefix and keeps its own time stamp.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <string>
+#include <string_view>
 
 #include <fmt/core.h>
 
@@ -14,16 +21,36 @@ enum class LogLevel { debug, info, warn, error };
 // Set once at start-up (from --verbose); read-only afterwards.
 inline LogLevel g_log_level = LogLevel::info;
 
+// Whether `journal_stream` ("DEVICE:INODE", systemd's $JOURNAL_STREAM) names the file
+// open on `fd`: a program whose stderr was redirected elsewhere keeps plain lines.
+inline bool is_journal_stream(const char* journal_stream, int fd) {
+    if (journal_stream == nullptr) return false;
+    struct stat st{};
+    if (fstat(fd, &st) != 0) return false;
+    unsigned long long dev = 0, ino = 0;
+    char rest = 0;
+    if (std::sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &rest) != 2) return false;
+    return dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
+}
+
+// The line as written: "SECONDS.MICROS level message\n", or "<N>message\n" for the
+// journal (N: debug 7, info 6, warning 4, error 3).
+inline std::string format_log_line(LogLevel level, std::string_view message, bool journal, timespec now) {
+    static constexpr const char* names[] = {"debug", "info", "warn", "error"};
+    static constexpr int priorities[] = {7, 6, 4, 3};
+    const int i = static_cast<int>(level);
+    if (journal) return fmt::format("<{}>{}\n", priorities[i], message);
+    return fmt::format("{}.{:06} {} {}\n", now.tv_sec, now.tv_nsec / 1000, names[i], message);
+}
+
 template <class... Args>
 void log_at(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {
     if (level < g_log_level) return;
-    static constexpr const char* names[] = {"debug", "info", "warn", "error"};
+    static const bool journal = is_journal_stream(std::getenv("JOURNAL_STREAM"), 2);
     timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    std::string line = fmt::format("{}.{:06} {} ", now.tv_sec, now.tv_nsec / 1000,
-                                   names[static_cast<int>(level)]);
-    line += fmt::format(format, std::forward<Args>(args)...);
-    line += '\n';
+    if (!journal) clock_gettime(CLOCK_REALTIME, &now);
+    const std::string line =
+        format_log_line(level, fmt::format(format, std::forward<Args>(args)...), journal, now);
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
