@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches Debian's cloud kernel and the matching headers as .deb files and unpacks them
-# (never installs them on the host) under vm-images/cache/kernel/<release>/root.
+# (never installs them on the host) under $TCPFO_VM_CACHE/kernel/<release>/root: the
+# build tree's vm-cache/ when CMake runs it, vm-images/cache/ when run by hand.
 # Prints that root directory on stdout. Idempotent: a complete unpack is reused.
 #
 #   vm-images/fetch-kernel.sh [--release 6.1.0-56-cloud-amd64]
