@@ -14,6 +14,7 @@
 #include "userd/backup/backup_node.h"
 #include "userd/base/event_loop.h"
 #include "userd/base/log.h"
+#include "userd/base/privileges.h"
 #include "userd/base/service_manager.h"
 #include "userd/config/options.h"
 #include "userd/primary/primary_node.h"
@@ -76,6 +77,15 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
     }
     notify_stopping();
     node.shut_down();
+    return 0;
+}
+
+// Start-up is over (BPF loaded, VIP claimed, sockets bound): only what failoverd still
+// uses from here on (privileges.h). 0, or the exit code after one line.
+int drop_capabilities() {
+    auto kept = keep_only_needed_capabilities();
+    if (!kept) return die(kept.error().message);
+    log_info("failoverd: keeps the capabilities {} and drops the rest", *kept);
     return 0;
 }
 
@@ -148,11 +158,13 @@ int main(int argc, char** argv) {
     if (options.role == NodeRole::primary) {
         auto node = PrimaryNode::start(**loop, options);
         if (!node) return die(node.error().message);
+        if (auto r = drop_capabilities(); r != 0) return r;
         notify_ready("primary: waiting for its backup(s)");
         return run(**loop, **node, signal_fd.get(), **control, options);
     }
     auto node = BackupNode::start(**loop, options);
     if (!node) return die(node.error().message);
+    if (auto r = drop_capabilities(); r != 0) return r;
     notify_ready("backup: waiting for the primary's stream");
     return run(**loop, **node, signal_fd.get(), **control, options);
 }

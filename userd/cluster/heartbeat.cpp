@@ -12,6 +12,7 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/scheduling.h"
+#include "userd/base/privileges.h"
 
 namespace tcpfo {
 
@@ -98,6 +99,8 @@ void Heartbeat::run() {
     uint64_t next_send = monotonic_ms();
     uint64_t last_wakeup = 0;
     while (!stopping_.load()) {
+        // Started before the daemon dropped its capabilities: drops them here too.
+        follow_capability_drop();
         uint64_t now = monotonic_ms();
         if (now >= next_send) {
             // A wake-up more than two intervals after the previous one: this thread
