@@ -9,7 +9,7 @@ packages=(
   libmnl-dev liburing-dev libsctp-dev lksctp-tools libfmt-dev libgtest-dev nlohmann-json3-dev libsystemd-dev libcap-ng-dev libtomlplusplus-dev
   iproute2 iputils-ping socat ethtool tcpdump python3 procps psmisc jq
   redis-server redis-tools libjemalloc2
-  scdoc man-db groff-base bsdextrautils
+  scdoc man-db groff-base bsdextrautils systemd
 )
 # Parts add their own lists (the QEMU harness needs qemu and a guest kernel).
 here=$(cd "$(dirname "$0")" && pwd)
