@@ -40,7 +40,8 @@ private:
     void on_primary_lost(const std::string& why);
     void on_tick();
     void on_ring_readable();
-    void begin_takeover(const std::string& why);
+    // planned: a HANDOVER record started it (the primary is alive and silent), not a death.
+    void begin_takeover(const std::string& why, bool planned = false);
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
