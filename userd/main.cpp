@@ -38,11 +38,14 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
     });
     // tcpfo-run's services from now on too.
     control.set_service_handler([&node](int pid) { return node.offer_service(pid); });
+    // `failoverctl handover`: a primary hands over; a backup refuses.
+    control.set_handover_handler([&node](const std::optional<std::string>& to) { return node.handover(to); });
     struct Unset {
         ControlServer& control;
         ~Unset() {
             control.set_status_source({});
             control.set_service_handler({});
+            control.set_handover_handler({});
         }
     } unset{control};
     bool stop = false;

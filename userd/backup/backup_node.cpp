@@ -232,6 +232,11 @@ Result<ControlServer::ServiceOffer> BackupNode::offer_service(int pid) {
     return offer;
 }
 
+Result<std::string> BackupNode::handover(const std::optional<std::string>&) {
+    if (takeover_) return fail("no ready backup: this node took over and has no backup of its own yet");
+    return fail("no ready backup: this node is a backup; hand over on the primary");
+}
+
 void BackupNode::open_feed(const ConnOpenRecord& r) {
     if (feeds_.count(r.conn_id)) return refuse(r, RefuseReason::duplicate, "");
     if (app_log_->refused()) return refuse(r, RefuseReason::out_of_step, "");

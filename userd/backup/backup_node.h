@@ -30,6 +30,9 @@ public:
     void shut_down();
     // tcpfo-run asks how its replica runs here: it replays (AppLogSink).
     Result<ControlServer::ServiceOffer> offer_service(int pid);
+    // A backup has no backup to hand over to (nor does a node that took over: it
+    // protects nothing yet): refused with one line.
+    Result<std::string> handover(const std::optional<std::string>& node);
     // For the control socket (userd/status/backup_status.cpp).
     NodeStatus status() const;
 
