@@ -429,6 +429,29 @@ crash_primary() {
     wait_until 30 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
+# A planned handover, not a crash: `failoverctl handover` on the primary, which freezes
+# its egress, sends the backup what it has, removes the VIP and sends HANDOVER; the
+# backup takes over at once. Its time stands in for the crash's (wait_takeover,
+# crash_stall_ms): taken before the command starts, since the primary falls silent
+# somewhere inside it, and the client's stall is the longest gap within the half
+# second after that time. The answer is kept in $work/handover.out.
+handover_primary() {
+    echo "=== planned handover of the primary"
+    local f line before after
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
+    say primary "failoverctl handover"
+    before=${EPOCHREALTIME/./}
+    "$failoverctl" --control "$work/primary.sock" handover >"$work/handover.out" 2>&1 ||
+        { echo "FAIL: failoverctl handover: $(cat "$work/handover.out")" >&2; return 1; }
+    after=${EPOCHREALTIME/./}
+    crash_ns=${before}000
+    crash_began_us=$before
+    echo "$crash_ns" >"$work/crash.time"
+    echo "  failoverctl handover -> $(cat "$work/handover.out") ($(((after - before) / 1000)) ms)"
+}
+
 # wait_takeover N [R]: the backup must report that it rebuilt N connections (every one
 # live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
 # nothing. R = any: N connections rebuilt and reset together, however they split (the
