@@ -49,17 +49,27 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
         }
     } unset{control};
     bool stop = false;
+    // A primary with a ready backup hands over first and stops once the backup has the
+    // HANDOVER (Node::stop_ready); a second signal stops it at once.
+    bool handing_over = false;
     if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {
             signalfd_siginfo info{};
             [[maybe_unused]] ssize_t n = ::read(signal_fd, &info, sizeof info);
+            if (handing_over) {
+                log_info("failoverd: signal {} again, shutting down now", info.ssi_signo);
+                stop = true;
+                return;
+            }
             log_info("failoverd: signal {}, shutting down", info.ssi_signo);
-            stop = true;
+            handing_over = node.stop_by_handing_over();
+            stop = !handing_over;
         });
         !r)
         return die(r.error().message);
     while (!stop) {
-        if (auto r = loop.run_once(100); !r) return die(r.error().message);
+        if (auto r = loop.run_once(handing_over ? 10 : 100); !r) return die(r.error().message);
         node.after_events();
+        if (handing_over && node.stop_ready()) stop = true;
     }
     node.shut_down();
     return 0;

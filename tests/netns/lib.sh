@@ -452,6 +452,26 @@ handover_primary() {
     echo "  failoverctl handover -> $(cat "$work/handover.out") ($(((after - before) / 1000)) ms)"
 }
 
+# sigterm_handover_primary: handover_primary by SIGTERM to the primary's failoverd,
+# which hands over to its ready backup on the way out; waits for it to exit.
+sigterm_handover_primary() {
+    echo "=== SIGTERM to the primary's failoverd (hands over on the way out)"
+    local f line before pid
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
+    pid=$(ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}')
+    say primary "kill -TERM $pid"
+    before=${EPOCHREALTIME/./}
+    kill -TERM "$pid"
+    crash_ns=${before}000
+    crash_began_us=$before
+    echo "$crash_ns" >"$work/crash.time"
+    wait_until 30 "failoverd on the primary to exit" sh -c "! kill -0 $pid 2>/dev/null"
+    grep -o 'handed over to .*' "$work/failoverd-primary.log" | sed 's/^/  /' ||
+        { echo "FAIL: the primary's failoverd did not say it handed over" >&2; return 1; }
+}
+
 # wait_takeover N [R]: the backup must report that it rebuilt N connections (every one
 # live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
 # nothing. R = any: N connections rebuilt and reset together, however they split (the

@@ -27,6 +27,9 @@ public:
     static Result<std::unique_ptr<BackupNode>> start(EventLoop& loop, const Options& options);
     ~BackupNode();
     void after_events();
+    // SIGTERM: a backup has no backup to hand over to; it stops at once.
+    bool stop_by_handing_over() { return false; }
+    bool stop_ready() const { return true; }
     void shut_down();
     // tcpfo-run asks how its replica runs here: it replays (AppLogSink).
     Result<ControlServer::ServiceOffer> offer_service(int pid);

@@ -26,6 +26,11 @@ constexpr size_t kPeerBacklogLimit = 32 << 20;
 // How long a connect to a backup may go unanswered before it is tried afresh; longer
 // when failure detection is slower (three times the backup's verdict time).
 constexpr uint64_t kConnectAttemptMinMs = 100;
+// How long a primary stopped by SIGTERM after handing over waits for its backup to close
+// the stream (which says it has the HANDOVER) before it exits all the same. Leaving
+// earlier would not lose the record (the kernel still sends what the socket holds), but
+// then nothing would show that the backup got it.
+constexpr uint64_t kStopWaitMs = 1000;
 
 }  // namespace
 
@@ -101,7 +106,37 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     return node;
 }
 
+bool PrimaryNode::stop_by_handing_over() {
+    if (handed_over_to_) return false;
+    if (auto target = handover_target(std::nullopt); !target) {
+        log_info("primary: stopping without a handover ({})", target.error().message);
+        return false;
+    }
+    auto to = handover(std::nullopt);
+    if (!to) {
+        log_warn("primary: can't hand over on the way out: {}; stopping without a handover", to.error().message);
+        return false;
+    }
+    log_info("primary: handed over to {} on the way out; exiting once it closes the stream (at most {} ms)", *to,
+             kStopWaitMs);
+    stop_deadline_ms_ = monotonic_ms() + kStopWaitMs;
+    return true;
+}
+
+bool PrimaryNode::stop_ready() const {
+    if (monotonic_ms() >= stop_deadline_ms_) return true;
+    for (const auto& peer : peers_)
+        if (peer.live) return false;  // on_peer_lost clears it when the backup closes
+    return true;
+}
+
 void PrimaryNode::shut_down() {
+    if (handed_over_to_) {
+        for (const auto& peer : peers_)
+            if (peer.live)
+                log_warn("peer {}: still had the stream open when this node exited ({} bytes queued)",
+                         to_string(peer.address), peer.link ? peer.link->queued_bytes() : 0);
+    }
     if (vip_) {
         if (auto r = vip_->release(); !r) log_error("primary: {}", r.error().message);
         else log_info("primary: released VIP {}", addr_to_string(options_.vip.addr));

@@ -35,7 +35,15 @@ public:
     // Called by the main loop after each batch of events: flushes stable points,
     // nudges, retries peers, resumes the ring buffer after backpressure.
     void after_events();
-    // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
+    // SIGTERM, first: with a ready backup the node hands over (handover() below) and
+    // returns true: the loop keeps turning until stop_ready(), so that the HANDOVER
+    // leaves. Without one (or once handed over already) false: stop as before.
+    bool stop_by_handing_over();
+    // The backup closed the stream (it has the HANDOVER and took over), or
+    // kStopWaitMs passed.
+    bool stop_ready() const;
+    // SIGTERM, last: release the VIP (if still held); the BPF programs detach when the
+    // node is destroyed.
     void shut_down();
     // For the control socket (userd/status/primary_status.cpp).
     NodeStatus status() const;
@@ -121,6 +129,7 @@ private:
     int app_log_pid_ = 0;
     // Set by handover(): the egress is frozen, the VIP gone, HANDOVER sent to this peer.
     std::optional<std::string> handed_over_to_;
+    uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
 };
 
 }  // namespace tcpfo
