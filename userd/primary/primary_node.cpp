@@ -200,10 +200,12 @@ Result<std::string> PrimaryNode::handover(const std::optional<std::string>& node
     // What arrived meanwhile (the clamp never acknowledged it; the backup holding more
     // only spares the clients a resend).
     drain_all();
-    // d. The last record: the backup takes over on it at once.
+    // d. The last record: the backup takes over on it at once. Handed over from here on,
+    // before the flush: a stream that breaks in it is then the handed-over kind of loss
+    // (no retry; the backup takes a broken stream for a death and takes over too).
+    handed_over_to_ = to;
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
-    handed_over_to_ = to;
     log_warn("primary: handed over {} connection(s) to {} in {} us (egress frozen, VIP {} removed); this node stays "
              "silent: stop its service, then this failoverd", conns_.size(), to, realtime_us() - began_us,
              addr_to_string(options_.vip.addr));
