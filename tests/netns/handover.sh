@@ -32,17 +32,19 @@ expect_refused() {
 scenario() {
     start_services
     start_failoverd
+    # Before the stream, so that its forks do not stall the client just before the
+    # handover: the backup has no backup, so it refuses, and goes on as a backup.
+    expect_refused backup "no ready backup: this node is a backup"
+    [ "$(node_status backup | jq -r .role)" = backup ] || { echo "FAIL: the refused backup changed role" >&2; return 1; }
+    local pid
+    pid=$(primary_failoverd_pid)
     c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --rate 40 \
         --progress-file "$work/stream.progress" --timeout-s 90 --crash-file "$work/crash.time" --label stream \
         --report-gaps-ms 3 ${TCPFO_CLIENT_ARGS:-}
     wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
 
-    # The backup has no backup: refused, and it goes on as a backup.
-    expect_refused backup "no ready backup: this node is a backup"
-    [ "$(node_status backup | jq -r .role)" = backup ] || { echo "FAIL: the refused backup changed role" >&2; return 1; }
-
     if [ "${TCPFO_HANDOVER_BY:-failoverctl}" = sigterm ]; then
-        sigterm_handover_primary
+        sigterm_handover_primary "$pid"
     else
         handover_primary
         grep -q "\"to\":\"$backup_ip:" "$work/handover.out" ||

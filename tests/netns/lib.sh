@@ -452,15 +452,19 @@ handover_primary() {
     echo "  failoverctl handover -> $(cat "$work/handover.out") ($(((after - before) / 1000)) ms)"
 }
 
-# sigterm_handover_primary: handover_primary by SIGTERM to the primary's failoverd,
-# which hands over to its ready backup on the way out; waits for it to exit.
+# primary_failoverd_pid: the pid of failoverd in the primary's namespace.
+primary_failoverd_pid() { ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}'; }
+
+# sigterm_handover_primary [PID]: handover_primary by SIGTERM to the primary's
+# failoverd, which hands over to its ready backup on the way out; waits for it to exit.
+# PID: looked up beforehand (the lookup's forks compete with the client for the CPU).
 sigterm_handover_primary() {
     echo "=== SIGTERM to the primary's failoverd (hands over on the way out)"
-    local f line before pid
+    local f line before pid=${1:-}
+    [ -n "$pid" ] || pid=$(primary_failoverd_pid)
     for f in "$work"/*.progress; do
         [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
     done
-    pid=$(ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}')
     say primary "kill -TERM $pid"
     before=${EPOCHREALTIME/./}
     kill -TERM "$pid"
