@@ -36,6 +36,14 @@ const volatile __u32 vip_addr = 0; /* network order */
 const volatile __u16 vip_port = 0; /* network order */
 /* Set by failoverd at run time (BpfSnoop::set_takeover_mode): see takeover_drops. */
 volatile __u32 takeover_mode = 0;
+/*
+ * Set by failoverd (BpfSnoop::set_frozen) when this node falls silent for a planned
+ * handover: every segment from VIP:PORT is dropped at egress, whatever the service
+ * still writes (DESIGN.md invariants 2 and 3). Not only the connections in `conns`:
+ * one forgotten after the handover (its backup closed the stream) must stay silent
+ * too, and a SYN-ACK would open a connection no backup will ever hear of.
+ */
+volatile __u32 frozen = 0;
 
 static __always_inline void fill_event(struct tcpfo_event *ev, __u8 type, __u8 flags,
 				       const struct tcpfo_segment *seg)
@@ -522,6 +530,11 @@ int tcpfo_egress(struct __sk_buff *skb)
 
 	if (parse_segment(skb, &seg, TCPFO_FROM_VIP, vip_addr, vip_port))
 		return TC_ACT_OK;
+
+	if (frozen) {
+		stat_inc(TCPFO_STAT_FROZEN_DROPPED);
+		return TC_ACT_SHOT;
+	}
 
 	struct tcpfo_snoop_conn *conn;
 	if (skb->mark == TCPFO_NUDGE_MARK) {

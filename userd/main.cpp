@@ -40,19 +40,31 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
     });
     // tcpfo-run's services from now on too.
     control.set_service_handler([&node](int pid) { return node.offer_service(pid); });
+    // `failoverctl handover`: a primary hands over; a backup refuses.
+    control.set_handover_handler([&node](const std::optional<std::string>& to) { return node.handover(to); });
     struct Unset {
         ControlServer& control;
         ~Unset() {
             control.set_status_source({});
             control.set_service_handler({});
+            control.set_handover_handler({});
         }
     } unset{control};
     bool stop = false;
+    // A primary with a ready backup hands over first and stops once the backup has the
+    // HANDOVER (Node::stop_ready); a second signal stops it at once.
+    bool handing_over = false;
     if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {
             signalfd_siginfo info{};
             [[maybe_unused]] ssize_t n = ::read(signal_fd, &info, sizeof info);
+            if (handing_over) {
+                log_info("failoverd: signal {} again, shutting down now", info.ssi_signo);
+                stop = true;
+                return;
+            }
             log_info("failoverd: signal {}, shutting down", info.ssi_signo);
-            stop = true;
+            handing_over = node.stop_by_handing_over();
+            stop = !handing_over;
         });
         !r)
         return die(r.error().message);
@@ -72,8 +84,9 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
         notify_watchdog();
     }
     while (!stop) {
-        if (auto r = loop.run_once(100); !r) return die(r.error().message);
+        if (auto r = loop.run_once(handing_over ? 10 : 100); !r) return die(r.error().message);
         node.after_events();
+        if (handing_over && node.stop_ready()) stop = true;
     }
     notify_stopping();
     node.shut_down();

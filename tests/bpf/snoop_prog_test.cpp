@@ -409,5 +409,28 @@ TEST(BpfSnoopConfig, BadConfigurationGivesOneLineErrors) {
     EXPECT_EQ(no_port.error().message.find('\n'), std::string::npos);
 }
 
+TEST_F(SnoopProgTest, FrozenDropsEverySegmentFromTheServicePort) {
+    handshake(1000, 9000);
+    ASSERT_TRUE(snoop_->set_stable(key(), 1500));
+    EXPECT_FALSE(snoop_->frozen());
+    snoop_->set_frozen(true);
+    EXPECT_TRUE(snoop_->frozen());
+    TcpSegmentSpec data = from_server(9001, 1500, kAck | kPsh);
+    data.payload = {1, 2, 3};
+    EXPECT_EQ(egress(data).verdict, kTcActShot) << "a protected connection's data";
+    EXPECT_EQ(egress(from_server(9001, 1500, kAck), TCPFO_NUDGE_MARK).verdict, kTcActShot) << "a nudge";
+    EXPECT_EQ(egress(from_server(9001, 1500, kFin | kAck)).verdict, kTcActShot) << "a FIN";
+    EXPECT_EQ(egress(from_server(9001, 1500, kRst | kAck)).verdict, kTcActShot) << "a RST";
+    EXPECT_EQ(egress(from_server(5, 6, kAck, kClientPort + 1)).verdict, kTcActShot) << "a connection not in conns";
+    EXPECT_EQ(egress(from_server(500, 1001, kSyn | kAck, kClientPort + 2)).verdict, kTcActShot) << "a SYN-ACK";
+    EXPECT_EQ(snoop_->stats().frozen_dropped, 6u);
+    // Other services are never touched.
+    TcpSegmentSpec other = from_server(9001, 1500, kAck);
+    other.src_port = kVipPort + 1;
+    EXPECT_EQ(egress(other).verdict, kTcActOk);
+    snoop_->set_frozen(false);
+    EXPECT_EQ(egress(from_server(9001, 1500, kAck | kPsh)).verdict, kTcActOk);
+}
+
 }  // namespace
 }  // namespace tcpfo::test

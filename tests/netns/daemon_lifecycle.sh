@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # failoverd itself: bad input gives one line on stderr and a non-zero exit, never a
 # hang; start-up failures leave nothing behind (no VIP, no tc filter); SIGTERM gives
-# the VIP back and detaches the hooks.
+# the VIP back and detaches the hooks: with a ready backup it hands over first (the
+# backup takes over at once, "planned handover"), without one it just stops.
 #
 #      client 192.0.2.1 ──── br0 ──┬── primary 192.0.2.10   (failoverd --role primary)
 #                                  └── backup 192.0.2.11    (failoverd --role backup)
@@ -43,15 +44,40 @@ scenario() {
     echo "  as nobody -> exit $rc: $nobody_out"
     [ $rc = 1 ] && grep -q "must run as root" <<<"$nobody_out" || { echo "FAIL: not refused as non-root" >&2; return 1; }
 
-    echo "=== SIGTERM releases the VIP and detaches the hooks"
+    echo "=== SIGTERM with a ready backup hands over, releases the VIP and detaches the hooks"
     start_services
     start_failoverd
     vip_on_primary || { echo "FAIL: the primary does not hold the VIP" >&2; return 1; }
     filters_on_primary || { echo "FAIL: no tc filter on the primary" >&2; return 1; }
+    sigterm_primary_failoverd
+    nothing_left_on_primary
+    log_has failoverd-primary "handed over to $backup_ip:$replication_port on the way out" ||
+        { echo "FAIL: the primary did not say it handed over" >&2; return 1; }
+    wait_until 10 "the backup's takeover" takeover_finished
+    local st
+    st=$(node_status backup)
+    echo "  backup after the SIGTERM: $(jq -c '{role, reason: .takeover.reason}' <<<"$st")"
+    jq -e '.role == "taken-over-primary" and (.takeover.reason | startswith("planned handover"))' <<<"$st" >/dev/null ||
+        { echo "FAIL: the backup did not take over on the handover" >&2; return 1; }
+    b ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the backup does not hold $vip" >&2; return 1; }
+    echo "  handed over, VIP released and filters detached after SIGTERM"
+
+    echo "=== SIGTERM without a ready backup just stops"
+    # A fresh primary whose backup has taken over refuses its stream: never a live backup.
+    b ip addr del $vip/24 dev eth0
+    start_failoverd_on primary
+    wait_until 30 "the new primary holding the VIP" vip_on_primary
+    wait_until 10 "the new primary's control socket" sh -c "'$failoverctl' --control '$work/primary.sock' status >/dev/null 2>&1"
+    sigterm_primary_failoverd
+    nothing_left_on_primary
+    lines_at_least failoverd-primary "stopping without a handover (no ready backup" 1 ||
+        { echo "FAIL: the primary did not say it stopped without a handover" >&2; return 1; }
+    echo "  $(grep -m1 -o 'stopping without a handover.*' "$work/failoverd-primary.log")"
+}
+
+sigterm_primary_failoverd() {
     p kill -TERM "$(ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}')"
     wait_until 30 "failoverd on the primary to exit" sh -c "! ip netns pids $ns_primary | xargs -r ps -o comm= -p | grep -q failoverd"
-    nothing_left_on_primary
-    echo "  VIP released and filters detached after SIGTERM"
 }
 
 run_scenario daemon_lifecycle

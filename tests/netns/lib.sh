@@ -429,6 +429,53 @@ crash_primary() {
     wait_until 30 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
+# A planned handover, not a crash: `failoverctl handover` on the primary, which freezes
+# its egress, sends the backup what it has, removes the VIP and sends HANDOVER; the
+# backup takes over at once. Its time stands in for the crash's (wait_takeover,
+# crash_stall_ms): taken before the command starts, since the primary falls silent
+# somewhere inside it, and the client's stall is the longest gap within the half
+# second after that time. The answer is kept in $work/handover.out.
+handover_primary() {
+    echo "=== planned handover of the primary"
+    local f line before after
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
+    say primary "failoverctl handover"
+    before=${EPOCHREALTIME/./}
+    "$failoverctl" --control "$work/primary.sock" handover >"$work/handover.out" 2>&1 ||
+        { echo "FAIL: failoverctl handover: $(cat "$work/handover.out")" >&2; return 1; }
+    after=${EPOCHREALTIME/./}
+    crash_ns=${before}000
+    crash_began_us=$before
+    echo "$crash_ns" >"$work/crash.time"
+    echo "  failoverctl handover -> $(cat "$work/handover.out") ($(((after - before) / 1000)) ms)"
+}
+
+# primary_failoverd_pid: the pid of failoverd in the primary's namespace.
+primary_failoverd_pid() { ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -p | awk '$2 == "failoverd" {print $1}'; }
+
+# sigterm_handover_primary [PID]: handover_primary by SIGTERM to the primary's
+# failoverd, which hands over to its ready backup on the way out; waits for it to exit.
+# PID: looked up beforehand (the lookup's forks compete with the client for the CPU).
+sigterm_handover_primary() {
+    echo "=== SIGTERM to the primary's failoverd (hands over on the way out)"
+    local f line before pid=${1:-}
+    [ -n "$pid" ] || pid=$(primary_failoverd_pid)
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
+    say primary "kill -TERM $pid"
+    before=${EPOCHREALTIME/./}
+    kill -TERM "$pid"
+    crash_ns=${before}000
+    crash_began_us=$before
+    echo "$crash_ns" >"$work/crash.time"
+    wait_until 30 "failoverd on the primary to exit" sh -c "! kill -0 $pid 2>/dev/null"
+    grep -o 'handed over to .*' "$work/failoverd-primary.log" | sed 's/^/  /' ||
+        { echo "FAIL: the primary's failoverd did not say it handed over" >&2; return 1; }
+}
+
 # wait_takeover N [R]: the backup must report that it rebuilt N connections (every one
 # live at the crash) and reset R (default none); a takeover that rebuilt nothing proves
 # nothing. R = any: N connections rebuilt and reset together, however they split (the

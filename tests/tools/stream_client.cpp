@@ -663,8 +663,10 @@ private:
 
     // The longest gap overlapping the half-second after the crash time in --crash-file
     // (bytes already on the wire still arrive for a moment after the link is cut, so
-    // the failover stall starts just after it); -1 without a crash file.
-    double crash_stall_ms() const {
+    // the failover stall starts just after it); -1 without a crash file. `from_ms`: where
+    // that gap began, in ms after the crash time (negative: before it), which tells the
+    // failover's gap from a later one in the same half second.
+    double crash_stall_ms(double* from_ms = nullptr) const {
         if (opt_.crash_file.empty()) return -1;
         std::FILE* f = std::fopen(opt_.crash_file.c_str(), "r");
         if (!f) return -1;
@@ -677,9 +679,13 @@ private:
         clock_gettime(CLOCK_MONOTONIC, &mono);
         const std::int64_t offset = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
         const std::int64_t crash = crash_real - offset;
-        std::int64_t longest = 0;
+        std::int64_t longest = 0, longest_from = crash;
         for (const auto& [from, to] : gaps_)
-            if (to >= crash && from <= crash + 500000000) longest = std::max(longest, to - from);
+            if (to >= crash && from <= crash + 500000000 && to - from > longest) {
+                longest = to - from;
+                longest_from = from;
+            }
+        if (from_ms) *from_ms = (longest_from - crash) / 1e6;
         return longest / 1e6;
     }
 
@@ -712,7 +718,9 @@ private:
             };
             rr = fmt::format(" requests={} rr_p50_us={:.1f} rr_p99_us={:.1f}", latencies_.size(), pct(0.50), pct(0.99));
         }
-        if (const double crash = crash_stall_ms(); crash >= 0) rr += fmt::format(" crash_stall_ms={:.1f}", crash);
+        double crash_from_ms = 0;
+        if (const double crash = crash_stall_ms(&crash_from_ms); crash >= 0)
+            rr += fmt::format(" crash_stall_ms={:.1f} crash_gap_from_ms={:.1f}", crash, crash_from_ms);
         fmt::print("stream-client {} mode={} conns={} ok={} failed={} sent={} verified={} seconds={:.3f} "
                    "up_MBps={:.1f} down_MBps={:.1f} max_stall_ms={:.1f} stall_at_s={:.3f} send_stall_ms={:.1f} "
                    "resets={} early_eofs={} corrupt={} timeouts={}{} result={}\n",

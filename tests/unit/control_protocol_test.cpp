@@ -72,3 +72,37 @@ TEST(ControlProtocol, ParsesServiceRequestsAndRefusesBadOnes) {
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     }
 }
+
+TEST(ControlProtocol, ParsesHandoverRequestsAndRefusesBadOnes) {
+    auto any = parse_control_request(R"({"command":"handover"})");
+    ASSERT_TRUE(any) << any.error().message;
+    EXPECT_EQ(any->command, ControlRequest::Command::handover);
+    EXPECT_FALSE(any->node);
+    auto named = parse_control_request(R"({"node":"192.0.2.11:7100","command":"handover"})");
+    ASSERT_TRUE(named) << named.error().message;
+    EXPECT_EQ(named->node, "192.0.2.11:7100");
+    // What failoverctl sends parses back to the same request.
+    for (auto node : {std::optional<std::string>{}, std::optional<std::string>{"2"},
+                      std::optional<std::string>{"a\"b\\c"}}) {
+        std::string line = make_handover_request(node);
+        ASSERT_EQ(line.back(), '\n');
+        line.pop_back();
+        auto r = parse_control_request(line);
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(r->command, ControlRequest::Command::handover);
+        EXPECT_EQ(r->node, node);
+    }
+    const std::pair<std::string, std::string> bad[] = {
+        {R"({"command":"handover","node":7})", "\"node\" must be a backup's address or node id (64 characters at most)"},
+        {R"({"command":"handover","node":""})", "\"node\" must be a backup's address or node id (64 characters at most)"},
+        {R"({"command":"handover","node":")" + std::string(65, 'x') + "\"}",
+         "\"node\" must be a backup's address or node id (64 characters at most)"},
+        {R"({"command":"handover","conn":1})", "unknown field \"conn\""},
+        {R"({"command":"handover","pid":1})", "unknown field \"pid\""},
+    };
+    for (const auto& [line, message] : bad) {
+        auto r = parse_control_request(line);
+        ASSERT_FALSE(r) << line;
+        EXPECT_EQ(r.error().message, message);
+    }
+}

@@ -347,3 +347,26 @@ TEST_F(ControlServerTest, HandsAServiceConnectionOverAfterItsModeLine) {
     ASSERT_EQ(::send(taken.get(), "held", 4, 0), 4);
     ASSERT_EQ(::recv(c, reply, 4, 0), 4);
 }
+
+TEST_F(ControlServerTest, HandoverAnswersOneLineEitherWay) {
+    open_server();
+    EXPECT_EQ(ask_json(make_handover_request())["error"], "failoverd is still starting");
+    std::vector<std::optional<std::string>> asked;
+    server_->set_handover_handler([&](const std::optional<std::string>& node) -> Result<std::string> {
+        asked.push_back(node);
+        if (!node) return std::string("192.0.2.11:7100");
+        return fail("no ready backup: '{}' is not a backup of this node", *node);
+    });
+    auto sent = ask(make_handover_request());
+    ASSERT_TRUE(sent) << sent.error().message;
+    EXPECT_EQ(*sent, "{\"handover\":\"sent\",\"to\":\"192.0.2.11:7100\"}\n");
+    auto refused = ask(make_handover_request("9"));
+    ASSERT_TRUE(refused) << refused.error().message;
+    EXPECT_EQ(*refused, "{\"error\":\"no ready backup: '9' is not a backup of this node\"}\n");
+    ASSERT_EQ(asked.size(), 2u);
+    EXPECT_EQ(asked[1], "9");
+    // A bad request never reaches the node.
+    EXPECT_EQ(ask_json("{\"command\":\"handover\",\"node\":1}\n")["error"],
+              "\"node\" must be a backup's address or node id (64 characters at most)");
+    EXPECT_EQ(asked.size(), 2u);
+}

@@ -38,7 +38,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             AppLogRecord{(uint64_t(1) << 35) + 1, payload},
             AppStableRecord{123456789012ULL},
             AppRefusedRecord{AppRefuseReason::overflow},
-            AppRefusedRecord{AppRefuseReason::input_missing}};
+            AppRefusedRecord{AppRefuseReason::input_missing},
+            HandoverRecord{0x0102030405060708ULL}};
 }
 
 }  // namespace
@@ -69,6 +70,26 @@ TEST(RecordCodec, DecodesAStreamOfRecordsByteByByte) {
     }
     EXPECT_EQ(pos, stream.size());
     EXPECT_EQ(count, sample_records(payload).size());
+}
+
+TEST(RecordCodec, HandoverIsEightBytesOfEpoch) {
+    const auto wire = encode(HandoverRecord{7});
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 8);
+    EXPECT_EQ(wire[4], 15);  // the type
+    EXPECT_EQ(wire[kRecordHeaderSize + 7], 7);  // big-endian epoch
+    for (size_t n = 0; n < wire.size(); ++n) {
+        auto d = decode_record(std::span(wire).first(n));
+        ASSERT_TRUE(d.has_value()) << "prefix " << n << ": " << d.error().message;
+        EXPECT_FALSE(d->has_value());
+    }
+    // Any other payload length is refused from the header alone.
+    auto longer = wire;
+    longer[11] = 9;
+    longer.push_back(0);
+    auto d = decode_record(longer);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().message, "handover record with invalid payload length 9");
+    EXPECT_STREQ(record_type_name(RecordType::handover), "handover");
 }
 
 TEST(RecordCodec, TruncatedInputNeedsMore) {

@@ -147,6 +147,18 @@ void BackupNode::on_primary_record(const Record& record) {
         primary_->close();
         return;
     }
+    if (auto* handover = std::get_if<HandoverRecord>(&record)) {
+        // Everything the primary had came before this record, and it has fallen silent
+        // and given up the VIP: no detection wait. A stale epoch is not this primary's.
+        if (handover->epoch != epoch_) {
+            log_warn("backup: handover from {} at epoch {} ignored (this node is at epoch {})", primary_->name(),
+                     handover->epoch, epoch_);
+            return;
+        }
+        // Closes the stream: records after this one are not read.
+        begin_takeover(fmt::format("planned handover from the primary {}", primary_->name()), true);
+        return;
+    }
     std::visit(
         [&](const auto& r) {
             using T = std::decay_t<decltype(r)>;
@@ -220,6 +232,11 @@ Result<ControlServer::ServiceOffer> BackupNode::offer_service(int pid) {
         if (!app_log_->attach(std::move(fd), pid, why)) log_error("service pid {}: refused: {}", pid, why);
     };
     return offer;
+}
+
+Result<std::string> BackupNode::handover(const std::optional<std::string>&) {
+    if (takeover_) return fail("no ready backup: this node took over and has no backup of its own yet");
+    return fail("no ready backup: this node is a backup; hand over on the primary");
 }
 
 void BackupNode::open_feed(const ConnOpenRecord& r) {
@@ -326,10 +343,13 @@ void BackupNode::on_ring_readable() {
     if (!r) log_error("backup: ring buffer: {}", r.error().message);
 }
 
-void BackupNode::begin_takeover(const std::string& why) {
+void BackupNode::begin_takeover(const std::string& why, bool planned) {
     if (takeover_) return;
-    log_warn("backup: primary {} is dead ({}); taking over {} connection(s) at epoch {}",
-             to_string(options_.peers[0]), why, feeds_.size(), epoch_ + 1);
+    // Reached once whichever comes first: the heartbeat thread's verdict (handed to
+    // this thread through an eventfd), the stream breaking, or a HANDOVER record; the
+    // others then find takeover_ set.
+    log_warn("backup: primary {} is {} ({}); taking over {} connection(s) at epoch {}", to_string(options_.peers[0]),
+             planned ? "handing over" : "dead", why, feeds_.size(), epoch_ + 1);
     // Fence: from now on nothing of the old epoch is accepted.
     ++epoch_;
     // The replica reads the rest of the service's log, then goes live.

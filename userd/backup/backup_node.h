@@ -27,9 +27,15 @@ public:
     static Result<std::unique_ptr<BackupNode>> start(EventLoop& loop, const Options& options);
     ~BackupNode();
     void after_events();
+    // SIGTERM: a backup has no backup to hand over to; it stops at once.
+    bool stop_by_handing_over() { return false; }
+    bool stop_ready() const { return true; }
     void shut_down();
     // tcpfo-run asks how its replica runs here: it replays (AppLogSink).
     Result<ControlServer::ServiceOffer> offer_service(int pid);
+    // A backup has no backup to hand over to (nor does a node that took over: it
+    // protects nothing yet): refused with one line.
+    Result<std::string> handover(const std::optional<std::string>& node);
     // For the control socket (userd/status/backup_status.cpp).
     NodeStatus status() const;
 
@@ -40,7 +46,8 @@ private:
     void on_primary_lost(const std::string& why);
     void on_tick();
     void on_ring_readable();
-    void begin_takeover(const std::string& why);
+    // planned: a HANDOVER record started it (the primary is alive and silent), not a death.
+    void begin_takeover(const std::string& why, bool planned = false);
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they

@@ -336,6 +336,12 @@ bool BpfSnoop::takeover_mode() const {
     return __atomic_load_n(&skel_->bss->takeover_mode, __ATOMIC_ACQUIRE) != 0;
 }
 
+void BpfSnoop::set_frozen(bool on) {
+    __atomic_store_n(&skel_->bss->frozen, on ? 1u : 0u, __ATOMIC_RELEASE);
+}
+
+bool BpfSnoop::frozen() const { return __atomic_load_n(&skel_->bss->frozen, __ATOMIC_ACQUIRE) != 0; }
+
 HookStats BpfSnoop::stats() const {
     int cpus = libbpf_num_possible_cpus();
     std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
@@ -356,6 +362,7 @@ HookStats BpfSnoop::stats() const {
     s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
     s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
+    s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
     return s;
 }
 

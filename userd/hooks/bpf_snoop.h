@@ -53,6 +53,8 @@ public:
     void release_all(std::span<const tcpfo_conn_key> keys) override;
     void set_takeover_mode(bool on) override;
     bool takeover_mode() const override;
+    void set_frozen(bool on) override;
+    bool frozen() const override;
     HookStats stats() const override;
 
     // For BPF_PROG_TEST_RUN.

@@ -42,6 +42,7 @@ struct HookStats {
     uint64_t held_dropped = 0;      // client segments of held connections dropped
     uint64_t takeover_dropped = 0;  // takeover mode: segments of no known connection dropped
     uint64_t digest_failures = 0;   // server segments whose payload could not be digested
+    uint64_t frozen_dropped = 0;    // egress segments from VIP:PORT dropped while frozen (handover)
 };
 
 class Hooks {
@@ -94,6 +95,11 @@ public:
     // instead of being answered with a RST. SYNs pass.
     virtual void set_takeover_mode(bool on) = 0;
     virtual bool takeover_mode() const = 0;
+    // Frozen (a planned handover: this node falls silent): every segment from VIP:PORT
+    // toward a client is dropped at egress, nudges included, whatever the service
+    // writes, until unfrozen. failoverd never unfreezes by itself.
+    virtual void set_frozen(bool on) = 0;
+    virtual bool frozen() const = 0;
 
     virtual HookStats stats() const = 0;
 };

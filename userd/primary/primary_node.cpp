@@ -27,6 +27,11 @@ constexpr size_t kPeerBacklogLimit = 32 << 20;
 // How long a connect to a backup may go unanswered before it is tried afresh; longer
 // when failure detection is slower (three times the backup's verdict time).
 constexpr uint64_t kConnectAttemptMinMs = 100;
+// How long a primary stopped by SIGTERM after handing over waits for its backup to close
+// the stream (which says it has the HANDOVER) before it exits all the same. Leaving
+// earlier would not lose the record (the kernel still sends what the socket holds), but
+// then nothing would show that the backup got it.
+constexpr uint64_t kStopWaitMs = 1000;
 
 }  // namespace
 
@@ -102,14 +107,116 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     return node;
 }
 
+bool PrimaryNode::stop_by_handing_over() {
+    if (handed_over_to_) return false;
+    if (auto target = handover_target(std::nullopt); !target) {
+        log_info("primary: stopping without a handover ({})", target.error().message);
+        return false;
+    }
+    auto to = handover(std::nullopt);
+    if (!to) {
+        log_warn("primary: can't hand over on the way out: {}; stopping without a handover", to.error().message);
+        return false;
+    }
+    log_info("primary: handed over to {} on the way out; exiting once it closes the stream (at most {} ms)", *to,
+             kStopWaitMs);
+    stop_deadline_ms_ = monotonic_ms() + kStopWaitMs;
+    return true;
+}
+
+bool PrimaryNode::stop_ready() const {
+    if (monotonic_ms() >= stop_deadline_ms_) return true;
+    for (const auto& peer : peers_)
+        if (peer.live) return false;  // on_peer_lost clears it when the backup closes
+    return true;
+}
+
 void PrimaryNode::shut_down() {
+    if (handed_over_to_) {
+        for (const auto& peer : peers_)
+            if (peer.live)
+                log_warn("peer {}: still had the stream open when this node exited ({} bytes queued)",
+                         to_string(peer.address), peer.link ? peer.link->queued_bytes() : 0);
+    }
     if (vip_) {
         if (auto r = vip_->release(); !r) log_error("primary: {}", r.error().message);
         else log_info("primary: released VIP {}", addr_to_string(options_.vip.addr));
     }
 }
 
+Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& node) const {
+    if (handed_over_to_) return fail("no ready backup: this node has handed over to {} already", *handed_over_to_);
+    auto live = [&](const Peer& p) { return p.live && p.link && !p.link->closed(); };
+    // A node id of the symmetric form names its address.
+    std::optional<sockaddr_in> by_id;
+    if (node && options_.cluster)
+        for (const auto& entry : options_.cluster->nodes)
+            if (std::to_string(entry.id) == *node) by_id = entry.address;
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        const Peer& p = peers_[i];
+        if (node) {
+            const bool named = *node == to_string(p.address) || *node == addr_to_string(p.address.sin_addr.s_addr) ||
+                               (by_id && by_id->sin_addr.s_addr == p.address.sin_addr.s_addr &&
+                                by_id->sin_port == p.address.sin_port);
+            if (!named) continue;
+            if (!live(p))
+                return fail("no ready backup: {} has no live replication stream ({})", to_string(p.address),
+                            p.ever_live ? "lost" : "connecting");
+            return PeerId{uint16_t(i)};
+        }
+        if (live(p)) return PeerId{uint16_t(i)};
+    }
+    if (node) return fail("no ready backup: '{}' is not a backup of this node", *node);
+    return fail("no ready backup: none of this node's {} backup(s) has a live replication stream", peers_.size());
+}
+
+Result<std::string> PrimaryNode::handover(const std::optional<std::string>& node) {
+    auto target = handover_target(node);
+    if (!target) return std::unexpected(target.error());
+    Peer& peer = peers_[target->index()];
+    const std::string to = to_string(peer.address);
+    const uint64_t began_us = realtime_us();
+    // a. Freeze first: from here on nothing of a protected connection reaches a client
+    // (the service keeps running and writing), so whatever the backup gets below is all
+    // the clients can have seen acknowledged (invariants 1 to 3).
+    hooks_->set_frozen(true);
+    // b. Every event up to now into the stream (past the backlog bound: the ring is
+    // bounded, and the backup must hold every client byte and digest the primary has).
+    auto drain_all = [this] {
+        auto drained = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t> payload) {
+            on_snoop_event(ev, payload);
+        });
+        if (!drained) log_error("primary: handover: ring buffer: {}", drained.error().message);
+    };
+    drain_all();
+    // c. The VIP goes before the backup is told, so two holders never answer at once.
+    // If it cannot go, nothing was handed over: thaw and say so.
+    if (vip_) {
+        if (auto r = vip_->release(); !r) {
+            hooks_->set_frozen(false);
+            return fail("can't remove the VIP ({}); not handed over, still serving", r.error().message);
+        }
+        vip_.reset();
+    }
+    // What arrived meanwhile (the clamp never acknowledged it; the backup holding more
+    // only spares the clients a resend).
+    drain_all();
+    // d. The last record: the backup takes over on it at once. Handed over from here on,
+    // before the flush: a stream that breaks in it is then the handed-over kind of loss
+    // (no retry; the backup takes a broken stream for a death and takes over too).
+    handed_over_to_ = to;
+    peer.link->send(HandoverRecord{epoch_});
+    peer.link->flush();
+    log_warn("primary: handed over {} connection(s) to {} in {} us (egress frozen, VIP {} removed); this node stays "
+             "silent: stop its service, then this failoverd", conns_.size(), to, realtime_us() - began_us,
+             addr_to_string(options_.vip.addr));
+    return to;
+}
+
 void PrimaryNode::connect_peer(PeerId id) {
+    // Handed over: the backup closes the stream and serves; this node never comes back
+    // as its primary.
+    if (handed_over_to_) return;
     Peer& peer = peers_[id.index()];
     peer.live = false;
     auto fd = connect_nonblocking(peer.address);
@@ -233,6 +340,16 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
 
 void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     Peer& peer = peers_[id.index()];
+    if (handed_over_to_ && peer.live) {
+        // Expected: the backup closes the stream as it takes over. Nothing is retried,
+        // and the hooks stay frozen whatever happens to the connections' entries.
+        log_info("peer {}: replication stream closed after the handover ({})", to_string(peer.address), why);
+        peer.live = false;
+        peer.since_us = realtime_us();
+        peer.last_error = why;
+        if (app_log_) app_log_->drop_peer(id);
+        return;
+    }
     // A stream that never became live held no connection: only an attempt failed.
     if (!peer.live) return note_connect_failure(id, why);
     log_warn("peer {}: replication lost: {}", to_string(peer.address), why);
@@ -270,7 +387,7 @@ void PrimaryNode::on_heartbeat_tick() {
     for (size_t i = 0; i < peers_.size(); ++i) {
         const PeerId id{uint16_t(i)};
         Peer& peer = peers_[i];
-        if (peer.live && heartbeat_->silence_ms(id) > dead_ms) {
+        if (peer.live && heartbeat_->silence_ms(id) > dead_ms && !handed_over_to_) {
             peer.link->close();
             on_peer_lost(id, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(id)));
         }
@@ -284,7 +401,7 @@ void PrimaryNode::on_heartbeat_tick() {
             note_connect_failure(id, fmt::format("no answer to the connect in {} ms", now - peer.attempt_at_ms));
             peer.retry_at_ms = now;  // the wait has been long enough already: again at once
         }
-        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms && !handed_over_to_) connect_peer(id);
     }
     if (now >= next_half_open_sweep_ms_) {
         next_half_open_sweep_ms_ = now + 1000;
@@ -330,6 +447,12 @@ bool PrimaryNode::replication_backlogged() const {
 }
 
 void PrimaryNode::on_ring_readable() {
+    if (handed_over_to_) {
+        // The backup has what it needs: the rest (client segments until the VIP left)
+        // is drained only so the ring does not fill.
+        (void)hooks_->drain([](const tcpfo_event&, std::span<const uint8_t>) {});
+        return;
+    }
     if (replication_backlogged()) {
         ring_paused_ = true;
         (void)loop_.modify(hooks_->event_fd(), 0);
@@ -420,7 +543,8 @@ void PrimaryNode::flush_stable_points() {
         auto server_ack = hooks_->server_ack(key);
         if (state && server_ack) {
             const uint32_t ack = seq_min(stable, *server_ack);
-            if (seq_after(ack, state->last_sent_ack)) {
+            // Frozen (handed over): not a byte toward the clients, nudges included.
+            if (seq_after(ack, state->last_sent_ack) && !handed_over_to_) {
                 if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", label(key), r.error().message);
             }
         }

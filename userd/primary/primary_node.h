@@ -35,12 +35,27 @@ public:
     // Called by the main loop after each batch of events: flushes stable points,
     // nudges, retries peers, resumes the ring buffer after backpressure.
     void after_events();
-    // SIGTERM: release the VIP; the BPF programs detach when the node is destroyed.
+    // SIGTERM, first: with a ready backup the node hands over (handover() below) and
+    // returns true: the loop keeps turning until stop_ready(), so that the HANDOVER
+    // leaves. Without one (or once handed over already) false: stop as before.
+    bool stop_by_handing_over();
+    // The backup closed the stream (it has the HANDOVER and took over), or
+    // kStopWaitMs passed.
+    bool stop_ready() const;
+    // SIGTERM, last: release the VIP (if still held); the BPF programs detach when the
+    // node is destroyed.
     void shut_down();
     // For the control socket (userd/status/primary_status.cpp).
     NodeStatus status() const;
     // tcpfo-run asks how its service runs here: it records (AppLogRelay).
     Result<ControlServer::ServiceOffer> offer_service(int pid);
+    // `failoverctl handover [NODE]`: falls silent and hands every connection over to a
+    // backup with a live stream (NODE: its ADDR, ADDR:PORT or node id; any if unset):
+    // egress frozen, the ring drained into the stream, the VIP removed, HANDOVER sent.
+    // Returns the backup's address. Refused, changing nothing, without a live backup
+    // or when the VIP cannot be removed. The node then stays silent (role
+    // handed-over): it never unfreezes or claims the VIP again by itself.
+    Result<std::string> handover(const std::optional<std::string>& node);
 
 private:
     struct Peer {
@@ -80,6 +95,8 @@ private:
     void forget_half_open(uint64_t now_ms);
     // For status: the primary forgets unprotected connections; it keeps the last few.
     void note_unprotected(const tcpfo_conn_key& key, const char* why);
+    // The live backup `node` names (any live one if unset), or why there is none.
+    Result<PeerId> handover_target(const std::optional<std::string>& node) const;
 
     EventLoop& loop_;
     Options options_;
@@ -110,6 +127,9 @@ private:
     size_t max_connections_ = 0;      // at start (config/capacity.h)
     std::unique_ptr<AppLogRelay> app_log_;  // the service under tcpfo-run, once it asked
     int app_log_pid_ = 0;
+    // Set by handover(): the egress is frozen, the VIP gone, HANDOVER sent to this peer.
+    std::optional<std::string> handed_over_to_;
+    uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
 };
 
 }  // namespace tcpfo

@@ -65,11 +65,12 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::app_log: return 8;
         case RecordType::app_stable: return 8;
         case RecordType::app_refused: return 4;
+        case RecordType::handover: return 8;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 14; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 15; }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -80,7 +81,7 @@ RecordType type_of_record(const Record& r) {
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
-        RecordType::app_stable, RecordType::app_refused};
+        RecordType::app_stable, RecordType::app_refused, RecordType::handover};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -116,6 +117,8 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.offset); w.bytes(r.bytes);
             } else if constexpr (std::is_same_v<T, AppStableRecord>) {
                 w.u64(r.offset);
+            } else if constexpr (std::is_same_v<T, HandoverRecord>) {
+                w.u64(r.epoch);
             } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
                 w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             }
@@ -218,6 +221,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             a.reason = AppRefuseReason(reason);
             return a;
         }
+        case RecordType::handover: { HandoverRecord h; h.epoch = r.u64(); return h; }
     }
     return fail("record of unknown type {}", int(type));
 }
@@ -244,6 +248,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::app_log: return "app-log";
         case RecordType::app_stable: return "app-stable";
         case RecordType::app_refused: return "app-refused";
+        case RecordType::handover: return "handover";
     }
     return "unknown";
 }

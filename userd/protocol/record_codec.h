@@ -38,6 +38,7 @@ enum class RecordType : uint8_t {
     app_log = 12,
     app_stable = 13,
     app_refused = 14,
+    handover = 15,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -201,10 +202,19 @@ struct AppRefusedRecord {
     bool operator==(const AppRefusedRecord&) const = default;
 };
 
+// Primary -> backup, the last record of a planned handover (`failoverctl handover`):
+// the primary has frozen its egress for protected connections, sent every client byte
+// and output digest it had, and given up the VIP. The backup takes over at once, with
+// no detection wait. `epoch` is the primary's: a backup at another epoch ignores it.
+struct HandoverRecord {
+    uint64_t epoch = 0;
+    bool operator==(const HandoverRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
-                            AppStableRecord, AppRefusedRecord>;
+                            AppStableRecord, AppRefusedRecord, HandoverRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

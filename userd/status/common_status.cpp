@@ -39,6 +39,7 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
         {"held_segments_dropped", st.held_dropped},
         {"takeover_segments_dropped", st.takeover_dropped},
         {"output_digest_failures", st.digest_failures},
+        {"frozen_segments_dropped", st.frozen_dropped},
     };
 }
 

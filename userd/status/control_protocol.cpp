@@ -32,6 +32,22 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
             if (request.pid == 0) return fail("a service request needs its \"pid\"");
             return request;
         }
+        if (name == "handover") {
+            request.command = ControlRequest::Command::handover;
+            for (auto it = j.begin(); it != j.end(); ++it) {
+                if (it.key() == "command") continue;
+                if (it.key() == "node") {
+                    if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
+                        it->get_ref<const std::string&>().size() > kMaxHandoverNode)
+                        return fail("\"node\" must be a backup's address or node id ({} characters at most)",
+                                    kMaxHandoverNode);
+                    request.node = it->get<std::string>();
+                    continue;
+                }
+                return fail("unknown field \"{}\"", it.key());
+            }
+            return request;
+        }
         if (name != "status") return fail("unknown command \"{}\"", name);
         for (auto it = j.begin(); it != j.end(); ++it) {
             if (it.key() == "command") continue;
@@ -46,6 +62,14 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
     } catch (const std::exception& e) {
         return fail("bad request: {}", e.what());
     }
+}
+
+std::string make_handover_request(const std::optional<std::string>& node) {
+    nlohmann::json j{{"command", "handover"}};
+    if (node) j["node"] = *node;
+    // Replaces what is not UTF-8 rather than throwing: the server then names the node
+    // it could not find.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string make_status_request(std::optional<uint64_t> conn) {

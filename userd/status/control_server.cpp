@@ -223,6 +223,14 @@ void ControlServer::answer(Client& client, std::string_view line) {
         }
     } else if (!request) {
         client.out = render_error(request.error().message);
+    } else if (request->command == ControlRequest::Command::handover) {
+        auto to = handover_ ? handover_(request->node) : Result<std::string>(fail("failoverd is still starting"));
+        if (!to) {
+            log_warn("control: handover refused: {}", to.error().message);
+            client.out = render_error(to.error().message);
+        } else {
+            client.out = render_handover_sent(*to);
+        }
     } else if (!source_) {
         client.out = render_error("failoverd is still starting");
     } else {

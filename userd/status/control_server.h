@@ -42,6 +42,9 @@ public:
         std::function<void(UniqueFd, std::string)> take;
     };
     using ServiceHandler = std::function<Result<ServiceOffer>(int pid)>;
+    // `failoverctl handover [NODE]`: the node hands over (or refuses, one line) before
+    // it returns, and names the backup it handed over to.
+    using HandoverHandler = std::function<Result<std::string>(const std::optional<std::string>& node)>;
 
     // Creates the socket's directory (mode 0700) if it is missing, refuses when a
     // live server answers on `path` (another failoverd), replaces a stale socket,
@@ -59,6 +62,8 @@ public:
     void set_status_source(StatusSource source);
     // Until set, service requests are answered with an error.
     void set_service_handler(ServiceHandler handler) { service_ = std::move(handler); }
+    // Until set, handover requests are answered with an error.
+    void set_handover_handler(HandoverHandler handler) { handover_ = std::move(handler); }
     const std::string& path() const { return path_; }
     size_t client_count() const { return clients_.size(); }
 
@@ -100,6 +105,7 @@ private:
     uint64_t listener_paused_until_ms_ = 0;
     StatusSource source_;
     ServiceHandler service_;
+    HandoverHandler handover_;
     std::map<int, std::unique_ptr<Client>> clients_;
 };
 

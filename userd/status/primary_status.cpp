@@ -23,7 +23,8 @@ void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
 
 NodeStatus PrimaryNode::status() const {
     NodeStatus s;
-    s.role = "primary";
+    // Handed over: frozen and without the VIP, until the operator stops it.
+    s.role = handed_over_to_ ? "handed-over" : "primary";
     if (app_log_) {
         ServiceLogStatus svc;
         svc.pid = app_log_->pid();

@@ -203,6 +203,14 @@ std::string render_one_conn(NodeStatus& status, uint64_t id) {
     return render_error("no connection " + std::to_string(id));
 }
 
+std::string render_handover_sent(std::string_view to) {
+    try {
+        return dump(Json{{"handover", "sent"}, {"to", std::string(to)}}) + "\n";
+    } catch (const std::exception&) {
+        return "{\"handover\":\"sent\"}\n";
+    }
+}
+
 std::string render_error(std::string_view message) {
     try {
         return dump(Json{{"error", std::string(message)}}) + "\n";

@@ -40,6 +40,8 @@ std::string render_conn(const ConnStatus& conn);
 std::string render_one_conn(NodeStatus& status, uint64_t id);
 // `{"error":"..."}\n`
 std::string render_error(std::string_view message);
+// {"handover":"sent","to":"192.0.2.11:7100"} and a newline.
+std::string render_handover_sent(std::string_view to);
 // "192.0.2.1:40312" (address in network order, port in host order).
 std::string endpoint_text(uint32_t addr, uint16_t port);
 
