@@ -65,6 +65,7 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
             log_info("failoverd: signal {}, shutting down", info.ssi_signo);
             handing_over = node.stop_by_handing_over();
             stop = !handing_over;
+            notify_stopping(handing_over ? "handing over to its backup, then stopping" : "stopping");
         });
         !r)
         return die(r.error().message);
@@ -88,7 +89,6 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, cons
         node.after_events();
         if (handing_over && node.stop_ready()) stop = true;
     }
-    notify_stopping();
     node.shut_down();
     return 0;
 }

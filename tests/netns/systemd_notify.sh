@@ -4,7 +4,7 @@
 #   - READY=1 once each node has started in its role, STATUS= with what it does
 #     (the primary: its backup connected; the backup: replicating);
 #   - WATCHDOG=1, again and again, at half of WATCHDOG_USEC;
-#   - STOPPING=1 when the primary gets SIGTERM;
+#   - STOPPING=1 when the primary gets SIGTERM (it hands over to its ready backup);
 #   - the backup's takeover in STATUS= (begun, then its result).
 #
 #      primary 192.0.2.10 (failoverd --role primary, NOTIFY_SOCKET=notify-primary.sock)
@@ -52,6 +52,9 @@ scenario() {
     echo "=== SIGTERM on the primary"
     kill -TERM "${bg_pid[failoverd-primary]}"
     wait_until 10 "the primary's STOPPING=1" notified primary "STOPPING=1"
+    # Its backup is ready: it hands over on the way out.
+    notified primary "STATUS=handing over to its backup, then stopping" ||
+        { echo "FAIL: the primary's stopping status: $(cat "$work/notify-primary.log")" >&2; return 1; }
     wait "${bg_pid[failoverd-primary]}" || { echo "FAIL: the primary did not exit 0 after SIGTERM" >&2; return 1; }
     unset "bg_pid[failoverd-primary]"
 

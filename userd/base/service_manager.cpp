@@ -36,7 +36,7 @@ void notify_ready(std::string_view status) {
 
 void notify_status(std::string_view status) { notify("STATUS=" + one_line(status)); }
 
-void notify_stopping() { notify("STOPPING=1\nSTATUS=stopping"); }
+void notify_stopping(std::string_view status) { notify("STOPPING=1\nSTATUS=" + one_line(status)); }
 
 std::optional<std::chrono::milliseconds> watchdog_interval() {
     uint64_t usec = 0;

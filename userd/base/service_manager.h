@@ -15,8 +15,8 @@ namespace tcpfo {
 void notify_ready(std::string_view status);
 // STATUS=`status` (a takeover under way, a takeover's result).
 void notify_status(std::string_view status);
-// STOPPING=1: shutting down after SIGTERM or SIGINT.
-void notify_stopping();
+// STOPPING=1 and STATUS=`status`: shutting down after SIGTERM or SIGINT.
+void notify_stopping(std::string_view status);
 // How often to send WATCHDOG=1: half of WatchdogSec= when the unit sets it (so one
 // late turn of the loop is not yet a failure), nothing otherwise.
 std::optional<std::chrono::milliseconds> watchdog_interval();
