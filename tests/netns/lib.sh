@@ -400,16 +400,23 @@ start_failoverd() {
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
 }
 
+# snapshot_progress: the groups' progress as it stood just before the crash (or the
+# handover), for groups_at_crash; bash builtins only: on a loaded machine every fork
+# delays the crash.
+snapshot_progress() {
+    local f line
+    for f in "$work"/*.progress; do
+        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
+    done
+    return 0
+}
+
 # A crash, not a stop: the link goes first (as with a power loss, nothing more leaves
 # the node), then every process in the namespace dies by SIGKILL.
 crash_primary() {
     echo "=== hard crash of the primary"
-    # The groups' progress as it stood just before the crash, for groups_at_crash
-    # (bash builtins only: on a loaded machine every fork delays the crash).
-    local f line before after
-    for f in "$work"/*.progress; do
-        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
-    done
+    local before after
+    snapshot_progress
     # The crash is the moment the link goes: a client's stall is the gap spanning it.
     # The time is taken when the command returns (on a busy machine starting it can
     # take a few hundred ms): the link was cut at the latest then.
@@ -437,10 +444,8 @@ crash_primary() {
 # second after that time. The answer is kept in $work/handover.out.
 handover_primary() {
     echo "=== planned handover of the primary"
-    local f line before after
-    for f in "$work"/*.progress; do
-        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
-    done
+    local before after
+    snapshot_progress
     say primary "failoverctl handover"
     before=${EPOCHREALTIME/./}
     "$failoverctl" --control "$work/primary.sock" handover >"$work/handover.out" 2>&1 ||
@@ -460,11 +465,9 @@ primary_failoverd_pid() { ip netns pids "$ns_primary" | xargs ps -o pid=,comm= -
 # PID: looked up beforehand (the lookup's forks compete with the client for the CPU).
 sigterm_handover_primary() {
     echo "=== SIGTERM to the primary's failoverd (hands over on the way out)"
-    local f line before pid=${1:-}
+    local before pid=${1:-}
     [ -n "$pid" ] || pid=$(primary_failoverd_pid)
-    for f in "$work"/*.progress; do
-        [ -f "$f" ] && read -r line <"$f" && printf '%s\n' "$line" >"$f.at-crash"
-    done
+    snapshot_progress
     say primary "kill -TERM $pid"
     before=${EPOCHREALTIME/./}
     kill -TERM "$pid"
