@@ -43,10 +43,17 @@ inline std::string format_log_line(LogLevel level, std::string_view message, boo
     return fmt::format("{}.{:06} {} {}\n", now.tv_sec, now.tv_nsec / 1000, names[i], message);
 }
 
+// Whether stderr is the journal: looked at once per process (one static for every
+// log_at instantiation, not one each).
+inline bool log_to_journal() {
+    static const bool journal = is_journal_stream(std::getenv("JOURNAL_STREAM"), 2);
+    return journal;
+}
+
 template <class... Args>
 void log_at(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {
     if (level < g_log_level) return;
-    static const bool journal = is_journal_stream(std::getenv("JOURNAL_STREAM"), 2);
+    const bool journal = log_to_journal();
     timespec now{};
     if (!journal) clock_gettime(CLOCK_REALTIME, &now);
     const std::string line =

@@ -109,11 +109,12 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
 
 bool PrimaryNode::stop_by_handing_over() {
     if (handed_over_to_) return false;
-    if (auto target = handover_target(std::nullopt); !target) {
+    auto target = handover_target(std::nullopt);
+    if (!target) {
         log_info("primary: stopping without a handover ({})", target.error().message);
         return false;
     }
-    auto to = handover(std::nullopt);
+    auto to = hand_over_to(*target);
     if (!to) {
         log_warn("primary: can't hand over on the way out: {}; stopping without a handover", to.error().message);
         return false;
@@ -173,7 +174,11 @@ Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& no
 Result<std::string> PrimaryNode::handover(const std::optional<std::string>& node) {
     auto target = handover_target(node);
     if (!target) return std::unexpected(target.error());
-    Peer& peer = peers_[target->index()];
+    return hand_over_to(*target);
+}
+
+Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
+    Peer& peer = peers_[target.index()];
     const std::string to = to_string(peer.address);
     const uint64_t began_us = realtime_us();
     // a. Freeze first: from here on nothing of a protected connection reaches a client
@@ -401,7 +406,7 @@ void PrimaryNode::on_heartbeat_tick() {
             note_connect_failure(id, fmt::format("no answer to the connect in {} ms", now - peer.attempt_at_ms));
             peer.retry_at_ms = now;  // the wait has been long enough already: again at once
         }
-        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms && !handed_over_to_) connect_peer(id);
+        if ((!peer.link || peer.link->closed()) && now >= peer.retry_at_ms) connect_peer(id);
     }
     if (now >= next_half_open_sweep_ms_) {
         next_half_open_sweep_ms_ = now + 1000;

@@ -97,6 +97,9 @@ private:
     void note_unprotected(const tcpfo_conn_key& key, const char* why);
     // The live backup `node` names (any live one if unset), or why there is none.
     Result<PeerId> handover_target(const std::optional<std::string>& node) const;
+    // handover() once its target is known (SIGTERM finds it first, to tell "no backup"
+    // from a failed handover).
+    Result<std::string> hand_over_to(PeerId target);
 
     EventLoop& loop_;
     Options options_;
