@@ -28,7 +28,8 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
                                                                  std::function<void()> on_done) {
     std::unique_ptr<ConnectionSplice> s(new ConnectionSplice(loop, std::move(start), std::move(on_done)));
     ConnectionSplice* self = s.get();
-    auto handler = [self](uint32_t) { self->pump(); };
+    auto on_client = [self](uint32_t events) { self->on_event(self->to_replica_, self->to_client_, events); };
+    auto on_replica = [self](uint32_t events) { self->on_event(self->to_client_, self->to_replica_, events); };
     // Watched with their final interest at once, and nothing read yet: epoll reports
     // what is waiting (level-triggered). At takeover this runs for every connection,
     // so each syscall saved here counts: the client socket is added, the replica
@@ -36,9 +37,9 @@ Result<std::unique_ptr<ConnectionSplice>> ConnectionSplice::open(EventLoop& loop
     // On failure the destructor stops watching both.
     self->client_interest_ = self->client_interest();
     self->replica_interest_ = self->replica_interest();
-    if (auto r = loop.rebind(self->replica_.get(), self->replica_interest_, handler); !r)
+    if (auto r = loop.rebind(self->replica_.get(), self->replica_interest_, on_replica); !r)
         return std::unexpected(r.error());
-    if (auto r = loop.add(self->client_.get(), self->client_interest_, handler); !r)
+    if (auto r = loop.add(self->client_.get(), self->client_interest_, on_client); !r)
         return std::unexpected(r.error());
     // Only what is known already: the unacknowledged output, FINs already seen; and of
     // the output only a first flight. At takeover this runs for every connection in
@@ -137,8 +138,10 @@ bool ConnectionSplice::move(Direction& d) {
     // One budget for what this wake-up writes and reads in this direction.
     size_t budget = kBytesPerWakeup;
     size_t read_budget = kBytesPerWakeup;
+    bool drained = false;  // a read came back short: nothing more is queued
     for (;;) {
         if (!push(d, budget)) return false;
+        if (drained) return true;
         // Blocked or out of budget, or nothing more to read; unless what is buffered
         // waits for bytes a digest still needs.
         if (d.eof || (!d.buffer.empty() && !(toward_client && awaiting_check()))) return true;
@@ -160,6 +163,10 @@ bool ConnectionSplice::move(Direction& d) {
             log_warn("{}: recv failed: {}", name(), std::strerror(errno));
             return false;
         }
+        // TCP's recv returns all that is queued up to `want`: a short read emptied the
+        // socket, and asking again would only find EAGAIN (what arrives meanwhile
+        // wakes the loop again).
+        drained = size_t(n) < want;
         if (checking && !observe_replica_output(std::span<const uint8_t>(buf, size_t(n)))) return false;
         if (skipping) {
             d.skip -= std::min<uint64_t>(d.skip, uint64_t(n));
@@ -191,9 +198,16 @@ void ConnectionSplice::reset_diverged(uint64_t at) {
     client_.reset();  // finish() stopped watching it; closing it sends the RST
 }
 
-void ConnectionSplice::pump() {
+// Only the directions this socket's events concern: at takeover the loop serves
+// every connection in turn, and a read that finds nothing costs a syscall (two of
+// three reads after a takeover of 100 busy connections came back empty). Epoll is
+// level-triggered and the interest covers every pending condition, so a direction
+// not moved now is reported again.
+void ConnectionSplice::on_event(Direction& reading, Direction& writing, uint32_t events) {
     if (done_) return;
-    if (!move(to_client_) || !move(to_replica_)) {
+    const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    if ((writable && !move(writing)) || (readable && !move(reading))) {
         if (!done_) finish("error");
         return;
     }
@@ -201,9 +215,13 @@ void ConnectionSplice::pump() {
     update_interest();
 }
 
-// Watch the read side while it can still deliver, the write side while bytes wait.
+// Watch the read side while it can still deliver and there is room for what it
+// reads (while the replica's socket is full the client's input waits in the
+// client's socket: level-triggered, an unread readable socket would wake the loop
+// again at once), the write side while bytes wait.
 uint32_t ConnectionSplice::client_interest() const {
-    return (to_replica_.eof ? 0u : uint32_t(EPOLLIN)) | (sendable_to_client() == 0 ? 0u : uint32_t(EPOLLOUT));
+    const bool wants_input = !to_replica_.eof && to_replica_.buffer.empty();
+    return (wants_input ? uint32_t(EPOLLIN) : 0u) | (sendable_to_client() == 0 ? 0u : uint32_t(EPOLLOUT));
 }
 
 // The replica's output is read while there is room for it: while the client's

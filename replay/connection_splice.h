@@ -57,7 +57,8 @@ private:
         uint64_t skip = 0;      // bytes to drop from the read side first
     };
     ConnectionSplice(EventLoop& loop, Start start, std::function<void()> on_done);
-    void pump();
+    // Events of the socket `reading` reads from and `writing` writes to.
+    void on_event(Direction& reading, Direction& writing, uint32_t events);
     bool move(Direction& d);  // false on error
     // Sends what is buffered, at most `budget` bytes (taken from it), and the FIN once
     // due; false on error.
