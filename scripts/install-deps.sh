@@ -10,6 +10,7 @@ packages=(
   iproute2 iputils-ping socat ethtool tcpdump python3 procps psmisc jq
   redis-server redis-tools libjemalloc2
   scdoc man-db groff-base bsdextrautils systemd
+  systemd-container mmdebstrap
 )
 # Parts add their own lists (the QEMU harness needs qemu and a guest kernel).
 here=$(cd "$(dirname "$0")" && pwd)

@@ -431,8 +431,9 @@ crash_primary() {
     local pids
     pids=$(ip netns pids "$ns_primary" | tr '\n' ' ')
     say primary "kill -9 $pids"
+    # Some may have died meanwhile (a container's init takes its processes with it).
     # shellcheck disable=SC2086
-    kill -9 $pids
+    kill -9 $pids 2>/dev/null || true
     wait_until 30 "every process in the primary to die" no_process_in "$ns_primary"
 }
 
