@@ -19,6 +19,7 @@ for f in usr/sbin/failoverd usr/sbin/failoverctl usr/bin/tcpfo-run usr/lib/tcpfo
     [ -f "$out/root/$f" ] || { echo "FAIL: the package has no $f"; status=1; }
 done
 dpkg-deb -f "$deb" Depends | grep -q libbpf1 || { echo "FAIL: Depends lacks libbpf1: $(dpkg-deb -f "$deb" Depends)"; status=1; }
+dpkg-deb -f "$deb" Depends | grep -q libmicrohttpd12 || { echo "FAIL: Depends lacks libmicrohttpd12: $(dpkg-deb -f "$deb" Depends)"; status=1; }
 verdict=$("$out/root/usr/sbin/failoverd" --config-test "$out/root/usr/share/doc/tcpfo/examples/failoverd.toml" 2>&1) || true
 [[ $verdict == *": ok (node 1 of 2, starts as primary)" ]] || { echo "FAIL: --config-test of the example: $verdict"; status=1; }
 # The build tree's library (its path is compiled in) must not be what it finds: the

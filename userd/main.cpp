@@ -19,6 +19,7 @@
 #include "userd/config/options.h"
 #include "userd/primary/primary_node.h"
 #include "userd/status/control_server.h"
+#include "userd/status/metrics_server.h"
 #include "userd/status/node_sources.h"
 
 using namespace tcpfo;
@@ -31,25 +32,36 @@ int die(const std::string& message, int code = 1) {
 }
 
 template <class Node>
-int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, const Options& options) {
+int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, MetricsServer* metrics,
+        const Options& options) {
     // `failoverctl status` from now on; the source goes before the node does.
-    control.set_status_source([&node, &options, started_us = realtime_us()] {
+    const uint64_t started_us = realtime_us();
+    control.set_status_source([&node, &options, started_us] {
         NodeStatus status = node.status();
         fill_common_status(status, options, started_us);
         return status;
     });
+    // The metrics are the same status without its connections (metrics_text.h).
+    if (metrics)
+        metrics->set_source([&node, &options, started_us] {
+            NodeStatus status = node.status(StatusDetail::summary);
+            fill_common_status(status, options, started_us);
+            return status;
+        });
     // tcpfo-run's services from now on too.
     control.set_service_handler([&node](int pid) { return node.offer_service(pid); });
     // `failoverctl handover`: a primary hands over; a backup refuses.
     control.set_handover_handler([&node](const std::optional<std::string>& to) { return node.handover(to); });
     struct Unset {
         ControlServer& control;
+        MetricsServer* metrics;
         ~Unset() {
+            if (metrics) metrics->set_source({});
             control.set_status_source({});
             control.set_service_handler({});
             control.set_handover_handler({});
         }
-    } unset{control};
+    } unset{control, metrics};
     bool stop = false;
     // A primary with a ready backup hands over first and stops once the backup has the
     // HANDOVER (Node::stop_ready); a second signal stops it at once.
@@ -163,6 +175,14 @@ int main(int argc, char** argv) {
     // Before anything is claimed: a second failoverd on the same socket stops here.
     auto control = ControlServer::open(**loop, options.control_path);
     if (!control) return die(control.error().message);
+    // --metrics: bound now too, so that a port in use stops the start before anything
+    // is claimed.
+    std::unique_ptr<MetricsServer> metrics;
+    if (options.metrics) {
+        auto opened = MetricsServer::open(**loop, *options.metrics);
+        if (!opened) return die(opened.error().message);
+        metrics = std::move(*opened);
+    }
 
     // systemd's READY=1 once the node has started in its role (hooks attached, VIP or
     // listener up): a primary serves from then on, protected or not, and a unit that
@@ -173,11 +193,11 @@ int main(int argc, char** argv) {
         if (!node) return die(node.error().message);
         if (auto r = drop_capabilities(); r != 0) return r;
         notify_ready("primary: waiting for its backup(s)");
-        return run(**loop, **node, signal_fd.get(), **control, options);
+        return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
     }
     auto node = BackupNode::start(**loop, options);
     if (!node) return die(node.error().message);
     if (auto r = drop_capabilities(); r != 0) return r;
     notify_ready("backup: waiting for the primary's stream");
-    return run(**loop, **node, signal_fd.get(), **control, options);
+    return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
 }

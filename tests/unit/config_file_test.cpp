@@ -256,3 +256,21 @@ TEST(ConfigFile, SurvivesMutationFuzzing) {
     EXPECT_GT(refused, 5000u);
     EXPECT_GT(accepted, 500u);  // many mutations land in comments and values that stay valid
 }
+
+TEST(ConfigFile, MetricsKeyAndItsErrors) {
+    auto s = parse_config_text("metrics = \"127.0.0.1:9100\"\n", "m.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    ASSERT_TRUE(s->metrics.has_value());
+    EXPECT_EQ(to_string(*s->metrics), "127.0.0.1:9100");
+    auto no_port = parse_config_text("\nmetrics = \"127.0.0.1\"\n", "m.toml");
+    ASSERT_FALSE(no_port.has_value());
+    EXPECT_EQ(no_port.error().message, "m.toml:2: metrics: '127.0.0.1' needs a port (ADDR:PORT, e.g. 0.0.0.0:9100)");
+    auto not_a_string = parse_config_text("metrics = 9100\n", "m.toml");
+    ASSERT_FALSE(not_a_string.has_value());
+    EXPECT_EQ(not_a_string.error().message, "m.toml:1: metrics: an integer where a string belongs");
+    // The command line wins over the file.
+    Settings flags;
+    flags.metrics = *parse_metrics_address("0.0.0.0:9200");
+    EXPECT_EQ(to_string(*merge_settings(*s, flags).metrics), "0.0.0.0:9200");
+    EXPECT_EQ(to_string(*merge_settings(*s, Settings{}).metrics), "127.0.0.1:9100");
+}

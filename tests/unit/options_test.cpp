@@ -183,3 +183,33 @@ TEST(Options, ConfigTestTakesOnlyTheFile) {
     for (const char* flag : {"--id", "--node", "--priority", "--two-node", "--witness", "--config", "--config-test", "--role"})
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
 }
+
+TEST(Options, MetricsAddressIsOffByDefaultAndNeedsAPort) {
+    auto def = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+                      "192.0.2.10", "--peer", "192.0.2.11"});
+    ASSERT_TRUE(def.has_value()) << def.error().message;
+    EXPECT_FALSE(def->options->metrics.has_value());
+    auto set = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+                      "192.0.2.10", "--peer", "192.0.2.11", "--metrics", "0.0.0.0:9100"});
+    ASSERT_TRUE(set.has_value()) << set.error().message;
+    ASSERT_TRUE(set->options->metrics.has_value());
+    EXPECT_EQ(to_string(*set->options->metrics), "0.0.0.0:9100");
+    const struct {
+        const char* value;
+        const char* expected;
+    } bad[] = {
+        {"192.0.2.10", "--metrics: '192.0.2.10' needs a port (ADDR:PORT, e.g. 0.0.0.0:9100)"},
+        {"192.0.2.10:0", "--metrics: '0' is not a valid port (1-65535)"},
+        {"192.0.2.10:70000", "--metrics: "},
+        {"localhost:9100", "--metrics: "},
+        {"", "--metrics: "},
+    };
+    for (const auto& b : bad) {
+        auto r = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                        "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--metrics", b.value});
+        ASSERT_FALSE(r.has_value()) << b.value;
+        EXPECT_TRUE(r.error().message.starts_with(b.expected)) << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    }
+    EXPECT_NE(std::string(usage_text()).find("--metrics ADDR:PORT"), std::string::npos);
+}

@@ -111,6 +111,7 @@ void BackupNode::on_accept() {
         log_error("backup: {}", link.error().message);
         return;
     }
+    if (primary_) replaced_links_ += primary_->counters();
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
 }

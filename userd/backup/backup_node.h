@@ -37,7 +37,7 @@ public:
     // protects nothing yet): refused with one line.
     Result<std::string> handover(const std::optional<std::string>& node);
     // For the control socket (userd/status/backup_status.cpp).
-    NodeStatus status() const;
+    NodeStatus status(StatusDetail detail = StatusDetail::full) const;
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
@@ -73,6 +73,7 @@ private:
     UniqueFd listener_;
     std::unique_ptr<Link> primary_;
     std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
+    LinkCounters replaced_links_;         // what the primary's earlier streams carried (for metrics)
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;

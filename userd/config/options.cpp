@@ -46,6 +46,7 @@ void fill_common(Options& o, const Settings& s) {
     if (s.nice) o.nice = *s.nice;
     if (s.control_path) o.control_path = *s.control_path;
     if (s.verbose) o.verbose = *s.verbose;
+    o.metrics = s.metrics;
 }
 
 // --role/--listen/--peer: the two-node shorthand, checked as it always was.
@@ -116,7 +117,8 @@ const char* usage_text() {
     return "usage: failoverd --id ID --node ID=ADDR[:PORT] --node ID=ADDR[:PORT] [--node ...]\n"
            "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
            "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
-           "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N] [--verbose]\n"
+           "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
+           "                 [--metrics ADDR:PORT] [--verbose]\n"
            "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
            "       failoverd --config-test FILE\n"
            "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
@@ -143,6 +145,7 @@ const char* usage_text() {
            "                  0 for the normal scheduler; default 10\n"
            "  --nice N        nice value of the replication path (-20..19); default -10\n"
            "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n"
+           "  --metrics       serve Prometheus metrics at http://ADDR:PORT/metrics; off by default\n"
            "  --role          shorthand: primary holds the VIP and snoops; backup replays and takes over\n"
            "  --listen        shorthand: this node's replication and heartbeat address, port 7100 by default\n"
            "  --peer          shorthand: another node's --listen address (primary: its backups; backup: the primary)\n"
@@ -152,7 +155,7 @@ const char* usage_text() {
 Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
-        kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest
+        kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -169,6 +172,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"rt-priority", required_argument, nullptr, kRtPriority},
         {"nice", required_argument, nullptr, kNice},
         {"control", required_argument, nullptr, kControl},
+        {"metrics", required_argument, nullptr, kMetrics},
         {"id", required_argument, nullptr, kId},
         {"node", required_argument, nullptr, kNode},
         {"priority", required_argument, nullptr, kPriority},
@@ -214,6 +218,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             case kRtPriority: r = set(s.realtime_priority, parse_int("--rt-priority", arg, kRealtimePriorityRange)); break;
             case kNice: r = set(s.nice, parse_int("--nice", arg, kNiceRange)); break;
             case kControl: r = set(s.control_path, with_flag("--control", check_control_path(arg))); break;
+            case kMetrics: r = set(s.metrics, with_flag("--metrics", parse_metrics_address(arg))); break;
             case kId:
                 r = set(s.id, parse_int("--id", arg, IntRange{kMinNodeId, kMaxNodeId}));
                 break;

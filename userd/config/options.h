@@ -41,6 +41,7 @@ struct Options {
     int realtime_priority = 10;  // SCHED_FIFO priority of heartbeats and takeovers; 0: normal scheduler
     int nice = -10;              // the replication path's nice value (normal scheduler)
     std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
+    std::optional<sockaddr_in> metrics;               // --metrics: off unless given
     std::optional<ClusterMembership> cluster;         // set by the symmetric form only
 };
 

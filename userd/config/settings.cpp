@@ -28,6 +28,13 @@ Result<sockaddr_in> parse_replica(std::string_view text) {
     return *e;
 }
 
+Result<sockaddr_in> parse_metrics_address(std::string_view text) {
+    auto e = parse_endpoint(text, 0);
+    if (!e) return std::unexpected(e.error());
+    if (e->sin_port == 0) return fail("'{}' needs a port (ADDR:PORT, e.g. 0.0.0.0:9100)", text);
+    return *e;
+}
+
 Settings merge_settings(const Settings& under, const Settings& over) {
     Settings s = under;
     auto take = [](auto& into, const auto& from) {
@@ -52,6 +59,7 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.nice, over.nice);
     take(s.control_path, over.control_path);
     take(s.verbose, over.verbose);
+    take(s.metrics, over.metrics);
     take(s.config_file, over.config_file);
     return s;
 }

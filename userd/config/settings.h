@@ -34,6 +34,8 @@ Result<std::string> check_dev(std::string_view name);
 Result<std::string> check_control_path(std::string_view path);
 // HOST:PORT with the port required.
 Result<sockaddr_in> parse_replica(std::string_view text);
+// --metrics: ADDR:PORT, the port required (ADDR 0.0.0.0 for every address).
+Result<sockaddr_in> parse_metrics_address(std::string_view text);
 
 struct Settings {
     // The two-node shorthand: command line only.
@@ -60,6 +62,7 @@ struct Settings {
     std::optional<int> nice;
     std::optional<std::string> control_path;
     std::optional<bool> verbose;
+    std::optional<sockaddr_in> metrics;
 
     std::optional<std::string> config_file;  // command line only
 };

@@ -45,6 +45,10 @@ public:
     // The stable point as an absolute client sequence number, for the clamp.
     uint32_t stable_seq() const;
     uint64_t stable_offset() const { return stable_; }
+    // What peer `peer` holds of this connection (0 if it does not hold it).
+    uint64_t peer_stable(PeerId peer) const {
+        return peer.index() < peer_stable_.size() ? peer_stable_[peer.index()] : 0;
+    }
     uint64_t forwarded_offset() const { return forwarded_contiguous_; }
     uint64_t client_acked() const { return client_acked_; }
 

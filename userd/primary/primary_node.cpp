@@ -231,6 +231,7 @@ void PrimaryNode::connect_peer(PeerId id) {
     cb.on_closed = [this, id](const std::string& why) { on_peer_lost(id, why); };
     auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
     if (!link) return note_connect_failure(id, link.error().message);
+    if (peer.link) peer.replaced += peer.link->counters();
     peer.link = std::move(*link);
     peer.attempt_at_ms = monotonic_ms();
     peer.link->send(HelloRecord{kProtocolVersion, NodeRole::primary, epoch_});

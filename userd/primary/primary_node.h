@@ -46,7 +46,7 @@ public:
     // node is destroyed.
     void shut_down();
     // For the control socket (userd/status/primary_status.cpp).
-    NodeStatus status() const;
+    NodeStatus status(StatusDetail detail = StatusDetail::full) const;
     // tcpfo-run asks how its service runs here: it records (AppLogRelay).
     Result<ControlServer::ServiceOffer> offer_service(int pid);
     // `failoverctl handover [NODE]`: falls silent and hands every connection over to a
@@ -69,6 +69,7 @@ private:
         uint64_t since_us = 0;      // wall clock of the last change of state
         uint64_t connected_us = 0;  // wall clock of the last hello exchanged (kept once lost)
         std::string last_error;     // why the last attempt or the stream failed
+        LinkCounters replaced;      // what the links replaced since start carried (for metrics)
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);

@@ -83,7 +83,7 @@ void BackupNode::note_takeover_result() {
     }
 }
 
-NodeStatus BackupNode::status() const {
+NodeStatus BackupNode::status(StatusDetail detail) const {
     NodeStatus s;
     const bool serving = takeover_ && takeover_->serving();
     s.role = serving ? "taken-over-primary" : takeover_ ? "taking-over" : "backup";
@@ -93,6 +93,12 @@ NodeStatus BackupNode::status() const {
     const bool streaming = primary_ && !primary_->closed();
     primary.state = !primary_seen_ ? "waiting" : streaming && !takeover_ ? "live" : "lost";
     primary.queued_bytes = streaming ? primary_->queued_bytes() : 0;
+    LinkCounters carried = replaced_links_;
+    if (primary_) carried += primary_->counters();
+    primary.records_sent = carried.records_sent;
+    primary.bytes_sent = carried.bytes_sent;
+    primary.records_received = carried.records_received;
+    primary.bytes_received = carried.bytes_received;
     s.peers.push_back(std::move(primary));
     if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.takeover = takeover_status_;
@@ -113,7 +119,17 @@ NodeStatus BackupNode::status() const {
     const OutputCheckTotals& checks = output_check_totals();
     s.output_check = OutputCheckStatus{checks.checked_bytes, checks.unchecked_spans, checks.diverged};
     if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
+    s.takeovers = takeover_status_ ? 1 : 0;  // roles do not move yet: one at most
     if (!takeover_status_) {
+        uint64_t healthy = 0, stable_lag = 0;
+        for (const auto& [id, f] : feeds_) {
+            healthy += f->broken() ? 0 : 1;
+            stable_lag += f->log().end() - std::min(f->stable_sent, f->log().end());
+        }
+        s.conns_protected = healthy;
+        s.conns_unprotected = feeds_.size() - healthy;
+        s.stable_lag_bytes = stable_lag;
+        if (detail == StatusDetail::summary) return s;
         s.conns = feed_statuses();
         s.diverged = uint64_t(std::count_if(s.conns.begin(), s.conns.end(), [](const ConnStatus& c) { return c.diverged_at.has_value(); }));
         return s;
@@ -124,7 +140,9 @@ NodeStatus BackupNode::status() const {
         s.takeover->rebuilt = r.rebuilt;
         s.takeover->reset = r.reset;
         s.takeover->reset_diverged = r.reset_diverged;
+        s.conns_spliced = takeover_->live_splices();
     }
+    if (detail == StatusDetail::summary) return s;
     s.conns = takeover_conns_;
     for (auto& c : s.conns) {
         if (c.rebuilt && *c.rebuilt)

@@ -28,6 +28,12 @@ struct PeerStatus {
     std::optional<uint64_t> retry_in_ms;        // primary, not connected: the next attempt is due in
     std::optional<uint64_t> retry_interval_ms;  // primary: the delay after the next failure (capped)
     std::string last_error;         // why the last attempt or the stream failed; "" if none
+    // Replication carried to and from this peer since start, over every stream to it
+    // (records and their bytes; bytes_sent counts what the socket took).
+    uint64_t records_sent = 0, bytes_sent = 0, records_received = 0, bytes_received = 0;
+    // Primary: client bytes forwarded to this peer that it has not acknowledged yet,
+    // over the connections it holds.
+    std::optional<uint64_t> lag_bytes;
 };
 
 struct ConnStatus {
@@ -125,6 +131,11 @@ struct MembershipStatus {
     std::vector<Member> nodes;
 };
 
+// How much of a status to take: `summary` leaves out the per-connection entries (the
+// metrics need only the counts below, and a scrape must stay cheap at 10,000
+// connections).
+enum class StatusDetail { full, summary };
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -149,6 +160,17 @@ struct NodeStatus {
     std::optional<OutputCheckStatus> output_check;
     std::optional<ServiceLogStatus> service;
     std::vector<ConnStatus> conns;
+    // Counts, whatever the detail. Protected: the primary's table; a backup's
+    // replicating connections whose replica is healthy; 0 once it took over (nothing
+    // protects those yet).
+    uint64_t conns_protected = 0;
+    std::optional<uint64_t> conns_unprotected;  // backup: held, but the replica failed
+    std::optional<uint64_t> conns_spliced;      // after a takeover: rebuilt and still open
+    // Client bytes the stable point has not reached yet, summed over the connections:
+    // primary, forwarded but not held by every backup; backup, logged but not yet
+    // acknowledged to the primary.
+    std::optional<uint64_t> stable_lag_bytes;
+    uint64_t takeovers = 0;  // takeovers this node began since start
     // Called on each connection just before it is rendered, from the event loop, in
     // pieces: fills what costs a system call per connection (the primary's BPF map
     // lookups), so a status of many connections never holds the loop for long. It

@@ -13,7 +13,14 @@ namespace tcpfo {
 
 namespace {
 constexpr size_t kRecentUnprotected = 256;
+
+// Every client byte below this was forwarded to the backups. The replicator's own
+// offset only counts bytes forwarded in order (a segment above a gap is forwarded but
+// not counted); what the backups hold was forwarded.
+uint64_t forwarded_offset(const ConnReplicator& conn) {
+    return std::max(conn.forwarded_offset(), conn.stable_offset());
 }
+}  // namespace
 
 void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
     ++unprotected_total_;
@@ -21,7 +28,7 @@ void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
     if (unprotected_.size() > kRecentUnprotected) unprotected_.pop_front();
 }
 
-NodeStatus PrimaryNode::status() const {
+NodeStatus PrimaryNode::status(StatusDetail detail) const {
     NodeStatus s;
     // Handed over: frozen and without the VIP, until the operator stops it.
     s.role = handed_over_to_ ? "handed-over" : "primary";
@@ -37,7 +44,8 @@ NodeStatus PrimaryNode::status() const {
     }
     s.epoch = epoch_;
     const uint64_t now = monotonic_ms();
-    for (const Peer& p : peers_) {
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        const Peer& p = peers_[i];
         PeerStatus ps;
         ps.address = to_string(p.address);
         const bool connected = p.link && !p.link->closed();
@@ -45,6 +53,19 @@ NodeStatus PrimaryNode::status() const {
         ps.since_us = p.since_us;
         ps.connected_us = p.connected_us;
         ps.queued_bytes = connected ? p.link->queued_bytes() : 0;
+        LinkCounters carried = p.replaced;
+        if (p.link) carried += p.link->counters();
+        ps.records_sent = carried.records_sent;
+        ps.bytes_sent = carried.bytes_sent;
+        ps.records_received = carried.records_received;
+        ps.bytes_received = carried.bytes_received;
+        uint64_t lag = 0;
+        for (const auto& [key, conn] : conns_) {
+            if (!conn->requires_peer(PeerId{uint16_t(i)})) continue;
+            const uint64_t held = conn->peer_stable(PeerId{uint16_t(i)});
+            lag += forwarded_offset(*conn) - std::min(held, forwarded_offset(*conn));
+        }
+        ps.lag_bytes = lag;
         if (!p.live) {
             ps.failed_attempts = p.backoff.failures();
             ps.retry_interval_ms = p.backoff.peek_ms();
@@ -56,6 +77,11 @@ NodeStatus PrimaryNode::status() const {
     if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.unprotected.assign(unprotected_.begin(), unprotected_.end());
     s.unprotected_total = unprotected_total_;
+    s.conns_protected = conns_.size();  // the primary forgets the connections it does not protect
+    uint64_t stable_lag = 0;
+    for (const auto& [key, conn] : conns_) stable_lag += forwarded_offset(*conn) - conn->stable_offset();
+    s.stable_lag_bytes = stable_lag;
+    if (detail == StatusDetail::summary) return s;
 
     s.conns.reserve(conns_.size());
     for (const auto& [key, conn] : conns_) {
@@ -65,9 +91,7 @@ NodeStatus PrimaryNode::status() const {
         c.client_port = ntohs(key.client_port);
         c.phase = !conn->heard_from_client() ? "handshake" : conn->closing() ? "closing" : "open";
         c.is_protected = true;  // the primary forgets the connections it does not protect
-        // forwarded_offset() only counts bytes forwarded in order (a segment above a
-        // gap is forwarded but not counted); what the backups hold was forwarded.
-        c.client_forwarded = std::max(conn->forwarded_offset(), conn->stable_offset());
+        c.client_forwarded = forwarded_offset(*conn);
         c.client_stable = conn->stable_offset();
         c.server_acked = conn->client_acked();
         s.conns.push_back(std::move(c));

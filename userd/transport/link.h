@@ -3,12 +3,30 @@
 // stream is reported once through on_closed and the link stays closed.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
 #include "userd/protocol/record_codec.h"
 
 namespace tcpfo {
+
+// What one link carried, for the metrics (userd/status/metrics_text.h). A node adds
+// a link's counters to its peer's totals when it replaces the link.
+struct LinkCounters {
+    uint64_t records_sent = 0;
+    uint64_t bytes_sent = 0;        // written to the transport (what is still queued is not)
+    uint64_t records_received = 0;
+    uint64_t bytes_received = 0;    // of whole records delivered
+
+    LinkCounters& operator+=(const LinkCounters& other) {
+        records_sent += other.records_sent;
+        bytes_sent += other.bytes_sent;
+        records_received += other.records_received;
+        bytes_received += other.bytes_received;
+        return *this;
+    }
+};
 
 class Link {
 public:
@@ -27,6 +45,7 @@ public:
     // leaves in one write instead of waiting for another trip through epoll.
     virtual void flush() = 0;
     virtual size_t queued_bytes() const = 0;
+    virtual const LinkCounters& counters() const = 0;
     // The peer's address, for log lines.
     virtual const std::string& name() const = 0;
     virtual bool closed() const = 0;

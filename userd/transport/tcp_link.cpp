@@ -66,6 +66,7 @@ void TcpLink::close() {
 void TcpLink::send(const Record& record) {
     if (!fd_) return;
     encode_record(record, out_.raw_tail());
+    ++counters_.records_sent;
     // A long batch (thousands of connections opening at once) writes as it goes
     // rather than growing the queue by doubling until the batch ends: the copies it
     // left behind stayed resident (a few hundred bytes per connection at 9,000).
@@ -80,6 +81,7 @@ int TcpLink::write_some() {
         const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : errno;
         out_.pop_front(size_t(n));
+        counters_.bytes_sent += uint64_t(n);
     }
     return 0;
 }
@@ -171,6 +173,8 @@ std::optional<size_t> TcpLink::deliver(std::span<const uint8_t> bytes) {
         }
         if (!decoded->has_value()) return used;
         const size_t size = (*decoded)->size;
+        ++counters_.records_received;
+        counters_.bytes_received += size;
         callbacks_.on_record((*decoded)->record);
         used += size;
     }

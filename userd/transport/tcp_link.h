@@ -30,6 +30,7 @@ public:
     void send(const Record& record) override;
     void flush() override;
     size_t queued_bytes() const override { return out_.size(); }
+    const LinkCounters& counters() const override { return counters_; }
     const std::string& name() const override { return name_; }
     bool closed() const override { return !fd_; }
     bool connecting() const override;
@@ -61,6 +62,7 @@ private:
     ByteQueue out_;
     bool want_write_ = false;
     uint64_t last_arrival_ms_ = 0;  // from the kernel's receive timestamps (SO_TIMESTAMPNS)
+    LinkCounters counters_;
 };
 
 }  // namespace tcpfo
