@@ -60,6 +60,7 @@ struct Settings {
     std::optional<int> nice;
     std::optional<std::string> control_path;
     std::optional<bool> verbose;
+    std::optional<std::string> key_file;  // the shared key that authenticates peers
 
     std::optional<std::string> config_file;  // command line only
 };

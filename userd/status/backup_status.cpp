@@ -112,6 +112,7 @@ NodeStatus BackupNode::status() const {
     }
     const OutputCheckTotals& checks = output_check_totals();
     s.output_check = OutputCheckStatus{checks.checked_bytes, checks.unchecked_spans, checks.diverged};
+    s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
     if (!takeover_status_) {
         s.conns = feed_statuses();

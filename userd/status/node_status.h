@@ -125,6 +125,16 @@ struct MembershipStatus {
     std::vector<Member> nodes;
 };
 
+// Peer authentication (docs/operations.md, "Keys"): the keys in force and what was
+// dropped, by kind ("garbage", "unknown key", "forged", "replayed", "not a peer").
+struct AuthStatus {
+    bool enabled = false;                   // a key file is configured
+    std::string sending_key;                // the key id this node sends with ("" if none)
+    std::vector<std::string> accepted_keys;  // every key id accepted now (retired ones in their grace too)
+    std::vector<std::pair<std::string, uint64_t>> heartbeats_dropped;
+    std::vector<std::pair<std::string, uint64_t>> streams_dropped;
+};
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -148,6 +158,7 @@ struct NodeStatus {
     std::optional<uint64_t> diverged;            // backup: connections held now whose replica diverged
     std::optional<OutputCheckStatus> output_check;
     std::optional<ServiceLogStatus> service;
+    AuthStatus auth;
     std::vector<ConnStatus> conns;
     // Called on each connection just before it is rendered, from the event loop, in
     // pieces: fills what costs a system call per connection (the primary's BPF map
