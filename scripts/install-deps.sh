@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  libmnl-dev liburing-dev libsctp-dev lksctp-tools libfmt-dev libgtest-dev nlohmann-json3-dev libsystemd-dev libcap-ng-dev libtomlplusplus-dev libmicrohttpd-dev
+  libmnl-dev liburing-dev libsctp-dev lksctp-tools libfmt-dev libgtest-dev nlohmann-json3-dev libsystemd-dev libcap-ng-dev libtomlplusplus-dev libmicrohttpd-dev libsodium-dev
   iproute2 iputils-ping socat ethtool tcpdump python3 procps psmisc jq curl
   redis-server redis-tools libjemalloc2
   scdoc man-db groff-base bsdextrautils systemd

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "userd/auth/key_file.h"
 #include "userd/backup/backup_node.h"
 #include "userd/base/event_loop.h"
 #include "userd/base/log.h"
@@ -29,6 +30,32 @@ namespace {
 int die(const std::string& message, int code = 1) {
     std::fprintf(stderr, "failoverd: %s\n", message.c_str());
     return code;
+}
+
+std::string key_ids(const KeyView& view) {
+    std::string ids;
+    for (const auto& k : view.accepted) ids += (ids.empty() ? "" : ", ") + key_id_text(k.id);
+    return ids;
+}
+
+// SIGHUP: the key file again, without a restart. A file that does not load changes
+// nothing (the keys in force stay); keys it no longer holds stay accepted for the
+// grace period (KeyRing), so peers reloaded later are still heard meanwhile.
+void reload_keys(const Options& options) {
+    if (!options.keys) {
+        log_warn("failoverd: SIGHUP: no key_file was configured at start; peers stay unauthenticated (adding a key "
+                 "takes a restart)");
+        return;
+    }
+    auto keys = load_key_file(options.key_file);
+    if (!keys) {
+        log_error("failoverd: SIGHUP: {}; the keys in force stay", keys.error().message);
+        return;
+    }
+    options.keys->install(std::move(*keys), monotonic_ms());
+    const auto view = options.keys->view(monotonic_ms());
+    log_info("failoverd: keys reloaded from {}: sends with {}, accepts {} (a dropped key for {} s more)",
+             options.key_file, key_id_text(view->sending.id), key_ids(*view), KeyRing::kDefaultGraceMs / 1000);
 }
 
 template <class Node>
@@ -69,6 +96,7 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, Metr
     if (auto r = loop.add(signal_fd, EPOLLIN, [&](uint32_t) {
             signalfd_siginfo info{};
             [[maybe_unused]] ssize_t n = ::read(signal_fd, &info, sizeof info);
+            if (info.ssi_signo == SIGHUP) return reload_keys(options);
             if (handing_over) {
                 log_info("failoverd: signal {} again, shutting down now", info.ssi_signo);
                 stop = true;
@@ -152,6 +180,15 @@ int main(int argc, char** argv) {
                  c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup");
     }
 
+    if (options.keys) {
+        const auto view = options.keys->view(monotonic_ms());
+        log_info("failoverd: peers authenticated with {} (sends with {}, accepts {})", options.key_file,
+                 key_id_text(view->sending.id), key_ids(*view));
+    } else {
+        log_warn("failoverd: no key_file: peers are NOT authenticated; anyone who reaches {} can forge heartbeats and "
+                 "records (docs/operations.md, \"Keys\")", to_string(options.listen));
+    }
+
     // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
     // of their own at --rt-priority (userd/cluster/heartbeat.h), and so does a
     // takeover. The replication path runs under the normal scheduler, with a larger
@@ -165,6 +202,7 @@ int main(int argc, char** argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);  // rereads the key file
     sigprocmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
     UniqueFd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));

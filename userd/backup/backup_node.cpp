@@ -99,14 +99,21 @@ void BackupNode::on_accept() {
     UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
     if (takeover_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
-        log_warn("backup: refused replication stream from {} (not the primary, or one is already open)",
-                 to_string(from));
+        // One line per source and period: anyone on the segment can connect.
+        stream_drops_.note(to_string(from), from.sin_addr.s_addr,
+                           AuthError{AuthDrop::stranger, "refused: not the primary, or a stream is already open"},
+                           monotonic_ms());
         return;
     }
     Link::Callbacks cb;
     cb.on_record = [this](const Record& r) { on_primary_record(r); };
     cb.on_closed = [this](const std::string& why) { on_primary_lost(why); };
-    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb));
+    cb.on_auth_drop = [this, from](const AuthError& error) {
+        stream_drops_.note(to_string(from), from.sin_addr.s_addr, error, monotonic_ms());
+    };
+    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb),
+                              options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::acceptor)
+                                            : nullptr);
     if (!link) {
         log_error("backup: {}", link.error().message);
         return;

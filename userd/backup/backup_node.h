@@ -77,6 +77,9 @@ private:
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
+    // Streams refused (not from the primary, or failing authentication): counted,
+    // logged once per source and rate.
+    DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
     std::unique_ptr<Hooks> hooks_;
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms

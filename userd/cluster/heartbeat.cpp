@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "userd/base/inet_address.h"
@@ -32,6 +33,7 @@ Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role)
     c.role = role;
     c.interval_ms = uint32_t(options.heartbeat_ms);
     c.realtime_priority = options.realtime_priority;
+    c.keys = options.keys;
     return c;
 }
 
@@ -59,7 +61,8 @@ Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict
                      std::function<void(PeerId, uint64_t)> on_silent)
     : config_(std::move(config)), fd_(std::move(fd)), wake_(std::move(wake)), verdict_(std::move(verdict)),
       loop_(loop), on_silent_(std::move(on_silent)), loop_tid_(gettid()),
-      last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role) {
+      last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
+      highest_counter_(new uint64_t[config_.peers.size()]()) {
     const uint64_t now = monotonic_ms();
     turns_moved_ms_ = now;
     for (size_t i = 0; i < config_.peers.size(); ++i) last_heard_ms_[i].store(now);
@@ -131,11 +134,20 @@ void Heartbeat::send_all() {
         turns_moved_ms_ = now;
     }
     if (now - turns_moved_ms_ > config_.main_stall_ms) return;
-    std::vector<uint8_t> out;
-    out.reserve(64);
-    encode_record(HeartbeatRecord{epoch_.load(std::memory_order_relaxed), ++counter_,
+    // Above every counter this node sent before, also before a restart: its receivers
+    // keep the highest they took and drop the rest as replays.
+    counter_ = std::max(counter_ + 1, realtime_us());
+    std::vector<uint8_t> record;
+    record.reserve(64);
+    encode_record(HeartbeatRecord{epoch_.load(std::memory_order_relaxed), counter_,
                                   role_.load(std::memory_order_relaxed)},
-                  out);
+                  record);
+    std::vector<uint8_t> sealed;
+    if (config_.keys) {
+        sealed.reserve(128);
+        seal_heartbeat(config_.keys->view(now)->sending, config_.listen.sin_addr.s_addr, counter_, record, sealed);
+    }
+    const std::vector<uint8_t>& out = config_.keys ? sealed : record;
     for (const auto& peer : config_.peers) {
         // A lost heartbeat is what this mechanism measures; errors are not fatal.
         sendto(fd_.get(), out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer),
@@ -150,18 +162,42 @@ void Heartbeat::receive_all() {
         socklen_t len = sizeof from;
         const ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n < 0) return;
-        auto decoded = decode_record(std::span<const uint8_t>(buf, size_t(n)));
-        const HeartbeatRecord* hb = nullptr;
-        if (decoded && decoded->has_value()) hb = std::get_if<HeartbeatRecord>(&(*decoded)->record);
+        const uint64_t now = monotonic_ms();
+        auto drop = [&](AuthDrop kind, std::string why) { drops_.note(to_string(from), from.sin_addr.s_addr,
+                                                                      AuthError{kind, std::move(why)}, now); };
         // Heartbeats are only taken from the configured peers' addresses.
         size_t index = config_.peers.size();
         for (size_t i = 0; i < config_.peers.size(); ++i)
             if (config_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) index = i;
-        if (!hb || index == config_.peers.size()) {
-            if (refused_.fetch_add(1, std::memory_order_relaxed) % 1000 == 0)
-                log_warn("heartbeat: refused a datagram from {} (not a peer or not a heartbeat)", to_string(from));
+        if (index == config_.peers.size()) {
+            drop(AuthDrop::stranger, "not a configured peer's address");
             continue;
         }
+        std::span<const uint8_t> payload(buf, size_t(n));
+        uint64_t counter = 0;
+        if (config_.keys) {
+            auto opened = open_heartbeat(*config_.keys->view(now), from.sin_addr.s_addr, payload);
+            if (!opened) {
+                drops_.note(to_string(from), from.sin_addr.s_addr, opened.error(), now);
+                continue;
+            }
+            if (opened->counter <= highest_counter_[index]) {
+                drop(AuthDrop::replayed, fmt::format("heartbeat {} is not above {}, the highest taken (replayed)",
+                                                     opened->counter, highest_counter_[index]));
+                continue;
+            }
+            payload = opened->payload;
+            counter = opened->counter;
+        }
+        auto decoded = decode_record(payload);
+        const HeartbeatRecord* hb = nullptr;
+        if (decoded && decoded->has_value() && (*decoded)->size == payload.size())
+            hb = std::get_if<HeartbeatRecord>(&(*decoded)->record);
+        if (!hb) {
+            drop(AuthDrop::garbage, "not a heartbeat record");
+            continue;
+        }
+        if (config_.keys) highest_counter_[index] = counter;
         heard_from(PeerId{uint16_t(index)});
         uint64_t seen = highest_epoch_.load(std::memory_order_relaxed);
         while (seen < hb->epoch && !highest_epoch_.compare_exchange_weak(seen, hb->epoch)) {

@@ -12,6 +12,12 @@
 // The thread sends only while the daemon's own loop is alive (it stamps
 // main_loop_alive() every turn): a daemon wedged for longer than `main_stall_ms` is
 // dead to its peers too, and gets taken over.
+//
+// With a key (key_ring.h), each datagram is an authenticated frame (frame_auth.h)
+// whose counter must be above the highest one taken from that peer: a forged,
+// replayed or foreign datagram is dropped (DropLog: one line per peer and kind per
+// 10 s) and never counts as the peer's sign of life. The counter starts at the wall
+// clock's microseconds, so a restarted sender's counters are above its old ones.
 #pragma once
 
 #include <netinet/in.h>
@@ -24,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "userd/auth/drop_log.h"
+#include "userd/auth/key_ring.h"
 #include "userd/base/event_loop.h"
 #include "userd/config/options.h"
 #include "userd/protocol/peer_id.h"
@@ -40,6 +48,8 @@ public:
         uint32_t interval_ms = 10;
         int realtime_priority = 10;   // SCHED_FIFO priority of the thread; 0: normal scheduler
         uint32_t main_stall_ms = 1000;  // no heartbeats after the loop stood still this long
+        // Null: heartbeats are not authenticated (no key configured).
+        std::shared_ptr<const KeyRing> keys;
         // What the command line says, for a node of `role`.
         static Config from(const Options& options, NodeRole role);
     };
@@ -72,7 +82,10 @@ public:
     void heard_from(PeerId peer, uint64_t at_ms);
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
-    size_t refused() const { return refused_.load(std::memory_order_relaxed); }
+    // Datagrams dropped: not from a peer, not a heartbeat, or (with a key) forged,
+    // replayed or under another key; by kind in drops().
+    size_t refused() const { return size_t(drops_.total()); }
+    const DropLog& drops() const { return drops_; }
 
 private:
     static constexpr uint32_t kNoPeer = UINT32_MAX;
@@ -96,7 +109,8 @@ private:
     std::atomic<NodeRole> role_;
     std::atomic<uint64_t> main_turns_{0};  // the loop's turns; the thread dates their change
     std::atomic<uint64_t> highest_epoch_{0};
-    std::atomic<size_t> refused_{0};
+    DropLog drops_{"heartbeat"};  // noted by the thread only
+    std::unique_ptr<uint64_t[]> highest_counter_;  // thread only: per peer, the highest authenticated counter
     std::atomic<uint32_t> judged_peer_{kNoPeer};
     std::atomic<uint64_t> dead_ms_{0};
     std::atomic<uint64_t> verdict_silence_ms_{0};

@@ -57,6 +57,11 @@ public:
             else if (name == "nice") r = integer(node, name, [&](long long v) { return assign(s.nice, check_range(v, kNiceRange)); });
             else if (name == "verbose") r = boolean(node, name, s.verbose);
             else if (name == "metrics") r = string(node, name, [&](std::string_view v) { return assign(s.metrics, parse_metrics_address(v)); });
+            else if (name == "key_file") r = string(node, name, [&](std::string_view v) -> Result<void> {
+                if (v.empty()) return fail("a file is needed");
+                s.key_file = std::string(v);
+                return {};
+            });
             else if (name == "node") r = node_tables(node, s.nodes);
             else r = at(key.source().begin.line, name, "unknown key");
             if (!r) return std::unexpected(r.error());

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "userd/auth/key_file.h"
 #include "userd/config/config_file.h"
 
 namespace tcpfo {
@@ -47,6 +48,17 @@ void fill_common(Options& o, const Settings& s) {
     if (s.control_path) o.control_path = *s.control_path;
     if (s.verbose) o.verbose = *s.verbose;
     o.metrics = s.metrics;
+    if (s.key_file) o.key_file = *s.key_file;
+}
+
+// The keys of --key-file/key_file, read once here so that a bad key file stops the
+// start (and --config-test) with one line naming it.
+Result<Options> with_keys(Result<Options> o) {
+    if (!o || o->key_file.empty()) return o;
+    auto keys = load_key_file(o->key_file);
+    if (!keys) return std::unexpected(keys.error());
+    o->keys = std::make_shared<KeyRing>(std::move(*keys));
+    return o;
 }
 
 // --role/--listen/--peer: the two-node shorthand, checked as it always was.
@@ -118,7 +130,7 @@ const char* usage_text() {
            "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
            "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
            "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
-           "                 [--metrics ADDR:PORT] [--verbose]\n"
+           "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH]\n"
            "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
            "       failoverd --config-test FILE\n"
            "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
@@ -146,6 +158,9 @@ const char* usage_text() {
            "  --nice N        nice value of the replication path (-20..19); default -10\n"
            "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n"
            "  --metrics       serve Prometheus metrics at http://ADDR:PORT/metrics; off by default\n"
+           "  --key-file      the shared key file (mode 0600; `failoverctl genkey PATH` makes one): peers\n"
+           "                  authenticate every heartbeat and record with it; SIGHUP rereads it.\n"
+           "                  Without it peers are not authenticated (a warning at start)\n"
            "  --role          shorthand: primary holds the VIP and snoops; backup replays and takes over\n"
            "  --listen        shorthand: this node's replication and heartbeat address, port 7100 by default\n"
            "  --peer          shorthand: another node's --listen address (primary: its backups; backup: the primary)\n"
@@ -155,7 +170,8 @@ const char* usage_text() {
 Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
-        kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics
+        kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics,
+        kKeyFile
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -180,6 +196,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"witness", no_argument, nullptr, kWitness},
         {"config", required_argument, nullptr, kConfig},
         {"config-test", required_argument, nullptr, kConfigTest},
+        {"key-file", required_argument, nullptr, kKeyFile},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -241,6 +258,10 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
                 if (arg.empty()) return fail("--config-test: a file is needed");
                 cl.config_test_file = std::string(arg);
                 break;
+            case kKeyFile:
+                if (arg.empty()) return fail("--key-file: a file is needed");
+                s.key_file = std::string(arg);
+                break;
             case kHelp: cl.help_requested = true; break;
             case ':': return fail("{} needs a value", argv[optind - 1]);
             default: return fail("unknown argument '{}'", argv[optind - 1]);
@@ -259,7 +280,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
 }
 
 Result<Options> resolve_options(const Settings& command_line) {
-    if (uses_shorthand(command_line)) return resolve_shorthand(command_line);
+    if (uses_shorthand(command_line)) return with_keys(resolve_shorthand(command_line));
     Settings s = command_line;
     if (command_line.config_file) {
         auto file = load_config_file(*command_line.config_file);
@@ -267,7 +288,7 @@ Result<Options> resolve_options(const Settings& command_line) {
         s = merge_settings(*file, command_line);
     }
     if (!uses_symmetric_form(s)) return fail("--id and --node are required (or the shorthand --role, --listen, --peer)");
-    auto o = resolve_symmetric(s);
+    auto o = with_keys(resolve_symmetric(s));
     // Whatever is wrong with the whole is named with the file it came (partly) from.
     if (!o && s.config_file && !o.error().message.starts_with(*s.config_file))
         return fail("{}: {}", *s.config_file, o.error().message);
@@ -289,8 +310,9 @@ Result<std::string> config_test_verdict(const std::string& file) {
     only_the_file.config_file = file;
     auto o = resolve_options(only_the_file);
     if (!o) return std::unexpected(o.error());
-    return fmt::format("{}: ok (node {} of {}, starts as {})", file, o->cluster->own_id, o->cluster->nodes.size(),
-                       o->role == NodeRole::primary ? "primary" : "backup");
+    return fmt::format("{}: ok (node {} of {}, starts as {}{})", file, o->cluster->own_id, o->cluster->nodes.size(),
+                       o->role == NodeRole::primary ? "primary" : "backup",
+                       o->keys ? ", peers authenticated with key " + key_id_text(o->keys->view(0)->sending.id) : "");
 }
 
 }  // namespace tcpfo

@@ -4,10 +4,12 @@
 
 #include <netinet/in.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "userd/auth/key_ring.h"
 #include "userd/base/error.h"
 #include "userd/base/inet_address.h"
 #include "userd/config/node_list.h"
@@ -43,6 +45,11 @@ struct Options {
     std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
     std::optional<sockaddr_in> metrics;               // --metrics: off unless given
     std::optional<ClusterMembership> cluster;         // set by the symmetric form only
+    // The shared key file (--key-file, key_file): empty when peers are not authenticated.
+    std::string key_file;
+    // Its keys, loaded by resolve_options; a reload (SIGHUP) installs new ones. Null
+    // without a key file.
+    std::shared_ptr<KeyRing> keys;
 };
 
 // The command line as written: its values (Settings), or --help, or --config-test FILE.

@@ -60,6 +60,7 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.control_path, over.control_path);
     take(s.verbose, over.verbose);
     take(s.metrics, over.metrics);
+    take(s.key_file, over.key_file);
     take(s.config_file, over.config_file);
     return s;
 }

@@ -63,6 +63,7 @@ struct Settings {
     std::optional<std::string> control_path;
     std::optional<bool> verbose;
     std::optional<sockaddr_in> metrics;
+    std::optional<std::string> key_file;  // the shared key that authenticates peers
 
     std::optional<std::string> config_file;  // command line only
 };

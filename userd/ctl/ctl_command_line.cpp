@@ -51,6 +51,13 @@ Result<CtlCommandLine> parse_ctl_command_line(int argc, char** argv) {
         }
         return cl;
     }
+    if (words[0] == "genkey") {
+        cl.command = CtlCommandLine::Command::genkey;
+        if (cl.conn) return fail("--conn is for status, not genkey");
+        if (words.size() > 2) return fail("genkey takes one file at most, not '{}'", words[2]);
+        if (words.size() == 2) cl.key_path = std::string(words[1]);
+        return cl;
+    }
     return fail("unknown command '{}'", words[0]);
 }
 

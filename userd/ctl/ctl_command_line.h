@@ -11,12 +11,13 @@
 namespace tcpfo {
 
 struct CtlCommandLine {
-    enum class Command { status, handover };
+    enum class Command { status, handover, genkey };
     bool help = false;  // --help: print the usage, nothing else
     std::string control = kDefaultControlPath;
     Command command = Command::status;
     std::optional<uint64_t> conn;     // status --conn ID
     std::optional<std::string> node;  // handover NODE
+    std::optional<std::string> key_path;  // genkey PATH (none: the key line on stdout)
 };
 
 // An error is a usage error: one line, without the program's name.

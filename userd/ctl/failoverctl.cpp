@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "userd/auth/key_file.h"
 #include "userd/ctl/ctl_command_line.h"
 #include "userd/status/control_client.h"
 #include "userd/status/control_protocol.h"
@@ -19,6 +20,7 @@ namespace {
 const char* const kUsage =
     "usage: failoverctl [--control PATH] status [--conn ID]\n"
     "       failoverctl [--control PATH] handover [NODE]\n"
+    "       failoverctl genkey [PATH]\n"
     "       failoverctl --help\n"
     "  --control PATH  the control socket of the failoverd to ask (failoverd --control);\n"
     "                  default /run/tcpfo/failoverd.sock\n"
@@ -37,6 +39,9 @@ const char* const kUsage =
     "                  (\"no ready backup: ...\") on a backup or without a live backup\n"
     "  NODE            the backup to hand over to: ADDR, ADDR:PORT or its node id\n"
     "                  (default: the live backup)\n"
+    "  genkey          make a shared key for failoverd --key-file: a new file PATH, mode 0600\n"
+    "                  (never over an existing file); without PATH, the key's line on stdout\n"
+    "                  (to add to a key file when rotating: docs/operations.md, \"Keys\")\n"
     "Exit status: 0 on success, 1 when failoverd cannot be reached or reports an error,\n"
     "2 for a bad command line.\n";
 
@@ -57,6 +62,15 @@ int main(int argc, char** argv) {
     if (!cl) return usage_error(cl.error().message);
     if (cl->help) {
         std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (cl->command == CtlCommandLine::Command::genkey) {
+        if (!cl->key_path) {
+            const std::string line = new_key_line();
+            std::fwrite(line.data(), 1, line.size(), stdout);
+            return std::fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (auto r = write_new_key_file(*cl->key_path); !r) return fail_line(r.error().message);
         return 0;
     }
     const std::string& control = cl->control;

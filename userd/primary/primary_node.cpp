@@ -229,7 +229,13 @@ void PrimaryNode::connect_peer(PeerId id) {
     Link::Callbacks cb;
     cb.on_record = [this, id](const Record& r) { on_peer_record(id, r); };
     cb.on_closed = [this, id](const std::string& why) { on_peer_lost(id, why); };
-    auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb));
+    cb.on_auth_drop = [this, id](const AuthError& error) {
+        const sockaddr_in& address = peers_[id.index()].address;
+        stream_drops_.note(to_string(address), address.sin_addr.s_addr, error, monotonic_ms());
+    };
+    auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb),
+                              options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::connector)
+                                            : nullptr);
     if (!link) return note_connect_failure(id, link.error().message);
     if (peer.link) peer.replaced += peer.link->counters();
     peer.link = std::move(*link);

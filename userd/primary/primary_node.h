@@ -109,6 +109,8 @@ private:
     std::unique_ptr<Hooks> hooks_;
     std::optional<NudgeSender> nudge_;
     std::unique_ptr<Heartbeat> heartbeat_;
+    // Streams to backups that failed authentication: counted, logged once per peer and rate.
+    DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
     UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;

@@ -118,6 +118,7 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
     }
     const OutputCheckTotals& checks = output_check_totals();
     s.output_check = OutputCheckStatus{checks.checked_bytes, checks.unchecked_spans, checks.diverged};
+    s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (s.takeover && takeover_ && !serving) s.takeover->step = step_name(takeover_->step());
     s.takeovers = takeover_status_ ? 1 : 0;  // roles do not move yet: one at most
     if (!takeover_status_) {

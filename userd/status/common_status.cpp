@@ -43,4 +43,20 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
     };
 }
 
+AuthStatus auth_status(const KeyRing* keys, const DropLog* heartbeat_drops, const DropLog& stream_drops) {
+    AuthStatus a;
+    if (keys) {
+        const auto view = keys->view(monotonic_ms());
+        a.enabled = true;
+        a.sending_key = key_id_text(view->sending.id);
+        for (const auto& k : view->accepted) a.accepted_keys.push_back(key_id_text(k.id));
+    }
+    for (size_t i = 0; i < kAuthDropKinds; ++i) {
+        const auto kind = AuthDrop(i);
+        a.heartbeats_dropped.emplace_back(auth_drop_text(kind), heartbeat_drops ? heartbeat_drops->count(kind) : 0);
+        a.streams_dropped.emplace_back(auth_drop_text(kind), stream_drops.count(kind));
+    }
+    return a;
+}
+
 }  // namespace tcpfo

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "userd/auth/drop_log.h"
 #include "userd/config/options.h"
 #include "userd/hooks/hooks.h"
 #include "userd/status/node_status.h"
@@ -12,5 +13,7 @@ namespace tcpfo {
 void fill_common_status(NodeStatus& status, const Options& options, uint64_t started_us);
 // The BPF hooks' counters, named as in the --verbose status line.
 std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& stats);
+// The keys in force (`keys` null: not authenticated) and the drops counted so far.
+AuthStatus auth_status(const KeyRing* keys, const DropLog* heartbeat_drops, const DropLog& stream_drops);
 
 }  // namespace tcpfo

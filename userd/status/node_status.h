@@ -135,6 +135,15 @@ struct MembershipStatus {
 // metrics need only the counts below, and a scrape must stay cheap at 10,000
 // connections).
 enum class StatusDetail { full, summary };
+// Peer authentication (docs/operations.md, "Keys"): the keys in force and what was
+// dropped, by kind ("garbage", "unknown key", "forged", "replayed", "not a peer").
+struct AuthStatus {
+    bool enabled = false;                   // a key file is configured
+    std::string sending_key;                // the key id this node sends with ("" if none)
+    std::vector<std::string> accepted_keys;  // every key id accepted now (retired ones in their grace too)
+    std::vector<std::pair<std::string, uint64_t>> heartbeats_dropped;
+    std::vector<std::pair<std::string, uint64_t>> streams_dropped;
+};
 
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
@@ -159,6 +168,7 @@ struct NodeStatus {
     std::optional<uint64_t> diverged;            // backup: connections held now whose replica diverged
     std::optional<OutputCheckStatus> output_check;
     std::optional<ServiceLogStatus> service;
+    AuthStatus auth;
     std::vector<ConnStatus> conns;
     // Counts, whatever the detail. Protected: the primary's table; a backup's
     // replicating connections whose replica is healthy; 0 once it took over (nothing

@@ -113,6 +113,18 @@ std::string head_text(const NodeStatus& s) {
     for (const auto& [name, value] : s.hooks) hooks[name] = value;
     j["hooks"] = std::move(hooks);
     j["takeover"] = s.takeover ? takeover_json(*s.takeover) : Json(nullptr);
+    {
+        Json auth = Json::object();
+        auth["enabled"] = s.auth.enabled;
+        auth["key"] = s.auth.enabled ? Json(s.auth.sending_key) : Json(nullptr);
+        auth["accepted_keys"] = s.auth.accepted_keys;
+        Json heartbeats = Json::object(), streams = Json::object();
+        for (const auto& [kind, n] : s.auth.heartbeats_dropped) heartbeats[kind] = n;
+        for (const auto& [kind, n] : s.auth.streams_dropped) streams[kind] = n;
+        auth["heartbeats_dropped"] = std::move(heartbeats);
+        auth["streams_dropped"] = std::move(streams);
+        j["auth"] = std::move(auth);
+    }
     if (s.diverged) j["diverged"] = *s.diverged;
     if (s.service) {
         Json svc{{"pid", s.service->pid}, {"mode", s.service->mode}, {"open", s.service->open},

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "userd/auth/frame_auth.h"
 #include "userd/protocol/record_codec.h"
 
 namespace tcpfo {
@@ -36,6 +37,10 @@ public:
         // Called once, as the last thing the link does; the owner may destroy it
         // there (but not inside on_record: call close() there and destroy later).
         std::function<void(const std::string& why)> on_closed;
+        // An authenticated stream refused what its peer sent (forged, replayed, another
+        // key, garbage): called just before the link closes (on_closed follows), so the
+        // owner can count and log it once per peer and rate. Must not close the link.
+        std::function<void(const AuthError& error)> on_auth_drop;
     };
 
     virtual ~Link() = default;
