@@ -142,6 +142,18 @@ int drop_capabilities() {
     return 0;
 }
 
+// Said once the node has started: a start that fails says only its error.
+void log_authentication(const Options& options) {
+    if (options.keys) {
+        const auto view = options.keys->view(monotonic_ms());
+        log_info("failoverd: peers authenticated with {} (sends with {}, accepts {})", options.key_file,
+                 key_id_text(view->sending.id), key_ids(*view));
+    } else {
+        log_warn("failoverd: no key_file: peers are NOT authenticated; anyone who reaches {} can forge heartbeats and "
+                 "records (docs/operations.md, \"Keys\")", to_string(options.listen));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,15 +190,6 @@ int main(int argc, char** argv) {
         const ClusterMembership& c = *options.cluster;
         log_info("failoverd: node {} of {} (priority {}{}), starts as {}", c.own_id, c.nodes.size(), c.own_priority,
                  c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup");
-    }
-
-    if (options.keys) {
-        const auto view = options.keys->view(monotonic_ms());
-        log_info("failoverd: peers authenticated with {} (sends with {}, accepts {})", options.key_file,
-                 key_id_text(view->sending.id), key_ids(*view));
-    } else {
-        log_warn("failoverd: no key_file: peers are NOT authenticated; anyone who reaches {} can forge heartbeats and "
-                 "records (docs/operations.md, \"Keys\")", to_string(options.listen));
     }
 
     // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
@@ -230,12 +233,14 @@ int main(int argc, char** argv) {
         auto node = PrimaryNode::start(**loop, options);
         if (!node) return die(node.error().message);
         if (auto r = drop_capabilities(); r != 0) return r;
+        log_authentication(options);
         notify_ready("primary: waiting for its backup(s)");
         return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
     }
     auto node = BackupNode::start(**loop, options);
     if (!node) return die(node.error().message);
     if (auto r = drop_capabilities(); r != 0) return r;
+    log_authentication(options);
     notify_ready("backup: waiting for the primary's stream");
     return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
 }
