@@ -7,7 +7,8 @@
 #   1. cpack makes the .deb; each container gets it by `apt-get install ./tcpfo_*.deb`
 #      (its dependencies come installed in the cached root file system: no download
 #      at test time), then /etc/tcpfo/failoverd.toml from the packaged example with its
-#      own `id`, and an echo service as the protected service.
+#      own `id` and `key_file` uncommented (one key from `failoverctl genkey` on both),
+#      and an echo service as the protected service.
 #   2. Each container boots; `systemctl enable --now failoverd` returns only after
 #      READY=1 (Type=notify); node 1 (priority 200) is the primary with its backup live.
 #   3. A client streams through the VIP; node 1 crashes hard (its link cut, then every
@@ -28,6 +29,7 @@ for tool in systemd-nspawn mmdebstrap cpack dpkg-deb nsenter; do
 done
 
 declare -A root=() init_pid=() nspawn_pid=()
+key_file=
 
 # node_status NODE: `failoverctl status` as the container itself runs it (its own
 # failoverctl, its default control socket). Replaces lib.sh's, which asks a socket
@@ -75,8 +77,21 @@ prepare_node() {
         { echo "FAIL: apt-get install of the .deb on $node: $(tail -3 "$work/$node-apt.log")" >&2; return 1; }
     mkdir -p "$dir/etc/tcpfo" "$dir/opt/tcpfo-test"
     # The top-level `id` only (the first one): the [[node]] tables name every node.
-    sed "0,/^id = 1 *$/s//id = $id/" "$dir/usr/share/doc/tcpfo/examples/failoverd.toml" >"$dir/etc/tcpfo/failoverd.toml"
+    # And the peers' key: made on the first node, copied to the next.
+    sed -e "0,/^id = 1 *$/s//id = $id/" -e 's/^# *\(key_file = "\/etc\/tcpfo\/key"\)/\1/' \
+        "$dir/usr/share/doc/tcpfo/examples/failoverd.toml" >"$dir/etc/tcpfo/failoverd.toml"
     grep -q "^id = $id *\$" "$dir/etc/tcpfo/failoverd.toml" || { echo "FAIL: the example config has no 'id = 1' line" >&2; return 1; }
+    grep -q '^key_file = "/etc/tcpfo/key"' "$dir/etc/tcpfo/failoverd.toml" ||
+        { echo "FAIL: the example config has no key_file line to uncomment" >&2; return 1; }
+    if [ -z "${key_file:-}" ]; then
+        systemd-nspawn -q -D "$dir" --register=no --keep-unit --pipe -- failoverctl genkey /etc/tcpfo/key \
+            >"$work/genkey.log" 2>&1 || { echo "FAIL: failoverctl genkey: $(cat "$work/genkey.log")" >&2; return 1; }
+        key_file=$dir/etc/tcpfo/key
+    else
+        cp -p "$key_file" "$dir/etc/tcpfo/key"
+    fi
+    systemd-nspawn -q -D "$dir" --register=no --keep-unit --pipe -- failoverd --config-test /etc/tcpfo/failoverd.toml \
+        >"$work/$node-config-test.log" 2>&1 || { echo "FAIL: --config-test on $node: $(cat "$work/$node-config-test.log")" >&2; return 1; }
     cp "$echo_service" "$dir/opt/tcpfo-test/"
     cat >"$dir/etc/systemd/system/tcpfo-echo.service" <<EOF
 [Unit]
@@ -195,6 +210,8 @@ scenario() {
         { echo "FAIL: failoverd on node 2 is not active after the takeover" >&2; return 1; }
     in_node backup journalctl -q --no-pager -u failoverd -p info | grep -q "takeover complete" ||
         { echo "FAIL: node 2's journal has no 'takeover complete' line" >&2; return 1; }
+    in_node backup journalctl -q --no-pager -u failoverd | grep -q "peers authenticated with /etc/tcpfo/key" ||
+        { echo "FAIL: node 2's journal does not say its peers are authenticated" >&2; return 1; }
     echo "  node 2's unit: $(in_node backup systemctl show -p StatusText --value failoverd)"
     # A clean stop: SIGTERM without a backup stops as before (STOPPING=1, exit 0).
     in_node backup systemctl stop failoverd
