@@ -11,7 +11,8 @@
 # 1. Before the primary's failoverd starts, a process on the primary's address (the
 #    only one the backup takes a stream from) opens replication streams to the backup:
 #    with another key, as a recording of an earlier session under the right key, and
-#    with garbage. The backup closes each, logs one line each, and waits on.
+#    with garbage. The backup closes each, logs one line each, and waits on. Then one
+#    that connects and says nothing: the real primary's stream replaces it.
 # 2. Both daemons up, the client streaming: from the client's namespace, 200 each of
 #    heartbeats sealed with another key, with a made-up tag under the right key's id,
 #    replayed (the right key, counters from long ago), and garbage, all claiming the
@@ -55,11 +56,17 @@ scenario() {
     p "$hostile" stream replayed --to $backup_ip:$replication_port --key-file "$work/key"
     p "$hostile" stream garbage --to $backup_ip:$replication_port --key-file "$work/key"
     [ "$(node_status backup | jq -r '.peers[0].state')" = waiting ] || { echo "FAIL: the backup took a stream" >&2; return 1; }
+    # A squatter: a connection from the primary's address that never says anything. It
+    # must not keep the real primary out.
+    p_bg squatter bash -c "exec 3<>/dev/tcp/$backup_ip/$replication_port && echo connected && exec sleep 600"
+    wait_until 30 "the squatter's connection" log_has squatter connected
 
     echo "=== 2. both daemons, a client streaming, heartbeats and streams from the client's namespace"
     start_failoverd_on primary --ready-file "$work/primary.ready" --key-file "$work/key"
     wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
+    [ "$(lines_matching backup 'replaces this one, which never said hello')" = 1 ] ||
+        { echo "FAIL: the backup did not say once that the primary's stream replaced the squatter's" >&2; return 1; }
     c_bg stream "$stream_client" echo --connect $vip:$port --bytes 32M --rate 8 \
         --progress-file "$work/stream.progress" --timeout-s 60 --label stream
     wait_until 30 "1 MiB echoed" progress_at_least "$work/stream.progress" verified $((1 << 20))

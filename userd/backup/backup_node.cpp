@@ -98,7 +98,11 @@ void BackupNode::on_accept() {
     socklen_t len = sizeof from;
     UniqueFd fd(accept4(listener_.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
-    if (takeover_ || (primary_ && !primary_->closed()) || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+    // A stream that is open but never said hello does not hold the slot: anything that
+    // can connect from the primary's address (a process on the primary's host) could
+    // otherwise keep the real primary out by connecting and sending nothing.
+    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_;
+    if (takeover_ || slot_taken || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
         // One line per source and period: anyone on the segment can connect.
         stream_drops_.note(to_string(from), from.sin_addr.s_addr,
                            AuthError{AuthDrop::stranger, "refused: not the primary, or a stream is already open"},
@@ -118,9 +122,17 @@ void BackupNode::on_accept() {
         log_error("backup: {}", link.error().message);
         return;
     }
-    if (primary_) replaced_links_ += primary_->counters();
+    if (primary_) {
+        if (!primary_->closed()) {
+            log_warn("backup: {}: a new stream from the primary's address replaces this one, which never said hello",
+                     primary_->name());
+            primary_->close();
+        }
+        replaced_links_ += primary_->counters();
+    }
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
+    stream_greeted_ = false;
 }
 
 void BackupNode::on_primary_record(const Record& record) {
@@ -140,6 +152,7 @@ void BackupNode::on_primary_record(const Record& record) {
         epoch_ = hello->epoch;
         heartbeat_->set_epoch(epoch_);
         primary_seen_ = true;
+        stream_greeted_ = true;
         heartbeat_->heard_from(kPrimaryPeer);
         // A takeover needs a primary that existed: judged from now on.
         heartbeat_->judge(kPrimaryPeer, uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after));

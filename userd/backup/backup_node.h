@@ -75,6 +75,7 @@ private:
     std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
     LinkCounters replaced_links_;         // what the primary's earlier streams carried (for metrics)
     bool primary_seen_ = false;  // a takeover needs a primary that existed
+    bool stream_greeted_ = false;  // the current stream's hello arrived (it holds the one slot)
     uint64_t next_status_ms_ = 0;
     std::unique_ptr<Heartbeat> heartbeat_;
     // Streams refused (not from the primary, or failing authentication): counted,
