@@ -11,6 +11,13 @@
 #    counters present and non-zero (events, ACKs clamped), no ring drops. The
 #    backup's: role backup, ten connections protected, records and bytes received,
 #    no takeover yet. Both agree with `failoverctl status` (the same source).
+#    The primary's lag in time for its backup: 0 while idle, at most 1 s while two
+#    more connections stream with the backup healthy, and growing (at least 100 ms)
+#    while the backup's failoverd is stopped (SIGSTOP, at most 2 s), then back to 0
+#    once they are done. The daemons run with --dead-after 30, so that the primary
+#    drops a silent backup after 3 s rather than 300 ms: a scrape on this machine can
+#    take half a second, and the backup must stay stopped while one is taken (the
+#    takeover, after 300 ms of silence, still comes well within its wait).
 # 2. Hard crash of the primary, takeover of the ten. The backup's metrics: role
 #    taken-over-primary (and backup 0), epoch 2, one takeover, ten connections
 #    rebuilt and spliced, none reset, the primary's stream down, a takeover duration.
@@ -30,6 +37,13 @@ scrape() {
 }
 # value TEXT SERIES: the value of SERIES ("name" or "name{labels}") in TEXT; empty if absent.
 value() { awk -v s="$2" '$1 == s {print $2; exit}' <<<"$1"; }
+# primary_lag: the primary's tcpfo_replication_lag_seconds for its backup; empty if absent.
+primary_lag() {
+    local m
+    m=$(scrape primary) && value "$m" "tcpfo_replication_lag_seconds{peer=\"$backup_ip:$replication_port\"}"
+}
+# lag_at_most SECONDS: the primary's lag for its backup is at most SECONDS.
+lag_at_most() { local g; g=$(primary_lag) && [ -n "$g" ] && awk -v g="$g" -v w="$1" 'BEGIN {exit !(g <= w)}'; }
 # expect TEXT NODE SERIES OP NUMBER: the series is present and compares as asked
 # (awk's ==, >, >=, <=), or the scenario fails naming the node and the series.
 expect() {
@@ -52,9 +66,17 @@ backup_settled() {
            and ([.connections[] | select(.protected and .client_bytes.logged >= 131072)] | length) == 10' >/dev/null
 }
 
+# expect_no_lag_series TEXT NODE: the lag in time is the primary's figure only.
+expect_no_lag_series() {
+    if grep -q '^tcpfo_replication_lag_seconds' <<<"$1"; then
+        echo "FAIL: $2: exports tcpfo_replication_lag_seconds, a primary's figure" >&2
+        return 1
+    fi
+}
+
 scenario() {
     start_services
-    TCPFO_DAEMON_ARGS="--metrics $metrics_at" start_failoverd
+    TCPFO_DAEMON_ARGS="--metrics $metrics_at --dead-after 30" start_failoverd
     grep -q "metrics: serving http://$metrics_at/metrics" "$work/failoverd-primary.log" ||
         { echo "FAIL: the primary did not say where it serves its metrics" >&2; return 1; }
 
@@ -78,6 +100,7 @@ scenario() {
     expect "$m" primary "tcpfo_replication_sent_bytes_total$peer_b" '>=' $((10 * 131072))
     expect "$m" primary "tcpfo_replication_received_records_total$peer_b" '>' 0
     expect "$m" primary "tcpfo_replication_lag_bytes$peer_b" == 0
+    expect "$m" primary "tcpfo_replication_lag_seconds$peer_b" == 0
     expect "$m" primary tcpfo_stable_point_lag_bytes == 0
     expect "$m" primary tcpfo_hook_events_total '>' 0
     expect "$m" primary tcpfo_hook_acks_clamped_total '>' 0
@@ -98,6 +121,47 @@ scenario() {
     expect "$m" backup "tcpfo_replication_received_bytes_total$peer_p" '>=' $((10 * 131072))
     expect "$m" backup "tcpfo_replication_sent_records_total$peer_p" '>' 0
     expect "$m" backup tcpfo_output_divergences_total == 0
+    expect_no_lag_series "$m" backup
+
+    echo "=== 1b. the primary's lag in time while two more connections stream"
+    c_bg lag "$stream_client" echo --connect $vip:$port --conns 2 --bytes 16M --rate 2 \
+        --progress-file "$work/lag.progress" --timeout-s 90 --label lag
+    wait_until 30 "the streaming connections under way" progress_at_least "$work/lag.progress" sent $((256 << 10))
+    m=$(scrape primary) || { echo "FAIL: no metrics from the primary while streaming" >&2; return 1; }
+    expect "$m" primary "tcpfo_replication_lag_seconds$peer_b" '<=' 1
+    local lag_ms
+    lag_ms=$(node_status primary | jq '.peers[0].lag_ms')
+    [ -n "$lag_ms" ] && [ "$lag_ms" != null ] && [ "$lag_ms" -le 1000 ] ||
+        { echo "FAIL: the primary's status says lag_ms '$lag_ms' for its healthy backup" >&2; return 1; }
+    echo "  primary: status lag_ms $lag_ms"
+    # The backup's failoverd stopped: what the primary forwards waits. Scraped until
+    # the lag shows it (a scrape is a snapshot: the one that shows it is kept); woken
+    # after 1.5 s of trying, and at 2 s whatever happens (a guard in the background):
+    # the primary drops a backup silent for 3 s, and then its lag restarts from 0.
+    local b=${bg_pid[failoverd-backup]} guard stopped_at got='' elapsed
+    kill -STOP "$b"
+    stopped_at=${EPOCHREALTIME/./}
+    (sleep 2; kill -CONT "$b") &
+    guard=$!
+    while :; do
+        got=$(primary_lag) || got=''
+        awk -v g="${got:-0}" 'BEGIN {exit !(g >= 0.1)}' && break
+        [ $((${EPOCHREALTIME/./} - stopped_at)) -lt 1500000 ] || break
+    done
+    kill -CONT "$b"
+    elapsed=$((${EPOCHREALTIME/./} - stopped_at))
+    wait "$guard" || true
+    awk -v g="${got:-0}" 'BEGIN {exit !(g >= 0.1)}' ||
+        { echo "FAIL: primary: lag '${got:-absent}' s with its backup stopped (woken after $((elapsed / 1000)) ms), expected >= 0.1" >&2; return 1; }
+    echo "  primary: lag $got s with the backup stopped (woken after $((elapsed / 1000)) ms)"
+    wait_until 20 "the primary's lag back under 1 s once the backup runs again" lag_at_most 1
+    finish_client lag
+    wait_until 10 "the primary's status: back to the ten idle connections, acknowledged" primary_settled
+    m=$(scrape primary) || { echo "FAIL: no metrics from the primary after streaming" >&2; return 1; }
+    expect "$m" primary "tcpfo_peer_up$peer_b" == 1
+    expect "$m" primary tcpfo_connections_unprotected_total == 0
+    expect "$m" primary "tcpfo_replication_lag_bytes$peer_b" == 0
+    expect "$m" primary "tcpfo_replication_lag_seconds$peer_b" == 0
 
     crash_primary
     wait_takeover 10

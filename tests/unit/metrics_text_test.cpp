@@ -29,6 +29,7 @@ NodeStatus primary_status() {
     p.records_received = 30;
     p.bytes_received = 900;
     p.lag_bytes = 4096;
+    p.lag_us = 12500;
     s.peers.push_back(p);
     s.hooks = {{"events", 207}, {"ring_drops", 0}, {"acks_clamped", 61}};
     s.unprotected_total = 2;
@@ -123,6 +124,8 @@ TEST(MetricsText, APrimaryRoleEpochPeersConnectionsAndHooks) {
     EXPECT_EQ(m.samples.at("tcpfo_replication_received_bytes_total" + peer), "900");
     EXPECT_EQ(m.samples.at("tcpfo_replication_queued_bytes" + peer), "7");
     EXPECT_EQ(m.samples.at("tcpfo_replication_lag_bytes" + peer), "4096");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_replication_lag_seconds" + peer)), 0.0125);
+    EXPECT_EQ(m.types.at("tcpfo_replication_lag_seconds"), "gauge");
     EXPECT_EQ(m.samples.at("tcpfo_connections_protected"), "10");
     EXPECT_EQ(m.samples.at("tcpfo_connections_unprotected_total"), "2");
     EXPECT_EQ(m.samples.at("tcpfo_stable_point_lag_bytes"), "4096");
@@ -155,7 +158,8 @@ TEST(MetricsText, ABackupBeforeAndAfterItsTakeover) {
     EXPECT_EQ(m.samples.at("tcpfo_connections_unprotected"), "1");
     EXPECT_EQ(m.samples.at("tcpfo_connections_rebuilt_total"), "0");
     EXPECT_EQ(m.samples.at("tcpfo_connections_reset_total{reason=\"diverged\"}"), "0");
-    EXPECT_FALSE(m.types.count("tcpfo_replication_lag_bytes"));  // the primary's figure
+    EXPECT_FALSE(m.types.count("tcpfo_replication_lag_bytes"));  // the primary's figures
+    EXPECT_FALSE(m.types.count("tcpfo_replication_lag_seconds"));
     EXPECT_FALSE(m.types.count("tcpfo_takeover_duration_seconds"));
 
     m = parse(render_metrics(backup_after_takeover()));
@@ -189,4 +193,17 @@ TEST(MetricsText, AnEmptyStatusIsStillWellFormed) {
     const Parsed m = parse(render_metrics(NodeStatus{}));
     EXPECT_EQ(m.samples.at("tcpfo_epoch"), "0");
     for (std::string_view role : kRoles) EXPECT_EQ(m.samples.at("tcpfo_role{role=\"" + std::string(role) + "\"}"), "0");
+}
+
+TEST(MetricsText, TheLagInTimeOfEveryPeerOfAPrimary) {
+    NodeStatus s = primary_status();
+    PeerStatus caught_up = s.peers[0];
+    caught_up.address = "192.0.2.12:7100";
+    caught_up.lag_bytes = 0;
+    caught_up.lag_us = 0;
+    s.peers.push_back(caught_up);
+    s.peers[0].lag_us = 1;  // a microsecond
+    const Parsed m = parse(render_metrics(s));
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_replication_lag_seconds{peer=\"192.0.2.11:7100\"}")), 1e-6);
+    EXPECT_EQ(m.samples.at("tcpfo_replication_lag_seconds{peer=\"192.0.2.12:7100\"}"), "0");
 }

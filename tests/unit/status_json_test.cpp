@@ -43,6 +43,7 @@ NodeStatus primary_status(size_t conns) {
     live.since_us = 1700000000500000;
     live.connected_us = 1700000000500000;
     live.queued_bytes = 123;
+    live.lag_us = 37900;
     s.peers.push_back(live);
     PeerStatus down;
     down.address = "192.0.2.12:7100";
@@ -81,6 +82,8 @@ TEST(StatusJson, PrimaryShape) {
     EXPECT_EQ(j["peers"][0]["state"], "live");
     EXPECT_EQ(j["peers"][0]["since_us"], 1700000000500000u);
     EXPECT_EQ(j["peers"][0]["queued_bytes"], 123);
+    EXPECT_EQ(j["peers"][0]["lag_ms"], 37) << "whole milliseconds";
+    EXPECT_FALSE(j["peers"][1].contains("lag_ms")) << "only where the node knows it";
     EXPECT_FALSE(j["peers"][0].contains("retry_in_ms"));
     EXPECT_FALSE(j["peers"][0].contains("last_error"));
     EXPECT_EQ(j["peers"][1]["state"], "connecting");

@@ -55,6 +55,7 @@ Result<UniqueFd> make_oneshot_timer();
 // Fires once after delay_ms (0 disarms); re-arming replaces the previous deadline.
 Result<void> arm_oneshot_timer(int fd, uint64_t delay_ms);
 uint64_t monotonic_ms();
+uint64_t monotonic_us();
 // Wall-clock microseconds since the epoch, the clock of log lines and status reports.
 uint64_t realtime_us();
 

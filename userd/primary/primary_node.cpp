@@ -93,6 +93,7 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
         return undo(r.error());
 
     self->peers_.resize(options.peers.size());
+    self->lag_ = LagAccounting(options.peers.size());
     const uint64_t now_us = realtime_us();
     for (auto& peer : self->peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
@@ -300,6 +301,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         peer.live = true;
         peer.ever_live = true;
         peer.since_us = peer.connected_us = realtime_us();
+        lag_.reset_peer(id);  // a new stream: it is owed nothing yet
         heartbeat_->heard_from(id);
         log_info("peer {}: replication established (epoch {}, after {} failed attempt(s))", peer.link->name(),
                  epoch_, peer.backoff.failures());
@@ -312,7 +314,9 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
     if (auto* stable = std::get_if<StableRecord>(&record)) {
         auto it = conns_by_id_.find(stable->conn_id);
         if (it == conns_by_id_.end()) return;  // closed meanwhile
+        lag_.before_change(*it->second);
         if (it->second->on_stable(id, stable->offset)) stable_dirty_.insert(it->second->key());
+        lag_.after_change(*it->second, monotonic_us());
         return;
     }
     if (auto* refused = std::get_if<ConnRefusedRecord>(&record)) return on_conn_refused(id, *refused);
@@ -337,7 +341,9 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
     const tcpfo_conn_key key = conn.key();
     // That backup will never acknowledge it: it no longer holds the stable point back,
     // and gets no more of its records.
+    lag_.before_change(conn);
     const bool moved = conn.drop_peer(id);
+    lag_.after_change(conn, monotonic_us());
     if (!conn.has_required_peers()) {
         log_warn("{}: refused by backup {} ({}); unprotected", label(key),
                  peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
@@ -360,6 +366,7 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
         peer.since_us = realtime_us();
         peer.last_error = why;
         if (app_log_) app_log_->drop_peer(id);
+        lag_.reset_peer(id);  // nothing is forwarded to it any more
         return;
     }
     // A stream that never became live held no connection: only an attempt failed.
@@ -373,10 +380,16 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     // The lost peer no longer holds stable points back. A connection with no backup
     // left is no longer protected: forgetting it lifts its clamp.
     std::vector<tcpfo_conn_key> orphaned;
+    const uint64_t now_us = monotonic_us();
     for (auto& [key, conn] : conns_) {
+        // Dropping the peer can move the stable point, and with it what the others
+        // are counted to hold.
+        lag_.before_change(*conn);
         if (conn->drop_peer(id)) stable_dirty_.insert(key);
+        lag_.after_change(*conn, now_us);
         if (!conn->has_required_peers()) orphaned.push_back(key);
     }
+    lag_.reset_peer(id);
     for (const auto& key : orphaned) {
         log_warn("{}: no backup holds it any more; unprotected", label(key));
         note_unprotected(key, "no backup holds it any more");
@@ -505,6 +518,7 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
             // (else a takeover would rebuild it), and the hooks' entry, already the new
             // connection's, must stay.
             send_to_required(*old->second, CloseRecord{old->second->id(), CloseReason::finished});
+            lag_.forget(*old->second);
             conns_by_id_.erase(old->second->id());
             conns_.erase(old);
             stable_dirty_.erase(ev.key);
@@ -519,7 +533,9 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
     auto it = conns_.find(ev.key);
     if (it == conns_.end()) return;
     ConnReplicator& conn = *it->second;
+    lag_.before_change(conn);
     conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
+    lag_.after_change(conn, monotonic_us());
     if (conn.reset()) forget_conn(ev.key);
     else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
@@ -532,6 +548,7 @@ std::string PrimaryNode::label(const ConnKey& key) const {
 void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
     auto it = conns_.find(key);
     if (it == conns_.end()) return;
+    lag_.forget(*it->second);
     conns_by_id_.erase(it->second->id());
     conns_.erase(it);
     hooks_->forget(key);

@@ -15,6 +15,7 @@
 #include "userd/protocol/conn_key.h"
 #include "userd/primary/app_log_relay.h"
 #include "userd/primary/conn_replicator.h"
+#include "userd/primary/lag_accounting.h"
 #include "userd/status/control_server.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
@@ -114,6 +115,8 @@ private:
     UniqueFd tick_timer_;
     UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;
+    // Each peer's lag in time (status, metrics), fed as the connections change.
+    LagAccounting lag_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
     // Once a second, connections whose handshake has not completed for 10 s are

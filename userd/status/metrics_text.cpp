@@ -105,6 +105,14 @@ void peers(Exposition& e, const NodeStatus& s) {
              "Client bytes forwarded to this peer that it has not acknowledged yet (primary).");
     for (const PeerStatus& p : s.peers)
         if (p.lag_bytes) e.sample("tcpfo_replication_lag_bytes", label("peer", p.address), *p.lag_bytes);
+    bool any_lag_time = false;
+    for (const PeerStatus& p : s.peers) any_lag_time = any_lag_time || p.lag_us.has_value();
+    if (!any_lag_time) return;
+    e.family("tcpfo_replication_lag_seconds", "gauge",
+             "How long the oldest client byte forwarded to this peer, and not yet acknowledged (held) by it, has "
+             "waited; 0 when the peer holds every byte forwarded to it (primary).");
+    for (const PeerStatus& p : s.peers)
+        if (p.lag_us) e.sample("tcpfo_replication_lag_seconds", label("peer", p.address), double(*p.lag_us) / 1e6);
 }
 
 void connections(Exposition& e, const NodeStatus& s) {

@@ -34,6 +34,9 @@ struct PeerStatus {
     // Primary: client bytes forwarded to this peer that it has not acknowledged yet,
     // over the connections it holds.
     std::optional<uint64_t> lag_bytes;
+    // Primary: how long the oldest of those bytes has waited (microseconds); 0 when
+    // the peer holds every byte forwarded to it (userd/primary/replication_lag.h).
+    std::optional<uint64_t> lag_us;
 };
 
 struct ConnStatus {

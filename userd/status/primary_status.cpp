@@ -45,6 +45,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
     }
     s.epoch = epoch_;
     const uint64_t now = monotonic_ms();
+    const uint64_t now_us = monotonic_us();
     for (size_t i = 0; i < peers_.size(); ++i) {
         const Peer& p = peers_[i];
         PeerStatus ps;
@@ -67,6 +68,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
             lag += forwarded_offset(*conn) - std::min(held, forwarded_offset(*conn));
         }
         ps.lag_bytes = lag;
+        ps.lag_us = lag_.peer(PeerId{uint16_t(i)}).lag_us(now_us);
         if (!p.live) {
             ps.failed_attempts = p.backoff.failures();
             ps.retry_interval_ms = p.backoff.peek_ms();

@@ -23,6 +23,7 @@ Json peer_json(const PeerStatus& p) {
     if (p.since_us) j["since_us"] = p.since_us;
     if (p.connected_us) j["connected_us"] = p.connected_us;
     j["queued_bytes"] = p.queued_bytes;
+    if (p.lag_us) j["lag_ms"] = *p.lag_us / 1000;
     if (p.failed_attempts) j["failed_attempts"] = *p.failed_attempts;
     if (p.retry_in_ms) j["retry_in_ms"] = *p.retry_in_ms;
     if (p.retry_interval_ms) j["retry_interval_ms"] = *p.retry_interval_ms;
