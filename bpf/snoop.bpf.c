@@ -22,6 +22,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #include "tcpfo_events.h"
 #include "snoop.h"
@@ -44,6 +45,11 @@ volatile __u32 takeover_mode = 0;
  * too, and a SYN-ACK would open a connection no backup will ever hear of.
  */
 volatile __u32 frozen = 0;
+/*
+ * The inode of the network namespace the hooks watch (set by the loader): tcp_close
+ * runs for every socket of the host, and another namespace may use the same VIP.
+ */
+const volatile __u32 netns_ino = 0;
 
 static __always_inline void fill_event(struct tcpfo_event *ev, __u8 type, __u8 flags,
 				       const struct tcpfo_segment *seg)
@@ -592,6 +598,76 @@ int tcpfo_egress(struct __sk_buff *skb)
 			emit_out_digest(skb, &seg);
 	}
 	return verdict;
+}
+
+/* include/linux/sched.h and include/net/tcp_states.h: not in BTF. */
+#define TCPFO_PF_EXITING 0x00000004
+#define TCPFO_TCP_ESTABLISHED 1
+#define TCPFO_TCP_FIN_WAIT1 4
+#define TCPFO_TCP_CLOSE 7
+#define TCPFO_TCP_CLOSE_WAIT 8
+#define TCPFO_TCP_LAST_ACK 9
+
+/*
+ * The service died (DESIGN.md invariant 2: an application's crash must not close its
+ * connections toward the clients). When a process exits, killed or crashed, the kernel
+ * closes its sockets from do_exit(), and tcp_close() sends a FIN, or a RST if unread
+ * input remains, at once or later from a timer. tcp_close() first moves the socket to
+ * FIN_WAIT1, LAST_ACK or CLOSE, which fires this tracepoint in the exiting task, before
+ * any of that goes out: the first protected socket closed that way freezes the egress
+ * (every later segment from VIP:PORT is dropped, whatever context sends it) and tells
+ * failoverd, which hands the connections over. A close() by a live process is not an
+ * exit: PF_EXITING is set by do_exit() alone. A raw tracepoint: attached by name, it
+ * needs no tracefs (`ip netns exec` hides it), and the development host refuses to
+ * load fentry programs.
+ */
+SEC("raw_tracepoint/inet_sock_set_state")
+int tcpfo_sock_state(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* TP_PROTO(const struct sock *sk, const int oldstate, const int newstate) */
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	int oldstate = (int)ctx->args[1];
+	int newstate = (int)ctx->args[2];
+
+	if (oldstate != TCPFO_TCP_ESTABLISHED && oldstate != TCPFO_TCP_CLOSE_WAIT)
+		return 0;
+	if (newstate != TCPFO_TCP_FIN_WAIT1 && newstate != TCPFO_TCP_LAST_ACK && newstate != TCPFO_TCP_CLOSE)
+		return 0;
+	/* The source port from inet_sport, not skc_num: a move to CLOSE (a close with
+	 * unread input, answered with a RST) releases the port first, zeroing skc_num. */
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET ||
+	    BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ((const struct inet_sock *)sk, inet_sport) != vip_port ||
+	    BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr) != vip_addr)
+		return 0;
+
+	struct tcpfo_conn_key key = {
+		.client_addr = BPF_CORE_READ(sk, __sk_common.skc_daddr),
+		.vip_addr = vip_addr,
+		.client_port = BPF_CORE_READ(sk, __sk_common.skc_dport),
+		.vip_port = vip_port,
+	};
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (!(BPF_CORE_READ(task, flags) & TCPFO_PF_EXITING))
+		return 0;
+	if (netns_ino && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_ino)
+		return 0;
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	stat_inc(TCPFO_STAT_SERVICE_DIED);
+	if (frozen)
+		return 0;
+	frozen = 1;
+
+	/* On the stack, not in the CPU's record buffer: a tc hook in a softirq may
+	 * interrupt this program on its CPU and use that buffer. */
+	struct tcpfo_event ev;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = TCPFO_EV_SERVICE_DIED;
+	ev.key = key;
+	ev.ktime_ns = bpf_ktime_get_ns();
+	output_event_flags(&ev, sizeof(ev), BPF_RB_FORCE_WAKEUP);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -9,6 +9,7 @@
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define IPPROTO_TCP 6
+#define AF_INET 2
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 

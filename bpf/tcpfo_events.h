@@ -65,6 +65,13 @@ enum tcpfo_event_type {
 	 * tell whether their replica wrote the same bytes.
 	 */
 	TCPFO_EV_OUT_DIGEST = 7,
+	/*
+	 * A task that was exiting (killed or crashed, not a close() of a live process)
+	 * closed the socket of this protected connection: the service died. The egress is
+	 * frozen from then on (nothing of the dying sockets, no FIN, no RST, reaches a
+	 * client) and failoverd hands the connections over. Sent once.
+	 */
+	TCPFO_EV_SERVICE_DIED = 8,
 };
 
 #define TCPFO_EVF_FROM_SERVER 0x1 /* the segment went client <- server */

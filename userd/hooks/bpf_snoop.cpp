@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdarg>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <bpf/bpf.h>
@@ -72,6 +73,10 @@ Result<std::unique_ptr<BpfSnoop>> BpfSnoop::open_and_load(const SnoopConfig& con
     if (!snoop->skel_) return sys_fail(errno, "can't open BPF object snoop");
     snoop->skel_->rodata->vip_addr = config.vip_addr;
     snoop->skel_->rodata->vip_port = htons(config.vip_port);
+    // The namespace of the device (the caller's, as attach_to assumes): the service's
+    // death is watched at tcp_close(), which runs for every namespace of the host.
+    if (struct stat ns{}; stat("/proc/thread-self/ns/net", &ns) == 0)
+        snoop->skel_->rodata->netns_ino = uint32_t(ns.st_ino);
 
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) return sys_fail(-cpus, "can't count possible CPUs");
@@ -125,6 +130,14 @@ Result<void> BpfSnoop::attach_to(const std::string& dev) {
     if (err = bpf_tc_attach(&hook, &egress); err)
         return sys_fail(-err, "can't attach tc egress on {}", dev);
     egress_attached_ = true;
+
+    // The service's death (tcpfo_sock_state): without it a crash of the service resets
+    // its connections, as without tcpfo; everything else works, so a kernel that
+    // cannot attach it gets a warning, not a refusal.
+    service_death_link_ = bpf_program__attach(skel_->progs.tcpfo_sock_state);
+    if (!service_death_link_)
+        log_warn("can't attach raw tracepoint inet_sock_set_state ({}): a crash of the service will reset its connections",
+                 strerror(errno));
     return {};
 }
 
@@ -138,6 +151,7 @@ bool same_netns(int a_fd, int b_fd) {
 }  // namespace
 
 void BpfSnoop::detach() {
+    if (service_death_link_) bpf_link__destroy(std::exchange(service_death_link_, nullptr));
     if (netns_fd_ < 0) return;
     int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     bool switched = false;
@@ -363,6 +377,7 @@ HookStats BpfSnoop::stats() const {
     s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
+    s.service_died = totals[TCPFO_STAT_SERVICE_DIED];
     return s;
 }
 

@@ -20,6 +20,7 @@
 
 struct snoop_bpf;
 struct ring_buffer;
+struct bpf_link;
 
 namespace tcpfo {
 
@@ -75,6 +76,7 @@ private:
     bool created_clsact_ = false;
     bool ingress_attached_ = false;
     bool egress_attached_ = false;
+    bpf_link* service_death_link_ = nullptr;  // raw tracepoint inet_sock_set_state (snoop.bpf.c)
     const EventHandler* handler_ = nullptr;  // set only during drain()
     size_t malformed_records_ = 0;
 };

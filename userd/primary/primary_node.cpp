@@ -146,6 +146,30 @@ void PrimaryNode::shut_down() {
     }
 }
 
+void PrimaryNode::on_service_died() {
+    service_death_handled_ = true;
+    // The hooks froze the egress when the first protected socket closed in the exiting
+    // service (bpf/snoop.bpf.c, tcpfo_tcp_close): no FIN or RST of its connections has
+    // reached a client. The backup's replica still serves them: hand them over.
+    log_error("primary: the service died ({} closed by an exiting process); its connections are held silent",
+              label(*service_died_));
+    auto target = handover_target(std::nullopt);
+    if (!target) {
+        hooks_->set_frozen(false);
+        log_error("primary: can't hand the dead service's connections over ({}): they close as the kernel closes "
+                  "them", target.error().message);
+        return;
+    }
+    auto to = hand_over_to(*target);
+    if (!to) {
+        hooks_->set_frozen(false);
+        log_error("primary: can't hand the dead service's connections over ({}): they close as the kernel closes "
+                  "them", to.error().message);
+        return;
+    }
+    notify_status(fmt::format("handed over to {}: the service died", *to));
+}
+
 Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& node) const {
     if (handed_over_to_) return fail("no ready backup: this node has handed over to {} already", *handed_over_to_);
     auto live = [&](const Peer& p) { return p.live && p.link && !p.link->closed(); };
@@ -496,6 +520,12 @@ void PrimaryNode::send_to_required(const ConnReplicator& conn, const Record& rec
 }
 
 void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t> payload) {
+    if (ev.type == TCPFO_EV_SERVICE_DIED) {
+        // Handled once the drain is over (after_events): a handover drains the ring
+        // itself.
+        if (!service_died_) service_died_ = ev.key;
+        return;
+    }
     if (ev.type == TCPFO_EV_CONN_OPEN) {
         required_now_.assign(peers_.size(), false);
         bool any = false;
@@ -590,6 +620,7 @@ void PrimaryNode::flush_stable_points() {
 
 void PrimaryNode::after_events() {
     heartbeat_->main_loop_alive();
+    if (service_died_ && !service_death_handled_) on_service_died();
     flush_stable_points();
     for (auto& peer : peers_)
         if (peer.live && peer.link) peer.link->flush();

@@ -102,6 +102,9 @@ private:
     // handover() once its target is known (SIGTERM finds it first, to tell "no backup"
     // from a failed handover).
     Result<std::string> hand_over_to(PeerId target);
+    // The hooks saw the service's process exit with protected connections open
+    // (TCPFO_EV_SERVICE_DIED): hand them over, or, with no ready backup, let them close.
+    void on_service_died();
 
     EventLoop& loop_;
     Options options_;
@@ -138,6 +141,8 @@ private:
     int app_log_pid_ = 0;
     // Set by handover(): the egress is frozen, the VIP gone, HANDOVER sent to this peer.
     std::optional<std::string> handed_over_to_;
+    std::optional<tcpfo_conn_key> service_died_;  // the first connection the service's exit closed
+    bool service_death_handled_ = false;
     uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
 };
 
