@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# check_package.sh BUILD_DIR: `cpack -G DEB` makes the package, and what it holds
-# works from where it is unpacked: every file in place, the example config passes the
-# packaged failoverd's --config-test, the packaged tcpfo-run finds its library beside
+# check_package.sh BUILD_DIR: `cpack -G DEB` makes the packages, and what the main one
+# (tcpfo_*_amd64.deb; tcpfo-dkms is check_dkms.sh's) holds works from where it is
+# unpacked: every file in place, the example config passes the packaged failoverd's
+# --config-test, the packaged tcpfo-run finds its library beside
 # its own install directory (not the build's), and each man page renders.
 set -euo pipefail
 build=$1

@@ -164,6 +164,7 @@ scenario() {
     mkdir -p "$out"
     (cd "$out" && cpack -G DEB --config "$TCPFO_BUILD_DIR/CPackConfig.cmake" >cpack.log 2>&1) ||
         { echo "FAIL: cpack: $(tail -5 "$out/cpack.log")" >&2; return 1; }
+    # The main package only: cpack also makes tcpfo-dkms_*_all.deb (the module's source).
     deb=$(ls "$out"/tcpfo_*_amd64.deb)
     tarball=$(cached_root_tarball "$deb")
     prepare_node primary 1 "$tarball" "$deb"

@@ -11,6 +11,8 @@ packages=(
   redis-server redis-tools libjemalloc2
   scdoc man-db groff-base bsdextrautils systemd
   systemd-container mmdebstrap
+  # ctest package_dkms: `dkms build` of the module source packaged in tcpfo-dkms
+  dkms
 )
 # Parts add their own lists (the QEMU harness needs qemu and a guest kernel).
 here=$(cd "$(dirname "$0")" && pwd)
