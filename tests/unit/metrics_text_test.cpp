@@ -190,3 +190,21 @@ TEST(MetricsText, AnEmptyStatusIsStillWellFormed) {
     EXPECT_EQ(m.samples.at("tcpfo_epoch"), "0");
     for (std::string_view role : kRoles) EXPECT_EQ(m.samples.at("tcpfo_role{role=\"" + std::string(role) + "\"}"), "0");
 }
+
+TEST(MetricsText, HealthChecksOnlyWhenConfigured) {
+    EXPECT_FALSE(parse(render_metrics(primary_status())).types.count("tcpfo_health_check_up"));
+    NodeStatus s = primary_status();
+    HealthStatus h;
+    h.checks.push_back({"web", "http", "127.0.0.1:8080", "down", "failure", "HTTP 503", 1.5, 0, 0, 9, 4, 1});
+    h.checks.push_back({"ssh", "banner", "127.0.0.1:22", "up", "success", "", 0.25, 0, 0, 9, 0, 0});
+    h.eligible = false;
+    h.reason = "check web: HTTP 503";
+    s.health = h;
+    const Parsed m = parse(render_metrics(s));
+    EXPECT_EQ(m.samples.at("tcpfo_health_eligible"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_up{check=\"web\"}"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_up{check=\"ssh\"}"), "1");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_health_check_latency_seconds{check=\"web\"}")), 0.0015);
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_failures_total{check=\"web\"}"), "4");
+    EXPECT_EQ(m.types.at("tcpfo_health_check_up"), "gauge");
+}

@@ -186,11 +186,13 @@ Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& no
         if (live(p) && p.eligible) return PeerId{uint16_t(i)};
     }
     if (node) return fail("no ready backup: '{}' is not a backup of this node", *node);
-    size_t ineligible = 0;
-    for (const Peer& p : peers_) ineligible += live(p) && !p.eligible;
-    if (ineligible != 0)
-        return fail("no ready backup: {} of this node's {} backup(s) live but not eligible (their own health checks "
-                    "fail)", ineligible, peers_.size());
+    // Live backups that said they are not eligible: each named, with its reason.
+    std::string ineligible;
+    for (const Peer& p : peers_)
+        if (live(p) && !p.eligible)
+            ineligible += fmt::format("{}{} is not eligible ({})", ineligible.empty() ? "" : "; ", to_string(p.address),
+                                      p.ineligible_reason);
+    if (!ineligible.empty()) return fail("no ready backup: {}", ineligible);
     return fail("no ready backup: none of this node's {} backup(s) has a live replication stream", peers_.size());
 }
 
