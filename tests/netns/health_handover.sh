@@ -202,4 +202,8 @@ backup_fails() {
         { echo "FAIL: the backup's takeover does not say it was declined first" >&2; return 1; }
 }
 
-run_scenario health_handover
+if [ "${TCPFO_HEALTH_FAILING:-primary}" = backup ]; then
+    run_scenario health_ineligible_backup
+else
+    run_scenario health_handover
+fi
