@@ -312,3 +312,62 @@ TEST(HealthMonitor, GoesDownOnceAfterFallFailuresAndSaysWhy) {
     EXPECT_GE(status.checks[0].runs, 10u);
     EXPECT_FALSE(status.eligible);
 }
+
+TEST(HealthMonitor, AnHttpServiceThatAnswers503GoesDownThenUpAgainOncePerChange) {
+    auto loop = EventLoop::create();
+    ASSERT_TRUE(loop);
+    std::atomic<int> status{200};
+    LocalServer server([&] { return http_answer(status, "ok\n"); }, true);
+    CheckSpec spec = spec_for(CheckKind::http, server.address());
+    spec.name = "web";
+    spec.interval_ms = 20;
+    spec.fall = 3;
+    spec.rise = 2;
+    std::vector<std::pair<bool, std::string>> changes;
+    auto monitor = HealthMonitor::start(**loop, {spec}, [&](const HealthMonitor::Change& c) {
+        changes.emplace_back(c.up, c.reason);
+    });
+    ASSERT_TRUE(monitor) << monitor.error().message;
+    auto turn_until = [&](auto done) {
+        const uint64_t deadline = monotonic_ms() + 3000;
+        while (!done() && monotonic_ms() < deadline) (void)(*loop)->run_once(10);
+    };
+    turn_until([&] { return (*monitor)->status().checks[0].runs >= 3; });
+    EXPECT_TRUE(changes.empty()) << "up from the start: successes change nothing";
+    EXPECT_EQ((*monitor)->status().checks[0].last_result, "success");
+    status = 503;
+    turn_until([&] { return !changes.empty(); });
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0], (std::pair<bool, std::string>{false, "HTTP 503"}));
+    const uint64_t runs_at_down = (*monitor)->status().checks[0].runs;
+    turn_until([&] { return (*monitor)->status().checks[0].runs >= runs_at_down + 3; });
+    EXPECT_EQ(changes.size(), 1u) << "edge-triggered: more failures say nothing";
+    status = 200;
+    turn_until([&] { return changes.size() >= 2; });
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_TRUE(changes[1].first);
+    EXPECT_TRUE((*monitor)->healthy());
+    EXPECT_EQ((*monitor)->status().checks[0].reason, "");
+}
+
+TEST(HealthMonitor, InitFailStartsNotHealthyUntilRiseSuccesses) {
+    auto loop = EventLoop::create();
+    ASSERT_TRUE(loop);
+    LocalServer server([] { return std::string(); }, false);
+    CheckSpec spec = spec_for(CheckKind::tcp, server.address());
+    spec.name = "own";
+    spec.interval_ms = 20;
+    spec.init_fail = true;
+    spec.rise = 2;
+    int ups = 0;
+    auto monitor = HealthMonitor::start(**loop, {spec}, [&](const HealthMonitor::Change& c) { ups += c.up; });
+    ASSERT_TRUE(monitor);
+    EXPECT_FALSE((*monitor)->healthy());
+    EXPECT_EQ((*monitor)->unhealthy_reason(), "check own: not passed yet (init_fail)");
+    EXPECT_EQ((*monitor)->status().checks[0].last_result, "none");
+    const uint64_t deadline = monotonic_ms() + 3000;
+    while (ups == 0 && monotonic_ms() < deadline) (void)(*loop)->run_once(10);
+    EXPECT_EQ(ups, 1);
+    EXPECT_TRUE((*monitor)->healthy());
+    EXPECT_EQ((*monitor)->status().checks[0].runs, 2u);
+}

@@ -281,12 +281,14 @@ void PrimaryNode::hand_over_for_health(const std::string& why) {
 
 void PrimaryNode::on_peer_health(PeerId id, const HealthRecord& health) {
     Peer& peer = peers_[id.index()];
-    const bool changed = !peer.health_heard || peer.eligible != health.eligible;
+    // Eligible is what a backup is taken to be until it says otherwise: its first
+    // HEALTH (sent after every hello, checks or not) is news only when it says no.
+    const bool changed = peer.eligible != health.eligible;
     peer.health_heard = true;
     peer.eligible = health.eligible;
     peer.ineligible_reason = health.eligible ? "" : health.reason;
     if (changed) {
-        if (health.eligible) log_info("peer {}: eligible (its health checks pass)", peer.link->name());
+        if (health.eligible) log_info("peer {}: eligible again (its health checks pass)", peer.link->name());
         else log_warn("peer {}: not eligible to take over ({})", peer.link->name(), health.reason);
     }
     // This node's service is down and was waiting for a backup to take it.
