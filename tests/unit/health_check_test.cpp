@@ -245,6 +245,21 @@ TEST(ScriptCheck, ExitStatusDecides) {
     EXPECT_FALSE(probe_once(spec).ok);
 }
 
+TEST(ScriptCheck, TheKillReachesWhatTheScriptStarted) {
+    CheckSpec spec;
+    spec.name = "slow-shell";
+    spec.kind = CheckKind::script;
+    spec.receive_timeout_ms = 100;
+    const std::string marker = fmt::format("/tmp/tcpfo_script_child_{}", getpid());
+    ::unlink(marker.c_str());
+    // The shell waits for a child that would leave a mark after 300 ms.
+    spec.argv = {"/bin/sh", "-c", "(sleep 0.3; touch " + marker + ") & wait"};
+    EXPECT_EQ(probe_once(spec).reason, "timeout after 100 ms");
+    ::usleep(500000);
+    EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the script's child outlived the kill";
+    ::unlink(marker.c_str());
+}
+
 TEST(ScriptCheck, KilledAtItsTimeout) {
     CheckSpec spec;
     spec.name = "slow";

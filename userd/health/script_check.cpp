@@ -27,7 +27,7 @@ public:
         release();
         if (pid_ > 0) {
             // Cancelled while running (the node stops): killed and reaped, not left behind.
-            ::kill(pid_, SIGKILL);
+            ::kill(-pid_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
         }
     }
@@ -49,7 +49,10 @@ public:
         sigset_t none;
         sigemptyset(&none);
         posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        // A process group of its own: the kill at the timeout reaches what a shell
+        // script started too (a `curl` it waits for), not the script alone.
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
         pid_t pid = 0;
         const int err = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
@@ -92,7 +95,7 @@ private:
         if (pid_ <= 0) return;
         // The verdict waits for the reaping (on_exit), so no zombie is left.
         timed_out_ = true;
-        ::kill(pid_, SIGKILL);
+        ::kill(-pid_, SIGKILL);
     }
 
     void finish(ProbeOutcome outcome) {
