@@ -127,9 +127,12 @@ bool HealthMonitor::healthy() const {
 std::string HealthMonitor::unhealthy_reason() const {
     for (const auto& c : checks_)
         if (!c->state.up())
+            // The latest failure says most (a 503 that became a refused connect); while
+            // rising, the one that took it down; before any, init_fail.
             return fmt::format("check {}: {}", c->spec.name,
-                               c->down_reason.empty() ? (c->ran ? c->last.reason : "not passed yet (init_fail)")
-                                                      : c->down_reason);
+                               c->ran && !c->last.ok      ? c->last.reason
+                               : !c->down_reason.empty() ? c->down_reason
+                                                         : std::string("not passed yet (init_fail)"));
     return "";
 }
 
