@@ -19,6 +19,11 @@
 # the primary crashes hard, and the backup does NOT take over (it logs why). Once its
 # service answers 200 again it is eligible, the primary is still dead, and it takes
 # over then: the stream resumes, every byte verified.
+# TCPFO_HEALTH_FAILING=both (health_no_eligible_backup.sh): the backup's service answers
+# 503 from the start, then at 32 MiB the primary's does too: with no eligible backup
+# the primary logs it and keeps serving (the stream goes on through it); once the
+# backup's service answers 200 again, the backup says it is eligible and the primary
+# hands over to it then; every byte verified.
 # TCPFO_REPEAT=N runs it N times in a row.
 . "$(dirname "$0")/lib.sh"
 require_failoverd
@@ -103,7 +108,7 @@ scenario() {
     verdict=$("$failoverd" --config-test "$work/backup.toml")
     echo "  $verdict"
     [[ $verdict == *"starts as backup, 1 health check(s))" ]] || { echo "FAIL: --config-test said '$verdict'" >&2; return 1; }
-    [ "${TCPFO_HEALTH_FAILING:-primary}" != backup ] || : >"$work/backup.down"
+    [ "${TCPFO_HEALTH_FAILING:-primary}" = primary ] || : >"$work/backup.down"
     start_services
     start_health_service primary
     start_health_service backup
@@ -113,11 +118,11 @@ scenario() {
     fifo_reader backup
     start_failoverd
     wait_until 10 "the primary's check up with a result" field_is primary '.health.checks[0].last_result' success
-    if [ "${TCPFO_HEALTH_FAILING:-primary}" = backup ]; then
-        backup_fails
-    else
-        primary_fails
-    fi
+    case ${TCPFO_HEALTH_FAILING:-primary} in
+        backup) backup_fails ;;
+        both) both_fail ;;
+        *) primary_fails ;;
+    esac
 }
 
 # The primary's service answers 503 halfway through the stream: it hands over.
@@ -161,6 +166,42 @@ primary_fails() {
         { echo "FAIL: the backup's FIFO did not say MASTER" >&2; return 1; }
 }
 
+# Both services fail: the primary keeps serving until its backup is eligible again,
+# then hands over.
+both_fail() {
+    wait_until 10 "the primary to hear its backup is not eligible" field_is primary '.peers[0].eligible' false
+    c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --rate 40 \
+        --progress-file "$work/stream.progress" --timeout-s 90 --crash-file "$work/crash.time" --label stream
+    wait_until 60 "16 MiB echoed" progress_at_least "$work/stream.progress" verified $((16 << 20))
+    echo "=== the primary's service answers 503 too"
+    say primary ": > primary.down"
+    : >"$work/primary.down"
+    wait_until 10 "the primary to say it keeps serving" log_has failoverd-primary "still serving"
+    grep 'failed its health check' "$work/failoverd-primary.log" | sed 's/^/  /'
+    grep -q "failed its health check (check web: HTTP 503); no ready backup: $backup_ip:$replication_port is not eligible (check web: HTTP 503); still serving" \
+        "$work/failoverd-primary.log" || { echo "FAIL: the primary's line does not say why it keeps serving" >&2; return 1; }
+    # Still the primary, and the stream goes on through it.
+    wait_until 60 "32 MiB echoed (through the primary whose check is down)" \
+        progress_at_least "$work/stream.progress" verified $((32 << 20))
+    local st
+    st=$(node_status primary)
+    jq -e '.role == "primary" and .health.eligible == false' <<<"$st" >/dev/null ||
+        { echo "FAIL: the primary without an eligible backup: $(jq -c '{role, health}' <<<"$st")" >&2; return 1; }
+    echo "=== the backup's service answers 200 again"
+    snapshot_progress
+    crash_began_us=${EPOCHREALTIME/./}
+    crash_ns=${crash_began_us}000
+    echo "$crash_ns" >"$work/crash.time"
+    say backup "rm backup.down"
+    rm "$work/backup.down"
+    wait_takeover 1
+    finish_client stream
+    grep -q "handing over to $backup_ip" "$work/failoverd-primary.log" ||
+        { echo "FAIL: the primary did not hand over once its backup was eligible" >&2; return 1; }
+    grep 'handing over to\|eligible again' "$work/failoverd-primary.log" | sed 's/^/  /'
+    [ "$(status_field primary .role)" = handed-over ] || { echo "FAIL: the old primary is not handed-over" >&2; return 1; }
+}
+
 # The backup's service answers 503 from the start: it is not eligible, and does not
 # take over the primary's crash until its service is healthy again.
 backup_fails() {
@@ -202,8 +243,8 @@ backup_fails() {
         { echo "FAIL: the backup's takeover does not say it was declined first" >&2; return 1; }
 }
 
-if [ "${TCPFO_HEALTH_FAILING:-primary}" = backup ]; then
-    run_scenario health_ineligible_backup
-else
-    run_scenario health_handover
-fi
+case ${TCPFO_HEALTH_FAILING:-primary} in
+    backup) run_scenario health_ineligible_backup ;;
+    both) run_scenario health_no_eligible_backup ;;
+    *) run_scenario health_handover ;;
+esac
