@@ -274,3 +274,109 @@ TEST(ConfigFile, MetricsKeyAndItsErrors) {
     EXPECT_EQ(to_string(*merge_settings(*s, flags).metrics), "0.0.0.0:9200");
     EXPECT_EQ(to_string(*merge_settings(*s, Settings{}).metrics), "127.0.0.1:9100");
 }
+
+TEST(ConfigFile, HealthChecksAndNotify) {
+    constexpr std::string_view text = R"(notify = "/etc/tcpfo/notify.sh"
+notify_fifo = "/run/tcpfo/notify.fifo"
+[[check]]
+name = "web"
+type = "http"
+target = "127.0.0.1:8080"
+path = "/health"
+status = 204
+body_contains = "ok"
+interval_ms = 500
+connect_timeout_ms = 200
+receive_timeout_ms = 300
+fall = 2
+rise = 4
+init_fail = true
+[[check]]
+name = "ssh"
+type = "banner"
+target = "127.0.0.1:22"
+banner = "^SSH-2\\.0-"
+[[check]]
+name = "own"
+type = "tcp"
+[[check]]
+name = "script"
+type = "script"
+script = "/usr/local/bin/check-db --quick"
+timeout_ms = 2000
+)";
+    auto s = parse_config_text(text, "h.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(*s->notify, "/etc/tcpfo/notify.sh");
+    EXPECT_EQ(*s->notify_fifo, "/run/tcpfo/notify.fifo");
+    ASSERT_EQ(s->checks.size(), 4u);
+    const CheckSpec& web = s->checks[0];
+    EXPECT_EQ(web.name, "web");
+    EXPECT_EQ(web.kind, CheckKind::http);
+    EXPECT_EQ(to_string(*web.target), "127.0.0.1:8080");
+    EXPECT_EQ(web.path, "/health");
+    EXPECT_EQ(web.expect_status, 204);
+    EXPECT_EQ(web.body_contains, "ok");
+    EXPECT_EQ(web.interval_ms, 500);
+    EXPECT_EQ(web.connect_timeout_ms, 200);
+    EXPECT_EQ(web.receive_timeout_ms, 300);
+    EXPECT_EQ(web.fall, 2);
+    EXPECT_EQ(web.rise, 4);
+    EXPECT_TRUE(web.init_fail);
+    EXPECT_EQ(s->checks[1].banner, "^SSH-2\\.0-");
+    EXPECT_FALSE(s->checks[2].target.has_value());  // the node's port, once it is known
+    EXPECT_EQ(s->checks[3].argv, (std::vector<std::string>{"/usr/local/bin/check-db", "--quick"}));
+    EXPECT_EQ(s->checks[3].receive_timeout_ms, 2000);
+}
+
+TEST(ConfigFile, HealthCheckErrorsAreOneLineNamingTheKey) {
+    struct Case {
+        std::string table;
+        std::string expected;
+    };
+    const Case cases[] = {
+        {"name = \"w\"\ntype = \"ftp\"", "c.toml:3: check.type: 'ftp' is not one of tcp, http, banner, script"},
+        {"name = \"w\"", "c.toml:1: check: a [[check]] table needs a type (tcp, http, banner, script)"},
+        {"type = \"tcp\"", "c.toml:1: check: a [[check]] table needs a name"},
+        {"name = \"w\"\ntype = \"tcp\"\ninterval_ms = 5", "c.toml:4: check.interval_ms: 5 is not a number from 10 to 3600000"},
+        {"name = \"w\"\ntype = \"tcp\"\nfall = 0", "c.toml:4: check.fall: 0 is not a number from 1 to 100"},
+        {"name = \"w\"\ntype = \"tcp\"\nrise = \"2\"", "c.toml:4: check.rise: a string where an integer belongs"},
+        {"name = \"w\"\ntype = \"tcp\"\npath = \"/\"", "c.toml:4: check.path: only for type = \"http\""},
+        {"name = \"w\"\ntype = \"http\"\nstatus = 999", "c.toml:4: check.status: 999 is not a number from 100 to 599"},
+        {"name = \"w\"\ntype = \"http\"\nbody_sha256 = \"abc\"", "c.toml:4: check.body_sha256: 'abc' is not 64 hex digits (a SHA-256)"},
+        {"name = \"w\"\ntype = \"http\"\ntarget = \"localhost\"", "c.toml:4: check.target: "},
+        {"name = \"w\"\ntype = \"banner\"\nbanner = \"(\"", "c.toml:4: check.banner: '(' is not a regular expression"},
+        {"name = \"w\"\ntype = \"banner\"", "c.toml:1: check: check w: a banner check needs banner = \"REGEX\""},
+        {"name = \"w\"\ntype = \"script\"\nscript = \"check.sh\"", "c.toml:4: check.script: 'check.sh' does not start with an absolute path"},
+        {"name = \"w\"\ntype = \"tcp\"\ncolour = 1", "c.toml:4: check.colour: unknown key"},
+        {"name = \"w x\"\ntype = \"tcp\"", "c.toml:2: check.name: 'w x' is not a name (no spaces or quotes)"},
+    };
+    for (const Case& c : cases) {
+        const std::string text = "[[check]]\n" + c.table + "\n";
+        auto r = parse_config_text(text, "c.toml");
+        ASSERT_FALSE(r.has_value()) << c.table;
+        EXPECT_TRUE(r.error().message.starts_with(c.expected)) << c.table << " -> " << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+    }
+    auto twice = parse_config_text("[[check]]\nname = \"w\"\ntype = \"tcp\"\n[[check]]\nname = \"w\"\ntype = \"tcp\"\n", "c.toml");
+    ASSERT_FALSE(twice);
+    EXPECT_EQ(twice.error().message, "c.toml:4: check: a second check named 'w'");
+    auto relative = parse_config_text("notify = \"notify.sh\"\n", "c.toml");
+    ASSERT_FALSE(relative);
+    EXPECT_EQ(relative.error().message, "c.toml:1: notify: 'notify.sh' is not an absolute path");
+}
+
+TEST(ConfigFile, ACheckWithoutATargetProbesTheNodesPort) {
+    const std::string path =
+        write_temp("checks.toml", std::string(kTwoNodes) + "\n[[check]]\nname = \"own\"\ntype = \"tcp\"\n"
+                                                           "[[check]]\nname = \"other\"\ntype = \"http\"\ntarget = \"127.0.0.2\"\n");
+    auto parsed = parse({"--config", path});
+    ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+    ASSERT_EQ(parsed->options->checks.size(), 2u);
+    EXPECT_EQ(to_string(*parsed->options->checks[0].target), "127.0.0.1:7000");
+    EXPECT_EQ(to_string(*parsed->options->checks[1].target), "127.0.0.2:7000");
+    auto verdict = config_test_verdict(path);
+    ASSERT_TRUE(verdict.has_value()) << verdict.error().message;
+    EXPECT_EQ(*verdict, path + ": ok (node 2 of 2, starts as backup, 2 health check(s))");
+    unlink(path.c_str());
+}

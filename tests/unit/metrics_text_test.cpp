@@ -207,3 +207,21 @@ TEST(MetricsText, TheLagInTimeOfEveryPeerOfAPrimary) {
     EXPECT_EQ(std::stod(m.samples.at("tcpfo_replication_lag_seconds{peer=\"192.0.2.11:7100\"}")), 1e-6);
     EXPECT_EQ(m.samples.at("tcpfo_replication_lag_seconds{peer=\"192.0.2.12:7100\"}"), "0");
 }
+
+TEST(MetricsText, HealthChecksOnlyWhenConfigured) {
+    EXPECT_FALSE(parse(render_metrics(primary_status())).types.count("tcpfo_health_check_up"));
+    NodeStatus s = primary_status();
+    HealthStatus h;
+    h.checks.push_back({"web", "http", "127.0.0.1:8080", "down", "failure", "HTTP 503", 1.5, 0, 0, 9, 4, 1});
+    h.checks.push_back({"ssh", "banner", "127.0.0.1:22", "up", "success", "", 0.25, 0, 0, 9, 0, 0});
+    h.eligible = false;
+    h.reason = "check web: HTTP 503";
+    s.health = h;
+    const Parsed m = parse(render_metrics(s));
+    EXPECT_EQ(m.samples.at("tcpfo_health_eligible"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_up{check=\"web\"}"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_up{check=\"ssh\"}"), "1");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_health_check_latency_seconds{check=\"web\"}")), 0.0015);
+    EXPECT_EQ(m.samples.at("tcpfo_health_check_failures_total{check=\"web\"}"), "4");
+    EXPECT_EQ(m.types.at("tcpfo_health_check_up"), "gauge");
+}

@@ -39,7 +39,9 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             AppStableRecord{123456789012ULL},
             AppRefusedRecord{AppRefuseReason::overflow},
             AppRefusedRecord{AppRefuseReason::input_missing},
-            HandoverRecord{0x0102030405060708ULL}};
+            HandoverRecord{0x0102030405060708ULL},
+            HealthRecord{true, ""},
+            HealthRecord{false, "check web: HTTP 503"}};
 }
 
 }  // namespace
@@ -90,6 +92,34 @@ TEST(RecordCodec, HandoverIsEightBytesOfEpoch) {
     ASSERT_FALSE(d);
     EXPECT_EQ(d.error().message, "handover record with invalid payload length 9");
     EXPECT_STREQ(record_type_name(RecordType::handover), "handover");
+}
+
+TEST(RecordCodec, HealthIsAFixedSizeWithItsReasonZeroPadded) {
+    const auto wire = encode(HealthRecord{false, "check web: HTTP 503"});
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 4 + kMaxHealthReason);
+    EXPECT_EQ(wire[4], 16);                     // the type
+    EXPECT_EQ(wire[kRecordHeaderSize], 0);      // not eligible
+    EXPECT_EQ(wire[kRecordHeaderSize + 1], 19);  // the reason's length
+    EXPECT_STREQ(record_type_name(RecordType::health), "health");
+    // A reason longer than the field is cut, not refused.
+    auto cut = decode_record(encode(HealthRecord{false, std::string(300, 'x')}));
+    ASSERT_TRUE(cut && cut->has_value());
+    EXPECT_EQ(std::get<HealthRecord>((*cut)->record).reason, std::string(kMaxHealthReason, 'x'));
+    // Garbage after the reason, an eligible flag other than 0 or 1, a length past the
+    // field: refused (the checksum recomputed, so the payload is what is judged).
+    auto refused = [&](size_t at, uint8_t value, const char* what) {
+        auto bad = wire;
+        bad[at] = value;
+        std::fill_n(bad.begin() + 12, 4, 0);
+        const uint32_t crc = crc32c(bad);
+        for (int i = 0; i < 4; ++i) bad[12 + i] = uint8_t(crc >> (24 - 8 * i));
+        auto d = decode_record(bad);
+        ASSERT_FALSE(d) << what;
+        EXPECT_EQ(d.error().message.find('\n'), std::string::npos);
+    };
+    refused(kRecordHeaderSize + 4 + 100, 'x', "bytes after the reason");
+    refused(kRecordHeaderSize, 2, "eligible 2");
+    refused(kRecordHeaderSize + 1, 200, "a reason longer than the field");
 }
 
 TEST(RecordCodec, TruncatedInputNeedsMore) {

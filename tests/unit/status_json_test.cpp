@@ -280,3 +280,33 @@ TEST(StatusJson, TenThousandConnections) {
     // server sets (ControlServer::Limits).
     EXPECT_EQ(pieces, 1 + (10000 + 63) / 64 + 1);
 }
+
+TEST(StatusJson, HealthChecksWithTheirLastResultAndEachBackupsEligibility) {
+    NodeStatus s = primary_status(0);
+    EXPECT_FALSE(parse(render_status(s)).contains("health")) << "no checks, no health";
+    HealthStatus h;
+    h.checks.push_back({"web", "http", "127.0.0.1:8080", "down", "failure", "HTTP 503", 0.75, 1700000000600000,
+                        1700000000500000, 12, 4, 1});
+    h.eligible = false;
+    h.reason = "check web: HTTP 503";
+    s.health = h;
+    s.peers[0].health = PeerHealthStatus{false, "check web: timeout after 200 ms"};
+    s.peers[1].health = PeerHealthStatus{true, ""};
+    const Json j = parse(render_status(s));
+    EXPECT_EQ(j["health"]["eligible"], false);
+    EXPECT_EQ(j["health"]["reason"], "check web: HTTP 503");
+    ASSERT_EQ(j["health"]["checks"].size(), 1u);
+    const Json& c = j["health"]["checks"][0];
+    EXPECT_EQ(c["name"], "web");
+    EXPECT_EQ(c["type"], "http");
+    EXPECT_EQ(c["state"], "down");
+    EXPECT_EQ(c["last_result"], "failure");
+    EXPECT_EQ(c["reason"], "HTTP 503");
+    EXPECT_EQ(c["latency_ms"], 0.75);
+    EXPECT_EQ(c["runs"], 12);
+    EXPECT_EQ(c["failures"], 4);
+    EXPECT_EQ(j["peers"][0]["eligible"], false);
+    EXPECT_EQ(j["peers"][0]["ineligible_reason"], "check web: timeout after 200 ms");
+    EXPECT_EQ(j["peers"][1]["eligible"], true);
+    EXPECT_FALSE(j["peers"][1].contains("ineligible_reason"));
+}

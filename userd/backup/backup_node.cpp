@@ -75,6 +75,21 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     self->tick_timer_ = std::move(*timer);
     if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_tick(); }); !r)
         return std::unexpected(r.error());
+    if (!options.notify.empty() || !options.notify_fifo.empty()) {
+        auto notifier = StateNotifier::open(loop, options.notify, options.notify_fifo,
+                                            options.cluster ? options.cluster->own_priority : kDefaultNodePriority);
+        if (!notifier) return std::unexpected(notifier.error());
+        self->notifier_ = std::move(*notifier);
+        // Eligible until a check says otherwise (init_fail: a check that starts down).
+    }
+    // Checks of the replica: while one is down this node is not eligible to take over.
+    if (!options.checks.empty()) {
+        auto health = HealthMonitor::start(loop, options.checks,
+                                           [self](const HealthMonitor::Change& c) { self->on_health_change(c); });
+        if (!health) return std::unexpected(health.error());
+        self->health_ = std::move(*health);
+    }
+    if (self->notifier_) self->notifier_->instance(self->eligible() ? InstanceState::backup : InstanceState::fault);
     log_info("backup: listening on {}, replica at {}, primary {}", to_string(options.listen),
              to_string(*options.replica), to_string(options.peers[0]));
     log_info("backup: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
@@ -83,6 +98,7 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 }
 
 void BackupNode::shut_down() {
+    if (notifier_) notifier_->instance(InstanceState::stop);
     if (takeover_) {
         if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
     }
@@ -157,7 +173,12 @@ void BackupNode::on_primary_record(const Record& record) {
         // A takeover needs a primary that existed: judged from now on.
         heartbeat_->judge(kPrimaryPeer, uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after));
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
-        log_info("backup: replication stream from {} accepted (epoch {})", primary_->name(), epoch_);
+        // Always, checks or not: the primary acts on it (a handover it wants waits for a
+        // backup that says it is eligible).
+        send_health();
+        declined_takeover_.clear();  // a primary again: nothing to take over from
+        log_info("backup: replication stream from {} accepted (epoch {}{})", primary_->name(), epoch_,
+                 eligible() ? "" : fmt::format("; NOT eligible to take over: {}", health_->unhealthy_reason()));
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
         notify_ready(fmt::format("backup of {}: replicating", to_string(options_.peers[0])));
         return;
@@ -327,6 +348,37 @@ void BackupNode::sweep_feeds() {
     }
 }
 
+void BackupNode::send_health() {
+    if (!primary_ || primary_->closed() || !primary_seen_ || takeover_) return;
+    primary_->send(HealthRecord{eligible(), eligible() ? "" : health_->unhealthy_reason()});
+}
+
+void BackupNode::on_health_change(const HealthMonitor::Change& change) {
+    if (notifier_) notifier_->check(change.spec.name, change.up, change.reason);
+    if (takeover_) return;  // serving: the checks only show in status from now on
+    if (notifier_) notifier_->instance(eligible() ? InstanceState::backup : InstanceState::fault);
+    if (!change.up && !health_->healthy()) {
+        log_warn("backup: not eligible to take over: {}", health_->unhealthy_reason());
+    } else if (change.up && health_->healthy()) {
+        log_info("backup: eligible to take over again (check {} is up)", change.spec.name);
+        if (!declined_takeover_.empty()) {
+            const std::string why = std::exchange(declined_takeover_, {});
+            const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+            // The primary handed over (it gave up the VIP) or is still silent: someone
+            // must serve, and now this node can.
+            if (declined_planned_ || heartbeat_->silence_ms(kPrimaryPeer) > dead_ms) {
+                begin_takeover(fmt::format("{}; declined then, the replica's checks pass now", why),
+                               declined_planned_);
+                return;
+            }
+            // It was heard again meanwhile: judged afresh (a verdict is given once).
+            log_info("backup: the primary {} is heard again; no takeover", to_string(options_.peers[0]));
+            heartbeat_->judge(kPrimaryPeer, dead_ms);
+        }
+    }
+    send_health();
+}
+
 void BackupNode::on_primary_lost(const std::string& why) {
     if (!primary_seen_ || takeover_) return;
     begin_takeover(fmt::format("replication stream broke: {}", why));
@@ -366,6 +418,18 @@ void BackupNode::on_ring_readable() {
 
 void BackupNode::begin_takeover(const std::string& why, bool planned) {
     if (takeover_) return;
+    if (!eligible()) {
+        // A replica that fails its own check would serve the clients worse than nothing
+        // does: another backup (or the primary coming back) is the better outcome. Said
+        // once per primary lost, whichever of the verdicts comes first.
+        if (declined_takeover_.empty())
+            log_warn("backup: primary {} is {} ({}) but this node is not eligible to take over ({}); not taking over",
+                     to_string(options_.peers[0]), planned ? "handing over" : "dead", why,
+                     health_->unhealthy_reason());
+        declined_takeover_ = why;
+        declined_planned_ = planned;
+        return;
+    }
     // Reached once whichever comes first: the heartbeat thread's verdict (handed to
     // this thread through an eventfd), the stream breaking, or a HANDOVER record; the
     // others then find takeover_ set.
@@ -394,6 +458,7 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         return;
     }
     takeover_ = std::move(*takeover);
+    if (notifier_) notifier_->instance(InstanceState::master);
     report_takeover_once();
 }
 

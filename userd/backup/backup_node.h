@@ -16,6 +16,8 @@
 #include "userd/transport/tcp_link.h"
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
+#include "userd/health/health_monitor.h"
+#include "userd/health/state_notifier.h"
 #include "userd/takeover/takeover.h"
 #include "userd/status/control_server.h"
 #include "userd/status/node_status.h"
@@ -66,6 +68,12 @@ private:
     // may hold its accept; otherwise such an accept refuses the service's log.
     void refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail, bool fed = false);
     void sweep_feeds();
+    // The replica's check changed state: the primary is told (HEALTH), and a takeover
+    // declined while not eligible happens now if the primary is still gone.
+    void on_health_change(const HealthMonitor::Change& change);
+    void send_health();
+    // Whether this node may take over: every check of its replica up.
+    bool eligible() const { return !health_ || health_->healthy(); }
 
     EventLoop& loop_;
     Options options_;
@@ -95,6 +103,12 @@ private:
     std::vector<ConnStatus> takeover_conns_;
     size_t max_connections_ = 0;  // from the open-file limit, at start (config/capacity.h)
     uint64_t next_sweep_ms_ = 0;
+    std::unique_ptr<HealthMonitor> health_;  // null without checks
+    std::unique_ptr<StateNotifier> notifier_;  // null without notify or notify_fifo
+    // Why a takeover was declined (the primary died or handed over while this node was
+    // not eligible); "" if none is pending. Cleared by a new primary's hello.
+    std::string declined_takeover_;
+    bool declined_planned_ = false;  // it was a HANDOVER (the primary gave up the VIP)
 };
 
 }  // namespace tcpfo

@@ -6,6 +6,9 @@
 
 #include <toml++/toml.h>
 
+#include "userd/health/banner_check.h"
+#include "userd/health/script_check.h"
+
 namespace tcpfo {
 namespace {
 
@@ -63,6 +66,17 @@ public:
                 return {};
             });
             else if (name == "node") r = node_tables(node, s.nodes);
+            else if (name == "check") r = check_tables(node, s.checks);
+            else if (name == "notify") r = string(node, name, [&](std::string_view v) -> Result<void> {
+                if (v.empty() || v[0] != '/') return fail("'{}' is not an absolute path", v);
+                s.notify = std::string(v);
+                return {};
+            });
+            else if (name == "notify_fifo") r = string(node, name, [&](std::string_view v) -> Result<void> {
+                if (v.empty() || v[0] != '/') return fail("'{}' is not an absolute path", v);
+                s.notify_fifo = std::string(v);
+                return {};
+            });
             else r = at(key.source().begin.line, name, "unknown key");
             if (!r) return std::unexpected(r.error());
         }
@@ -153,6 +167,152 @@ private:
             if (!have_id) return at(line_of(element), "node", "a [[node]] table needs an id");
             if (!have_address) return at(line_of(element), "node", fmt::format("node {} needs an address", entry.id));
             nodes.push_back(entry);
+        }
+        return {};
+    }
+
+    // [[check]] tables: one health check each (check_spec.h). A key that does not
+    // belong to the table's type is an error, not ignored: a `path` on a tcp check
+    // means the author thinks it is checked.
+    Result<void> check_tables(const toml::node& node, std::vector<CheckSpec>& checks) {
+        const auto* array = node.as_array();
+        if (!array || !array->is_array_of_tables())
+            return at(line_of(node), "check", "write each check as a [[check]] table");
+        for (const toml::node& element : *array) {
+            const toml::table& table = *element.as_table();
+            CheckSpec spec;
+            // The type first: which other keys belong depends on it.
+            if (const toml::node* type = table.get("type")) {
+                auto r = string(*type, "check.type", [&](std::string_view v) -> Result<void> {
+                    auto kind = check_kind_from(v);
+                    if (!kind) return fail("'{}' is not one of tcp, http, banner, script", v);
+                    spec.kind = *kind;
+                    return {};
+                });
+                if (!r) return r;
+            } else {
+                return at(line_of(element), "check", "a [[check]] table needs a type (tcp, http, banner, script)");
+            }
+            auto only_for = [&](int line, std::string_view key, std::initializer_list<CheckKind> kinds) -> Result<void> {
+                for (CheckKind k : kinds)
+                    if (k == spec.kind) return {};
+                std::string names;
+                for (CheckKind k : kinds) names += fmt::format("{}\"{}\"", names.empty() ? "" : " or ", check_kind_name(k));
+                return at(line, fmt::format("check.{}", key), fmt::format("only for type = {}", names));
+            };
+            auto ms = [&](const toml::node& value, std::string_view key, int& into) {
+                return integer(value, key, [&](long long v) -> Result<void> {
+                    auto checked = check_range(v, {CheckRanges::kMinMs, CheckRanges::kMaxMs});
+                    if (!checked) return std::unexpected(checked.error());
+                    into = *checked;
+                    return {};
+                });
+            };
+            auto count = [&](const toml::node& value, std::string_view key, int& into) {
+                return integer(value, key, [&](long long v) -> Result<void> {
+                    auto checked = check_range(v, {1, CheckRanges::kMaxCount});
+                    if (!checked) return std::unexpected(checked.error());
+                    into = *checked;
+                    return {};
+                });
+            };
+            auto text = [&](const toml::node& value, std::string_view key, std::string& into) {
+                return string(value, key, [&](std::string_view v) -> Result<void> {
+                    into = std::string(v);
+                    return {};
+                });
+            };
+            constexpr auto tcp = CheckKind::tcp, http = CheckKind::http, banner = CheckKind::banner,
+                           script = CheckKind::script;
+            for (auto&& [key, value] : table) {
+                const std::string_view name = key.str();
+                const std::string full = fmt::format("check.{}", name);
+                const int line = int(key.source().begin.line);
+                Result<void> r;
+                if (name == "type") continue;
+                else if (name == "name") r = string(value, full, [&](std::string_view v) -> Result<void> {
+                    if (v.empty() || v.find_first_of(" \t\n\"") != std::string_view::npos)
+                        return fail("'{}' is not a name (no spaces or quotes)", v);
+                    spec.name = std::string(v);
+                    return {};
+                });
+                else if (name == "target") {
+                    r = only_for(line, name, {tcp, http, banner});
+                    if (r) r = string(value, full, [&](std::string_view v) { return assign(spec.target, parse_endpoint(v, 0)); });
+                }
+                else if (name == "interval_ms") r = ms(value, full, spec.interval_ms);
+                else if (name == "connect_timeout_ms") {
+                    r = only_for(line, name, {tcp, http, banner});
+                    if (r) r = ms(value, full, spec.connect_timeout_ms);
+                }
+                else if (name == "receive_timeout_ms" || name == "timeout_ms") {
+                    // A script has one timeout, its whole run: timeout_ms reads better there.
+                    r = name == "receive_timeout_ms" ? only_for(line, name, {http, banner, script}) : only_for(line, name, {script});
+                    if (r) r = ms(value, full, spec.receive_timeout_ms);
+                }
+                else if (name == "fall") r = count(value, full, spec.fall);
+                else if (name == "rise") r = count(value, full, spec.rise);
+                else if (name == "init_fail") {
+                    std::optional<bool> b;
+                    r = boolean(value, full, b);
+                    if (r) spec.init_fail = *b;
+                }
+                else if (name == "path") {
+                    r = only_for(line, name, {http});
+                    if (r) r = string(value, full, [&](std::string_view v) -> Result<void> {
+                        if (v.empty() || v[0] != '/' || v.find_first_of(" \r\n") != std::string_view::npos)
+                            return fail("'{}' is not a path (it starts with / and has no spaces)", v);
+                        spec.path = std::string(v);
+                        return {};
+                    });
+                }
+                else if (name == "status") {
+                    r = only_for(line, name, {http});
+                    if (r) r = integer(value, full, [&](long long v) -> Result<void> {
+                        auto checked = check_range(v, {100, 599});
+                        if (!checked) return std::unexpected(checked.error());
+                        spec.expect_status = *checked;
+                        return {};
+                    });
+                }
+                else if (name == "body_contains") {
+                    r = only_for(line, name, {http});
+                    if (r) r = text(value, full, spec.body_contains);
+                }
+                else if (name == "body_sha256") {
+                    r = only_for(line, name, {http});
+                    if (r) r = string(value, full, [&](std::string_view v) -> Result<void> {
+                        auto hex = parse_sha256_hex(v);
+                        if (!hex) return std::unexpected(hex.error());
+                        spec.body_sha256 = *hex;
+                        return {};
+                    });
+                }
+                else if (name == "banner") {
+                    r = only_for(line, name, {banner});
+                    if (r) r = string(value, full, [&](std::string_view v) -> Result<void> {
+                        if (v.empty()) return fail("an empty expression matches anything");
+                        auto compiled = compile_banner(std::string(v));
+                        if (!compiled) return std::unexpected(compiled.error());
+                        spec.banner = std::string(v);
+                        return {};
+                    });
+                }
+                else if (name == "script") {
+                    r = only_for(line, name, {script});
+                    if (r) r = string(value, full, [&](std::string_view v) -> Result<void> {
+                        auto argv = split_command(v);
+                        if (argv.empty() || argv[0][0] != '/') return fail("'{}' does not start with an absolute path", v);
+                        spec.argv = std::move(argv);
+                        return {};
+                    });
+                }
+                else r = at(line, full, "unknown key");
+                if (!r) return r;
+            }
+            if (auto problem = check_spec_problem(spec, checks); !problem.empty())
+                return at(line_of(element), "check", problem);
+            checks.push_back(std::move(spec));
         }
         return {};
     }

@@ -12,6 +12,12 @@
 //   id = 1
 //   address = "192.0.2.10:7100"  # port 7100 if left out
 //   priority = 200               # 100 if left out
+//   notify = "/etc/tcpfo/notify.sh"          notify_fifo = "/run/tcpfo/notify.fifo"
+//   [[check]]                    # health checks of this node's service (check_spec.h)
+//   name = "web"   type = "http"   target = "127.0.0.1:8080"   path = "/health"
+//   status = 200   interval_ms = 1000   connect_timeout_ms = 200   receive_timeout_ms = 500
+//   fall = 3   rise = 2   body_contains = "ok"   body_sha256 = "..."   init_fail = false
+//   (banner: banner = "^SSH-2\\.0-"; script: script = "/path/prog ARGS", timeout_ms)
 //
 // Every error is one line naming the file, the line and the key:
 // "/etc/tcpfo/failoverd.toml:7: port: 70000 is not a number from 1 to 65535".

@@ -49,6 +49,19 @@ void fill_common(Options& o, const Settings& s) {
     if (s.verbose) o.verbose = *s.verbose;
     o.metrics = s.metrics;
     if (s.key_file) o.key_file = *s.key_file;
+    o.checks = s.checks;
+    if (s.notify) o.notify = *s.notify;
+    if (s.notify_fifo) o.notify_fifo = *s.notify_fifo;
+}
+
+// A check without a target probes this node's service: 127.0.0.1 at --port, or the
+// port given alone ("127.0.0.2" keeps --port; port 0 in a target means --port).
+void resolve_check_targets(Options& o) {
+    for (CheckSpec& check : o.checks) {
+        if (check.kind == CheckKind::script) continue;
+        if (!check.target) check.target = make_endpoint(htonl(INADDR_LOOPBACK), o.port);
+        else if (check.target->sin_port == 0) check.target->sin_port = htons(o.port);
+    }
 }
 
 // The keys of --key-file/key_file, read once here so that a bad key file stops the
@@ -289,6 +302,7 @@ Result<Options> resolve_options(const Settings& command_line) {
     }
     if (!uses_symmetric_form(s)) return fail("--id and --node are required (or the shorthand --role, --listen, --peer)");
     auto o = with_keys(resolve_symmetric(s));
+    if (o) resolve_check_targets(*o);
     // Whatever is wrong with the whole is named with the file it came (partly) from.
     if (!o && s.config_file && !o.error().message.starts_with(*s.config_file))
         return fail("{}: {}", *s.config_file, o.error().message);
@@ -310,9 +324,10 @@ Result<std::string> config_test_verdict(const std::string& file) {
     only_the_file.config_file = file;
     auto o = resolve_options(only_the_file);
     if (!o) return std::unexpected(o.error());
-    return fmt::format("{}: ok (node {} of {}, starts as {}{})", file, o->cluster->own_id, o->cluster->nodes.size(),
+    return fmt::format("{}: ok (node {} of {}, starts as {}{}{})", file, o->cluster->own_id, o->cluster->nodes.size(),
                        o->role == NodeRole::primary ? "primary" : "backup",
-                       o->keys ? ", peers authenticated with key " + key_id_text(o->keys->view(0)->sending.id) : "");
+                       o->keys ? ", peers authenticated with key " + key_id_text(o->keys->view(0)->sending.id) : "",
+                       o->checks.empty() ? "" : fmt::format(", {} health check(s)", o->checks.size()));
 }
 
 }  // namespace tcpfo

@@ -50,6 +50,12 @@ struct Options {
     // Its keys, loaded by resolve_options; a reload (SIGHUP) installs new ones. Null
     // without a key file.
     std::shared_ptr<KeyRing> keys;
+    // Health checks of this node's service, their targets resolved (a target left out
+    // is 127.0.0.1 at `port`), and where state changes are told (docs/operations.md,
+    // "Health checks"): empty when unset.
+    std::vector<CheckSpec> checks;
+    std::string notify;
+    std::string notify_fifo;
 };
 
 // The command line as written: its values (Settings), or --help, or --config-test FILE.

@@ -61,6 +61,9 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.verbose, over.verbose);
     take(s.metrics, over.metrics);
     take(s.key_file, over.key_file);
+    if (!over.checks.empty()) s.checks = over.checks;
+    take(s.notify, over.notify);
+    take(s.notify_fifo, over.notify_fifo);
     take(s.config_file, over.config_file);
     return s;
 }

@@ -12,6 +12,7 @@
 
 #include "userd/base/inet_address.h"
 #include "userd/config/node_list.h"
+#include "userd/health/check_spec.h"
 #include "userd/protocol/record_codec.h"
 
 namespace tcpfo {
@@ -64,6 +65,10 @@ struct Settings {
     std::optional<bool> verbose;
     std::optional<sockaddr_in> metrics;
     std::optional<std::string> key_file;  // the shared key that authenticates peers
+    // Health checks of the node's own service ([[check]] tables; config file only).
+    std::vector<CheckSpec> checks;        // empty: not given by this source
+    std::optional<std::string> notify;       // a program run on every state change
+    std::optional<std::string> notify_fifo;  // a FIFO that gets one line per change
 
     std::optional<std::string> config_file;  // command line only
 };

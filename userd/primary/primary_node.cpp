@@ -92,6 +92,21 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (auto r = loop.add(self->retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
         return undo(r.error());
 
+    if (!options.notify.empty() || !options.notify_fifo.empty()) {
+        auto notifier = StateNotifier::open(loop, options.notify, options.notify_fifo,
+                                            options.cluster ? options.cluster->own_priority : kDefaultNodePriority);
+        if (!notifier) return undo(notifier.error());
+        self->notifier_ = std::move(*notifier);
+        self->notifier_->instance(InstanceState::master);
+    }
+    // Checks of this node's own service (docs/operations.md, "Health checks").
+    if (!options.checks.empty()) {
+        auto health = HealthMonitor::start(loop, options.checks,
+                                           [self](const HealthMonitor::Change& c) { self->on_health_change(c); });
+        if (!health) return undo(health.error());
+        self->health_ = std::move(*health);
+    }
+
     self->peers_.resize(options.peers.size());
     self->lag_ = LagAccounting(options.peers.size());
     const uint64_t now_us = realtime_us();
@@ -134,6 +149,7 @@ bool PrimaryNode::stop_ready() const {
 }
 
 void PrimaryNode::shut_down() {
+    if (notifier_) notifier_->instance(InstanceState::stop);
     if (handed_over_to_) {
         for (const auto& peer : peers_)
             if (peer.live)
@@ -188,11 +204,20 @@ Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& no
             if (!live(p))
                 return fail("no ready backup: {} has no live replication stream ({})", to_string(p.address),
                             p.ever_live ? "lost" : "connecting");
+            if (!p.eligible)
+                return fail("no ready backup: {} is not eligible ({})", to_string(p.address), p.ineligible_reason);
             return PeerId{uint16_t(i)};
         }
-        if (live(p)) return PeerId{uint16_t(i)};
+        if (live(p) && p.eligible) return PeerId{uint16_t(i)};
     }
     if (node) return fail("no ready backup: '{}' is not a backup of this node", *node);
+    // Live backups that said they are not eligible: each named, with its reason.
+    std::string ineligible;
+    for (const Peer& p : peers_)
+        if (live(p) && !p.eligible)
+            ineligible += fmt::format("{}{} is not eligible ({})", ineligible.empty() ? "" : "; ", to_string(p.address),
+                                      p.ineligible_reason);
+    if (!ineligible.empty()) return fail("no ready backup: {}", ineligible);
     return fail("no ready backup: none of this node's {} backup(s) has a live replication stream", peers_.size());
 }
 
@@ -235,12 +260,65 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     // before the flush: a stream that breaks in it is then the handed-over kind of loss
     // (no retry; the backup takes a broken stream for a death and takes over too).
     handed_over_to_ = to;
+    if (notifier_) notifier_->instance(InstanceState::fault);  // no longer serving, not a backup either
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
     log_warn("primary: handed over {} connection(s) to {} in {} us (egress frozen, VIP {} removed); this node stays "
              "silent: stop its service, then this failoverd", conns_.size(), to, realtime_us() - began_us,
              addr_to_string(options_.vip.addr));
     return to;
+}
+
+void PrimaryNode::on_health_change(const HealthMonitor::Change& change) {
+    if (notifier_) {
+        notifier_->check(change.spec.name, change.up, change.reason);
+        // Handed over: FAULT stays until it stops (it never serves again by itself).
+        if (!handed_over_to_) notifier_->instance(health_->healthy() ? InstanceState::master : InstanceState::fault);
+    }
+    if (handed_over_to_) return;
+    if (change.up) {
+        if (health_->healthy() && health_handover_wanted_) {
+            health_handover_wanted_ = false;
+            log_info("primary: check {} is up again; this node's service is healthy, no handover wanted",
+                     change.spec.name);
+        }
+        return;
+    }
+    // Edge-triggered: a second check going down while a handover is wanted adds nothing.
+    if (health_handover_wanted_) return;
+    hand_over_for_health(fmt::format("check {}: {}", change.spec.name, change.reason));
+}
+
+void PrimaryNode::hand_over_for_health(const std::string& why) {
+    auto target = handover_target(std::nullopt);
+    if (!target) {
+        health_handover_wanted_ = true;
+        log_warn("primary: this node's service failed its health check ({}); {}; still serving, and hands over to "
+                 "the first backup that becomes ready", why, target.error().message);
+        return;
+    }
+    log_warn("primary: this node's service failed its health check ({}); handing over to {}", why,
+             to_string(peers_[target->index()].address));
+    health_handover_wanted_ = false;
+    if (auto to = hand_over_to(*target); !to)
+        log_error("primary: handover after a failed health check ({}): {}", why, to.error().message);
+}
+
+void PrimaryNode::on_peer_health(PeerId id, const HealthRecord& health) {
+    Peer& peer = peers_[id.index()];
+    // Eligible is what a backup is taken to be until it says otherwise: its first
+    // HEALTH (sent after every hello, checks or not) is news only when it says no.
+    const bool changed = peer.eligible != health.eligible;
+    peer.health_heard = true;
+    peer.eligible = health.eligible;
+    peer.ineligible_reason = health.eligible ? "" : health.reason;
+    if (changed) {
+        if (health.eligible) log_info("peer {}: eligible again (its health checks pass)", peer.link->name());
+        else log_warn("peer {}: not eligible to take over ({})", peer.link->name(), health.reason);
+    }
+    // This node's service is down and was waiting for a backup to take it.
+    if (health.eligible && health_handover_wanted_ && health_ && !health_->healthy())
+        hand_over_for_health(health_->unhealthy_reason());
 }
 
 void PrimaryNode::connect_peer(PeerId id) {
@@ -324,6 +402,11 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         }
         peer.live = true;
         peer.ever_live = true;
+        // A new stream: what the backup said of its health before is stale (it sends
+        // HEALTH right after its hello if it has checks).
+        peer.eligible = true;
+        peer.ineligible_reason.clear();
+        peer.health_heard = false;
         peer.since_us = peer.connected_us = realtime_us();
         lag_.reset_peer(id);  // a new stream: it is owed nothing yet
         heartbeat_->heard_from(id);
@@ -332,9 +415,11 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         peer.backoff.reset();
         update_ready_file();
         if (app_log_) app_log_->peer_joined(id);
+        // Not at once: its HEALTH follows its hello and may say it is not eligible.
         return;
     }
     if (!peer.live) return;
+    if (auto* health = std::get_if<HealthRecord>(&record)) return on_peer_health(id, *health);
     if (auto* stable = std::get_if<StableRecord>(&record)) {
         auto it = conns_by_id_.find(stable->conn_id);
         if (it == conns_by_id_.end()) return;  // closed meanwhile

@@ -20,6 +20,8 @@
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/hooks/nudge_sender.h"
+#include "userd/health/health_monitor.h"
+#include "userd/health/state_notifier.h"
 #include "userd/config/options.h"
 #include "userd/transport/tcp_link.h"
 #include "userd/transport/retry_backoff.h"
@@ -71,6 +73,11 @@ private:
         uint64_t connected_us = 0;  // wall clock of the last hello exchanged (kept once lost)
         std::string last_error;     // why the last attempt or the stream failed
         LinkCounters replaced;      // what the links replaced since start carried (for metrics)
+        // What the backup said of its replica's health (a HEALTH record); a backup that
+        // says nothing has no checks and is eligible. Reset with each new stream.
+        bool eligible = true;
+        std::string ineligible_reason;
+        bool health_heard = false;
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
@@ -105,6 +112,12 @@ private:
     // The hooks saw the service's process exit with protected connections open
     // (TCPFO_EV_SERVICE_DIED): hand them over, or, with no ready backup, let them close.
     void on_service_died();
+    // A check of this node's service changed state (health_monitor.h): going down
+    // hands over to a live, eligible backup, or, with none, keeps serving and tries
+    // again when one becomes ready (health_handover_wanted_).
+    void on_health_change(const HealthMonitor::Change& change);
+    void hand_over_for_health(const std::string& why);
+    void on_peer_health(PeerId id, const HealthRecord& health);
 
     EventLoop& loop_;
     Options options_;
@@ -144,6 +157,11 @@ private:
     std::optional<tcpfo_conn_key> service_died_;  // the first connection the service's exit closed
     bool service_death_handled_ = false;
     uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
+    std::unique_ptr<HealthMonitor> health_;  // null without checks
+    std::unique_ptr<StateNotifier> notifier_;  // null without notify or notify_fifo
+    // This node's service failed its check with no eligible backup live to take it:
+    // a backup that becomes ready (hello, or a HEALTH saying eligible) is handed over to.
+    bool health_handover_wanted_ = false;
 };
 
 }  // namespace tcpfo

@@ -66,11 +66,12 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::app_stable: return 8;
         case RecordType::app_refused: return 4;
         case RecordType::handover: return 8;
+        case RecordType::health: return 4 + kMaxHealthReason;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 15; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 16; }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -81,7 +82,8 @@ RecordType type_of_record(const Record& r) {
         RecordType::client_ack, RecordType::client_fin, RecordType::server_fin,
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
-        RecordType::app_stable, RecordType::app_refused, RecordType::handover};
+        RecordType::app_stable, RecordType::app_refused, RecordType::handover,
+        RecordType::health};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -121,6 +123,13 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.epoch);
             } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
                 w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
+            } else if constexpr (std::is_same_v<T, HealthRecord>) {
+                // A fixed size (the reason cut and zero-padded): the decoder's length
+                // check stays one comparison.
+                const size_t n = std::min(r.reason.size(), kMaxHealthReason);
+                w.u8(r.eligible ? 1 : 0); w.u8(uint8_t(n)); w.u16(0);
+                w.bytes(std::span(reinterpret_cast<const uint8_t*>(r.reason.data()), n));
+                for (size_t i = n; i < kMaxHealthReason; ++i) w.u8(0);
             }
         },
         record);
@@ -222,6 +231,20 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             return a;
         }
         case RecordType::handover: { HandoverRecord h; h.epoch = r.u64(); return h; }
+        case RecordType::health: {
+            HealthRecord h;
+            const uint8_t eligible = r.u8();
+            const uint8_t length = r.u8();
+            if (eligible > 1) return fail("health record with eligible {}", eligible);
+            if (r.u16() != 0) return fail("health record with nonzero padding");
+            if (length > kMaxHealthReason) return fail("health record with reason length {}", length);
+            const auto rest = r.rest();
+            if (std::any_of(rest.begin() + length, rest.end(), [](uint8_t b) { return b != 0; }))
+                return fail("health record with bytes after its reason");
+            h.eligible = eligible == 1;
+            h.reason.assign(reinterpret_cast<const char*>(rest.data()), length);
+            return h;
+        }
     }
     return fail("record of unknown type {}", int(type));
 }
@@ -249,6 +272,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::app_stable: return "app-stable";
         case RecordType::app_refused: return "app-refused";
         case RecordType::handover: return "handover";
+        case RecordType::health: return "health";
     }
     return "unknown";
 }

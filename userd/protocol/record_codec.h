@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -39,6 +40,7 @@ enum class RecordType : uint8_t {
     app_stable = 13,
     app_refused = 14,
     handover = 15,
+    health = 16,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -211,10 +213,21 @@ struct HandoverRecord {
     bool operator==(const HandoverRecord&) const = default;
 };
 
+// Backup -> primary, after its hello and on every change: whether this backup may take
+// over, by its own health checks of its replica (userd/health/). An ineligible backup
+// is not handed over to and does not take over on the primary's death. A backup that
+// never sends one (it has no checks) is eligible.
+struct HealthRecord {
+    bool eligible = true;
+    std::string reason;  // "check web: HTTP 503" when not eligible; at most kMaxHealthReason bytes
+    bool operator==(const HealthRecord&) const = default;
+};
+inline constexpr size_t kMaxHealthReason = 124;
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
-                            AppStableRecord, AppRefusedRecord, HandoverRecord>;
+                            AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

@@ -102,6 +102,7 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
     s.peers.push_back(std::move(primary));
     if (hooks_) s.hooks = hook_counters(hooks_->stats());
     s.takeover = takeover_status_;
+    if (health_) s.health = health_->status();
     if (app_log_ && (app_log_->pid() != 0 || app_log_->started() || app_log_->refused())) {
         ServiceLogStatus svc;
         svc.pid = app_log_->pid();

@@ -173,6 +173,22 @@ void hooks(Exposition& e, const NodeStatus& s) {
         e.single(fmt::format("tcpfo_hook_{}_total", name), "counter", hook_help(name), value);
 }
 
+// Present only with checks configured: a node without them has nothing to say.
+void health(Exposition& e, const NodeStatus& s) {
+    if (!s.health) return;
+    const HealthStatus& h = *s.health;
+    e.single("tcpfo_health_eligible", "gauge",
+             "1 while every health check of this node's service is up (a backup may take over), else 0.",
+             uint64_t(h.eligible ? 1 : 0));
+    e.family("tcpfo_health_check_up", "gauge", "1 while the health check is up, 0 while it is down.");
+    for (const auto& c : h.checks) e.sample("tcpfo_health_check_up", label("check", c.name), uint64_t(c.state == "up"));
+    e.family("tcpfo_health_check_latency_seconds", "gauge", "How long the check's last run took.");
+    for (const auto& c : h.checks)
+        e.sample("tcpfo_health_check_latency_seconds", label("check", c.name), c.latency_ms / 1000);
+    e.family("tcpfo_health_check_failures_total", "counter", "Runs of the check that failed, since start.");
+    for (const auto& c : h.checks) e.sample("tcpfo_health_check_failures_total", label("check", c.name), c.failures);
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) {
@@ -195,6 +211,7 @@ std::string render_metrics(const NodeStatus& status) {
     takeover(e, status);
     output_check(e, status);
     hooks(e, status);
+    health(e, status);
     return e.take();
 }
 

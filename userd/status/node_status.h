@@ -15,6 +15,12 @@ namespace tcpfo {
 
 inline constexpr int kStatusVersion = 1;
 
+// Primary: what a backup said of its own health (a HEALTH record).
+struct PeerHealthStatus {
+    bool eligible = true;
+    std::string reason;
+};
+
 struct PeerStatus {
     std::string address;            // "192.0.2.11:7100"
     // primary: "connecting" (never live yet, retrying), "live" (hello exchanged),
@@ -37,6 +43,8 @@ struct PeerStatus {
     // Primary: how long the oldest of those bytes has waited (microseconds); 0 when
     // the peer holds every byte forwarded to it (userd/primary/replication_lag.h).
     std::optional<uint64_t> lag_us;
+    // Primary: the backup's own health, once it said (a backup without checks is eligible).
+    std::optional<PeerHealthStatus> health;
 };
 
 struct ConnStatus {
@@ -148,6 +156,27 @@ struct AuthStatus {
     std::vector<std::pair<std::string, uint64_t>> streams_dropped;
 };
 
+// The node's health checks (docs/operations.md, "Health checks") and what they make
+// of the node: a primary whose check is down hands over; a backup whose check is down
+// is not eligible to take over.
+struct HealthCheckStatus {
+    std::string name;
+    std::string type;         // "tcp", "http", "banner", "script"
+    std::string target;       // "127.0.0.1:8080", or the script's command line
+    std::string state;        // "up" or "down"
+    std::string last_result;  // "none" (not run yet), "success" or "failure"
+    std::string reason;       // why the last run failed ("HTTP 503"); "" after a success
+    double latency_ms = 0;    // of the last run
+    uint64_t last_run_us = 0; // wall clock of the last verdict; 0 if none
+    uint64_t since_us = 0;    // wall clock of entering `state`
+    uint64_t runs = 0, failures = 0;  // since start
+    int streak = 0;           // results in a row against `state` (toward fall or rise)
+};
+struct HealthStatus {
+    std::vector<HealthCheckStatus> checks;
+    bool eligible = true;     // every check up (a backup may take over; a primary keeps serving)
+    std::string reason;       // the first down check and its reason, when not eligible
+};
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -171,6 +200,7 @@ struct NodeStatus {
     std::optional<uint64_t> diverged;            // backup: connections held now whose replica diverged
     std::optional<OutputCheckStatus> output_check;
     std::optional<ServiceLogStatus> service;
+    std::optional<HealthStatus> health;  // absent without checks
     AuthStatus auth;
     std::vector<ConnStatus> conns;
     // Counts, whatever the detail. Protected: the primary's table; a backup's

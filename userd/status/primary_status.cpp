@@ -44,6 +44,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
         s.service = std::move(svc);
     }
     s.epoch = epoch_;
+    if (health_) s.health = health_->status();
     const uint64_t now = monotonic_ms();
     const uint64_t now_us = monotonic_us();
     for (size_t i = 0; i < peers_.size(); ++i) {
@@ -75,6 +76,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
             if (!connected) ps.retry_in_ms = p.retry_at_ms > now ? p.retry_at_ms - now : 0;
             ps.last_error = p.last_error;
         }
+        if (p.health_heard) ps.health = PeerHealthStatus{p.eligible, p.ineligible_reason};
         s.peers.push_back(std::move(ps));
     }
     if (hooks_) s.hooks = hook_counters(hooks_->stats());

@@ -28,6 +28,25 @@ Json peer_json(const PeerStatus& p) {
     if (p.retry_in_ms) j["retry_in_ms"] = *p.retry_in_ms;
     if (p.retry_interval_ms) j["retry_interval_ms"] = *p.retry_interval_ms;
     if (!p.last_error.empty()) j["last_error"] = p.last_error;
+    if (p.health) {
+        j["eligible"] = p.health->eligible;
+        if (!p.health->eligible) j["ineligible_reason"] = p.health->reason;
+    }
+    return j;
+}
+
+Json health_json(const HealthStatus& h) {
+    Json checks = Json::array();
+    for (const HealthCheckStatus& c : h.checks) {
+        Json check{{"name", c.name},           {"type", c.type},         {"target", c.target},
+                   {"state", c.state},         {"last_result", c.last_result}, {"reason", c.reason},
+                   {"latency_ms", c.latency_ms}, {"since_us", c.since_us}, {"runs", c.runs},
+                   {"failures", c.failures},   {"streak", c.streak}};
+        if (c.last_run_us) check["last_run_us"] = c.last_run_us;
+        checks.push_back(std::move(check));
+    }
+    Json j{{"checks", std::move(checks)}, {"eligible", h.eligible}};
+    if (!h.eligible) j["reason"] = h.reason;
     return j;
 }
 
@@ -127,6 +146,7 @@ std::string head_text(const NodeStatus& s) {
         j["auth"] = std::move(auth);
     }
     if (s.diverged) j["diverged"] = *s.diverged;
+    if (s.health) j["health"] = health_json(*s.health);
     if (s.service) {
         Json svc{{"pid", s.service->pid}, {"mode", s.service->mode}, {"open", s.service->open},
                  {"log_bytes", s.service->log_bytes}, {"held", s.service->held}};
