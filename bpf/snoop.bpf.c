@@ -633,6 +633,11 @@ int tcpfo_sock_state(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (newstate != TCPFO_TCP_FIN_WAIT1 && newstate != TCPFO_TCP_LAST_ACK && newstate != TCPFO_TCP_CLOSE)
 		return 0;
+	/* This runs at every TCP state change of the host: one read of the task's flags
+	 * turns away all but a dying process's closes before the socket is read. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (!(BPF_CORE_READ(task, flags) & TCPFO_PF_EXITING))
+		return 0;
 	/* The source port from inet_sport, not skc_num: a move to CLOSE (a close with
 	 * unread input, answered with a RST) releases the port first, zeroing skc_num. */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET ||
@@ -647,9 +652,6 @@ int tcpfo_sock_state(struct bpf_raw_tracepoint_args *ctx)
 		.client_port = BPF_CORE_READ(sk, __sk_common.skc_dport),
 		.vip_port = vip_port,
 	};
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (!(BPF_CORE_READ(task, flags) & TCPFO_PF_EXITING))
-		return 0;
 	if (netns_ino && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_ino)
 		return 0;
 	if (!bpf_map_lookup_elem(&conns, &key))

@@ -24,9 +24,7 @@ kill_service() {
     before=${EPOCHREALTIME/./}
     say primary "kill -9 ${bg_pid[service]} (tcpfo-echo-service)"
     kill -9 "${bg_pid[service]}"
-    crash_ns=${before}000
-    crash_began_us=$before
-    echo "$crash_ns" >"$work/crash.time"
+    mark_crash "$before"
     wait "${bg_pid[service]}" 2>/dev/null || true
     unset 'bg_pid[service]'
 }

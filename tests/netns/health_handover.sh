@@ -134,9 +134,7 @@ primary_fails() {
     wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
     echo "=== the primary's service answers 503"
     snapshot_progress
-    crash_began_us=${EPOCHREALTIME/./}
-    crash_ns=${crash_began_us}000
-    echo "$crash_ns" >"$work/crash.time"
+    mark_crash "${EPOCHREALTIME/./}"
     say primary ": > primary.down"
     : >"$work/primary.down"
     wait_takeover 1
@@ -189,9 +187,7 @@ both_fail() {
         { echo "FAIL: the primary without an eligible backup: $(jq -c '{role, health}' <<<"$st")" >&2; return 1; }
     echo "=== the backup's service answers 200 again"
     snapshot_progress
-    crash_began_us=${EPOCHREALTIME/./}
-    crash_ns=${crash_began_us}000
-    echo "$crash_ns" >"$work/crash.time"
+    mark_crash "${EPOCHREALTIME/./}"
     say backup "rm backup.down"
     rm "$work/backup.down"
     wait_takeover 1

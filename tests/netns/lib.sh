@@ -411,6 +411,15 @@ snapshot_progress() {
     return 0
 }
 
+# mark_crash USEC: the moment the failure began (EPOCHREALTIME in µs, taken just before
+# the command that causes it): the clients' crash file (their stall is the gap spanning
+# it) and what wait_takeover checks the takeover against.
+mark_crash() {
+    crash_began_us=$1
+    crash_ns=${1}000
+    echo "$crash_ns" >"$work/crash.time"
+}
+
 # A crash, not a stop: the link goes first (as with a power loss, nothing more leaves
 # the node), then every process in the namespace dies by SIGKILL.
 crash_primary() {
@@ -452,9 +461,7 @@ handover_primary() {
     "$failoverctl" --control "$work/primary.sock" handover >"$work/handover.out" 2>&1 ||
         { echo "FAIL: failoverctl handover: $(cat "$work/handover.out")" >&2; return 1; }
     after=${EPOCHREALTIME/./}
-    crash_ns=${before}000
-    crash_began_us=$before
-    echo "$crash_ns" >"$work/crash.time"
+    mark_crash "$before"
     echo "  failoverctl handover -> $(cat "$work/handover.out") ($(((after - before) / 1000)) ms)"
 }
 
@@ -472,9 +479,7 @@ sigterm_handover_primary() {
     say primary "kill -TERM $pid"
     before=${EPOCHREALTIME/./}
     kill -TERM "$pid"
-    crash_ns=${before}000
-    crash_began_us=$before
-    echo "$crash_ns" >"$work/crash.time"
+    mark_crash "$before"
     wait_until 30 "failoverd on the primary to exit" sh -c "! kill -0 $pid 2>/dev/null"
     grep -o 'handed over to .*' "$work/failoverd-primary.log" | sed 's/^/  /' ||
         { echo "FAIL: the primary's failoverd did not say it handed over" >&2; return 1; }

@@ -650,7 +650,9 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
     ConnReplicator& conn = *it->second;
     lag_.before_change(conn);
     conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
-    lag_.after_change(conn, monotonic_us());
+    // Dated by the hook (bpf_ktime_get_ns, CLOCK_MONOTONIC): when the bytes arrived,
+    // with no clock read per event here.
+    lag_.after_change(conn, ev.ktime_ns / 1000);
     if (conn.reset()) forget_conn(ev.key);
     else if (conn.finished()) stable_dirty_.insert(ev.key);  // closes in flush_stable_points
 }
