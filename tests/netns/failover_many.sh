@@ -16,26 +16,23 @@
 # finish before the crash however far behind another one falls on a loaded machine
 # (there the service's output can lag its input threefold); normally the crash comes
 # with every connection still streaming, the fastest well short of 3 MiB.
+#
+# plain_many.sh is its twin without failover: the same traffic over plain TCP, the
+# same moment marked instead of a crash; its stalls are this machine's floor.
 . "$(dirname "$0")/lib.sh"
 require_failoverd
-
-groups=(many-echo many-down many-up many-half)
 
 scenario() {
     start_services
     start_failoverd
-    local hold=(--bytes 4M --rate 1 --pause-at 3M --resume-file "$work/resume" --timeout-s 120)
-    c_group many-echo 25 echo --seed 100 "${hold[@]}"
-    c_group many-down 25 download --seed 200 "${hold[@]}"
-    c_group many-up 25 upload --seed 300 "${hold[@]}"
-    c_group many-half 25 half-close --seed 400 "${hold[@]}"
-    wait_groups_under_way 90 $((256 << 10)) "${groups[@]}"
+    start_many_groups
+    wait_groups_under_way 90 $((256 << 10)) "${many_groups[@]}"
     crash_primary
-    wait_takeover 100 || { groups_at_crash "${groups[@]}" || true; return 1; }
+    wait_takeover 100 || { groups_at_crash "${many_groups[@]}" || true; return 1; }
     echo "=== let the groups run to their end"
     touch "$work/resume"
     local n
-    for n in "${groups[@]}"; do finish_client $n; done
+    for n in "${many_groups[@]}"; do finish_client $n; done
 }
 
 run_scenario failover_many

@@ -277,6 +277,18 @@ groups_at_crash() {
     [ $bad = 0 ]
 }
 
+# start_many_groups: the 100-connection mix of failover_many and plain_many: 25 echo,
+# 25 download, 25 upload, 25 half-close, each connection its own pattern seed, 4 MiB
+# at 1 MB/s, holding at 3 MiB until $work/resume exists.
+many_groups=(many-echo many-down many-up many-half)
+start_many_groups() {
+    local hold=(--bytes 4M --rate 1 --pause-at 3M --resume-file "$work/resume" --timeout-s 120)
+    c_group many-echo 25 echo --seed 100 "${hold[@]}"
+    c_group many-down 25 download --seed 200 "${hold[@]}"
+    c_group many-up 25 upload --seed 300 "${hold[@]}"
+    c_group many-half 25 half-close --seed 400 "${hold[@]}"
+}
+
 start_services() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
     b_bg replica "$echo_service" --listen 0.0.0.0:$port
