@@ -30,7 +30,7 @@ fi
 
 mkdir -p "$out/src"
 # Copy only what changed, so Kbuild's own timestamps keep rebuilds incremental.
-for f in "$here"/Kbuild "$here"/*.c "$here"/*.h "$top/bpf/tcpfo_events.h"; do
+for f in "$here"/Kbuild "$here"/*.c "$here"/*.h "$top/bpf/tcpfo_events.h" "$top/bpf/snoop.h"; do
   [ -f "$f" ] || continue
   cmp -s "$f" "$out/src/$(basename "$f")" || cp "$f" "$out/src/"
 done

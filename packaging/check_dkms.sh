@@ -3,7 +3,7 @@
 # the module source in /usr/src/tcpfo-VERSION with a dkms.conf of the package's
 # version and the maintainer scripts that hand it to DKMS; and that source, unpacked
 # from the package, builds with `dkms build` against the guest kernel's headers (the
-# ones kmod/build-module.sh uses, in VM_CACHE) into a tcpfo_count.ko whose vermagic
+# ones kmod/build-module.sh uses, in VM_CACHE) into tcpfo_count.ko and tcpfo.ko whose vermagic
 # is the guest kernel's.
 #
 # Nothing is left on the host: DKMS works in scratch trees (--sourcetree, --dkmstree,
@@ -60,7 +60,7 @@ others=$(dpkg-deb -c "$deb" | awk '{print $NF}' | grep -v '/$' | grep -v "^\./us
 # The source tree.
 dpkg-deb -x "$deb" "$out/root"
 src=$out/root/usr/src/tcpfo-$version
-for f in dkms.conf Kbuild tcpfo_count.c; do
+for f in dkms.conf Kbuild tcpfo_count.c tcpfo_main.c tcpfo_genl.h tcpfo_events.h snoop.h; do
     [ -f "$src/$f" ] || fail "the package has no /usr/src/tcpfo-$version/$f"
 done
 [ -f "$src/dkms.conf" ] || exit 1
@@ -81,17 +81,18 @@ if ! KDIR=$kdir nice -n 19 unshare -m sh -c '
     find "$out/dkms" -name make.log -exec tail -30 {} \;
     exit 1
 fi
-ko=$(find "$out/dkms/tcpfo/$version/$release" -name 'tcpfo_count.ko*' | head -n1)
-if [ -z "$ko" ]; then
-    fail "dkms build made no tcpfo_count.ko for $release: $(tail -5 "$out/dkms.log")"
-else
-    case $ko in *.ko) ;; *) fail "the module is compressed ($ko): modinfo of it not tried"; ko= ;; esac
-fi
-if [ -n "$ko" ]; then
+vermagic=
+for name in tcpfo_count tcpfo; do
+    ko=$(find "$out/dkms/tcpfo/$version/$release" -name "$name.ko*" | head -n1)
+    if [ -z "$ko" ]; then
+        fail "dkms build made no $name.ko for $release: $(tail -5 "$out/dkms.log")"
+        continue
+    fi
+    case $ko in *.ko) ;; *) fail "the module is compressed ($ko): modinfo of it not tried"; continue ;; esac
     vermagic=$(modinfo -F vermagic "$ko")
     [[ $vermagic == "$release "* ]] || fail "vermagic of $ko is '$vermagic', not the guest kernel's $release"
-    [ "$(modinfo -F name "$ko")" = tcpfo_count ] || fail "modinfo name of $ko: $(modinfo -F name "$ko")"
-fi
+    [ "$(modinfo -F name "$ko")" = "$name" ] || fail "modinfo name of $ko: $(modinfo -F name "$ko")"
+done
 [ -z "$(ls -A "$out/modules")" ] || fail "dkms build installed into $out/modules"
-[ $status = 0 ] && echo "ok: $(basename "$deb"): dkms built tcpfo_count.ko for $release (vermagic $vermagic)"
+[ $status = 0 ] && echo "ok: $(basename "$deb"): dkms built tcpfo_count.ko and tcpfo.ko for $release (vermagic $vermagic)"
 exit $status

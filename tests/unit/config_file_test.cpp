@@ -380,3 +380,13 @@ TEST(ConfigFile, ACheckWithoutATargetProbesTheNodesPort) {
     EXPECT_EQ(*verdict, path + ": ok (node 2 of 2, starts as backup, 2 health check(s))");
     unlink(path.c_str());
 }
+
+TEST(ConfigFile, HooksKeyAndItsErrors) {
+    auto s = parse_config_text("hooks = \"kmod\"\n", "h.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    ASSERT_TRUE(s->hooks.has_value());
+    EXPECT_EQ(*s->hooks, HooksBackend::kmod);
+    auto bad = parse_config_text("\nhooks = \"module\"\n", "h.toml");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().message, "h.toml:2: hooks: 'module' is not one of bpf, kmod, auto");
+}

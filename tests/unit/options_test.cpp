@@ -213,3 +213,24 @@ TEST(Options, MetricsAddressIsOffByDefaultAndNeedsAPort) {
     }
     EXPECT_NE(std::string(usage_text()).find("--metrics ADDR:PORT"), std::string::npos);
 }
+
+TEST(Options, HooksBackendIsBpfByDefaultAndOneOfThree) {
+#define TCPFO_BASE "--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", \
+                   "--listen", "192.0.2.10", "--peer", "192.0.2.11"
+    auto def = parse({TCPFO_BASE});
+    ASSERT_TRUE(def.has_value()) << def.error().message;
+    EXPECT_EQ(def->options->hooks, HooksBackend::bpf);
+    auto bpf = parse({TCPFO_BASE, "--hooks", "bpf"});
+    auto kmod = parse({TCPFO_BASE, "--hooks", "kmod"});
+    auto automatic = parse({TCPFO_BASE, "--hooks", "auto"});
+    ASSERT_TRUE(bpf && kmod && automatic);
+    EXPECT_EQ(bpf->options->hooks, HooksBackend::bpf);
+    EXPECT_EQ(kmod->options->hooks, HooksBackend::kmod);
+    EXPECT_EQ(automatic->options->hooks, HooksBackend::automatic);
+    EXPECT_STREQ(to_string(HooksBackend::automatic), "auto");
+    auto bad = parse({TCPFO_BASE, "--hooks", "ebpf"});
+#undef TCPFO_BASE
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().message, "--hooks: 'ebpf' is not one of bpf, kmod, auto");
+    EXPECT_NE(std::string(usage_text()).find("--hooks bpf|kmod|auto"), std::string::npos);
+}

@@ -44,7 +44,7 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 
     // The hooks are attached now, not at takeover, so taking over does not wait for
     // the verifier. Until the VIP moves here they see no protected traffic.
-    auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
+    auto snoop = open_hooks(options, HooksUse::backup);
     if (!snoop) return std::unexpected(snoop.error());
     self->hooks_ = std::move(*snoop);
     if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "userd/backup/app_log_sink.h"
-#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/open_hooks.h"
 #include "userd/hooks/hooks.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"

@@ -59,6 +59,7 @@ public:
             else if (name == "rt_priority") r = integer(node, name, [&](long long v) { return assign(s.realtime_priority, check_range(v, kRealtimePriorityRange)); });
             else if (name == "nice") r = integer(node, name, [&](long long v) { return assign(s.nice, check_range(v, kNiceRange)); });
             else if (name == "verbose") r = boolean(node, name, s.verbose);
+            else if (name == "hooks") r = string(node, name, [&](std::string_view v) { return assign(s.hooks, parse_hooks_backend(v)); });
             else if (name == "metrics") r = string(node, name, [&](std::string_view v) { return assign(s.metrics, parse_metrics_address(v)); });
             else if (name == "key_file") r = string(node, name, [&](std::string_view v) -> Result<void> {
                 if (v.empty()) return fail("a file is needed");

@@ -8,6 +8,7 @@
 //   control = "/run/tcpfo/failoverd.sock"          ready_file = "..."       # --ready-file
 //   heartbeat_ms = 10   dead_after = 3   rt_priority = 10   nice = -10   verbose = false
 //   metrics = "0.0.0.0:9100"     # --metrics (off unless given)
+//   hooks = "bpf"                # --hooks: bpf, kmod or auto
 //   [[node]]
 //   id = 1
 //   address = "192.0.2.10:7100"  # port 7100 if left out

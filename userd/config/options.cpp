@@ -48,6 +48,7 @@ void fill_common(Options& o, const Settings& s) {
     if (s.control_path) o.control_path = *s.control_path;
     if (s.verbose) o.verbose = *s.verbose;
     o.metrics = s.metrics;
+    if (s.hooks) o.hooks = *s.hooks;
     if (s.key_file) o.key_file = *s.key_file;
     o.checks = s.checks;
     if (s.notify) o.notify = *s.notify;
@@ -143,7 +144,7 @@ const char* usage_text() {
            "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
            "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
            "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
-           "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH]\n"
+           "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH] [--hooks bpf|kmod|auto]\n"
            "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
            "       failoverd --config-test FILE\n"
            "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
@@ -171,6 +172,9 @@ const char* usage_text() {
            "  --nice N        nice value of the replication path (-20..19); default -10\n"
            "  --control       the control socket failoverctl talks to; default /run/tcpfo/failoverd.sock\n"
            "  --metrics       serve Prometheus metrics at http://ADDR:PORT/metrics; off by default\n"
+           "  --hooks         the kernel hooks: bpf (the eBPF programs, default), kmod (the module\n"
+           "                  tcpfo.ko, loaded beforehand; primaries only yet), auto (kmod where it is\n"
+           "                  loaded and the role can use it, else bpf)\n"
            "  --key-file      the shared key file (mode 0600; `failoverctl genkey PATH` makes one): peers\n"
            "                  authenticate every heartbeat and record with it; SIGHUP rereads it.\n"
            "                  Without it peers are not authenticated (a warning at start)\n"
@@ -184,7 +188,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
         kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics,
-        kKeyFile
+        kKeyFile, kHooks
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -202,6 +206,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"nice", required_argument, nullptr, kNice},
         {"control", required_argument, nullptr, kControl},
         {"metrics", required_argument, nullptr, kMetrics},
+        {"hooks", required_argument, nullptr, kHooks},
         {"id", required_argument, nullptr, kId},
         {"node", required_argument, nullptr, kNode},
         {"priority", required_argument, nullptr, kPriority},
@@ -249,6 +254,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             case kNice: r = set(s.nice, parse_int("--nice", arg, kNiceRange)); break;
             case kControl: r = set(s.control_path, with_flag("--control", check_control_path(arg))); break;
             case kMetrics: r = set(s.metrics, with_flag("--metrics", parse_metrics_address(arg))); break;
+            case kHooks: r = set(s.hooks, with_flag("--hooks", parse_hooks_backend(arg))); break;
             case kId:
                 r = set(s.id, parse_int("--id", arg, IntRange{kMinNodeId, kMaxNodeId}));
                 break;

@@ -44,6 +44,7 @@ struct Options {
     int nice = -10;              // the replication path's nice value (normal scheduler)
     std::string control_path = kDefaultControlPath;  // the control socket (failoverctl)
     std::optional<sockaddr_in> metrics;               // --metrics: off unless given
+    HooksBackend hooks = HooksBackend::bpf;           // --hooks
     std::optional<ClusterMembership> cluster;         // set by the symmetric form only
     // The shared key file (--key-file, key_file): empty when peers are not authenticated.
     std::string key_file;

@@ -35,6 +35,22 @@ Result<sockaddr_in> parse_metrics_address(std::string_view text) {
     return *e;
 }
 
+Result<HooksBackend> parse_hooks_backend(std::string_view text) {
+    if (text == "bpf") return HooksBackend::bpf;
+    if (text == "kmod") return HooksBackend::kmod;
+    if (text == "auto") return HooksBackend::automatic;
+    return fail("'{}' is not one of bpf, kmod, auto", text);
+}
+
+const char* to_string(HooksBackend backend) {
+    switch (backend) {
+        case HooksBackend::bpf: return "bpf";
+        case HooksBackend::kmod: return "kmod";
+        case HooksBackend::automatic: return "auto";
+    }
+    return "?";
+}
+
 Settings merge_settings(const Settings& under, const Settings& over) {
     Settings s = under;
     auto take = [](auto& into, const auto& from) {
@@ -60,6 +76,7 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.control_path, over.control_path);
     take(s.verbose, over.verbose);
     take(s.metrics, over.metrics);
+    take(s.hooks, over.hooks);
     take(s.key_file, over.key_file);
     if (!over.checks.empty()) s.checks = over.checks;
     take(s.notify, over.notify);

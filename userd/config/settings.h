@@ -38,6 +38,12 @@ Result<sockaddr_in> parse_replica(std::string_view text);
 // --metrics: ADDR:PORT, the port required (ADDR 0.0.0.0 for every address).
 Result<sockaddr_in> parse_metrics_address(std::string_view text);
 
+// --hooks: which kernel hooks snoop and clamp (userd/hooks/open_hooks.h).
+enum class HooksBackend { bpf, kmod, automatic };
+// "bpf", "kmod" or "auto".
+Result<HooksBackend> parse_hooks_backend(std::string_view text);
+const char* to_string(HooksBackend backend);
+
 struct Settings {
     // The two-node shorthand: command line only.
     std::optional<NodeRole> role;
@@ -64,6 +70,7 @@ struct Settings {
     std::optional<std::string> control_path;
     std::optional<bool> verbose;
     std::optional<sockaddr_in> metrics;
+    std::optional<HooksBackend> hooks;
     std::optional<std::string> key_file;  // the shared key that authenticates peers
     // Health checks of the node's own service ([[check]] tables; config file only).
     std::vector<CheckSpec> checks;        // empty: not given by this source

@@ -62,7 +62,7 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
         return std::unexpected(std::move(e));
     };
 
-    auto snoop = BpfSnoop::attach({options.dev, options.vip.addr, options.port});
+    auto snoop = open_hooks(options, HooksUse::primary);
     if (!snoop) return undo(snoop.error());
     self->hooks_ = std::move(*snoop);
     if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)

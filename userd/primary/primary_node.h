@@ -10,7 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "userd/hooks/bpf_snoop.h"
+#include "userd/hooks/open_hooks.h"
 #include "userd/hooks/hooks.h"
 #include "userd/protocol/conn_key.h"
 #include "userd/primary/app_log_relay.h"

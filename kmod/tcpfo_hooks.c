@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The netfilter hooks, the same job as bpf/snoop.bpf.c's tc programs on a primary:
+ *
+ * ingress (PRE_ROUTING, client -> VIP:PORT): remembers each SYN's options; reports the
+ * client's bytes, ACK progress, FIN and RST of protected connections to failoverd.
+ *
+ * egress (POST_ROUTING, VIP:PORT -> client): opens a protected connection when the
+ * SYN-ACK leaves, tracks the server's sequence state for failoverd's nudges, digests
+ * the server's payload, and clamps the ACK field (and SACK blocks) to the stable point
+ * so the client never sees a byte acknowledged that the backups do not hold
+ * (DESIGN.md invariant 1). It drops a clamped pure ACK that would be a duplicate, a
+ * socketless RST of a protected connection, and, while frozen, everything.
+ *
+ * A hook decides under the namespace's table lock and emits its events after
+ * releasing it (an event allocates and copies the payload).
+ */
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/timekeeping.h>
+
+#include "tcpfo_kmod.h"
+
+static void fill_event(struct tcpfo_event *ev, u8 type, u8 flags, const struct tcpfo_seg *seg, u32 seq)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->flags = flags;
+	ev->window = seg->window;
+	ev->key = seg->key;
+	ev->seq = seq;
+	ev->ack = seg->ack;
+	ev->tsval = seg->tsval;
+	ev->tsecr = seg->tsecr;
+	ev->ktime_ns = ktime_get_ns(); /* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+}
+
+/* At most three events come of one segment (DATA, then FIN or ACK; or one RST). */
+struct pending_events {
+	struct tcpfo_event ev[2];
+	unsigned int n;
+	bool data;
+};
+
+static void client_segment_events(struct tcpfo_snoop_conn *conn, const struct tcpfo_seg *seg,
+				  struct pending_events *out)
+{
+	struct tcpfo_client_view *seen = &conn->client;
+
+	if (seg->flags & TCPFO_TH_RST) {
+		fill_event(&out->ev[out->n++], TCPFO_EV_RST, 0, seg, seg->seq);
+		return;
+	}
+	if (seg->payload_len > 0)
+		out->data = true;
+	if (seg->flags & TCPFO_TH_FIN)
+		fill_event(&out->ev[out->n++], TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
+	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+		 (seg->ack != seen->ack || seg->window != seen->window || seg->tsval != seen->tsval ||
+		  seg->tsecr != seen->tsecr))
+		fill_event(&out->ev[out->n++], TCPFO_EV_ACK, 0, seg, seg->seq);
+	if (seg->flags & TCPFO_TH_ACK)
+		seen->ack = seg->ack;
+	seen->window = seg->window;
+	seen->tsval = seg->tsval;
+	seen->tsecr = seg->tsecr;
+}
+
+static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct tcpfo_net *tn = tcpfo_pernet(state->net);
+	struct pending_events out = {};
+	struct tcpfo_event data;
+	struct tcpfo_conn *conn;
+	struct tcpfo_seg seg;
+	unsigned int i;
+
+	if (!tn || !READ_ONCE(tn->configured))
+		return NF_ACCEPT;
+	if (tcpfo_parse(skb, &seg, TCPFO_TO_VIP, READ_ONCE(tn->vip_addr), READ_ONCE(tn->vip_port)))
+		return NF_ACCEPT;
+
+	spin_lock_bh(&tn->tables.lock);
+	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN) {
+		tcpfo_syn_remember(&tn->tables, &seg.key, seg.seq, &seg.opts);
+		spin_unlock_bh(&tn->tables.lock);
+		return NF_ACCEPT;
+	}
+	conn = tcpfo_conn_find(&tn->tables, &seg.key);
+	if (conn)
+		client_segment_events(&conn->snoop, &seg, &out);
+	spin_unlock_bh(&tn->tables.lock);
+
+	/* The client's bytes first, then what follows them (its FIN). */
+	if (out.data) {
+		if (seg.payload_len > TCPFO_MAX_PAYLOAD) {
+			tcpfo_stat_inc(tn, TCPFO_STAT_RING_DROPS);
+		} else {
+			fill_event(&data, TCPFO_EV_DATA, 0, &seg, seg.seq);
+			data.len = seg.payload_len;
+			tcpfo_emit(tn, &data, skb, seg.payload_off);
+		}
+	}
+	for (i = 0; i < out.n; i++)
+		tcpfo_emit(tn, &out.ev[i], NULL, 0);
+	return NF_ACCEPT;
+}
+
+/*
+ * The SYN-ACK leaves: the handshake's state is complete, the connection is protected.
+ * Under the lock; fills `open` and returns true when a CONN_OPEN must be sent.
+ */
+static bool open_connection(struct tcpfo_net *tn, const struct tcpfo_seg *seg, struct tcpfo_event *open)
+{
+	struct tcpfo_syn *syn = tcpfo_syn_find(&tn->tables, &seg->key);
+	struct tcpfo_conn *conn;
+
+	if (!syn || seg->ack != syn->client_isn + 1)
+		return false; /* SYN seen before the hooks were configured: not protected */
+	conn = tcpfo_conn_find(&tn->tables, &seg->key);
+	if (conn && conn->snoop.state.server_isn == seg->seq)
+		return false; /* a retransmitted SYN-ACK: already open */
+	conn = tcpfo_conn_insert(&tn->tables, &seg->key);
+	if (!conn) {
+		tcpfo_stat_inc(tn, TCPFO_STAT_TABLE_FULL);
+		return false;
+	}
+	memset(&conn->snoop, 0, sizeof(conn->snoop));
+	conn->snoop.state.client_isn = syn->client_isn;
+	conn->snoop.state.server_isn = seg->seq;
+	conn->snoop.state.client_opts = syn->client_opts;
+	conn->snoop.state.server_opts = seg->opts;
+	conn->snoop.state.snd_nxt = seg->seq + 1;
+	conn->snoop.state.last_tsval = seg->tsval;
+	conn->snoop.state.last_tsecr = seg->tsecr;
+	conn->snoop.state.last_window = seg->window;
+	conn->snoop.state.last_sent_ack = seg->ack;
+	conn->snoop.server_ack = seg->ack;
+	conn->stable_seq = syn->client_isn + 1;
+	tcpfo_syn_remove(&tn->tables, syn);
+
+	fill_event(open, TCPFO_EV_CONN_OPEN, TCPFO_EVF_FROM_SERVER, seg, seg->seq);
+	open->client_isn = conn->snoop.state.client_isn;
+	open->server_isn = conn->snoop.state.server_isn;
+	open->client_opts = conn->snoop.state.client_opts;
+	open->server_opts = conn->snoop.state.server_opts;
+	return true;
+}
+
+/*
+ * Lowers the ACK field to the stable point and strips SACK blocks above it. Returns
+ * NF_DROP for a clamped pure ACK the client would count as a duplicate ACK (same ack
+ * number and window as the last segment it received): three of those make it
+ * fast-retransmit. failoverd's nudge announces the stable point when it moves.
+ */
+static unsigned int apply_ack_clamp(struct tcpfo_net *tn, struct sk_buff *skb, struct tcpfo_seg *seg,
+				    struct tcpfo_conn *conn)
+{
+	struct tcpfo_conn_state *state = &conn->snoop.state;
+	bool lowered = false, pure_ack;
+
+	if (tcpfo_seq_after(seg->ack, conn->stable_seq)) {
+		if (tcpfo_rewrite_ack(skb, seg, conn->stable_seq))
+			return NF_DROP; /* never let an unclamped ACK out */
+		lowered = true;
+		tcpfo_stat_inc(tn, TCPFO_STAT_ACKS_CLAMPED);
+	}
+	if (tcpfo_strip_sack_above(skb, seg, conn->stable_seq) < 0)
+		return NF_DROP;
+	pure_ack = seg->payload_len == 0 && !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST));
+	if (lowered && pure_ack && seg->ack == state->last_sent_ack && seg->window == state->last_window) {
+		tcpfo_stat_inc(tn, TCPFO_STAT_DUP_ACKS_DROPPED);
+		return NF_DROP;
+	}
+	state->last_sent_ack = seg->ack;
+	state->last_window = seg->window;
+	return NF_ACCEPT;
+}
+
+static void record_server_segment(const struct tcpfo_seg *seg, struct tcpfo_conn_state *state)
+{
+	u32 end = seg->seq + seg->payload_len + ((seg->flags & TCPFO_TH_FIN) ? 1 : 0);
+
+	if (tcpfo_seq_after(end, state->snd_nxt))
+		state->snd_nxt = end;
+	state->last_tsval = seg->tsval;
+	state->last_tsecr = seg->tsecr;
+}
+
+static unsigned int tcpfo_egress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct tcpfo_net *tn = tcpfo_pernet(state->net);
+	unsigned int verdict = NF_ACCEPT;
+	struct tcpfo_event ev, digest_ev;
+	struct tcpfo_conn *conn;
+	struct tcpfo_seg seg;
+	bool emit = false, open = false;
+	u64 digest;
+
+	if (!tn || !READ_ONCE(tn->configured))
+		return NF_ACCEPT;
+	if (tcpfo_parse(skb, &seg, TCPFO_FROM_VIP, READ_ONCE(tn->vip_addr), READ_ONCE(tn->vip_port)))
+		return NF_ACCEPT;
+	if (READ_ONCE(tn->frozen)) {
+		tcpfo_stat_inc(tn, TCPFO_STAT_FROZEN_DROPPED);
+		return NF_DROP;
+	}
+
+	spin_lock_bh(&tn->tables.lock);
+	if (skb->mark == TCPFO_NUDGE_MARK) {
+		/* failoverd's nudge already carries the stable point: pass it untouched. */
+		conn = tcpfo_conn_find(&tn->tables, &seg.key);
+		if (conn && (seg.flags & TCPFO_TH_ACK)) {
+			conn->snoop.state.last_sent_ack = seg.ack;
+			conn->snoop.state.last_window = seg.window;
+		}
+		spin_unlock_bh(&tn->tables.lock);
+		return NF_ACCEPT;
+	}
+	/* Never clamp the SYN-ACK: the client would answer a lowered ACK with RST. */
+	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == (TCPFO_TH_SYN | TCPFO_TH_ACK)) {
+		open = open_connection(tn, &seg, &ev);
+		spin_unlock_bh(&tn->tables.lock);
+		if (open && tcpfo_emit(tn, &ev, NULL, 0)) {
+			/*
+			 * failoverd would never learn the connection and never move its stable
+			 * point: the client would stall. Unprotected is better than stalled.
+			 */
+			spin_lock_bh(&tn->tables.lock);
+			conn = tcpfo_conn_find(&tn->tables, &seg.key);
+			if (conn)
+				tcpfo_conn_remove(&tn->tables, conn);
+			spin_unlock_bh(&tn->tables.lock);
+		}
+		return NF_ACCEPT;
+	}
+	conn = tcpfo_conn_find(&tn->tables, &seg.key);
+	if (!conn) {
+		spin_unlock_bh(&tn->tables.lock);
+		return NF_ACCEPT;
+	}
+	if ((seg.flags & (TCPFO_TH_RST | TCPFO_TH_ACK)) == TCPFO_TH_RST) {
+		/*
+		 * A RST without ACK is the kernel answering a segment for which it has no
+		 * socket: the server finished its close while the clamp still held back the
+		 * ACK of the client's FIN, and the client's probe arrived. Hold it; the nudge
+		 * completes the close.
+		 */
+		spin_unlock_bh(&tn->tables.lock);
+		tcpfo_stat_inc(tn, TCPFO_STAT_RSTS_HELD);
+		return NF_DROP;
+	}
+	if (seg.flags & TCPFO_TH_RST) {
+		fill_event(&ev, TCPFO_EV_RST, TCPFO_EVF_FROM_SERVER, &seg, seg.seq);
+		emit = true;
+	} else if (seg.flags & TCPFO_TH_FIN) {
+		fill_event(&ev, TCPFO_EV_SERVER_FIN, TCPFO_EVF_FROM_SERVER, &seg, seg.seq + seg.payload_len);
+		emit = true;
+	}
+	/* Before the clamp: a dropped duplicate still tells how far the server got. */
+	if ((seg.flags & TCPFO_TH_ACK) && tcpfo_seq_after(seg.ack, conn->snoop.server_ack))
+		conn->snoop.server_ack = seg.ack;
+	if (seg.flags & TCPFO_TH_ACK)
+		verdict = apply_ack_clamp(tn, skb, &seg, conn);
+	if (verdict == NF_ACCEPT)
+		record_server_segment(&seg, &conn->snoop.state);
+	spin_unlock_bh(&tn->tables.lock);
+
+	if (emit)
+		tcpfo_emit(tn, &ev, NULL, 0);
+	if (verdict == NF_ACCEPT && seg.payload_len > 0) {
+		if (seg.payload_len <= TCPFO_MAX_PAYLOAD && tcpfo_digest(skb, seg.payload_off, seg.payload_len, &digest)) {
+			fill_event(&digest_ev, TCPFO_EV_OUT_DIGEST, TCPFO_EVF_FROM_SERVER, &seg, seg.seq);
+			digest_ev.len = seg.payload_len;
+			digest_ev.digest = digest;
+			tcpfo_emit(tn, &digest_ev, NULL, 0);
+		} else {
+			tcpfo_stat_inc(tn, TCPFO_STAT_DIGEST_FAILURES);
+		}
+	}
+	return verdict;
+}
+
+static const struct nf_hook_ops tcpfo_nf_ops[] = {
+	{
+		.hook = tcpfo_ingress,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NF_IP_PRI_FIRST + 1,
+	},
+	{
+		/* Last: after anything that might still change the segment. */
+		.hook = tcpfo_egress,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_POST_ROUTING,
+		.priority = NF_IP_PRI_LAST - 1,
+	},
+};
+
+int tcpfo_hooks_register(struct net *net)
+{
+	return nf_register_net_hooks(net, tcpfo_nf_ops, ARRAY_SIZE(tcpfo_nf_ops));
+}
+
+void tcpfo_hooks_unregister(struct net *net)
+{
+	nf_unregister_net_hooks(net, tcpfo_nf_ops, ARRAY_SIZE(tcpfo_nf_ops));
+}
