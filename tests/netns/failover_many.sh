@@ -26,7 +26,7 @@ scenario() {
     start_services
     start_failoverd
     start_many_groups
-    wait_groups_under_way 90 $((256 << 10)) "${many_groups[@]}"
+    wait_groups_under_way 90 "$many_under_way" "${many_groups[@]}"
     crash_primary
     wait_takeover 100 || { groups_at_crash "${many_groups[@]}" || true; return 1; }
     echo "=== let the groups run to their end"

@@ -281,6 +281,8 @@ groups_at_crash() {
 # 25 download, 25 upload, 25 half-close, each connection its own pattern seed, 4 MiB
 # at 1 MB/s, holding at 3 MiB until $work/resume exists.
 many_groups=(many-echo many-down many-up many-half)
+# How far along every group's slowest connection must be before the crash (or the mark).
+many_under_way=${TCPFO_MANY_UNDER_WAY:-$((256 << 10))}
 start_many_groups() {
     local hold=(--bytes 4M --rate 1 --pause-at 3M --resume-file "$work/resume" --timeout-s 120)
     c_group many-echo 25 echo --seed 100 "${hold[@]}"

@@ -16,7 +16,7 @@ scenario() {
     p_bg service "$echo_service" --listen 0.0.0.0:$port
     wait_until 30 "the echo service on the primary" listening "$ns_primary" $port
     start_many_groups
-    wait_groups_under_way 90 $((256 << 10)) "${many_groups[@]}"
+    wait_groups_under_way 90 "$many_under_way" "${many_groups[@]}"
     echo "=== the moment failover_many would crash the primary (nothing happens)"
     snapshot_progress
     mark_crash "${EPOCHREALTIME/./}"
