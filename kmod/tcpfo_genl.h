@@ -34,6 +34,21 @@ enum tcpfo_genl_cmd {
 	TCPFO_CMD_SET_FROZEN,
 	/* Module -> listener: EVENT, and PAYLOAD for DATA. */
 	TCPFO_CMD_EVENT,
+	/*
+	 * A backup's takeover (Hooks in userd/hooks/hooks.h says what each does):
+	 * ADOPT: KEY, CONN_STATE, SEQ (the stable point): protect a rebuilt connection.
+	 * MARK_REBUILT: KEY: the ack ceiling and the lift for a rebuilt connection.
+	 * HOLD: KEY: drop and record the client's segments until the socket is rebuilt.
+	 * GET_HELD: KEY -> reply KEY, HELD; as a dump (NLM_F_DUMP), every hold record.
+	 * RELEASE: KEYS (an array of struct tcpfo_conn_key): end those holds.
+	 * SET_TAKEOVER_MODE: FLAG: drop client segments no socket would take.
+	 */
+	TCPFO_CMD_ADOPT,
+	TCPFO_CMD_MARK_REBUILT,
+	TCPFO_CMD_HOLD,
+	TCPFO_CMD_GET_HELD,
+	TCPFO_CMD_RELEASE,
+	TCPFO_CMD_SET_TAKEOVER_MODE,
 	__TCPFO_CMD_MAX,
 };
 #define TCPFO_CMD_MAX (__TCPFO_CMD_MAX - 1)
@@ -50,6 +65,8 @@ enum tcpfo_genl_attr {
 	TCPFO_A_FLAG,       /* u8 */
 	TCPFO_A_EVENT,      /* struct tcpfo_event */
 	TCPFO_A_PAYLOAD,    /* DATA: the client's payload bytes */
+	TCPFO_A_HELD,       /* struct tcpfo_held_client */
+	TCPFO_A_KEYS,       /* struct tcpfo_conn_key[] */
 	__TCPFO_A_MAX,
 };
 #define TCPFO_A_MAX (__TCPFO_A_MAX - 1)

@@ -12,12 +12,20 @@
  * (DESIGN.md invariant 1). It drops a clamped pure ACK that would be a duplicate, a
  * socketless RST of a protected connection, and, while frozen, everything.
  *
+ * On a backup taking over, ingress also holds connections whose socket is not rebuilt
+ * yet (drops their client segments, records where the client is), keeps a rebuilt
+ * connection's client ACKs at or below its socket's snd_nxt (the ack ceiling), and in
+ * takeover mode drops client segments no socket would take; egress lifts a rebuilt
+ * socket's pure ACKs into the client's window. bpf/snoop.bpf.c says why for each.
+ *
  * A hook decides under the namespace's table lock and emits its events after
  * releasing it (an event allocates and copies the payload).
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/timekeeping.h>
+#include <net/inet_hashtables.h>
+#include <net/tcp.h>
 
 #include "tcpfo_kmod.h"
 
@@ -66,12 +74,112 @@ static void client_segment_events(struct tcpfo_snoop_conn *conn, const struct tc
 	seen->tsecr = seg->tsecr;
 }
 
+static struct inet_hashinfo *tcp_hashinfo_of(struct net *net)
+{
+	return net->ipv4.tcp_death_row.hashinfo;
+}
+
+/* The rebuilt socket's snd_nxt; false if there is no full socket. */
+static bool local_snd_nxt(struct net *net, const struct sk_buff *skb, const struct tcpfo_seg *seg, u32 *snd_nxt)
+{
+	struct sock *sk = __inet_lookup_established(net, tcp_hashinfo_of(net), seg->key.client_addr,
+						    seg->key.client_port, seg->key.vip_addr,
+						    ntohs(seg->key.vip_port), skb->skb_iif, inet_sdif(skb));
+	bool found = false;
+
+	if (!sk)
+		return false;
+	if (sk_fullsock(sk) && sk->sk_state != TCP_LISTEN) {
+		*snd_nxt = READ_ONCE(tcp_sk(sk)->snd_nxt);
+		found = true;
+	}
+	sock_gen_put(sk);
+	return found;
+}
+
+/*
+ * After a takeover the rebuilt socket regenerates the dead primary's output through
+ * replay; until it has, the client may acknowledge bytes the socket has not sent yet,
+ * and Linux discards such a segment, payload included. Lower those ACKs to snd_nxt.
+ */
+static void apply_ack_ceiling(struct tcpfo_net *tn, struct sk_buff *skb, struct tcpfo_seg *seg)
+{
+	u32 snd_nxt;
+
+	if (!(seg->flags & TCPFO_TH_ACK) || !local_snd_nxt(tn->net, skb, seg, &snd_nxt))
+		return;
+	if (tcpfo_seq_after(seg->ack, snd_nxt) && tcpfo_rewrite_ack(skb, seg, snd_nxt) == 0)
+		tcpfo_stat_inc(tn, TCPFO_STAT_ACKS_CEILED);
+	tcpfo_strip_sack_above(skb, seg, snd_nxt);
+}
+
+/*
+ * Takeover mode: a client segment no socket would take (no established, request or
+ * time-wait socket; a listener does not count, it answers a non-SYN with a RST) is
+ * dropped, so the client never meets a reset. A SYN passes.
+ */
+static bool takeover_drops(struct net *net, struct sk_buff *skb, const struct tcpfo_seg *seg)
+{
+	struct sock *sk;
+	bool known = false;
+
+	if ((seg->flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN)
+		return false;
+	sk = __inet_lookup_established(net, tcp_hashinfo_of(net), seg->key.client_addr, seg->key.client_port,
+				       seg->key.vip_addr, ntohs(seg->key.vip_port), skb->skb_iif, inet_sdif(skb));
+	if (sk) {
+		known = true;
+		sock_gen_put(sk);
+	}
+	return !known;
+}
+
+/* A held connection: records where the client is (bpf/snoop.h, tcpfo_held_client). */
+static void record_held(struct tcpfo_held_client *h, const struct tcpfo_seg *seg)
+{
+	u32 end = seg->seq + seg->payload_len + ((seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN)) ? 1 : 0);
+	u8 flags = h->flags | TCPFO_HELD_SEQ;
+
+	if (!(h->flags & TCPFO_HELD_SEQ) || tcpfo_seq_after(end, h->snd_nxt)) {
+		h->snd_nxt = end;
+		h->data_len = 0;
+	}
+	if (seg->payload_len > 0 && end == h->snd_nxt) {
+		h->data_seq = seg->seq;
+		h->data_len = seg->payload_len;
+	}
+	if ((seg->flags & TCPFO_TH_ACK) && (!(h->flags & TCPFO_HELD_ACK) || tcpfo_seq_after(seg->ack, h->ack))) {
+		h->ack = seg->ack;
+		flags |= TCPFO_HELD_ACK;
+	}
+	if (seg->has_ts) {
+		h->tsval = seg->tsval;
+		h->tsecr = seg->tsecr;
+		flags |= TCPFO_HELD_TS;
+	}
+	if (seg->sack_off >= 0)
+		flags |= TCPFO_HELD_SACK;
+	if (seg->flags & TCPFO_TH_FIN)
+		flags |= TCPFO_HELD_FIN;
+	if (seg->flags & TCPFO_TH_RST)
+		flags |= TCPFO_HELD_RST;
+	h->flags = flags;
+	h->window = seg->window;
+	h->last_ns = ktime_get_ns();
+	h->segments++;
+	if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+	    !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST)))
+		h->pure_acks++;
+}
+
 static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
 	struct tcpfo_net *tn = tcpfo_pernet(state->net);
 	struct pending_events out = {};
+	struct tcpfo_rebuilt_conn *rb;
 	struct tcpfo_event data;
 	struct tcpfo_conn *conn;
+	struct tcpfo_hold *hold;
 	struct tcpfo_seg seg;
 	unsigned int i;
 
@@ -81,6 +189,16 @@ static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct 
 		return NF_ACCEPT;
 
 	spin_lock_bh(&tn->tables.lock);
+	rb = tcpfo_rebuilt_find(&tn->tables, &seg.key);
+	hold = tcpfo_hold_find(&tn->tables, &seg.key);
+	if (hold) {
+		record_held(&hold->rec, &seg);
+		if (!rb) {
+			spin_unlock_bh(&tn->tables.lock);
+			tcpfo_stat_inc(tn, TCPFO_STAT_HELD_DROPPED);
+			return NF_DROP;
+		}
+	}
 	if ((seg.flags & (TCPFO_TH_SYN | TCPFO_TH_ACK)) == TCPFO_TH_SYN) {
 		tcpfo_syn_remember(&tn->tables, &seg.key, seg.seq, &seg.opts);
 		spin_unlock_bh(&tn->tables.lock);
@@ -89,7 +207,20 @@ static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct 
 	conn = tcpfo_conn_find(&tn->tables, &seg.key);
 	if (conn)
 		client_segment_events(&conn->snoop, &seg, &out);
+	/* The events above carry the client's own ACK: what it really acknowledged. */
+	if (rb && (seg.flags & TCPFO_TH_ACK) &&
+	    (!rb->rec.have_client_ack || tcpfo_seq_after(seg.ack, rb->rec.client_ack))) {
+		rb->rec.client_ack = seg.ack;
+		rb->rec.have_client_ack = 1;
+	}
 	spin_unlock_bh(&tn->tables.lock);
+
+	if (rb) {
+		apply_ack_ceiling(tn, skb, &seg);
+	} else if (!conn && READ_ONCE(tn->takeover_mode) && takeover_drops(tn->net, skb, &seg)) {
+		tcpfo_stat_inc(tn, TCPFO_STAT_TAKEOVER_DROPPED);
+		return NF_DROP;
+	}
 
 	/* The client's bytes first, then what follows them (its FIN). */
 	if (out.data) {
@@ -187,6 +318,23 @@ static void record_server_segment(const struct tcpfo_seg *seg, struct tcpfo_conn
 	state->last_tsecr = seg->tsecr;
 }
 
+/*
+ * The mirror of the ack ceiling: a rebuilt socket's snd_nxt can sit below what the
+ * client already holds (the backup learns it from replicated ACKs, which lag), and the
+ * client drops a segment wholly before its window, ACK and all. A pure ACK carries no
+ * data: give it the sequence number the client expects next. Under the table lock.
+ */
+static void lift_rebuilt_pure_ack(struct tcpfo_net *tn, struct sk_buff *skb, struct tcpfo_seg *seg)
+{
+	struct tcpfo_rebuilt_conn *rb = tcpfo_rebuilt_find(&tn->tables, &seg->key);
+
+	if (!rb || !rb->rec.have_client_ack || seg->payload_len != 0 ||
+	    (seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST)))
+		return;
+	if (tcpfo_seq_after(rb->rec.client_ack, seg->seq) && tcpfo_rewrite_seq(skb, seg, rb->rec.client_ack) == 0)
+		tcpfo_stat_inc(tn, TCPFO_STAT_SEQS_LIFTED);
+}
+
 static unsigned int tcpfo_egress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
 	struct tcpfo_net *tn = tcpfo_pernet(state->net);
@@ -236,6 +384,7 @@ static unsigned int tcpfo_egress(void *priv, struct sk_buff *skb, const struct n
 	}
 	conn = tcpfo_conn_find(&tn->tables, &seg.key);
 	if (!conn) {
+		lift_rebuilt_pure_ack(tn, skb, &seg);
 		spin_unlock_bh(&tn->tables.lock);
 		return NF_ACCEPT;
 	}

@@ -65,6 +65,7 @@ enum tcpfo_dir { TCPFO_TO_VIP, TCPFO_FROM_VIP };
 /* tcpfo_segment.c */
 int tcpfo_parse(struct sk_buff *skb, struct tcpfo_seg *seg, enum tcpfo_dir dir, __be32 vip, __be16 port);
 int tcpfo_rewrite_ack(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_ack);
+int tcpfo_rewrite_seq(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_seq);
 int tcpfo_strip_sack_above(struct sk_buff *skb, struct tcpfo_seg *seg, u32 limit);
 
 static inline bool tcpfo_seq_after(u32 a, u32 b)
@@ -89,6 +90,20 @@ struct tcpfo_syn {
 	struct tcpfo_tcp_opts client_opts;
 };
 
+/* A connection a backup is taking over, its socket not rebuilt yet (bpf/snoop.h). */
+struct tcpfo_hold {
+	struct hlist_node node;
+	struct tcpfo_conn_key key;
+	struct tcpfo_held_client rec;
+};
+
+/* A connection a backup rebuilt with TCP_REPAIR: the ack ceiling and the lift. */
+struct tcpfo_rebuilt_conn {
+	struct hlist_node node;
+	struct tcpfo_conn_key key;
+	struct tcpfo_rebuilt rec;
+};
+
 #define TCPFO_HASH_BITS 12
 
 /* tcpfo_table.c: both tables under the namespace's lock. */
@@ -96,9 +111,13 @@ struct tcpfo_tables {
 	spinlock_t lock;
 	struct hlist_head conns[1 << TCPFO_HASH_BITS];
 	struct hlist_head syns[1 << TCPFO_HASH_BITS];
+	struct hlist_head holds[1 << TCPFO_HASH_BITS];
+	struct hlist_head rebuilt[1 << TCPFO_HASH_BITS];
 	struct list_head syn_age;
 	unsigned int n_conns;
 	unsigned int n_syns;
+	unsigned int n_holds;
+	unsigned int n_rebuilt;
 };
 
 void tcpfo_tables_init(struct tcpfo_tables *t);
@@ -112,6 +131,16 @@ struct tcpfo_syn *tcpfo_syn_find(struct tcpfo_tables *t, const struct tcpfo_conn
 void tcpfo_syn_remember(struct tcpfo_tables *t, const struct tcpfo_conn_key *key, u32 isn,
 			const struct tcpfo_tcp_opts *opts);
 void tcpfo_syn_remove(struct tcpfo_tables *t, struct tcpfo_syn *syn);
+/* The takeover's tables, bounded by max_conns each; inserting an existing key returns it. */
+struct tcpfo_hold *tcpfo_hold_find(struct tcpfo_tables *t, const struct tcpfo_conn_key *key);
+struct tcpfo_hold *tcpfo_hold_insert(struct tcpfo_tables *t, const struct tcpfo_conn_key *key);
+void tcpfo_hold_remove(struct tcpfo_tables *t, struct tcpfo_hold *hold);
+struct tcpfo_rebuilt_conn *tcpfo_rebuilt_find(struct tcpfo_tables *t, const struct tcpfo_conn_key *key);
+struct tcpfo_rebuilt_conn *tcpfo_rebuilt_insert(struct tcpfo_tables *t, const struct tcpfo_conn_key *key);
+void tcpfo_rebuilt_remove(struct tcpfo_tables *t, struct tcpfo_rebuilt_conn *rb);
+/* Removes the key from every table (failoverd's forget). */
+void tcpfo_forget_key(struct tcpfo_tables *t, const struct tcpfo_conn_key *key);
+u32 tcpfo_key_bucket(const struct tcpfo_conn_key *key);
 
 extern unsigned int tcpfo_max_conns;
 extern unsigned int tcpfo_max_syns;
@@ -127,6 +156,7 @@ struct tcpfo_net {
 	__be16 vip_port;
 	bool configured;
 	bool frozen;
+	bool takeover_mode;
 	u32 listener_portid; /* 0: none */
 	struct tcpfo_tables tables;
 	u64 __percpu *stats; /* TCPFO_STAT_COUNT per CPU */

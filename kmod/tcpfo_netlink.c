@@ -13,6 +13,7 @@
 #include <linux/notifier.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 #include "tcpfo_genl.h"
 #include "tcpfo_kmod.h"
@@ -25,6 +26,8 @@ static const struct nla_policy tcpfo_policy[TCPFO_A_MAX + 1] = {
 	[TCPFO_A_KEY] = NLA_POLICY_EXACT_LEN(sizeof(struct tcpfo_conn_key)),
 	[TCPFO_A_SEQ] = { .type = NLA_U32 },
 	[TCPFO_A_FLAG] = { .type = NLA_U8 },
+	[TCPFO_A_CONN_STATE] = NLA_POLICY_EXACT_LEN(sizeof(struct tcpfo_conn_state)),
+	[TCPFO_A_KEYS] = { .type = NLA_BINARY },
 };
 
 int tcpfo_emit(struct tcpfo_net *tn, const struct tcpfo_event *ev, const struct sk_buff *skb,
@@ -185,15 +188,12 @@ static int cmd_forget(struct sk_buff *skb, struct genl_info *info)
 {
 	struct tcpfo_net *tn = request_net(info);
 	struct tcpfo_conn_key key;
-	struct tcpfo_conn *conn;
 	int err = configured(tn, info) ?: key_of(info, &key);
 
 	if (err)
 		return err;
 	spin_lock_bh(&tn->tables.lock);
-	conn = tcpfo_conn_find(&tn->tables, &key);
-	if (conn)
-		tcpfo_conn_remove(&tn->tables, conn);
+	tcpfo_forget_key(&tn->tables, &key);
 	spin_unlock_bh(&tn->tables.lock);
 	return 0;
 }
@@ -242,6 +242,201 @@ static int cmd_get_stats(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+/* A backup's takeover. */
+
+static int cmd_adopt(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	struct tcpfo_rebuilt_conn *rb = NULL;
+	struct tcpfo_conn_key key;
+	struct tcpfo_conn *conn;
+	int err = configured(tn, info) ?: key_of(info, &key);
+
+	if (err)
+		return err;
+	if (!info->attrs[TCPFO_A_CONN_STATE] || !info->attrs[TCPFO_A_SEQ]) {
+		GENL_SET_ERR_MSG(info, "tcpfo: ADOPT needs the connection's state and stable point");
+		return -EINVAL;
+	}
+	spin_lock_bh(&tn->tables.lock);
+	conn = tcpfo_conn_insert(&tn->tables, &key);
+	if (conn) {
+		memset(&conn->snoop, 0, sizeof(conn->snoop));
+		nla_memcpy(&conn->snoop.state, info->attrs[TCPFO_A_CONN_STATE], sizeof(conn->snoop.state));
+		conn->snoop.server_ack = conn->snoop.state.last_sent_ack;
+		conn->stable_seq = nla_get_u32(info->attrs[TCPFO_A_SEQ]);
+		rb = tcpfo_rebuilt_insert(&tn->tables, &key);
+		if (rb)
+			memset(&rb->rec, 0, sizeof(rb->rec));
+		else
+			tcpfo_conn_remove(&tn->tables, conn);
+	}
+	spin_unlock_bh(&tn->tables.lock);
+	if (!conn || !rb) {
+		GENL_SET_ERR_MSG(info, "tcpfo: the connection table is full");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int cmd_mark_rebuilt(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	struct tcpfo_rebuilt_conn *rb;
+	struct tcpfo_conn_key key;
+	int err = configured(tn, info) ?: key_of(info, &key);
+
+	if (err)
+		return err;
+	spin_lock_bh(&tn->tables.lock);
+	rb = tcpfo_rebuilt_insert(&tn->tables, &key);
+	if (rb)
+		memset(&rb->rec, 0, sizeof(rb->rec));
+	spin_unlock_bh(&tn->tables.lock);
+	if (!rb) {
+		GENL_SET_ERR_MSG(info, "tcpfo: the rebuilt table is full");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int cmd_hold(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	struct tcpfo_conn_key key;
+	struct tcpfo_hold *hold;
+	int err = configured(tn, info) ?: key_of(info, &key);
+
+	if (err)
+		return err;
+	/* Holding twice keeps what was recorded since the first hold. */
+	spin_lock_bh(&tn->tables.lock);
+	hold = tcpfo_hold_insert(&tn->tables, &key);
+	spin_unlock_bh(&tn->tables.lock);
+	if (!hold) {
+		GENL_SET_ERR_MSG(info, "tcpfo: the hold table is full");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int put_held(struct sk_buff *msg, const struct tcpfo_conn_key *key, const struct tcpfo_held_client *rec)
+{
+	return nla_put(msg, TCPFO_A_KEY, sizeof(*key), key) ?: nla_put(msg, TCPFO_A_HELD, sizeof(*rec), rec);
+}
+
+static int cmd_get_held(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	struct tcpfo_held_client rec;
+	struct tcpfo_conn_key key;
+	struct tcpfo_hold *hold;
+	struct sk_buff *msg;
+	void *hdr;
+	int err = configured(tn, info) ?: key_of(info, &key);
+
+	if (err)
+		return err;
+	spin_lock_bh(&tn->tables.lock);
+	hold = tcpfo_hold_find(&tn->tables, &key);
+	if (hold)
+		rec = hold->rec;
+	spin_unlock_bh(&tn->tables.lock);
+	if (!hold) {
+		GENL_SET_ERR_MSG(info, "tcpfo: the connection is not held");
+		return -ENOENT;
+	}
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &tcpfo_family, 0, TCPFO_CMD_GET_HELD);
+	if (!hdr || put_held(msg, &key, &rec)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/*
+ * Every hold record, a message each, bucket by bucket: cb->args[0] is the bucket to
+ * go on from, cb->args[1] how many of its entries were sent already.
+ */
+static int dump_held(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct tcpfo_net *tn = tcpfo_pernet(sock_net(skb->sk));
+	unsigned long bucket = cb->args[0], skip = cb->args[1], n;
+	struct tcpfo_hold *hold;
+	void *hdr;
+
+	for (; bucket < (1u << TCPFO_HASH_BITS); bucket++, skip = 0) {
+		n = 0;
+		spin_lock_bh(&tn->tables.lock);
+		hlist_for_each_entry(hold, &tn->tables.holds[bucket], node) {
+			if (n++ < skip)
+				continue;
+			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &tcpfo_family,
+					  NLM_F_MULTI, TCPFO_CMD_GET_HELD);
+			if (!hdr || put_held(skb, &hold->key, &hold->rec)) {
+				if (hdr)
+					genlmsg_cancel(skb, hdr);
+				spin_unlock_bh(&tn->tables.lock);
+				cb->args[0] = bucket;
+				cb->args[1] = n - 1;
+				return skb->len;
+			}
+			genlmsg_end(skb, hdr);
+		}
+		spin_unlock_bh(&tn->tables.lock);
+	}
+	cb->args[0] = bucket;
+	cb->args[1] = 0;
+	return skb->len;
+}
+
+static int cmd_release(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	const struct tcpfo_conn_key *keys;
+	struct tcpfo_hold *hold;
+	int i, n, err = configured(tn, info);
+
+	if (err)
+		return err;
+	if (!info->attrs[TCPFO_A_KEYS] || nla_len(info->attrs[TCPFO_A_KEYS]) % sizeof(*keys)) {
+		GENL_SET_ERR_MSG(info, "tcpfo: RELEASE needs an array of connection keys");
+		return -EINVAL;
+	}
+	keys = nla_data(info->attrs[TCPFO_A_KEYS]);
+	n = nla_len(info->attrs[TCPFO_A_KEYS]) / sizeof(*keys);
+	spin_lock_bh(&tn->tables.lock);
+	for (i = 0; i < n; i++) {
+		struct tcpfo_conn_key key;
+
+		memcpy(&key, &keys[i], sizeof(key)); /* the attribute may be unaligned */
+		hold = tcpfo_hold_find(&tn->tables, &key);
+		if (hold)
+			tcpfo_hold_remove(&tn->tables, hold);
+	}
+	spin_unlock_bh(&tn->tables.lock);
+	return 0;
+}
+
+static int cmd_set_takeover_mode(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	int err = configured(tn, info);
+
+	if (err)
+		return err;
+	if (!info->attrs[TCPFO_A_FLAG]) {
+		GENL_SET_ERR_MSG(info, "tcpfo: SET_TAKEOVER_MODE needs a flag");
+		return -EINVAL;
+	}
+	WRITE_ONCE(tn->takeover_mode, nla_get_u8(info->attrs[TCPFO_A_FLAG]) != 0);
+	return 0;
+}
+
 static const struct genl_small_ops tcpfo_ops[] = {
 	{ .cmd = TCPFO_CMD_CONFIGURE, .doit = cmd_configure, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_SET_STABLE, .doit = cmd_set_stable, .flags = GENL_UNS_ADMIN_PERM },
@@ -249,6 +444,12 @@ static const struct genl_small_ops tcpfo_ops[] = {
 	{ .cmd = TCPFO_CMD_GET_CONN, .doit = cmd_get_conn, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_GET_STATS, .doit = cmd_get_stats, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_SET_FROZEN, .doit = cmd_set_frozen, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_ADOPT, .doit = cmd_adopt, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_MARK_REBUILT, .doit = cmd_mark_rebuilt, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_HOLD, .doit = cmd_hold, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_GET_HELD, .doit = cmd_get_held, .dumpit = dump_held, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_RELEASE, .doit = cmd_release, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_SET_TAKEOVER_MODE, .doit = cmd_set_takeover_mode, .flags = GENL_UNS_ADMIN_PERM },
 };
 
 static struct genl_family tcpfo_family = {

@@ -150,6 +150,20 @@ int tcpfo_rewrite_ack(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_ack)
 	return 0;
 }
 
+int tcpfo_rewrite_seq(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_seq)
+{
+	struct tcphdr *th = writable_tcp_header(skb, seg);
+	__be32 from, to = htonl(new_seq);
+
+	if (!th)
+		return -ENOMEM;
+	from = th->seq;
+	th->seq = to;
+	inet_proto_csum_replace4(&th->check, skb, from, to, false);
+	seg->seq = new_seq;
+	return 0;
+}
+
 /*
  * Removes the SACK blocks whose right edge is after `limit`: the kept blocks move to
  * the front of the option, whose length shrinks, and the freed bytes become NOPs (the

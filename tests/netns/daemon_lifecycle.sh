@@ -38,11 +38,11 @@ scenario() {
     nothing_left_on_primary
     echo "  no VIP and no tc filter after the failed start"
     # This host cannot load modules: --hooks kmod must say the module is missing, after
-    # the VIP was claimed, and give it back; a backup refuses kmod (no takeover hooks yet).
+    # the VIP was claimed, and give it back.
     expect_refusal 1 "the kernel module tcpfo is not loaded" "$ns_primary" --role primary "${common[@]}" --hooks kmod
     nothing_left_on_primary
-    expect_refusal 1 "run backups with --hooks bpf" "$ns_backup" --role backup --vip $vip/24 --dev eth0 --port $port \
-        --listen $backup_ip --peer $primary_ip --replica 127.0.0.1:$port --hooks kmod
+    expect_refusal 1 "the kernel module tcpfo is not loaded" "$ns_backup" --role backup --vip $vip/24 --dev eth0 \
+        --port $port --listen $backup_ip --peer $primary_ip --replica 127.0.0.1:$port --hooks kmod
     kill -9 "${bg_pid[squatter]}"; wait "${bg_pid[squatter]}" 2>/dev/null || true; unset "bg_pid[squatter]"
     local nobody_out rc=0
     nobody_out=$(ip netns exec "$ns_primary" setpriv --reuid=nobody --regid=nogroup --clear-groups \

@@ -126,11 +126,6 @@ Result<uint16_t> resolve_family(mnl_socket* s) {
 
 void put_key(nlmsghdr* nlh, const tcpfo_conn_key& key) { mnl_attr_put(nlh, TCPFO_A_KEY, sizeof(key), &key); }
 
-Error takeover_not_built(const char* what) {
-    return Error{fmt::format("the kernel module's takeover hooks are not built yet ({}): run backups with --hooks bpf",
-                             what)};
-}
-
 }  // namespace
 
 void KmodHooks::SocketCloser::operator()(mnl_socket* s) const { mnl_socket_close(s); }
@@ -275,18 +270,13 @@ Result<uint32_t> KmodHooks::server_ack(const tcpfo_conn_key& key) const {
 
 void KmodHooks::forget(const tcpfo_conn_key& key) {
     last_reply_.reset();
-    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
-    nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_FORGET, TCPFO_GENL_VERSION, ++seq_);
-    put_key(nlh, key);
-    if (auto r = transact(requests_.get(), nlh, [](const nlmsghdr*) {}); !r)
+    if (auto r = command(TCPFO_CMD_FORGET, [&](nlmsghdr* nlh) { put_key(nlh, key); }); !r)
         log_warn("kmod hooks: can't forget a connection: {}", r.error().message);
 }
 
 void KmodHooks::set_frozen(bool on) {
-    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
-    nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_SET_FROZEN, TCPFO_GENL_VERSION, ++seq_);
-    mnl_attr_put_u8(nlh, TCPFO_A_FLAG, on ? 1 : 0);
-    if (auto r = transact(requests_.get(), nlh, [](const nlmsghdr*) {}); !r) {
+    if (auto r = command(TCPFO_CMD_SET_FROZEN, [&](nlmsghdr* nlh) { mnl_attr_put_u8(nlh, TCPFO_A_FLAG, on ? 1 : 0); });
+        !r) {
         log_error("kmod hooks: can't {} the egress: {}", on ? "freeze" : "unfreeze", r.error().message);
         return;
     }
@@ -312,27 +302,114 @@ HookStats KmodHooks::stats() const {
     s.acks_clamped = totals[TCPFO_STAT_ACKS_CLAMPED];
     s.dup_acks_dropped = totals[TCPFO_STAT_DUP_ACKS_DROPPED];
     s.table_full = totals[TCPFO_STAT_TABLE_FULL];
+    s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
+    s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
     s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
+    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
+    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
     return s;
 }
 
-// The takeover hooks: not in the module yet (see kmod_hooks.h).
-Result<void> KmodHooks::adopt(const tcpfo_conn_key&, const tcpfo_conn_state&, uint32_t) {
-    return std::unexpected(takeover_not_built("adopt"));
+// A command that only needs its ACK, on the request socket.
+Result<void> KmodHooks::command(uint8_t cmd, const std::function<void(nlmsghdr*)>& add_attrs) const {
+    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = put_genl_header(buf.data(), family_, cmd, TCPFO_GENL_VERSION, ++seq_);
+    add_attrs(nlh);
+    return transact(requests_.get(), nlh, [](const nlmsghdr*) {});
 }
-Result<void> KmodHooks::mark_rebuilt(const tcpfo_conn_key&) { return std::unexpected(takeover_not_built("ack ceiling")); }
-Result<void> KmodHooks::hold(const tcpfo_conn_key&) { return std::unexpected(takeover_not_built("hold")); }
-Result<tcpfo_held_client> KmodHooks::held(const tcpfo_conn_key&) const {
-    return std::unexpected(takeover_not_built("hold"));
+
+Result<void> KmodHooks::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) {
+    auto r = command(TCPFO_CMD_ADOPT, [&](nlmsghdr* nlh) {
+        put_key(nlh, key);
+        mnl_attr_put(nlh, TCPFO_A_CONN_STATE, sizeof(state), &state);
+        mnl_attr_put_u32(nlh, TCPFO_A_SEQ, stable_seq);
+    });
+    if (!r) return fail("can't adopt the connection: {}", r.error().message);
+    return {};
 }
-Result<void> KmodHooks::all_held(HeldRecords&) const { return std::unexpected(takeover_not_built("hold")); }
-void KmodHooks::release(const tcpfo_conn_key&) {}
-void KmodHooks::release_all(std::span<const tcpfo_conn_key>) {}
+
+Result<void> KmodHooks::mark_rebuilt(const tcpfo_conn_key& key) {
+    auto r = command(TCPFO_CMD_MARK_REBUILT, [&](nlmsghdr* nlh) { put_key(nlh, key); });
+    if (!r) return fail("can't enable the ack ceiling: {}", r.error().message);
+    return {};
+}
+
+Result<void> KmodHooks::hold(const tcpfo_conn_key& key) {
+    auto r = command(TCPFO_CMD_HOLD, [&](nlmsghdr* nlh) { put_key(nlh, key); });
+    if (!r) return fail("can't hold the connection: {}", r.error().message);
+    return {};
+}
+
+namespace {
+// KEY and HELD of a GET_HELD reply or dump message.
+bool parse_held(const nlmsghdr* msg, tcpfo_conn_key& key, tcpfo_held_client& rec) {
+    AttrTable attrs{};
+    if (mnl_attr_parse(msg, sizeof(genlmsghdr), collect_attr, &attrs) < 0) return false;
+    const nlattr* k = attrs[TCPFO_A_KEY];
+    const nlattr* h = attrs[TCPFO_A_HELD];
+    if (!k || !h || mnl_attr_get_payload_len(k) != sizeof(key) || mnl_attr_get_payload_len(h) != sizeof(rec))
+        return false;
+    std::memcpy(&key, mnl_attr_get_payload(k), sizeof(key));
+    std::memcpy(&rec, mnl_attr_get_payload(h), sizeof(rec));
+    return true;
+}
+}  // namespace
+
+Result<tcpfo_held_client> KmodHooks::held(const tcpfo_conn_key& key) const {
+    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_GET_HELD, TCPFO_GENL_VERSION, ++seq_);
+    put_key(nlh, key);
+    tcpfo_held_client rec{};
+    bool got = false;
+    auto r = transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+        tcpfo_conn_key k{};
+        got = parse_held(msg, k, rec) || got;
+    });
+    if (!r) return fail("can't read the hold record: {}", r.error().message);
+    if (!got) return fail("the kernel module's reply carried no hold record");
+    return rec;
+}
+
+Result<void> KmodHooks::all_held(HeldRecords& out) const {
+    out.clear();
+    std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_GET_HELD, TCPFO_GENL_VERSION, ++seq_);
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto r = transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+        tcpfo_conn_key key{};
+        tcpfo_held_client rec{};
+        if (parse_held(msg, key, rec)) out.emplace_back(key, rec);
+    });
+    if (!r) return fail("can't read the hold records: {}", r.error().message);
+    return {};
+}
+
+void KmodHooks::release(const tcpfo_conn_key& key) { release_all(std::span(&key, 1)); }
+
+void KmodHooks::release_all(std::span<const tcpfo_conn_key> keys) {
+    // A few thousand keys per message (the request buffer is 8 KiB at least).
+    const size_t per_message = (MNL_SOCKET_BUFFER_SIZE - 256) / sizeof(tcpfo_conn_key);
+    while (!keys.empty()) {
+        const auto batch = keys.first(std::min(keys.size(), per_message));
+        auto r = command(TCPFO_CMD_RELEASE, [&](nlmsghdr* nlh) {
+            mnl_attr_put(nlh, TCPFO_A_KEYS, batch.size_bytes(), batch.data());
+        });
+        if (!r) log_error("kmod hooks: can't release {} hold(s): {}", batch.size(), r.error().message);
+        keys = keys.subspan(batch.size());
+    }
+}
+
 void KmodHooks::set_takeover_mode(bool on) {
-    if (on) log_error("kmod hooks: {}", takeover_not_built("takeover mode").message);
+    auto r = command(TCPFO_CMD_SET_TAKEOVER_MODE, [&](nlmsghdr* nlh) { mnl_attr_put_u8(nlh, TCPFO_A_FLAG, on ? 1 : 0); });
+    if (!r) {
+        log_error("kmod hooks: can't {} takeover mode: {}", on ? "enter" : "leave", r.error().message);
+        return;
+    }
+    takeover_mode_ = on;
 }
-bool KmodHooks::takeover_mode() const { return false; }
+
+bool KmodHooks::takeover_mode() const { return takeover_mode_; }
 
 }  // namespace tcpfo

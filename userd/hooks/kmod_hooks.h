@@ -7,14 +7,15 @@
 // inert) and receives every event; the request socket carries the commands and
 // their replies, so a reply never waits behind events.
 //
-// What the module does not do yet is refused here with a clear error, never faked:
-// the takeover hooks (hold, ack ceiling, rebuilt connections, takeover mode), so a
-// backup runs with the BPF backend; and the service's death (the BPF raw tracepoint).
+// What the module does not do yet: notice the service's death (the BPF programs'
+// raw tracepoint, TCPFO_EV_SERVICE_DIED); with the module a dying service's sockets
+// close toward the clients as without tcpfo.
 #pragma once
 
 #include <linux/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,7 @@
 #include "userd/hooks/hooks.h"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace tcpfo {
 
@@ -76,12 +78,14 @@ private:
     // One command on the request socket; its reply's attributes (or just the ACK).
     Result<std::vector<uint8_t>> request(uint8_t cmd, const std::vector<uint8_t>& attrs) const;
     Result<ConnReply> conn_request(uint8_t cmd, const tcpfo_conn_key& key, std::optional<uint32_t> seq) const;
+    Result<void> command(uint8_t cmd, const std::function<void(nlmsghdr*)>& add_attrs) const;
 
     Socket events_;
     Socket requests_;
     uint16_t family_ = 0;
     mutable uint32_t seq_ = 0;
     bool frozen_ = false;
+    bool takeover_mode_ = false;
     uint64_t overruns_ = 0;
     std::vector<uint8_t> buffer_;  // receives events
     // The reply to the last SET_STABLE: conn_state() and server_ack() right after it

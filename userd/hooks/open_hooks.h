@@ -1,6 +1,6 @@
 // Chooses and opens the kernel hooks a node runs with (--hooks): the eBPF programs
 // (bpf_snoop.h) or the kernel module (kmod_hooks.h). `auto` takes the module where it
-// is loaded and can do what the role needs, else the eBPF programs; it says which.
+// is loaded, else the eBPF programs, and says which.
 #pragma once
 
 #include <memory>
@@ -11,8 +11,8 @@
 
 namespace tcpfo {
 
-// What the node will ask of its hooks: a primary snoops and clamps; a backup also
-// holds and rebuilds connections when it takes over.
+// What the node will ask of its hooks (both backends do both): a primary snoops and
+// clamps; a backup also holds and rebuilds connections when it takes over.
 enum class HooksUse { primary, backup };
 
 Result<std::unique_ptr<Hooks>> open_hooks(const Options& options, HooksUse use);
