@@ -13,7 +13,9 @@
 #include <linux/notifier.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/inet_hashtables.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "tcpfo_genl.h"
 #include "tcpfo_kmod.h"
@@ -147,6 +149,42 @@ static int reply_conn(struct genl_info *info, u8 cmd, const struct tcpfo_conn_st
 	return genlmsg_reply(msg, info);
 }
 
+/*
+ * What BPF cannot do: when the stable point moves past what the client was last told,
+ * the server's own socket sends the ACK, at once, with the stable point as its ACK
+ * field (a real segment of the connection: its window, timestamps and sequence
+ * number are the socket's). The egress hook sees it pass and notes it as the last
+ * ACK sent, so failoverd, reading that in the reply, sends no nudge of its own. It
+ * still does where the socket is gone (a server that closed while the clamp held the
+ * ACK of the client's FIN).
+ */
+static void ack_from_socket(struct tcpfo_net *tn, const struct tcpfo_conn_key *key, u32 ack)
+{
+	struct net *net = tn->net;
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo, key->client_addr,
+				       key->client_port, key->vip_addr, ntohs(key->vip_port), 0, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return;
+	if (sk_fullsock(sk)) {
+		lock_sock(sk);
+		if ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 |
+					   TCPF_CLOSING | TCPF_LAST_ACK)) {
+#ifdef TCPFO_SEND_ACK_FLAGS
+			__tcp_send_ack(sk, ack, 0);
+#else
+			__tcp_send_ack(sk, ack);
+#endif
+			tcpfo_stat_inc(tn, TCPFO_STAT_SOCKET_ACKS);
+		}
+		release_sock(sk);
+	}
+	sock_gen_put(sk);
+}
+
 /* Sets the stable point when `seq` is given; replies with the state either way. */
 static int set_stable_or_get(struct genl_info *info, u8 cmd)
 {
@@ -154,7 +192,8 @@ static int set_stable_or_get(struct genl_info *info, u8 cmd)
 	struct tcpfo_conn_state state;
 	struct tcpfo_conn_key key;
 	struct tcpfo_conn *conn;
-	u32 server_ack = 0;
+	u32 server_ack = 0, ack = 0;
+	bool send_ack = false;
 	int err = configured(tn, info) ?: key_of(info, &key);
 
 	if (err)
@@ -166,8 +205,13 @@ static int set_stable_or_get(struct genl_info *info, u8 cmd)
 	spin_lock_bh(&tn->tables.lock);
 	conn = tcpfo_conn_find(&tn->tables, &key);
 	if (conn) {
-		if (cmd == TCPFO_CMD_SET_STABLE)
+		if (cmd == TCPFO_CMD_SET_STABLE) {
 			conn->stable_seq = nla_get_u32(info->attrs[TCPFO_A_SEQ]);
+			/* Never past the server's own ACK (see failoverd's nudge). */
+			ack = tcpfo_seq_after(conn->stable_seq, conn->snoop.server_ack) ? conn->snoop.server_ack
+											  : conn->stable_seq;
+			send_ack = tcpfo_seq_after(ack, conn->snoop.state.last_sent_ack) && !READ_ONCE(tn->frozen);
+		}
 		state = conn->snoop.state;
 		server_ack = conn->snoop.server_ack;
 	}
@@ -175,6 +219,15 @@ static int set_stable_or_get(struct genl_info *info, u8 cmd)
 	if (!conn) {
 		GENL_SET_ERR_MSG(info, "tcpfo: no such protected connection");
 		return -ENOENT;
+	}
+	if (send_ack) {
+		ack_from_socket(tn, &key, ack);
+		/* The reply carries what the ACK changed: failoverd then sends no nudge. */
+		spin_lock_bh(&tn->tables.lock);
+		conn = tcpfo_conn_find(&tn->tables, &key);
+		if (conn)
+			state = conn->snoop.state;
+		spin_unlock_bh(&tn->tables.lock);
 	}
 	return reply_conn(info, cmd, &state, server_ack);
 }

@@ -50,8 +50,8 @@ NodeStatus backup_after_takeover() {
     s.peers.push_back(p);
     TakeoverStatus t;
     t.epoch = 2;
-    t.started_us = 1;
-    t.finished_us = 2;
+    t.started_us = 1000;
+    t.finished_us = 42650;  // 41.65 ms: the gauge is in µs, not the rounded total_ms
     t.succeeded = true;
     t.rebuilt = 8;
     t.reset = 3;
@@ -173,7 +173,7 @@ TEST(MetricsText, ABackupBeforeAndAfterItsTakeover) {
     EXPECT_EQ(m.samples.at("tcpfo_connections_reset_total{reason=\"diverged\"}"), "1");
     EXPECT_EQ(m.samples.at("tcpfo_connections_reset_total{reason=\"other\"}"), "2");
     EXPECT_EQ(m.samples.at("tcpfo_connections_spliced"), "7");
-    EXPECT_EQ(std::stod(m.samples.at("tcpfo_takeover_duration_seconds")), 0.042);
+    EXPECT_DOUBLE_EQ(std::stod(m.samples.at("tcpfo_takeover_duration_seconds")), 0.04165);
     EXPECT_EQ(m.samples.at("tcpfo_output_divergences_total"), "1");
     EXPECT_EQ(m.samples.at("tcpfo_output_checked_bytes_total"), "5000");
     EXPECT_EQ(m.samples.at("tcpfo_output_unchecked_spans_total"), "2");

@@ -309,6 +309,7 @@ HookStats KmodHooks::stats() const {
     s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
+    s.socket_acks = totals[TCPFO_STAT_SOCKET_ACKS];
     return s;
 }
 

@@ -41,6 +41,7 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
         {"output_digest_failures", st.digest_failures},
         {"frozen_segments_dropped", st.frozen_dropped},
         {"sockets_closed_by_service_exit", st.service_died},
+        {"acks_sent_by_socket", st.socket_acks},
     };
 }
 
