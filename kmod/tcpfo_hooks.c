@@ -48,22 +48,69 @@ struct pending_events {
 	struct tcpfo_event ev[2];
 	unsigned int n;
 	bool data;
+	unsigned int data_len; /* of the payload: what the server's TCP may take */
+	bool refused;          /* TCP drops the whole segment: nothing is reported */
 };
 
-static void client_segment_events(struct tcpfo_snoop_conn *conn, const struct tcpfo_seg *seg,
+/*
+ * The hooks see a client segment before the server's TCP does, and the backups log
+ * what they report: bytes TCP then refuses must never be logged, or they would stand
+ * in the log for the real bytes at those offsets (which arrive later and look like
+ * duplicates), and the replica would be fed what the server never read. TCP refuses
+ * a segment with a bad checksum, and the part of one beyond the window it advertised
+ * (the highest ACK it sent plus the last window, scaled). Returns how many payload
+ * bytes TCP may take, from the first.
+ */
+static u32 window_right_edge(const struct tcpfo_snoop_conn *conn)
+{
+	const struct tcpfo_conn_state *st = &conn->state;
+	u8 shift = 0;
+
+	if ((st->client_opts.present & TCPFO_OPT_WSCALE) && (st->server_opts.present & TCPFO_OPT_WSCALE))
+		shift = min_t(u8, st->server_opts.wscale, 14);
+	return conn->server_ack + ((u32)st->last_window << shift);
+}
+
+static unsigned int payload_tcp_takes(const struct tcpfo_snoop_conn *conn, const struct tcpfo_seg *seg)
+{
+	u32 right_edge = window_right_edge(conn);
+
+	if (!tcpfo_seq_after(right_edge, seg->seq))
+		return 0;
+	return min_t(u32, seg->payload_len, right_edge - seg->seq);
+}
+
+/* `rst_taken`: whether the server's TCP will take this segment's RST (rst_taken()). */
+static void client_segment_events(struct tcpfo_snoop_conn *conn, const struct tcpfo_seg *seg, bool rst_taken,
 				  struct pending_events *out)
 {
 	struct tcpfo_client_view *seen = &conn->client;
 
 	if (seg->flags & TCPFO_TH_RST) {
-		fill_event(&out->ev[out->n++], TCPFO_EV_RST, 0, seg, seg->seq);
+		if (rst_taken)
+			fill_event(&out->ev[out->n++], TCPFO_EV_RST, 0, seg, seg->seq);
 		return;
 	}
-	if (seg->payload_len > 0)
+	/*
+	 * A segment that acknowledges what the server never sent is dropped whole by its
+	 * TCP, payload and all. Reported, its ACK field would tell the backups the client
+	 * holds server output it never got (a takeover would then wait for the replica to
+	 * write it, and reset the connection).
+	 */
+	if ((seg->flags & TCPFO_TH_ACK) && tcpfo_seq_after(seg->ack, conn->state.snd_nxt)) {
+		out->refused = true;
+		return;
+	}
+	if (seg->payload_len > 0) {
+		out->data_len = payload_tcp_takes(conn, seg);
 		out->data = true;
-	if (seg->flags & TCPFO_TH_FIN)
-		fill_event(&out->ev[out->n++], TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
-	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+	}
+	/* A FIN TCP takes: its whole segment inside the window (a FIN may sit at its edge). */
+	if (seg->flags & TCPFO_TH_FIN) {
+		if (out->data_len == seg->payload_len &&
+		    !tcpfo_seq_after(seg->seq + seg->payload_len, window_right_edge(conn)))
+			fill_event(&out->ev[out->n++], TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
+	} else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
 		 (seg->ack != seen->ack || seg->window != seen->window || seg->tsval != seen->tsval ||
 		  seg->tsecr != seen->tsecr))
 		fill_event(&out->ev[out->n++], TCPFO_EV_ACK, 0, seg, seg->seq);
@@ -111,6 +158,35 @@ static void apply_ack_ceiling(struct tcpfo_net *tn, struct sk_buff *skb, struct 
 	if (tcpfo_seq_after(seg->ack, snd_nxt) && tcpfo_rewrite_ack(skb, seg, snd_nxt) == 0)
 		tcpfo_stat_inc(tn, TCPFO_STAT_ACKS_CEILED);
 	tcpfo_strip_sack_above(skb, seg, snd_nxt);
+}
+
+/*
+ * A client's RST ends the connection only if the server's TCP takes it: RFC 5961 (and
+ * Linux) accept a RST whose sequence is exactly rcv_nxt (rcv_nxt - 1 once the client's
+ * FIN was taken), and answer any other with a challenge ACK. A forged or stale RST
+ * reported here would make failoverd drop the connection's protection while the
+ * server goes on with it: the next failover would reset it. Without a socket (gone
+ * already) it is reported. A RST at the highest SACKed sequence, which Linux also
+ * takes, is missed: the connection then stays in the tables until failoverd forgets it.
+ */
+static bool rst_taken(struct net *net, const struct sk_buff *skb, const struct tcpfo_seg *seg)
+{
+	struct sock *sk = __inet_lookup_established(net, tcp_hashinfo_of(net), seg->key.client_addr,
+						    seg->key.client_port, seg->key.vip_addr,
+						    ntohs(seg->key.vip_port), skb->skb_iif, inet_sdif(skb));
+	bool taken = true;
+
+	if (!sk)
+		return true;
+	if (sk_fullsock(sk)) {
+		u32 rcv_nxt = READ_ONCE(tcp_sk(sk)->rcv_nxt);
+
+		taken = seg->seq == rcv_nxt ||
+			(((1 << sk->sk_state) & (TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_CLOSING)) &&
+			 seg->seq == rcv_nxt - 1);
+	}
+	sock_gen_put(sk);
+	return taken;
 }
 
 /*
@@ -181,12 +257,23 @@ static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct 
 	struct tcpfo_conn *conn;
 	struct tcpfo_hold *hold;
 	struct tcpfo_seg seg;
+	bool rst_ok = true;
 	unsigned int i;
 
 	if (!tn || !READ_ONCE(tn->configured))
 		return NF_ACCEPT;
 	if (tcpfo_parse(skb, &seg, TCPFO_TO_VIP, READ_ONCE(tn->vip_addr), READ_ONCE(tn->vip_port)))
 		return NF_ACCEPT;
+	/* A bad checksum: TCP drops it; nothing of it is reported or recorded. */
+	if (nf_ip_checksum(skb, state->hook, seg.tcp_off, IPPROTO_TCP)) {
+		if (seg.payload_len > 0)
+			tcpfo_stat_inc(tn, TCPFO_STAT_DATA_REFUSED);
+		return NF_ACCEPT;
+	}
+
+	/* Looked up before the table lock: a socket lookup needs no lock of ours. */
+	if (seg.flags & TCPFO_TH_RST)
+		rst_ok = rst_taken(tn->net, skb, &seg);
 
 	spin_lock_bh(&tn->tables.lock);
 	rb = tcpfo_rebuilt_find(&tn->tables, &seg.key);
@@ -206,7 +293,7 @@ static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct 
 	}
 	conn = tcpfo_conn_find(&tn->tables, &seg.key);
 	if (conn)
-		client_segment_events(&conn->snoop, &seg, &out);
+		client_segment_events(&conn->snoop, &seg, rst_ok, &out);
 	/* The events above carry the client's own ACK: what it really acknowledged. */
 	if (rb && (seg.flags & TCPFO_TH_ACK) &&
 	    (!rb->rec.have_client_ack || tcpfo_seq_after(seg.ack, rb->rec.client_ack))) {
@@ -222,13 +309,17 @@ static unsigned int tcpfo_ingress(void *priv, struct sk_buff *skb, const struct 
 		return NF_DROP;
 	}
 
+	if (out.refused && seg.payload_len > 0)
+		tcpfo_stat_inc(tn, TCPFO_STAT_DATA_REFUSED);
 	/* The client's bytes first, then what follows them (its FIN). */
 	if (out.data) {
-		if (seg.payload_len > TCPFO_MAX_PAYLOAD) {
+		if (out.data_len < seg.payload_len)
+			tcpfo_stat_inc(tn, TCPFO_STAT_DATA_REFUSED);
+		if (out.data_len > TCPFO_MAX_PAYLOAD) {
 			tcpfo_stat_inc(tn, TCPFO_STAT_RING_DROPS);
-		} else {
+		} else if (out.data_len > 0) {
 			fill_event(&data, TCPFO_EV_DATA, 0, &seg, seg.seq);
-			data.len = seg.payload_len;
+			data.len = out.data_len;
 			tcpfo_emit(tn, &data, skb, seg.payload_off);
 		}
 	}

@@ -310,6 +310,7 @@ HookStats KmodHooks::stats() const {
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
     s.socket_acks = totals[TCPFO_STAT_SOCKET_ACKS];
+    s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
     return s;
 }
 

@@ -42,6 +42,7 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
         {"frozen_segments_dropped", st.frozen_dropped},
         {"sockets_closed_by_service_exit", st.service_died},
         {"acks_sent_by_socket", st.socket_acks},
+        {"client_data_refused", st.data_refused},
     };
 }
 
