@@ -115,11 +115,10 @@ static __always_inline int emit_segment_event(__u8 type, __u8 flags, const struc
 	return output_event(&rec->ev, sizeof(rec->ev));
 }
 
-/* DATA event plus the payload, up to a 64 KiB GRO super-packet, in one record. */
-static __always_inline void emit_data(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+/* DATA event plus `len` bytes of payload, up to a 64 KiB GRO super-packet, in one record. */
+static __always_inline void emit_data(struct __sk_buff *skb, const struct tcpfo_segment *seg, __u32 len)
 {
 	struct tcpfo_data_record *rec = record_buffer();
-	__u32 len = seg->payload_len;
 
 	if (!rec || len == 0 || len > TCPFO_MAX_PAYLOAD) {
 		stat_inc(TCPFO_STAT_RING_DROPS);
@@ -232,20 +231,78 @@ static __always_inline void remember_syn(const struct tcpfo_segment *seg)
 	bpf_map_update_elem(&pending_syns, &seg->key, &syn, BPF_ANY);
 }
 
+/*
+ * The hooks see a client segment before the server's TCP does, and the backups log
+ * what they report: what TCP then refuses must never be reported (kmod/tcpfo_hooks.c
+ * does the same). Bytes it would not take would stand in the log for the real bytes
+ * at those offsets; an ACK of unsent output would make the backups believe the client
+ * holds output it never got; a RST TCP answers with a challenge ACK would make them
+ * drop a connection that goes on. (A bad checksum is not checked here: the kernel
+ * module checks it.)
+ */
+static __always_inline __u32 window_right_edge(const struct tcpfo_snoop_conn *conn)
+{
+	__u32 shift = 0;
+
+	if ((conn->state.client_opts.present & TCPFO_OPT_WSCALE) && (conn->state.server_opts.present & TCPFO_OPT_WSCALE))
+		shift = conn->state.server_opts.wscale > 14 ? 14 : conn->state.server_opts.wscale;
+	return conn->server_ack + ((__u32)conn->state.last_window << shift);
+}
+
+/* RFC 5961: TCP takes a RST at exactly rcv_nxt (rcv_nxt - 1 once it took the FIN). */
+static __always_inline int rst_taken(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	struct bpf_sock_tuple tuple = {};
+	int taken = 1;
+
+	tuple.ipv4.saddr = seg->key.client_addr;
+	tuple.ipv4.daddr = seg->key.vip_addr;
+	tuple.ipv4.sport = seg->key.client_port;
+	tuple.ipv4.dport = seg->key.vip_port;
+	struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 1; /* gone already */
+	if (sk->state != BPF_TCP_LISTEN) {
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+		if (tp) {
+			__u32 closing = sk->state == BPF_TCP_CLOSE_WAIT || sk->state == BPF_TCP_LAST_ACK ||
+					sk->state == BPF_TCP_CLOSING;
+			taken = seg->seq == tp->rcv_nxt || (closing && seg->seq == tp->rcv_nxt - 1);
+		}
+	}
+	bpf_sk_release(sk);
+	return taken;
+}
+
 static __always_inline void snoop_client_segment(struct __sk_buff *skb, const struct tcpfo_segment *seg,
 						 struct tcpfo_snoop_conn *conn)
 {
 	struct tcpfo_client_view *seen = &conn->client;
 
 	if (seg->flags & TCPFO_TH_RST) {
-		emit_segment_event(TCPFO_EV_RST, 0, seg, seg->seq);
+		if (rst_taken(skb, seg))
+			emit_segment_event(TCPFO_EV_RST, 0, seg, seg->seq);
 		return;
 	}
-	if (seg->payload_len > 0)
-		emit_data(skb, seg);
-	if (seg->flags & TCPFO_TH_FIN)
-		emit_segment_event(TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
-	else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
+	if ((seg->flags & TCPFO_TH_ACK) && seq_after(seg->ack, conn->state.snd_nxt)) {
+		if (seg->payload_len > 0)
+			stat_inc(TCPFO_STAT_DATA_REFUSED);
+		return; /* TCP drops a segment that acknowledges unsent data, payload and all */
+	}
+	__u32 right_edge = window_right_edge(conn);
+	__u32 takes = 0;
+	if (seg->payload_len > 0) {
+		if (seq_after(right_edge, seg->seq))
+			takes = right_edge - seg->seq < seg->payload_len ? right_edge - seg->seq : seg->payload_len;
+		if (takes < seg->payload_len)
+			stat_inc(TCPFO_STAT_DATA_REFUSED);
+		if (takes > 0)
+			emit_data(skb, seg, takes);
+	}
+	if (seg->flags & TCPFO_TH_FIN) {
+		if (takes == seg->payload_len && !seq_after(seg->seq + seg->payload_len, right_edge))
+			emit_segment_event(TCPFO_EV_CLIENT_FIN, 0, seg, seg->seq + seg->payload_len);
+	} else if (seg->payload_len == 0 && (seg->flags & TCPFO_TH_ACK) &&
 		 (seg->ack != seen->ack || seg->window != seen->window || seg->tsval != seen->tsval ||
 		  seg->tsecr != seen->tsecr))
 		emit_segment_event(TCPFO_EV_ACK, 0, seg, seg->seq);

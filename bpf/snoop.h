@@ -36,8 +36,8 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_FROZEN_DROPPED,    /* egress segments from VIP:PORT dropped while frozen (handover) */
 	TCPFO_STAT_SERVICE_DIED,      /* protected sockets closed by an exiting task (the first one freezes) */
 	TCPFO_STAT_SOCKET_ACKS,       /* kernel module only: ACKs sent from the server's socket as the stable point moved */
-	TCPFO_STAT_DATA_REFUSED,      /* kernel module only: client payload the server's TCP would refuse (bad
-					 checksum, beyond its window), not reported */
+	TCPFO_STAT_DATA_REFUSED,      /* client payload the server's TCP refuses (beyond its window, acking
+					 unsent data; the module also: a bad checksum), not reported */
 	TCPFO_STAT_COUNT,
 };
 

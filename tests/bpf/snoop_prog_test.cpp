@@ -141,6 +141,10 @@ TEST_F(SnoopProgTest, FinWithPayloadGivesDataThenClientFin) {
 
 TEST_F(SnoopProgTest, ClientAckEventsOnlyWhenSomethingChanged) {
     handshake(1000, 9000);
+    TcpSegmentSpec reply = from_server(9001, 1001, kAck | kPsh);  // the client acks these 100 bytes
+    reply.payload = std::vector<uint8_t>(100, 0x42);
+    egress(reply);
+    drain();  // its OUT_DIGEST
     ingress(from_client(1001, 9101, kAck));
     ingress(from_client(1001, 9101, kAck));  // nothing new: no event
     TcpSegmentSpec wider = from_client(1001, 9101, kAck);
@@ -158,6 +162,44 @@ TEST_F(SnoopProgTest, ClientAckEventsOnlyWhenSomethingChanged) {
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].ev.type, TCPFO_EV_RST);
     EXPECT_EQ(events[0].ev.flags & TCPFO_EVF_FROM_SERVER, 0);
+}
+
+// What the server's TCP refuses is never reported: the backups would log it.
+TEST_F(SnoopProgTest, SegmentsTcpRefusesAreNotReported) {
+    handshake(1000, 9000);
+    // The server advertises a small window: 2 << 9 = 1024 bytes from 1001. (Frames a
+    // test run takes stay under a page.)
+    TcpSegmentSpec small = from_server(9001, 1001, kAck);
+    small.window = 2;
+    egress(small);
+    drain();
+
+    TcpSegmentSpec unsent_ack = from_client(1001, 9500, kAck | kPsh);  // acks output never sent
+    unsent_ack.payload = std::vector<uint8_t>(100, 1);
+    ingress(unsent_ack);
+    EXPECT_TRUE(drain().empty()) << "a segment acknowledging unsent data is dropped whole by TCP";
+
+    TcpSegmentSpec straddling = from_client(1001, 9001, kAck | kPsh);
+    straddling.payload = std::vector<uint8_t>(2000, 2);
+    ingress(straddling);
+    auto events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ev.type, TCPFO_EV_DATA);
+    EXPECT_EQ(events[0].ev.len, 1024u) << "only the part inside the advertised window";
+    EXPECT_EQ(events[0].payload.size(), 1024u);
+
+    TcpSegmentSpec beyond = from_client(3000, 9001, kAck | kFin);
+    beyond.payload = std::vector<uint8_t>(10, 3);
+    ingress(beyond);
+    EXPECT_TRUE(drain().empty()) << "data and FIN beyond the window";
+    EXPECT_EQ(snoop_->stats().data_refused, 3u);
+
+    TcpSegmentSpec inside = from_client(1001, 9001, kAck | kPsh);
+    inside.payload = std::vector<uint8_t>(100, 4);
+    ingress(inside);
+    events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ev.len, 100u);
 }
 
 TEST_F(SnoopProgTest, UnknownConnectionsAndOtherPortsAreIgnored) {

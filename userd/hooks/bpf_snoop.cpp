@@ -378,6 +378,7 @@ HookStats BpfSnoop::stats() const {
     s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
     s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
     s.service_died = totals[TCPFO_STAT_SERVICE_DIED];
+    s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
     return s;
 }
 

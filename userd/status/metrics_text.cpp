@@ -66,7 +66,7 @@ std::string_view hook_help(std::string_view name) {
         {"frozen_segments_dropped", "Egress segments from VIP:PORT dropped while frozen (handover)."},
         {"acks_sent_by_socket", "Kernel module: ACKs the server's socket sent as the stable point moved."},
         {"client_data_refused",
-         "Kernel module: client payload the server's TCP would refuse (bad checksum, beyond its window), not logged."},
+         "Client payload the server's TCP refuses (beyond its window, acking unsent data; kmod: bad checksum), not logged."},
     };
     for (const auto& [n, help] : helps)
         if (n == name) return help;
