@@ -249,17 +249,23 @@ static __always_inline __u32 window_right_edge(const struct tcpfo_snoop_conn *co
 	return conn->server_ack + ((__u32)conn->state.last_window << shift);
 }
 
-/* RFC 5961: TCP takes a RST at exactly rcv_nxt (rcv_nxt - 1 once it took the FIN). */
-static __always_inline int rst_taken(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+/* The connection's socket on this host, if any (bpf_sk_release it). */
+static __always_inline struct bpf_sock *conn_socket(struct __sk_buff *skb, const struct tcpfo_segment *seg)
 {
 	struct bpf_sock_tuple tuple = {};
-	int taken = 1;
 
 	tuple.ipv4.saddr = seg->key.client_addr;
 	tuple.ipv4.daddr = seg->key.vip_addr;
 	tuple.ipv4.sport = seg->key.client_port;
 	tuple.ipv4.dport = seg->key.vip_port;
-	struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	return bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+}
+
+/* RFC 5961: TCP takes a RST at exactly rcv_nxt (rcv_nxt - 1 once it took the FIN). */
+static __always_inline int rst_taken(struct __sk_buff *skb, const struct tcpfo_segment *seg)
+{
+	int taken = 1;
+	struct bpf_sock *sk = conn_socket(skb, seg);
 	if (!sk)
 		return 1; /* gone already */
 	if (sk->state != BPF_TCP_LISTEN) {
@@ -322,17 +328,12 @@ static __always_inline void snoop_client_segment(struct __sk_buff *skb, const st
  */
 static __always_inline void apply_ack_ceiling(struct __sk_buff *skb, const struct tcpfo_segment *seg)
 {
-	struct bpf_sock_tuple tuple = {};
 	__u32 snd_nxt = 0;
 	int have_snd_nxt = 0;
 
 	if (!(seg->flags & TCPFO_TH_ACK))
 		return;
-	tuple.ipv4.saddr = seg->key.client_addr;
-	tuple.ipv4.daddr = seg->key.vip_addr;
-	tuple.ipv4.sport = seg->key.client_port;
-	tuple.ipv4.dport = seg->key.vip_port;
-	struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	struct bpf_sock *sk = conn_socket(skb, seg);
 	if (!sk)
 		return;
 	if (sk->state != BPF_TCP_LISTEN) {

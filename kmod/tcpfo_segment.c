@@ -136,32 +136,45 @@ static struct tcphdr *writable_tcp_header(struct sk_buff *skb, const struct tcpf
  * the rest is summed later over the bytes written here, so it leaves it alone;
  * otherwise it adjusts it.
  */
-int tcpfo_rewrite_ack(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_ack)
+static int rewrite_u32(struct sk_buff *skb, struct tcpfo_seg *seg, __be32 *(*field)(struct tcphdr *), u32 value)
 {
 	struct tcphdr *th = writable_tcp_header(skb, seg);
-	__be32 from, to = htonl(new_ack);
+	__be32 from, to = htonl(value);
 
 	if (!th)
 		return -ENOMEM;
-	from = th->ack_seq;
-	th->ack_seq = to;
+	from = *field(th);
+	*field(th) = to;
 	inet_proto_csum_replace4(&th->check, skb, from, to, false);
-	seg->ack = new_ack;
 	return 0;
+}
+
+static __be32 *ack_field(struct tcphdr *th)
+{
+	return &th->ack_seq;
+}
+
+static __be32 *seq_field(struct tcphdr *th)
+{
+	return &th->seq;
+}
+
+int tcpfo_rewrite_ack(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_ack)
+{
+	int err = rewrite_u32(skb, seg, ack_field, new_ack);
+
+	if (!err)
+		seg->ack = new_ack;
+	return err;
 }
 
 int tcpfo_rewrite_seq(struct sk_buff *skb, struct tcpfo_seg *seg, u32 new_seq)
 {
-	struct tcphdr *th = writable_tcp_header(skb, seg);
-	__be32 from, to = htonl(new_seq);
+	int err = rewrite_u32(skb, seg, seq_field, new_seq);
 
-	if (!th)
-		return -ENOMEM;
-	from = th->seq;
-	th->seq = to;
-	inet_proto_csum_replace4(&th->check, skb, from, to, false);
-	seg->seq = new_seq;
-	return 0;
+	if (!err)
+		seg->seq = new_seq;
+	return err;
 }
 
 /*

@@ -364,22 +364,7 @@ HookStats BpfSnoop::stats() const {
         if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &slot, per_cpu.data())) continue;
         for (uint64_t v : per_cpu) totals[slot] += v;
     }
-    HookStats s;
-    s.events = totals[TCPFO_STAT_EVENTS];
-    s.ring_drops = totals[TCPFO_STAT_RING_DROPS];
-    s.acks_clamped = totals[TCPFO_STAT_ACKS_CLAMPED];
-    s.dup_acks_dropped = totals[TCPFO_STAT_DUP_ACKS_DROPPED];
-    s.table_full = totals[TCPFO_STAT_TABLE_FULL];
-    s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
-    s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
-    s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
-    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
-    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
-    s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
-    s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
-    s.service_died = totals[TCPFO_STAT_SERVICE_DIED];
-    s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
-    return s;
+    return hook_stats_from_slots(totals);
 }
 
 int BpfSnoop::ingress_prog_fd() const { return bpf_program__fd(skel_->progs.tcpfo_ingress); }

@@ -48,6 +48,28 @@ struct HookStats {
     uint64_t data_refused = 0;      // client payload the server's TCP refuses, never reported
 };
 
+// The counters from the hooks' statistics slots (bpf/snoop.h), whichever backend
+// counted them.
+inline HookStats hook_stats_from_slots(const uint64_t (&totals)[TCPFO_STAT_COUNT]) {
+    HookStats s;
+    s.events = totals[TCPFO_STAT_EVENTS];
+    s.ring_drops = totals[TCPFO_STAT_RING_DROPS];
+    s.acks_clamped = totals[TCPFO_STAT_ACKS_CLAMPED];
+    s.dup_acks_dropped = totals[TCPFO_STAT_DUP_ACKS_DROPPED];
+    s.table_full = totals[TCPFO_STAT_TABLE_FULL];
+    s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
+    s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
+    s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
+    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
+    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
+    s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
+    s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
+    s.service_died = totals[TCPFO_STAT_SERVICE_DIED];
+    s.socket_acks = totals[TCPFO_STAT_SOCKET_ACKS];
+    s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
+    return s;
+}
+
 class Hooks {
 public:
     virtual ~Hooks() = default;

@@ -296,22 +296,7 @@ HookStats KmodHooks::stats() const {
         if (st && mnl_attr_get_payload_len(st) == sizeof(totals))
             std::memcpy(totals, mnl_attr_get_payload(st), sizeof(totals));
     });
-    HookStats s;
-    s.events = totals[TCPFO_STAT_EVENTS];
-    s.ring_drops = totals[TCPFO_STAT_RING_DROPS];
-    s.acks_clamped = totals[TCPFO_STAT_ACKS_CLAMPED];
-    s.dup_acks_dropped = totals[TCPFO_STAT_DUP_ACKS_DROPPED];
-    s.table_full = totals[TCPFO_STAT_TABLE_FULL];
-    s.acks_ceiled = totals[TCPFO_STAT_ACKS_CEILED];
-    s.seqs_lifted = totals[TCPFO_STAT_SEQS_LIFTED];
-    s.rsts_held = totals[TCPFO_STAT_RSTS_HELD];
-    s.held_dropped = totals[TCPFO_STAT_HELD_DROPPED];
-    s.takeover_dropped = totals[TCPFO_STAT_TAKEOVER_DROPPED];
-    s.digest_failures = totals[TCPFO_STAT_DIGEST_FAILURES];
-    s.frozen_dropped = totals[TCPFO_STAT_FROZEN_DROPPED];
-    s.socket_acks = totals[TCPFO_STAT_SOCKET_ACKS];
-    s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
-    return s;
+    return hook_stats_from_slots(totals);
 }
 
 // A command that only needs its ACK, on the request socket.
