@@ -130,6 +130,20 @@ void put_key(nlmsghdr* nlh, const tcpfo_conn_key& key) { mnl_attr_put(nlh, TCPFO
 
 void KmodHooks::SocketCloser::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
+Result<void> KmodHooks::transact_request(nlmsghdr* request,
+                                         const std::function<void(const nlmsghdr*)>& on_reply) const {
+    if (module_gone_) return fail("the kernel module tcpfo is gone");
+    auto r = transact(requests_.get(), request, on_reply);
+    // A failure may be the module's own answer (no such connection) or its absence:
+    // an operator who unloads it under a running failoverd hears of it once.
+    if (!r && !resolve_family(requests_.get())) {
+        module_gone_ = true;
+        log_error("kmod hooks: the kernel module tcpfo is gone (rmmod?): nothing is snooped or clamped any more "
+                  "and the connections are unprotected; load it and restart failoverd");
+    }
+    return r;
+}
+
 bool KmodHooks::module_loaded() {
     auto s = open_socket();
     if (!s) return false;
@@ -230,7 +244,7 @@ Result<KmodHooks::ConnReply> KmodHooks::conn_request(uint8_t cmd, const tcpfo_co
     if (seq) mnl_attr_put_u32(nlh, TCPFO_A_SEQ, *seq);
     ConnReply reply;
     bool got_state = false;
-    auto r = transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+    auto r = transact_request(nlh, [&](const nlmsghdr* msg) {
         AttrTable attrs{};
         if (mnl_attr_parse(msg, sizeof(genlmsghdr), collect_attr, &attrs) < 0) return;
         const nlattr* st = attrs[TCPFO_A_CONN_STATE];
@@ -249,6 +263,9 @@ Result<KmodHooks::ConnReply> KmodHooks::conn_request(uint8_t cmd, const tcpfo_co
 }
 
 Result<void> KmodHooks::set_stable(const tcpfo_conn_key& key, uint32_t stable_seq) {
+    // Once the module is gone there is no clamp left to move: said once (above), not
+    // once per connection and batch.
+    if (module_gone_) return {};
     auto r = conn_request(TCPFO_CMD_SET_STABLE, key, stable_seq);
     if (!r) return fail("can't set the stable point: {}", r.error().message);
     return {};
@@ -289,7 +306,7 @@ HookStats KmodHooks::stats() const {
     uint64_t totals[TCPFO_STAT_COUNT] = {};
     std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_GET_STATS, TCPFO_GENL_VERSION, ++seq_);
-    (void)transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+    (void)transact_request(nlh, [&](const nlmsghdr* msg) {
         AttrTable attrs{};
         if (mnl_attr_parse(msg, sizeof(genlmsghdr), collect_attr, &attrs) < 0) return;
         const nlattr* st = attrs[TCPFO_A_STATS];
@@ -304,7 +321,7 @@ Result<void> KmodHooks::command(uint8_t cmd, const std::function<void(nlmsghdr*)
     std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = put_genl_header(buf.data(), family_, cmd, TCPFO_GENL_VERSION, ++seq_);
     add_attrs(nlh);
-    return transact(requests_.get(), nlh, [](const nlmsghdr*) {});
+    return transact_request(nlh, [](const nlmsghdr*) {});
 }
 
 Result<void> KmodHooks::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& state, uint32_t stable_seq) {
@@ -350,7 +367,7 @@ Result<tcpfo_held_client> KmodHooks::held(const tcpfo_conn_key& key) const {
     put_key(nlh, key);
     tcpfo_held_client rec{};
     bool got = false;
-    auto r = transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+    auto r = transact_request(nlh, [&](const nlmsghdr* msg) {
         tcpfo_conn_key k{};
         got = parse_held(msg, k, rec) || got;
     });
@@ -364,7 +381,7 @@ Result<void> KmodHooks::all_held(HeldRecords& out) const {
     std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = put_genl_header(buf.data(), family_, TCPFO_CMD_GET_HELD, TCPFO_GENL_VERSION, ++seq_);
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    auto r = transact(requests_.get(), nlh, [&](const nlmsghdr* msg) {
+    auto r = transact_request(nlh, [&](const nlmsghdr* msg) {
         tcpfo_conn_key key{};
         tcpfo_held_client rec{};
         if (parse_held(msg, key, rec)) out.emplace_back(key, rec);

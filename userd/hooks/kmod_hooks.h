@@ -79,6 +79,8 @@ private:
     Result<std::vector<uint8_t>> request(uint8_t cmd, const std::vector<uint8_t>& attrs) const;
     Result<ConnReply> conn_request(uint8_t cmd, const tcpfo_conn_key& key, std::optional<uint32_t> seq) const;
     Result<void> command(uint8_t cmd, const std::function<void(nlmsghdr*)>& add_attrs) const;
+    // One request and its replies on the request socket; notices an unloaded module.
+    Result<void> transact_request(nlmsghdr* request, const std::function<void(const nlmsghdr*)>& on_reply) const;
 
     Socket events_;
     Socket requests_;
@@ -86,6 +88,7 @@ private:
     mutable uint32_t seq_ = 0;
     bool frozen_ = false;
     bool takeover_mode_ = false;
+    mutable bool module_gone_ = false;  // said once; every request fails at once from then on
     uint64_t overruns_ = 0;
     std::vector<uint8_t> buffer_;  // receives events
     // The reply to the last SET_STABLE: conn_state() and server_ack() right after it
