@@ -149,6 +149,7 @@ void BackupNode::on_accept() {
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
     stream_greeted_ = false;
+    handover_requested_ = false;
 }
 
 void BackupNode::on_primary_record(const Record& record) {
@@ -279,6 +280,32 @@ Result<ControlServer::ServiceOffer> BackupNode::offer_service(int pid) {
 Result<std::string> BackupNode::handover(const std::optional<std::string>&) {
     if (takeover_) return fail("no ready backup: this node took over and has no backup of its own yet");
     return fail("no ready backup: this node is a backup; hand over on the primary");
+}
+
+bool BackupNode::caught_up() const {
+    if (!greeted() || takeover_ || !eligible() || app_log_->refused()) return false;
+    for (const auto& [id, f] : feeds_) {
+        if (f->broken() || f->output().diverged_at() || !f->connected()) return false;
+        // Every byte it logged is in the replica: nothing a takeover would still wait for.
+        if (f->log().fed() < f->log().end()) return false;
+    }
+    return true;
+}
+
+void BackupNode::request_handover() {
+    if (!greeted() || handover_requested_) return;
+    handover_requested_ = true;
+    log_info("backup: caught up with {} ({} connection(s) in step); asking it to hand over (preempt)",
+             primary_->name(), feeds_.size());
+    primary_->send(HandoverRequestRecord{epoch_});
+    primary_->flush();
+}
+
+uint64_t BackupNode::next_conn_id() const {
+    uint64_t highest = 0;
+    for (const auto& [id, f] : feeds_) highest = std::max(highest, id);
+    for (const auto& c : takeover_conns_) highest = std::max(highest, c.id);
+    return highest + 1;
 }
 
 void BackupNode::open_feed(const ConnOpenRecord& r) {

@@ -32,6 +32,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
     NodeStatus s;
     // Handed over: frozen and without the VIP, until the operator stops it.
     s.role = handed_over_to_ ? "handed-over" : "primary";
+    s.serves_as_primary = !handed_over_to_;
     s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (app_log_) {
         ServiceLogStatus svc;
