@@ -120,6 +120,9 @@ void Node::preempt_if_due() {
 }
 
 void Node::after_events() {
+    // A takeover begins inside an event (a verdict, a broken stream, a HANDOVER) and may
+    // serve by the end of this call: noted first, so the history shows it.
+    note_role();
     if (backup_) backup_->after_events();
     if (backup_ && backup_->serving() && !primary_ && !promotion_failed_) promote();
     if (primary_) primary_->after_events();
