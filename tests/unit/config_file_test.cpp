@@ -380,3 +380,12 @@ TEST(ConfigFile, ACheckWithoutATargetProbesTheNodesPort) {
     EXPECT_EQ(*verdict, path + ": ok (node 2 of 2, starts as backup, 2 health check(s))");
     unlink(path.c_str());
 }
+
+TEST(ConfigFile, PreemptIsABoolean) {
+    auto s = parse_config_text("preempt = true\n", "p.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(s->preempt, true);
+    auto bad = parse_config_text("preempt = 1\n", "p.toml");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().message, "p.toml:1: preempt: an integer where true or false belongs");
+}

@@ -294,7 +294,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     if (cl.config_test_file && options_seen != 1) return fail("--config-test takes FILE and nothing else");
     if (uses_shorthand(s) && uses_symmetric_form(s))
         return fail("--role/--listen/--peer (the two-node shorthand) cannot be mixed with "
-                    "--id/--node/--priority/--two-node/--witness/--config");
+                    "--id/--node/--priority/--two-node/--witness/--preempt/--config");
     return cl;
 }
 
