@@ -40,8 +40,8 @@ Result<std::unique_ptr<Node>> Node::start(EventLoop& loop, const Options& option
             // answer for it (one speaker).
             auto stale = VipAddress::remove_stale(o.dev, o.vip.addr, o.vip.length);
             if (!stale) return std::unexpected(stale.error());
-            if (*stale) log_warn("failoverd: removed the VIP {} left on {} by an earlier run", addr_to_string(o.vip.addr),
-                                 o.dev);
+            if (*stale)
+                log_warn("failoverd: removed the VIP {} left on {} by an earlier run", addr_to_string(o.vip.addr), o.dev);
         }
     }
     if (o.role == NodeRole::primary) {
@@ -75,7 +75,8 @@ void Node::note_role() {
     if (role == roles_.current()) return;
     std::string why;
     if (roles_.entries().empty()) why = start_why_;
-    else if (role == "taking-over") why = backup_->status(StatusDetail::summary).takeover.value_or(TakeoverStatus{}).reason;
+    else if (role == "taking-over")
+        why = backup_->status(StatusDetail::summary).takeover.value_or(TakeoverStatus{}).reason;
     else if (role == "primary") why = "the takeover serves; protects the connections opened from now on";
     else if (role == "handed-over") why = "handed over; silent until restarted";
     roles_.enter(role, current_epoch(), why);

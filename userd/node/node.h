@@ -2,9 +2,9 @@
 // run time"). It owns the role state machine and composes the role objects; the event
 // loop drives it (after_events after every batch of events):
 //
-//   start ──(listed primary, nobody serves)──────────────► primary ──(handover)──► handed-over
-//     │                                                        ▲
-//     └──(listed backup, or a peer serves: join)──► backup ──► taking-over ──(serving)──┘
+//   start ──(listed primary, nobody serves)──────────────────► primary ──(handover)──► handed-over
+//     │                                                            ▲ (the takeover serves)
+//     └──(listed backup, or a peer serves)──► backup ──► taking-over ┘
 //
 // A backup that took over keeps its BackupNode: the takeover's splices go on serving the
 // connections it rebuilt (held by no backup: a later crash resets them). Beside it, a
