@@ -382,7 +382,11 @@ void BackupNode::send_health() {
 
 void BackupNode::on_health_change(const HealthMonitor::Change& change) {
     if (notifier_) notifier_->check(change.spec.name, change.up, change.reason);
-    if (takeover_) return;  // serving: the checks only show in status from now on
+    // Taken over: the primary this node became acts on them (a failing check hands over).
+    if (takeover_) {
+        if (health_after_takeover_) health_after_takeover_(change);
+        return;
+    }
     if (notifier_) notifier_->instance(eligible() ? InstanceState::backup : InstanceState::fault);
     if (!change.up && !health_->healthy()) {
         log_warn("backup: not eligible to take over: {}", health_->unhealthy_reason());

@@ -3,6 +3,7 @@
 // takes over when the primary goes silent or its stream breaks.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,6 +61,12 @@ public:
     std::optional<VipAddress> take_vip() { return takeover_ ? takeover_->take_vip() : std::nullopt; }
     // Above every connection id this node has held: the new primary's first id.
     uint64_t next_conn_id() const;
+    // The checks of this node's service (null without any), and where their changes go
+    // once this node has taken over (the primary it became acts on them).
+    HealthMonitor* health_monitor() const { return health_.get(); }
+    void forward_health_after_takeover(std::function<void(const HealthMonitor::Change&)> to) {
+        health_after_takeover_ = std::move(to);
+    }
     // After the promotion: the rebuilt connections are served but held by no backup
     // (status says so).
     void mark_rebuilt_unprotected(const std::string& why) { rebuilt_unprotected_why_ = why; }
@@ -134,6 +141,7 @@ private:
     bool declined_planned_ = false;  // it was a HANDOVER (the primary gave up the VIP)
     bool handover_requested_ = false;  // on the current stream (--preempt)
     std::string rebuilt_unprotected_why_;  // set once this node serves as a primary
+    std::function<void(const HealthMonitor::Change&)> health_after_takeover_;
 };
 
 }  // namespace tcpfo

@@ -17,6 +17,7 @@ constexpr const char* kRebuiltUnprotected = "rebuilt at the takeover, before any
 Node::~Node() {
     // The primary first: it shares the hooks and the heartbeat with the backup role,
     // and the backup's loop registrations go last.
+    if (backup_) backup_->forward_health_after_takeover({});
     primary_.reset();
     backup_.reset();
 }
@@ -99,6 +100,7 @@ void Node::promote() {
     inherited.vip = backup_->take_vip();
     inherited.epoch = backup_->epoch();
     inherited.first_conn_id = backup_->next_conn_id();
+    inherited.checks = backup_->health_monitor();
     auto primary = PrimaryNode::promote(loop_, as_primary, std::move(inherited));
     if (!primary) {
         // The takeover keeps serving what it rebuilt; new connections stay unprotected
@@ -109,6 +111,8 @@ void Node::promote() {
         return;
     }
     primary_ = std::move(*primary);
+    backup_->forward_health_after_takeover(
+        [primary = primary_.get()](const HealthMonitor::Change& change) { primary->on_checks_changed(change); });
     backup_->mark_rebuilt_unprotected(kRebuiltUnprotected);
     notify_status(fmt::format("primary at epoch {} after a takeover: protects new connections", primary_->epoch()));
 }

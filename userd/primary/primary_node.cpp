@@ -87,8 +87,10 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::promote(EventLoop& loop, const
     // now on its CONN_OPENs are protected here.
     if (auto r = loop.rebind(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return std::unexpected(r.error());
-    // The backup's own checks keep running (its status shows them); a handover for a
-    // failing check after a takeover is not built yet.
+    // The backup's checks of its service (the replica, live since the takeover) go on
+    // running where they are; their changes reach this node through
+    // on_checks_changed() (userd/node/node.cpp).
+    self->checks_ = inherited.checks;
     if (auto r = self->start_duties(false); !r) return std::unexpected(r.error());
     return node;
 }
@@ -134,6 +136,7 @@ Result<void> PrimaryNode::start_duties(bool with_checks) {
                                            [self](const HealthMonitor::Change& c) { self->on_health_change(c); });
         if (!health) return std::unexpected(health.error());
         health_ = std::move(*health);
+        checks_ = health_.get();
     }
 
     peers_.resize(options.peers.size());
@@ -302,11 +305,11 @@ void PrimaryNode::on_health_change(const HealthMonitor::Change& change) {
     if (notifier_) {
         notifier_->check(change.spec.name, change.up, change.reason);
         // Handed over: FAULT stays until it stops (it never serves again by itself).
-        if (!handed_over_to_) notifier_->instance(health_->healthy() ? InstanceState::master : InstanceState::fault);
+        if (!handed_over_to_) notifier_->instance(checks_->healthy() ? InstanceState::master : InstanceState::fault);
     }
     if (handed_over_to_) return;
     if (change.up) {
-        if (health_->healthy() && health_handover_wanted_) {
+        if (checks_->healthy() && health_handover_wanted_) {
             health_handover_wanted_ = false;
             log_info("primary: check {} is up again; this node's service is healthy, no handover wanted",
                      change.spec.name);
@@ -346,8 +349,8 @@ void PrimaryNode::on_peer_health(PeerId id, const HealthRecord& health) {
         else log_warn("peer {}: not eligible to take over ({})", peer.link->name(), health.reason);
     }
     // This node's service is down and was waiting for a backup to take it.
-    if (health.eligible && health_handover_wanted_ && health_ && !health_->healthy())
-        hand_over_for_health(health_->unhealthy_reason());
+    if (health.eligible && health_handover_wanted_ && checks_ && !checks_->healthy())
+        hand_over_for_health(checks_->unhealthy_reason());
 }
 
 void PrimaryNode::on_handover_request(PeerId id, const HandoverRequestRecord& request) {

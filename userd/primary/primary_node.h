@@ -44,6 +44,7 @@ public:
         std::optional<VipAddress> vip;
         uint64_t epoch = 0;
         uint64_t first_conn_id = 1;  // above the rebuilt connections' ids: one name each in status and logs
+        HealthMonitor* checks = nullptr;  // the backup's checks of this node's service, if any
     };
     // Starts protecting new connections with what the takeover left: no VIP claimed and
     // no hooks attached here. The hooks' ring buffer, watched by the backup until now,
@@ -52,6 +53,9 @@ public:
                                                         Inheritance inherited);
     ~PrimaryNode();
     bool handed_over() const { return handed_over_to_.has_value(); }
+    // A check of this node's service changed state, in a monitor this node does not own
+    // (a promoted node's: the backup role's). As for its own checks: down hands over.
+    void on_checks_changed(const HealthMonitor::Change& change) { on_health_change(change); }
     uint64_t epoch() const { return epoch_; }
 
     // Called by the main loop after each batch of events: flushes stable points,
@@ -183,7 +187,8 @@ private:
     std::optional<tcpfo_conn_key> service_died_;  // the first connection the service's exit closed
     bool service_death_handled_ = false;
     uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
-    std::unique_ptr<HealthMonitor> health_;  // null without checks
+    std::unique_ptr<HealthMonitor> health_;  // null without checks, or when promoted (checks_ below)
+    HealthMonitor* checks_ = nullptr;         // the checks in force: health_, or the backup role's
     std::unique_ptr<StateNotifier> notifier_;  // null without notify or notify_fifo
     // This node's service failed its check with no eligible backup live to take it:
     // a backup that becomes ready (hello, or a HEALTH saying eligible) is handed over to.

@@ -45,7 +45,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
         s.service = std::move(svc);
     }
     s.epoch = epoch_;
-    if (health_) s.health = health_->status();
+    if (checks_) s.health = checks_->status();
     const uint64_t now = monotonic_ms();
     const uint64_t now_us = monotonic_us();
     for (size_t i = 0; i < peers_.size(); ++i) {
