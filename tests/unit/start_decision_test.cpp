@@ -37,10 +37,19 @@ TEST(StartDecision, ListedBackupAlwaysStartsAsBackup) {
 }
 
 TEST(StartDecision, ListensAtLeastThreeVerdictsAndNeverLessThanAFloor) {
-    EXPECT_EQ(start_listen_ms(10, 3), 100u);   // 90 ms of verdicts, the floor wins
-    EXPECT_EQ(start_listen_ms(50, 3), 450u);
-    EXPECT_EQ(start_listen_ms(1, 1), 100u);
-    EXPECT_EQ(start_listen_ms(0, 0), 100u);    // never zero
+    EXPECT_EQ(start_listen_ms(10, 3), 1500u);   // 90 ms of verdicts, the floor wins
+    EXPECT_EQ(start_listen_ms(200, 3), 1800u);
+    EXPECT_EQ(start_listen_ms(1, 1), 1500u);
+    EXPECT_EQ(start_listen_ms(0, 0), 1500u);    // never zero
+}
+
+TEST(StartDecision, StopsListeningOnceEveryPeerIsHeardOrOneServes) {
+    EXPECT_FALSE(heard_enough(StartHearing{0, 1, 0}));  // nobody heard yet: maybe not reachable yet
+    EXPECT_TRUE(heard_enough(StartHearing{0, 1, 1}));   // the peer heard at epoch 0: nobody serves
+    EXPECT_TRUE(heard_enough(StartHearing{2, 1, 1}));   // a peer serves
+    EXPECT_TRUE(heard_enough(StartHearing{2, 2, 1}));   // one peer serving is enough
+    EXPECT_FALSE(heard_enough(StartHearing{0, 2, 1}));  // one of two peers silent
+    EXPECT_FALSE(heard_enough(StartHearing{0, 0, 0}));  // no peers: listen to the deadline
 }
 
 }  // namespace

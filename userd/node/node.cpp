@@ -142,6 +142,11 @@ bool Node::stop_ready() const { return !primary_ || primary_->stop_ready(); }
 void Node::shut_down() {
     if (primary_) primary_->shut_down();
     if (backup_) backup_->shut_down();
+    // A failed promotion took the VIP from the takeover with it: remove it by address.
+    if (promotion_failed_) {
+        if (auto r = VipAddress::remove_stale(options_.dev, options_.vip.addr, options_.vip.length); !r)
+            log_error("failoverd: {}", r.error().message);
+    }
 }
 
 Result<ControlServer::ServiceOffer> Node::offer_service(int pid) {

@@ -8,7 +8,7 @@ namespace {
 // Three verdict times: a heartbeat or two lost on a loaded machine must not make a
 // node claim a VIP that another holds. Starting is not what the clients wait on.
 constexpr uint64_t kListenVerdicts = 3;
-constexpr uint64_t kMinListenMs = 100;
+constexpr uint64_t kMinListenMs = 1500;
 }  // namespace
 
 StartDecision decide_start(NodeRole listed, const StartHearing& heard) {
@@ -27,6 +27,10 @@ StartDecision decide_start(NodeRole listed, const StartHearing& heard) {
     d.role = NodeRole::primary;
     d.epoch = heard.highest_peer_epoch + 1;
     return d;
+}
+
+bool heard_enough(const StartHearing& heard) {
+    return heard.highest_peer_epoch > 0 || (heard.peers > 0 && heard.peers_heard >= heard.peers);
 }
 
 uint64_t start_listen_ms(int heartbeat_ms, int dead_after) {

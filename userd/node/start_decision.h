@@ -6,6 +6,7 @@
 // Pure: what was heard goes in, the decision comes out (unit-tested).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "userd/protocol/record_codec.h"
@@ -17,7 +18,16 @@ struct StartHearing {
     // The highest epoch any peer announced in its heartbeats (0: none, or only peers
     // that have never been part of a replicating pair: a fresh backup announces 0).
     uint64_t highest_peer_epoch = 0;
+    size_t peers = 0;        // peers listened for
+    size_t peers_heard = 0;  // of those, peers heard at least once
 };
+
+// Whether listening can stop before its deadline: a peer announced an epoch (someone
+// serves: join), or every peer was heard at epoch 0 (nobody serves: serve). A peer not
+// heard yet may be down, or not reachable yet: a peer whose neighbour entry for this
+// node failed while it was down resolves it again only at its next ARP probe, up to a
+// second later, and drops what it sends until then.
+bool heard_enough(const StartHearing& heard);
 
 struct StartDecision {
     NodeRole role = NodeRole::primary;
@@ -33,11 +43,11 @@ struct StartDecision {
 // node restarted).
 StartDecision decide_start(NodeRole listed, const StartHearing& heard);
 
-// How long a node listed as the primary listens before it serves: long enough that a
-// live primary's heartbeats (one per interval) cannot all have been missed, and never
-// shorter than the time a backup takes to declare a silent primary dead (the
-// dead-after interval), so that a node that hears nothing for that long may take the
-// others for dead as a backup would. At the defaults (10 ms, 3): 100 ms.
+// How long a node listed as the primary listens at most before it serves, if it does
+// not hear every peer first (heard_enough): never shorter than three times what a
+// backup takes to declare a silent primary dead (the dead-after interval), nor than
+// 1.5 s, past a peer's next ARP probe (above). At the defaults (10 ms, 3): 1.5 s; a node
+// whose peers all answer decides in one heartbeat interval or two.
 uint64_t start_listen_ms(int heartbeat_ms, int dead_after);
 
 }  // namespace tcpfo
