@@ -24,9 +24,9 @@ struct StartHearing {
 
 // Whether listening can stop before its deadline: a peer announced an epoch (someone
 // serves: join), or every peer was heard at epoch 0 (nobody serves: serve). A peer not
-// heard yet may be down, or not reachable yet: a peer whose neighbour entry for this
-// node failed while it was down resolves it again only at its next ARP probe, up to a
-// second later, and drops what it sends until then.
+// heard yet may be down, or not reachable yet (likely: a peer whose neighbour entry for
+// this node failed while it was down resolves it again only at its next ARP probe, up
+// to a second later, and drops what it sends until then).
 bool heard_enough(const StartHearing& heard);
 
 struct StartDecision {
