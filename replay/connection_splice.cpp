@@ -77,6 +77,10 @@ ConnectionSplice::ConnectionSplice(EventLoop& loop, Start start, std::function<v
     // The replica already got the client's FIN from the log; nothing more comes.
     to_replica_.eof = start.client_input_ended;
     to_replica_.shut = start.client_input_ended;
+    // What the log still held for a replica that lagged goes first; a FIN logged after
+    // it ends the input once it is written (push), and nothing is read from the client.
+    to_replica_.buffer = std::move(start.unfed_input);
+    if (start.client_fin_unfed) to_replica_.eof = true;
 }
 
 ConnectionSplice::~ConnectionSplice() {

@@ -35,6 +35,12 @@ public:
         // connection and runs on_diverged with the offset.
         std::unique_ptr<OutputCheck> check;
         uint64_t unacked_offset = 0;  // server offset of unacked's first byte
+        // Logged client bytes the replica had not read when the takeover rebuilt the
+        // socket, written to it before anything the client sends next (the rebuilt
+        // socket acknowledged them: the client will not send them again), and whether
+        // the client's FIN follows them.
+        ByteQueue unfed_input;
+        bool client_fin_unfed = false;
         uint64_t replica_offset = 0;  // server offset of the replica's next byte
         std::function<void(uint64_t)> on_diverged;
     };

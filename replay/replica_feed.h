@@ -67,6 +67,11 @@ public:
     // True when every logged byte (and the FIN) has been written to the replica.
     bool input_drained() const { return log_.pending().empty() && (!log_.fin_logged() || input_shut_); }
     bool input_shut() const { return input_shut_; }
+    // At takeover, for a replica that has not read the whole log in time: the logged
+    // bytes it has not been given (moved out), and whether the client's FIN is still to
+    // be passed on after them.
+    ByteQueue take_unfed_input() { return log_.take_pending(); }
+    bool client_fin_unfed() const { return log_.fin_logged() && !input_shut_; }
     // Takeover: hands the replica socket over. It stays watched by the loop, with
     // this feed's handler until the new owner rebinds it (EventLoop::rebind) or
     // removes it; the feed no longer touches it.

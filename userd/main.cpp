@@ -12,13 +12,12 @@
 #include <cstring>
 
 #include "userd/auth/key_file.h"
-#include "userd/backup/backup_node.h"
 #include "userd/base/event_loop.h"
 #include "userd/base/log.h"
 #include "userd/base/privileges.h"
 #include "userd/base/service_manager.h"
 #include "userd/config/options.h"
-#include "userd/primary/primary_node.h"
+#include "userd/node/node.h"
 #include "userd/status/control_server.h"
 #include "userd/status/metrics_server.h"
 #include "userd/status/node_sources.h"
@@ -188,8 +187,9 @@ int main(int argc, char** argv) {
     if (if_nametoindex(options.dev.c_str()) == 0) return die(fmt::format("interface {} does not exist", options.dev));
     if (options.cluster) {
         const ClusterMembership& c = *options.cluster;
-        log_info("failoverd: node {} of {} (priority {}{}), starts as {}", c.own_id, c.nodes.size(), c.own_priority,
-                 c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup");
+        log_info("failoverd: node {} of {} (priority {}{}), starts as {}{}", c.own_id, c.nodes.size(), c.own_priority,
+                 c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup",
+                 options.role == NodeRole::primary ? " unless a peer serves already" : "");
     }
 
     // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
@@ -228,19 +228,12 @@ int main(int argc, char** argv) {
     // systemd's READY=1 once the node has started in its role (hooks attached, VIP or
     // listener up): a primary serves from then on, protected or not, and a unit that
     // waited for its backups would fail to start whenever the backup is down. STATUS=
-    // says when they join (notify_ready again from the nodes).
-    if (options.role == NodeRole::primary) {
-        auto node = PrimaryNode::start(**loop, options);
-        if (!node) return die(node.error().message);
-        if (auto r = drop_capabilities(); r != 0) return r;
-        log_authentication(options);
-        notify_ready("primary: waiting for its backup(s)");
-        return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
-    }
-    auto node = BackupNode::start(**loop, options);
+    // says when they join (notify_ready again from the nodes). The role may change
+    // later (userd/node/node.h): one Node drives it.
+    auto node = Node::start(**loop, options);
     if (!node) return die(node.error().message);
     if (auto r = drop_capabilities(); r != 0) return r;
     log_authentication(options);
-    notify_ready("backup: waiting for the primary's stream");
+    notify_ready((*node)->start_text());
     return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
 }

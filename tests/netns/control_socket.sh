@@ -160,8 +160,13 @@ scenario() {
     crash_primary
     wait_takeover 10
     st=$(node_status backup)
-    jq -e '.role == "taken-over-primary" and .epoch == 2 and .peers[0].state == "lost"
-           and ([.connections[] | select(.rebuilt)] | length) == 10' <<<"$st" >/dev/null ||
+    # The node that took over is the primary of new connections now: its peer is the
+    # old primary, which it tries to reach as its backup (connecting), and the ten
+    # rebuilt connections are served but held by nobody.
+    jq -e '.role == "taken-over-primary" and .epoch == 2 and .peers[0].state == "connecting"
+           and ([.roles[].role] == ["backup", "taking-over", "primary"])
+           and ([.connections[] | select(.rebuilt)] | length) == 10
+           and ([.connections[] | select(.protected | not)] | length) == 10' <<<"$st" >/dev/null ||
         { echo "FAIL: the backup's status after the takeover: $st" >&2; return 1; }
     echo "  after the takeover: $(jq -c '{role, epoch, takeover: (.takeover | {state, rebuilt, reset}), phases: ([.connections[].phase] | group_by(.) | map({(.[0]): length}) | add)}' <<<"$st")"
     touch "$work/resume"

@@ -21,7 +21,7 @@ scenarios=("$@")
 if [ ${#scenarios[@]} = 0 ]; then
     for f in "$netns_dir"/*.sh; do
         name=$(basename "$f" .sh)
-        case $name in lib|repeat|soak) continue ;; esac
+        case $name in lib|roles_lib|repeat|soak) continue ;; esac
         scenarios+=("$name")
     done
     explicit=

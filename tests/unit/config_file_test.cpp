@@ -390,3 +390,12 @@ TEST(ConfigFile, HooksKeyAndItsErrors) {
     ASSERT_FALSE(bad.has_value());
     EXPECT_EQ(bad.error().message, "h.toml:2: hooks: 'module' is not one of bpf, kmod, auto");
 }
+
+TEST(ConfigFile, PreemptIsABoolean) {
+    auto s = parse_config_text("preempt = true\n", "p.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(s->preempt, true);
+    auto bad = parse_config_text("preempt = 1\n", "p.toml");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().message, "p.toml:1: preempt: an integer where true or false belongs");
+}

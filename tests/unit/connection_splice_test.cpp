@@ -235,3 +235,54 @@ TEST(ConnectionSplice, ResetsInsteadOfSendingAReplicasOutputThatDiffers) {
     EXPECT_EQ(got, "") << "a diverged replica's bytes reached the client";
     EXPECT_TRUE(eof) << "the client's connection was not closed";
 }
+
+// A takeover that rebuilt a connection before its replica had read the whole log: the
+// rebuilt socket acknowledged those bytes, so the client never sends them again. The
+// splice writes them to the replica first, then what the client sends next.
+TEST(ConnectionSplice, WritesTheLogsUnfedBytesToTheReplicaBeforeTheClientsNewOnes) {
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    EventLoop& loop = **created;
+    Pair client = stream_pair(), replica = stream_pair();
+    ASSERT_TRUE(loop.add(replica.ours.get(), EPOLLIN, [](uint32_t) {}));
+    ConnectionSplice::Start start;
+    start.conn_id = 2;
+    start.client = std::move(client.ours);
+    start.replica = std::move(replica.ours);
+    start.unfed_input = queue_of("logged-but-unfed|");
+    auto splice = ConnectionSplice::open(loop, std::move(start), [] {});
+    ASSERT_TRUE(splice) << splice.error().message;
+    write_all(client.peer.get(), "sent-after-the-takeover");
+    std::string to_replica;
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(loop.run_once(10));
+        to_replica += read_all(replica.peer.get());
+    }
+    EXPECT_EQ(to_replica, "logged-but-unfed|sent-after-the-takeover");
+}
+
+// The same with the client's FIN logged after those bytes: the replica gets them, then
+// its end of input, and nothing from the client is read any more.
+TEST(ConnectionSplice, PassesAnUnfedFinOnAfterTheUnfedBytes) {
+    auto created = EventLoop::create();
+    ASSERT_TRUE(created);
+    EventLoop& loop = **created;
+    Pair client = stream_pair(), replica = stream_pair();
+    ASSERT_TRUE(loop.add(replica.ours.get(), EPOLLIN, [](uint32_t) {}));
+    ConnectionSplice::Start start;
+    start.conn_id = 3;
+    start.client = std::move(client.ours);
+    start.replica = std::move(replica.ours);
+    start.unfed_input = queue_of("last-request");
+    start.client_fin_unfed = true;
+    auto splice = ConnectionSplice::open(loop, std::move(start), [] {});
+    ASSERT_TRUE(splice) << splice.error().message;
+    std::string to_replica;
+    bool replica_eof = false;
+    for (int i = 0; i < 20 && !replica_eof; ++i) {
+        ASSERT_TRUE(loop.run_once(10));
+        to_replica += read_all(replica.peer.get(), &replica_eof);
+    }
+    EXPECT_EQ(to_replica, "last-request");
+    EXPECT_TRUE(replica_eof);
+}

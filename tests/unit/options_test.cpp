@@ -113,6 +113,7 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
     ASSERT_EQ(b.peers.size(), 1u);
     EXPECT_EQ(to_string(b.peers[0]), "192.0.2.10:7100");
     EXPECT_TRUE(b.cluster->two_node);
+    EXPECT_FALSE(b.preempt);  // off unless asked
 
     // Node 1 starts as the primary (the tie goes to the lowest id) and needs no
     // --replica; it is accepted there all the same.
@@ -129,6 +130,13 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
     ASSERT_FALSE(raised.has_value());
     EXPECT_NE(raised.error().message.find("priority 101 of node 2 is known only to this node"), std::string::npos)
         << raised.error().message;
+}
+
+TEST(Options, PreemptIsAFlagOfTheSymmetricForm) {
+    auto r = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
+                    "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--preempt"});
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_TRUE(r->options->preempt);
 }
 
 TEST(Options, SymmetricRefusalsAreOneLine) {
@@ -151,7 +159,9 @@ TEST(Options, SymmetricRefusalsAreOneLine) {
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--witness"},
          "--witness: witness nodes are not built yet (issue 9: a witness for two-node clusters)"},
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--listen", "192.0.2.10"},
-         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with --id/--node/--priority/--two-node/--witness/--config"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with --id/--node/--priority/--two-node/--witness/--preempt/--config"},
+        {{"--role", "backup", "--listen", "192.0.2.11", "--peer", "192.0.2.10", "--preempt"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
         {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--priority", "5"},
          "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
         {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--config", "/etc/f.toml"},

@@ -41,7 +41,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             AppRefusedRecord{AppRefuseReason::input_missing},
             HandoverRecord{0x0102030405060708ULL},
             HealthRecord{true, ""},
-            HealthRecord{false, "check web: HTTP 503"}};
+            HealthRecord{false, "check web: HTTP 503"},
+            HandoverRequestRecord{0x0807060504030201ULL}};
 }
 
 }  // namespace
@@ -72,6 +73,13 @@ TEST(RecordCodec, DecodesAStreamOfRecordsByteByByte) {
     }
     EXPECT_EQ(pos, stream.size());
     EXPECT_EQ(count, sample_records(payload).size());
+}
+
+TEST(RecordCodec, HandoverRequestIsTypeSeventeenWithEightBytesOfEpoch) {
+    const auto wire = encode(HandoverRequestRecord{9});
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 8);
+    EXPECT_EQ(wire[4], 17);
+    EXPECT_EQ(wire[kRecordHeaderSize + 7], 9);
 }
 
 TEST(RecordCodec, HandoverIsEightBytesOfEpoch) {

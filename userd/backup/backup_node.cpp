@@ -149,6 +149,7 @@ void BackupNode::on_accept() {
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
     stream_greeted_ = false;
+    handover_requested_ = false;
 }
 
 void BackupNode::on_primary_record(const Record& record) {
@@ -281,6 +282,32 @@ Result<std::string> BackupNode::handover(const std::optional<std::string>&) {
     return fail("no ready backup: this node is a backup; hand over on the primary");
 }
 
+bool BackupNode::caught_up() const {
+    if (!greeted() || takeover_ || !eligible() || app_log_->refused()) return false;
+    for (const auto& [id, f] : feeds_) {
+        if (f->broken() || f->output().diverged_at() || !f->connected()) return false;
+        // Every byte it logged is in the replica: nothing a takeover would still wait for.
+        if (f->log().fed() < f->log().end()) return false;
+    }
+    return true;
+}
+
+void BackupNode::request_handover() {
+    if (!greeted() || handover_requested_) return;
+    handover_requested_ = true;
+    log_info("backup: caught up with {} ({} connection(s) in step); asking it to hand over (preempt)",
+             primary_->name(), feeds_.size());
+    primary_->send(HandoverRequestRecord{epoch_});
+    primary_->flush();
+}
+
+uint64_t BackupNode::next_conn_id() const {
+    uint64_t highest = 0;
+    for (const auto& [id, f] : feeds_) highest = std::max(highest, id);
+    for (const auto& c : takeover_conns_) highest = std::max(highest, c.id);
+    return highest + 1;
+}
+
 void BackupNode::open_feed(const ConnOpenRecord& r) {
     if (feeds_.count(r.conn_id)) return refuse(r, RefuseReason::duplicate, "");
     if (app_log_->refused()) return refuse(r, RefuseReason::out_of_step, "");
@@ -355,7 +382,11 @@ void BackupNode::send_health() {
 
 void BackupNode::on_health_change(const HealthMonitor::Change& change) {
     if (notifier_) notifier_->check(change.spec.name, change.up, change.reason);
-    if (takeover_) return;  // serving: the checks only show in status from now on
+    // Taken over: the primary this node became acts on them (a failing check hands over).
+    if (takeover_) {
+        if (health_after_takeover_) health_after_takeover_(change);
+        return;
+    }
     if (notifier_) notifier_->instance(eligible() ? InstanceState::backup : InstanceState::fault);
     if (!change.up && !health_->healthy()) {
         log_warn("backup: not eligible to take over: {}", health_->unhealthy_reason());

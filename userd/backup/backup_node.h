@@ -3,6 +3,7 @@
 // takes over when the primary goes silent or its stream breaks.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,35 @@ public:
     Result<std::string> handover(const std::optional<std::string>& node);
     // For the control socket (userd/status/backup_status.cpp).
     NodeStatus status(StatusDetail detail = StatusDetail::full) const;
+
+    // For the Node that owns this role (userd/node/node.h).
+    uint64_t epoch() const { return epoch_; }
+    bool taking_over() const { return takeover_ != nullptr; }
+    bool serving() const { return takeover_ && takeover_->serving(); }
+    // The primary's stream said hello and is open.
+    bool greeted() const { return primary_ && !primary_->closed() && stream_greeted_; }
+    // Ready to be handed over to without losing a connection it holds: greeted,
+    // eligible, the service's log (if any) held, and every connection's input fed to
+    // the replica, none diverged or broken.
+    bool caught_up() const;
+    // --preempt: asks the primary for a planned handover to this node (once per stream).
+    void request_handover();
+    bool handover_requested() const { return handover_requested_; }
+    // What the node that took over hands to the primary it becomes.
+    std::shared_ptr<Hooks> hooks() const { return hooks_; }
+    std::shared_ptr<Heartbeat> heartbeat() const { return heartbeat_; }
+    std::optional<VipAddress> take_vip() { return takeover_ ? takeover_->take_vip() : std::nullopt; }
+    // Above every connection id this node has held: the new primary's first id.
+    uint64_t next_conn_id() const;
+    // The checks of this node's service (null without any), and where their changes go
+    // once this node has taken over (the primary it became acts on them).
+    HealthMonitor* health_monitor() const { return health_.get(); }
+    void forward_health_after_takeover(std::function<void(const HealthMonitor::Change&)> to) {
+        health_after_takeover_ = std::move(to);
+    }
+    // After the promotion: the rebuilt connections are served but held by no backup
+    // (status says so).
+    void mark_rebuilt_unprotected(const std::string& why) { rebuilt_unprotected_why_ = why; }
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
@@ -85,12 +115,12 @@ private:
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     bool stream_greeted_ = false;  // the current stream's hello arrived (it holds the one slot)
     uint64_t next_status_ms_ = 0;
-    std::unique_ptr<Heartbeat> heartbeat_;
+    std::shared_ptr<Heartbeat> heartbeat_;  // the primary it becomes sends and listens with it
     // Streams refused (not from the primary, or failing authentication): counted,
     // logged once per source and rate.
     DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
-    std::unique_ptr<Hooks> hooks_;
+    std::shared_ptr<Hooks> hooks_;  // shared with the primary it becomes (one set of programs)
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor
     FeedTable feeds_;
@@ -109,6 +139,9 @@ private:
     // not eligible); "" if none is pending. Cleared by a new primary's hello.
     std::string declined_takeover_;
     bool declined_planned_ = false;  // it was a HANDOVER (the primary gave up the VIP)
+    bool handover_requested_ = false;  // on the current stream (--preempt)
+    std::string rebuilt_unprotected_why_;  // set once this node serves as a primary
+    std::function<void(const HealthMonitor::Change&)> health_after_takeover_;
 };
 
 }  // namespace tcpfo

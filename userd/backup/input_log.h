@@ -40,6 +40,10 @@ public:
 
     std::span<const uint8_t> pending() const { return pending_.front(); }
     void consume(size_t n) { pending_.pop_front(n); }
+    // Every logged byte not fed yet, moved out (a takeover hands them to the splice,
+    // which writes them to the replica before anything the client sends next); the log
+    // then counts them as fed.
+    ByteQueue take_pending() { return std::move(pending_); }
     size_t held_bytes() const { return held_bytes_; }
     // Frees the buffer of pending bytes if it is empty (an idle connection keeps none).
     size_t release_idle_memory() {

@@ -48,6 +48,7 @@ public:
             else if (name == "port") r = integer(node, name, [&](long long v) { return assign(s.port, check_range(v, kPortRange)); });
             else if (name == "replica") r = string(node, name, [&](std::string_view v) { return assign(s.replica, parse_replica(v)); });
             else if (name == "two_node") r = boolean(node, name, s.two_node);
+            else if (name == "preempt") r = boolean(node, name, s.preempt);
             else if (name == "witness") r = boolean(node, name, s.witness);
             else if (name == "control") r = string(node, name, [&](std::string_view v) { return assign(s.control_path, check_control_path(v)); });
             else if (name == "ready_file") r = string(node, name, [&](std::string_view v) {

@@ -34,7 +34,7 @@ Result<void> set(std::optional<T>& into, Result<T> value) {
 
 bool uses_shorthand(const Settings& s) { return s.role || s.listen || !s.peers.empty(); }
 bool uses_symmetric_form(const Settings& s) {
-    return s.id || !s.nodes.empty() || s.priority || s.two_node || s.witness || s.config_file;
+    return s.id || !s.nodes.empty() || s.priority || s.two_node || s.witness || s.preempt || s.config_file;
 }
 
 // Values the two forms share, with their defaults.
@@ -134,6 +134,7 @@ Result<Options> resolve_symmetric(const Settings& s) {
     for (const NodeEntry& n : s.nodes)
         if (n.id == *s.id) cluster.own_priority = s.priority.value_or(n.priority.value_or(kDefaultNodePriority));
     o.cluster = std::move(cluster);
+    o.preempt = s.preempt.value_or(false);
     return o;
 }
 
@@ -145,6 +146,7 @@ const char* usage_text() {
            "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
            "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
            "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH] [--hooks bpf|kmod|auto]\n"
+           "                 [--preempt]\n"
            "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
            "       failoverd --config-test FILE\n"
            "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
@@ -161,6 +163,9 @@ const char* usage_text() {
            "  --port          the protected TCP service port\n"
            "  --replica       where the local replica of the service accepts connections; required\n"
            "                  on the node that starts as the backup\n"
+           "  --preempt       a node of higher priority that returns while another serves takes the role\n"
+           "                  back by a planned handover once it has caught up; off by default (it joins\n"
+           "                  as a backup and stays one)\n"
            "  --two-node      a two-node cluster without a witness (recorded; no fencing is built yet)\n"
            "  --config        a TOML file with the same settings; flags given here override it\n"
            "  --config-test   check FILE as `--config FILE` alone would start, print one line, exit 0 or 1\n"
@@ -187,7 +192,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
         kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics,
-        kKeyFile, kHooks
+        kKeyFile, kHooks, kPreempt
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -210,6 +215,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"node", required_argument, nullptr, kNode},
         {"priority", required_argument, nullptr, kPriority},
         {"two-node", no_argument, nullptr, kTwoNode},
+        {"preempt", no_argument, nullptr, kPreempt},
         {"witness", no_argument, nullptr, kWitness},
         {"config", required_argument, nullptr, kConfig},
         {"config-test", required_argument, nullptr, kConfigTest},
@@ -267,6 +273,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
                 r = set(s.priority, parse_int("--priority", arg, IntRange{kMinNodePriority, kMaxNodePriority}));
                 break;
             case kTwoNode: s.two_node = true; break;
+            case kPreempt: s.preempt = true; break;
             case kWitness: s.witness = true; break;
             case kConfig:
                 if (arg.empty()) return fail("--config: a file is needed");
@@ -293,7 +300,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     if (cl.config_test_file && options_seen != 1) return fail("--config-test takes FILE and nothing else");
     if (uses_shorthand(s) && uses_symmetric_form(s))
         return fail("--role/--listen/--peer (the two-node shorthand) cannot be mixed with "
-                    "--id/--node/--priority/--two-node/--witness/--config");
+                    "--id/--node/--priority/--two-node/--witness/--preempt/--config");
     return cl;
 }
 

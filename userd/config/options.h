@@ -46,6 +46,9 @@ struct Options {
     std::optional<sockaddr_in> metrics;               // --metrics: off unless given
     HooksBackend hooks = HooksBackend::bpf;           // --hooks
     std::optional<ClusterMembership> cluster;         // set by the symmetric form only
+    // --preempt: a returning node of higher priority takes the role back by a planned
+    // handover once caught up (symmetric form only: it needs the priorities).
+    bool preempt = false;
     // The shared key file (--key-file, key_file): empty when peers are not authenticated.
     std::string key_file;
     // Its keys, loaded by resolve_options; a reload (SIGHUP) installs new ones. Null

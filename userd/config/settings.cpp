@@ -63,6 +63,7 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     if (!over.nodes.empty()) s.nodes = over.nodes;
     take(s.priority, over.priority);
     take(s.two_node, over.two_node);
+    take(s.preempt, over.preempt);
     take(s.witness, over.witness);
     take(s.vip, over.vip);
     take(s.dev, over.dev);

@@ -56,6 +56,7 @@ struct Settings {
     std::optional<int> priority;      // this node's
     std::optional<bool> two_node;
     std::optional<bool> witness;
+    std::optional<bool> preempt;      // --preempt, `preempt = true`
 
     // Both.
     std::optional<Prefix> vip;

@@ -47,12 +47,6 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
     PrimaryNode* self = node.get();
 
-    // No descriptor per connection here: the bound is the BPF tables. The limit is
-    // raised all the same (links, control clients) and reported.
-    auto files = raise_open_file_limit();
-    if (!files) return std::unexpected(files.error());
-    self->max_connections_ = primary_capacity(TCPFO_MAX_CONNS);
-
     auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
     if (!vip) return fail("can't claim VIP: {}", vip.error().message);
     self->vip_.emplace(std::move(*vip));
@@ -68,59 +62,97 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return undo(r.error());
 
-    auto nudge = NudgeSender::open();
-    if (!nudge) return undo(nudge.error());
-    self->nudge_.emplace(std::move(*nudge));
-
     // The heartbeat thread only sends and listens here: the backups' silence is
     // judged in the loop, with slack (on_heartbeat_tick).
     auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::primary), nullptr);
     if (!hb) return undo(hb.error());
     self->heartbeat_ = std::move(*hb);
     self->heartbeat_->set_epoch(self->epoch_);
+    if (auto r = self->start_duties(true); !r) return undo(r.error());
+    return node;
+}
+
+Result<std::unique_ptr<PrimaryNode>> PrimaryNode::promote(EventLoop& loop, const Options& options,
+                                                          Inheritance inherited) {
+    std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
+    PrimaryNode* self = node.get();
+    self->epoch_ = inherited.epoch;
+    self->next_conn_id_ = std::max<uint64_t>(inherited.first_conn_id, 1);
+    self->vip_ = std::move(inherited.vip);
+    self->hooks_ = std::move(inherited.hooks);
+    self->heartbeat_ = std::move(inherited.heartbeat);
+    self->heartbeat_->set_role(NodeRole::primary);
+    self->heartbeat_->set_epoch(self->epoch_);
+    // The ring buffer was the backup's to drain (it forgot every new connection): from
+    // now on its CONN_OPENs are protected here.
+    if (auto r = loop.rebind(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
+        return std::unexpected(r.error());
+    // The backup's checks of its service (the replica, live since the takeover) go on
+    // running where they are; their changes reach this node through
+    // on_checks_changed() (userd/node/node.cpp).
+    self->checks_ = inherited.checks;
+    if (auto r = self->start_duties(false); !r) return std::unexpected(r.error());
+    return node;
+}
+
+Result<void> PrimaryNode::start_duties(bool with_checks) {
+    PrimaryNode* self = this;
+    EventLoop& loop = loop_;
+    const Options& options = options_;
+    // No descriptor per connection here: the bound is the BPF tables. The limit is
+    // raised all the same (links, control clients) and reported.
+    auto files = raise_open_file_limit();
+    if (!files) return std::unexpected(files.error());
+    max_connections_ = primary_capacity(TCPFO_MAX_CONNS);
+
+    auto nudge = NudgeSender::open();
+    if (!nudge) return std::unexpected(nudge.error());
+    nudge_.emplace(std::move(*nudge));
+
     auto timer = make_periodic_timer(options.heartbeat_ms);
-    if (!timer) return undo(timer.error());
-    self->tick_timer_ = std::move(*timer);
-    if (auto r = loop.add(self->tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
-        return undo(r.error());
+    if (!timer) return std::unexpected(timer.error());
+    tick_timer_ = std::move(*timer);
+    if (auto r = loop.add(tick_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_heartbeat_tick(); }); !r)
+        return std::unexpected(r.error());
 
     // Peers are retried on their own timer, not the heartbeat tick: a backup that
     // starts after the primary is reached within RetryBackoff::kMaxMs.
     auto retry_timer = make_oneshot_timer();
-    if (!retry_timer) return undo(retry_timer.error());
-    self->retry_timer_ = std::move(*retry_timer);
-    if (auto r = loop.add(self->retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
-        return undo(r.error());
+    if (!retry_timer) return std::unexpected(retry_timer.error());
+    retry_timer_ = std::move(*retry_timer);
+    if (auto r = loop.add(retry_timer_.get(), EPOLLIN, [self](uint32_t) { self->on_retry_timer(); }); !r)
+        return std::unexpected(r.error());
 
-    if (!options.notify.empty() || !options.notify_fifo.empty()) {
+    if (with_checks && (!options.notify.empty() || !options.notify_fifo.empty())) {
         auto notifier = StateNotifier::open(loop, options.notify, options.notify_fifo,
                                             options.cluster ? options.cluster->own_priority : kDefaultNodePriority);
-        if (!notifier) return undo(notifier.error());
-        self->notifier_ = std::move(*notifier);
-        self->notifier_->instance(InstanceState::master);
+        if (!notifier) return std::unexpected(notifier.error());
+        notifier_ = std::move(*notifier);
+        notifier_->instance(InstanceState::master);
     }
     // Checks of this node's own service (docs/operations.md, "Health checks").
-    if (!options.checks.empty()) {
+    if (with_checks && !options.checks.empty()) {
         auto health = HealthMonitor::start(loop, options.checks,
                                            [self](const HealthMonitor::Change& c) { self->on_health_change(c); });
-        if (!health) return undo(health.error());
-        self->health_ = std::move(*health);
+        if (!health) return std::unexpected(health.error());
+        health_ = std::move(*health);
+        checks_ = health_.get();
     }
 
-    self->peers_.resize(options.peers.size());
-    self->lag_ = LagAccounting(options.peers.size());
+    peers_.resize(options.peers.size());
+    lag_ = LagAccounting(options.peers.size());
     const uint64_t now_us = realtime_us();
-    for (auto& peer : self->peers_) peer.since_us = now_us;
+    for (auto& peer : peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
-        self->peers_[i].address = options.peers[i];
-        self->connect_peer(PeerId{uint16_t(i)});
+        peers_[i].address = options.peers[i];
+        connect_peer(PeerId{uint16_t(i)});
     }
-    log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s)", addr_to_string(options.vip.addr),
-             options.vip.length, options.dev, options.port, options.peers.size());
+    log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s), epoch {}", addr_to_string(options.vip.addr),
+             options.vip.length, options.dev, options.port, options.peers.size(), epoch_);
     // Said once the start succeeded: a failed start prints its one error line only.
-    log_info("primary: can hold {} connections (open-file limit {}{})", self->max_connections_, files->soft,
+    log_info("primary: can hold {} connections (open-file limit {}{})", max_connections_, files->soft,
              files->raised ? ", raised to the hard limit" : "");
-    return node;
+    return {};
 }
 
 bool PrimaryNode::stop_by_handing_over() {
@@ -273,11 +305,11 @@ void PrimaryNode::on_health_change(const HealthMonitor::Change& change) {
     if (notifier_) {
         notifier_->check(change.spec.name, change.up, change.reason);
         // Handed over: FAULT stays until it stops (it never serves again by itself).
-        if (!handed_over_to_) notifier_->instance(health_->healthy() ? InstanceState::master : InstanceState::fault);
+        if (!handed_over_to_) notifier_->instance(checks_->healthy() ? InstanceState::master : InstanceState::fault);
     }
     if (handed_over_to_) return;
     if (change.up) {
-        if (health_->healthy() && health_handover_wanted_) {
+        if (checks_->healthy() && health_handover_wanted_) {
             health_handover_wanted_ = false;
             log_info("primary: check {} is up again; this node's service is healthy, no handover wanted",
                      change.spec.name);
@@ -317,8 +349,25 @@ void PrimaryNode::on_peer_health(PeerId id, const HealthRecord& health) {
         else log_warn("peer {}: not eligible to take over ({})", peer.link->name(), health.reason);
     }
     // This node's service is down and was waiting for a backup to take it.
-    if (health.eligible && health_handover_wanted_ && health_ && !health_->healthy())
-        hand_over_for_health(health_->unhealthy_reason());
+    if (health.eligible && health_handover_wanted_ && checks_ && !checks_->healthy())
+        hand_over_for_health(checks_->unhealthy_reason());
+}
+
+void PrimaryNode::on_handover_request(PeerId id, const HandoverRequestRecord& request) {
+    Peer& peer = peers_[id.index()];
+    if (request.epoch != epoch_) {
+        log_warn("peer {}: handover request at epoch {} ignored (this node is at epoch {})", peer.link->name(),
+                 request.epoch, epoch_);
+        return;
+    }
+    if (handed_over_to_) return;
+    // The backup asks because it has the higher priority and has caught up (--preempt);
+    // the connections it does not hold (opened before it joined, or rebuilt by this
+    // node's takeover) end with the handover: that is the price of preempting.
+    log_warn("peer {}: asks for a planned handover (it preempts: higher priority, caught up)", peer.link->name());
+    auto to = handover(to_string(peer.address));
+    if (!to) log_error("primary: handover requested by {} refused: {}", peer.link->name(), to.error().message);
+    else notify_status(fmt::format("handed over to {}: it preempted", *to));
 }
 
 void PrimaryNode::connect_peer(PeerId id) {
@@ -420,6 +469,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
     }
     if (!peer.live) return;
     if (auto* health = std::get_if<HealthRecord>(&record)) return on_peer_health(id, *health);
+    if (auto* request = std::get_if<HandoverRequestRecord>(&record)) return on_handover_request(id, *request);
     if (auto* stable = std::get_if<StableRecord>(&record)) {
         auto it = conns_by_id_.find(stable->conn_id);
         if (it == conns_by_id_.end()) return;  // closed meanwhile

@@ -33,7 +33,30 @@ namespace tcpfo {
 class PrimaryNode {
 public:
     static Result<std::unique_ptr<PrimaryNode>> start(EventLoop& loop, const Options& options);
+
+    // What a backup that took over hands to the primary it becomes (userd/node/node.h):
+    // the hooks it attached at start (one set of BPF programs serves the rebuilt
+    // connections and the new ones), its heartbeat (already announcing the new epoch
+    // as a primary, to the same peers), and the VIP its takeover claimed.
+    struct Inheritance {
+        std::shared_ptr<Hooks> hooks;
+        std::shared_ptr<Heartbeat> heartbeat;
+        std::optional<VipAddress> vip;
+        uint64_t epoch = 0;
+        uint64_t first_conn_id = 1;  // above the rebuilt connections' ids: one name each in status and logs
+        HealthMonitor* checks = nullptr;  // the backup's checks of this node's service, if any
+    };
+    // Starts protecting new connections with what the takeover left: no VIP claimed and
+    // no hooks attached here. The hooks' ring buffer, watched by the backup until now,
+    // is this node's from here on.
+    static Result<std::unique_ptr<PrimaryNode>> promote(EventLoop& loop, const Options& options,
+                                                        Inheritance inherited);
     ~PrimaryNode();
+    bool handed_over() const { return handed_over_to_.has_value(); }
+    // A check of this node's service changed state, in a monitor this node does not own
+    // (a promoted node's: the backup role's). As for its own checks: down hands over.
+    void on_checks_changed(const HealthMonitor::Change& change) { on_health_change(change); }
+    uint64_t epoch() const { return epoch_; }
 
     // Called by the main loop after each batch of events: flushes stable points,
     // nudges, retries peers, resumes the ring buffer after backpressure.
@@ -81,6 +104,11 @@ private:
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
+    // The part of a start that start() and promote() share: timers, nudges, notifier,
+    // checks, and the first connect to every peer. On failure the caller undoes.
+    Result<void> start_duties(bool with_checks);
+    // A backup asks to be handed over to (HANDOVER_REQUEST: it preempts).
+    void on_handover_request(PeerId id, const HandoverRequestRecord& request);
     void on_heartbeat_tick();
     void connect_peer(PeerId id);
     // A connect attempt failed or the stream broke: try again after the peer's backoff.
@@ -123,9 +151,11 @@ private:
     Options options_;
     uint64_t epoch_ = 1;
     std::optional<VipAddress> vip_;
-    std::unique_ptr<Hooks> hooks_;
+    // Shared with the backup role's takeover after a promotion (its splices' ACK ceiling
+    // and pure-ACK lift live in the same programs).
+    std::shared_ptr<Hooks> hooks_;
     std::optional<NudgeSender> nudge_;
-    std::unique_ptr<Heartbeat> heartbeat_;
+    std::shared_ptr<Heartbeat> heartbeat_;
     // Streams to backups that failed authentication: counted, logged once per peer and rate.
     DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
@@ -157,7 +187,8 @@ private:
     std::optional<tcpfo_conn_key> service_died_;  // the first connection the service's exit closed
     bool service_death_handled_ = false;
     uint64_t stop_deadline_ms_ = 0;  // set by stop_by_handing_over()
-    std::unique_ptr<HealthMonitor> health_;  // null without checks
+    std::unique_ptr<HealthMonitor> health_;  // null without checks, or when promoted (checks_ below)
+    HealthMonitor* checks_ = nullptr;         // the checks in force: health_, or the backup role's
     std::unique_ptr<StateNotifier> notifier_;  // null without notify or notify_fifo
     // This node's service failed its check with no eligible backup live to take it:
     // a backup that becomes ready (hello, or a HEALTH saying eligible) is handed over to.

@@ -67,11 +67,12 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::app_refused: return 4;
         case RecordType::handover: return 8;
         case RecordType::health: return 4 + kMaxHealthReason;
+        case RecordType::handover_request: return 8;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 16; }
+bool known_type(uint8_t t) { return t >= 1 && t <= 17; }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -83,7 +84,7 @@ RecordType type_of_record(const Record& r) {
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
         RecordType::app_stable, RecordType::app_refused, RecordType::handover,
-        RecordType::health};
+        RecordType::health,     RecordType::handover_request};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -119,7 +120,7 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.offset); w.bytes(r.bytes);
             } else if constexpr (std::is_same_v<T, AppStableRecord>) {
                 w.u64(r.offset);
-            } else if constexpr (std::is_same_v<T, HandoverRecord>) {
+            } else if constexpr (std::is_same_v<T, HandoverRecord> || std::is_same_v<T, HandoverRequestRecord>) {
                 w.u64(r.epoch);
             } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
                 w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
@@ -231,6 +232,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             return a;
         }
         case RecordType::handover: { HandoverRecord h; h.epoch = r.u64(); return h; }
+        case RecordType::handover_request: { HandoverRequestRecord h; h.epoch = r.u64(); return h; }
         case RecordType::health: {
             HealthRecord h;
             const uint8_t eligible = r.u8();
@@ -273,6 +275,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::app_refused: return "app-refused";
         case RecordType::handover: return "handover";
         case RecordType::health: return "health";
+        case RecordType::handover_request: return "handover-request";
     }
     return "unknown";
 }

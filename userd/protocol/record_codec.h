@@ -41,6 +41,7 @@ enum class RecordType : uint8_t {
     app_refused = 14,
     handover = 15,
     health = 16,
+    handover_request = 17,
 };
 
 enum class NodeRole : uint8_t { primary = 1, backup = 2 };
@@ -224,10 +225,20 @@ struct HealthRecord {
 };
 inline constexpr size_t kMaxHealthReason = 124;
 
+// Backup -> primary: a returning node started with --preempt, of higher priority than
+// the primary, has caught up (its stream is live and every connection it holds is fed
+// in step) and asks for a planned handover to itself. `epoch` is the primary's as the
+// backup knows it: a primary at another epoch ignores the request.
+struct HandoverRequestRecord {
+    uint64_t epoch = 0;
+    bool operator==(const HandoverRequestRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
-                            AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord>;
+                            AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord,
+                            HandoverRequestRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

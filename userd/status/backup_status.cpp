@@ -151,6 +151,11 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
             c.phase = takeover_->has_splice(c.id) ? "spliced" : "done";
         else if (c.rebuilt)
             c.phase = "not-rebuilt";
+        // Served by the splice, held by no backup: a crash of this node resets them.
+        if (!rebuilt_unprotected_why_.empty() && c.phase == "spliced") {
+            c.is_protected = false;
+            c.why_not = rebuilt_unprotected_why_;
+        }
     }
     return s;
 }

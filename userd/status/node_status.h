@@ -177,6 +177,14 @@ struct HealthStatus {
     bool eligible = true;     // every check up (a backup may take over; a primary keeps serving)
     std::string reason;       // the first down check and its reason, when not eligible
 };
+// One role this node has held since it started (userd/node/role_history.h).
+struct RoleChange {
+    std::string role;     // "backup", "taking-over", "primary", "handed-over"
+    uint64_t epoch = 0;   // the epoch it entered the role at (a backup's: its primary's, once greeted)
+    uint64_t since_us = 0;
+    std::string why;      // "started", "joined the primary of epoch 2", "took over: ..."
+};
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
     // "taken-over-primary" (a backup that took over).
@@ -214,6 +222,11 @@ struct NodeStatus {
     // acknowledged to the primary.
     std::optional<uint64_t> stable_lag_bytes;
     uint64_t takeovers = 0;  // takeovers this node began since start
+    // Every role this node has held, oldest first (the last is the current one); empty
+    // when the node does not keep them (a role object's status alone).
+    std::vector<RoleChange> roles;
+    // The node protects new connections as a primary (the unprotected list applies).
+    bool serves_as_primary = false;
     // Called on each connection just before it is rendered, from the event loop, in
     // pieces: fills what costs a system call per connection (the primary's BPF map
     // lookups), so a status of many connections never holds the loop for long. It

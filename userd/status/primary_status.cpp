@@ -32,6 +32,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
     NodeStatus s;
     // Handed over: frozen and without the VIP, until the operator stops it.
     s.role = handed_over_to_ ? "handed-over" : "primary";
+    s.serves_as_primary = !handed_over_to_;
     s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (app_log_) {
         ServiceLogStatus svc;
@@ -44,7 +45,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
         s.service = std::move(svc);
     }
     s.epoch = epoch_;
-    if (health_) s.health = health_->status();
+    if (checks_) s.health = checks_->status();
     const uint64_t now = monotonic_ms();
     const uint64_t now_us = monotonic_us();
     for (size_t i = 0; i < peers_.size(); ++i) {

@@ -162,7 +162,14 @@ std::string head_text(const NodeStatus& s) {
         j["output_check"] = Json{{"checked_bytes", s.output_check->checked_bytes},
                                  {"unchecked_spans", s.output_check->unchecked_spans},
                                  {"diverged_total", s.output_check->diverged_total}};
-    if (s.role == "primary") {
+    if (!s.roles.empty()) {
+        Json roles = Json::array();
+        for (const auto& r : s.roles)
+            roles.push_back(Json{{"role", r.role}, {"epoch", r.epoch}, {"since_us", r.since_us}, {"why", r.why}});
+        j["role_since_us"] = s.roles.back().since_us;
+        j["roles"] = std::move(roles);
+    }
+    if (s.role == "primary" || s.serves_as_primary) {
         j["unprotected_total"] = s.unprotected_total;
         Json recent = Json::array();
         for (const auto& u : s.unprotected)

@@ -282,7 +282,8 @@ void Takeover::rebuild_all() {
             continue;
         }
         if (!feed.input_drained())
-            log_warn("{}: replica has not read the whole log yet; rebuilding anyway", feed.name());
+            log_warn("{}: replica has not read the whole log yet; rebuilding anyway (its splice writes the rest "
+                     "first)", feed.name());
         if (conn.position && !client_received_offset(feed.conn(), feed.output(), *conn.position)) {
             log_warn("{}: the client's answer (rcv_nxt {}) is not plausible; ignored", feed.name(),
                      conn.position->rcv_nxt);
@@ -365,6 +366,11 @@ void Takeover::serve_all() {
         s.key = conn.key;
         s.client = std::move(conn.socket);
         s.replica = feed.release_replica_socket();
+        // Bytes the rebuilt socket acknowledged (its receive sequence is past the whole
+        // log) that the replica has not read: without them its output would differ
+        // from the primary's (caught as a divergence: the connection reset).
+        s.unfed_input = feed.take_unfed_input();
+        s.client_fin_unfed = feed.client_fin_unfed();
         s.unacked = out.take_unacked();
         s.skip_replica_bytes = out.acked() > out.produced() ? out.acked() - out.produced() : 0;
         s.replica_output_ended = out.eof();

@@ -25,6 +25,7 @@
 #include <optional>
 #include <unordered_map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "replay/connection_splice.h"
@@ -95,6 +96,9 @@ public:
 
     // SIGTERM after takeover: give the VIP back.
     Result<void> release_vip();
+    // Once serving, the node that became the primary owns the VIP from here on (it
+    // removes it at a handover or at exit); release_vip() does nothing after this.
+    std::optional<VipAddress> take_vip() { return std::exchange(vip_, std::nullopt); }
 
 private:
     void expire_overdue_checks();

@@ -87,4 +87,18 @@ Result<void> VipAddress::release() {
     return sys_fail(err, "can't remove {} from {}", address_text(addr_, prefix_), dev_);
 }
 
+Result<bool> VipAddress::remove_stale(const std::string& dev, in_addr_t addr, int prefix) {
+    const std::string what = fmt::format("can't remove {} from {}", address_text(addr, prefix), dev);
+    const unsigned ifindex = if_nametoindex(dev.c_str());
+    if (ifindex == 0) return sys_fail(errno, "{}", what);
+    std::unique_ptr<mnl_socket, SocketCloser> socket(mnl_socket_open(NETLINK_ROUTE));
+    if (!socket) return sys_fail(errno, "{}: netlink socket", what);
+    if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) return sys_fail(errno, "{}: netlink bind", what);
+    VipAddress vip(std::move(socket), dev, ifindex, addr, prefix);
+    const int err = change_address(vip.socket_.get(), &vip.seq_, RTM_DELADDR, 0, ifindex, addr, prefix);
+    if (err == 0) return true;
+    if (err == EADDRNOTAVAIL) return false;
+    return sys_fail(err, "{}", what);
+}
+
 }  // namespace tcpfo

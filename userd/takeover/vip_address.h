@@ -30,6 +30,11 @@ class VipAddress {
     // first.
     Result<void> release();
 
+    // A node that starts as a backup must not hold the VIP (one speaker): removes it
+    // from dev if it is there (left by a failoverd that was killed), and says whether
+    // it was.
+    static Result<bool> remove_stale(const std::string& dev, in_addr_t addr, int prefix);
+
     const std::string& device() const { return dev_; }
     // "192.0.2.100/24 on eth0", for messages.
     std::string describe() const;

@@ -1,0 +1,190 @@
+#include "userd/node/node.h"
+
+#include "userd/base/inet_address.h"
+#include "userd/base/log.h"
+#include "userd/base/service_manager.h"
+#include "userd/node/start_listen.h"
+#include "userd/takeover/vip_address.h"
+
+namespace tcpfo {
+
+namespace {
+// What the status says of a connection the takeover rebuilt, once this node protects
+// new connections: nobody holds its bytes.
+constexpr const char* kRebuiltUnprotected = "rebuilt at the takeover, before any backup joined: not replicated";
+}  // namespace
+
+Node::~Node() {
+    // The primary first: it shares the hooks and the heartbeat with the backup role,
+    // and the backup's loop registrations go last.
+    if (backup_) backup_->forward_health_after_takeover({});
+    primary_.reset();
+    backup_.reset();
+}
+
+Result<std::unique_ptr<Node>> Node::start(EventLoop& loop, const Options& options) {
+    std::unique_ptr<Node> node(new Node(loop, options));
+    Options& o = node->options_;
+    node->start_why_ = "the node list's role";
+    if (o.cluster && o.role == NodeRole::primary) {
+        auto heard = listen_before_start(loop, o);
+        if (!heard) return std::unexpected(heard.error());
+        const StartDecision decision = decide_start(o.role, *heard);
+        if (decision.joined) {
+            if (!o.replica)
+                return fail("a peer serves at epoch {}: node {} must join it as a backup, but has no --replica "
+                            "(give every node its replica)", heard->highest_peer_epoch, o.cluster->own_id);
+            o.role = NodeRole::backup;
+            node->start_why_ = fmt::format("joined: a peer serves at epoch {}{}", heard->highest_peer_epoch,
+                                           o.preempt ? "; preempts once caught up" : "; no preemption");
+            // A failoverd killed on this node left the VIP behind: a backup must not
+            // answer for it (one speaker).
+            auto stale = VipAddress::remove_stale(o.dev, o.vip.addr, o.vip.length);
+            if (!stale) return std::unexpected(stale.error());
+            if (*stale)
+                log_warn("failoverd: removed the VIP {} left on {} by an earlier run", addr_to_string(o.vip.addr), o.dev);
+        }
+    }
+    if (o.role == NodeRole::primary) {
+        auto primary = PrimaryNode::start(loop, o);
+        if (!primary) return std::unexpected(primary.error());
+        node->primary_ = std::move(*primary);
+    } else {
+        auto backup = BackupNode::start(loop, o);
+        if (!backup) return std::unexpected(backup.error());
+        node->backup_ = std::move(*backup);
+    }
+    node->note_role();
+    return node;
+}
+
+std::string Node::start_text() const {
+    if (primary_) return "primary: waiting for its backup(s)";
+    return backup_->greeted() ? "backup: replicating" : "backup: waiting for the primary's stream";
+}
+
+std::string Node::current_role() const {
+    if (primary_) return primary_->handed_over() ? "handed-over" : "primary";
+    if (backup_->taking_over()) return "taking-over";
+    return "backup";
+}
+
+uint64_t Node::current_epoch() const { return primary_ ? primary_->epoch() : backup_->epoch(); }
+
+void Node::note_role() {
+    const std::string role = current_role();
+    if (role == roles_.current()) return;
+    std::string why;
+    if (roles_.entries().empty()) why = start_why_;
+    else if (role == "taking-over")
+        why = backup_->status(StatusDetail::summary).takeover.value_or(TakeoverStatus{}).reason;
+    else if (role == "primary") why = "the takeover serves; protects the connections opened from now on";
+    else if (role == "handed-over") why = "handed over; silent until restarted";
+    roles_.enter(role, current_epoch(), why);
+}
+
+std::optional<int> Node::primary_priority() const {
+    if (!options_.cluster || options_.peers.empty()) return std::nullopt;
+    for (const NodeEntry& n : options_.cluster->nodes)
+        if (n.address.sin_addr.s_addr == options_.peers[0].sin_addr.s_addr)
+            return n.priority.value_or(kDefaultNodePriority);
+    return std::nullopt;
+}
+
+void Node::promote() {
+    Options as_primary = options_;
+    as_primary.role = NodeRole::primary;
+    PrimaryNode::Inheritance inherited;
+    inherited.hooks = backup_->hooks();
+    inherited.heartbeat = backup_->heartbeat();
+    inherited.vip = backup_->take_vip();
+    inherited.epoch = backup_->epoch();
+    inherited.first_conn_id = backup_->next_conn_id();
+    inherited.checks = backup_->health_monitor();
+    auto primary = PrimaryNode::promote(loop_, as_primary, std::move(inherited));
+    if (!primary) {
+        // The takeover keeps serving what it rebuilt; new connections stay unprotected
+        // (the backup role's ring drain forgets them), as before roles could move.
+        promotion_failed_ = true;
+        log_error("failoverd: can't act as the primary after the takeover: {}; new connections stay unprotected",
+                  primary.error().message);
+        return;
+    }
+    primary_ = std::move(*primary);
+    backup_->forward_health_after_takeover(
+        [primary = primary_.get()](const HealthMonitor::Change& change) { primary->on_checks_changed(change); });
+    backup_->mark_rebuilt_unprotected(kRebuiltUnprotected);
+    notify_status(fmt::format("primary at epoch {} after a takeover: protects new connections", primary_->epoch()));
+}
+
+void Node::preempt_if_due() {
+    if (!options_.preempt || !backup_ || primary_ || backup_->taking_over() || backup_->handover_requested()) return;
+    const auto theirs = primary_priority();
+    if (!options_.cluster || !theirs || options_.cluster->own_priority <= *theirs) return;
+    if (backup_->caught_up()) backup_->request_handover();
+}
+
+void Node::after_events() {
+    // A takeover begins inside an event (a verdict, a broken stream, a HANDOVER) and may
+    // serve by the end of this call: noted first, so the history shows it.
+    note_role();
+    if (backup_) backup_->after_events();
+    if (backup_ && backup_->serving() && !primary_ && !promotion_failed_) promote();
+    if (primary_) primary_->after_events();
+    preempt_if_due();
+    note_role();
+}
+
+bool Node::stop_by_handing_over() { return primary_ && !primary_->handed_over() && primary_->stop_by_handing_over(); }
+
+bool Node::stop_ready() const { return !primary_ || primary_->stop_ready(); }
+
+void Node::shut_down() {
+    if (primary_) primary_->shut_down();
+    if (backup_) backup_->shut_down();
+    // A failed promotion took the VIP from the takeover with it: remove it by address.
+    if (promotion_failed_) {
+        if (auto r = VipAddress::remove_stale(options_.dev, options_.vip.addr, options_.vip.length); !r)
+            log_error("failoverd: {}", r.error().message);
+    }
+}
+
+Result<ControlServer::ServiceOffer> Node::offer_service(int pid) {
+    // A node that took over runs its replica, which went live: a new recording needs a
+    // restart of the service and its replicas (operations.md).
+    if (backup_) return backup_->offer_service(pid);
+    return primary_->offer_service(pid);
+}
+
+Result<std::string> Node::handover(const std::optional<std::string>& node) {
+    if (primary_) return primary_->handover(node);
+    return backup_->handover(node);
+}
+
+NodeStatus Node::status(StatusDetail detail) const {
+    NodeStatus s;
+    if (primary_ && backup_) {
+        // A primary after a takeover: the primary's peers and new connections, the
+        // takeover's report and the connections it rebuilt (unprotected).
+        NodeStatus rebuilt = backup_->status(detail);
+        s = primary_->status(detail);
+        s.role = primary_->handed_over() ? "handed-over" : "taken-over-primary";
+        s.takeover = std::move(rebuilt.takeover);
+        s.takeovers = rebuilt.takeovers;
+        s.health = std::move(rebuilt.health);
+        s.service = std::move(rebuilt.service);
+        s.output_check = std::move(rebuilt.output_check);
+        s.conns_spliced = rebuilt.conns_spliced;
+        std::vector<ConnStatus> conns = std::move(rebuilt.conns);
+        for (auto& c : s.conns) conns.push_back(std::move(c));
+        s.conns = std::move(conns);
+    } else if (primary_) {
+        s = primary_->status(detail);
+    } else {
+        s = backup_->status(detail);
+    }
+    s.roles = roles_.entries();
+    return s;
+}
+
+}  // namespace tcpfo
