@@ -35,6 +35,7 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_DIGEST_FAILURES,   /* server segments left without an OUT_DIGEST (unreadable payload) */
 	TCPFO_STAT_FROZEN_DROPPED,    /* egress segments from VIP:PORT dropped while frozen (handover) */
 	TCPFO_STAT_SERVICE_DIED,      /* protected sockets closed by an exiting task (the first one freezes) */
+	TCPFO_STAT_LEASE_DROPPED,     /* egress segments from VIP:PORT dropped: the lease had run out */
 	TCPFO_STAT_COUNT,
 };
 

@@ -50,6 +50,13 @@ private:
     void on_ring_readable();
     // planned: a HANDOVER record started it (the primary is alive and silent), not a death.
     void begin_takeover(const std::string& why, bool planned = false);
+    // The takeover itself, at `new_epoch` (begin_takeover's, or once elected).
+    void take_over(const std::string& why, bool planned, uint64_t new_epoch);
+    void on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch);
+    // A node that took over lost its lease or saw a higher epoch: frozen, VIP removed.
+    void fall_silent(const std::string& why);
+    // Feeds of a stream that broke without a takeover: the primary forgot them.
+    void drop_stale_feeds();
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
@@ -109,6 +116,10 @@ private:
     // not eligible); "" if none is pending. Cleared by a new primary's hello.
     std::string declined_takeover_;
     bool declined_planned_ = false;  // it was a HANDOVER (the primary gave up the VIP)
+    // With leases: why this node campaigns ("" if it does not), and whether a HANDOVER began it.
+    std::string campaign_why_;
+    bool campaign_planned_ = false;
+    std::string silent_reason_;  // a node that took over and then fell silent
 };
 
 }  // namespace tcpfo

@@ -44,6 +44,7 @@ struct HookStats {
     uint64_t digest_failures = 0;   // server segments whose payload could not be digested
     uint64_t frozen_dropped = 0;    // egress segments from VIP:PORT dropped while frozen (handover)
     uint64_t service_died = 0;      // protected sockets closed by the service's exiting process
+    uint64_t lease_dropped = 0;     // egress segments from VIP:PORT dropped: the lease had run out
 };
 
 class Hooks {
@@ -101,6 +102,11 @@ public:
     // writes, until unfrozen. failoverd never unfreezes by itself.
     virtual void set_frozen(bool on) = 0;
     virtual bool frozen() const = 0;
+    // The primary's lease (docs/architecture.md, "Leases and fencing"): from
+    // `until_ms` (CLOCK_MONOTONIC, ms) on, every segment from VIP:PORT is dropped at
+    // egress as when frozen, whether failoverd still runs or not. 0: no lease enforced.
+    // Safe to call from any thread (the heartbeat thread renews it).
+    virtual void set_lease_deadline(uint64_t until_ms) = 0;
 
     virtual HookStats stats() const = 0;
 };

@@ -118,6 +118,12 @@ private:
     void on_health_change(const HealthMonitor::Change& change);
     void hand_over_for_health(const std::string& why);
     void on_peer_health(PeerId id, const HealthRecord& health);
+    // What the heartbeat thread found: a lease granted (claim the VIP), lost, or a
+    // higher epoch (fall silent).
+    void on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch);
+    // Invariant 3: egress frozen, heartbeats stopped, VIP removed, one line. For good:
+    // rejoining as a backup takes a restart.
+    void fall_silent(const std::string& why);
 
     EventLoop& loop_;
     Options options_;
@@ -162,6 +168,8 @@ private:
     // This node's service failed its check with no eligible backup live to take it:
     // a backup that becomes ready (hello, or a HEALTH saying eligible) is handed over to.
     bool health_handover_wanted_ = false;
+    // Why this node fell silent (fall_silent); empty while it may speak.
+    std::string silent_reason_;
 };
 
 }  // namespace tcpfo
