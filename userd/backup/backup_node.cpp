@@ -125,7 +125,10 @@ void BackupNode::on_accept() {
     // A stream that is open but never said hello does not hold the slot: anything that
     // can connect from the primary's address (a process on the primary's host) could
     // otherwise keep the real primary out by connecting and sending nothing.
-    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_;
+    // A campaign means the stream in the slot went silent: a new one from the primary's
+    // address (it reconnected after a partition healed) replaces it, or the dead stream
+    // would keep the primary out until its FIN, retransmitted with backoff, arrives.
+    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_ && campaign_why_.empty();
     if (takeover_ || slot_taken || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
         // One line per source and period: anyone on the segment can connect.
         stream_drops_.note(to_string(from), from.sin_addr.s_addr,
@@ -148,8 +151,8 @@ void BackupNode::on_accept() {
     }
     if (primary_) {
         if (!primary_->closed()) {
-            log_warn("backup: {}: a new stream from the primary's address replaces this one, which never said hello",
-                     primary_->name());
+            log_warn("backup: {}: a new stream from the primary's address replaces this one, which {}",
+                     primary_->name(), stream_greeted_ ? "went silent" : "never said hello");
             primary_->close();
         }
         replaced_links_ += primary_->counters();
