@@ -18,6 +18,8 @@
 require_failoverd
 with_witness=1
 
+past_us() { [ "${EPOCHREALTIME/./}" -ge "$1" ]; }
+
 scenario() {
     local failures=()
     start_services
@@ -37,7 +39,7 @@ scenario() {
     mark_crash "$before"
     wait_takeover 4
     # At least a second frozen, and the takeover done (above).
-    wait_until 10 "a second since the freeze" test "${EPOCHREALTIME/./}" -ge $((before + 1000000))
+    wait_until 10 "a second since the freeze" past_us $((before + 1000000))
     say primary "kill -CONT $pids"
     thaw=${EPOCHREALTIME/./}
     # shellcheck disable=SC2086
