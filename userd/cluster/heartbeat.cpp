@@ -141,10 +141,12 @@ void Heartbeat::run() {
     }
 }
 
-void Heartbeat::send_record(const Record& record, const sockaddr_in& to, uint64_t now) {
+void Heartbeat::send_record(Record record, const sockaddr_in& to, uint64_t now) {
     // Above every counter this node sent before, also before a restart: its receivers
     // keep the highest they took and drop the rest as replays.
     counter_ = std::max(counter_ + 1, realtime_us());
+    // A heartbeat carries the frame's counter (docs/protocol.md, "Authentication").
+    if (auto* hb = std::get_if<HeartbeatRecord>(&record)) hb->counter = counter_;
     std::vector<uint8_t> encoded;
     encoded.reserve(64);
     encode_record(record, encoded);

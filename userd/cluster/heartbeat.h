@@ -143,7 +143,7 @@ private:
     Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop, Callbacks callbacks);
     void run();  // the thread
     void send_all();
-    void send_record(const Record& record, const sockaddr_in& to, uint64_t now);
+    void send_record(Record record, const sockaddr_in& to, uint64_t now);
     void receive_all();
     void on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now);
     void on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now);
