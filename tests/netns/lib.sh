@@ -32,10 +32,11 @@ primary_ip=192.0.2.10
 backup_ip=192.0.2.11
 witness_ip=$topo_witness_ip
 replication_port=7100
-# with_witness=1 (set before run_scenario): the topology gets the witness namespace, the
-# daemons are described the symmetric way with node 3 as their witness, and
-# start_failoverd starts `failoverd --witness` there first (leases enforced).
-with_witness=
+# with_witness=1 (set before run_scenario, or TCPFO_WITNESS=1 for any scenario): the
+# topology gets the witness namespace, the daemons are described the symmetric way
+# with node 3 as their witness, and start_failoverd starts `failoverd --witness` there
+# first (leases enforced).
+with_witness=${TCPFO_WITNESS:-}
 
 [ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (network namespaces)" >&2; exit 1; }
 for tool in "$echo_service" "$stream_client"; do

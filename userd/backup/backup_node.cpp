@@ -463,9 +463,10 @@ void BackupNode::on_tick() {
         return;
     }
     // A campaign begun on a silence that ended (the stream still up, heartbeats back):
-    // the primary is alive, and this node's own vote is its anyway.
+    // the primary is alive, and this node's own vote is its anyway. Not one begun by a
+    // HANDOVER: that primary is silent, whatever its last heartbeats said.
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
-    if (!campaign_why_.empty() && primary_ && !primary_->closed() && stream_greeted_ &&
+    if (!campaign_why_.empty() && !campaign_planned_ && primary_ && !primary_->closed() && stream_greeted_ &&
         heartbeat_->silence_ms(kPrimaryPeer) <= dead_ms) {
         heartbeat_->stop_campaign();
         log_info("backup: the primary {} is heard again; no election", to_string(options_.peers[0]));
