@@ -107,7 +107,9 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 
 void BackupNode::shut_down() {
     if (notifier_) notifier_->instance(InstanceState::stop);
-    if (takeover_) {
+    if (reclaimed_vip_) {
+        if (auto r = reclaimed_vip_->release(); !r) log_error("backup: {}", r.error().message);
+    } else if (takeover_) {
         if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
     }
 }
@@ -419,16 +421,46 @@ void BackupNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch)
             take_over(std::exchange(campaign_why_, {}), campaign_planned_, epoch);
             return;
         case E::lease_lapsed:
-        case E::higher_epoch:
             // Only a node that took over holds a lease.
             if (!takeover_ || !silent_reason_.empty()) return;
-            fall_silent(event == E::lease_lapsed
-                            ? fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
-                                          options_.quorum, options_.lease_ms)
-                            : fmt::format("epoch {} seen, above this node's {}", epoch, epoch_));
+            fence(fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
+                              options_.quorum, options_.lease_ms));
             return;
-        case E::lease_acquired: return;
+        case E::higher_epoch:
+            if (!takeover_ || !silent_reason_.empty()) return;
+            fall_silent(fmt::format("epoch {} seen, above this node's {}", epoch, epoch_));
+            return;
+        case E::lease_acquired:
+            if (!takeover_ || !silent_reason_.empty() || fenced_.empty()) return;
+            unfence();
+            return;
     }
+}
+
+void BackupNode::fence(const std::string& why) {
+    // The hooks drop the egress since the lease's deadline; the VIP goes too.
+    fenced_ = why;
+    fenced_at_ms_ = monotonic_ms();
+    std::string vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+    auto r = reclaimed_vip_ ? reclaimed_vip_->release() : takeover_->release_vip();
+    if (!r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+    reclaimed_vip_.reset();
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("backup: silent: {}; egress dropped by the hooks, {}; speaks again only if a quorum grants epoch {} again "
+              "(nobody else elected)", why, vip, epoch_);
+}
+
+void BackupNode::unfence() {
+    auto vip = VipAddress::claim(options_.dev, options_.vip.addr, options_.vip.length);
+    if (!vip) return fall_silent(fmt::format("can't claim the VIP again: {}", vip.error().message));
+    reclaimed_vip_.emplace(std::move(*vip));
+    if (auto r = announcer_->announce(options_.vip.addr); !r) log_warn("backup: {}", r.error().message);
+    log_warn("backup: lease granted again by a quorum of {} at epoch {} after {} ms without; VIP {} claimed again, "
+             "speaking", options_.quorum, epoch_, monotonic_ms() - fenced_at_ms_, addr_to_string(options_.vip.addr));
+    fenced_.clear();
+    if (notifier_) notifier_->instance(InstanceState::master);
+    notify_status("primary after a takeover: lease granted again");
 }
 
 void BackupNode::fall_silent(const std::string& why) {
@@ -436,7 +468,9 @@ void BackupNode::fall_silent(const std::string& why) {
     heartbeat_->fall_silent();
     silent_reason_ = why;
     std::string vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
-    if (auto r = takeover_->release_vip(); !r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+    auto r = reclaimed_vip_ ? reclaimed_vip_->release() : takeover_->release_vip();
+    if (!r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+    reclaimed_vip_.reset();
     if (notifier_) notifier_->instance(InstanceState::fault);
     notify_status(fmt::format("silent: {}", why));
     log_error("backup: silent: {}; egress frozen, {}; restart failoverd to rejoin", why, vip);

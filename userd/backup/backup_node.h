@@ -19,6 +19,7 @@
 #include "userd/health/health_monitor.h"
 #include "userd/health/state_notifier.h"
 #include "userd/takeover/takeover.h"
+#include "userd/takeover/vip_address.h"
 #include "userd/status/control_server.h"
 #include "userd/status/node_status.h"
 
@@ -53,7 +54,11 @@ private:
     // The takeover itself, at `new_epoch` (begin_takeover's, or once elected).
     void take_over(const std::string& why, bool planned, uint64_t new_epoch);
     void on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch);
-    // A node that took over lost its lease or saw a higher epoch: frozen, VIP removed.
+    // A node that took over lost its lease: the hooks drop its egress, the VIP goes,
+    // until a quorum grants its epoch again (unfence: the VIP claimed and announced).
+    void fence(const std::string& why);
+    void unfence();
+    // It saw a higher epoch: frozen, VIP removed, for good.
     void fall_silent(const std::string& why);
     // Feeds of a stream that broke without a takeover: the primary forgot them.
     void drop_stale_feeds();
@@ -120,6 +125,9 @@ private:
     std::string campaign_why_;
     bool campaign_planned_ = false;
     std::string silent_reason_;  // a node that took over and then fell silent
+    std::string fenced_;         // a node that took over whose lease lapsed ("" while it holds one)
+    uint64_t fenced_at_ms_ = 0;
+    std::optional<VipAddress> reclaimed_vip_;  // the VIP claimed again after a lapse
 };
 
 }  // namespace tcpfo

@@ -178,12 +178,14 @@ void Heartbeat::send_all() {
     HeartbeatRecord hb{epoch, 0, role, config_.lease_ms, now};
     if (role == NodeRole::primary) {
         if (silent_.load(std::memory_order_relaxed)) return;
-        // Checked before sending: a primary whose lease ran out while this thread did
-        // not run (the process was stopped) must not get a new one with a new heartbeat.
-        if (config_.lease_enforced && lease_.lapsed(now)) {
-            silent_.store(true, std::memory_order_relaxed);
+        // The lease ran out: the hooks drop the egress already (their deadline); the
+        // loop removes the VIP. This node goes on asking: a quorum that grants it this
+        // epoch again has elected nobody else since (any two majorities share a voter,
+        // and that voter would refuse this epoch, or this node's own voter would have
+        // granted a higher one), so it may speak again (lease_acquired).
+        if (config_.lease_enforced && lease_.lapsed(now) && lease_announced_) {
+            lease_announced_ = false;
             post(ClusterEvent::lease_lapsed, epoch);
-            return;
         }
         // This node's own vote: it promises itself not to vote for another until its
         // own lease could have run out.
@@ -225,7 +227,7 @@ void Heartbeat::publish_lease() {
     const uint64_t until = lease_.held_until_ms();
     lease_until_ms_.store(until, std::memory_order_relaxed);
     if (callbacks_.on_lease_deadline) callbacks_.on_lease_deadline(until);
-    if (!lease_announced_ && role_.load(std::memory_order_relaxed) == NodeRole::primary) {
+    if (!lease_announced_ && role_.load(std::memory_order_relaxed) == NodeRole::primary && !lease_.lapsed(monotonic_ms())) {
         lease_announced_ = true;
         post(ClusterEvent::lease_acquired, epoch_.load(std::memory_order_relaxed));
     }
@@ -339,8 +341,8 @@ void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint
             post(ClusterEvent::higher_epoch, reply.epoch);
             return;
         }
-        if (reply.granted && reply.epoch == epoch && config_.lease_enforced && !lease_.lapsed(now) &&
-            lease_.on_grant(index, reply.echoed_ms))
+        if (reply.granted && reply.epoch == epoch && config_.lease_enforced && lease_.on_grant(index, reply.echoed_ms) &&
+            lease_.held(now))
             publish_lease();
         return;
     }

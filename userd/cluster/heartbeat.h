@@ -65,8 +65,8 @@ public:
     // judge(): `on_silent(peer, silence_ms)` runs in the loop's thread.
     // What the thread found about the cluster, told in the loop's thread (on_cluster).
     enum class ClusterEvent {
-        lease_acquired,  // the primary holds a lease for the first time
-        lease_lapsed,    // the lease ran out: fall silent (the thread sends nothing more as primary)
+        lease_acquired,  // the primary holds a lease (first, or again after it lapsed)
+        lease_lapsed,    // the lease ran out: the hooks drop the egress; remove the VIP until it is regained
         higher_epoch,    // a primary or a voter knows a higher epoch: fall silent
         elected,         // the campaign won: take over at campaign_epoch()
     };
@@ -183,7 +183,7 @@ private:
     // Leases and votes: the thread's own state, published through the atomics below.
     Voter voter_;
     LeaseTracker lease_;
-    bool lease_announced_ = false;            // thread only: lease_acquired posted
+    bool lease_announced_ = false;            // thread only: lease_acquired posted (and not lapsed since)
     std::vector<bool> votes_;                 // thread only: per peer, granted the campaign's epoch
     uint64_t campaign_running_ = 0;           // thread only: the epoch being asked for (0: none)
     std::atomic<uint64_t> campaign_from_{0};  // the loop's request: the known epoch + 1 (0: none)

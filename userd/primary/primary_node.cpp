@@ -571,23 +571,50 @@ void PrimaryNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch
     using E = Heartbeat::ClusterEvent;
     if (handed_over_to_ || !silent_reason_.empty()) return;
     switch (event) {
+        // (lease_acquired after a lapse: see fence())
         case E::lease_acquired: {
             if (vip_) return;
             auto vip = VipAddress::claim(options_.dev, options_.vip.addr, options_.vip.length);
             if (!vip) return fall_silent(fmt::format("can't claim the VIP: {}", vip.error().message));
             vip_.emplace(std::move(*vip));
+            if (!fenced_.empty()) {
+                log_warn("primary: lease granted again by a quorum of {} at epoch {} after {} ms without; VIP {} "
+                         "claimed again, speaking", options_.quorum, epoch_, monotonic_ms() - fenced_at_ms_,
+                         addr_to_string(options_.vip.addr));
+                fenced_.clear();
+                if (notifier_) notifier_->instance(InstanceState::master);
+                notify_status("primary: lease granted again");
+                return;
+            }
             log_info("primary: lease granted by a quorum of {} at epoch {} ({} ms); VIP {} claimed", options_.quorum,
                      epoch_, options_.lease_ms, addr_to_string(options_.vip.addr));
             update_ready_file();
             return;
         }
         case E::lease_lapsed:
-            return fall_silent(fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
-                                           options_.quorum, options_.lease_ms));
+            return fence(fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
+                                     options_.quorum, options_.lease_ms));
         case E::higher_epoch:
             return fall_silent(fmt::format("epoch {} seen, above this node's {}", epoch, epoch_));
         case E::elected: return;  // a primary does not campaign
     }
+}
+
+void PrimaryNode::fence(const std::string& why) {
+    // The hooks drop the egress since the lease's deadline, whether this loop ran or
+    // not; the VIP goes so that the clients' traffic finds whoever is elected next.
+    fenced_ = why;
+    fenced_at_ms_ = monotonic_ms();
+    std::string vip = "held no VIP";
+    if (vip_) {
+        if (auto r = vip_->release(); !r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+        else vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+        vip_.reset();
+    }
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("primary: silent: {}; egress dropped by the hooks, {}; speaks again only if a quorum grants epoch {} "
+              "again (nobody else elected)", why, vip, epoch_);
 }
 
 void PrimaryNode::fall_silent(const std::string& why) {
