@@ -197,9 +197,11 @@ void Heartbeat::send_all() {
             post(ClusterEvent::higher_epoch, voter_.epoch());
             return;
         }
-        // Not granted yet: a voter that just started does not know what it promised
-        // before (Voter); with leases this node asks nobody else either until then.
-        if (!granted && config_.lease_enforced) return;
+        // Not granted yet (a voter that just started does not know what it promised
+        // before: Voter): it heartbeats all the same, or its backup would take the
+        // silence for a death, but counts no grant toward a lease until its own vote
+        // is in (on_lease_reply).
+        self_granted_ = granted;
     } else if (campaign_running_ != 0) {
         hb.role = NodeRole::candidate;
         hb.epoch = campaign_running_;
@@ -341,8 +343,8 @@ void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint
             post(ClusterEvent::higher_epoch, reply.epoch);
             return;
         }
-        if (reply.granted && reply.epoch == epoch && config_.lease_enforced && lease_.on_grant(index, reply.echoed_ms) &&
-            lease_.held(now))
+        if (reply.granted && reply.epoch == epoch && config_.lease_enforced && self_granted_ &&
+            lease_.on_grant(index, reply.echoed_ms) && lease_.held(now))
             publish_lease();
         return;
     }

@@ -184,6 +184,7 @@ private:
     Voter voter_;
     LeaseTracker lease_;
     bool lease_announced_ = false;            // thread only: lease_acquired posted (and not lapsed since)
+    bool self_granted_ = false;               // thread only: this node's own vote granted its last heartbeat
     std::vector<bool> votes_;                 // thread only: per peer, granted the campaign's epoch
     uint64_t campaign_running_ = 0;           // thread only: the epoch being asked for (0: none)
     std::atomic<uint64_t> campaign_from_{0};  // the loop's request: the known epoch + 1 (0: none)
