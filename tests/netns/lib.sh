@@ -37,6 +37,13 @@ replication_port=7100
 # with node 3 as their witness, and start_failoverd starts `failoverd --witness` there
 # first (leases enforced).
 with_witness=${TCPFO_WITNESS:-}
+# The lease every node of a witness cluster is given (--lease-ms): 100 ms by default
+# here, not failoverd's 30 (heartbeat_ms x dead_after). On the test machine under load
+# (QEMU guests beside the tests) heartbeats between namespaces were sometimes late by
+# more than 30 ms: the witness then let its promise run out and elected the backup (a
+# failover the partition scenario forbids), or a new primary's lease lapsed. The
+# default is exercised with TCPFO_LEASE_MS=30, and by the unit tests.
+lease_ms=${TCPFO_LEASE_MS:-100}
 
 [ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (network namespaces)" >&2; exit 1; }
 for tool in "$echo_service" "$stream_client"; do
@@ -378,7 +385,7 @@ start_failoverd_on() {
                    --vip $vip/24 --dev eth0 --port $port "${role_args[@]}")
         # Two nodes need a witness, or say that they run without one.
         if [ -n "$with_witness" ]; then
-            node_args+=(--node 3=$witness_ip:$replication_port --witness-id 3)
+            node_args+=(--node 3=$witness_ip:$replication_port --witness-id 3 --lease-ms "$lease_ms")
         else
             node_args+=(--two-node)
         fi
@@ -421,7 +428,7 @@ start_witness() {
     # shellcheck disable=SC2086
     in_bg witness failoverd-witness "$failoverd" --witness --id 3 --node 1=$primary_ip:$replication_port \
         --node 2=$backup_ip:$replication_port --node 3=$witness_ip:$replication_port \
-        --control "$work/witness.sock" ${TCPFO_WITNESS_ARGS:-}
+        --control "$work/witness.sock" --lease-ms "$lease_ms" ${TCPFO_WITNESS_ARGS:-}
     wait_until 30 "the witness to answer its status" witness_answers
 }
 witness_answers() { node_status witness >/dev/null 2>&1; }

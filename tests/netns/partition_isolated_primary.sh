@@ -25,7 +25,7 @@ scenario() {
     start_failoverd
     local st
     st=$(node_status primary)
-    check_json "the primary's lease" "$(jq -c .lease <<<"$st")" '.mode == "quorum" and .quorum == 2 and .held' \
+    check_json "the primary's lease" "$(jq -c .lease <<<"$st")" ".mode == \"quorum\" and .quorum == 2 and .lease_ms == $lease_ms and .held" \
         "the primary does not hold a quorum lease after its start"
     st=$(node_status witness)
     echo "  witness: $(jq -c '{role, lease: .lease.vote}' <<<"$st")"
@@ -54,7 +54,7 @@ scenario() {
     echo "  old primary: $(jq -c '{role, lease: {silent: .lease.silent, held: .lease.held}, lease_segments_dropped: .hooks.lease_segments_dropped}' <<<"$st")"
     check_json "the old primary" "$(jq -c .lease <<<"$st")" '.silent | startswith("lease lost at epoch 1")' \
         "the old primary does not say it lost its lease at epoch 1"
-    grep -q 'primary: silent: lease lost at epoch 1' "$work/failoverd-primary.log" ||
+    grep -q 'primary: silent: lease lost at epoch 1 (no quorum of 2 renewed it within '"$lease_ms"' ms)' "$work/failoverd-primary.log" ||
         failures+=("the old primary did not log its fall into silence")
     grep -q 'backup: elected at epoch 2 by a quorum of 2' "$work/failoverd-backup.log" ||
         failures+=("the backup did not log its election")
