@@ -46,6 +46,15 @@ volatile __u32 takeover_mode = 0;
  */
 volatile __u32 frozen = 0;
 /*
+ * The primary's lease (docs/architecture.md, "Leases and fencing"): from this
+ * bpf_ktime_get_ns() (CLOCK_MONOTONIC, the daemon's clock) on, every segment from
+ * VIP:PORT is dropped at egress, as when frozen. 0: no lease is enforced. Written by
+ * the daemon's heartbeat thread each time a quorum renews the lease; the kernel
+ * enforces it, so a daemon that stops running (SIGSTOP, a stall) falls silent all
+ * the same while the kernel still retransmits and acknowledges.
+ */
+volatile __u64 lease_until_ns = 0;
+/*
  * The inode of the network namespace the hooks watch (set by the loader): tcp_close
  * runs for every socket of the host, and another namespace may use the same VIP.
  */
@@ -597,6 +606,11 @@ int tcpfo_egress(struct __sk_buff *skb)
 
 	if (frozen) {
 		stat_inc(TCPFO_STAT_FROZEN_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	__u64 lease_until = lease_until_ns;
+	if (lease_until && bpf_ktime_get_ns() >= lease_until) {
+		stat_inc(TCPFO_STAT_LEASE_DROPPED);
 		return TC_ACT_SHOT;
 	}
 

@@ -38,6 +38,7 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_SOCKET_ACKS,       /* kernel module only: ACKs sent from the server's socket as the stable point moved */
 	TCPFO_STAT_DATA_REFUSED,      /* client payload the server's TCP refuses (beyond its window, acking
 					 unsent data; the module also: a bad checksum), not reported */
+	TCPFO_STAT_LEASE_DROPPED,     /* egress segments from VIP:PORT dropped: the lease had run out */
 	TCPFO_STAT_COUNT,
 };
 

@@ -49,6 +49,13 @@ enum tcpfo_genl_cmd {
 	TCPFO_CMD_GET_HELD,
 	TCPFO_CMD_RELEASE,
 	TCPFO_CMD_SET_TAKEOVER_MODE,
+	/*
+	 * LEASE_NS: the primary's lease (docs/architecture.md, "Leases and fencing"): from
+	 * that CLOCK_MONOTONIC time on, every segment from VIP:PORT is dropped at egress,
+	 * whether failoverd still runs or not; 0: no lease enforced. Sent by failoverd's
+	 * heartbeat thread on a socket of its own, without waiting for an answer.
+	 */
+	TCPFO_CMD_SET_LEASE,
 	__TCPFO_CMD_MAX,
 };
 #define TCPFO_CMD_MAX (__TCPFO_CMD_MAX - 1)
@@ -67,6 +74,7 @@ enum tcpfo_genl_attr {
 	TCPFO_A_PAYLOAD,    /* DATA: the client's payload bytes */
 	TCPFO_A_HELD,       /* struct tcpfo_held_client */
 	TCPFO_A_KEYS,       /* struct tcpfo_conn_key[] */
+	TCPFO_A_LEASE_NS,   /* u64, CLOCK_MONOTONIC nanoseconds */
 	__TCPFO_A_MAX,
 };
 #define TCPFO_A_MAX (__TCPFO_A_MAX - 1)

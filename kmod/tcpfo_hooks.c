@@ -434,7 +434,7 @@ static unsigned int tcpfo_egress(void *priv, struct sk_buff *skb, const struct n
 	struct tcpfo_conn *conn;
 	struct tcpfo_seg seg;
 	bool emit = false, open = false;
-	u64 digest;
+	u64 digest, lease_until;
 
 	if (!tn || !READ_ONCE(tn->configured))
 		return NF_ACCEPT;
@@ -442,6 +442,12 @@ static unsigned int tcpfo_egress(void *priv, struct sk_buff *skb, const struct n
 		return NF_ACCEPT;
 	if (READ_ONCE(tn->frozen)) {
 		tcpfo_stat_inc(tn, TCPFO_STAT_FROZEN_DROPPED);
+		return NF_DROP;
+	}
+	/* The lease ran out: silent at once, whether failoverd runs or not (invariant 3). */
+	lease_until = READ_ONCE(tn->lease_until_ns);
+	if (lease_until && ktime_get_ns() >= lease_until) {
+		tcpfo_stat_inc(tn, TCPFO_STAT_LEASE_DROPPED);
 		return NF_DROP;
 	}
 

@@ -157,6 +157,7 @@ struct tcpfo_net {
 	bool configured;
 	bool frozen;
 	bool takeover_mode;
+	u64 lease_until_ns;  /* 0: no lease enforced */
 	u32 listener_portid; /* 0: none */
 	struct tcpfo_tables tables;
 	u64 __percpu *stats; /* TCPFO_STAT_COUNT per CPU */

@@ -30,6 +30,7 @@ static const struct nla_policy tcpfo_policy[TCPFO_A_MAX + 1] = {
 	[TCPFO_A_FLAG] = { .type = NLA_U8 },
 	[TCPFO_A_CONN_STATE] = NLA_POLICY_EXACT_LEN(sizeof(struct tcpfo_conn_state)),
 	[TCPFO_A_KEYS] = { .type = NLA_BINARY },
+	[TCPFO_A_LEASE_NS] = { .type = NLA_U64 },
 };
 
 int tcpfo_emit(struct tcpfo_net *tn, const struct tcpfo_event *ev, const struct sk_buff *skb,
@@ -73,6 +74,7 @@ void tcpfo_deconfigure(struct tcpfo_net *tn)
 	WRITE_ONCE(tn->configured, false);
 	WRITE_ONCE(tn->listener_portid, 0);
 	WRITE_ONCE(tn->frozen, false);
+	WRITE_ONCE(tn->lease_until_ns, 0);
 	tcpfo_tables_clear(&tn->tables);
 	spin_unlock_bh(&tn->tables.lock);
 }
@@ -115,6 +117,7 @@ static int cmd_configure(struct sk_buff *skb, struct genl_info *info)
 	WRITE_ONCE(tn->vip_addr, nla_get_be32(info->attrs[TCPFO_A_VIP_ADDR]));
 	WRITE_ONCE(tn->vip_port, nla_get_be16(info->attrs[TCPFO_A_VIP_PORT]));
 	WRITE_ONCE(tn->frozen, false);
+	WRITE_ONCE(tn->lease_until_ns, 0);
 	WRITE_ONCE(tn->listener_portid, info->snd_portid);
 	WRITE_ONCE(tn->configured, true);
 	spin_unlock_bh(&tn->tables.lock);
@@ -490,6 +493,21 @@ static int cmd_set_takeover_mode(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+static int cmd_set_lease(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tcpfo_net *tn = request_net(info);
+	int err = configured(tn, info);
+
+	if (err)
+		return err;
+	if (!info->attrs[TCPFO_A_LEASE_NS]) {
+		GENL_SET_ERR_MSG(info, "tcpfo: SET_LEASE needs a deadline");
+		return -EINVAL;
+	}
+	WRITE_ONCE(tn->lease_until_ns, nla_get_u64(info->attrs[TCPFO_A_LEASE_NS]));
+	return 0;
+}
+
 static const struct genl_small_ops tcpfo_ops[] = {
 	{ .cmd = TCPFO_CMD_CONFIGURE, .doit = cmd_configure, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_SET_STABLE, .doit = cmd_set_stable, .flags = GENL_UNS_ADMIN_PERM },
@@ -503,6 +521,7 @@ static const struct genl_small_ops tcpfo_ops[] = {
 	{ .cmd = TCPFO_CMD_GET_HELD, .doit = cmd_get_held, .dumpit = dump_held, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_RELEASE, .doit = cmd_release, .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = TCPFO_CMD_SET_TAKEOVER_MODE, .doit = cmd_set_takeover_mode, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = TCPFO_CMD_SET_LEASE, .doit = cmd_set_lease, .flags = GENL_UNS_ADMIN_PERM },
 };
 
 static struct genl_family tcpfo_family = {

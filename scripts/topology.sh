@@ -13,7 +13,12 @@
 #
 # S is a suffix that keeps concurrent runs apart (the scenario scripts use their PID).
 #
-#   scripts/topology.sh up [SUFFIX] [--vip-on primary|backup]
+# --witness adds a fourth namespace on the same bridge, for the witness of a two-node
+# cluster (failoverd --witness: no VIP, no replica); every other scenario runs without:
+#
+#             br0 ── vw ── eth0  tcpfo-witness-S  192.0.2.12/24
+#
+#   scripts/topology.sh up [SUFFIX] [--vip-on primary|backup] [--witness]
 #   scripts/topology.sh down [SUFFIX]        # never fails, whatever is left
 #
 # Sourced (by tests/netns/lib.sh, demo.sh, bench.sh) it only defines topo_names,
@@ -22,11 +27,14 @@
 topo_vip=192.0.2.100
 topo_prefix=24
 
-# topo_names SUFFIX: sets ns_client, ns_primary, ns_backup, ns_switch.
+topo_witness_ip=192.0.2.12
+
+# topo_names SUFFIX: sets ns_client, ns_primary, ns_backup, ns_witness, ns_switch.
 topo_names() {
     ns_client=tcpfo-client-$1
     ns_primary=tcpfo-primary-$1
     ns_backup=tcpfo-backup-$1
+    ns_witness=tcpfo-witness-$1
     ns_switch=tcpfo-switch-$1
 }
 
@@ -35,16 +43,18 @@ topo_run() {
     "$@"
 }
 
-# topo_up SUFFIX [VIP_NODE]: fails (non-zero) at the first command that fails.
+# topo_up SUFFIX [VIP_NODE] [witness]: fails (non-zero) at the first command that fails.
 topo_up() {
-    local suffix=$1 vip_node=${2:-}
+    local suffix=$1 vip_node=${2:-} with_witness=${3:-}
     topo_names "$suffix"
     local node ns addr port
+    local -a nodes=(client:192.0.2.1:vc primary:192.0.2.10:vp backup:192.0.2.11:vb)
+    [ "$with_witness" != witness ] || nodes+=("witness:$topo_witness_ip:vw")
     topo_run ip netns add "$ns_switch" || return 1
     topo_run ip -n "$ns_switch" link set lo up || return 1
     topo_run ip -n "$ns_switch" link add br0 type bridge || return 1
     topo_run ip -n "$ns_switch" link set br0 up || return 1
-    for node in client:192.0.2.1:vc primary:192.0.2.10:vp backup:192.0.2.11:vb; do
+    for node in "${nodes[@]}"; do
         IFS=: read -r node addr port <<<"$node"
         ns=tcpfo-$node-$suffix
         topo_run ip netns add "$ns" || return 1
@@ -62,7 +72,8 @@ topo_up() {
     fi
     # Carrier comes up asynchronously; wait for it rather than sleeping.
     local tries=0
-    for ns in "$ns_client" "$ns_primary" "$ns_backup"; do
+    for node in "${nodes[@]}"; do
+        ns=tcpfo-${node%%:*}-$suffix
         until ip -n "$ns" -o link show eth0 | grep -q 'state UP'; do
             tries=$((tries + 1))
             [ $tries -lt 500 ] || { echo "topology: eth0 in $ns never came up" >&2; return 1; }
@@ -76,7 +87,7 @@ topo_up() {
 topo_down() {
     topo_names "$1"
     local ns pids
-    for ns in "$ns_client" "$ns_primary" "$ns_backup" "$ns_switch"; do
+    for ns in "$ns_client" "$ns_primary" "$ns_backup" "$ns_witness" "$ns_switch"; do
         [ -e "/run/netns/$ns" ] || continue
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         if [ -n "$pids" ]; then
@@ -95,8 +106,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     shift || true
     suffix=main
     vip_node=
+    witness=
     while [ $# -gt 0 ]; do
         case $1 in
+            --witness) witness=witness; shift ;;
             --vip-on) [ $# -ge 2 ] || { echo "topology.sh: --vip-on needs primary or backup" >&2; exit 2; }
                       vip_node=$2; shift 2 ;;
             -*) echo "topology.sh: unknown option $1" >&2; exit 2 ;;
@@ -105,13 +118,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     done
     case $action in
         up)
-            if ! topo_up "$suffix" "$vip_node"; then
+            if ! topo_up "$suffix" "$vip_node" "$witness"; then
                 echo "topology.sh: setting up failed; removing what was made" >&2
                 TOPO_QUIET=1 topo_down "$suffix"
                 exit 1
             fi
-            echo "topology $suffix up: $ns_client $ns_primary $ns_backup (bridge in $ns_switch)" ;;
+            echo "topology $suffix up: $ns_client $ns_primary $ns_backup${witness:+ $ns_witness} (bridge in $ns_switch)" ;;
         down) topo_down "$suffix" ;;
-        *) echo "usage: topology.sh up|down [SUFFIX] [--vip-on primary|backup]" >&2; exit 2 ;;
+        *) echo "usage: topology.sh up|down [SUFFIX] [--vip-on primary|backup] [--witness]" >&2; exit 2 ;;
     esac
 fi

@@ -16,6 +16,7 @@
 #include "userd/base/log.h"
 #include "userd/base/privileges.h"
 #include "userd/base/service_manager.h"
+#include "userd/cluster/witness_node.h"
 #include "userd/config/options.h"
 #include "userd/node/node.h"
 #include "userd/status/control_server.h"
@@ -184,12 +185,19 @@ int main(int argc, char** argv) {
     const Options& options = *parsed;
     if (options.verbose) g_log_level = LogLevel::debug;
     if (geteuid() != 0) return die("must run as root (needs CAP_NET_ADMIN and CAP_BPF)");
-    if (if_nametoindex(options.dev.c_str()) == 0) return die(fmt::format("interface {} does not exist", options.dev));
-    if (options.cluster) {
+    if (!options.is_witness && if_nametoindex(options.dev.c_str()) == 0)
+        return die(fmt::format("interface {} does not exist", options.dev));
+    if (options.cluster && options.is_witness) {
+        log_info("failoverd: node {} of {}, the witness (lease {} ms, quorum {})", options.cluster->own_id,
+                 options.cluster->nodes.size(), options.lease_ms, options.quorum);
+    } else if (options.cluster) {
         const ClusterMembership& c = *options.cluster;
-        log_info("failoverd: node {} of {} (priority {}{}), starts as {}{}", c.own_id, c.nodes.size(), c.own_priority,
+        log_info("failoverd: node {} of {} (priority {}{}), starts as {}{}{}", c.own_id, c.nodes.size(), c.own_priority,
                  c.two_node ? ", two-node" : "", options.role == NodeRole::primary ? "primary" : "backup",
-                 options.role == NodeRole::primary ? " unless a peer serves already" : "");
+                 options.role == NodeRole::primary ? " unless a peer serves already" : "",
+                 c.witness_id ? fmt::format("; witness node {}, lease {} ms, quorum {}", *c.witness_id,
+                                            options.lease_ms, options.quorum)
+                              : "");
     }
 
     // Failure detection is measured in tens of milliseconds: heartbeats run on a thread
@@ -229,7 +237,15 @@ int main(int argc, char** argv) {
     // listener up): a primary serves from then on, protected or not, and a unit that
     // waited for its backups would fail to start whenever the backup is down. STATUS=
     // says when they join (notify_ready again from the nodes). The role may change
-    // later (userd/node/node.h): one Node drives it.
+    // later (userd/node/node.h): one Node drives it. A witness only votes.
+    if (options.is_witness) {
+        auto node = WitnessNode::start(**loop, options);
+        if (!node) return die(node.error().message);
+        if (auto r = drop_capabilities(); r != 0) return r;
+        log_authentication(options);
+        notify_ready("witness: voting");
+        return run(**loop, **node, signal_fd.get(), **control, metrics.get(), options);
+    }
     auto node = Node::start(**loop, options);
     if (!node) return die(node.error().message);
     if (auto r = drop_capabilities(); r != 0) return r;

@@ -2,7 +2,8 @@
 # failoverd itself: bad input gives one line on stderr and a non-zero exit, never a
 # hang; start-up failures leave nothing behind (no VIP, no tc filter); SIGTERM gives
 # the VIP back and detaches the hooks: with a ready backup it hands over first (the
-# backup takes over at once, "planned handover"), without one it just stops.
+# backup takes over at once, "planned handover"), without one it just stops (a fresh
+# primary started beside the backup that took over hears epoch 2 and falls silent).
 #
 #      client 192.0.2.1 ──── br0 ──┬── primary 192.0.2.10   (failoverd --role primary)
 #                                  └── backup 192.0.2.11    (failoverd --role backup)
@@ -70,9 +71,13 @@ scenario() {
 
     echo "=== SIGTERM without a ready backup just stops"
     # A fresh primary whose backup has taken over refuses its stream: never a live backup.
+    # It starts at epoch 1 and hears the backup's heartbeats of epoch 2: it falls silent
+    # (invariant 3: a node that sees a higher epoch), the VIP gone again.
     b ip addr del $vip/24 dev eth0
     start_failoverd_on primary
-    wait_until 30 "the new primary holding the VIP" vip_on_primary
+    wait_until 30 "the new primary to fall silent on epoch 2" log_has failoverd-primary \
+        "primary: silent: epoch 2 seen, above this node's 1"
+    ! vip_on_primary || { echo "FAIL: the silent primary still holds $vip" >&2; return 1; }
     wait_until 10 "the new primary's control socket" sh -c "'$failoverctl' --control '$work/primary.sock' status >/dev/null 2>&1"
     sigterm_primary_failoverd
     nothing_left_on_primary

@@ -30,7 +30,20 @@ port=7000
 client_ip=192.0.2.1
 primary_ip=192.0.2.10
 backup_ip=192.0.2.11
+witness_ip=$topo_witness_ip
 replication_port=7100
+# with_witness=1 (set before run_scenario, or TCPFO_WITNESS=1 for any scenario): the
+# topology gets the witness namespace, the daemons are described the symmetric way
+# with node 3 as their witness, and start_failoverd starts `failoverd --witness` there
+# first (leases enforced).
+with_witness=${TCPFO_WITNESS:-}
+# The lease every node of a witness cluster is given (--lease-ms): 100 ms by default
+# here, not failoverd's 30 (heartbeat_ms x dead_after). On the test machine under load
+# (QEMU guests beside the tests) heartbeats between namespaces were sometimes late by
+# more than 30 ms: the witness then let its promise run out and elected the backup (a
+# failover the partition scenario forbids), or a new primary's lease lapsed. The
+# default is exercised with TCPFO_LEASE_MS=30, and by the unit tests.
+lease_ms=${TCPFO_LEASE_MS:-100}
 
 [ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (network namespaces)" >&2; exit 1; }
 for tool in "$echo_service" "$stream_client"; do
@@ -54,13 +67,14 @@ say() { printf '  [%s] %s\n' "$1" "$2" >&2; }
 c() { say client "$*"; ip netns exec "$ns_client" "$@"; }
 p() { say primary "$*"; ip netns exec "$ns_primary" "$@"; }
 b() { say backup "$*"; ip netns exec "$ns_backup" "$@"; }
+w() { say witness "$*"; ip netns exec "$ns_witness" "$@"; }
 
 # in_bg NODE NAME CMD...: run CMD in NODE's namespace in the background, output in
 # $work/NAME.log, PID in bg_pid[NAME].
 in_bg() {
     local node=$1 name=$2 ns
     shift 2
-    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; esac
+    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness) ns=$ns_witness ;; esac
     say "$node" "$* > $name.log &"
     ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
     bg_pid[$name]=$!
@@ -380,9 +394,15 @@ start_failoverd_on() {
         # command line.
         awk '/^\[/ { exit } /^id *=/ { found = 1 } END { exit !found }' "$work/$node.toml" ||
             node_args+=(--id $id)
-    elif [ "$failoverd_style" = symmetric ]; then
+    elif [ "$failoverd_style" = symmetric ] || [ -n "$with_witness" ]; then
         node_args=(--id $id --node 1=$primary_ip:$replication_port --node 2=$backup_ip:$replication_port
                    --vip $vip/24 --dev eth0 --port $port "${role_args[@]}")
+        # Two nodes need a witness, or say that they run without one.
+        if [ -n "$with_witness" ]; then
+            node_args+=(--node 3=$witness_ip:$replication_port --witness-id 3 --lease-ms "$lease_ms")
+        else
+            node_args+=(--two-node)
+        fi
     else
         node_args=(--role "$node" --vip $vip/24 --dev eth0 --port $port
                    --listen $self:$replication_port --peer $peer:$replication_port "${role_args[@]}")
@@ -401,6 +421,8 @@ start_failoverd() {
             *) echo "start_failoverd: unknown option '$1'" >&2; return 2 ;;
         esac
     done
+    # With a witness, it runs first: the primary claims the VIP once it holds a lease.
+    [ -z "$with_witness" ] || start_witness
     # TCPFO_DAEMON_ARGS: extra words for both daemons; TCPFO_BACKUP_ARGS: for the
     # backup only (both split on spaces).
     # shellcheck disable=SC2086
@@ -412,6 +434,92 @@ start_failoverd() {
     wait_until 30 "failoverd ready on the primary" test -e "$work/primary.ready"
     wait_until 30 "failoverd ready on the backup" test -e "$work/backup.ready"
     p ip -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the primary does not hold $vip" >&2; return 1; }
+}
+
+# start_witness: `failoverd --witness` in the witness namespace (node 3 of the three),
+# control socket $work/witness.sock; waits until it answers its status.
+start_witness() {
+    # shellcheck disable=SC2086
+    in_bg witness failoverd-witness "$failoverd" --witness --id 3 --node 1=$primary_ip:$replication_port \
+        --node 2=$backup_ip:$replication_port --node 3=$witness_ip:$replication_port \
+        --control "$work/witness.sock" --lease-ms "$lease_ms" ${TCPFO_WITNESS_ARGS:-}
+    wait_until 30 "the witness to answer its status" witness_answers
+}
+witness_answers() { node_status witness >/dev/null 2>&1; }
+
+# mac_of NODE: the MAC address of NODE's eth0.
+mac_of() {
+    local ns
+    case $1 in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness) ns=$ns_witness ;; client) ns=$ns_client ;; esac
+    ip -n "$ns" -o link show eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1) }'
+}
+
+# cut_link NODE_A NODE_B / heal_link NODE_A NODE_B: a partition between two nodes while
+# both still reach everyone else. Each is told a MAC nobody has for the other's address
+# (a permanent neighbour entry, which no ARP overrides): their frames to each other
+# cross the bridge and are dropped by every receiver, silently, as on a broken path.
+# (This host's kernel has neither netfilter nor tc's u32 or flower.)
+node_ip() { case $1 in primary) echo $primary_ip ;; backup) echo $backup_ip ;; witness) echo $witness_ip ;; esac; }
+node_ns() { case $1 in primary) echo "$ns_primary" ;; backup) echo "$ns_backup" ;; witness) echo "$ns_witness" ;; esac; }
+cut_link() {
+    say "$1" "ip neigh replace $(node_ip "$2") lladdr 02:00:00:00:de:ad nud permanent dev eth0"
+    ip -n "$(node_ns "$1")" neigh replace "$(node_ip "$2")" lladdr 02:00:00:00:de:ad nud permanent dev eth0
+    say "$2" "ip neigh replace $(node_ip "$1") lladdr 02:00:00:00:de:ad nud permanent dev eth0"
+    ip -n "$(node_ns "$2")" neigh replace "$(node_ip "$1")" lladdr 02:00:00:00:de:ad nud permanent dev eth0
+}
+heal_link() {
+    say "$1" "ip neigh del $(node_ip "$2") dev eth0"
+    ip -n "$(node_ns "$1")" neigh del "$(node_ip "$2")" dev eth0
+    say "$2" "ip neigh del $(node_ip "$1") dev eth0"
+    ip -n "$(node_ns "$2")" neigh del "$(node_ip "$1")" dev eth0
+}
+
+# start_client_capture: tcpdump on the client's link (no promiscuous mode: only what
+# reaches the client), every segment from VIP:PORT with its Ethernet header, into
+# $work/client.pcap.
+start_client_capture() {
+    c_bg capture tcpdump -p -U -n -i eth0 -s 96 -w "$work/client.pcap" "tcp and src host $vip and src port $port"
+    wait_until 10 "tcpdump on the client's link" test -s "$work/client.pcap"
+}
+
+# check_one_speaker [AFTER_US]: stops the capture, then, per connection, the source MAC
+# of every segment from VIP:PORT: the primary's, then (after a takeover) the
+# backup's, never interleaved and never a third (invariant 3: one speaker at a time).
+# AFTER_US (EPOCHREALTIME in µs): not a segment from the primary after it.
+# Prints a line per connection; fails naming the first offence.
+check_one_speaker() {
+    local after_us=${1:-0} pmac bmac
+    pmac=$(mac_of primary) bmac=$(mac_of backup)
+    kill -INT "${bg_pid[capture]}" 2>/dev/null || true
+    wait "${bg_pid[capture]}" 2>/dev/null || true
+    unset "bg_pid[capture]"
+    tcpdump -r "$work/client.pcap" -e -nn -tt 2>/dev/null | awk -v p="$pmac" -v b="$bmac" -v after="$after_us" '
+        {
+            t = $1; mac = $2
+            if (!match($0, / > [0-9.]+: /)) next
+            conn = substr($0, RSTART + 3, RLENGTH - 5)
+            if (mac == p) who = "primary"; else if (mac == b) who = "backup"; else who = "other"
+            if (who == "other") { bad = bad sprintf("%s: a segment from %s at %s\n", conn, mac, t); next }
+            n[conn, who]++; conns[conn] = 1
+            if (who == "primary") {
+                if (seen_backup[conn]) bad = bad sprintf("%s: the primary sent at %s after the backup had (at %s)\n", conn, t, first_backup[conn])
+                last_primary[conn] = t
+                if (after > 0 && t * 1000000 > after) bad = bad sprintf("%s: the primary sent at %s, after %.6f\n", conn, t, after / 1000000)
+            } else if (!seen_backup[conn]) { seen_backup[conn] = 1; first_backup[conn] = t }
+        }
+        END {
+            for (c in conns) printf "  %s: %d segment(s) from the primary (last %s), %d from the backup (first %s)\n", c, n[c, "primary"], last_primary[c], n[c, "backup"], first_backup[c]
+            if (bad != "") { printf "FAIL: two speakers:\n%s", substr(bad, 1, 2000) > "/dev/stderr"; exit 1 }
+        }'
+}
+
+# vip_holders: the nodes (primary, backup) that hold the VIP now, space-separated.
+vip_holders() {
+    local node out=
+    for node in primary backup; do
+        ip -n "$(node_ns "$node")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $vip/" && out+="$node "
+    done
+    echo "${out% }"
 }
 
 # snapshot_progress: the groups' progress as it stood just before the crash (or the
@@ -622,7 +730,7 @@ setup_run() {
     work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
     mkfifo "$work/nap"
     exec {nap_fd}<>"$work/nap"
-    topo_up "$suffix" "${2:-}"
+    topo_up "$suffix" "${2:-}" "${with_witness:+witness}"
     # TCPFO_CAPTURE=DIR keeps a packet capture of the client's link per run (debugging).
     if [ -n "${TCPFO_CAPTURE:-}" ]; then
         mkdir -p "$TCPFO_CAPTURE"

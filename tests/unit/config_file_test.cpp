@@ -215,10 +215,48 @@ TEST(ConfigFile, ConfigTestGivesTheSameVerdictAsAStart) {
     EXPECT_EQ(missing.error().message,
               no_replica + ": --replica is required on node 2, which starts as the backup (node 1 starts as the primary)");
 
-    const std::string witness = write_temp("witness.toml", with_line(7, "witness = true"));
+    // A witness in the shared file: node 3, named by witness_id, instead of two_node.
+    std::string with_witness = with_line(7, "witness_id = 3\nlease_ms = 90");
+    with_witness += "\n[[node]]\nid = 3\naddress = \"192.0.2.12\"\n";
+    const std::string witness = write_temp("witness.toml", with_witness);
     auto w = config_test_verdict(witness);
-    ASSERT_FALSE(w.has_value());
-    EXPECT_NE(w.error().message.find("witness nodes are not built yet"), std::string::npos) << w.error().message;
+    ASSERT_TRUE(w.has_value()) << w.error().message;
+    EXPECT_EQ(*w, witness + ": ok (node 2 of 3, starts as backup, witness node 3)");
+    auto started = parse({"--config", witness});
+    ASSERT_TRUE(started.has_value()) << started.error().message;
+    EXPECT_TRUE(started->options->lease_enforced);
+    EXPECT_EQ(started->options->lease_ms, 90);
+    EXPECT_EQ(started->options->quorum, 2u);
+    ASSERT_TRUE(started->options->witness.has_value());
+    EXPECT_EQ(to_string(*started->options->witness), "192.0.2.12:7100");
+    // The same file on the witness itself (id 3): no replica, VIP or port needed.
+    std::string witness_own = with_witness;
+    witness_own.replace(witness_own.find("id = 2"), 6, "id = 3");
+    const std::string witness_node = write_temp("witness-node.toml", witness_own);
+    auto wn = config_test_verdict(witness_node);
+    ASSERT_TRUE(wn.has_value()) << wn.error().message;
+    EXPECT_EQ(*wn, witness_node + ": ok (node 3 of 3, the witness)");
+    // A lease shorter than failure detection (heartbeat_ms 20 x dead_after 4): one line
+    // naming the key.
+    std::string short_lease = with_witness;
+    short_lease.replace(short_lease.find("lease_ms = 90"), 13, "lease_ms = 50");
+    const std::string short_path = write_temp("short-lease.toml", short_lease);
+    auto sl = config_test_verdict(short_path);
+    ASSERT_FALSE(sl.has_value());
+    EXPECT_EQ(sl.error().message, short_path + ": --lease-ms (lease_ms): 50 ms is shorter than failure detection "
+                                               "(--heartbeat-ms 20 x --dead-after 4 = 80 ms); a primary would fall "
+                                               "silent before its backup notices anything");
+    // A witness_id that names no node.
+    const std::string stray = write_temp("stray-witness.toml", with_line(7, "witness_id = 9"));
+    auto sw = config_test_verdict(stray);
+    ASSERT_FALSE(sw.has_value());
+    EXPECT_EQ(sw.error().message, stray + ": --witness-id (witness_id): node 9 is not in the node list");
+    // Two nodes, neither a witness nor two_node: refused, naming both ways out.
+    const std::string bare = write_temp("bare.toml", with_line(7, ""));
+    auto bn = config_test_verdict(bare);
+    ASSERT_FALSE(bn.has_value());
+    EXPECT_NE(bn.error().message.find("2 nodes and no witness"), std::string::npos) << bn.error().message;
+    for (const auto& p : {witness_node, short_path, stray, bare}) unlink(p.c_str());
 
     const std::string no_port = write_temp("no-port.toml", with_line(5, ""));
     auto np = config_test_verdict(no_port);

@@ -47,10 +47,12 @@ struct Node {
         c.interval_ms = 10;
         c.realtime_priority = 0;  // a unit test does not change its own scheduling
         c.main_stall_ms = main_stall_ms;
-        auto opened = Heartbeat::open(*loop, c, [this](PeerId, uint64_t silence) {
+        Heartbeat::Callbacks callbacks;
+        callbacks.on_silent = [this](PeerId, uint64_t silence) {
             ++verdicts;
             verdict_silence_ms = silence;
-        });
+        };
+        auto opened = Heartbeat::open(*loop, c, std::move(callbacks));
         EXPECT_TRUE(opened) << opened.error().message;
         hb = std::move(*opened);
     }

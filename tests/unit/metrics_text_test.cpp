@@ -225,3 +225,52 @@ TEST(MetricsText, HealthChecksOnlyWhenConfigured) {
     EXPECT_EQ(m.samples.at("tcpfo_health_check_failures_total{check=\"web\"}"), "4");
     EXPECT_EQ(m.types.at("tcpfo_health_check_up"), "gauge");
 }
+
+// Leases and votes (docs/operations.md, "Metrics"): the lease of a primary, its silence,
+// its vote; and the roles a lease adds.
+TEST(MetricsText, TheLeaseAndTheVote) {
+    EXPECT_FALSE(parse(render_metrics(primary_status())).types.count("tcpfo_lease_held"));
+    NodeStatus s = primary_status();
+    LeaseStatus l;
+    l.mode = "quorum";
+    l.quorum = 2;
+    l.lease_ms = 30;
+    l.held = true;
+    l.remaining_ms = 21;
+    l.voted_epoch = 1;
+    l.voted_for = "192.0.2.10";
+    l.promise_remaining_ms = 29;
+    l.grants = 500;
+    l.refusals = 3;
+    s.lease = l;
+    Parsed m = parse(render_metrics(s));
+    EXPECT_EQ(m.samples.at("tcpfo_lease_enforced"), "1");
+    EXPECT_EQ(m.samples.at("tcpfo_lease_held"), "1");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_lease_remaining_seconds")), 0.021);
+    EXPECT_EQ(m.samples.at("tcpfo_silent"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_vote_epoch"), "1");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_vote_promise_remaining_seconds")), 0.029);
+    EXPECT_EQ(m.samples.at("tcpfo_vote_grants_total"), "500");
+    EXPECT_EQ(m.samples.at("tcpfo_vote_refusals_total"), "3");
+    // Fallen silent: no lease, and the role says so.
+    s.role = "silent";
+    s.lease->held = false;
+    s.lease->remaining_ms = 0;
+    s.lease->silent = "lease lost at epoch 1";
+    m = parse(render_metrics(s));
+    EXPECT_EQ(m.samples.at("tcpfo_lease_held"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_silent"), "1");
+    EXPECT_EQ(m.samples.at("tcpfo_role{role=\"silent\"}"), "1");
+    EXPECT_EQ(m.samples.at("tcpfo_role{role=\"primary\"}"), "0");
+    // A witness: a vote, no lease of its own.
+    NodeStatus w;
+    w.role = "witness";
+    LeaseStatus wl;
+    wl.mode = "quorum";
+    wl.voted_epoch = 2;
+    w.lease = wl;
+    m = parse(render_metrics(w));
+    EXPECT_EQ(m.samples.at("tcpfo_role{role=\"witness\"}"), "1");
+    EXPECT_EQ(m.samples.at("tcpfo_vote_epoch"), "2");
+    EXPECT_FALSE(m.types.count("tcpfo_lease_held"));
+}

@@ -90,19 +90,28 @@ TEST(Options, ControlSocketPath) {
 
 // The symmetric form: every node gets the same --node list and its own --id.
 TEST(Options, SymmetricNodesStartByPriorityThenId) {
-    auto one = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
-                      "--dev", "eth0", "--port", "7000"});
+    // With a witness (node 3): it is not a candidate for primary, and it hears the
+    // heartbeats; leases are enforced with a quorum of 2 of the 3 nodes.
+    auto one = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12",
+                      "--witness-id", "3", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000"});
     ASSERT_TRUE(one.has_value()) << one.error().message;
     const Options& p = *one->options;
     EXPECT_EQ(p.role, NodeRole::primary);
     EXPECT_EQ(to_string(p.listen), "192.0.2.10:7100");
     ASSERT_EQ(p.peers.size(), 1u);
     EXPECT_EQ(to_string(p.peers[0]), "192.0.2.11:7100");
+    ASSERT_TRUE(p.witness.has_value());
+    EXPECT_EQ(to_string(*p.witness), "192.0.2.12:7100");
+    EXPECT_TRUE(p.lease_enforced);
+    EXPECT_EQ(p.quorum, 2u);
+    EXPECT_EQ(p.lease_ms, 30);  // heartbeat_ms x dead_after
+    EXPECT_FALSE(p.is_witness);
     EXPECT_FALSE(p.replica.has_value());
     ASSERT_TRUE(p.cluster.has_value());
     EXPECT_EQ(p.cluster->own_id, 1);
     EXPECT_EQ(p.cluster->own_priority, 100);
     EXPECT_FALSE(p.cluster->two_node);
+    EXPECT_EQ(p.cluster->witness_id, 3);
 
     auto two = parse({"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11:7200", "--vip", "192.0.2.100/24",
                       "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--two-node"});
@@ -114,11 +123,13 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
     EXPECT_EQ(to_string(b.peers[0]), "192.0.2.10:7100");
     EXPECT_TRUE(b.cluster->two_node);
     EXPECT_FALSE(b.preempt);  // off unless asked
+    EXPECT_FALSE(b.lease_enforced);
+    EXPECT_FALSE(b.witness.has_value());
 
     // Node 1 starts as the primary (the tie goes to the lowest id) and needs no
     // --replica; it is accepted there all the same.
     auto first = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
-                        "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000"});
+                        "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--two-node"});
     ASSERT_TRUE(first.has_value()) << first.error().message;
     EXPECT_EQ(first->options->role, NodeRole::primary);
     ASSERT_TRUE(first->options->replica.has_value());
@@ -126,7 +137,8 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
     // A --priority the other node cannot know (the command line lists no priorities):
     // both would start as the primary. Refused, in one line.
     auto raised = parse({"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
-                         "--dev", "eth0", "--port", "7000", "--priority", "101", "--replica", "127.0.0.1:7000"});
+                         "--dev", "eth0", "--port", "7000", "--priority", "101", "--replica", "127.0.0.1:7000",
+                         "--two-node"});
     ASSERT_FALSE(raised.has_value());
     EXPECT_NE(raised.error().message.find("priority 101 of node 2 is known only to this node"), std::string::npos)
         << raised.error().message;
@@ -134,7 +146,7 @@ TEST(Options, SymmetricNodesStartByPriorityThenId) {
 
 TEST(Options, PreemptIsAFlagOfTheSymmetricForm) {
     auto r = parse({"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--vip", "192.0.2.100/24",
-                    "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--preempt"});
+                    "--dev", "eth0", "--port", "7000", "--replica", "127.0.0.1:7000", "--two-node", "--preempt"});
     ASSERT_TRUE(r.has_value()) << r.error().message;
     EXPECT_TRUE(r->options->preempt);
 }
@@ -152,14 +164,33 @@ TEST(Options, SymmetricRefusalsAreOneLine) {
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12"},
          "3 nodes: only two-node clusters run yet (issue 9: several backups)"},
         {{"--id", "1", "--node", "1=192.0.2.10"}, "1 node: a cluster needs two nodes"},
-        {{"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11"},
+        {{"--id", "2", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--two-node"},
          "--replica is required on node 2, which starts as the backup (node 1 starts as the primary)"},
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--priority", "256"},
          "--priority: '256' is not a number from 0 to 255"},
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--witness"},
-         "--witness: witness nodes are not built yet (issue 9: a witness for two-node clusters)"},
+         "--witness: 1 other node(s) in the list; a witness serves two nodes"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11"},
+         "2 nodes and no witness: name a witness node with --witness-id (witness_id), running `failoverd --witness`, "
+         "or say --two-node (two_node)"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--witness-id", "4"},
+         "--witness-id (witness_id): node 4 is not in the node list"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12", "--witness-id", "3",
+          "--two-node"},
+         "--two-node (two_node) and --witness-id (witness_id): a cluster with a witness is not a two-node cluster"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12", "--witness-id", "3",
+          "--witness"},
+         "--witness: this node is node 1, but --witness-id (witness_id) names node 3 as the witness"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12", "--witness-id", "3",
+          "--lease-ms", "20"},
+         "--lease-ms (lease_ms): 20 ms is shorter than failure detection (--heartbeat-ms 10 x --dead-after 3 = 30 ms)"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node", "3=192.0.2.12", "--witness-id", "3",
+          "--dead-after", "1", "--lease-ms", "15"},
+         "--lease-ms (lease_ms): 15 ms is shorter than two heartbeats (--heartbeat-ms 10)"},
+        {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--lease-ms", "0"},
+         "--lease-ms: '0' is not a number from 1 to 60000"},
         {{"--id", "1", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--listen", "192.0.2.10"},
-         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with --id/--node/--priority/--two-node/--witness/--preempt/--config"},
+         "--role/--listen/--peer (the two-node shorthand) cannot be mixed with --id/--node/--priority/--two-node/--witness/--witness-id/--preempt/--config"},
         {{"--role", "backup", "--listen", "192.0.2.11", "--peer", "192.0.2.10", "--preempt"},
          "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
         {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--priority", "5"},
@@ -182,6 +213,43 @@ TEST(Options, SymmetricRefusalsAreOneLine) {
         EXPECT_TRUE(r.error().message.starts_with(c.expected)) << r.error().message;
         EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
     }
+}
+
+// failoverd --witness: no --vip, --dev, --port or --replica; it hears both other nodes.
+TEST(Options, AWitnessNeedsOnlyItsIdAndTheNodeList) {
+    auto w = parse({"--witness", "--id", "3", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node",
+                    "3=192.0.2.12", "--control", "/tmp/w.sock", "--lease-ms", "50"});
+    ASSERT_TRUE(w.has_value()) << w.error().message;
+    const Options& o = *w->options;
+    EXPECT_TRUE(o.is_witness);
+    EXPECT_EQ(to_string(o.listen), "192.0.2.12:7100");
+    ASSERT_EQ(o.peers.size(), 2u);
+    EXPECT_EQ(to_string(o.peers[0]), "192.0.2.10:7100");
+    EXPECT_EQ(to_string(o.peers[1]), "192.0.2.11:7100");
+    EXPECT_EQ(o.quorum, 2u);
+    EXPECT_EQ(o.lease_ms, 50);
+    EXPECT_EQ(o.control_path, "/tmp/w.sock");
+    // The witness named by --witness-id is this node: the same.
+    auto named = parse({"--id", "3", "--witness-id", "3", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node",
+                        "3=192.0.2.12"});
+    ASSERT_TRUE(named.has_value()) << named.error().message;
+    EXPECT_TRUE(named->options->is_witness);
+    // A witness of a --two-node cluster is a contradiction.
+    auto two = parse({"--witness", "--id", "3", "--node", "1=192.0.2.10", "--node", "2=192.0.2.11", "--node",
+                      "3=192.0.2.12", "--two-node"});
+    ASSERT_FALSE(two.has_value());
+    EXPECT_TRUE(two.error().message.starts_with("--witness: a witness serves a cluster that is not --two-node"))
+        << two.error().message;
+}
+
+// The shorthand is a two-node cluster: no leases, as keepalived's two-node VRRP.
+TEST(Options, TheShorthandImpliesTwoNodeMode) {
+    auto r = parse({"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--vip", "192.0.2.100/24",
+                    "--dev", "eth0", "--port", "7000"});
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_FALSE(r->options->lease_enforced);
+    EXPECT_FALSE(r->options->witness.has_value());
+    EXPECT_NE(std::string(usage_text()).find("implies --two-node"), std::string::npos);
 }
 
 TEST(Options, ConfigTestTakesOnlyTheFile) {

@@ -33,6 +33,10 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             CloseRecord{42, CloseReason::reset_by_server},
             StableRecord{42, 1000},
             HeartbeatRecord{9, 10, NodeRole::primary},
+            HeartbeatRecord{9, 11, NodeRole::candidate, 30, 0x0102030405060708ULL},
+            HeartbeatRecord{0, 12, NodeRole::witness, 0, 1},
+            LeaseReplyRecord{7, 0x1122334455667788ULL, 30, true},
+            LeaseReplyRecord{8, 5, 45, false},
             ConnRefusedRecord{42, RefuseReason::resources},
             OutputDigestRecord{42, (uint64_t(1) << 40) + 3, 65536, 0x0123456789abcdefULL},
             AppLogRecord{(uint64_t(1) << 35) + 1, payload},
@@ -75,10 +79,10 @@ TEST(RecordCodec, DecodesAStreamOfRecordsByteByByte) {
     EXPECT_EQ(count, sample_records(payload).size());
 }
 
-TEST(RecordCodec, HandoverRequestIsTypeSeventeenWithEightBytesOfEpoch) {
+TEST(RecordCodec, HandoverRequestIsTypeEighteenWithEightBytesOfEpoch) {
     const auto wire = encode(HandoverRequestRecord{9});
     ASSERT_EQ(wire.size(), kRecordHeaderSize + 8);
-    EXPECT_EQ(wire[4], 17);
+    EXPECT_EQ(wire[4], 18);
     EXPECT_EQ(wire[kRecordHeaderSize + 7], 9);
 }
 

@@ -65,9 +65,17 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 
     // The heartbeat thread judges the primary (once the stream began: judge() below)
     // and hands the verdict to the loop.
-    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), [self](PeerId, uint64_t silence_ms) {
+    Heartbeat::Callbacks callbacks;
+    callbacks.on_silent = [self](PeerId, uint64_t silence_ms) {
         self->begin_takeover(fmt::format("no heartbeat for {} ms", silence_ms));
-    });
+    };
+    callbacks.on_cluster = [self](Heartbeat::ClusterEvent e, uint64_t epoch) { self->on_cluster_event(e, epoch); };
+    if (options.lease_enforced) {
+        // Once elected, this node's lease as the new primary, enforced by its hooks.
+        Hooks* hooks = self->hooks_.get();
+        callbacks.on_lease_deadline = [hooks](uint64_t until_ms) { hooks->set_lease_deadline(until_ms); };
+    }
+    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), std::move(callbacks));
     if (!hb) return std::unexpected(hb.error());
     self->heartbeat_ = std::move(*hb);
     auto timer = make_periodic_timer(options.heartbeat_ms);
@@ -99,7 +107,9 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 
 void BackupNode::shut_down() {
     if (notifier_) notifier_->instance(InstanceState::stop);
-    if (takeover_) {
+    if (reclaimed_vip_) {
+        if (auto r = reclaimed_vip_->release(); !r) log_error("backup: {}", r.error().message);
+    } else if (takeover_) {
         if (auto r = takeover_->release_vip(); !r) log_error("backup: {}", r.error().message);
     }
 }
@@ -117,7 +127,10 @@ void BackupNode::on_accept() {
     // A stream that is open but never said hello does not hold the slot: anything that
     // can connect from the primary's address (a process on the primary's host) could
     // otherwise keep the real primary out by connecting and sending nothing.
-    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_;
+    // A campaign means the stream in the slot went silent: a new one from the primary's
+    // address (it reconnected after a partition healed) replaces it, or the dead stream
+    // would keep the primary out until its FIN, retransmitted with backoff, arrives.
+    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_ && campaign_why_.empty();
     if (takeover_ || slot_taken || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
         // One line per source and period: anyone on the segment can connect.
         stream_drops_.note(to_string(from), from.sin_addr.s_addr,
@@ -140,8 +153,8 @@ void BackupNode::on_accept() {
     }
     if (primary_) {
         if (!primary_->closed()) {
-            log_warn("backup: {}: a new stream from the primary's address replaces this one, which never said hello",
-                     primary_->name());
+            log_warn("backup: {}: a new stream from the primary's address replaces this one, which {}",
+                     primary_->name(), stream_greeted_ ? "went silent" : "never said hello");
             primary_->close();
         }
         replaced_links_ += primary_->counters();
@@ -168,6 +181,14 @@ void BackupNode::on_primary_record(const Record& record) {
         }
         epoch_ = hello->epoch;
         heartbeat_->set_epoch(epoch_);
+        campaign_why_.clear();
+        if (heartbeat_->campaigning()) {
+            heartbeat_->stop_campaign();
+            log_info("backup: the primary {} is back (a new stream, epoch {}); no election", primary_->name(), epoch_);
+        }
+        // The primary forgot the connections of a stream that broke (it left them
+        // unprotected): a takeover must not rebuild them from stale logs.
+        drop_stale_feeds();
         primary_seen_ = true;
         stream_greeted_ = true;
         heartbeat_->heard_from(kPrimaryPeer);
@@ -410,6 +431,82 @@ void BackupNode::on_health_change(const HealthMonitor::Change& change) {
     send_health();
 }
 
+void BackupNode::drop_stale_feeds() {
+    if (feeds_.empty()) return;
+    log_warn("backup: {} connection(s) of the previous stream dropped (the primary no longer protects them)",
+             feeds_.size());
+    for (auto& [id, f] : feeds_) {
+        hooks_->release(conn_key_of(f->conn()));
+        app_log_->feeder_closed(ntohl(f->conn().client_addr), f->conn().client_port);
+    }
+    feeds_.clear();
+    dirty_.clear();
+}
+
+void BackupNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch) {
+    using E = Heartbeat::ClusterEvent;
+    switch (event) {
+        case E::elected:
+            if (takeover_ || campaign_why_.empty()) return;
+            log_info("backup: elected at epoch {} by a quorum of {}", epoch, options_.quorum);
+            take_over(std::exchange(campaign_why_, {}), campaign_planned_, epoch);
+            return;
+        case E::lease_lapsed:
+            // Only a node that took over holds a lease.
+            if (!takeover_ || !silent_reason_.empty()) return;
+            fence(fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
+                              options_.quorum, options_.lease_ms));
+            return;
+        case E::higher_epoch:
+            if (!takeover_ || !silent_reason_.empty()) return;
+            fall_silent(fmt::format("epoch {} seen, above this node's {}", epoch, epoch_));
+            return;
+        case E::lease_acquired:
+            if (!takeover_ || !silent_reason_.empty() || fenced_.empty()) return;
+            unfence();
+            return;
+    }
+}
+
+void BackupNode::fence(const std::string& why) {
+    // The hooks drop the egress since the lease's deadline; the VIP goes too.
+    fenced_ = why;
+    fenced_at_ms_ = monotonic_ms();
+    std::string vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+    auto r = reclaimed_vip_ ? reclaimed_vip_->release() : takeover_->release_vip();
+    if (!r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+    reclaimed_vip_.reset();
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("backup: silent: {}; egress dropped by the hooks, {}; speaks again only if a quorum grants epoch {} again "
+              "(nobody else elected)", why, vip, epoch_);
+}
+
+void BackupNode::unfence() {
+    auto vip = VipAddress::claim(options_.dev, options_.vip.addr, options_.vip.length);
+    if (!vip) return fall_silent(fmt::format("can't claim the VIP again: {}", vip.error().message));
+    reclaimed_vip_.emplace(std::move(*vip));
+    if (auto r = announcer_->announce(options_.vip.addr); !r) log_warn("backup: {}", r.error().message);
+    log_warn("backup: lease granted again by a quorum of {} at epoch {} after {} ms without; VIP {} claimed again, "
+             "speaking", options_.quorum, epoch_, monotonic_ms() - fenced_at_ms_, addr_to_string(options_.vip.addr));
+    fenced_.clear();
+    if (notifier_) notifier_->instance(InstanceState::master);
+    notify_status("primary after a takeover: lease granted again");
+}
+
+void BackupNode::fall_silent(const std::string& why) {
+    hooks_->set_frozen(true);
+    heartbeat_->fall_silent();
+    silent_reason_ = why;
+    std::string vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+    auto r = reclaimed_vip_ ? reclaimed_vip_->release() : takeover_->release_vip();
+    if (!r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+    reclaimed_vip_.reset();
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("backup: silent: {}; egress frozen, {}; restart failoverd to rejoin", why, vip);
+}
+
 void BackupNode::on_primary_lost(const std::string& why) {
     if (!primary_seen_ || takeover_) return;
     begin_takeover(fmt::format("replication stream broke: {}", why));
@@ -429,6 +526,17 @@ void BackupNode::on_tick() {
                       st.acks_ceiled, st.seqs_lifted);
         }
         return;
+    }
+    // A campaign begun on a silence that ended (the stream still up, heartbeats back):
+    // the primary is alive, and this node's own vote is its anyway. Not one begun by a
+    // HANDOVER: that primary is silent, whatever its last heartbeats said.
+    const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+    if (!campaign_why_.empty() && !campaign_planned_ && primary_ && !primary_->closed() && stream_greeted_ &&
+        heartbeat_->silence_ms(kPrimaryPeer) <= dead_ms) {
+        heartbeat_->stop_campaign();
+        log_info("backup: the primary {} is heard again; no election", to_string(options_.peers[0]));
+        campaign_why_.clear();
+        heartbeat_->judge(kPrimaryPeer, dead_ms);
     }
     // An accept in the service's log that waits too long for its client's feeder.
     app_log_->tick(monotonic_ms());
@@ -461,13 +569,33 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         declined_planned_ = planned;
         return;
     }
+    // With leases, only a quorum's votes make this node the primary: it campaigns
+    // (heartbeats as a candidate) and takes over once elected (on_cluster_event). The
+    // voters grant only after every promise made to the old primary has run out, so
+    // the old primary's lease has surely lapsed by then (docs/architecture.md, "Leases
+    // and fencing").
+    if (options_.lease_enforced) {
+        if (!campaign_why_.empty()) return;  // campaigning already
+        campaign_why_ = why;
+        campaign_planned_ = planned;
+        heartbeat_->campaign(epoch_);
+        log_warn("backup: primary {} is {} ({}); asking for votes at epoch {} or above (quorum {} of {})",
+                 to_string(options_.peers[0]), planned ? "handing over" : "dead", why, epoch_ + 1, options_.quorum,
+                 options_.cluster ? options_.cluster->nodes.size() : 0);
+        notify_status(fmt::format("candidate: asking for votes at epoch {}", epoch_ + 1));
+        return;
+    }
+    take_over(why, planned, epoch_ + 1);
+}
+
+void BackupNode::take_over(const std::string& why, bool planned, uint64_t new_epoch) {
     // Reached once whichever comes first: the heartbeat thread's verdict (handed to
     // this thread through an eventfd), the stream breaking, or a HANDOVER record; the
     // others then find takeover_ set.
     log_warn("backup: primary {} is {} ({}); taking over {} connection(s) at epoch {}", to_string(options_.peers[0]),
-             planned ? "handing over" : "dead", why, feeds_.size(), epoch_ + 1);
+             planned ? "handing over" : "dead", why, feeds_.size(), new_epoch);
     // Fence: from now on nothing of the old epoch is accepted.
-    ++epoch_;
+    epoch_ = new_epoch;
     // The replica reads the rest of the service's log, then goes live.
     app_log_->finish();
     note_takeover_begun(why);

@@ -20,6 +20,7 @@
 #include "userd/health/health_monitor.h"
 #include "userd/health/state_notifier.h"
 #include "userd/takeover/takeover.h"
+#include "userd/takeover/vip_address.h"
 #include "userd/status/control_server.h"
 #include "userd/status/node_status.h"
 
@@ -80,6 +81,17 @@ private:
     void on_ring_readable();
     // planned: a HANDOVER record started it (the primary is alive and silent), not a death.
     void begin_takeover(const std::string& why, bool planned = false);
+    // The takeover itself, at `new_epoch` (begin_takeover's, or once elected).
+    void take_over(const std::string& why, bool planned, uint64_t new_epoch);
+    void on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch);
+    // A node that took over lost its lease: the hooks drop its egress, the VIP goes,
+    // until a quorum grants its epoch again (unfence: the VIP claimed and announced).
+    void fence(const std::string& why);
+    void unfence();
+    // It saw a higher epoch: frozen, VIP removed, for good.
+    void fall_silent(const std::string& why);
+    // Feeds of a stream that broke without a takeover: the primary forgot them.
+    void drop_stale_feeds();
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
@@ -142,6 +154,13 @@ private:
     bool handover_requested_ = false;  // on the current stream (--preempt)
     std::string rebuilt_unprotected_why_;  // set once this node serves as a primary
     std::function<void(const HealthMonitor::Change&)> health_after_takeover_;
+    // With leases: why this node campaigns ("" if it does not), and whether a HANDOVER began it.
+    std::string campaign_why_;
+    bool campaign_planned_ = false;
+    std::string silent_reason_;  // a node that took over and then fell silent
+    std::string fenced_;         // a node that took over whose lease lapsed ("" while it holds one)
+    uint64_t fenced_at_ms_ = 0;
+    std::optional<VipAddress> reclaimed_vip_;  // the VIP claimed again after a lapse
 };
 
 }  // namespace tcpfo

@@ -34,11 +34,15 @@ Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role)
     c.interval_ms = uint32_t(options.heartbeat_ms);
     c.realtime_priority = options.realtime_priority;
     c.keys = options.keys;
+    // A witness hears the primary's heartbeats too, and answers them (the last peer).
+    if (options.witness) c.peers.push_back(*options.witness);
+    c.lease_enforced = options.lease_enforced;
+    c.lease_ms = uint32_t(options.lease_ms);
+    c.quorum = options.quorum;
     return c;
 }
 
-Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config,
-                                                   std::function<void(PeerId, uint64_t)> on_silent) {
+Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config, Callbacks callbacks) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return sys_fail(errno, "can't create heartbeat socket");
     int one = 1;
@@ -49,7 +53,7 @@ Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config confi
     UniqueFd verdict(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake || !verdict) return sys_fail(errno, "can't create the heartbeat thread's eventfd");
     std::unique_ptr<Heartbeat> hb(new Heartbeat(std::move(config), std::move(fd), std::move(wake),
-                                                std::move(verdict), loop, std::move(on_silent)));
+                                                std::move(verdict), loop, std::move(callbacks)));
     Heartbeat* self = hb.get();
     if (auto r = loop.add(self->verdict_.get(), EPOLLIN, [self](uint32_t) { self->on_verdict(); }); !r)
         return std::unexpected(r.error());
@@ -58,11 +62,13 @@ Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config confi
 }
 
 Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop,
-                     std::function<void(PeerId, uint64_t)> on_silent)
+                     Callbacks callbacks)
     : config_(std::move(config)), fd_(std::move(fd)), wake_(std::move(wake)), verdict_(std::move(verdict)),
-      loop_(loop), on_silent_(std::move(on_silent)), loop_tid_(gettid()),
+      loop_(loop), callbacks_(std::move(callbacks)), loop_tid_(gettid()),
       last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
-      highest_counter_(new uint64_t[config_.peers.size()]()) {
+      highest_counter_(new uint64_t[config_.peers.size()]()),
+      voter_(config_.lease_ms, monotonic_ms()), lease_(config_.peers.size(), config_.quorum, config_.lease_ms),
+      votes_(config_.peers.size(), false) {
     const uint64_t now = monotonic_ms();
     turns_moved_ms_ = now;
     for (size_t i = 0; i < config_.peers.size(); ++i) last_heard_ms_[i].store(now);
@@ -111,6 +117,17 @@ void Heartbeat::run() {
             const bool late = last_wakeup != 0 && now - last_wakeup > 2 * interval;
             last_wakeup = now;
             receive_all();  // what is queued first: a silence is judged on fresh news
+            // The loop asked for a campaign (or called it off).
+            const uint64_t wanted = campaign_from_.load(std::memory_order_relaxed);
+            if (wanted == 0) {
+                campaign_running_ = 0;
+            } else if (campaign_running_ == 0) {
+                campaign_running_ = std::max(wanted, voter_.epoch() + 1);
+                campaign_epoch_.store(campaign_running_, std::memory_order_relaxed);
+                std::fill(votes_.begin(), votes_.end(), false);
+                lease_.reset();
+            }
+            count_votes(now);  // no voter needed (two-node), or this node's own vote came due
             send_all();
             judge_now(now, late);
             // The next tick on the interval's grid; after a pause, from now.
@@ -124,35 +141,124 @@ void Heartbeat::run() {
     }
 }
 
+void Heartbeat::send_record(Record record, const sockaddr_in& to, uint64_t now) {
+    // Above every counter this node sent before, also before a restart: its receivers
+    // keep the highest they took and drop the rest as replays.
+    counter_ = std::max(counter_ + 1, realtime_us());
+    // A heartbeat carries the frame's counter (docs/protocol.md, "Authentication").
+    if (auto* hb = std::get_if<HeartbeatRecord>(&record)) hb->counter = counter_;
+    std::vector<uint8_t> encoded;
+    encoded.reserve(64);
+    encode_record(record, encoded);
+    std::vector<uint8_t> sealed;
+    if (config_.keys) {
+        sealed.reserve(128);
+        seal_heartbeat(config_.keys->view(now)->sending, config_.listen.sin_addr.s_addr, counter_, encoded, sealed);
+    }
+    const std::vector<uint8_t>& out = config_.keys ? sealed : encoded;
+    // A lost datagram is what this mechanism measures; errors are not fatal.
+    sendto(fd_.get(), out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+}
+
 void Heartbeat::send_all() {
+    const uint64_t now = monotonic_ms();
+    const uint32_t self = config_.listen.sin_addr.s_addr;
+    const NodeRole role = role_.load(std::memory_order_relaxed);
     // A wedged daemon must not look alive: its loop has not turned for a long time.
     // (The loop only counts its turns; the clock is read here, once per interval.)
-    const uint64_t now = monotonic_ms();
     const uint64_t turns = main_turns_.load(std::memory_order_relaxed);
     if (turns != turns_seen_) {
         turns_seen_ = turns;
         turns_moved_ms_ = now;
     }
-    if (now - turns_moved_ms_ > config_.main_stall_ms) return;
-    // Above every counter this node sent before, also before a restart: its receivers
-    // keep the highest they took and drop the rest as replays.
-    counter_ = std::max(counter_ + 1, realtime_us());
-    std::vector<uint8_t> record;
-    record.reserve(64);
-    encode_record(HeartbeatRecord{epoch_.load(std::memory_order_relaxed), counter_,
-                                  role_.load(std::memory_order_relaxed)},
-                  record);
-    std::vector<uint8_t> sealed;
-    if (config_.keys) {
-        sealed.reserve(128);
-        seal_heartbeat(config_.keys->view(now)->sending, config_.listen.sin_addr.s_addr, counter_, record, sealed);
+    wedged_ = now - turns_moved_ms_ > config_.main_stall_ms;
+    // A witness only answers.
+    if (wedged_ || role == NodeRole::witness) return;
+    uint64_t epoch = epoch_.load(std::memory_order_relaxed);
+    HeartbeatRecord hb{epoch, 0, role, config_.lease_ms, now};
+    if (role == NodeRole::primary) {
+        if (silent_.load(std::memory_order_relaxed)) return;
+        // The lease ran out: the hooks drop the egress already (their deadline); the
+        // loop removes the VIP. This node goes on asking: a quorum that grants it this
+        // epoch again has elected nobody else since (any two majorities share a voter,
+        // and that voter would refuse this epoch, or this node's own voter would have
+        // granted a higher one), so it may speak again (lease_acquired).
+        if (config_.lease_enforced && lease_.lapsed(now) && lease_announced_) {
+            lease_announced_ = false;
+            post(ClusterEvent::lease_lapsed, epoch);
+        }
+        // This node's own vote: it promises itself not to vote for another until its
+        // own lease could have run out.
+        const bool granted = voter_.on_request(epoch, self, now).granted;
+        publish_voter();
+        if (!granted && (voter_.epoch() > epoch || (voter_.epoch() == epoch && voter_.granted_to() != 0 && voter_.granted_to() != self))) {
+            // This node's voter granted a higher epoch (or this one to another node).
+            silent_.store(true, std::memory_order_relaxed);
+            post(ClusterEvent::higher_epoch, voter_.epoch());
+            return;
+        }
+        // Not granted yet (a voter that just started does not know what it promised
+        // before: Voter): it heartbeats all the same, or its backup would take the
+        // silence for a death, but counts no grant toward a lease until its own vote
+        // is in (on_lease_reply).
+        self_granted_ = granted;
+    } else if (campaign_running_ != 0) {
+        hb.role = NodeRole::candidate;
+        hb.epoch = campaign_running_;
     }
-    const std::vector<uint8_t>& out = config_.keys ? sealed : record;
-    for (const auto& peer : config_.peers) {
-        // A lost heartbeat is what this mechanism measures; errors are not fatal.
-        sendto(fd_.get(), out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer),
-               sizeof peer);
+    for (const auto& peer : config_.peers) send_record(hb, peer, now);
+}
+
+void Heartbeat::post(ClusterEvent event, uint64_t epoch) {
+    event_epoch_.store(epoch, std::memory_order_relaxed);
+    pending_events_.fetch_or(1u << unsigned(event), std::memory_order_release);
+    if (event == ClusterEvent::elected)
+        raise_to_realtime(loop_tid_, config_.realtime_priority, "the daemon's loop");
+    poke(verdict_.get());
+}
+
+void Heartbeat::publish_voter() {
+    voter_epoch_.store(voter_.epoch(), std::memory_order_relaxed);
+    voter_granted_to_.store(voter_.granted_to(), std::memory_order_relaxed);
+    voter_promised_until_.store(voter_.promised_until_ms(), std::memory_order_relaxed);
+    voter_grants_.store(voter_.grants(), std::memory_order_relaxed);
+    voter_refusals_.store(voter_.refusals(), std::memory_order_relaxed);
+}
+
+void Heartbeat::publish_lease() {
+    const uint64_t until = lease_.held_until_ms();
+    lease_until_ms_.store(until, std::memory_order_relaxed);
+    if (callbacks_.on_lease_deadline) callbacks_.on_lease_deadline(until);
+    if (!lease_announced_ && role_.load(std::memory_order_relaxed) == NodeRole::primary && !lease_.lapsed(monotonic_ms())) {
+        lease_announced_ = true;
+        post(ClusterEvent::lease_acquired, epoch_.load(std::memory_order_relaxed));
     }
+}
+
+void Heartbeat::campaign(uint64_t known_epoch) { campaign_from_.store(known_epoch + 1, std::memory_order_relaxed); }
+
+void Heartbeat::count_votes(uint64_t now) {
+    if (campaign_running_ == 0) return;
+    const uint32_t self = config_.listen.sin_addr.s_addr;
+    // This node's own vote is given last: until a quorum elects it, it goes on
+    // answering the primary it knew (and so cannot vote for itself while it hears it).
+    if (!voter_.would_grant(campaign_running_, self, now)) return;
+    size_t granted = 1;
+    for (bool v : votes_) granted += v ? 1 : 0;
+    if (config_.lease_enforced && granted < config_.quorum) return;
+    voter_.on_request(campaign_running_, self, now);
+    publish_voter();
+    const uint64_t won = campaign_running_;
+    campaign_running_ = 0;
+    campaign_from_.store(0, std::memory_order_relaxed);
+    epoch_.store(won, std::memory_order_relaxed);
+    role_.store(NodeRole::primary, std::memory_order_relaxed);
+    silent_.store(false, std::memory_order_relaxed);
+    // The grants were answers to this node's candidate heartbeats: its lease as the
+    // new primary starts from them.
+    lease_announced_ = true;  // elected says it
+    if (config_.lease_enforced) publish_lease();
+    post(ClusterEvent::elected, won);
 }
 
 void Heartbeat::receive_all() {
@@ -191,18 +297,85 @@ void Heartbeat::receive_all() {
         }
         auto decoded = decode_record(payload);
         const HeartbeatRecord* hb = nullptr;
-        if (decoded && decoded->has_value() && (*decoded)->size == payload.size())
+        const LeaseReplyRecord* reply = nullptr;
+        if (decoded && decoded->has_value() && (*decoded)->size == payload.size()) {
             hb = std::get_if<HeartbeatRecord>(&(*decoded)->record);
-        if (!hb) {
-            drop(AuthDrop::garbage, "not a heartbeat record");
+            reply = std::get_if<LeaseReplyRecord>(&(*decoded)->record);
+        }
+        if (!hb && !reply) {
+            drop(AuthDrop::garbage, "not a heartbeat or lease reply record");
             continue;
         }
         if (config_.keys) highest_counter_[index] = counter;
         heard_from(PeerId{uint16_t(index)});
-        uint64_t seen = highest_epoch_.load(std::memory_order_relaxed);
-        while (seen < hb->epoch && !highest_epoch_.compare_exchange_weak(seen, hb->epoch)) {
-        }
+        if (hb) on_heartbeat(index, *hb, now);
+        else on_lease_reply(index, *reply, now);
     }
+}
+
+void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now) {
+    uint64_t seen = highest_epoch_.load(std::memory_order_relaxed);
+    while (seen < hb.epoch && !highest_epoch_.compare_exchange_weak(seen, hb.epoch)) {
+    }
+    // A wedged daemon answers nothing either (not answering never grants anything).
+    if (wedged_ || (hb.role != NodeRole::primary && hb.role != NodeRole::candidate)) return;
+    // Every primary's and candidate's heartbeat is answered, granted or not: a refusal
+    // tells a stale primary the epoch that replaced it.
+    const sockaddr_in& from = config_.peers[index];
+    const Voter::Answer answer = voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
+    publish_voter();
+    send_record(LeaseReplyRecord{answer.epoch, hb.sent_ms, std::max(config_.lease_ms, hb.lease_ms), answer.granted},
+                from, now);
+    // Another primary of a higher epoch: this one is stale.
+    if (hb.role == NodeRole::primary && role_.load(std::memory_order_relaxed) == NodeRole::primary &&
+        hb.epoch > epoch_.load(std::memory_order_relaxed) && !silent_.exchange(true)) {
+        post(ClusterEvent::higher_epoch, hb.epoch);
+    }
+}
+
+void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now) {
+    const uint64_t epoch = epoch_.load(std::memory_order_relaxed);
+    if (role_.load(std::memory_order_relaxed) == NodeRole::primary) {
+        if (silent_.load(std::memory_order_relaxed)) return;
+        if (!reply.granted && reply.epoch > epoch) {
+            // A voter granted a higher epoch: another node was (or is being) elected.
+            silent_.store(true, std::memory_order_relaxed);
+            post(ClusterEvent::higher_epoch, reply.epoch);
+            return;
+        }
+        if (reply.granted && reply.epoch == epoch && config_.lease_enforced && self_granted_ &&
+            lease_.on_grant(index, reply.echoed_ms) && lease_.held(now))
+            publish_lease();
+        return;
+    }
+    if (campaign_running_ == 0) return;
+    if (reply.granted && reply.epoch == campaign_running_) {
+        votes_[index] = true;
+        lease_.on_grant(index, reply.echoed_ms);
+        count_votes(now);
+    } else if (!reply.granted && reply.epoch >= campaign_running_) {
+        // Another candidate got that epoch from this voter: ask for the next one.
+        campaign_running_ = reply.epoch + 1;
+        campaign_epoch_.store(campaign_running_, std::memory_order_relaxed);
+        std::fill(votes_.begin(), votes_.end(), false);
+        lease_.reset();
+    }
+}
+
+Heartbeat::LeaseView Heartbeat::lease_view() const {
+    LeaseView v;
+    v.enforced = config_.lease_enforced;
+    v.quorum = config_.quorum;
+    v.lease_ms = config_.lease_ms;
+    v.until_ms = lease_until_ms_.load(std::memory_order_relaxed);
+    v.silent = silent_.load(std::memory_order_relaxed);
+    v.campaign_epoch = campaigning() ? campaign_epoch_.load(std::memory_order_relaxed) : 0;
+    v.voter_epoch = voter_epoch_.load(std::memory_order_relaxed);
+    v.voter_granted_to = voter_granted_to_.load(std::memory_order_relaxed);
+    v.promised_until_ms = voter_promised_until_.load(std::memory_order_relaxed);
+    v.grants = voter_grants_.load(std::memory_order_relaxed);
+    v.refusals = voter_refusals_.load(std::memory_order_relaxed);
+    return v;
 }
 
 void Heartbeat::judge_now(uint64_t now, bool this_wakeup_was_late) {
@@ -230,9 +403,16 @@ void Heartbeat::judge_now(uint64_t now, bool this_wakeup_was_late) {
 void Heartbeat::on_verdict() {
     uint64_t count = 0;
     [[maybe_unused]] ssize_t n = ::read(verdict_.get(), &count, sizeof count);
+    const uint32_t events = pending_events_.exchange(0, std::memory_order_acquire);
+    if (events != 0 && callbacks_.on_cluster) {
+        const uint64_t epoch = event_epoch_.load(std::memory_order_relaxed);
+        for (ClusterEvent e : {ClusterEvent::lease_acquired, ClusterEvent::elected, ClusterEvent::higher_epoch,
+                               ClusterEvent::lease_lapsed})
+            if (events & (1u << unsigned(e))) callbacks_.on_cluster(e, epoch);
+    }
     const uint32_t peer = verdict_peer_.exchange(kNoPeer, std::memory_order_acquire);
-    if (peer == kNoPeer || !on_silent_) return;
-    on_silent_(PeerId{uint16_t(peer)}, verdict_silence_ms_.load(std::memory_order_relaxed));
+    if (peer == kNoPeer || !callbacks_.on_silent) return;
+    callbacks_.on_silent(PeerId{uint16_t(peer)}, verdict_silence_ms_.load(std::memory_order_relaxed));
 }
 
 }  // namespace tcpfo

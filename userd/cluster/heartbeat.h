@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "userd/auth/drop_log.h"
+#include "userd/cluster/lease.h"
+#include "userd/cluster/voter.h"
 #include "userd/auth/key_ring.h"
 #include "userd/base/event_loop.h"
 #include "userd/config/options.h"
@@ -50,13 +52,40 @@ public:
         uint32_t main_stall_ms = 1000;  // no heartbeats after the loop stood still this long
         // Null: heartbeats are not authenticated (no key configured).
         std::shared_ptr<const KeyRing> keys;
+        // Leases (docs/architecture.md, "Leases and fencing"). Not enforced (--two-node,
+        // the shorthand): a primary speaks whatever its peers say, and a backup takes
+        // over without votes; the votes are still answered (they cost nothing).
+        bool lease_enforced = false;
+        uint32_t lease_ms = 30;
+        size_t quorum = 1;  // nodes, this one included, whose grant makes a lease or an election
         // What the command line says, for a node of `role`.
         static Config from(const Options& options, NodeRole role);
     };
     // Binds UDP on `listen`, starts the thread, and watches, in `loop`, the verdicts of
     // judge(): `on_silent(peer, silence_ms)` runs in the loop's thread.
-    static Result<std::unique_ptr<Heartbeat>> open(EventLoop& loop, Config config,
-                                                   std::function<void(PeerId, uint64_t)> on_silent);
+    // What the thread found about the cluster, told in the loop's thread (on_cluster).
+    enum class ClusterEvent {
+        lease_acquired,  // the primary holds a lease (first, or again after it lapsed)
+        lease_lapsed,    // the lease ran out: the hooks drop the egress; remove the VIP until it is regained
+        higher_epoch,    // a primary or a voter knows a higher epoch: fall silent
+        elected,         // the campaign won: take over at campaign_epoch()
+    };
+    struct Callbacks {
+        // The judged peer was silent for longer than dead_ms (judge()).
+        std::function<void(PeerId, uint64_t silence_ms)> on_silent;
+        std::function<void(ClusterEvent, uint64_t epoch)> on_cluster;
+        // In the heartbeat thread, at once: the lease now ends at `until_ms` (monotonic);
+        // the hooks drop this node's protected egress from then on, also if this daemon
+        // stops running (userd/hooks/hooks.h, set_lease_deadline).
+        std::function<void(uint64_t until_ms)> on_lease_deadline;
+    };
+    static Result<std::unique_ptr<Heartbeat>> open(EventLoop& loop, Config config, Callbacks callbacks);
+    // Who hears the cluster's events from now on (the loop's thread calls it, so call
+    // this from that thread): a backup that took over hands them to the primary it
+    // became (userd/node/node.cpp), which then fences or falls silent.
+    void set_on_cluster(std::function<void(ClusterEvent, uint64_t epoch)> on_cluster) {
+        callbacks_.on_cluster = std::move(on_cluster);
+    }
     ~Heartbeat();  // stops and joins the thread
 
     void set_epoch(uint64_t epoch) { epoch_.store(epoch, std::memory_order_relaxed); }
@@ -82,6 +111,34 @@ public:
     void heard_from(PeerId peer, uint64_t at_ms);
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
+
+    // A backup whose primary is gone asks for votes: it heartbeats as a candidate for
+    // the epoch above `known_epoch` (and above any its voter granted) until a quorum
+    // has granted it (ClusterEvent::elected, then it is the primary at that epoch) or
+    // stop_campaign(). Without enforced leases it is elected at once.
+    void campaign(uint64_t known_epoch);
+    void stop_campaign() { campaign_from_.store(0, std::memory_order_relaxed); }
+    bool campaigning() const { return campaign_from_.load(std::memory_order_relaxed) != 0; }
+    uint64_t campaign_epoch() const { return campaign_epoch_.load(std::memory_order_relaxed); }
+    // This node stops speaking as a primary (handed over, fenced by its owner): no more
+    // heartbeats as primary, so no lease is renewed and the voters' promises run out.
+    void fall_silent() { silent_.store(true, std::memory_order_relaxed); }
+    bool silent() const { return silent_.load(std::memory_order_relaxed); }
+
+    // For status and metrics: a snapshot, any thread.
+    struct LeaseView {
+        bool enforced = false;
+        size_t quorum = 1;
+        uint64_t lease_ms = 0;
+        uint64_t until_ms = 0;  // primary: the lease's end (monotonic ms); 0 if never held
+        bool silent = false;
+        uint64_t campaign_epoch = 0;   // backup: the epoch it asks votes for; 0 if not campaigning
+        uint64_t voter_epoch = 0;      // the highest epoch this node's voter granted
+        uint32_t voter_granted_to = 0; // to whom (an address, network order); 0: nobody
+        uint64_t promised_until_ms = 0;
+        uint64_t grants = 0, refusals = 0;
+    };
+    LeaseView lease_view() const;
     // Datagrams dropped: not from a peer, not a heartbeat, or (with a key) forged,
     // replayed or under another key; by kind in drops().
     size_t refused() const { return size_t(drops_.total()); }
@@ -89,11 +146,19 @@ public:
 
 private:
     static constexpr uint32_t kNoPeer = UINT32_MAX;
-    Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop,
-              std::function<void(PeerId, uint64_t)> on_silent);
+    Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop, Callbacks callbacks);
     void run();  // the thread
     void send_all();
+    void send_record(Record record, const sockaddr_in& to, uint64_t now);
     void receive_all();
+    void on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now);
+    void on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now);
+    // Thread: the lease moved; a primary holding it for the first time says so.
+    void publish_lease();
+    void post(ClusterEvent event, uint64_t epoch);
+    // Thread: a campaign's quorum check (after each reply and each tick).
+    void count_votes(uint64_t now);
+    void publish_voter();
     void judge_now(uint64_t now, bool this_wakeup_was_late);
     void on_verdict();  // in the loop's thread
 
@@ -102,7 +167,7 @@ private:
     UniqueFd wake_;     // eventfd: wakes the thread to stop
     UniqueFd verdict_;  // eventfd: the thread's verdict, read in the loop
     EventLoop& loop_;
-    std::function<void(PeerId, uint64_t)> on_silent_;
+    Callbacks callbacks_;
     pid_t loop_tid_;
     std::unique_ptr<std::atomic<uint64_t>[]> last_heard_ms_;
     std::atomic<uint64_t> epoch_{0};
@@ -120,6 +185,22 @@ private:
     uint64_t judge_after_ms_ = 0;  // thread only: a late wake-up put judging off until then
     uint64_t turns_seen_ = 0;      // thread only: main_turns_ as last seen ...
     uint64_t turns_moved_ms_ = 0;  // ... and when it last moved
+    bool wedged_ = false;          // thread only: the loop stood still longer than main_stall_ms
+    // Leases and votes: the thread's own state, published through the atomics below.
+    Voter voter_;
+    LeaseTracker lease_;
+    bool lease_announced_ = false;            // thread only: lease_acquired posted (and not lapsed since)
+    bool self_granted_ = false;               // thread only: this node's own vote granted its last heartbeat
+    std::vector<bool> votes_;                 // thread only: per peer, granted the campaign's epoch
+    uint64_t campaign_running_ = 0;           // thread only: the epoch being asked for (0: none)
+    std::atomic<uint64_t> campaign_from_{0};  // the loop's request: the known epoch + 1 (0: none)
+    std::atomic<uint64_t> campaign_epoch_{0};
+    std::atomic<bool> silent_{false};
+    std::atomic<uint64_t> lease_until_ms_{0};
+    std::atomic<uint64_t> voter_epoch_{0}, voter_promised_until_{0}, voter_grants_{0}, voter_refusals_{0};
+    std::atomic<uint32_t> voter_granted_to_{0};
+    std::atomic<uint32_t> pending_events_{0};  // ClusterEvent bits, read by the loop
+    std::atomic<uint64_t> event_epoch_{0};
     std::thread thread_;
 };
 

@@ -50,6 +50,8 @@ public:
             else if (name == "two_node") r = boolean(node, name, s.two_node);
             else if (name == "preempt") r = boolean(node, name, s.preempt);
             else if (name == "witness") r = boolean(node, name, s.witness);
+            else if (name == "witness_id") r = integer(node, name, [&](long long v) { return assign(s.witness_id, check_node_id(v)); });
+            else if (name == "lease_ms") r = integer(node, name, [&](long long v) { return assign(s.lease_ms, check_range(v, kLeaseMsRange)); });
             else if (name == "control") r = string(node, name, [&](std::string_view v) { return assign(s.control_path, check_control_path(v)); });
             else if (name == "ready_file") r = string(node, name, [&](std::string_view v) {
                 s.ready_file = std::string(v);

@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -34,7 +35,8 @@ Result<void> set(std::optional<T>& into, Result<T> value) {
 
 bool uses_shorthand(const Settings& s) { return s.role || s.listen || !s.peers.empty(); }
 bool uses_symmetric_form(const Settings& s) {
-    return s.id || !s.nodes.empty() || s.priority || s.two_node || s.witness || s.preempt || s.config_file;
+    return s.id || !s.nodes.empty() || s.priority || s.two_node || s.witness || s.witness_id || s.preempt ||
+           s.config_file;
 }
 
 // Values the two forms share, with their defaults.
@@ -42,6 +44,9 @@ void fill_common(Options& o, const Settings& s) {
     o.replica = s.replica;
     if (s.heartbeat_ms) o.heartbeat_ms = *s.heartbeat_ms;
     if (s.dead_after) o.dead_after = *s.dead_after;
+    // The lease follows failure detection unless given (docs/architecture.md, "Leases
+    // and fencing": the timing rule).
+    o.lease_ms = s.lease_ms.value_or(o.heartbeat_ms * o.dead_after);
     if (s.ready_file) o.ready_file = *s.ready_file;
     if (s.realtime_priority) o.realtime_priority = *s.realtime_priority;
     if (s.nice) o.nice = *s.nice;
@@ -75,7 +80,55 @@ Result<Options> with_keys(Result<Options> o) {
     return o;
 }
 
-// --role/--listen/--peer: the two-node shorthand, checked as it always was.
+// The lease against failure detection (docs/architecture.md, "Leases and fencing"):
+// shorter than detection, a primary would fall silent on a hiccup its backup does not
+// even notice; shorter than two heartbeats, on every late one.
+Result<void> check_lease_timing(const Options& o, const Settings& s) {
+    if (!o.lease_enforced) return {};
+    const int detection = o.heartbeat_ms * o.dead_after;
+    const std::string_view what = s.lease_ms ? "--lease-ms (lease_ms)" : "the lease (heartbeat_ms x dead_after)";
+    if (o.lease_ms < detection)
+        return fail("{}: {} ms is shorter than failure detection (--heartbeat-ms {} x --dead-after {} = {} ms); a "
+                    "primary would fall silent before its backup notices anything",
+                    what, o.lease_ms, o.heartbeat_ms, o.dead_after, detection);
+    if (o.lease_ms < 2 * o.heartbeat_ms)
+        return fail("{}: {} ms is shorter than two heartbeats (--heartbeat-ms {}); every late heartbeat would "
+                    "silence the primary", what, o.lease_ms, o.heartbeat_ms);
+    return {};
+}
+
+// A majority of the nodes, the witness included.
+size_t majority(size_t nodes) { return nodes / 2 + 1; }
+
+// --witness --id ID --node ...: votes only. No VIP, no replica, no hooks.
+Result<Options> resolve_witness(const Settings& s, const std::vector<NodeEntry>& data_nodes) {
+    if (s.two_node.value_or(false))
+        return fail("--witness: a witness serves a cluster that is not --two-node (two_node)");
+    if (data_nodes.size() != 2)
+        return fail("--witness: {} other node(s) in the list; a witness serves two nodes (issue 9: more backups "
+                    "need no witness)", data_nodes.size());
+    Options o;
+    o.is_witness = true;
+    o.role = NodeRole::backup;  // unused: a witness has no data role
+    for (const NodeEntry& n : s.nodes)
+        if (n.id == *s.id) o.listen = n.address;
+    for (const NodeEntry& n : data_nodes) o.peers.push_back(n.address);
+    fill_common(o, s);
+    o.lease_enforced = true;
+    o.quorum = majority(s.nodes.size());
+    if (auto r = check_lease_timing(o, s); !r) return std::unexpected(r.error());
+    ClusterMembership cluster;
+    cluster.own_id = *s.id;
+    cluster.nodes = s.nodes;
+    cluster.witness_id = *s.id;
+    for (const NodeEntry& n : s.nodes)
+        if (n.id == *s.id) cluster.own_priority = n.priority.value_or(kDefaultNodePriority);
+    o.cluster = std::move(cluster);
+    return o;
+}
+
+// --role/--listen/--peer: the two-node shorthand, checked as it always was. It has no
+// witness: two-node mode (no leases), as keepalived's two-node VRRP.
 Result<Options> resolve_shorthand(const Settings& s) {
     if (!s.role) return fail("--role is required");
     if (!s.vip) return fail("--vip is required");
@@ -107,12 +160,31 @@ Result<Options> resolve_symmetric(const Settings& s) {
     if (!s.id) return missing("--id", "id");
     if (s.nodes.empty()) return missing("--node", "[[node]] tables");
     if (auto r = validate_node_list(s.nodes, *s.id); !r) return std::unexpected(r.error());
-    if (s.witness.value_or(false))
-        return fail("--witness: witness nodes are not built yet (issue 9: a witness for two-node clusters)");
+    // Which node is the witness: --witness-id, or this one with --witness.
+    std::optional<int> witness_id = s.witness_id;
+    if (s.witness.value_or(false)) {
+        if (witness_id && *witness_id != *s.id)
+            return fail("--witness: this node is node {}, but --witness-id (witness_id) names node {} as the witness",
+                        *s.id, *witness_id);
+        witness_id = *s.id;
+    }
+    if (witness_id && std::none_of(s.nodes.begin(), s.nodes.end(), [&](const NodeEntry& n) { return n.id == *witness_id; }))
+        return fail("--witness-id (witness_id): node {} is not in the node list", *witness_id);
+    std::vector<NodeEntry> data_nodes;
+    for (const NodeEntry& n : s.nodes)
+        if (!witness_id || n.id != *witness_id) data_nodes.push_back(n);
+    if (witness_id && *witness_id == *s.id) return resolve_witness(s, data_nodes);
+    if (witness_id && s.two_node.value_or(false))
+        return fail("--two-node (two_node) and --witness-id (witness_id): a cluster with a witness is not a "
+                    "two-node cluster; say one of them");
+    if (!witness_id && data_nodes.size() == 2 && !s.two_node.value_or(false))
+        return fail("2 nodes and no witness: name a witness node with --witness-id (witness_id), running "
+                    "`failoverd --witness`, or say --two-node (two_node) to run without partition safety, as "
+                    "keepalived does");
     if (!s.vip) return missing("--vip", "vip");
     if (!s.dev) return missing("--dev", "dev");
     if (!s.port) return missing("--port", "port");
-    auto start = start_role(s.nodes, *s.id, s.priority);
+    auto start = start_role(data_nodes, *s.id, s.priority);
     if (!start) return std::unexpected(start.error());
     // Required on the node that starts as the backup only; accepted on the other,
     // since roles will move (issue 9) and a primary then needs its replica too.
@@ -131,10 +203,16 @@ Result<Options> resolve_symmetric(const Settings& s) {
     cluster.own_id = *s.id;
     cluster.nodes = s.nodes;
     cluster.two_node = s.two_node.value_or(false);
-    for (const NodeEntry& n : s.nodes)
+    cluster.witness_id = witness_id;
+    for (const NodeEntry& n : s.nodes) {
         if (n.id == *s.id) cluster.own_priority = s.priority.value_or(n.priority.value_or(kDefaultNodePriority));
+        if (witness_id && n.id == *witness_id) o.witness = n.address;
+    }
     o.cluster = std::move(cluster);
     o.preempt = s.preempt.value_or(false);
+    o.lease_enforced = !o.cluster->two_node;
+    o.quorum = o.lease_enforced ? majority(s.nodes.size()) : 1;
+    if (auto r = check_lease_timing(o, s); !r) return std::unexpected(r.error());
     return o;
 }
 
@@ -143,17 +221,18 @@ Result<Options> resolve_symmetric(const Settings& s) {
 const char* usage_text() {
     return "usage: failoverd --id ID --node ID=ADDR[:PORT] --node ID=ADDR[:PORT] [--node ...]\n"
            "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
-           "                 [--two-node] [--control PATH] [--config FILE] [--heartbeat-ms N]\n"
-           "                 [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
+           "                 --witness-id ID | --two-node [--lease-ms N] [--control PATH] [--config FILE]\n"
+           "                 [--heartbeat-ms N] [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
            "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH] [--hooks bpf|kmod|auto]\n"
            "                 [--preempt]\n"
-           "       failoverd --witness --id ID --node ... [--control PATH]   (not built yet)\n"
+           "       failoverd --witness --id ID --node ... [--control PATH] [--lease-ms N] [--key-file PATH]\n"
            "       failoverd --config-test FILE\n"
            "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
-           "                 --vip ... --dev ... --port ... [...]             (the two-node shorthand)\n"
+           "                 --vip ... --dev ... --port ... [...]  (the two-node shorthand: implies --two-node)\n"
            "  --id            this node's id (1-255); every node is given the same --node list\n"
            "  --node          a node's id and replication (TCP) and heartbeat (UDP) address, port 7100\n"
-           "                  by default; one per node, this one included. Only two nodes run yet\n"
+           "                  by default; one per node, this one and the witness included. Two nodes\n"
+           "                  (and a witness) run yet\n"
            "  --priority      this node's priority (0-255, default 100): the node of highest priority\n"
            "                  starts as the primary, ties to the lowest id. Every node reads the\n"
            "                  priorities from the config file's [[node]] tables (or 100): this must\n"
@@ -166,7 +245,15 @@ const char* usage_text() {
            "  --preempt       a node of higher priority that returns while another serves takes the role\n"
            "                  back by a planned handover once it has caught up; off by default (it joins\n"
            "                  as a backup and stays one)\n"
-           "  --two-node      a two-node cluster without a witness (recorded; no fencing is built yet)\n"
+           "  --witness-id    the node of the list that is the witness (it runs `failoverd --witness`): the\n"
+           "                  primary speaks only while a majority of the nodes, the witness included,\n"
+           "                  renews its lease; a backup takes over only once a majority voted for it\n"
+           "  --two-node      two nodes without a witness: no lease, no fencing, no partition safety (a\n"
+           "                  cut between the nodes leaves both serving, as keepalived's VRRP does)\n"
+           "  --witness       this node is the witness: it answers heartbeats and votes, holds no VIP\n"
+           "                  and no replica, needs no --vip, --dev, --port\n"
+           "  --lease-ms      how long a primary may speak after a majority renewed its lease; at least\n"
+           "                  --heartbeat-ms x --dead-after (the default); every node must be given the same\n"
            "  --config        a TOML file with the same settings; flags given here override it\n"
            "  --config-test   check FILE as `--config FILE` alone would start, print one line, exit 0 or 1\n"
            "  --heartbeat-ms  heartbeat interval, default 10\n"
@@ -192,7 +279,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
         kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics,
-        kKeyFile, kHooks, kPreempt
+        kKeyFile, kHooks, kPreempt, kWitnessId, kLeaseMs
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -217,6 +304,8 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"two-node", no_argument, nullptr, kTwoNode},
         {"preempt", no_argument, nullptr, kPreempt},
         {"witness", no_argument, nullptr, kWitness},
+        {"witness-id", required_argument, nullptr, kWitnessId},
+        {"lease-ms", required_argument, nullptr, kLeaseMs},
         {"config", required_argument, nullptr, kConfig},
         {"config-test", required_argument, nullptr, kConfigTest},
         {"key-file", required_argument, nullptr, kKeyFile},
@@ -275,6 +364,10 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             case kTwoNode: s.two_node = true; break;
             case kPreempt: s.preempt = true; break;
             case kWitness: s.witness = true; break;
+            case kWitnessId:
+                r = set(s.witness_id, parse_int("--witness-id", arg, IntRange{kMinNodeId, kMaxNodeId}));
+                break;
+            case kLeaseMs: r = set(s.lease_ms, parse_int("--lease-ms", arg, kLeaseMsRange)); break;
             case kConfig:
                 if (arg.empty()) return fail("--config: a file is needed");
                 s.config_file = std::string(arg);
@@ -300,7 +393,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     if (cl.config_test_file && options_seen != 1) return fail("--config-test takes FILE and nothing else");
     if (uses_shorthand(s) && uses_symmetric_form(s))
         return fail("--role/--listen/--peer (the two-node shorthand) cannot be mixed with "
-                    "--id/--node/--priority/--two-node/--witness/--preempt/--config");
+                    "--id/--node/--priority/--two-node/--witness/--witness-id/--preempt/--config");
     return cl;
 }
 
@@ -336,8 +429,12 @@ Result<std::string> config_test_verdict(const std::string& file) {
     only_the_file.config_file = file;
     auto o = resolve_options(only_the_file);
     if (!o) return std::unexpected(o.error());
-    return fmt::format("{}: ok (node {} of {}, starts as {}{}{})", file, o->cluster->own_id, o->cluster->nodes.size(),
+    if (o->is_witness)
+        return fmt::format("{}: ok (node {} of {}, the witness{})", file, o->cluster->own_id, o->cluster->nodes.size(),
+                           o->keys ? ", peers authenticated with key " + key_id_text(o->keys->view(0)->sending.id) : "");
+    return fmt::format("{}: ok (node {} of {}, starts as {}{}{}{})", file, o->cluster->own_id, o->cluster->nodes.size(),
                        o->role == NodeRole::primary ? "primary" : "backup",
+                       o->cluster->witness_id ? fmt::format(", witness node {}", *o->cluster->witness_id) : "",
                        o->keys ? ", peers authenticated with key " + key_id_text(o->keys->view(0)->sending.id) : "",
                        o->checks.empty() ? "" : fmt::format(", {} health check(s)", o->checks.size()));
 }

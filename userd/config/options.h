@@ -24,8 +24,9 @@ namespace tcpfo {
 struct ClusterMembership {
     int own_id = 0;
     int own_priority = kDefaultNodePriority;
-    std::vector<NodeEntry> nodes;
-    bool two_node = false;  // recorded: no witness, no partition safety (not built yet)
+    std::vector<NodeEntry> nodes;     // every node, the witness included
+    bool two_node = false;            // no witness: no lease, no partition safety (like keepalived)
+    std::optional<int> witness_id;    // the witness node's id, if there is one
 };
 
 struct Options {
@@ -38,6 +39,13 @@ struct Options {
     std::optional<sockaddr_in> replica;
     int heartbeat_ms = 10;
     int dead_after = 3;
+    // Leases (docs/architecture.md, "Leases and fencing"): enforced with a witness (or,
+    // later, three or more nodes); not in two-node mode (--two-node, the shorthand).
+    bool lease_enforced = false;
+    int lease_ms = 30;           // heartbeat_ms x dead_after unless given
+    size_t quorum = 1;           // a majority of the nodes, the witness included
+    bool is_witness = false;     // failoverd --witness: votes only (no VIP, no replica, no hooks)
+    std::optional<sockaddr_in> witness;  // a data node's witness: heartbeats go there too
     std::string ready_file;
     bool verbose = false;
     int realtime_priority = 10;  // SCHED_FIFO priority of heartbeats and takeovers; 0: normal scheduler

@@ -65,6 +65,8 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.two_node, over.two_node);
     take(s.preempt, over.preempt);
     take(s.witness, over.witness);
+    take(s.witness_id, over.witness_id);
+    take(s.lease_ms, over.lease_ms);
     take(s.vip, over.vip);
     take(s.dev, over.dev);
     take(s.port, over.port);

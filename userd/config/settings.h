@@ -26,6 +26,7 @@ inline constexpr IntRange kHeartbeatMsRange{1, 10000};
 inline constexpr IntRange kDeadAfterRange{1, 1000};
 inline constexpr IntRange kRealtimePriorityRange{0, 99};
 inline constexpr IntRange kNiceRange{-20, 19};
+inline constexpr IntRange kLeaseMsRange{1, 60000};
 
 // "70000 is not a number from 1 to 65535" (the caller puts the flag or key in front).
 Result<int> check_range(long long value, IntRange range);
@@ -55,7 +56,8 @@ struct Settings {
     std::vector<NodeEntry> nodes;     // empty: not given by this source
     std::optional<int> priority;      // this node's
     std::optional<bool> two_node;
-    std::optional<bool> witness;
+    std::optional<bool> witness;      // this node is the witness
+    std::optional<int> witness_id;    // which node of the list is the witness
     std::optional<bool> preempt;      // --preempt, `preempt = true`
 
     // Both.
@@ -65,6 +67,7 @@ struct Settings {
     std::optional<sockaddr_in> replica;
     std::optional<int> heartbeat_ms;
     std::optional<int> dead_after;
+    std::optional<int> lease_ms;
     std::optional<std::string> ready_file;
     std::optional<int> realtime_priority;
     std::optional<int> nice;

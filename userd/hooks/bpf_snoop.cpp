@@ -354,6 +354,11 @@ void BpfSnoop::set_frozen(bool on) {
     __atomic_store_n(&skel_->bss->frozen, on ? 1u : 0u, __ATOMIC_RELEASE);
 }
 
+void BpfSnoop::set_lease_deadline(uint64_t until_ms) {
+    // .bss is memory-mapped: one store, no system call, from the heartbeat thread.
+    __atomic_store_n(&skel_->bss->lease_until_ns, until_ms * 1000000ull, __ATOMIC_RELEASE);
+}
+
 bool BpfSnoop::frozen() const { return __atomic_load_n(&skel_->bss->frozen, __ATOMIC_ACQUIRE) != 0; }
 
 HookStats BpfSnoop::stats() const {

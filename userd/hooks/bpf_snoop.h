@@ -55,6 +55,7 @@ public:
     void set_takeover_mode(bool on) override;
     bool takeover_mode() const override;
     void set_frozen(bool on) override;
+    void set_lease_deadline(uint64_t until_ms) override;
     bool frozen() const override;
     HookStats stats() const override;
 

@@ -46,6 +46,7 @@ struct HookStats {
     uint64_t service_died = 0;      // protected sockets closed by the service's exiting process
     uint64_t socket_acks = 0;       // kernel module: ACKs sent from the server's socket (no nudge needed)
     uint64_t data_refused = 0;      // client payload the server's TCP refuses, never reported
+    uint64_t lease_dropped = 0;     // egress segments from VIP:PORT dropped: the lease had run out
 };
 
 // The counters from the hooks' statistics slots (bpf/snoop.h), whichever backend
@@ -67,6 +68,7 @@ inline HookStats hook_stats_from_slots(const uint64_t (&totals)[TCPFO_STAT_COUNT
     s.service_died = totals[TCPFO_STAT_SERVICE_DIED];
     s.socket_acks = totals[TCPFO_STAT_SOCKET_ACKS];
     s.data_refused = totals[TCPFO_STAT_DATA_REFUSED];
+    s.lease_dropped = totals[TCPFO_STAT_LEASE_DROPPED];
     return s;
 }
 
@@ -125,6 +127,11 @@ public:
     // writes, until unfrozen. failoverd never unfreezes by itself.
     virtual void set_frozen(bool on) = 0;
     virtual bool frozen() const = 0;
+    // The primary's lease (docs/architecture.md, "Leases and fencing"): from
+    // `until_ms` (CLOCK_MONOTONIC, ms) on, every segment from VIP:PORT is dropped at
+    // egress as when frozen, whether failoverd still runs or not. 0: no lease enforced.
+    // Safe to call from any thread (the heartbeat thread renews it).
+    virtual void set_lease_deadline(uint64_t until_ms) = 0;
 
     virtual HookStats stats() const = 0;
 };

@@ -162,6 +162,14 @@ Result<std::unique_ptr<KmodHooks>> KmodHooks::attach(const SnoopConfig& config) 
                     family.error().message);
     hooks->family_ = *family;
 
+    auto lease = open_socket();
+    if (!lease) return std::unexpected(lease.error());
+    hooks->lease_.reset(*lease);
+    {
+        const int lease_fd = mnl_socket_get_fd(hooks->lease_.get());
+        fcntl(lease_fd, F_SETFL, fcntl(lease_fd, F_GETFL) | O_NONBLOCK);
+    }
+
     auto events = open_socket();
     if (!events) return std::unexpected(events.error());
     hooks->events_.reset(*events);
@@ -301,6 +309,17 @@ void KmodHooks::set_frozen(bool on) {
 }
 
 bool KmodHooks::frozen() const { return frozen_; }
+
+void KmodHooks::set_lease_deadline(uint64_t until_ms) {
+    // The heartbeat thread, at real-time priority, must not wait on the kernel's
+    // answer: no ACK asked for, and a failure (the module gone) says nothing here; the
+    // request socket's next command notices and says it.
+    uint8_t buf[256];
+    nlmsghdr* nlh = put_genl_header(buf, family_, TCPFO_CMD_SET_LEASE, TCPFO_GENL_VERSION, 0);
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    mnl_attr_put_u64(nlh, TCPFO_A_LEASE_NS, until_ms * 1000000ull);
+    (void)mnl_socket_sendto(lease_.get(), nlh, nlh->nlmsg_len);
+}
 
 HookStats KmodHooks::stats() const {
     uint64_t totals[TCPFO_STAT_COUNT] = {};

@@ -58,6 +58,8 @@ public:
     bool takeover_mode() const override;
     void set_frozen(bool on) override;
     bool frozen() const override;
+    // From the heartbeat thread: on a socket of its own, not waiting for an answer.
+    void set_lease_deadline(uint64_t until_ms) override;
     HookStats stats() const override;
 
     // Events the kernel could not deliver (the event socket's buffer was full: the
@@ -84,6 +86,7 @@ private:
 
     Socket events_;
     Socket requests_;
+    Socket lease_;  // the heartbeat thread's (set_lease_deadline)
     uint16_t family_ = 0;
     mutable uint32_t seq_ = 0;
     bool frozen_ = false;

@@ -6,7 +6,7 @@
 namespace tcpfo {
 
 Result<StartHearing> listen_before_start(EventLoop& loop, const Options& options) {
-    auto heartbeat = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), nullptr);
+    auto heartbeat = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), Heartbeat::Callbacks{});
     if (!heartbeat) return std::unexpected(heartbeat.error());
     // After the open: a peer counts as heard once heard after this (the open dates every
     // peer's silence from itself).

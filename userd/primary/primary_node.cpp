@@ -47,24 +47,38 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::start(EventLoop& loop, const O
     std::unique_ptr<PrimaryNode> node(new PrimaryNode(loop, options));
     PrimaryNode* self = node.get();
 
-    auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
-    if (!vip) return fail("can't claim VIP: {}", vip.error().message);
-    self->vip_.emplace(std::move(*vip));
+    // With leases the VIP waits for the first one (on_cluster_event): a node that may
+    // not speak must not draw the clients' traffic either.
+    if (!options.lease_enforced) {
+        auto vip = VipAddress::claim(options.dev, options.vip.addr, options.vip.length);
+        if (!vip) return fail("can't claim VIP: {}", vip.error().message);
+        self->vip_.emplace(std::move(*vip));
+    }
     // From here on a failure must give the VIP back: nothing half-done.
     auto undo = [&](Error e) -> Result<std::unique_ptr<PrimaryNode>> {
-        (void)self->vip_->release();
+        if (self->vip_) (void)self->vip_->release();
         return std::unexpected(std::move(e));
     };
 
     auto snoop = open_hooks(options, HooksUse::primary);
     if (!snoop) return undo(snoop.error());
     self->hooks_ = std::move(*snoop);
+    // No lease yet: the egress is closed until a quorum grants one (a deadline in the past).
+    if (options.lease_enforced) self->hooks_->set_lease_deadline(1);
     if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return undo(r.error());
 
     // The heartbeat thread only sends and listens here: the backups' silence is
     // judged in the loop, with slack (on_heartbeat_tick).
-    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::primary), nullptr);
+    Heartbeat::Callbacks callbacks;
+    callbacks.on_cluster = [self](Heartbeat::ClusterEvent e, uint64_t epoch) { self->on_cluster_event(e, epoch); };
+    if (options.lease_enforced) {
+        // On the heartbeat thread, the moment a quorum renews the lease: the kernel
+        // enforces it from then on, whether this daemon runs or not.
+        Hooks* hooks = self->hooks_.get();
+        callbacks.on_lease_deadline = [hooks](uint64_t until_ms) { hooks->set_lease_deadline(until_ms); };
+    }
+    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::primary), std::move(callbacks));
     if (!hb) return undo(hb.error());
     self->heartbeat_ = std::move(*hb);
     self->heartbeat_->set_epoch(self->epoch_);
@@ -83,6 +97,10 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::promote(EventLoop& loop, const
     self->heartbeat_ = std::move(inherited.heartbeat);
     self->heartbeat_->set_role(NodeRole::primary);
     self->heartbeat_->set_epoch(self->epoch_);
+    // The lease's lapse and renewal, and a higher epoch, are this node's to act on now:
+    // it holds the VIP (fence() removes it, a renewed lease claims it again).
+    self->heartbeat_->set_on_cluster(
+        [self](Heartbeat::ClusterEvent e, uint64_t epoch) { self->on_cluster_event(e, epoch); });
     // The ring buffer was the backup's to drain (it forgot every new connection): from
     // now on its CONN_OPENs are protected here.
     if (auto r = loop.rebind(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
@@ -147,8 +165,10 @@ Result<void> PrimaryNode::start_duties(bool with_checks) {
         peers_[i].address = options.peers[i];
         connect_peer(PeerId{uint16_t(i)});
     }
-    log_info("primary: VIP {}/{} on {}, protecting port {}, {} peer(s), epoch {}", addr_to_string(options.vip.addr),
-             options.vip.length, options.dev, options.port, options.peers.size(), epoch_);
+    log_info("primary: VIP {}/{} on {}{}, protecting port {}, {} peer(s), epoch {}", addr_to_string(options.vip.addr),
+             options.vip.length, options.dev,
+             options.lease_enforced ? fmt::format(" (claimed once a quorum of {} grants a lease)", options.quorum) : "",
+             options.port, options.peers.size(), epoch_);
     // Said once the start succeeded: a failed start prints its one error line only.
     log_info("primary: can hold {} connections (open-file limit {}{})", max_connections_, files->soft,
              files->raised ? ", raised to the hard limit" : "");
@@ -220,6 +240,7 @@ void PrimaryNode::on_service_died() {
 
 Result<PeerId> PrimaryNode::handover_target(const std::optional<std::string>& node) const {
     if (handed_over_to_) return fail("no ready backup: this node has handed over to {} already", *handed_over_to_);
+    if (!silent_reason_.empty()) return fail("no ready backup: this node is silent ({})", silent_reason_);
     auto live = [&](const Peer& p) { return p.live && p.link && !p.link->closed(); };
     // A node id of the symmetric form names its address.
     std::optional<sockaddr_in> by_id;
@@ -292,6 +313,9 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     // before the flush: a stream that breaks in it is then the handed-over kind of loss
     // (no retry; the backup takes a broken stream for a death and takes over too).
     handed_over_to_ = to;
+    // No more heartbeats as the primary: the voters' promises run out and the backup's
+    // campaign can win (with leases it needs their votes).
+    heartbeat_->fall_silent();
     if (notifier_) notifier_->instance(InstanceState::fault);  // no longer serving, not a backup either
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
@@ -307,7 +331,7 @@ void PrimaryNode::on_health_change(const HealthMonitor::Change& change) {
         // Handed over: FAULT stays until it stops (it never serves again by itself).
         if (!handed_over_to_) notifier_->instance(checks_->healthy() ? InstanceState::master : InstanceState::fault);
     }
-    if (handed_over_to_) return;
+    if (handed_over_to_ || !silent_reason_.empty()) return;
     if (change.up) {
         if (checks_->healthy() && health_handover_wanted_) {
             health_handover_wanted_ = false;
@@ -371,9 +395,9 @@ void PrimaryNode::on_handover_request(PeerId id, const HandoverRequestRecord& re
 }
 
 void PrimaryNode::connect_peer(PeerId id) {
-    // Handed over: the backup closes the stream and serves; this node never comes back
-    // as its primary.
-    if (handed_over_to_) return;
+    // Handed over (or silent): the backup closes the stream and serves; this node never
+    // comes back as its primary.
+    if (handed_over_to_ || !silent_reason_.empty()) return;
     Peer& peer = peers_[id.index()];
     peer.live = false;
     auto fd = connect_nonblocking(peer.address);
@@ -517,7 +541,7 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
 
 void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
     Peer& peer = peers_[id.index()];
-    if (handed_over_to_ && peer.live) {
+    if ((handed_over_to_ || !silent_reason_.empty()) && peer.live) {
         // Expected: the backup closes the stream as it takes over. Nothing is retried,
         // and the hooks stay frozen whatever happens to the connections' entries.
         log_info("peer {}: replication stream closed after the handover ({})", to_string(peer.address), why);
@@ -571,7 +595,7 @@ void PrimaryNode::on_heartbeat_tick() {
     for (size_t i = 0; i < peers_.size(); ++i) {
         const PeerId id{uint16_t(i)};
         Peer& peer = peers_[i];
-        if (peer.live && heartbeat_->silence_ms(id) > dead_ms && !handed_over_to_) {
+        if (peer.live && heartbeat_->silence_ms(id) > dead_ms && !handed_over_to_ && silent_reason_.empty()) {
             peer.link->close();
             on_peer_lost(id, fmt::format("no heartbeat for {} ms", heartbeat_->silence_ms(id)));
         }
@@ -595,6 +619,73 @@ void PrimaryNode::on_heartbeat_tick() {
         next_status_ms_ = now + 1000;
         log_status();
     }
+}
+
+void PrimaryNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch) {
+    using E = Heartbeat::ClusterEvent;
+    if (handed_over_to_ || !silent_reason_.empty()) return;
+    switch (event) {
+        // (lease_acquired after a lapse: see fence())
+        case E::lease_acquired: {
+            if (vip_) return;
+            auto vip = VipAddress::claim(options_.dev, options_.vip.addr, options_.vip.length);
+            if (!vip) return fall_silent(fmt::format("can't claim the VIP: {}", vip.error().message));
+            vip_.emplace(std::move(*vip));
+            if (!fenced_.empty()) {
+                log_warn("primary: lease granted again by a quorum of {} at epoch {} after {} ms without; VIP {} "
+                         "claimed again, speaking", options_.quorum, epoch_, monotonic_ms() - fenced_at_ms_,
+                         addr_to_string(options_.vip.addr));
+                fenced_.clear();
+                if (notifier_) notifier_->instance(InstanceState::master);
+                notify_status("primary: lease granted again");
+                return;
+            }
+            log_info("primary: lease granted by a quorum of {} at epoch {} ({} ms); VIP {} claimed", options_.quorum,
+                     epoch_, options_.lease_ms, addr_to_string(options_.vip.addr));
+            update_ready_file();
+            return;
+        }
+        case E::lease_lapsed:
+            return fence(fmt::format("lease lost at epoch {} (no quorum of {} renewed it within {} ms)", epoch_,
+                                     options_.quorum, options_.lease_ms));
+        case E::higher_epoch:
+            return fall_silent(fmt::format("epoch {} seen, above this node's {}", epoch, epoch_));
+        case E::elected: return;  // a primary does not campaign
+    }
+}
+
+void PrimaryNode::fence(const std::string& why) {
+    // The hooks drop the egress since the lease's deadline, whether this loop ran or
+    // not; the VIP goes so that the clients' traffic finds whoever is elected next.
+    fenced_ = why;
+    fenced_at_ms_ = monotonic_ms();
+    std::string vip = "held no VIP";
+    if (vip_) {
+        if (auto r = vip_->release(); !r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+        else vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+        vip_.reset();
+    }
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("primary: silent: {}; egress dropped by the hooks, {}; speaks again only if a quorum grants epoch {} "
+              "again (nobody else elected)", why, vip, epoch_);
+}
+
+void PrimaryNode::fall_silent(const std::string& why) {
+    // Egress first: from here on nothing of a protected connection leaves (invariant 3);
+    // the hooks' lease deadline already did so if the lease ran out.
+    hooks_->set_frozen(true);
+    heartbeat_->fall_silent();
+    silent_reason_ = why;
+    std::string vip = "held no VIP";
+    if (vip_) {
+        if (auto r = vip_->release(); !r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
+        else vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
+        vip_.reset();
+    }
+    if (notifier_) notifier_->instance(InstanceState::fault);
+    notify_status(fmt::format("silent: {}", why));
+    log_error("primary: silent: {}; egress frozen, {}; restart failoverd to rejoin", why, vip);
 }
 
 void PrimaryNode::forget_half_open(uint64_t now_ms) {
@@ -631,7 +722,7 @@ bool PrimaryNode::replication_backlogged() const {
 }
 
 void PrimaryNode::on_ring_readable() {
-    if (handed_over_to_) {
+    if (handed_over_to_ || !silent_reason_.empty()) {
         // The backup has what it needs: the rest (client segments until the VIP left)
         // is drained only so the ring does not fill.
         (void)hooks_->drain([](const tcpfo_event&, std::span<const uint8_t>) {});
@@ -740,7 +831,7 @@ void PrimaryNode::flush_stable_points() {
         if (state && server_ack) {
             const uint32_t ack = seq_min(stable, *server_ack);
             // Frozen (handed over): not a byte toward the clients, nudges included.
-            if (seq_after(ack, state->last_sent_ack) && !handed_over_to_) {
+            if (seq_after(ack, state->last_sent_ack) && !handed_over_to_ && silent_reason_.empty()) {
                 if (auto r = nudge_->send_ack(key, *state, ack); !r) log_warn("{}: {}", label(key), r.error().message);
             }
         }
@@ -792,7 +883,8 @@ Result<ControlServer::ServiceOffer> PrimaryNode::offer_service(int pid) {
 }
 
 void PrimaryNode::update_ready_file() {
-    if (ready_written_) return;
+    // With leases, ready means serving too: a lease held and the VIP claimed.
+    if (ready_written_ || !vip_) return;
     for (const auto& peer : peers_)
         if (!peer.live) return;
     if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "primary\n";

@@ -146,6 +146,15 @@ private:
     void on_health_change(const HealthMonitor::Change& change);
     void hand_over_for_health(const std::string& why);
     void on_peer_health(PeerId id, const HealthRecord& health);
+    // What the heartbeat thread found: a lease granted (claim the VIP), lost, or a
+    // higher epoch (fall silent).
+    void on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch);
+    // The lease ran out: the hooks drop the egress (their deadline), the VIP goes, one
+    // line; it comes back if a quorum grants this epoch again (on_cluster_event).
+    void fence(const std::string& why);
+    // Invariant 3 for good (a higher epoch exists): egress frozen, heartbeats stopped,
+    // VIP removed, one line. Rejoining as a backup takes a restart.
+    void fall_silent(const std::string& why);
 
     EventLoop& loop_;
     Options options_;
@@ -193,6 +202,11 @@ private:
     // This node's service failed its check with no eligible backup live to take it:
     // a backup that becomes ready (hello, or a HEALTH saying eligible) is handed over to.
     bool health_handover_wanted_ = false;
+    // Why this node fell silent (fall_silent); empty while it may speak.
+    std::string silent_reason_;
+    // Why its lease lapsed (fence); empty while it holds one.
+    std::string fenced_;
+    uint64_t fenced_at_ms_ = 0;
 };
 
 }  // namespace tcpfo

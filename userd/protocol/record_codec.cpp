@@ -59,7 +59,7 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::server_fin: return 16;
         case RecordType::close: return 8 + 1 + 3;
         case RecordType::stable: return 16;
-        case RecordType::heartbeat: return 8 + 8 + 1 + 3;
+        case RecordType::heartbeat: return 8 + 8 + 1 + 3 + 4 + 8;
         case RecordType::conn_refused: return 8 + 1 + 3;
         case RecordType::output_digest: return 8 + 8 + 4 + 4 + 8;
         case RecordType::app_log: return 8;
@@ -68,11 +68,12 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::handover: return 8;
         case RecordType::health: return 4 + kMaxHealthReason;
         case RecordType::handover_request: return 8;
+        case RecordType::lease_reply: return 8 + 8 + 4 + 1 + 3;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= 17; }
+bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::handover_request); }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -84,7 +85,7 @@ RecordType type_of_record(const Record& r) {
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
         RecordType::app_stable, RecordType::app_refused, RecordType::handover,
-        RecordType::health,     RecordType::handover_request};
+        RecordType::health,     RecordType::handover_request, RecordType::lease_reply};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -111,7 +112,10 @@ void encode_payload(const Record& record, Writer& w) {
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
-                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0);
+                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0); w.u32(r.lease_ms);
+                w.u64(r.sent_ms);
+            } else if constexpr (std::is_same_v<T, LeaseReplyRecord>) {
+                w.u64(r.epoch); w.u64(r.echoed_ms); w.u32(r.promise_ms); w.u8(r.granted ? 1 : 0); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, ConnRefusedRecord>) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, OutputDigestRecord>) {
@@ -188,10 +192,21 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             HeartbeatRecord h;
             h.epoch = r.u64(); h.counter = r.u64();
             const uint8_t role = r.u8();
-            if (role != uint8_t(NodeRole::primary) && role != uint8_t(NodeRole::backup))
+            if (role < uint8_t(NodeRole::primary) || role > uint8_t(NodeRole::witness))
                 return fail("heartbeat with unknown role {}", role);
             h.role = NodeRole(role);
+            r.u8(); r.u16();
+            h.lease_ms = r.u32();
+            h.sent_ms = r.u64();
             return h;
+        }
+        case RecordType::lease_reply: {
+            LeaseReplyRecord l;
+            l.epoch = r.u64(); l.echoed_ms = r.u64(); l.promise_ms = r.u32();
+            const uint8_t granted = r.u8();
+            if (granted > 1) return fail("lease reply with granted {}", granted);
+            l.granted = granted == 1;
+            return l;
         }
         case RecordType::conn_refused: {
             ConnRefusedRecord c;
@@ -276,6 +291,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::handover: return "handover";
         case RecordType::health: return "health";
         case RecordType::handover_request: return "handover-request";
+        case RecordType::lease_reply: return "lease-reply";
     }
     return "unknown";
 }

@@ -41,10 +41,13 @@ enum class RecordType : uint8_t {
     app_refused = 14,
     handover = 15,
     health = 16,
-    handover_request = 17,
+    lease_reply = 17,
+    handover_request = 18,
 };
 
-enum class NodeRole : uint8_t { primary = 1, backup = 2 };
+// candidate: a backup asking for votes (its heartbeats carry the epoch it asks for);
+// witness: a voter with no VIP and no replica (failoverd --witness).
+enum class NodeRole : uint8_t { primary = 1, backup = 2, candidate = 3, witness = 4 };
 
 struct TcpOptions {
     uint16_t mss = 0;
@@ -126,12 +129,29 @@ struct StableRecord {
     bool operator==(const StableRecord&) const = default;
 };
 
-// UDP liveness datagram, same framing.
+// UDP liveness datagram, same framing. A primary's (or a candidate's) asks each voter
+// for a LEASE_REPLY; `sent_ms` is the sender's own monotonic clock at sending, echoed
+// back by the reply so that the sender dates its lease by its own clock alone.
 struct HeartbeatRecord {
     uint64_t epoch = 0;
     uint64_t counter = 0;
     NodeRole role = NodeRole::primary;
+    uint32_t lease_ms = 0;  // the lease the sender counts on: a voter promises at least this long
+    uint64_t sent_ms = 0;
     bool operator==(const HeartbeatRecord&) const = default;
+};
+
+// UDP, voter -> the primary or candidate whose heartbeat it answers (docs/protocol.md,
+// "Leases and votes"). granted: a promise not to vote for another node before the
+// voter's clock + promise_ms (for a candidate's heartbeat, also its vote for `epoch`).
+// Refused: `epoch` is the highest the voter granted, which may tell the sender a
+// higher epoch exists (it falls silent).
+struct LeaseReplyRecord {
+    uint64_t epoch = 0;
+    uint64_t echoed_ms = 0;  // the heartbeat's sent_ms
+    uint32_t promise_ms = 0;
+    bool granted = false;
+    bool operator==(const LeaseReplyRecord&) const = default;
 };
 
 // Why a backup does not hold a connection.
@@ -238,7 +258,7 @@ using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRe
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
                             AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord,
-                            HandoverRequestRecord>;
+                            HandoverRequestRecord, LeaseReplyRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

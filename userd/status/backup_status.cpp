@@ -86,7 +86,13 @@ void BackupNode::note_takeover_result() {
 NodeStatus BackupNode::status(StatusDetail detail) const {
     NodeStatus s;
     const bool serving = takeover_ && takeover_->serving();
-    s.role = serving ? "taken-over-primary" : takeover_ ? "taking-over" : "backup";
+    s.role = !silent_reason_.empty()  ? "silent"
+             : !fenced_.empty()       ? "fenced"
+             : serving                ? "taken-over-primary"
+             : takeover_              ? "taking-over"
+             : !campaign_why_.empty() ? "candidate"
+                                      : "backup";
+    s.lease = lease_status(heartbeat_->lease_view(), bool(takeover_), !silent_reason_.empty() ? silent_reason_ : fenced_);
     s.epoch = epoch_;
     PeerStatus primary;
     primary.address = to_string(options_.peers[0]);

@@ -43,6 +43,7 @@ std::vector<std::pair<std::string, uint64_t>> hook_counters(const HookStats& st)
         {"sockets_closed_by_service_exit", st.service_died},
         {"acks_sent_by_socket", st.socket_acks},
         {"client_data_refused", st.data_refused},
+        {"lease_segments_dropped", st.lease_dropped},
     };
 }
 
@@ -60,6 +61,27 @@ AuthStatus auth_status(const KeyRing* keys, const DropLog* heartbeat_drops, cons
         a.streams_dropped.emplace_back(auth_drop_text(kind), stream_drops.count(kind));
     }
     return a;
+}
+
+LeaseStatus lease_status(const Heartbeat::LeaseView& v, bool primary, const std::string& silent) {
+    LeaseStatus l;
+    const uint64_t now = monotonic_ms();
+    l.mode = v.enforced ? "quorum" : "two-node";
+    l.quorum = v.quorum;
+    l.lease_ms = v.lease_ms;
+    if (primary && v.enforced) {
+        const bool held = silent.empty() && now < v.until_ms;
+        l.held = held;
+        l.remaining_ms = held ? v.until_ms - now : 0;
+    }
+    l.silent = silent;
+    l.campaign_epoch = v.campaign_epoch;
+    l.voted_epoch = v.voter_epoch;
+    if (v.voter_granted_to != 0) l.voted_for = addr_to_string(v.voter_granted_to);
+    l.promise_remaining_ms = v.promised_until_ms > now ? v.promised_until_ms - now : 0;
+    l.grants = v.grants;
+    l.refusals = v.refusals;
+    return l;
 }
 
 }  // namespace tcpfo

@@ -67,6 +67,7 @@ std::string_view hook_help(std::string_view name) {
         {"acks_sent_by_socket", "Kernel module: ACKs the server's socket sent as the stable point moved."},
         {"client_data_refused",
          "Client payload the server's TCP refuses (beyond its window, acking unsent data; kmod: bad checksum), not logged."},
+        {"lease_segments_dropped", "Egress segments from VIP:PORT dropped because the lease had run out."},
     };
     for (const auto& [n, help] : helps)
         if (n == name) return help;
@@ -208,6 +209,29 @@ std::string escape_label_value(std::string_view value) {
     return out;
 }
 
+void lease(Exposition& e, const NodeStatus& s) {
+    if (!s.lease) return;
+    const LeaseStatus& l = *s.lease;
+    e.single("tcpfo_lease_enforced", "gauge", "1 when leases are enforced (a quorum), 0 in two-node mode.",
+             uint64_t(l.mode == "quorum" ? 1 : 0));
+    if (l.held) {
+        e.single("tcpfo_lease_held", "gauge", "1 while this primary holds its lease (it may speak).",
+                 uint64_t(*l.held ? 1 : 0));
+        e.single("tcpfo_lease_remaining_seconds", "gauge", "How long this primary's lease still runs.",
+                 double(l.remaining_ms.value_or(0)) / 1e3);
+    }
+    e.single("tcpfo_silent", "gauge", "1 once this node fell silent (lease lost or a higher epoch seen).",
+             uint64_t(l.silent.empty() ? 0 : 1));
+    e.single("tcpfo_vote_epoch", "gauge", "The highest epoch this node's vote granted.", l.voted_epoch);
+    e.single("tcpfo_vote_promise_remaining_seconds", "gauge",
+             "How long this node's promise not to vote for another node still runs.",
+             double(l.promise_remaining_ms) / 1e3);
+    e.single("tcpfo_vote_grants_total", "counter", "Heartbeats of primaries and candidates this node granted.",
+             l.grants);
+    e.single("tcpfo_vote_refusals_total", "counter", "Heartbeats of primaries and candidates this node refused.",
+             l.refusals);
+}
+
 std::string render_metrics(const NodeStatus& status) {
     Exposition e;
     role_and_epoch(e, status);
@@ -217,6 +241,7 @@ std::string render_metrics(const NodeStatus& status) {
     output_check(e, status);
     hooks(e, status);
     health(e, status);
+    lease(e, status);
     return e.take();
 }
 

@@ -16,7 +16,7 @@ inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; c
 
 // Every role a status may report, so that tcpfo_role has one series for each (0 or 1).
 inline constexpr std::string_view kRoles[] = {"primary", "handed-over", "backup", "taking-over",
-                                              "taken-over-primary"};
+                                              "taken-over-primary", "fenced", "silent", "candidate", "witness"};
 
 std::string render_metrics(const NodeStatus& status);
 

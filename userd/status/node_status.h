@@ -185,9 +185,29 @@ struct RoleChange {
     std::string why;      // "started", "joined the primary of epoch 2", "took over: ..."
 };
 
+// Leases and votes (docs/architecture.md, "Leases and fencing").
+struct LeaseStatus {
+    std::string mode;            // "quorum" (leases enforced) or "two-node" (none: no partition safety)
+    uint64_t quorum = 1;         // nodes, this one included, that make a lease or an election
+    uint64_t lease_ms = 0;
+    // A primary: whether it holds its lease now, and for how much longer.
+    std::optional<bool> held;
+    std::optional<uint64_t> remaining_ms;
+    std::string silent;          // why this node fell silent ("" while it may speak)
+    uint64_t campaign_epoch = 0; // a backup asking for votes: the epoch it asks for (0: none)
+    // This node's own vote: the highest epoch it granted, to whom, and how long its
+    // promise not to grant another still runs.
+    uint64_t voted_epoch = 0;
+    std::string voted_for;       // an address, "" if none
+    uint64_t promise_remaining_ms = 0;
+    uint64_t grants = 0, refusals = 0;
+};
+
 struct NodeStatus {
     // "primary", "backup", "taking-over" (a backup in the middle of a takeover),
-    // "taken-over-primary" (a backup that took over).
+    // "taken-over-primary" (a backup that took over), "silent" (a primary that lost
+    // its lease or saw a higher epoch), "candidate" (a backup asking for votes),
+    // "witness".
     std::string role;
     uint64_t epoch = 0;
     // Filled by the control server from the command line (fill_common).
@@ -209,6 +229,7 @@ struct NodeStatus {
     std::optional<OutputCheckStatus> output_check;
     std::optional<ServiceLogStatus> service;
     std::optional<HealthStatus> health;  // absent without checks
+    std::optional<LeaseStatus> lease;
     AuthStatus auth;
     std::vector<ConnStatus> conns;
     // Counts, whatever the detail. Protected: the primary's table; a backup's

@@ -31,8 +31,12 @@ void PrimaryNode::note_unprotected(const tcpfo_conn_key& key, const char* why) {
 NodeStatus PrimaryNode::status(StatusDetail detail) const {
     NodeStatus s;
     // Handed over: frozen and without the VIP, until the operator stops it.
-    s.role = handed_over_to_ ? "handed-over" : "primary";
-    s.serves_as_primary = !handed_over_to_;
+    s.role = handed_over_to_             ? "handed-over"
+             : !silent_reason_.empty()   ? "silent"
+             : !fenced_.empty()          ? "fenced"
+                                         : "primary";
+    s.serves_as_primary = !handed_over_to_ && silent_reason_.empty() && fenced_.empty();
+    s.lease = lease_status(heartbeat_->lease_view(), true, !silent_reason_.empty() ? silent_reason_ : fenced_);
     s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (app_log_) {
         ServiceLogStatus svc;

@@ -133,6 +133,19 @@ std::string head_text(const NodeStatus& s) {
     for (const auto& [name, value] : s.hooks) hooks[name] = value;
     j["hooks"] = std::move(hooks);
     j["takeover"] = s.takeover ? takeover_json(*s.takeover) : Json(nullptr);
+    if (s.lease) {
+        const LeaseStatus& l = *s.lease;
+        Json lease{{"mode", l.mode}, {"quorum", l.quorum}, {"lease_ms", l.lease_ms}, {"silent", l.silent},
+                   {"campaign_epoch", l.campaign_epoch},
+                   {"vote", Json{{"epoch", l.voted_epoch}, {"for", l.voted_for},
+                                 {"promise_remaining_ms", l.promise_remaining_ms}, {"grants", l.grants},
+                                 {"refusals", l.refusals}}}};
+        if (l.held) lease["held"] = *l.held;
+        if (l.remaining_ms) lease["remaining_ms"] = *l.remaining_ms;
+        j["lease"] = std::move(lease);
+    } else {
+        j["lease"] = nullptr;
+    }
     {
         Json auth = Json::object();
         auth["enabled"] = s.auth.enabled;

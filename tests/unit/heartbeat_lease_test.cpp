@@ -1,0 +1,165 @@
+// Leases and votes over real UDP on loopback (userd/cluster/heartbeat.h): a primary, a
+// backup and a witness, each on an address of its own (127.0.0.x: peers are told apart
+// by address). Every wait is for a condition, with a generous bound for loaded machines.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+
+#include <gtest/gtest.h>
+
+#include "userd/cluster/heartbeat.h"
+
+using namespace tcpfo;
+using namespace std::chrono_literals;
+using Event = Heartbeat::ClusterEvent;
+
+namespace {
+
+// 127.0.0.N with a UDP port that was free a moment ago.
+sockaddr_in free_port_on(uint8_t n) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000000u | n);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return a;
+}
+
+struct LeaseNode {
+    std::unique_ptr<EventLoop> loop;
+    std::unique_ptr<Heartbeat> hb;
+    std::vector<std::pair<Event, uint64_t>> events;
+    uint64_t deadline_ms = 0;  // the latest lease deadline the thread published
+    std::atomic<uint64_t> deadlines{0};
+
+    LeaseNode(sockaddr_in self, std::vector<sockaddr_in> peers, NodeRole role, uint64_t epoch) {
+        auto created = EventLoop::create();
+        EXPECT_TRUE(created);
+        loop = std::move(*created);
+        Heartbeat::Config c;
+        c.listen = self;
+        c.peers = std::move(peers);
+        c.role = role;
+        c.interval_ms = 10;
+        c.realtime_priority = 0;
+        c.lease_enforced = true;
+        c.lease_ms = 30;
+        c.quorum = 2;
+        Heartbeat::Callbacks cb;
+        cb.on_cluster = [this](Event e, uint64_t epoch) { events.emplace_back(e, epoch); };
+        cb.on_lease_deadline = [this](uint64_t until) {
+            deadline_ms = until;
+            deadlines.fetch_add(1);
+        };
+        auto opened = Heartbeat::open(*loop, c, std::move(cb));
+        EXPECT_TRUE(opened) << opened.error().message;
+        hb = std::move(*opened);
+        hb->set_epoch(epoch);
+    }
+    bool saw(Event e) const {
+        for (const auto& [ev, epoch] : events)
+            if (ev == e) return true;
+        return false;
+    }
+};
+
+// Turns every node's loop (as the daemon does) until `done`, or fails after 10 s.
+bool run_until(std::vector<LeaseNode*> nodes, const std::function<bool()>& done) {
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end) {
+        for (LeaseNode* n : nodes) {
+            if (!n) continue;
+            n->hb->main_loop_alive();
+            if (!n->loop->run_once(1)) return false;
+        }
+        if (done()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST(HeartbeatLease, APrimaryHoldsItsLeaseThroughTheWitnessLosesItWithoutAndRegainsIt) {
+    const sockaddr_in p = free_port_on(1), b = free_port_on(2), w = free_port_on(3);
+    // The backup is not running: the witness alone makes the quorum with the primary.
+    LeaseNode primary(p, {b, w}, NodeRole::primary, 1);
+    auto witness = std::make_unique<LeaseNode>(w, std::vector<sockaddr_in>{p, b}, NodeRole::witness, 0);
+    ASSERT_TRUE(run_until({&primary, witness.get()}, [&] { return primary.saw(Event::lease_acquired); }))
+        << "no lease granted";
+    // Renewed again and again while the witness answers.
+    const uint64_t renewals = primary.deadlines.load();
+    ASSERT_TRUE(run_until({&primary, witness.get()}, [&] { return primary.deadlines.load() >= renewals + 5; }));
+    EXPECT_FALSE(primary.hb->silent());
+    EXPECT_EQ(witness->hb->lease_view().voter_epoch, 1u);
+    EXPECT_EQ(witness->hb->lease_view().voter_granted_to, p.sin_addr.s_addr);
+    // The witness goes: the lease lapses (the loop is told; the thread goes on asking).
+    witness.reset();
+    ASSERT_TRUE(run_until({&primary}, [&] { return primary.saw(Event::lease_lapsed); })) << "the lease never lapsed";
+    EXPECT_FALSE(primary.hb->silent());
+    // Its last deadline lies in the past: the hooks drop its egress from then on.
+    EXPECT_LE(primary.deadline_ms, monotonic_ms());
+    const uint64_t lapsed_deadlines = primary.deadlines.load();
+    // A witness again (nobody was elected meanwhile): it grants epoch 1 once its own
+    // start is a lease behind it, and the primary holds a lease again.
+    witness = std::make_unique<LeaseNode>(w, std::vector<sockaddr_in>{p, b}, NodeRole::witness, 0);
+    auto acquired = [&] {
+        int n = 0;
+        for (const auto& [e, epoch] : primary.events) n += e == Event::lease_acquired;
+        return n;
+    };
+    ASSERT_TRUE(run_until({&primary, witness.get()}, [&] { return acquired() == 2; })) << "the lease never came back";
+    EXPECT_GT(primary.deadlines.load(), lapsed_deadlines);
+    EXPECT_GT(primary.deadline_ms, monotonic_ms() - 30);
+}
+
+TEST(HeartbeatLease, ACandidateIsElectedOnlyOnceThePrimaryIsSilent) {
+    const sockaddr_in p = free_port_on(1), b = free_port_on(2), w = free_port_on(3);
+    LeaseNode primary(p, {b, w}, NodeRole::primary, 1);
+    LeaseNode backup(b, {p, w}, NodeRole::backup, 1);
+    LeaseNode witness(w, {p, b}, NodeRole::witness, 0);
+    std::vector<LeaseNode*> all = {&primary, &backup, &witness};
+    ASSERT_TRUE(run_until(all, [&] { return primary.saw(Event::lease_acquired); }));
+    // The backup campaigns while the primary renews its lease: the witness refuses it,
+    // and so does the backup's own vote (it keeps granting the primary).
+    backup.hb->campaign(1);
+    const uint64_t refused_before = witness.hb->lease_view().refusals;
+    ASSERT_TRUE(run_until(all, [&] { return witness.hb->lease_view().refusals >= refused_before + 10; }));
+    EXPECT_FALSE(backup.saw(Event::elected));
+    EXPECT_EQ(backup.hb->campaign_epoch(), 2u);
+    EXPECT_FALSE(primary.hb->silent());
+    // The primary falls silent (as after a handover): the promises run out, the
+    // witness votes for the backup, which is elected at epoch 2.
+    primary.hb->fall_silent();
+    const uint64_t silent_at = monotonic_ms();
+    ASSERT_TRUE(run_until(all, [&] { return backup.saw(Event::elected); })) << "never elected";
+    EXPECT_GE(monotonic_ms() - silent_at, 20u) << "elected before the promises could have run out";
+    EXPECT_EQ(backup.events.back().second, 2u);
+    EXPECT_EQ(witness.hb->lease_view().voter_epoch, 2u);
+    EXPECT_EQ(witness.hb->lease_view().voter_granted_to, b.sin_addr.s_addr);
+    // The new primary holds a lease from the votes, renewed by the witness.
+    const uint64_t renewals = backup.deadlines.load();
+    ASSERT_TRUE(run_until(all, [&] { return backup.deadlines.load() >= renewals + 3; }));
+    EXPECT_GT(backup.deadline_ms, monotonic_ms() - 30);
+}
+
+TEST(HeartbeatLease, AStalePrimaryThatHearsTheHigherEpochFallsSilent) {
+    const sockaddr_in p = free_port_on(1), b = free_port_on(2), w = free_port_on(3);
+    LeaseNode witness(w, {p, b}, NodeRole::witness, 0);
+    // A backup elected at epoch 2 with the witness while the old primary was away.
+    LeaseNode backup(b, {p, w}, NodeRole::backup, 1);
+    backup.hb->campaign(1);
+    ASSERT_TRUE(run_until({&backup, &witness}, [&] { return backup.saw(Event::elected); }));
+    // The old primary comes back at epoch 1: the witness refuses it with epoch 2.
+    LeaseNode primary(p, {b, w}, NodeRole::primary, 1);
+    ASSERT_TRUE(run_until({&primary, &backup, &witness}, [&] { return primary.saw(Event::higher_epoch); }));
+    EXPECT_TRUE(primary.hb->silent());
+    EXPECT_FALSE(primary.saw(Event::lease_acquired));
+    EXPECT_EQ(primary.deadline_ms, 0u) << "a stale primary was given a lease";
+}
