@@ -10,8 +10,7 @@ from vmlib.failover import Failover
 def run(cluster, backend="bpf"):
     fo = Failover(cluster, backend)
     streams = fo.start_streams()
-    streams.wait_verified(1 << 20)
-    fo.expect_protected(streams)
+    fo.wait_mid_stream(streams)
     fo.p.link_down()
     fo.wait_takeover(streams.conns)
     fo.p.power_off()

@@ -14,7 +14,6 @@ from vmlib.failover import Failover
 def run(cluster, backend="bpf"):
     fo = Failover(cluster, backend)
     streams = fo.start_streams()
-    streams.wait_verified(1 << 20)
-    fo.expect_protected(streams)
+    fo.wait_mid_stream(streams)
     fo.p.panic()
     fo.expect_takeover(streams)

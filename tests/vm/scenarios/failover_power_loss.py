@@ -10,8 +10,7 @@ from vmlib.failover import Failover
 def run(cluster, backend="bpf"):
     fo = Failover(cluster, backend)
     streams = fo.start_streams()
-    streams.wait_verified(1 << 20)
-    fo.expect_protected(streams)
+    fo.wait_mid_stream(streams)
     fo.p.power_off()
     if fo.p.alive():
         raise VmError("p's emulator is still running after power_off")

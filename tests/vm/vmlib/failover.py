@@ -7,11 +7,11 @@ streams from a client through the VIP, and the checks after a crash of the prima
 
     fo = Failover(cluster)             # boots c, p, b; services and daemons ready
     streams = fo.start_streams()       # 2 echo connections, every byte verified
-    streams.wait_verified(1 << 20)     # mid-stream: each has 1 MiB echoed back
-    fo.expect_protected(streams)       # p protects both (hooks at work), b holds both
+    fo.wait_mid_stream(streams)        # held at 1 MiB: p protects both (hooks at work),
+                                       # b holds both; resumed, 0.5 MiB more verified
     fo.p.panic()                       # any crash primitive
     fo.expect_takeover(streams)        # b took over, rebuilt both; the client saw no
-                                       # corrupt, lost or reset byte
+                                       # corrupt, lost or reset byte in 6 MiB each
 
 backend: "bpf" only today. The kernel-module backend will start failoverd with its own
 flag here, and each failover scenario will run once per backend.
@@ -153,8 +153,24 @@ class Failover:
 
     # --- clients -----------------------------------------------------------------
 
-    def start_streams(self, conns=2, nbytes=6 << 20, rate_mb=1.0, timeout_s=90):
-        return Streams(self.c, conns, nbytes, rate_mb, timeout_s)
+    def start_streams(self, conns=2, nbytes=6 << 20, hold_at=1 << 20, rate_mb=1.0,
+                      timeout_s=90):
+        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s)
+
+    def wait_mid_stream(self, streams, flowing=512 << 10):
+        """Waits for the moment to crash. The client holds every connection at its
+        hold point: then both nodes' status is read (expect_protected; asking takes up
+        to a second in a guest busy under TCG, so not while the streams run), the
+        streams resume, and once each connection has `flowing` more bytes verified,
+        with every one still sending, this returns: the crash primitive, called next,
+        strikes with bytes in flight both ways."""
+        streams.wait_held()
+        self.expect_protected(streams)
+        streams.resume()
+        progress = streams.wait_verified(streams.hold_at + flowing)
+        if progress.get("sent", 0) >= streams.conns * streams.nbytes:
+            raise VmError(f"the streams sent all their bytes before the crash: it would meet "
+                          f"idle connections ({progress})")
 
     # --- after the crash -----------------------------------------------------------
 
@@ -216,17 +232,42 @@ class Failover:
 class Streams:
     """`conns` echo connections from c through the VIP, each sending `nbytes` paced
     at `rate_mb` MB/s; tcpfo-stream-client verifies every byte in order and exits
-    non-zero on any corrupted, lost, duplicated or reset byte."""
+    non-zero on any corrupted, lost, duplicated or reset byte.
+
+    Each connection holds at `hold_at` bytes sent until resume(): the scenario reads
+    the nodes' status while nothing moves, then resumes and crashes the primary with
+    most of every stream still to come (it flows through the node that took over)."""
 
     PROGRESS = "/tmp/streams.progress"
+    RESUME = "/tmp/streams.resume"
 
-    def __init__(self, client, conns, nbytes, rate_mb, timeout_s):
-        self.client, self.conns, self.nbytes = client, conns, nbytes
-        client.run(f"rm -f {self.PROGRESS}")
+    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s):
+        self.client, self.conns, self.nbytes, self.hold_at = client, conns, nbytes, hold_at
+        client.run(f"rm -f {self.PROGRESS} {self.RESUME}")
         self._job = client.spawn(
             f"exec tcpfo-stream-client echo --connect {VIP}:{PORT} --conns {conns} "
-            f"--bytes {nbytes} --rate {rate_mb} --timeout-s {timeout_s} "
+            f"--bytes {nbytes} --rate {rate_mb} --pause-at {hold_at} "
+            f"--resume-file {self.RESUME} --timeout-s {timeout_s} "
             f"--progress-file {self.PROGRESS} --label vm")
+
+    def resume(self):
+        """Lets every connection send the rest of its bytes."""
+        self.client.check(f"touch {self.RESUME}")
+
+    def wait_held(self, timeout=60):
+        """Every connection has sent and got back all its bytes up to the hold point."""
+        def held():
+            self._check_running()
+            progress = self.progress()
+            # paused 1: every connection is at the hold point with all its echo back.
+            return progress.get("paused") == 1 and progress.get("slowest", 0) >= self.hold_at
+        wait_until(held, timeout, f"each of {self.conns} connection(s) to hold at "
+                   f"{self.hold_at} bytes, all verified", 0.2)
+
+    def _check_running(self):
+        result = self._job.result()
+        if result is not None:
+            raise VmError(f"the client ended before the crash: {result[1].strip()[-300:]}")
 
     def progress(self):
         """The client's progress fields (verified, slowest, finished, live, ...)."""
@@ -236,16 +277,14 @@ class Streams:
                 if words[i + 1].isdigit()}
 
     def wait_verified(self, each_at_least, timeout=60):
-        """Mid-stream: every connection has `each_at_least` bytes echoed and verified,
-        and none is over."""
+        """Every connection has `each_at_least` bytes echoed and verified, and none is
+        over; returns the progress fields that said so."""
         def far_enough():
-            result = self._job.result()
-            if result is not None:
-                raise VmError(f"the client ended before the crash: {result[1].strip()[-300:]}")
+            self._check_running()
             progress = self.progress()
-            return (progress.get("slowest", 0) >= each_at_least and
-                    progress.get("live", 0) == self.conns)
-        wait_until(far_enough, timeout,
+            return progress if (progress.get("slowest", 0) >= each_at_least and
+                                progress.get("live", 0) == self.conns) else None
+        return wait_until(far_enough, timeout,
                    f"each of {self.conns} connection(s) to have {each_at_least} bytes verified",
                    0.2)
 
