@@ -47,7 +47,11 @@ def _fields(line):
 
 
 class Failover:
-    """Boots the three guests and starts the service and failoverd on p and b."""
+    """Boots the three guests and starts the service and failoverd on p and b.
+
+    with_backup=False starts neither the replica nor failoverd on b: a negative
+    control, with which every failover scenario must fail (it does: the primary is
+    never ready, since it waits for its backup)."""
 
     def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
                  dead_after=DEAD_AFTER, with_backup=True):
@@ -113,6 +117,8 @@ class Failover:
         return self._jobs[node].result() is not None
 
     def _check_running(self, node):
+        if node not in self._jobs:
+            return  # not started (with_backup=False)
         result = self._jobs[node].result()
         if result is not None:
             last = (result[1].strip().splitlines() or ["(no output)"])[-1]
