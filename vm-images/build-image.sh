@@ -18,7 +18,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$here/out
 bins=() modules=() soft=0
 # The guest's drivers (virtio network, virtio-serial for the agent, pvpanic so a panic
-# pauses the emulator instead of spinning a host core) and what the scenarios use.
+# pauses the emulator instead of spinning a host core) and what the scenarios use
+# (sch_ingress and cls_bpf: the clsact qdisc and the filters failoverd's tc programs
+# attach through; the cloud kernel builds them as modules).
 kernel_modules=(virtio_pci virtio_net virtio_console pvpanic_pci sch_netem sctp sch_ingress cls_bpf)
 
 die() { echo "build-image: $*" >&2; exit 1; }
