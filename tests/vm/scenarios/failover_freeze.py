@@ -7,11 +7,11 @@ was frozen. Leases do not exist yet, so today this scenario checks and states wh
 true without them (see TODAY below) and measures what p sends after its thaw (a
 capture of p's frames from VIP:7000 on the host end of its cable).
 
-True today (2026-12-03, 19 runs with bytes in flight at the freeze): the thawed p
+True today (2026-12-03, 22 runs with bytes in flight at the freeze): the thawed p
 still says primary, epoch 1, keeps the VIP and sends 13-29 segments from VIP:7000
 (the data it had in flight, ACKs, window updates) in the 3 s watched. The echo is
 deterministic, so its bytes equal b's: the client never got a wrong byte, and
-verified everything in 18 runs; in one, a connection hung until the client's timeout.
+verified everything in 21 runs; in one, a connection hung until the client's timeout.
 
 To make it strict once leases exist, set STRICT = True: then p must send no segment
 from VIP:7000 after the thaw, and the client must verify every byte with no reset.
