@@ -18,8 +18,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$here/out
 bins=() modules=() soft=0
 # The guest's drivers (virtio network, virtio-serial for the agent, pvpanic so a panic
-# pauses the emulator instead of spinning a host core) and what the scenarios use.
-kernel_modules=(virtio_pci virtio_net virtio_console pvpanic_pci sch_netem sctp)
+# pauses the emulator instead of spinning a host core) and what the scenarios use
+# (sch_ingress and cls_bpf: the clsact qdisc and the filters failoverd's tc programs
+# attach through; the cloud kernel builds them as modules).
+kernel_modules=(virtio_pci virtio_net virtio_console pvpanic_pci sch_netem sctp sch_ingress cls_bpf)
 
 die() { echo "build-image: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -91,9 +93,11 @@ for ko in "${modules[@]}"; do cp "$ko" "$stage/lib/modules/tcpfo/"; done
 # Host binaries go to the guest's /usr/local/bin, their shared libraries to the same
 # paths as on the host. Not the binaries' own host paths: a checkout under /tmp would
 # be hidden by the guest's /tmp (a tmpfs mounted at boot).
+# Without their debug sections: a RelWithDebInfo failoverd is ~30 MB of DWARF, which the
+# guest would unpack into its RAM at every boot (and TCG copies slowly).
 copy_with_libs() {
   local f=$1
-  cp -L "$f" "$stage/usr/local/bin/$(basename "$f")"
+  objcopy --strip-debug "$(realpath "$f")" "$stage/usr/local/bin/$(basename "$f")"
   ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
     [ -e "$stage$lib" ] && continue
     mkdir -p "$stage$(dirname "$lib")"

@@ -78,6 +78,11 @@ def main():
         signal.setitimer(signal.ITIMER_REAL, 0)
         print(f"FAIL {args.scenario}: {e}")
         if cluster:
+            for explain in cluster.diagnostics:
+                try:
+                    print(explain())
+                except (VmError, OSError) as why:
+                    print(f"(diagnostics unavailable: {why})")
             for guest in cluster.guests:
                 tail = guest.console().strip().splitlines()[-15:]
                 print(f"--- {guest.name} console (last {len(tail)} lines)")

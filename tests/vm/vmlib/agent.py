@@ -51,8 +51,15 @@ class AgentChannel:
     def run(self, command, timeout):
         """Runs `command` with the guest's sh; returns (exit code, stdout+stderr)."""
         request_id = self._send(command)
-        line = self._read_line(timeout, f"'{command}'")
-        parts = line.split(" ", 2)
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._read_line(max(0.0, deadline - time.monotonic()), f"'{command}'")
+            parts = line.split(" ", 2)
+            # The late answer to an earlier request that timed out (read after a
+            # failure, for the diagnostics): skipped.
+            if len(parts) >= 2 and parts[0].isdigit() and int(parts[0]) < request_id:
+                continue
+            break
         if len(parts) < 2 or parts[0] != str(request_id):
             raise VmError(f"{self._name}: agent answered {line[:80]!r} to request {request_id}")
         output = base64.b64decode(parts[2]).decode(errors="replace") if len(parts) > 2 else ""

@@ -28,9 +28,16 @@ class Cluster:
         self._keep = keep_workdir
         self.workdir = tempfile.mkdtemp(prefix=f"tcpfo-vm-{os.getpid()}-")
         self._segment = None
+        # Callables returning text that explains a failure (a helper's daemon logs):
+        # run_scenario prints them after "FAIL", while the guests still run.
+        self.diagnostics = []
 
-    def boot(self, *names, timeout=90):
-        """Boots one guest per name, all at once; returns them in order."""
+    def boot(self, *names, timeout=90, memory_mb=None):
+        """Boots one guest per name, all at once; returns them in order. memory_mb:
+        the guests' RAM in MiB (the image unpacks into it), one number for all of
+        them or {name: MiB} for some (the others get Guest.DEFAULT_MEMORY_MB)."""
+        if not isinstance(memory_mb, dict):
+            memory_mb = {name: memory_mb for name in names}
         if self._segment is None:
             remove_stale_segments()
             self._segment = L2Segment()
@@ -38,7 +45,8 @@ class Cluster:
         for name in names:
             index = len(self.guests)
             guest = Guest(index, name, f"192.0.2.{FIRST_HOST + index}", self.image_dir,
-                          self.workdir, self._segment, self.accel)
+                          self.workdir, self._segment, self.accel,
+                          memory_mb.get(name) or Guest.DEFAULT_MEMORY_MB)
             self.guests.append(guest)
             new.append(guest)
             guest.start()

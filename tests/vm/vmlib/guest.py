@@ -26,8 +26,10 @@ def _die_with_harness():
 
 class Guest:
     NIC = "nic0"  # QMP name of the guest's network card (set_link)
+    DEFAULT_MEMORY_MB = 256
 
-    def __init__(self, index, name, address, image_dir, workdir, segment, accel, memory_mb=256):
+    def __init__(self, index, name, address, image_dir, workdir, segment, accel,
+                 memory_mb=DEFAULT_MEMORY_MB):
         self.index = index
         self.name = name
         self.address = address  # 192.0.2.x, without the prefix length
@@ -43,6 +45,7 @@ class Guest:
         self._qmp = None
         self._agent = None
         self._jobs = 0
+        self.frozen = False  # between freeze() and thaw(): its agent cannot answer
         self.banner = ""
         self.boot_seconds = None  # emulator start to the first command's answer
 
@@ -52,8 +55,11 @@ class Guest:
         """Starts the emulator (from the main thread: PDEATHSIG follows the thread)."""
         tap = self._segment.add_tap(self.index)
         accel, cpu = self._accel
-        mac = f"52:54:00:7c:f0:{self.index + 1:02x}"
-        cmdline = (f"console=ttyS0 quiet panic=-1 tcpfo.name={self.name} "
+        mac = self.mac
+        # no_timer_check: under TCG on a busy host the kernel's IO-APIC timer check
+        # can time out and panic at boot ("IO-APIC + timer doesn't work"; seen with
+        # three guests booting beside a build). Cloud images boot with it too.
+        cmdline = (f"console=ttyS0 quiet panic=-1 no_timer_check tcpfo.name={self.name} "
                    f"tcpfo.addr={self.address}/24")
         argv = [
             "qemu-system-x86_64", "-name", self.name,
@@ -160,9 +166,28 @@ class Guest:
     def freeze(self):
         """Stops the vCPUs (QMP stop): the guest keeps all its state but does nothing."""
         self._qmp.command("stop")
+        self.frozen = True
 
     def thaw(self):
         self._qmp.command("cont")
+        self.frozen = False
+
+    def responsive(self):
+        """Whether its agent can answer: booted, not panicked, powered off or frozen."""
+        return self._agent is not None and not self.frozen and self.alive()
+
+    @property
+    def tap(self):
+        """The host end of its network cable (in the segment's namespace)."""
+        return self._segment.tap_of(self.index)
+
+    def segment_wrap(self, argv):
+        """`argv` run in the namespace of its L2 segment (a capture on its tap)."""
+        return self._segment.wrap(argv)
+
+    @property
+    def mac(self):
+        return f"52:54:00:7c:f0:{self.index + 1:02x}"
 
     def power_off(self):
         """Power loss: the emulator is killed, nothing in the guest gets to react."""
@@ -208,6 +233,11 @@ class Job:
         guest.check(f"( sh -c {shlex.quote(command)} > {self._out} 2>&1; "
                     f"echo $? > {self._rc}.tmp; mv {self._rc}.tmp {self._rc} ) "
                     f"> /dev/null 2>&1 &")
+
+    @property
+    def output_path(self):
+        """Where in the guest its output goes."""
+        return self._out
 
     def output(self):
         """What the command has printed so far."""

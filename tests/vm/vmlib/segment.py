@@ -79,6 +79,9 @@ class L2Segment:
         self._taps.append(tap)
         return tap
 
+    def tap_of(self, index):
+        return f"tap{index}-{self.suffix}"
+
     def wrap(self, argv):
         """The command line that runs `argv` inside the segment's namespace."""
         return ["ip", "netns", "exec", self.netns, *argv]

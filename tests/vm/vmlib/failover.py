@@ -1,0 +1,315 @@
+"""A failover in guests: tcpfo's failoverd on a primary and a backup, checksummed
+streams from a client through the VIP, and the checks after a crash of the primary.
+
+    c (192.0.2.11) ── client: tcpfo-stream-client echo --connect 192.0.2.100:7000
+    p (192.0.2.12) ── primary: VIP 192.0.2.100, echo service :7000, failoverd --role primary
+    b (192.0.2.13) ── backup: replica :7000, failoverd --role backup --replica 127.0.0.1:7000
+
+    fo = Failover(cluster)             # boots c, p, b; services and daemons ready
+    streams = fo.start_streams()       # 2 echo connections, every byte verified
+    fo.wait_mid_stream(streams)        # held at 1 MiB: p protects both (hooks at work),
+                                       # b holds both; resumed, 0.5 MiB more verified
+    fo.p.panic()                       # any crash primitive
+    fo.expect_takeover(streams)        # b took over, rebuilt both; the client saw no
+                                       # corrupt, lost or reset byte in 6 MiB each
+
+backend: "bpf" only today. The kernel-module backend will start failoverd with its own
+flag here, and each failover scenario will run once per backend.
+"""
+import json
+import re
+
+from .errors import VmError
+from .waiting import wait_until
+
+VIP = "192.0.2.100"
+PORT = 7000
+REPLICATION_PORT = 7100
+BACKENDS = ("bpf",)
+
+# Detection suited to a TCG guest. failoverd's default (10 ms x 3: 30 ms) assumes a
+# node that runs when it should; three emulated vCPUs on two host cores, beside other
+# work, are descheduled for tens to hundreds of ms, and a backup that misses 30 ms of
+# heartbeats takes over from a live primary. 100 ms x 10: the primary is declared dead
+# 1 s after its last heartbeat, which is also what a crash costs the client here.
+HEARTBEAT_MS = 100
+DEAD_AFTER = 10
+# The guests' RAM: the image (~25 MB, unpacked into RAM), failoverd and the services
+# fit in the default 256 MiB with ~100 MiB to spare; the daemons' nodes get more so a
+# larger stream or more connections never meet the OOM killer first.
+NODE_MEMORY_MB = 384
+
+_SUMMARY = re.compile(r"^stream-client .*$", re.M)
+
+
+def _fields(line):
+    return dict(word.split("=", 1) for word in line.split() if "=" in word)
+
+
+class Failover:
+    """Boots the three guests and starts the service and failoverd on p and b.
+
+    with_backup=False starts neither the replica nor failoverd on b: a negative
+    control, with which every failover scenario must fail (it does: the primary is
+    never ready, since it waits for its backup)."""
+
+    def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
+                 dead_after=DEAD_AFTER, with_backup=True):
+        if backend not in BACKENDS:
+            raise VmError(f"failover backend '{backend}' does not exist yet (have: "
+                          f"{', '.join(BACKENDS)}); the kernel-module variants come "
+                          f"with the module")
+        self.backend = backend
+        self.cluster = cluster
+        self.c, self.p, self.b = cluster.boot(
+            "c", "p", "b", memory_mb={"p": NODE_MEMORY_MB, "b": NODE_MEMORY_MB})
+        cluster.diagnostics.append(self.logs)
+        self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} --control /tmp/failoverd.sock "
+                        f"--ready-file /tmp/failoverd.ready --heartbeat-ms {heartbeat_ms} "
+                        f"--dead-after {dead_after}")
+        self.with_backup = with_backup
+        self._jobs = {}
+        self._start()
+
+    # --- start -----------------------------------------------------------------
+
+    def _start(self):
+        p, b = self.p, self.b
+        self._jobs["service"] = p.spawn(f"exec tcpfo-echo-service --listen 0.0.0.0:{PORT}")
+        wait_until(lambda: self._listening(p, PORT), 20, f"the echo service on {p.name}")
+        if self.with_backup:
+            self._jobs["replica"] = b.spawn(f"exec tcpfo-echo-service --listen 0.0.0.0:{PORT}")
+            wait_until(lambda: self._listening(b, PORT), 20, f"the replica on {b.name}")
+            # The backup first: the primary is ready once its backup is connected.
+            self._jobs["backup"] = b.spawn(
+                f"exec failoverd --role backup --listen {b.address}:{REPLICATION_PORT} "
+                f"--peer {p.address}:{REPLICATION_PORT} --replica 127.0.0.1:{PORT} "
+                f"{self._common}")
+            wait_until(lambda: self._listening(b, REPLICATION_PORT) or self._died("backup"), 30,
+                       f"failoverd on {b.name} to listen on :{REPLICATION_PORT}")
+            self._check_running("backup")
+        self._jobs["primary"] = p.spawn(
+            f"exec failoverd --role primary --listen {p.address}:{REPLICATION_PORT} "
+            f"--peer {b.address}:{REPLICATION_PORT} {self._common}")
+        for node, guest in (("primary", p), ("backup", b)):
+            if node in self._jobs:
+                wait_until(lambda: guest.run("test -e /tmp/failoverd.ready")[0] == 0 or
+                           self._died(node), 30, f"failoverd on {guest.name} to be ready")
+                self._check_running(node)
+        # Ready by their status too: the primary holds the VIP, its backup is live.
+        status = self.status(p)
+        if status.get("role") != "primary":
+            raise VmError(f"{p.name}: failoverd's role is {status.get('role')!r}, not primary")
+        if self.with_backup:
+            if [peer.get("state") for peer in status.get("peers", [])] != ["live"]:
+                raise VmError(f"{p.name}: its backup is not live: {json.dumps(status.get('peers'))}")
+            if self.status(b).get("role") != "backup":
+                raise VmError(f"{b.name}: failoverd is not a backup")
+        if f" {VIP}/24 " not in p.check("ip -4 -o addr show dev eth0"):
+            raise VmError(f"{p.name}: the primary does not hold {VIP}")
+
+    @staticmethod
+    def _listening(guest, port):
+        # busybox netstat: "tcp 0 0 0.0.0.0:7000 0.0.0.0:* LISTEN"
+        return guest.run(f"netstat -ltn | grep -q ':{port} '")[0] == 0
+
+    def _died(self, node):
+        return self._jobs[node].result() is not None
+
+    def _check_running(self, node):
+        if node not in self._jobs:
+            return  # not started (with_backup=False)
+        result = self._jobs[node].result()
+        if result is not None:
+            last = (result[1].strip().splitlines() or ["(no output)"])[-1]
+            raise VmError(f"failoverd ({node}) exited {result[0]}: {last}")
+
+    # --- status ------------------------------------------------------------------
+
+    def status(self, guest):
+        """`failoverctl status` on the guest, parsed."""
+        text = guest.check("failoverctl --control /tmp/failoverd.sock status", timeout=20)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise VmError(f"{guest.name}: failoverctl status is not JSON ({e}): {text[:200]!r}")
+
+    def expect_protected(self, streams):
+        """Just before a crash: p protects every connection and its BPF hooks work on
+        this kernel (events seen, ACKs clamped), b holds every connection and is still
+        a plain backup (a takeover that began before the crash would prove nothing)."""
+        p_status = self.status(self.p)
+        protected = [c for c in p_status.get("connections", []) if c.get("protected")]
+        hooks = p_status.get("hooks", {})
+        if len(protected) != streams.conns or not hooks.get("events") or \
+                not hooks.get("acks_clamped"):
+            raise VmError(f"{self.p.name}: expected {streams.conns} protected connection(s) and "
+                          f"the hooks at work; it protects {len(protected)}, hooks "
+                          f"{json.dumps(hooks)[:300]}")
+        if not self.with_backup:
+            return
+        b_status = self.status(self.b)
+        if b_status.get("role") != "backup" or b_status.get("takeover") is not None:
+            raise VmError(f"{self.b.name} is no longer a plain backup before the crash: role "
+                          f"{b_status.get('role')}, takeover "
+                          f"{json.dumps(b_status.get('takeover'))}")
+        if b_status.get("connection_count") != streams.conns:
+            raise VmError(f"{self.b.name} holds {b_status.get('connection_count')} "
+                          f"connection(s), expected {streams.conns}")
+
+    # --- clients -----------------------------------------------------------------
+
+    def start_streams(self, conns=2, nbytes=6 << 20, hold_at=1 << 20, rate_mb=1.0,
+                      timeout_s=90):
+        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s)
+
+    def wait_mid_stream(self, streams, flowing=512 << 10):
+        """Waits for the moment to crash. The client holds every connection at its
+        hold point: then both nodes' status is read (expect_protected; asking takes up
+        to a second in a guest busy under TCG, so not while the streams run), the
+        streams resume, and once each connection has `flowing` more bytes verified,
+        with every one still sending, this returns: the crash primitive, called next,
+        strikes with bytes in flight both ways."""
+        streams.wait_held()
+        self.expect_protected(streams)
+        streams.resume()
+        progress = streams.wait_verified(streams.hold_at + flowing)
+        if progress.get("sent", 0) >= streams.conns * streams.nbytes:
+            raise VmError(f"the streams sent all their bytes before the crash: it would meet "
+                          f"idle connections ({progress})")
+
+    # --- after the crash -----------------------------------------------------------
+
+    def wait_takeover(self, expected_conns, timeout=60):
+        """The backup took over and rebuilt every connection, none reset; returns its
+        takeover record."""
+        b = self.b
+
+        def finished():
+            self._check_running("backup")
+            st = self.status(b)
+            takeover = st.get("takeover") or {}
+            return st if takeover.get("finished_us") else None
+        st = wait_until(finished, timeout, f"{b.name} to report a finished takeover", 0.25)
+        takeover = st["takeover"]
+        got = (st.get("role"), takeover.get("rebuilt"), takeover.get("reset"))
+        if got != ("taken-over-primary", expected_conns, 0):
+            raise VmError(f"expected {b.name} taken-over-primary with {expected_conns} "
+                          f"connection(s) rebuilt and 0 reset; it says role {got[0]}, rebuilt "
+                          f"{got[1]}, reset {got[2]}: {json.dumps(takeover)[:400]}")
+        if f" {VIP}/24 " not in b.check("ip -4 -o addr show dev eth0"):
+            raise VmError(f"{b.name} took over but does not hold {VIP}")
+        return takeover
+
+    def expect_takeover(self, streams):
+        """The usual end of a crash scenario: the takeover, then every client byte."""
+        takeover = self.wait_takeover(streams.conns)
+        summary = streams.wait_all_verified()
+        steps = ", ".join(f"{k} {takeover[k]}" for k in
+                          ("claimed_ms", "learned_ms", "rebuilt_ms", "serving_ms")
+                          if k in takeover)
+        # The longest receive gap is the crash's: the streams are paced, nothing else
+        # stalls them for long (no --crash-file: busybox's date has no nanoseconds,
+        # and the guests' clocks are not the host's).
+        print(f"takeover: {takeover.get('rebuilt')} rebuilt, {takeover.get('reset')} reset "
+              f"({steps}); client: {summary['conns']} connection(s), {summary['verified']} "
+              f"bytes verified, longest stall {summary.get('max_stall_ms')} ms")
+        return takeover, summary
+
+    def logs(self, lines=25):
+        """The last lines of the daemons' output, from every guest that can still
+        answer (a dead or frozen one cannot)."""
+        out = []
+        for node, guest in (("primary", self.p), ("backup", self.b)):
+            job = self._jobs.get(node)
+            if job is None:
+                continue
+            if not guest.responsive():
+                out.append(f"--- failoverd ({node}, {guest.name}): guest not answering")
+                continue
+            try:
+                text = guest.run(f"tail -n {lines} {job.output_path}", timeout=10)[1]
+            except VmError as e:
+                text = f"(unreadable: {e})"
+            out.append(f"--- failoverd ({node}, {guest.name}), last {lines} lines\n{text.rstrip()}")
+        return "\n".join(out)
+
+
+class Streams:
+    """`conns` echo connections from c through the VIP, each sending `nbytes` paced
+    at `rate_mb` MB/s; tcpfo-stream-client verifies every byte in order and exits
+    non-zero on any corrupted, lost, duplicated or reset byte.
+
+    Each connection holds at `hold_at` bytes sent until resume(): the scenario reads
+    the nodes' status while nothing moves, then resumes and crashes the primary with
+    most of every stream still to come (it flows through the node that took over)."""
+
+    PROGRESS = "/tmp/streams.progress"
+    RESUME = "/tmp/streams.resume"
+
+    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s):
+        self.client, self.conns, self.nbytes, self.hold_at = client, conns, nbytes, hold_at
+        client.run(f"rm -f {self.PROGRESS} {self.RESUME}")
+        self._job = client.spawn(
+            f"exec tcpfo-stream-client echo --connect {VIP}:{PORT} --conns {conns} "
+            f"--bytes {nbytes} --rate {rate_mb} --pause-at {hold_at} "
+            f"--resume-file {self.RESUME} --timeout-s {timeout_s} "
+            f"--progress-file {self.PROGRESS} --label vm")
+
+    def resume(self):
+        """Lets every connection send the rest of its bytes."""
+        self.client.check(f"touch {self.RESUME}")
+
+    def wait_held(self, timeout=60):
+        """Every connection has sent and got back all its bytes up to the hold point."""
+        def held():
+            self._check_running()
+            progress = self.progress()
+            # paused 1: every connection is at the hold point with all its echo back.
+            return progress.get("paused") == 1 and progress.get("slowest", 0) >= self.hold_at
+        wait_until(held, timeout, f"each of {self.conns} connection(s) to hold at "
+                   f"{self.hold_at} bytes, all verified", 0.2)
+
+    def _check_running(self):
+        result = self._job.result()
+        if result is not None:
+            raise VmError(f"the client ended before the crash: {result[1].strip()[-300:]}")
+
+    def progress(self):
+        """The client's progress fields (verified, slowest, finished, live, ...)."""
+        rc, text = self.client.run(f"cat {self.PROGRESS} 2>/dev/null")
+        words = text.split()
+        return {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)
+                if words[i + 1].isdigit()}
+
+    def wait_verified(self, each_at_least, timeout=60):
+        """Every connection has `each_at_least` bytes echoed and verified, and none is
+        over; returns the progress fields that said so."""
+        def far_enough():
+            self._check_running()
+            progress = self.progress()
+            return progress if (progress.get("slowest", 0) >= each_at_least and
+                                progress.get("live", 0) == self.conns) else None
+        return wait_until(far_enough, timeout,
+                   f"each of {self.conns} connection(s) to have {each_at_least} bytes verified",
+                   0.2)
+
+    def wait_end(self, timeout=120):
+        """(exit code, summary fields) once the client is over."""
+        rc, output = self._job.wait(timeout)
+        match = _SUMMARY.findall(output)
+        if not match:
+            raise VmError(f"{self.client.name}: the client printed no summary (exit {rc}): "
+                          f"{output.strip()[-300:]!r}")
+        return rc, _fields(match[-1]), output
+
+    def wait_all_verified(self, timeout=120):
+        """Every byte of every connection verified, no reset, no timeout."""
+        rc, fields, output = self.wait_end(timeout)
+        bad = {k: fields.get(k) for k in ("failed", "resets", "corrupt", "early_eofs", "timeouts")
+               if fields.get(k) != "0"}
+        if rc != 0 or bad or fields.get("ok") != str(self.conns) or \
+                fields.get("verified") != str(self.conns * self.nbytes):
+            raise VmError(f"the client did not verify every byte (exit {rc}, "
+                          f"{self.conns * self.nbytes} expected): {_SUMMARY.findall(output)[-1]}")
+        return fields
