@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs one QEMU crash-injection scenario (tests/vm/scenarios/<name>.py).
 
-    tests/vm/run_scenario.py [--image DIR] [--timeout S] [--keep] NAME
+    tests/vm/run_scenario.py [--image DIR] [--timeout S] [--keep] [--backend bpf|kmod] NAME
 
 Prints "PASS <name> ..." with the boot time of each guest and exits 0, or
 "FAIL <name>: <reason>" with the end of each guest's console and exits 1. Everything
@@ -49,6 +49,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=150,
                         help="whole-scenario limit in seconds (default 150)")
     parser.add_argument("--keep", action="store_true", help="keep the consoles and logs")
+    parser.add_argument("--backend", choices=("bpf", "kmod"),
+                        help="the kernel hooks of a failover scenario (default: its own, bpf)")
     parser.add_argument("scenario")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -67,11 +69,15 @@ def main():
     try:
         scenario = load_scenario(args.scenario)
         cluster = Cluster(os.path.abspath(args.image), keep_workdir=args.keep)
-        scenario.run(cluster)
+        if args.backend:
+            scenario.run(cluster, backend=args.backend)
+        else:
+            scenario.run(cluster)
         signal.setitimer(signal.ITIMER_REAL, 0)
         boots = ", ".join(f"{g.name} {g.boot_seconds:.1f}s" for g in cluster.guests
                           if g.boot_seconds is not None)
-        print(f"PASS {args.scenario} in {time.monotonic() - started:.1f}s "
+        label = f"{args.scenario}{'.' + args.backend if args.backend else ''}"
+        print(f"PASS {label} in {time.monotonic() - started:.1f}s "
               f"(accel {cluster.accel[0]}; boot to first command: {boots})")
         return 0
     except (VmError, OSError) as e:

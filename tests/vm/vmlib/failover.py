@@ -13,8 +13,8 @@ streams from a client through the VIP, and the checks after a crash of the prima
     fo.expect_takeover(streams)        # b took over, rebuilt both; the client saw no
                                        # corrupt, lost or reset byte in 6 MiB each
 
-backend: "bpf" only today. The kernel-module backend will start failoverd with its own
-flag here, and each failover scenario will run once per backend.
+backend: "bpf" (the eBPF programs) or "kmod" (tcpfo.ko loaded on p and b, failoverd
+--hooks kmod on both); each failover scenario runs once per backend.
 """
 import json
 import re
@@ -25,7 +25,7 @@ from .waiting import wait_until
 VIP = "192.0.2.100"
 PORT = 7000
 REPLICATION_PORT = 7100
-BACKENDS = ("bpf",)
+BACKENDS = ("bpf", "kmod")
 
 # Detection suited to a TCG guest. failoverd's default (10 ms x 3: 30 ms) assumes a
 # node that runs when it should; three emulated vCPUs on two host cores, beside other
@@ -56,9 +56,8 @@ class Failover:
     def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
                  dead_after=DEAD_AFTER, with_backup=True):
         if backend not in BACKENDS:
-            raise VmError(f"failover backend '{backend}' does not exist yet (have: "
-                          f"{', '.join(BACKENDS)}); the kernel-module variants come "
-                          f"with the module")
+            raise VmError(f"failover backend '{backend}' does not exist (have: "
+                          f"{', '.join(BACKENDS)})")
         self.backend = backend
         self.cluster = cluster
         self.c, self.p, self.b = cluster.boot(
@@ -66,7 +65,8 @@ class Failover:
         cluster.diagnostics.append(self.logs)
         self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} --control /tmp/failoverd.sock "
                         f"--ready-file /tmp/failoverd.ready --heartbeat-ms {heartbeat_ms} "
-                        f"--dead-after {dead_after}")
+                        f"--dead-after {dead_after}"
+                        + (" --hooks kmod" if backend == "kmod" else ""))
         self.with_backup = with_backup
         self._jobs = {}
         self._start()
@@ -75,6 +75,9 @@ class Failover:
 
     def _start(self):
         p, b = self.p, self.b
+        if self.backend == "kmod":
+            for guest in (p, b):
+                guest.load_module("tcpfo")
         self._jobs["service"] = p.spawn(f"exec tcpfo-echo-service --listen 0.0.0.0:{PORT}")
         wait_until(lambda: self._listening(p, PORT), 20, f"the echo service on {p.name}")
         if self.with_backup:
@@ -246,6 +249,7 @@ class Streams:
 
     PROGRESS = "/tmp/streams.progress"
     RESUME = "/tmp/streams.resume"
+    PORTS = "/tmp/streams.ports"  # the client's local ports, once all are connected
 
     def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s):
         self.client, self.conns, self.nbytes, self.hold_at = client, conns, nbytes, hold_at
@@ -253,8 +257,12 @@ class Streams:
         self._job = client.spawn(
             f"exec tcpfo-stream-client echo --connect {VIP}:{PORT} --conns {conns} "
             f"--bytes {nbytes} --rate {rate_mb} --pause-at {hold_at} "
-            f"--resume-file {self.RESUME} --timeout-s {timeout_s} "
+            f"--resume-file {self.RESUME} --timeout-s {timeout_s} --ports-file {self.PORTS} "
             f"--progress-file {self.PROGRESS} --label vm")
+
+    def ports(self):
+        """The client's local port of each connection."""
+        return [int(p) for p in self.client.check(f"cat {self.PORTS}").split()]
 
     def resume(self):
         """Lets every connection send the rest of its bytes."""
