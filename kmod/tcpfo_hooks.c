@@ -43,7 +43,7 @@ static void fill_event(struct tcpfo_event *ev, u8 type, u8 flags, const struct t
 	ev->ktime_ns = ktime_get_ns(); /* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
 }
 
-/* At most three events come of one segment (DATA, then FIN or ACK; or one RST). */
+/* What one client segment gives: DATA (its `data_len` bytes), then a FIN or an ACK event; or one RST. */
 struct pending_events {
 	struct tcpfo_event ev[2];
 	unsigned int n;

@@ -78,7 +78,6 @@ private:
 
     KmodHooks() = default;
     // One command on the request socket; its reply's attributes (or just the ACK).
-    Result<std::vector<uint8_t>> request(uint8_t cmd, const std::vector<uint8_t>& attrs) const;
     Result<ConnReply> conn_request(uint8_t cmd, const tcpfo_conn_key& key, std::optional<uint32_t> seq) const;
     Result<void> command(uint8_t cmd, const std::function<void(nlmsghdr*)>& add_attrs) const;
     // One request and its replies on the request socket; notices an unloaded module.
