@@ -204,7 +204,8 @@ TEST(ConfigFile, ConfigTestGivesTheSameVerdictAsAStart) {
     const std::string three_path = write_temp("three.toml", three);
     auto refused = config_test_verdict(three_path);
     ASSERT_FALSE(refused.has_value());
-    EXPECT_EQ(refused.error().message, three_path + ": 3 nodes: only two-node clusters run yet (issue 9: several backups)");
+    EXPECT_EQ(refused.error().message, three_path + ": --two-node (two_node): 3 nodes elect by a majority of their "
+                                                    "own; two-node mode (no leases) is for two nodes only");
     auto start = parse({"--config", three_path});
     ASSERT_FALSE(start.has_value());
     EXPECT_EQ(start.error().message, refused.error().message);

@@ -39,7 +39,8 @@ struct LeaseNode {
     uint64_t deadline_ms = 0;  // the latest lease deadline the thread published
     std::atomic<uint64_t> deadlines{0};
 
-    LeaseNode(sockaddr_in self, std::vector<sockaddr_in> peers, NodeRole role, uint64_t epoch) {
+    LeaseNode(sockaddr_in self, std::vector<sockaddr_in> peers, NodeRole role, uint64_t epoch, int node_id = 0,
+              int priority = 0) {
         auto created = EventLoop::create();
         EXPECT_TRUE(created);
         loop = std::move(*created);
@@ -52,6 +53,8 @@ struct LeaseNode {
         c.lease_enforced = true;
         c.lease_ms = 30;
         c.quorum = 2;
+        c.node_id = node_id;
+        c.priority = priority;
         Heartbeat::Callbacks cb;
         cb.on_cluster = [this](Event e, uint64_t epoch) { events.emplace_back(e, epoch); };
         cb.on_lease_deadline = [this](uint64_t until) {
@@ -162,4 +165,72 @@ TEST(HeartbeatLease, AStalePrimaryThatHearsTheHigherEpochFallsSilent) {
     EXPECT_TRUE(primary.hb->silent());
     EXPECT_FALSE(primary.saw(Event::lease_acquired));
     EXPECT_EQ(primary.deadline_ms, 0u) << "a stale primary was given a lease";
+}
+
+// Three data nodes, no witness (a majority of three is two): the primary dies and both
+// backups campaign. The one holding more of the primary's stream is elected, whichever
+// asked first and whatever the priorities say; the other gives it its vote.
+TEST(HeartbeatLease, OfTwoBackupsTheOneWithTheLongerLogIsElected) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    auto primary = std::make_unique<LeaseNode>(a, std::vector<sockaddr_in>{b, c}, NodeRole::primary, 1, 1, 200);
+    LeaseNode longer(b, {a, c}, NodeRole::backup, 1, 2, 100);
+    LeaseNode shorter(c, {a, b}, NodeRole::backup, 1, 3, 250);
+    longer.hb->set_log_position(5000);
+    shorter.hb->set_log_position(4000);
+    longer.hb->set_fit_to_lead(true);
+    shorter.hb->set_fit_to_lead(true);
+    std::vector<LeaseNode*> all = {primary.get(), &longer, &shorter};
+    ASSERT_TRUE(run_until(all, [&] { return primary->saw(Event::lease_acquired); }));
+    primary.reset();
+    all = {&longer, &shorter};
+    // The shorter log notices first: the longer one refuses it, even before it has
+    // noticed anything itself.
+    shorter.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return longer.hb->lease_view().outranked_refusals >= 5; }));
+    EXPECT_FALSE(shorter.saw(Event::elected));
+    // Then the longer one campaigns too: elected at epoch 2 with the other's vote.
+    longer.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return longer.saw(Event::elected); })) << "never elected";
+    EXPECT_EQ(longer.events.back().second, 2u);
+    EXPECT_EQ(shorter.hb->lease_view().voter_epoch, 2u);
+    EXPECT_EQ(shorter.hb->lease_view().voter_granted_to, b.sin_addr.s_addr);
+    // The loser is never elected at that epoch (its own vote went to the winner), and
+    // sees the winner's heartbeats at epoch 2.
+    ASSERT_TRUE(run_until(all, [&] { return shorter.hb->peer_views()[1].role == NodeRole::primary; }));
+    EXPECT_FALSE(shorter.saw(Event::elected));
+    const auto views = shorter.hb->peer_views();
+    ASSERT_EQ(views.size(), 2u);
+    EXPECT_TRUE(views[1].heard);
+    EXPECT_EQ(views[1].epoch, 2u);
+    EXPECT_EQ(views[1].node_id, 2);
+    EXPECT_EQ(views[1].priority, 100);
+}
+
+// Equal logs: the higher priority wins; a backup not fit to lead (its replica failing
+// its checks) does not stand in anyone's way.
+TEST(HeartbeatLease, EqualLogsElectTheHigherPriorityAndAnUnfitBackupBlocksNobody) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode low(b, {a, c}, NodeRole::backup, 1, 2, 100);
+    LeaseNode high(c, {a, b}, NodeRole::backup, 1, 3, 200);
+    low.hb->set_log_position(5000);
+    high.hb->set_log_position(5000);
+    low.hb->set_fit_to_lead(true);
+    high.hb->set_fit_to_lead(true);
+    std::vector<LeaseNode*> all = {&low, &high};
+    low.hb->campaign(1);
+    high.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return high.saw(Event::elected); })) << "never elected";
+    EXPECT_FALSE(low.saw(Event::elected));
+    EXPECT_EQ(low.hb->lease_view().voter_granted_to, c.sin_addr.s_addr);
+
+    // A third pair: the better-ranked backup is not fit, so the other is elected.
+    const sockaddr_in d = free_port_on(4), e = free_port_on(5), f = free_port_on(6);
+    LeaseNode unfit(e, {d, f}, NodeRole::backup, 1, 2, 250);
+    LeaseNode fit(f, {d, e}, NodeRole::backup, 1, 3, 100);
+    unfit.hb->set_log_position(9000);
+    fit.hb->set_log_position(10);
+    fit.hb->set_fit_to_lead(true);
+    fit.hb->campaign(1);
+    ASSERT_TRUE(run_until({&unfit, &fit}, [&] { return fit.saw(Event::elected); })) << "an unfit backup blocked the election";
+    EXPECT_EQ(unfit.hb->lease_view().outranked_refusals, 0u);
 }

@@ -117,10 +117,26 @@ TEST(NodeList, HighestPriorityStartsAsPrimaryTiesToTheLowestId) {
     EXPECT_EQ(start_role(zero, 2, std::nullopt)->role, NodeRole::primary);
 }
 
+TEST(NodeList, ThreeNodesOnePrimaryTwoBackupsEachHearingEveryOther) {
+    const std::vector<NodeEntry> three = {node(1, "192.0.2.10", 100), node(2, "192.0.2.11", 200),
+                                          node(3, "192.0.2.12", 100)};
+    auto two = start_role(three, 2, std::nullopt);
+    ASSERT_TRUE(two.has_value()) << two.error().message;
+    EXPECT_EQ(two->role, NodeRole::primary);
+    ASSERT_EQ(two->peers.size(), 2u);
+    EXPECT_EQ(to_string(two->peers[0]), "192.0.2.10:7100");
+    EXPECT_EQ(to_string(two->peers[1]), "192.0.2.12:7100");
+    // A backup's first peer is the primary, then the other backup.
+    auto three_of = start_role(three, 3, std::nullopt);
+    ASSERT_TRUE(three_of.has_value()) << three_of.error().message;
+    EXPECT_EQ(three_of->role, NodeRole::backup);
+    EXPECT_EQ(three_of->first_primary_id, 2);
+    ASSERT_EQ(three_of->peers.size(), 2u);
+    EXPECT_EQ(to_string(three_of->peers[0]), "192.0.2.11:7100");
+    EXPECT_EQ(to_string(three_of->peers[1]), "192.0.2.10:7100");
+}
+
 TEST(NodeList, RefusesWhatTheRuntimeCannotRunYet) {
-    auto three = start_role({node(1, "192.0.2.10"), node(2, "192.0.2.11"), node(3, "192.0.2.12")}, 1, std::nullopt);
-    ASSERT_FALSE(three.has_value());
-    EXPECT_EQ(three.error().message, "3 nodes: only two-node clusters run yet (issue 9: several backups)");
     auto alone = start_role({node(1, "192.0.2.10")}, 1, std::nullopt);
     ASSERT_FALSE(alone.has_value());
     EXPECT_EQ(alone.error().message, "1 node: a cluster needs two nodes");

@@ -35,6 +35,7 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             HeartbeatRecord{9, 10, NodeRole::primary},
             HeartbeatRecord{9, 11, NodeRole::candidate, 30, 0x0102030405060708ULL},
             HeartbeatRecord{0, 12, NodeRole::witness, 0, 1},
+            HeartbeatRecord{5, 13, NodeRole::candidate, 100, 7, 3, 250, (uint64_t(1) << 40) + 9},
             LeaseReplyRecord{7, 0x1122334455667788ULL, 30, true},
             LeaseReplyRecord{8, 5, 45, false},
             ConnRefusedRecord{42, RefuseReason::resources},

@@ -18,11 +18,6 @@
 
 namespace tcpfo {
 
-namespace {
-// A backup has one peer, its primary (the first and only --peer).
-constexpr PeerId kPrimaryPeer{0};
-}  // namespace
-
 BackupNode::BackupNode(EventLoop& loop, const Options& options) : loop_(loop), options_(options) {}
 
 BackupNode::~BackupNode() {
@@ -130,8 +125,14 @@ void BackupNode::on_accept() {
     // A campaign means the stream in the slot went silent: a new one from the primary's
     // address (it reconnected after a partition healed) replaces it, or the dead stream
     // would keep the primary out until its FIN, retransmitted with backoff, arrives.
-    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_ && campaign_why_.empty();
-    if (takeover_ || slot_taken || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+    // A peer that announces a higher epoch than this node's stream was elected since:
+    // its stream replaces the one in the slot (which may be a dead primary's, still
+    // open on a cut link).
+    const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_ && campaign_why_.empty() &&
+                            heartbeat_->highest_peer_epoch() <= epoch_;
+    // Any data node may serve (after an election): streams come from the node list.
+    const std::optional<PeerId> peer = peer_of(from);
+    if (takeover_ || slot_taken || !peer) {
         // One line per source and period: anyone on the segment can connect.
         stream_drops_.note(to_string(from), from.sin_addr.s_addr,
                            AuthError{AuthDrop::stranger, "refused: not the primary, or a stream is already open"},
@@ -161,6 +162,7 @@ void BackupNode::on_accept() {
     }
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
+    stream_peer_ = *peer;
     stream_greeted_ = false;
     handover_requested_ = false;
 }
@@ -171,7 +173,7 @@ void BackupNode::on_primary_record(const Record& record) {
     // loop runs at the normal priority and may be reading a backlog that arrived long
     // ago, and dating it by the reading made a primary that had died since look alive.
     if (const uint64_t arrived = primary_->last_arrival_ms(); arrived != 0)
-        heartbeat_->heard_from(kPrimaryPeer, arrived);
+        heartbeat_->heard_from(stream_peer_, arrived);
     if (auto* hello = std::get_if<HelloRecord>(&record)) {
         if (hello->version != kProtocolVersion || hello->role != NodeRole::primary || hello->epoch < epoch_) {
             log_error("backup: refused hello from {} (version {}, epoch {} < {})", primary_->name(),
@@ -179,21 +181,29 @@ void BackupNode::on_primary_record(const Record& record) {
             primary_->close();
             return;
         }
+        const bool new_primary = stream_peer_ != primary_peer_ && primary_seen_;
+        primary_peer_ = stream_peer_;
         epoch_ = hello->epoch;
         heartbeat_->set_epoch(epoch_);
         campaign_why_.clear();
         if (heartbeat_->campaigning()) {
             heartbeat_->stop_campaign();
-            log_info("backup: the primary {} is back (a new stream, epoch {}); no election", primary_->name(), epoch_);
+            if (new_primary)
+                log_info("backup: {} serves at epoch {}; this node follows it as a backup (no election of its own)",
+                         primary_->name(), epoch_);
+            else
+                log_info("backup: the primary {} is back (a new stream, epoch {}); no election", primary_->name(), epoch_);
+        } else if (new_primary) {
+            log_info("backup: {} serves at epoch {}; this node follows it as a backup", primary_->name(), epoch_);
         }
         // The primary forgot the connections of a stream that broke (it left them
         // unprotected): a takeover must not rebuild them from stale logs.
         drop_stale_feeds();
         primary_seen_ = true;
         stream_greeted_ = true;
-        heartbeat_->heard_from(kPrimaryPeer);
+        heartbeat_->heard_from(primary_peer_);
         // A takeover needs a primary that existed: judged from now on.
-        heartbeat_->judge(kPrimaryPeer, uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after));
+        heartbeat_->judge(primary_peer_, uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after));
         primary_->send(HelloRecord{kProtocolVersion, NodeRole::backup, epoch_});
         // Always, checks or not: the primary acts on it (a handover it wants waits for a
         // backup that says it is eligible).
@@ -202,7 +212,7 @@ void BackupNode::on_primary_record(const Record& record) {
         log_info("backup: replication stream from {} accepted (epoch {}{})", primary_->name(), epoch_,
                  eligible() ? "" : fmt::format("; NOT eligible to take over: {}", health_->unhealthy_reason()));
         if (!options_.ready_file.empty()) std::ofstream(options_.ready_file) << "backup\n";
-        notify_ready(fmt::format("backup of {}: replicating", to_string(options_.peers[0])));
+        notify_ready(fmt::format("backup of {}: replicating", to_string(primary_address())));
         return;
     }
     if (!primary_seen_) {
@@ -418,14 +428,14 @@ void BackupNode::on_health_change(const HealthMonitor::Change& change) {
             const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
             // The primary handed over (it gave up the VIP) or is still silent: someone
             // must serve, and now this node can.
-            if (declined_planned_ || heartbeat_->silence_ms(kPrimaryPeer) > dead_ms) {
+            if (declined_planned_ || heartbeat_->silence_ms(primary_peer_) > dead_ms) {
                 begin_takeover(fmt::format("{}; declined then, the replica's checks pass now", why),
                                declined_planned_);
                 return;
             }
             // It was heard again meanwhile: judged afresh (a verdict is given once).
-            log_info("backup: the primary {} is heard again; no takeover", to_string(options_.peers[0]));
-            heartbeat_->judge(kPrimaryPeer, dead_ms);
+            log_info("backup: the primary {} is heard again; no takeover", to_string(primary_address()));
+            heartbeat_->judge(primary_peer_, dead_ms);
         }
     }
     send_health();
@@ -532,11 +542,11 @@ void BackupNode::on_tick() {
     // HANDOVER: that primary is silent, whatever its last heartbeats said.
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
     if (!campaign_why_.empty() && !campaign_planned_ && primary_ && !primary_->closed() && stream_greeted_ &&
-        heartbeat_->silence_ms(kPrimaryPeer) <= dead_ms) {
+        heartbeat_->silence_ms(primary_peer_) <= dead_ms) {
         heartbeat_->stop_campaign();
-        log_info("backup: the primary {} is heard again; no election", to_string(options_.peers[0]));
+        log_info("backup: the primary {} is heard again; no election", to_string(primary_address()));
         campaign_why_.clear();
-        heartbeat_->judge(kPrimaryPeer, dead_ms);
+        heartbeat_->judge(primary_peer_, dead_ms);
     }
     // An accept in the service's log that waits too long for its client's feeder.
     app_log_->tick(monotonic_ms());
@@ -545,6 +555,12 @@ void BackupNode::on_tick() {
         next_sweep_ms_ = monotonic_ms() + 1000;
         sweep_feeds();
     }
+}
+
+std::optional<PeerId> BackupNode::peer_of(const sockaddr_in& from) const {
+    for (size_t i = 0; i < options_.peers.size(); ++i)
+        if (options_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) return PeerId{uint16_t(i)};
+    return std::nullopt;
 }
 
 void BackupNode::on_ring_readable() {
@@ -563,7 +579,7 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         // once per primary lost, whichever of the verdicts comes first.
         if (declined_takeover_.empty())
             log_warn("backup: primary {} is {} ({}) but this node is not eligible to take over ({}); not taking over",
-                     to_string(options_.peers[0]), planned ? "handing over" : "dead", why,
+                     to_string(primary_address()), planned ? "handing over" : "dead", why,
                      health_->unhealthy_reason());
         declined_takeover_ = why;
         declined_planned_ = planned;
@@ -580,7 +596,7 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         campaign_planned_ = planned;
         heartbeat_->campaign(epoch_);
         log_warn("backup: primary {} is {} ({}); asking for votes at epoch {} or above (quorum {} of {})",
-                 to_string(options_.peers[0]), planned ? "handing over" : "dead", why, epoch_ + 1, options_.quorum,
+                 to_string(primary_address()), planned ? "handing over" : "dead", why, epoch_ + 1, options_.quorum,
                  options_.cluster ? options_.cluster->nodes.size() : 0);
         notify_status(fmt::format("candidate: asking for votes at epoch {}", epoch_ + 1));
         return;
@@ -592,14 +608,14 @@ void BackupNode::take_over(const std::string& why, bool planned, uint64_t new_ep
     // Reached once whichever comes first: the heartbeat thread's verdict (handed to
     // this thread through an eventfd), the stream breaking, or a HANDOVER record; the
     // others then find takeover_ set.
-    log_warn("backup: primary {} is {} ({}); taking over {} connection(s) at epoch {}", to_string(options_.peers[0]),
+    log_warn("backup: primary {} is {} ({}); taking over {} connection(s) at epoch {}", to_string(primary_address()),
              planned ? "handing over" : "dead", why, feeds_.size(), new_epoch);
     // Fence: from now on nothing of the old epoch is accepted.
     epoch_ = new_epoch;
     // The replica reads the rest of the service's log, then goes live.
     app_log_->finish();
     note_takeover_begun(why);
-    notify_status(fmt::format("taking over from {} at epoch {}", to_string(options_.peers[0]), epoch_));
+    notify_status(fmt::format("taking over from {} at epoch {}", to_string(primary_address()), epoch_));
     heartbeat_->stop_judging();
     heartbeat_->set_epoch(epoch_);
     heartbeat_->set_role(NodeRole::primary);
@@ -640,6 +656,9 @@ void BackupNode::report_takeover_once() {
 void BackupNode::after_events() {
     heartbeat_->main_loop_alive();
     retired_link_.reset();
+    // What an election among several backups compares (election_rank.h).
+    heartbeat_->set_log_position(primary_ && stream_greeted_ ? primary_->counters().bytes_received : 0);
+    heartbeat_->set_fit_to_lead(primary_seen_ && !takeover_ && eligible());
     if (takeover_) {
         takeover_->advance();
         report_takeover_once();

@@ -56,6 +56,9 @@ public:
     // --preempt: asks the primary for a planned handover to this node (once per stream).
     void request_handover();
     bool handover_requested() const { return handover_requested_; }
+    // The node whose stream this one follows (at start the node list's primary; after
+    // an election the winner).
+    const sockaddr_in& primary_address() const { return options_.peers[primary_peer_.index()]; }
     // What the node that took over hands to the primary it becomes.
     std::shared_ptr<Hooks> hooks() const { return hooks_; }
     std::shared_ptr<Heartbeat> heartbeat() const { return heartbeat_; }
@@ -75,6 +78,8 @@ public:
 private:
     BackupNode(EventLoop& loop, const Options& options);
     void on_accept();
+    // The data node `from` is (by address), if it is one.
+    std::optional<PeerId> peer_of(const sockaddr_in& from) const;
     void on_primary_record(const Record& record);
     void on_primary_lost(const std::string& why);
     void on_tick();
@@ -124,6 +129,8 @@ private:
     std::unique_ptr<Link> primary_;
     std::unique_ptr<Link> retired_link_;  // destroyed outside its own callbacks
     LinkCounters replaced_links_;         // what the primary's earlier streams carried (for metrics)
+    PeerId primary_peer_{0};     // the node followed: the first --peer, then whoever's hello was taken
+    PeerId stream_peer_{0};      // where the stream in the slot comes from (its hello not yet taken, maybe)
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     bool stream_greeted_ = false;  // the current stream's hello arrived (it holds the one slot)
     uint64_t next_status_ms_ = 0;

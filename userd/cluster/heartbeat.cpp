@@ -39,6 +39,10 @@ Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role)
     c.lease_enforced = options.lease_enforced;
     c.lease_ms = uint32_t(options.lease_ms);
     c.quorum = options.quorum;
+    if (options.cluster) {
+        c.node_id = options.cluster->own_id;
+        c.priority = options.cluster->own_priority;
+    }
     return c;
 }
 
@@ -68,8 +72,9 @@ Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict
       last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
       highest_counter_(new uint64_t[config_.peers.size()]()),
       voter_(config_.lease_ms, monotonic_ms()), lease_(config_.peers.size(), config_.quorum, config_.lease_ms),
-      votes_(config_.peers.size(), false) {
+      votes_(config_.peers.size(), false), peer_views_(config_.peers.size()) {
     const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < config_.peers.size(); ++i) peer_views_[i].address = config_.peers[i];
     turns_moved_ms_ = now;
     for (size_t i = 0; i < config_.peers.size(); ++i) last_heard_ms_[i].store(now);
 }
@@ -176,6 +181,9 @@ void Heartbeat::send_all() {
     if (wedged_ || role == NodeRole::witness) return;
     uint64_t epoch = epoch_.load(std::memory_order_relaxed);
     HeartbeatRecord hb{epoch, 0, role, config_.lease_ms, now};
+    hb.node_id = uint8_t(config_.node_id);
+    hb.priority = uint8_t(config_.priority);
+    if (role == NodeRole::backup) hb.log_position = log_position_.load(std::memory_order_relaxed);
     if (role == NodeRole::primary) {
         if (silent_.load(std::memory_order_relaxed)) return;
         // The lease ran out: the hooks drop the egress already (their deadline); the
@@ -317,12 +325,23 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
     uint64_t seen = highest_epoch_.load(std::memory_order_relaxed);
     while (seen < hb.epoch && !highest_epoch_.compare_exchange_weak(seen, hb.epoch)) {
     }
+    {
+        std::lock_guard lock(peer_views_mutex_);
+        PeerView& v = peer_views_[index];
+        v.heard = true;
+        v.role = hb.role;
+        v.epoch = hb.epoch;
+        v.node_id = hb.node_id;
+        v.priority = hb.priority;
+        v.log_position = hb.log_position;
+    }
     // A wedged daemon answers nothing either (not answering never grants anything).
     if (wedged_ || (hb.role != NodeRole::primary && hb.role != NodeRole::candidate)) return;
     // Every primary's and candidate's heartbeat is answered, granted or not: a refusal
     // tells a stale primary the epoch that replaced it.
     const sockaddr_in& from = config_.peers[index];
-    const Voter::Answer answer = voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
+    const Voter::Answer answer = outranks_candidate(hb) ? Voter::Answer{false, voter_.epoch()}
+                                                        : voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
     publish_voter();
     send_record(LeaseReplyRecord{answer.epoch, hb.sent_ms, std::max(config_.lease_ms, hb.lease_ms), answer.granted},
                 from, now);
@@ -331,6 +350,18 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
         hb.epoch > epoch_.load(std::memory_order_relaxed) && !silent_.exchange(true)) {
         post(ClusterEvent::higher_epoch, hb.epoch);
     }
+}
+
+bool Heartbeat::outranks_candidate(const HeartbeatRecord& hb) {
+    if (hb.role != NodeRole::candidate || role_.load(std::memory_order_relaxed) != NodeRole::backup) return false;
+    if (!fit_to_lead_.load(std::memory_order_relaxed)) return false;
+    // A candidate that asks for more than the next epoch knows of a primary this node
+    // never followed: this node's log is of an older stream and compares with nothing.
+    if (hb.epoch > epoch_.load(std::memory_order_relaxed) + 1) return false;
+    const ElectionRank own{log_position_.load(std::memory_order_relaxed), config_.priority, config_.node_id};
+    if (!outranks(own, ElectionRank{hb.log_position, hb.priority, hb.node_id})) return false;
+    outranked_refusals_.fetch_add(1, std::memory_order_relaxed);
+    return true;
 }
 
 void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now) {
@@ -362,6 +393,16 @@ void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint
     }
 }
 
+std::vector<Heartbeat::PeerView> Heartbeat::peer_views() const {
+    std::vector<PeerView> views;
+    {
+        std::lock_guard lock(peer_views_mutex_);
+        views = peer_views_;
+    }
+    for (size_t i = 0; i < views.size(); ++i) views[i].silence_ms = silence_ms(PeerId{uint16_t(i)});
+    return views;
+}
+
 Heartbeat::LeaseView Heartbeat::lease_view() const {
     LeaseView v;
     v.enforced = config_.lease_enforced;
@@ -375,6 +416,7 @@ Heartbeat::LeaseView Heartbeat::lease_view() const {
     v.promised_until_ms = voter_promised_until_.load(std::memory_order_relaxed);
     v.grants = voter_grants_.load(std::memory_order_relaxed);
     v.refusals = voter_refusals_.load(std::memory_order_relaxed);
+    v.outranked_refusals = outranked_refusals_.load(std::memory_order_relaxed);
     return v;
 }
 

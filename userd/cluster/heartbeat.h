@@ -27,10 +27,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "userd/auth/drop_log.h"
+#include "userd/cluster/election_rank.h"
 #include "userd/cluster/lease.h"
 #include "userd/cluster/voter.h"
 #include "userd/auth/key_ring.h"
@@ -58,6 +60,10 @@ public:
         bool lease_enforced = false;
         uint32_t lease_ms = 30;
         size_t quorum = 1;  // nodes, this one included, whose grant makes a lease or an election
+        // This node's id and priority, sent in every heartbeat (0 and 0 with the
+        // two-node shorthand, which has neither).
+        int node_id = 0;
+        int priority = 0;
         // What the command line says, for a node of `role`.
         static Config from(const Options& options, NodeRole role);
     };
@@ -112,6 +118,13 @@ public:
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
 
+    // What an election compares (election_rank.h), kept current by a backup's loop:
+    // how much of the serving primary's stream it holds, and whether it could take
+    // over now (a stream was greeted, its replica's checks pass). While fit, this node
+    // refuses its vote to a candidate it outranks: the better backup is left to win.
+    void set_log_position(uint64_t bytes) { log_position_.store(bytes, std::memory_order_relaxed); }
+    void set_fit_to_lead(bool fit) { fit_to_lead_.store(fit, std::memory_order_relaxed); }
+
     // A backup whose primary is gone asks for votes: it heartbeats as a candidate for
     // the epoch above `known_epoch` (and above any its voter granted) until a quorum
     // has granted it (ClusterEvent::elected, then it is the primary at that epoch) or
@@ -137,8 +150,22 @@ public:
         uint32_t voter_granted_to = 0; // to whom (an address, network order); 0: nobody
         uint64_t promised_until_ms = 0;
         uint64_t grants = 0, refusals = 0;
+        uint64_t outranked_refusals = 0;  // candidates refused because this node ranks above them
     };
     LeaseView lease_view() const;
+    // For status: each peer as its last heartbeat described it (failoverctl status,
+    // "cluster"). A peer never heard has heard = false.
+    struct PeerView {
+        sockaddr_in address{};
+        bool heard = false;
+        NodeRole role = NodeRole::backup;
+        uint64_t epoch = 0;
+        int node_id = 0;
+        int priority = 0;
+        uint64_t log_position = 0;
+        uint64_t silence_ms = 0;
+    };
+    std::vector<PeerView> peer_views() const;
     // Datagrams dropped: not from a peer, not a heartbeat, or (with a key) forged,
     // replayed or under another key; by kind in drops().
     size_t refused() const { return size_t(drops_.total()); }
@@ -153,6 +180,9 @@ private:
     void receive_all();
     void on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now);
     void on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now);
+    // Thread: this node is a fit backup that ranks above the candidate `hb`, which is
+    // then refused (election_rank.h).
+    bool outranks_candidate(const HeartbeatRecord& hb);
     // Thread: the lease moved; a primary holding it for the first time says so.
     void publish_lease();
     void post(ClusterEvent event, uint64_t epoch);
@@ -201,6 +231,11 @@ private:
     std::atomic<uint32_t> voter_granted_to_{0};
     std::atomic<uint32_t> pending_events_{0};  // ClusterEvent bits, read by the loop
     std::atomic<uint64_t> event_epoch_{0};
+    std::atomic<uint64_t> log_position_{0};
+    std::atomic<uint64_t> outranked_refusals_{0};
+    std::atomic<bool> fit_to_lead_{false};
+    mutable std::mutex peer_views_mutex_;  // the thread writes, status reads: seldom contended
+    std::vector<PeerView> peer_views_;
     std::thread thread_;
 };
 

@@ -55,10 +55,6 @@ Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id)
 Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, std::optional<int> own_priority) {
     if (nodes.size() < 2)
         return fail("{} node: a cluster needs two nodes", nodes.size());
-    // Checked before anything else so that the verdict names what is missing rather
-    // than a detail of a configuration that could not run anyway.
-    if (nodes.size() > 2)
-        return fail("{} nodes: only two-node clusters run yet (issue 9: several backups)", nodes.size());
     // Every node must reach the same verdict from what it was given, or two of them
     // start as the primary. A priority only this node knows (--priority, or the file's
     // top-level `priority`, with no [[node]] table saying the same) would be taken as
@@ -89,8 +85,13 @@ Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, st
         for (const NodeEntry& n : nodes)
             if (n.id != own_id) start.peers.push_back(n.address);
     } else {
+        // The first primary first (the stream it expects at start), then the other
+        // backups: every data node hears every other's heartbeats and votes, and any of
+        // them may serve after an election.
         start.role = NodeRole::backup;
         start.peers.push_back(first->address);
+        for (const NodeEntry& n : nodes)
+            if (n.id != own_id && n.id != first->id) start.peers.push_back(n.address);
     }
     return start;
 }

@@ -50,20 +50,19 @@ Result<int> check_node_priority(long long priority);
 // entry is wrong in one line.
 Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id);
 
-// Where this node starts, in the terms today's runtime knows (one primary, one backup).
+// Where this node starts: one primary, every other data node its backup.
 struct StartRole {
     NodeRole role = NodeRole::primary;
     sockaddr_in listen{};             // this node's own entry
-    std::vector<sockaddr_in> peers;   // primary: the backup; backup: the primary
+    std::vector<sockaddr_in> peers;   // every other data node; a backup's first is the primary
     int first_primary_id = 0;
 };
 
-// The node of highest priority starts as the primary, ties to the lowest id; with two
-// nodes the other is its backup. Priorities come from the entries (the config file's
+// The node of highest priority starts as the primary, ties to the lowest id; the
+// others are its backups. Priorities come from the entries (the config file's
 // [[node]] tables); `own_priority` (`--priority`) must agree with own_id's entry, since
 // the other nodes know only the entries.
-// Refuses what the runtime cannot run yet (more than two nodes) in one line naming the
-// issue. The list must have passed validate_node_list.
+// The list must have passed validate_node_list.
 Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, std::optional<int> own_priority);
 
 }  // namespace tcpfo

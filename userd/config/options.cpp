@@ -177,6 +177,9 @@ Result<Options> resolve_symmetric(const Settings& s) {
     if (witness_id && s.two_node.value_or(false))
         return fail("--two-node (two_node) and --witness-id (witness_id): a cluster with a witness is not a "
                     "two-node cluster; say one of them");
+    if (data_nodes.size() > 2 && s.two_node.value_or(false))
+        return fail("--two-node (two_node): {} nodes elect by a majority of their own; two-node mode (no leases) is "
+                    "for two nodes only", data_nodes.size());
     if (!witness_id && data_nodes.size() == 2 && !s.two_node.value_or(false))
         return fail("2 nodes and no witness: name a witness node with --witness-id (witness_id), running "
                     "`failoverd --witness`, or say --two-node (two_node) to run without partition safety, as "

@@ -84,9 +84,9 @@ void Node::note_role() {
 }
 
 std::optional<int> Node::primary_priority() const {
-    if (!options_.cluster || options_.peers.empty()) return std::nullopt;
+    if (!options_.cluster || !backup_) return std::nullopt;
     for (const NodeEntry& n : options_.cluster->nodes)
-        if (n.address.sin_addr.s_addr == options_.peers[0].sin_addr.s_addr)
+        if (n.address.sin_addr.s_addr == backup_->primary_address().sin_addr.s_addr)
             return n.priority.value_or(kDefaultNodePriority);
     return std::nullopt;
 }

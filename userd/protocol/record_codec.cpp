@@ -59,7 +59,7 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::server_fin: return 16;
         case RecordType::close: return 8 + 1 + 3;
         case RecordType::stable: return 16;
-        case RecordType::heartbeat: return 8 + 8 + 1 + 3 + 4 + 8;
+        case RecordType::heartbeat: return 8 + 8 + 1 + 1 + 1 + 1 + 4 + 8 + 8;
         case RecordType::conn_refused: return 8 + 1 + 3;
         case RecordType::output_digest: return 8 + 8 + 4 + 4 + 8;
         case RecordType::app_log: return 8;
@@ -112,8 +112,8 @@ void encode_payload(const Record& record, Writer& w) {
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
-                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(0); w.u16(0); w.u32(r.lease_ms);
-                w.u64(r.sent_ms);
+                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(r.node_id); w.u8(r.priority); w.u8(0);
+                w.u32(r.lease_ms); w.u64(r.sent_ms); w.u64(r.log_position);
             } else if constexpr (std::is_same_v<T, LeaseReplyRecord>) {
                 w.u64(r.epoch); w.u64(r.echoed_ms); w.u32(r.promise_ms); w.u8(r.granted ? 1 : 0); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, ConnRefusedRecord>) {
@@ -195,9 +195,11 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             if (role < uint8_t(NodeRole::primary) || role > uint8_t(NodeRole::witness))
                 return fail("heartbeat with unknown role {}", role);
             h.role = NodeRole(role);
-            r.u8(); r.u16();
+            h.node_id = r.u8(); h.priority = r.u8();
+            if (const uint8_t zero = r.u8(); zero != 0) return fail("heartbeat with a nonzero reserved byte {}", zero);
             h.lease_ms = r.u32();
             h.sent_ms = r.u64();
+            h.log_position = r.u64();
             return h;
         }
         case RecordType::lease_reply: {

@@ -138,6 +138,12 @@ struct HeartbeatRecord {
     NodeRole role = NodeRole::primary;
     uint32_t lease_ms = 0;  // the lease the sender counts on: a voter promises at least this long
     uint64_t sent_ms = 0;
+    // What an election compares (userd/cluster/election_rank.h): the sender's node id
+    // and priority (0 when the sender has none: the two-node shorthand), and how much of
+    // the serving primary's replication stream it holds (0 unless a backup).
+    uint8_t node_id = 0;
+    uint8_t priority = 0;
+    uint64_t log_position = 0;
     bool operator==(const HeartbeatRecord&) const = default;
 };
 

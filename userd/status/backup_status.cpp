@@ -95,7 +95,7 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
     s.lease = lease_status(heartbeat_->lease_view(), bool(takeover_), !silent_reason_.empty() ? silent_reason_ : fenced_);
     s.epoch = epoch_;
     PeerStatus primary;
-    primary.address = to_string(options_.peers[0]);
+    primary.address = to_string(primary_address());
     const bool streaming = primary_ && !primary_->closed();
     primary.state = !primary_seen_ ? "waiting" : streaming && !takeover_ ? "live" : "lost";
     primary.queued_bytes = streaming ? primary_->queued_bytes() : 0;

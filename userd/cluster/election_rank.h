@@ -1,0 +1,28 @@
+// Which backup should win an election (issue 9, item 4; docs/architecture.md,
+// "Election among several backups"): the one holding the most of the dead primary's
+// replication stream, then the higher priority, then the lower node id. Arithmetic
+// only, so that the rule is unit-tested as written.
+//
+// Why the log first: every backup received the same records in the same order from
+// the primary (one stream per backup, written from one sequence), so a backup holds a
+// prefix of that sequence and the longer prefix holds everything the shorter one does.
+// A backup whose stream began later counts from its own start and so ranks below one
+// that held the stream all along: it lacks the connections opened before it joined.
+#pragma once
+
+#include <cstdint>
+
+namespace tcpfo {
+
+struct ElectionRank {
+    uint64_t log_position = 0;  // bytes of the serving primary's stream held
+    int priority = 0;
+    int node_id = 0;            // 0: a node without an id (the two-node shorthand)
+};
+
+// Strictly better: a voter that is itself a fit candidate refuses a candidate it
+// outranks, so that of two backups campaigning at once the better one wins, and no two
+// candidates can each hold the other's vote.
+bool outranks(const ElectionRank& a, const ElectionRank& b);
+
+}  // namespace tcpfo
