@@ -74,7 +74,7 @@ w() { say witness "$*"; ip netns exec "$ns_witness" "$@"; }
 in_bg() {
     local node=$1 name=$2 ns
     shift 2
-    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness) ns=$ns_witness ;; esac
+    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;; esac
     say "$node" "$* > $name.log &"
     ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
     bg_pid[$name]=$!
@@ -386,9 +386,17 @@ start_failoverd_on() {
     case $node in
         primary) self=$primary_ip peer=$backup_ip id=1 ;;
         backup) self=$backup_ip peer=$primary_ip id=2 role_args=(--replica "127.0.0.1:$port") ;;
-        *) echo "start_failoverd_on: no node '$node' (primary or backup)" >&2; return 2 ;;
+        third) self=$witness_ip id=3 ;;
+        *) echo "start_failoverd_on: no node '$node' (primary, backup or third)" >&2; return 2 ;;
     esac
-    if [ "$failoverd_style" = symmetric ] && [ -e "$work/$node.toml" ]; then
+    if [ "$failoverd_style" = three ]; then
+        # Three data nodes (the witness namespace holds the third): no witness, a
+        # majority of two; equal priorities, so node 1 (primary) serves first. Every
+        # node has a replica, since any of them may follow.
+        node_args=(--id $id --node 1=$primary_ip:$replication_port --node 2=$backup_ip:$replication_port
+                   --node 3=$witness_ip:$replication_port --vip $vip/24 --dev eth0 --port $port
+                   --replica "127.0.0.1:$port" --lease-ms "$lease_ms")
+    elif [ "$failoverd_style" = symmetric ] && [ -e "$work/$node.toml" ]; then
         node_args=(--config "$work/$node.toml")
         # A file without a top-level `id` (before its first table) leaves it to the
         # command line.
@@ -450,7 +458,7 @@ witness_answers() { node_status witness >/dev/null 2>&1; }
 # mac_of NODE: the MAC address of NODE's eth0.
 mac_of() {
     local ns
-    case $1 in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness) ns=$ns_witness ;; client) ns=$ns_client ;; esac
+    case $1 in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;; client) ns=$ns_client ;; esac
     ip -n "$ns" -o link show eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1) }'
 }
 
@@ -459,8 +467,8 @@ mac_of() {
 # (a permanent neighbour entry, which no ARP overrides): their frames to each other
 # cross the bridge and are dropped by every receiver, silently, as on a broken path.
 # (This host's kernel has neither netfilter nor tc's u32 or flower.)
-node_ip() { case $1 in primary) echo $primary_ip ;; backup) echo $backup_ip ;; witness) echo $witness_ip ;; esac; }
-node_ns() { case $1 in primary) echo "$ns_primary" ;; backup) echo "$ns_backup" ;; witness) echo "$ns_witness" ;; esac; }
+node_ip() { case $1 in primary) echo $primary_ip ;; backup) echo $backup_ip ;; witness | third) echo $witness_ip ;; esac; }
+node_ns() { case $1 in primary) echo "$ns_primary" ;; backup) echo "$ns_backup" ;; witness | third) echo "$ns_witness" ;; esac; }
 cut_link() {
     say "$1" "ip neigh replace $(node_ip "$2") lladdr 02:00:00:00:de:ad nud permanent dev eth0"
     ip -n "$(node_ns "$1")" neigh replace "$(node_ip "$2")" lladdr 02:00:00:00:de:ad nud permanent dev eth0
@@ -513,10 +521,10 @@ check_one_speaker() {
         }'
 }
 
-# vip_holders: the nodes (primary, backup) that hold the VIP now, space-separated.
+# vip_holders: the nodes (primary, backup, third) that hold the VIP now, space-separated.
 vip_holders() {
     local node out=
-    for node in primary backup; do
+    for node in primary backup third; do
         ip -n "$(node_ns "$node")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $vip/" && out+="$node "
     done
     echo "${out% }"

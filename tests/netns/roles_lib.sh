@@ -47,7 +47,7 @@ start_pair() {
 # process in it). The time is the clients' crash time.
 crash_node() {
     local node=$1 ns before after pids
-    case $node in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; esac
+    ns=$(node_ns "$node")
     echo "=== hard crash of node $node"
     snapshot_progress
     say "$node" "ip link set eth0 down"
@@ -74,7 +74,7 @@ crash_node() {
 restart_node() {
     local node=$1 ns
     shift
-    case $node in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; esac
+    ns=$(node_ns "$node")
     echo "=== node $node restarts"
     mv "$work/failoverd-$node.log" "$work/failoverd-$node-before.log"
     rm -f "$work/$node.ready" "$work/$node.sock"

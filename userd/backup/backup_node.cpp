@@ -154,8 +154,8 @@ void BackupNode::on_accept() {
     }
     if (primary_) {
         if (!primary_->closed()) {
-            log_warn("backup: {}: a new stream from the primary's address replaces this one, which {}",
-                     primary_->name(), stream_greeted_ ? "went silent" : "never said hello");
+            log_warn("backup: {}: a new stream from {} replaces this one, which {}", primary_->name(), to_string(from),
+                     stream_greeted_ ? "went silent, or whose node another one succeeded" : "never said hello");
             primary_->close();
         }
         replaced_links_ += primary_->counters();
