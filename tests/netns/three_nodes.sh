@@ -103,6 +103,11 @@ scenario() {
     grep -q "serves at epoch 2; this node follows it" "$work/failoverd-$second.log" ||
         { echo "FAIL: node $second did not say it follows the winner" >&2; return 1; }
     [ "$(live_vip_holders)" = "$first" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $first alone" >&2; return 1; }
+    # Its status shows the cluster as the heartbeats describe it: the winner serving at
+    # epoch 2, node A silent since the crash.
+    wait_until 10 "node $second to see node $first as the primary at epoch 2 in its cluster view" \
+        status_is "$second" "[.cluster[] | select(.address == \"$(node_ip "$first")\") | \"\(.role) \(.epoch)\"][0]" "primary 2"
+    echo "  node $second's cluster view: $(status_of "$second" '[.cluster[] | "\(.address) id \(.id) \(.role)@\(.epoch) log \(.log_position) silent \(.silence_ms) ms"] | join("; ")')"
     wait_until 60 "the old connections to pause after the takeover" progress_at_least "$work/old.progress" paused 1
     show_roles "$first"
     show_roles "$second"

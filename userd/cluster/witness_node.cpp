@@ -24,6 +24,7 @@ NodeStatus WitnessNode::status(StatusDetail) const {
     const Heartbeat::LeaseView view = heartbeat_->lease_view();
     s.epoch = view.voter_epoch;
     s.lease = lease_status(view, false, "");
+    s.cluster = cluster_status(heartbeat_->peer_views());
     s.auth = auth_status(options_.keys.get(), &heartbeat_->drops(), DropLog{"replication stream"});
     for (size_t i = 0; i < options_.peers.size(); ++i) {
         PeerStatus p;

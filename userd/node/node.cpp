@@ -73,9 +73,19 @@ uint64_t Node::current_epoch() const { return primary_ ? primary_->epoch() : bac
 
 void Node::note_role() {
     const std::string role = current_role();
-    if (role == roles_.current()) return;
+    // A backup that follows another primary than the one it first followed (elected
+    // among several backups) stays a backup, under a new epoch: an entry of its own.
+    bool follows_another = false;
+    if (role == "backup" && backup_->greeted()) {
+        const std::string primary = to_string(backup_->primary_address());
+        follows_another = !followed_.empty() && primary != followed_;
+        followed_ = primary;
+    }
+    if (role == roles_.current() && !follows_another) return;
     std::string why;
     if (roles_.entries().empty()) why = start_why_;
+    else if (follows_another)
+        why = fmt::format("follows {}, the primary of epoch {}", followed_, current_epoch());
     else if (role == "taking-over")
         why = backup_->status(StatusDetail::summary).takeover.value_or(TakeoverStatus{}).reason;
     else if (role == "primary") why = "the takeover serves; protects the connections opened from now on";

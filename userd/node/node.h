@@ -62,6 +62,7 @@ private:
     Options options_;  // the role it started in (after the start decision)
     std::unique_ptr<BackupNode> backup_;    // started or joined as a backup; kept after its takeover
     std::unique_ptr<PrimaryNode> primary_;  // started as the primary, or promoted after a takeover
+    std::string followed_;  // the primary this node last followed as a backup (its address)
     RoleHistory roles_;
     std::string start_why_;
     bool promotion_failed_ = false;

@@ -93,6 +93,7 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
              : !campaign_why_.empty() ? "candidate"
                                       : "backup";
     s.lease = lease_status(heartbeat_->lease_view(), bool(takeover_), !silent_reason_.empty() ? silent_reason_ : fenced_);
+    s.cluster = cluster_status(heartbeat_->peer_views());
     s.epoch = epoch_;
     PeerStatus primary;
     primary.address = to_string(primary_address());

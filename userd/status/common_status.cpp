@@ -81,7 +81,32 @@ LeaseStatus lease_status(const Heartbeat::LeaseView& v, bool primary, const std:
     l.promise_remaining_ms = v.promised_until_ms > now ? v.promised_until_ms - now : 0;
     l.grants = v.grants;
     l.refusals = v.refusals;
+    l.outranked_refusals = v.outranked_refusals;
     return l;
+}
+
+std::vector<ClusterPeerStatus> cluster_status(const std::vector<Heartbeat::PeerView>& views) {
+    std::vector<ClusterPeerStatus> out;
+    for (const Heartbeat::PeerView& v : views) {
+        ClusterPeerStatus c;
+        c.address = addr_to_string(v.address.sin_addr.s_addr);
+        c.heard = v.heard;
+        if (v.heard) {
+            switch (v.role) {
+                case NodeRole::primary: c.role = "primary"; break;
+                case NodeRole::backup: c.role = "backup"; break;
+                case NodeRole::candidate: c.role = "candidate"; break;
+                case NodeRole::witness: c.role = "witness"; break;
+            }
+        }
+        c.epoch = v.epoch;
+        c.id = v.node_id;
+        c.priority = v.priority;
+        c.log_position = v.log_position;
+        c.silence_ms = v.silence_ms;
+        out.push_back(std::move(c));
+    }
+    return out;
 }
 
 }  // namespace tcpfo

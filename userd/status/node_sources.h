@@ -19,5 +19,7 @@ AuthStatus auth_status(const KeyRing* keys, const DropLog* heartbeat_drops, cons
 // The lease and the vote as the heartbeat thread last published them; `silent`: why the
 // node fell silent ("" if it did not). `primary`: report the lease it holds.
 LeaseStatus lease_status(const Heartbeat::LeaseView& view, bool primary, const std::string& silent);
+// The peers as their heartbeats last described them.
+std::vector<ClusterPeerStatus> cluster_status(const std::vector<Heartbeat::PeerView>& views);
 
 }  // namespace tcpfo

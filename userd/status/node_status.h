@@ -201,6 +201,20 @@ struct LeaseStatus {
     std::string voted_for;       // an address, "" if none
     uint64_t promise_remaining_ms = 0;
     uint64_t grants = 0, refusals = 0;
+    uint64_t outranked_refusals = 0;  // candidates refused because this backup ranks above them
+};
+
+// Another node of the cluster as its heartbeats describe it (failoverctl status,
+// "cluster"): what this node heard last, and how long ago.
+struct ClusterPeerStatus {
+    std::string address;
+    bool heard = false;          // a heartbeat ever taken from it
+    std::string role;            // "primary", "backup", "candidate"; "" if never heard
+    uint64_t epoch = 0;
+    int id = 0;                  // 0 from a node of the two-node shorthand
+    int priority = 0;
+    uint64_t log_position = 0;   // a backup's: bytes of the serving primary's stream it holds
+    uint64_t silence_ms = 0;
 };
 
 struct NodeStatus {
@@ -230,6 +244,7 @@ struct NodeStatus {
     std::optional<ServiceLogStatus> service;
     std::optional<HealthStatus> health;  // absent without checks
     std::optional<LeaseStatus> lease;
+    std::vector<ClusterPeerStatus> cluster;  // every peer heartbeats go to (the witness too)
     AuthStatus auth;
     std::vector<ConnStatus> conns;
     // Counts, whatever the detail. Protected: the primary's table; a backup's

@@ -37,6 +37,7 @@ NodeStatus PrimaryNode::status(StatusDetail detail) const {
                                          : "primary";
     s.serves_as_primary = !handed_over_to_ && silent_reason_.empty() && fenced_.empty();
     s.lease = lease_status(heartbeat_->lease_view(), true, !silent_reason_.empty() ? silent_reason_ : fenced_);
+    s.cluster = cluster_status(heartbeat_->peer_views());
     s.auth = auth_status(options_.keys.get(), heartbeat_ ? &heartbeat_->drops() : nullptr, stream_drops_);
     if (app_log_) {
         ServiceLogStatus svc;

@@ -139,13 +139,19 @@ std::string head_text(const NodeStatus& s) {
                    {"campaign_epoch", l.campaign_epoch},
                    {"vote", Json{{"epoch", l.voted_epoch}, {"for", l.voted_for},
                                  {"promise_remaining_ms", l.promise_remaining_ms}, {"grants", l.grants},
-                                 {"refusals", l.refusals}}}};
+                                 {"refusals", l.refusals}, {"outranked_refusals", l.outranked_refusals}}}};
         if (l.held) lease["held"] = *l.held;
         if (l.remaining_ms) lease["remaining_ms"] = *l.remaining_ms;
         j["lease"] = std::move(lease);
     } else {
         j["lease"] = nullptr;
     }
+    Json cluster = Json::array();
+    for (const auto& c : s.cluster)
+        cluster.push_back(Json{{"address", c.address}, {"heard", c.heard}, {"role", c.role}, {"epoch", c.epoch},
+                               {"id", c.id}, {"priority", c.priority}, {"log_position", c.log_position},
+                               {"silence_ms", c.silence_ms}});
+    j["cluster"] = std::move(cluster);
     {
         Json auth = Json::object();
         auth["enabled"] = s.auth.enabled;
