@@ -289,8 +289,13 @@ static __always_inline int rst_taken(struct __sk_buff *skb, const struct tcpfo_s
 	return taken;
 }
 
+/*
+ * `ceiled`: a connection rebuilt at a takeover and protected again (adopted): the ack
+ * ceiling lowers an ACK of unsent data to the socket's snd_nxt before TCP sees the
+ * segment, so TCP takes it and it is reported like any other.
+ */
 static __always_inline void snoop_client_segment(struct __sk_buff *skb, const struct tcpfo_segment *seg,
-						 struct tcpfo_snoop_conn *conn)
+						 struct tcpfo_snoop_conn *conn, int ceiled)
 {
 	struct tcpfo_client_view *seen = &conn->client;
 
@@ -299,7 +304,7 @@ static __always_inline void snoop_client_segment(struct __sk_buff *skb, const st
 			emit_segment_event(TCPFO_EV_RST, 0, seg, seg->seq);
 		return;
 	}
-	if ((seg->flags & TCPFO_TH_ACK) && seq_after(seg->ack, conn->state.snd_nxt)) {
+	if (!ceiled && (seg->flags & TCPFO_TH_ACK) && seq_after(seg->ack, conn->state.snd_nxt)) {
 		if (seg->payload_len > 0)
 			stat_inc(TCPFO_STAT_DATA_REFUSED);
 		return; /* TCP drops a segment that acknowledges unsent data, payload and all */
@@ -455,7 +460,7 @@ int tcpfo_ingress(struct __sk_buff *skb)
 
 	struct tcpfo_snoop_conn *conn = bpf_map_lookup_elem(&conns, &seg.key);
 	if (conn)
-		snoop_client_segment(skb, &seg, conn);
+		snoop_client_segment(skb, &seg, conn, rb != NULL);
 
 	/* Events above carry the client's own ACK: what it really acknowledged. */
 	if (rb) {
@@ -666,6 +671,11 @@ int tcpfo_egress(struct __sk_buff *skb)
 	}
 	if (verdict == TC_ACT_OK) {
 		record_server_segment(&seg, &conn->state);
+		/* A connection rebuilt at a takeover and protected again: its pure ACKs are
+		 * lifted as any rebuilt connection's (after the state is recorded from the
+		 * segment as the socket sent it; a pure ACK has no digest). */
+		if (seg.payload_len == 0)
+			lift_rebuilt_pure_ack(skb, &seg);
 		if (seg.payload_len > 0)
 			emit_out_digest(skb, &seg);
 	}

@@ -130,8 +130,8 @@ void ReplicaFeed::pump() {
 }
 
 void ReplicaFeed::write_input() {
-    while (!log_.pending().empty()) {
-        const auto data = log_.pending();
+    while (!log_.pending().empty() && log_.fed() < committed_) {
+        const auto data = log_.pending().first(size_t(std::min<uint64_t>(log_.pending().size(), committed_ - log_.fed())));
         const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return;
@@ -140,7 +140,7 @@ void ReplicaFeed::write_input() {
         log_.consume(size_t(n));
     }
     // The client's FIN goes to the replica as ours, once every byte before it has.
-    if (log_.fin_logged() && !input_shut_) {
+    if (log_.fin_logged() && !input_shut_ && committed_ >= log_.stable()) {
         ::shutdown(fd_.get(), SHUT_WR);
         input_shut_ = true;
     }
@@ -189,7 +189,10 @@ void ReplicaFeed::note_divergence() {
 
 void ReplicaFeed::update_interest() {
     uint32_t want = 0;
-    if (!log_.pending().empty()) want |= EPOLLOUT;
+    // Only what may be written now: bytes above the commit point wait for a COMMIT,
+    // not for the socket (a writable socket would wake the loop for nothing, again and
+    // again, at the takeover's real-time priority once the primary is gone).
+    if (!log_.pending().empty() && log_.fed() < committed_) want |= EPOLLOUT;
     // Stop reading while the output buffer is full: the replica then blocks, stops
     // reading its input, our pending input grows to its limit and the stable point
     // stops: backpressure all the way to the client.

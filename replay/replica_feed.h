@@ -61,8 +61,17 @@ public:
     // SERVER_FIN: the primary's output ended there; the replica's must too.
     void primary_output_ended(uint64_t fin_offset);
 
-    // Writes what the log holds, reads what the replica wrote, and re-arms the
-    // socket; call after the log or the output's room changed.
+    // COMMIT: every backup holding this connection holds the client's bytes below
+    // `offset`; the replica is fed no further (so that no replica is given what the
+    // backup elected after a crash could lack). A takeover feeds everything the log
+    // holds: commit_everything().
+    void set_committed(uint64_t offset) { committed_ = std::max(committed_, offset); }
+    void commit_everything() { committed_ = UINT64_MAX; }
+    uint64_t committed() const { return committed_; }
+
+    // Writes what the log holds (up to the commit point), reads what the replica
+    // wrote, and re-arms the socket; call after the log, the commit point or the
+    // output's room changed.
     void pump();
     // True when every logged byte (and the FIN) has been written to the replica.
     bool input_drained() const { return log_.pending().empty() && (!log_.fin_logged() || input_shut_); }
@@ -109,6 +118,7 @@ private:
     InputLog log_;
     ReplicaOutput output_;
     uint16_t local_port_ = 0;
+    uint64_t committed_ = 0;  // client offset the replica may be fed up to (COMMIT)
     sockaddr_in replica_{};
     sockaddr_in local_{};
     UniqueFd retry_timer_;

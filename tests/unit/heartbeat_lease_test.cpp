@@ -175,8 +175,8 @@ TEST(HeartbeatLease, OfTwoBackupsTheOneWithTheLongerLogIsElected) {
     auto primary = std::make_unique<LeaseNode>(a, std::vector<sockaddr_in>{b, c}, NodeRole::primary, 1, 1, 200);
     LeaseNode longer(b, {a, c}, NodeRole::backup, 1, 2, 100);
     LeaseNode shorter(c, {a, b}, NodeRole::backup, 1, 3, 250);
-    longer.hb->set_log_position(5000);
-    shorter.hb->set_log_position(4000);
+    longer.hb->set_log_position(1, 5000);
+    shorter.hb->set_log_position(1, 4000);
     longer.hb->set_fit_to_lead(true);
     shorter.hb->set_fit_to_lead(true);
     std::vector<LeaseNode*> all = {primary.get(), &longer, &shorter};
@@ -212,8 +212,8 @@ TEST(HeartbeatLease, EqualLogsElectTheHigherPriorityAndAnUnfitBackupBlocksNobody
     const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
     LeaseNode low(b, {a, c}, NodeRole::backup, 1, 2, 100);
     LeaseNode high(c, {a, b}, NodeRole::backup, 1, 3, 200);
-    low.hb->set_log_position(5000);
-    high.hb->set_log_position(5000);
+    low.hb->set_log_position(1, 5000);
+    high.hb->set_log_position(1, 5000);
     low.hb->set_fit_to_lead(true);
     high.hb->set_fit_to_lead(true);
     std::vector<LeaseNode*> all = {&low, &high};
@@ -227,10 +227,11 @@ TEST(HeartbeatLease, EqualLogsElectTheHigherPriorityAndAnUnfitBackupBlocksNobody
     const sockaddr_in d = free_port_on(4), e = free_port_on(5), f = free_port_on(6);
     LeaseNode unfit(e, {d, f}, NodeRole::backup, 1, 2, 250);
     LeaseNode fit(f, {d, e}, NodeRole::backup, 1, 3, 100);
-    unfit.hb->set_log_position(9000);
-    fit.hb->set_log_position(10);
+    unfit.hb->set_log_position(1, 9000);
+    fit.hb->set_log_position(1, 10);
     fit.hb->set_fit_to_lead(true);
     fit.hb->campaign(1);
     ASSERT_TRUE(run_until({&unfit, &fit}, [&] { return fit.saw(Event::elected); })) << "an unfit backup blocked the election";
     EXPECT_EQ(unfit.hb->lease_view().outranked_refusals, 0u);
 }
+

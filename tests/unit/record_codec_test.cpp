@@ -35,7 +35,7 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             HeartbeatRecord{9, 10, NodeRole::primary},
             HeartbeatRecord{9, 11, NodeRole::candidate, 30, 0x0102030405060708ULL},
             HeartbeatRecord{0, 12, NodeRole::witness, 0, 1},
-            HeartbeatRecord{5, 13, NodeRole::candidate, 100, 7, 3, 250, (uint64_t(1) << 40) + 9},
+            HeartbeatRecord{5, 13, NodeRole::candidate, 100, 7, 3, 250, (uint64_t(1) << 40) + 9, 4},
             LeaseReplyRecord{7, 0x1122334455667788ULL, 30, true},
             LeaseReplyRecord{8, 5, 45, false},
             ConnRefusedRecord{42, RefuseReason::resources},
@@ -47,7 +47,10 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             HandoverRecord{0x0102030405060708ULL},
             HealthRecord{true, ""},
             HealthRecord{false, "check web: HTTP 503"},
-            HandoverRequestRecord{0x0807060504030201ULL}};
+            HandoverRequestRecord{0x0807060504030201ULL},
+            CommitRecord{42, (uint64_t(1) << 36) + 7},
+            ResumeRecord{42, 0x0100020a, 40312},
+            ResumeEndRecord{12345}};
 }
 
 }  // namespace

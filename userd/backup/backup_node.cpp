@@ -196,9 +196,13 @@ void BackupNode::on_primary_record(const Record& record) {
         } else if (new_primary) {
             log_info("backup: {} serves at epoch {}; this node follows it as a backup", primary_->name(), epoch_);
         }
-        // The primary forgot the connections of a stream that broke (it left them
-        // unprotected): a takeover must not rebuild them from stale logs.
-        drop_stale_feeds();
+        // The feeds of the stream before this one wait for the new primary's list:
+        // a node that took over names the connections it resumes (RESUME), and every
+        // primary ends the list (RESUME_END) right after its hello; the rest are
+        // dropped then (a primary whose stream broke forgot its connections: a
+        // takeover must not rebuild them from stale logs).
+        resumed_.clear();
+        awaiting_resume_ = !feeds_.empty();
         primary_seen_ = true;
         stream_greeted_ = true;
         heartbeat_->heard_from(primary_peer_);
@@ -252,6 +256,15 @@ void BackupNode::on_primary_record(const Record& record) {
             } else if constexpr (std::is_same_v<T, ClientFinRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     if (!f->log().set_fin(r.offset)) log_warn("backup: {}: conflicting client FIN", f->name());
+                    dirty_.push_back(r.conn_id);
+                }
+            } else if constexpr (std::is_same_v<T, ResumeRecord>) {
+                on_resume(r);
+            } else if constexpr (std::is_same_v<T, ResumeEndRecord>) {
+                on_resume_end(r);
+            } else if constexpr (std::is_same_v<T, CommitRecord>) {
+                if (auto* f = feed(r.conn_id)) {
+                    f->set_committed(r.offset);
                     dirty_.push_back(r.conn_id);
                 }
             } else if constexpr (std::is_same_v<T, ServerFinRecord>) {
@@ -441,16 +454,47 @@ void BackupNode::on_health_change(const HealthMonitor::Change& change) {
     send_health();
 }
 
-void BackupNode::drop_stale_feeds() {
-    if (feeds_.empty()) return;
-    log_warn("backup: {} connection(s) of the previous stream dropped (the primary no longer protects them)",
-             feeds_.size());
-    for (auto& [id, f] : feeds_) {
-        hooks_->release(conn_key_of(f->conn()));
-        app_log_->feeder_closed(ntohl(f->conn().client_addr), f->conn().client_port);
+void BackupNode::on_resume(const ResumeRecord& r) {
+    ReplicaFeed* f = awaiting_resume_ ? feed(r.conn_id) : nullptr;
+    if (!f || f->conn().client_addr != r.client_addr || f->conn().client_port != r.client_port || f->broken()) {
+        // Not held here (refused, closed, or this node joined later): the primary
+        // stops waiting for this node's acknowledgements of it.
+        primary_->send(ConnRefusedRecord{r.conn_id, RefuseReason::out_of_step});
+        return;
     }
-    feeds_.clear();
-    dirty_.clear();
+    resumed_.insert(r.conn_id);
+    // Its stable point goes to the new primary, which knows nothing of it yet.
+    f->stable_sent = 0;
+    dirty_.push_back(r.conn_id);
+}
+
+void BackupNode::on_resume_end(const ResumeEndRecord& r) {
+    if (!awaiting_resume_) return;
+    awaiting_resume_ = false;
+    const size_t kept = resumed_.size();
+    drop_stale_feeds([this](uint64_t id) { return resumed_.count(id) == 0; });
+    if (kept > 0)
+        log_info("backup: {} connection(s) resumed by {} (of {} offered)", kept, primary_->name(), r.count);
+    resumed_.clear();
+}
+
+void BackupNode::drop_stale_feeds(const std::function<bool(uint64_t)>& stale) {
+    size_t dropped = 0;
+    for (auto it = feeds_.begin(); it != feeds_.end();) {
+        if (!stale(it->first)) {
+            ++it;
+            continue;
+        }
+        ReplicaFeed& f = *it->second;
+        hooks_->release(conn_key_of(f.conn()));
+        app_log_->feeder_closed(ntohl(f.conn().client_addr), f.conn().client_port);
+        it = feeds_.erase(it);
+        ++dropped;
+    }
+    if (dropped > 0)
+        log_warn("backup: {} connection(s) of the previous stream dropped (the primary no longer protects them)",
+                 dropped);
+    std::erase_if(dirty_, [this](uint64_t id) { return feeds_.count(id) == 0; });
 }
 
 void BackupNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch) {
@@ -557,6 +601,18 @@ void BackupNode::on_tick() {
     }
 }
 
+bool BackupNode::others_alive() const {
+    if (!options_.lease_enforced) return false;  // two data nodes: nobody else to follow
+    const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+    for (size_t i = 0; i < options_.peers.size(); ++i)
+        if (PeerId{uint16_t(i)} != primary_peer_ && heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms) return true;
+    return false;
+}
+
+std::vector<Takeover::Resumable> BackupNode::take_resumable() {
+    return takeover_ ? takeover_->take_resumable() : std::vector<Takeover::Resumable>{};
+}
+
 std::optional<PeerId> BackupNode::peer_of(const sockaddr_in& from) const {
     for (size_t i = 0; i < options_.peers.size(); ++i)
         if (options_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) return PeerId{uint16_t(i)};
@@ -564,6 +620,9 @@ std::optional<PeerId> BackupNode::peer_of(const sockaddr_in& from) const {
 }
 
 void BackupNode::on_ring_readable() {
+    // Serving: the primary this node becomes (in this turn of the loop) takes the ring
+    // over; the events of the connections the takeover protects again are its.
+    if (takeover_ && takeover_->serving()) return;
     // Hooks on a node without backups of its own: new connections stay unclamped.
     auto r = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
         if (ev.type == TCPFO_EV_CONN_OPEN) hooks_->forget(ev.key);
@@ -625,7 +684,11 @@ void BackupNode::take_over(const std::string& why, bool planned, uint64_t new_ep
     raise_to_realtime(0, options_.realtime_priority, "the takeover");
     if (primary_) primary_->close();
     dirty_.clear();
+    // This node is the one elected: its replica is given everything its log holds,
+    // committed or not (the clients' retransmissions would bring the rest anyway).
+    for (auto& [id, f] : feeds_) f->commit_everything();
     Takeover::Context context{loop_, options_, *hooks_, *announcer_, *raw_};
+    context.resume_for_followers = others_alive();
     auto takeover = Takeover::start(context, std::move(feeds_));
     feeds_.clear();
     if (!takeover) {
@@ -657,7 +720,8 @@ void BackupNode::after_events() {
     heartbeat_->main_loop_alive();
     retired_link_.reset();
     // What an election among several backups compares (election_rank.h).
-    heartbeat_->set_log_position(primary_ && stream_greeted_ ? primary_->counters().bytes_received : 0);
+    if (primary_ && stream_greeted_) heartbeat_->set_log_position(epoch_, primary_->counters().bytes_received);
+    else heartbeat_->set_log_position(0, 0);
     heartbeat_->set_fit_to_lead(primary_seen_ && !takeover_ && eligible());
     if (takeover_) {
         takeover_->advance();

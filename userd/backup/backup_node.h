@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 
 #include "userd/backup/app_log_sink.h"
 #include "userd/hooks/open_hooks.h"
@@ -63,6 +64,9 @@ public:
     std::shared_ptr<Hooks> hooks() const { return hooks_; }
     std::shared_ptr<Heartbeat> heartbeat() const { return heartbeat_; }
     std::optional<VipAddress> take_vip() { return takeover_ ? takeover_->take_vip() : std::nullopt; }
+    // The connections the takeover rebuilt and the hooks protect again, for the
+    // primary this node becomes to resume (Takeover::Context::resume_for_followers).
+    std::vector<Takeover::Resumable> take_resumable();
     // Above every connection id this node has held: the new primary's first id.
     uint64_t next_conn_id() const;
     // The checks of this node's service (null without any), and where their changes go
@@ -78,6 +82,9 @@ public:
 private:
     BackupNode(EventLoop& loop, const Options& options);
     void on_accept();
+    // Another data node than the primary followed was heard within the detection time:
+    // it will follow this node if it takes over.
+    bool others_alive() const;
     // The data node `from` is (by address), if it is one.
     std::optional<PeerId> peer_of(const sockaddr_in& from) const;
     void on_primary_record(const Record& record);
@@ -95,8 +102,13 @@ private:
     void unfence();
     // It saw a higher epoch: frozen, VIP removed, for good.
     void fall_silent(const std::string& why);
-    // Feeds of a stream that broke without a takeover: the primary forgot them.
-    void drop_stale_feeds();
+    // Feeds of a stream before the current one that its primary does not resume: the
+    // primary that left forgot them. `stale` says which.
+    void drop_stale_feeds(const std::function<bool(uint64_t)>& stale);
+    // A node that took over resumes a connection this node holds from the stream before.
+    void on_resume(const ResumeRecord& r);
+    // The list is complete: the feeds not named are dropped.
+    void on_resume_end(const ResumeEndRecord& r);
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
@@ -132,6 +144,9 @@ private:
     PeerId primary_peer_{0};     // the node followed: the first --peer, then whoever's hello was taken
     PeerId stream_peer_{0};      // where the stream in the slot comes from (its hello not yet taken, maybe)
     bool primary_seen_ = false;  // a takeover needs a primary that existed
+    // From a primary's hello to its RESUME_END: the feeds of the stream before wait.
+    bool awaiting_resume_ = false;
+    std::unordered_set<uint64_t> resumed_;
     bool stream_greeted_ = false;  // the current stream's hello arrived (it holds the one slot)
     uint64_t next_status_ms_ = 0;
     std::shared_ptr<Heartbeat> heartbeat_;  // the primary it becomes sends and listens with it

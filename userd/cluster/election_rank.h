@@ -1,6 +1,7 @@
 // Which backup should win an election (issue 9, item 4; docs/architecture.md,
 // "Election among several backups"): the one holding the most of the dead primary's
-// replication stream, then the higher priority, then the lower node id. Arithmetic
+// replication stream (of the latest epoch), then the higher priority, then the lower
+// node id. Arithmetic
 // only, so that the rule is unit-tested as written.
 //
 // Why the log first: every backup received the same records in the same order from
@@ -15,7 +16,8 @@
 namespace tcpfo {
 
 struct ElectionRank {
-    uint64_t log_position = 0;  // bytes of the serving primary's stream held
+    uint64_t log_epoch = 0;     // the epoch of the stream held (a later primary's stream is the newer log)
+    uint64_t log_position = 0;  // bytes of that stream held
     int priority = 0;
     int node_id = 0;            // 0: a node without an id (the two-node shorthand)
 };

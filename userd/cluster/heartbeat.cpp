@@ -127,10 +127,9 @@ void Heartbeat::run() {
             if (wanted == 0) {
                 campaign_running_ = 0;
             } else if (campaign_running_ == 0) {
-                campaign_running_ = std::max(wanted, voter_.epoch() + 1);
-                campaign_epoch_.store(campaign_running_, std::memory_order_relaxed);
-                std::fill(votes_.begin(), votes_.end(), false);
-                lease_.reset();
+                start_campaign_at(std::max(wanted, voter_.epoch() + 1), now);
+            } else {
+                retry_stalled_campaign(now);
             }
             count_votes(now);  // no voter needed (two-node), or this node's own vote came due
             send_all();
@@ -183,7 +182,10 @@ void Heartbeat::send_all() {
     HeartbeatRecord hb{epoch, 0, role, config_.lease_ms, now};
     hb.node_id = uint8_t(config_.node_id);
     hb.priority = uint8_t(config_.priority);
-    if (role == NodeRole::backup) hb.log_position = log_position_.load(std::memory_order_relaxed);
+    if (role == NodeRole::backup) {
+        hb.log_position = log_position_.load(std::memory_order_relaxed);
+        hb.log_epoch = log_epoch_.load(std::memory_order_relaxed);
+    }
     if (role == NodeRole::primary) {
         if (silent_.load(std::memory_order_relaxed)) return;
         // The lease ran out: the hooks drop the egress already (their deadline); the
@@ -241,6 +243,31 @@ void Heartbeat::publish_lease() {
         lease_announced_ = true;
         post(ClusterEvent::lease_acquired, epoch_.load(std::memory_order_relaxed));
     }
+}
+
+void Heartbeat::start_campaign_at(uint64_t epoch, uint64_t now) {
+    campaign_running_ = epoch;
+    campaign_started_ms_ = now;
+    campaign_epoch_.store(campaign_running_, std::memory_order_relaxed);
+    std::fill(votes_.begin(), votes_.end(), false);
+    lease_.reset();
+}
+
+void Heartbeat::retry_stalled_campaign(uint64_t now) {
+    // Two backups that each granted the other's candidacy before either saw the
+    // other's final log position (a voter compares its own position as its loop last
+    // published it) hold one vote each and can never give their own: nobody is elected
+    // at that epoch. A node that gave its vote for its campaign's epoch away and has
+    // not been told of a winner (whose stream would have stopped the campaign) asks
+    // again for the next epoch; by then the positions are final, and the rank rule
+    // picks one. After three leases (every promise to the dead primary has run out,
+    // and a winner's stream would have arrived), staggered by node id so that two
+    // stalled candidates do not retry in step.
+    const uint64_t patience = 3 * uint64_t(config_.lease_ms) + uint64_t(config_.node_id) * config_.interval_ms;
+    if (now - campaign_started_ms_ < patience) return;
+    const uint32_t self = config_.listen.sin_addr.s_addr;
+    if (voter_.epoch() < campaign_running_ || voter_.granted_to() == self) return;
+    start_campaign_at(voter_.epoch() + 1, now);
 }
 
 void Heartbeat::campaign(uint64_t known_epoch) { campaign_from_.store(known_epoch + 1, std::memory_order_relaxed); }
@@ -334,14 +361,21 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
         v.node_id = hb.node_id;
         v.priority = hb.priority;
         v.log_position = hb.log_position;
+        v.log_epoch = hb.log_epoch;
     }
     // A wedged daemon answers nothing either (not answering never grants anything).
     if (wedged_ || (hb.role != NodeRole::primary && hb.role != NodeRole::candidate)) return;
     // Every primary's and candidate's heartbeat is answered, granted or not: a refusal
     // tells a stale primary the epoch that replaced it.
     const sockaddr_in& from = config_.peers[index];
-    const Voter::Answer answer = outranks_candidate(hb) ? Voter::Answer{false, voter_.epoch()}
-                                                        : voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
+    // A candidate for an epoch below the one this node now campaigns for (it moved on
+    // from a stalled one: retry_stalled_campaign) is refused rather than granted again:
+    // a grant would renew the promise that keeps this node from voting for itself.
+    // Its own vote stands; the refusal names that epoch, and the candidate moves on too.
+    const bool stale_candidacy = hb.role == NodeRole::candidate && campaign_running_ > hb.epoch;
+    const Voter::Answer answer = stale_candidacy || outranks_candidate(hb)
+                                     ? Voter::Answer{false, voter_.epoch()}
+                                     : voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
     publish_voter();
     send_record(LeaseReplyRecord{answer.epoch, hb.sent_ms, std::max(config_.lease_ms, hb.lease_ms), answer.granted},
                 from, now);
@@ -355,11 +389,9 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
 bool Heartbeat::outranks_candidate(const HeartbeatRecord& hb) {
     if (hb.role != NodeRole::candidate || role_.load(std::memory_order_relaxed) != NodeRole::backup) return false;
     if (!fit_to_lead_.load(std::memory_order_relaxed)) return false;
-    // A candidate that asks for more than the next epoch knows of a primary this node
-    // never followed: this node's log is of an older stream and compares with nothing.
-    if (hb.epoch > epoch_.load(std::memory_order_relaxed) + 1) return false;
-    const ElectionRank own{log_position_.load(std::memory_order_relaxed), config_.priority, config_.node_id};
-    if (!outranks(own, ElectionRank{hb.log_position, hb.priority, hb.node_id})) return false;
+    const ElectionRank own{log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
+                           config_.priority, config_.node_id};
+    if (!outranks(own, ElectionRank{hb.log_epoch, hb.log_position, hb.priority, hb.node_id})) return false;
     outranked_refusals_.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
@@ -386,10 +418,7 @@ void Heartbeat::on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint
         count_votes(now);
     } else if (!reply.granted && reply.epoch >= campaign_running_) {
         // Another candidate got that epoch from this voter: ask for the next one.
-        campaign_running_ = reply.epoch + 1;
-        campaign_epoch_.store(campaign_running_, std::memory_order_relaxed);
-        std::fill(votes_.begin(), votes_.end(), false);
-        lease_.reset();
+        start_campaign_at(reply.epoch + 1, now);
     }
 }
 

@@ -122,7 +122,10 @@ public:
     // how much of the serving primary's stream it holds, and whether it could take
     // over now (a stream was greeted, its replica's checks pass). While fit, this node
     // refuses its vote to a candidate it outranks: the better backup is left to win.
-    void set_log_position(uint64_t bytes) { log_position_.store(bytes, std::memory_order_relaxed); }
+    void set_log_position(uint64_t epoch, uint64_t bytes) {
+        log_epoch_.store(epoch, std::memory_order_relaxed);
+        log_position_.store(bytes, std::memory_order_relaxed);
+    }
     void set_fit_to_lead(bool fit) { fit_to_lead_.store(fit, std::memory_order_relaxed); }
 
     // A backup whose primary is gone asks for votes: it heartbeats as a candidate for
@@ -163,6 +166,7 @@ public:
         int node_id = 0;
         int priority = 0;
         uint64_t log_position = 0;
+        uint64_t log_epoch = 0;
         uint64_t silence_ms = 0;
     };
     std::vector<PeerView> peer_views() const;
@@ -186,6 +190,10 @@ private:
     // Thread: the lease moved; a primary holding it for the first time says so.
     void publish_lease();
     void post(ClusterEvent event, uint64_t epoch);
+    // Thread: campaigns for `epoch` from `now` on (no votes counted yet).
+    void start_campaign_at(uint64_t epoch, uint64_t now);
+    // Thread: a campaign whose epoch nobody can win any more asks for the next one.
+    void retry_stalled_campaign(uint64_t now);
     // Thread: a campaign's quorum check (after each reply and each tick).
     void count_votes(uint64_t now);
     void publish_voter();
@@ -232,6 +240,8 @@ private:
     std::atomic<uint32_t> pending_events_{0};  // ClusterEvent bits, read by the loop
     std::atomic<uint64_t> event_epoch_{0};
     std::atomic<uint64_t> log_position_{0};
+    std::atomic<uint64_t> log_epoch_{0};
+    uint64_t campaign_started_ms_ = 0;  // thread only: when the running campaign (its epoch) began
     std::atomic<uint64_t> outranked_refusals_{0};
     std::atomic<bool> fit_to_lead_{false};
     mutable std::mutex peer_views_mutex_;  // the thread writes, status reads: seldom contended

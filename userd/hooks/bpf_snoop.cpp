@@ -268,9 +268,12 @@ Result<void> BpfSnoop::adopt(const tcpfo_conn_key& key, const tcpfo_conn_state& 
         forget(key);
         return sys_fail(err, "can't adopt {}: connection table", conn_label(0, key));
     }
-    if (auto rebuilt = mark_rebuilt(key); !rebuilt) {
+    // Its ack ceiling and the client's ACK recorded so far stay if it has them.
+    const tcpfo_rebuilt fresh{};
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.rebuilt), &key, &fresh, BPF_NOEXIST) && errno != EEXIST) {
+        int err = errno;
         forget(key);
-        return rebuilt;
+        return sys_fail(err, "can't enable the ack ceiling of {}", conn_label(0, key));
     }
     return {};
 }

@@ -111,8 +111,20 @@ void Node::promote() {
     inherited.epoch = backup_->epoch();
     inherited.first_conn_id = backup_->next_conn_id();
     inherited.checks = backup_->health_monitor();
+    std::vector<tcpfo_conn_key> adopted;
+    for (auto& r : backup_->take_resumable()) {
+        adopted.push_back(conn_key_of(r.conn));
+        inherited.resumed.push_back({r.conn, r.state.rcv_nxt, r.state.snd_nxt, r.client_acked, r.tail_offset,
+                                     std::move(r.tail)});
+    }
     auto primary = PrimaryNode::promote(loop_, as_primary, std::move(inherited));
     if (!primary) {
+        // Nobody resumes them: their clamp would hold the clients' ACKs for good. They
+        // keep the ack ceiling their splices need.
+        for (const auto& key : adopted) {
+            backup_->hooks()->forget(key);
+            (void)backup_->hooks()->mark_rebuilt(key);
+        }
         // The takeover keeps serving what it rebuilt; new connections stay unprotected
         // (the backup role's ring drain forgets them), as before roles could move.
         promotion_failed_ = true;

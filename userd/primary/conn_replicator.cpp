@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "userd/base/seq.h"
+#include "userd/protocol/conn_key.h"
 
 namespace tcpfo {
 
@@ -28,6 +29,18 @@ ConnReplicator::ConnReplicator(uint64_t conn_id, const tcpfo_event& ev, std::vec
     open_.server_isn = ev.server_isn;
     open_.client_options = {ev.client_opts.mss, ev.client_opts.wscale, ev.client_opts.present};
     open_.server_options = {ev.server_opts.mss, ev.server_opts.wscale, ev.server_opts.present};
+}
+
+ConnReplicator::ConnReplicator(const ConnOpenRecord& open, uint64_t client_end, uint64_t client_acked,
+                               uint32_t snd_nxt, size_t peers)
+    : open_(open), key_(conn_key_of(open)), required_(peers, false), peer_stable_(peers, 0), stable_(client_end),
+      forwarded_contiguous_(client_end), client_acked_(client_acked), have_client_ack_(client_acked > 0),
+      opened_s_(uint32_t(monotonic_ms() / 1000)), digested_end_seq_(snd_nxt) {}
+
+void ConnReplicator::add_required(PeerId peer) {
+    if (peer.index() >= required_.size()) return;
+    required_[peer.index()] = true;
+    peer_stable_[peer.index()] = 0;
 }
 
 uint32_t ConnReplicator::stable_seq() const { return offset_to_seq(stable_, open_.client_isn + 1); }

@@ -24,6 +24,15 @@ public:
     // `required`: which peers must hold this connection's bytes (the live ones when
     // it opened); the stable point is the minimum over them.
     ConnReplicator(uint64_t conn_id, const tcpfo_event& open_event, std::vector<bool> required);
+    // A connection this node rebuilt at a takeover and resumes (resume_tails.h): opened
+    // by the dead primary as `open`; the rebuilt socket acknowledged the client's bytes
+    // below `client_end`, the client acknowledged the server's below `client_acked`, and
+    // the socket's next byte is `snd_nxt` (output before it was digested by the dead
+    // primary). No peer is required yet: add_required() as followers take it.
+    ConnReplicator(const ConnOpenRecord& open, uint64_t client_end, uint64_t client_acked, uint32_t snd_nxt,
+                   size_t peers);
+    // A follower took a resumed connection: it must hold its bytes from now on.
+    void add_required(PeerId peer);
 
     uint64_t id() const { return open_.conn_id; }
     const tcpfo_conn_key& key() const { return key_; }

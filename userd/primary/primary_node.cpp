@@ -110,7 +110,54 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::promote(EventLoop& loop, const
     // on_checks_changed() (userd/node/node.cpp).
     self->checks_ = inherited.checks;
     if (auto r = self->start_duties(false); !r) return std::unexpected(r.error());
+    self->resume_rebuilt(std::move(inherited.resumed));
     return node;
+}
+
+void PrimaryNode::resume_rebuilt(std::vector<Inheritance::Resumed> resumed) {
+    const uint64_t now = monotonic_ms();
+    for (auto& r : resumed) {
+        const tcpfo_conn_key key = conn_key_of(r.conn);
+        const uint64_t client_end = seq_to_offset(r.rcv_nxt, r.conn.client_isn + 1, r.tail_offset);
+        auto conn = std::make_unique<ConnReplicator>(r.conn, client_end, r.client_acked, r.snd_nxt, peers_.size());
+        conns_by_id_[conn->id()] = conn.get();
+        conns_.insert_or_assign(key, std::move(conn));
+        rebuilt_keys_.insert(key);
+        resume_tails_.add(r.conn, r.tail_offset, std::move(r.tail), now);
+    }
+    if (!resumed.empty())
+        log_info("primary: {} rebuilt connection(s) protected again; resumed toward each backup that follows within "
+                 "{} ms", resumed.size(), ResumeTails::kKeepMs);
+}
+
+void PrimaryNode::offer_resumed(PeerId id) {
+    Peer& peer = peers_[id.index()];
+    const size_t offered = resume_tails_.offer([&](const Record& r) {
+        if (const auto* resume = std::get_if<ResumeRecord>(&r)) {
+            if (auto it = conns_by_id_.find(resume->conn_id); it != conns_by_id_.end()) {
+                // Required from now on: its stable point waits for this follower too.
+                it->second->add_required(id);
+                stable_dirty_.insert(it->second->key());
+            }
+        }
+        peer.link->send(r);
+    });
+    // Always, also with nothing to resume: the backup keeps the feeds of the stream it
+    // followed until told which of them go on.
+    peer.link->send(ResumeEndRecord{uint32_t(offered)});
+    if (offered > 0) log_info("peer {}: {} rebuilt connection(s) offered to resume", peer.link->name(), offered);
+}
+
+void PrimaryNode::expire_resumed(uint64_t now_ms) {
+    if (resume_tails_.empty()) return;
+    for (uint64_t id : resume_tails_.expire(now_ms)) {
+        auto it = conns_by_id_.find(id);
+        if (it == conns_by_id_.end() || it->second->has_required_peers()) continue;
+        const tcpfo_conn_key key = it->second->key();
+        log_warn("{}: no backup followed within {} ms to resume it; unprotected", label(key), ResumeTails::kKeepMs);
+        note_unprotected(key, "rebuilt at the takeover; no backup followed to resume it");
+        forget_conn(key);
+    }
 }
 
 Result<void> PrimaryNode::start_duties(bool with_checks) {
@@ -488,6 +535,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         peer.backoff.reset();
         update_ready_file();
         if (app_log_) app_log_->peer_joined(id);
+        offer_resumed(id);
         // Not at once: its HEALTH follows its hello and may say it is not eligible.
         return;
     }
@@ -527,6 +575,12 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
     lag_.before_change(conn);
     const bool moved = conn.drop_peer(id);
     lag_.after_change(conn, monotonic_us());
+    if (!conn.has_required_peers() && resume_tails_.keeps(refused.conn_id)) {
+        // A resumed connection another follower may still take (expire_resumed decides).
+        log_info("{}: not held by backup {} ({}); waiting for another to resume it", label(key),
+                 peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
+        return;
+    }
     if (!conn.has_required_peers()) {
         log_warn("{}: refused by backup {} ({}); unprotected", label(key),
                  peers_[id.index()].link->name(), refuse_reason_text(refused.reason));
@@ -582,6 +636,7 @@ void PrimaryNode::on_peer_lost(PeerId id, const std::string& why) {
 
 void PrimaryNode::on_heartbeat_tick() {
     drain_timer(tick_timer_.get());
+    expire_resumed(monotonic_ms());
     // Output digests do not wake the loop (bpf/snoop.bpf.c): at the latest they leave
     // with this tick.
     if (!ring_paused_) on_ring_readable();
@@ -790,7 +845,11 @@ void PrimaryNode::on_snoop_event(const tcpfo_event& ev, std::span<const uint8_t>
     if (it == conns_.end()) return;
     ConnReplicator& conn = *it->second;
     lag_.before_change(conn);
-    conn.on_event(ev, payload, [&](const Record& r) { send_to_required(conn, r); });
+    conn.on_event(ev, payload, [&](const Record& r) {
+        // A follower that comes later gets these bytes with the tail.
+        if (const auto* data = std::get_if<DataRecord>(&r); data && !resume_tails_.empty()) resume_tails_.note(*data);
+        send_to_required(conn, r);
+    });
     // Dated by the hook (bpf_ktime_get_ns, CLOCK_MONOTONIC): when the bytes arrived,
     // with no clock read per event here.
     lag_.after_change(conn, ev.ktime_ns / 1000);
@@ -806,10 +865,16 @@ std::string PrimaryNode::label(const ConnKey& key) const {
 void PrimaryNode::forget_conn(const tcpfo_conn_key& key) {
     auto it = conns_.find(key);
     if (it == conns_.end()) return;
+    const bool ended = it->second->finished() || it->second->reset();
     lag_.forget(*it->second);
+    resume_tails_.forget(it->second->id());
     conns_by_id_.erase(it->second->id());
     conns_.erase(it);
     hooks_->forget(key);
+    // A rebuilt connection left unprotected still needs its ack ceiling and pure-ACK
+    // lift while its splice serves (the client may be ahead of the rebuilt socket).
+    if (rebuilt_keys_.erase(key) && !ended)
+        if (auto r = hooks_->mark_rebuilt(key); !r) log_warn("{}: {}", label(key), r.error().message);
 }
 
 void PrimaryNode::flush_stable_points() {
@@ -823,6 +888,8 @@ void PrimaryNode::flush_stable_points() {
             log_error("{}: {}", label(key), r.error().message);
             continue;
         }
+        // Every backup holding it holds this much: they may feed it to their replicas.
+        send_to_required(conn, CommitRecord{conn.id(), conn.stable_offset()});
         // Nudge only when the client has not been told this much yet, and never past
         // the server's own ACK: the hooks log bytes the server's TCP may still drop
         // (a full receive queue), and the client must not be told those arrived.

@@ -16,6 +16,7 @@
 #include "userd/primary/app_log_relay.h"
 #include "userd/primary/conn_replicator.h"
 #include "userd/primary/lag_accounting.h"
+#include "userd/primary/resume_tails.h"
 #include "userd/status/control_server.h"
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
@@ -45,6 +46,17 @@ public:
         uint64_t epoch = 0;
         uint64_t first_conn_id = 1;  // above the rebuilt connections' ids: one name each in status and logs
         HealthMonitor* checks = nullptr;  // the backup's checks of this node's service, if any
+        // Connections the takeover rebuilt and the hooks protect again, to resume toward
+        // the backups that follow this node (resume_tails.h).
+        struct Resumed {
+            ConnOpenRecord conn;
+            uint32_t rcv_nxt = 0;        // the rebuilt socket's, as rebuilt
+            uint32_t snd_nxt = 0;
+            uint64_t client_acked = 0;   // server offset
+            uint64_t tail_offset = 0;
+            std::vector<uint8_t> tail;
+        };
+        std::vector<Resumed> resumed;
     };
     // Starts protecting new connections with what the takeover left: no VIP claimed and
     // no hooks attached here. The hooks' ring buffer, watched by the backup until now,
@@ -125,6 +137,13 @@ private:
     // The connection's log label, with its id when it is protected.
     std::string label(const ConnKey& key) const;
     void on_conn_refused(PeerId id, const ConnRefusedRecord& refused);
+    // A promoted node: protects the connections its takeover rebuilt again (Inheritance::resumed).
+    void resume_rebuilt(std::vector<Inheritance::Resumed> resumed);
+    // A follower's stream went live: it is offered every resumed connection (RESUME and
+    // its tail), then told the list is complete (RESUME_END).
+    void offer_resumed(PeerId id);
+    // Resumed connections no follower took in time: unprotected (the clamp lifted).
+    void expire_resumed(uint64_t now_ms);
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
@@ -174,6 +193,10 @@ private:
     LagAccounting lag_;
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
+    ResumeTails resume_tails_;  // after a takeover with followers: what they may lack
+    // The connections this node rebuilt at its takeover that it protects again: when
+    // forgotten unprotected, their ack ceiling stays (forget_conn).
+    std::unordered_set<tcpfo_conn_key, ConnKeyHash> rebuilt_keys_;
     // Once a second, connections whose handshake has not completed for 10 s are
     // forgotten: the hooks create an entry per SYN-ACK, and a SYN flood must not fill
     // the tables.

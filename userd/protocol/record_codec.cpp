@@ -59,7 +59,7 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::server_fin: return 16;
         case RecordType::close: return 8 + 1 + 3;
         case RecordType::stable: return 16;
-        case RecordType::heartbeat: return 8 + 8 + 1 + 1 + 1 + 1 + 4 + 8 + 8;
+        case RecordType::heartbeat: return 8 + 8 + 1 + 1 + 1 + 1 + 4 + 8 + 8 + 8;
         case RecordType::conn_refused: return 8 + 1 + 3;
         case RecordType::output_digest: return 8 + 8 + 4 + 4 + 8;
         case RecordType::app_log: return 8;
@@ -69,11 +69,14 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::health: return 4 + kMaxHealthReason;
         case RecordType::handover_request: return 8;
         case RecordType::lease_reply: return 8 + 8 + 4 + 1 + 3;
+        case RecordType::commit: return 16;
+        case RecordType::resume: return 8 + 4 + 2 + 2;
+        case RecordType::resume_end: return 4 + 4;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::handover_request); }
+bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::resume_end); }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -85,7 +88,8 @@ RecordType type_of_record(const Record& r) {
         RecordType::close,      RecordType::stable,     RecordType::heartbeat,
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
         RecordType::app_stable, RecordType::app_refused, RecordType::handover,
-        RecordType::health,     RecordType::handover_request, RecordType::lease_reply};
+        RecordType::health,     RecordType::handover_request, RecordType::lease_reply,
+        RecordType::commit,     RecordType::resume,     RecordType::resume_end};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -113,7 +117,7 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
                 w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(r.node_id); w.u8(r.priority); w.u8(0);
-                w.u32(r.lease_ms); w.u64(r.sent_ms); w.u64(r.log_position);
+                w.u32(r.lease_ms); w.u64(r.sent_ms); w.u64(r.log_position); w.u64(r.log_epoch);
             } else if constexpr (std::is_same_v<T, LeaseReplyRecord>) {
                 w.u64(r.epoch); w.u64(r.echoed_ms); w.u32(r.promise_ms); w.u8(r.granted ? 1 : 0); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, ConnRefusedRecord>) {
@@ -124,6 +128,12 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.offset); w.bytes(r.bytes);
             } else if constexpr (std::is_same_v<T, AppStableRecord>) {
                 w.u64(r.offset);
+            } else if constexpr (std::is_same_v<T, CommitRecord>) {
+                w.u64(r.conn_id); w.u64(r.offset);
+            } else if constexpr (std::is_same_v<T, ResumeRecord>) {
+                w.u64(r.conn_id); w.addr(r.client_addr); w.u16(r.client_port); w.u16(0);
+            } else if constexpr (std::is_same_v<T, ResumeEndRecord>) {
+                w.u32(r.count); w.u32(0);
             } else if constexpr (std::is_same_v<T, HandoverRecord> || std::is_same_v<T, HandoverRequestRecord>) {
                 w.u64(r.epoch);
             } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
@@ -200,6 +210,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             h.lease_ms = r.u32();
             h.sent_ms = r.u64();
             h.log_position = r.u64();
+            h.log_epoch = r.u64();
             return h;
         }
         case RecordType::lease_reply: {
@@ -250,6 +261,19 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
         }
         case RecordType::handover: { HandoverRecord h; h.epoch = r.u64(); return h; }
         case RecordType::handover_request: { HandoverRequestRecord h; h.epoch = r.u64(); return h; }
+        case RecordType::commit: { CommitRecord c; c.conn_id = r.u64(); c.offset = r.u64(); return c; }
+        case RecordType::resume: {
+            ResumeRecord c;
+            c.conn_id = r.u64(); c.client_addr = r.addr(); c.client_port = r.u16();
+            if (r.u16() != 0) return fail("resume record {} with nonzero padding", c.conn_id);
+            return c;
+        }
+        case RecordType::resume_end: {
+            ResumeEndRecord e;
+            e.count = r.u32();
+            if (r.u32() != 0) return fail("resume-end record with nonzero padding");
+            return e;
+        }
         case RecordType::health: {
             HealthRecord h;
             const uint8_t eligible = r.u8();
@@ -294,6 +318,9 @@ const char* record_type_name(RecordType type) {
         case RecordType::health: return "health";
         case RecordType::handover_request: return "handover-request";
         case RecordType::lease_reply: return "lease-reply";
+        case RecordType::commit: return "commit";
+        case RecordType::resume: return "resume";
+        case RecordType::resume_end: return "resume-end";
     }
     return "unknown";
 }

@@ -43,6 +43,9 @@ enum class RecordType : uint8_t {
     health = 16,
     lease_reply = 17,
     handover_request = 18,
+    commit = 19,
+    resume = 20,
+    resume_end = 21,
 };
 
 // candidate: a backup asking for votes (its heartbeats carry the epoch it asks for);
@@ -144,6 +147,7 @@ struct HeartbeatRecord {
     uint8_t node_id = 0;
     uint8_t priority = 0;
     uint64_t log_position = 0;
+    uint64_t log_epoch = 0;  // the epoch of the stream log_position counts (0: none)
     bool operator==(const HeartbeatRecord&) const = default;
 };
 
@@ -260,11 +264,41 @@ struct HandoverRequestRecord {
     bool operator==(const HandoverRequestRecord&) const = default;
 };
 
+// Primary -> backup: every backup that holds the connection holds its client bytes
+// below `offset` (the stable point, the FIN counting as one byte): a backup feeds its
+// replica only this far, so that no replica is fed what another backup could lack
+// (docs/architecture.md, "Election among several backups").
+struct CommitRecord {
+    uint64_t conn_id = 0;
+    uint64_t offset = 0;
+    bool operator==(const CommitRecord&) const = default;
+};
+
+// Primary -> backup, after the hello of a node that took over: it continues the
+// connection the previous primary opened as `conn_id`, from the client `client_addr`
+// (network order) and `client_port`: a backup that holds it keeps its feed. DATA of the
+// tail the new primary holds follows.
+struct ResumeRecord {
+    uint64_t conn_id = 0;
+    uint32_t client_addr = 0;
+    uint16_t client_port = 0;
+    bool operator==(const ResumeRecord&) const = default;
+};
+
+// Primary -> backup: every connection this primary resumes was named (`count` of
+// them): a backup drops the feeds of the previous primary's stream it was not told to
+// keep.
+struct ResumeEndRecord {
+    uint32_t count = 0;
+    bool operator==(const ResumeEndRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
                             AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord,
-                            HandoverRequestRecord, LeaseReplyRecord>;
+                            HandoverRequestRecord, LeaseReplyRecord, CommitRecord, ResumeRecord,
+                            ResumeEndRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

@@ -79,6 +79,14 @@ Takeover::Takeover(Context context, FeedTable feeds) : ctx_(context) {
         conn.key = conn_key_of(feed->conn());
         conn.feed = std::move(feed);
         by_key_.emplace(conn.key, id);
+        if (ctx_.resume_for_followers) {
+            // Before anything feeds the replica further: the tail starts at what it had.
+            const auto pending = conn.feed->log().pending();
+            Resumable& r = resumable_[id];
+            r.tail_offset = conn.feed->log().fed();
+            r.tail.assign(pending.begin(), pending.end());
+            r.client_acked = conn.feed->output().acked();
+        }
     }
     report_.connections = conns_.size();
 }
@@ -320,6 +328,7 @@ void Takeover::rebuild_all() {
         }
         // Output the client already holds is not sent again: the splice starts at its rcv_nxt.
         if (conn.position) feed.output().acknowledge(*client_received_offset(feed.conn(), feed.output(), *conn.position));
+        if (ctx_.resume_for_followers) adopt(conn, job_ids[i]);
         // A socket rebuilt exactly where its client is needs nothing more from the
         // hooks: ending the hold lets the client's segments reach it. One rebuilt from
         // what this node knew gets the ACK ceiling and the pure-ACK lift
@@ -331,6 +340,45 @@ void Takeover::rebuild_all() {
     ctx_.hooks.release_all(exact);
     report_.rebuilt = conns_.size();
     report_.rebuilt_ms = since_start();
+}
+
+void Takeover::adopt(const Conn& conn, uint64_t conn_id) {
+    const ConnOpenRecord& open = conn.feed->conn();
+    tcpfo_conn_state st{};
+    st.client_isn = open.client_isn;
+    st.server_isn = open.server_isn;
+    st.client_opts = {open.client_options.mss, open.client_options.wscale, open.client_options.present};
+    st.server_opts = {open.server_options.mss, open.server_options.wscale, open.server_options.present};
+    st.snd_nxt = conn.state.snd_nxt;
+    st.last_tsval = conn.state.tsval;
+    st.last_sent_ack = conn.state.rcv_nxt;
+    // The widest raw window: until the socket's first segment tells the hooks its real
+    // one, a client byte is reported rather than cut (it is the client's own byte at its
+    // own offset: a backup holding it early does no harm).
+    st.last_window = 0xffff;
+    // The clamp starts at what the rebuilt socket acknowledges: the client has been
+    // told no more, and is told more only once a follower holds it.
+    auto it = resumable_.find(conn_id);
+    if (it == resumable_.end()) return;
+    if (auto r = ctx_.hooks.adopt(conn.key, st, conn.state.rcv_nxt); !r) {
+        log_warn("{}: not resumed toward the other backups: {}", conn.feed->name(), r.error().message);
+        resumable_.erase(it);
+        return;
+    }
+    it->second.conn = open;
+    it->second.state = conn.state;
+    it->second.adopted = true;
+}
+
+std::vector<Takeover::Resumable> Takeover::take_resumable() {
+    std::vector<Resumable> out;
+    for (auto& [id, r] : resumable_) {
+        if (!r.adopted) continue;
+        if (splices_.count(id)) out.push_back(std::move(r));
+        else ctx_.hooks.forget(conn_key_of(r.conn));  // reset at the takeover: nothing to protect
+    }
+    resumable_.clear();
+    return out;
 }
 
 bool Takeover::try_claim() {

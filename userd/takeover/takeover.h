@@ -52,6 +52,12 @@ public:
         Hooks& hooks;
         const ArpAnnouncer& announcer;
         NudgeSender& raw;  // resets toward clients whose connection cannot go on
+        // Several backups (architecture.md, "Election among several backups"): another
+        // data node is alive and will follow this one, so each connection is protected
+        // again as it is rebuilt, before its client's next segment can reach it: the
+        // hooks adopt it (events, ACK clamp at what the socket acknowledged) and the
+        // primary this node becomes resumes it toward its followers.
+        bool resume_for_followers = false;
     };
     enum class Step { claiming, learning, rebuilding, serving };
 
@@ -94,6 +100,23 @@ public:
     // reset (for the status), handed over once.
     std::vector<std::unique_ptr<ReplicaFeed>> take_retired_feeds();
 
+    // What the primary this node becomes needs to resume a connection
+    // (Context::resume_for_followers).
+    struct Resumable {
+        ConnOpenRecord conn;   // as the dead primary opened it (ids, ISNs, options)
+        RepairState state;     // as rebuilt
+        // The client's bytes this node held above what its replica had been fed when
+        // the takeover began (at most its log's pending bound): a follower's log may
+        // end anywhere above that point (it fed only committed bytes, and the commit
+        // point was at most what this node held), so from here it can be completed.
+        uint64_t tail_offset = 0;
+        std::vector<uint8_t> tail;
+        uint64_t client_acked = 0;  // server offset the client acknowledged, as this node knew
+        bool adopted = false;  // the hooks protect it again
+    };
+    // The connections adopted for resuming whose splice serves, handed over once.
+    std::vector<Resumable> take_resumable();
+
     // SIGTERM after takeover: give the VIP back.
     Result<void> release_vip();
     // Once serving, the node that became the primary owns the VIP from here on (it
@@ -124,6 +147,8 @@ private:
     void prompt_resend_if_needed(Conn& conn, int socket_fd);
     void ask_for_quick_acks(const ConnKey& key, const RepairState& state, int socket_fd);
     void reset_conn(Conn& conn, const std::string& why);
+    // Protects a rebuilt connection again in the hooks (resume_for_followers()).
+    void adopt(const Conn& conn, uint64_t conn_id);
     uint64_t since_start() const;
 
     Context ctx_;
@@ -143,6 +168,7 @@ private:
     std::map<uint64_t, std::string> resets_;  // connections reset toward their clients, and why
     Report report_;
     std::vector<std::unique_ptr<ReplicaFeed>> retired_feeds_;
+    std::map<uint64_t, Resumable> resumable_;  // with the tails at the start; kept if adopted at the rebuild
 };
 
 const char* step_name(Takeover::Step step);
