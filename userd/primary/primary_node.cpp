@@ -125,9 +125,18 @@ void PrimaryNode::resume_rebuilt(std::vector<Inheritance::Resumed> resumed) {
         rebuilt_keys_.insert(key);
         resume_tails_.add(r.conn, r.tail_offset, std::move(r.tail), now);
     }
-    if (!resumed.empty())
-        log_info("primary: {} rebuilt connection(s) protected again; resumed toward each backup that follows within "
-                 "{} ms", resumed.size(), ResumeTails::kKeepMs);
+    if (resumed.empty()) return;
+    // Who may follow: the data nodes heard within the detection time.
+    const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
+    resume_awaited_.assign(peers_.size(), false);
+    for (size_t i = 0; i < peers_.size(); ++i)
+        resume_awaited_[i] = heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms;
+    log_info("primary: {} rebuilt connection(s) protected again; resumed toward each backup that follows within "
+             "{} ms", resumed.size(), ResumeTails::kKeepMs);
+}
+
+bool PrimaryNode::awaits_followers() const {
+    return std::find(resume_awaited_.begin(), resume_awaited_.end(), true) != resume_awaited_.end();
 }
 
 void PrimaryNode::offer_resumed(PeerId id) {
@@ -142,6 +151,7 @@ void PrimaryNode::offer_resumed(PeerId id) {
         }
         peer.link->send(r);
     });
+    if (id.index() < resume_awaited_.size()) resume_awaited_[id.index()] = false;
     // Always, also with nothing to resume: the backup keeps the feeds of the stream it
     // followed until told which of them go on.
     peer.link->send(ResumeEndRecord{uint32_t(offered)});
@@ -575,7 +585,7 @@ void PrimaryNode::on_conn_refused(PeerId id, const ConnRefusedRecord& refused) {
     lag_.before_change(conn);
     const bool moved = conn.drop_peer(id);
     lag_.after_change(conn, monotonic_us());
-    if (!conn.has_required_peers() && resume_tails_.keeps(refused.conn_id)) {
+    if (!conn.has_required_peers() && resume_tails_.keeps(refused.conn_id) && awaits_followers()) {
         // A resumed connection another follower may still take (expire_resumed decides).
         log_info("{}: not held by backup {} ({}); waiting for another to resume it", label(key),
                  peers_[id.index()].link->name(), refuse_reason_text(refused.reason));

@@ -144,6 +144,8 @@ private:
     void offer_resumed(PeerId id);
     // Resumed connections no follower took in time: unprotected (the clamp lifted).
     void expire_resumed(uint64_t now_ms);
+    // Some peer heard alive at the promotion has not been offered the resumed ones yet.
+    bool awaits_followers() const;
     void flush_stable_points();
     bool replication_backlogged() const;
     void update_ready_file();
@@ -194,6 +196,10 @@ private:
     std::unordered_map<tcpfo_conn_key, std::unique_ptr<ConnReplicator>, ConnKeyHash> conns_;
     std::unordered_map<uint64_t, ConnReplicator*> conns_by_id_;
     ResumeTails resume_tails_;  // after a takeover with followers: what they may lack
+    // The peers heard alive when this node was promoted, not yet offered the resumed
+    // connections: once none is left, a resumed connection no follower took is
+    // unprotected at once rather than after ResumeTails::kKeepMs.
+    std::vector<bool> resume_awaited_;
     // The connections this node rebuilt at its takeover that it protects again: when
     // forgotten unprotected, their ack ceiling stays (forget_conn).
     std::unordered_set<tcpfo_conn_key, ConnKeyHash> rebuilt_keys_;
