@@ -32,6 +32,7 @@
 #include "tcpfo_parsing.h"
 #include "tcpfo_csum.h"
 #include "tcpfo_payload_sum.h"
+#include "tcpfo_rx_csum.h"
 
 /* Set by the loader before load. */
 const volatile __u32 vip_addr = 0; /* network order */
@@ -176,8 +177,8 @@ static __always_inline void remember_syn(const struct tcpfo_segment *seg)
  * does the same). Bytes it would not take would stand in the log for the real bytes
  * at those offsets; an ACK of unsent output would make the backups believe the client
  * holds output it never got; a RST TCP answers with a challenge ACK would make them
- * drop a connection that goes on. (A bad checksum is not checked here: the kernel
- * module checks it.)
+ * drop a connection that goes on. A segment with a bad checksum never gets this far
+ * (tcpfo_ingress, tcpfo_rx_csum.h).
  */
 static __always_inline __u32 window_right_edge(const struct tcpfo_snoop_conn *conn)
 {
@@ -367,6 +368,16 @@ int tcpfo_ingress(struct __sk_buff *skb)
 
 	if (parse_segment(skb, &seg, TCPFO_TO_VIP, vip_addr, vip_port))
 		return TC_ACT_OK;
+	/*
+	 * TCP drops a segment with a bad checksum before anything else: nothing of it is
+	 * reported or recorded (a held client's position, a SYN's ISN, the client's ACK
+	 * for the ack ceiling). Passed on: TCP drops and counts it (InCsumErrors).
+	 */
+	if (!tcp_takes_checksum(skb, &seg)) {
+		if (seg.payload_len > 0)
+			stat_inc(TCPFO_STAT_DATA_REFUSED);
+		return TC_ACT_OK;
+	}
 
 	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg.key);
 	struct tcpfo_held_client *hold = bpf_map_lookup_elem(&held, &seg.key);
