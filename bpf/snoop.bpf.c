@@ -31,6 +31,8 @@
 #include "tcpfo_seq.h"
 #include "tcpfo_parsing.h"
 #include "tcpfo_csum.h"
+#include "tcpfo_payload_sum.h"
+#include "tcpfo_rx_csum.h"
 
 /* Set by the loader before load. */
 const volatile __u32 vip_addr = 0; /* network order */
@@ -99,16 +101,6 @@ static __always_inline int output_event(void *record, __u64 size)
 	return output_event_flags(record, size, flags);
 }
 
-/*
- * Events are built in this CPU's record buffer rather than on the stack: the stack
- * of a program and the global functions it calls must fit 512 bytes together.
- */
-static __always_inline struct tcpfo_data_record *record_buffer(void)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
-	return bpf_map_lookup_elem(&data_scratch, &cpu);
-}
-
 static __always_inline int emit_segment_event(__u8 type, __u8 flags, const struct tcpfo_segment *seg,
 					      __u32 seq)
 {
@@ -144,82 +136,21 @@ static __always_inline void emit_data(struct __sk_buff *skb, const struct tcpfo_
 	output_event(rec, sizeof(rec->ev) + len);
 }
 
-/*
- * OUT_DIGEST. The payload is copied into this CPU's record buffer (it may lie in a
- * GSO packet's fragments) and summed there a chunk per bpf_loop step:
- * bpf_csum_diff takes at most 512 bytes, a multiple of 4, per call.
- */
-struct digest_walk {
-	__u32 len;
-	__u32 a;
-	__u32 b;
-};
-
-static __always_inline __u32 ones_sum_mod_ffff(__s64 csum)
-{
-	/* Whether the helper returns a 32-bit partial sum or a folded one (it changed
-	 * across kernels), folding gives the sum modulo 0xffff, with 0xffff for 0. */
-	__u32 x = (__u32)csum;
-
-	x = (x & 0xffff) + (x >> 16);
-	x = (x & 0xffff) + (x >> 16);
-	return x == 0xffff ? 0 : x;
-}
-
-static long digest_one_chunk(__u32 index, struct digest_walk *walk)
-{
-	struct tcpfo_data_record *rec = record_buffer();
-	__u64 at = (__u64)(index & (TCPFO_MAX_PAYLOAD / TCPFO_DIGEST_CHUNK - 1)) * TCPFO_DIGEST_CHUNK;
-
-	if (!rec || at >= walk->len)
-		return 1;
-	/* 64-bit and unsigned all through: the verifier must see 4 <= size <= 512. */
-	__u64 size = walk->len - at;
-	if (size > TCPFO_DIGEST_CHUNK)
-		size = TCPFO_DIGEST_CHUNK;
-	size = (size + 3) & ~3ull; /* the zero padding was written before the copy */
-	if (size < 4 || size > TCPFO_DIGEST_CHUNK)
-		return 1;
-	__s64 sum = bpf_csum_diff(NULL, 0, (__be32 *)(rec->payload + at), (__u32)size, 0);
-	if (sum < 0) {
-		walk->len = 0; /* tells the caller the digest is not valid */
-		return 1;
-	}
-	walk->a += ones_sum_mod_ffff(sum);
-	walk->b += walk->a;
-	return 0;
-}
-
+/* OUT_DIGEST: the digest of the server's payload (tcpfo_events.h, tcpfo_payload_sum.h). */
 static __always_inline void emit_out_digest(struct __sk_buff *skb, const struct tcpfo_segment *seg)
 {
 	struct tcpfo_data_record *rec = record_buffer();
-	__u32 len = seg->payload_len;
+	struct payload_sums sums;
 
-	if (!rec || len == 0 || len > TCPFO_MAX_PAYLOAD) {
-		stat_inc(TCPFO_STAT_DIGEST_FAILURES);
-		return;
-	}
-	len = ((len - 1) & (TCPFO_MAX_PAYLOAD - 1)) + 1;
-	if (len & 3) {
-		/* Zero the last partial word first: the copy overwrites only its head. */
-		__u32 word = len & (TCPFO_MAX_PAYLOAD - 4);
-		*(__u32 *)(rec->payload + word) = 0;
-	}
-	if (bpf_skb_load_bytes(skb, seg->payload_off, rec->payload, len)) {
-		stat_inc(TCPFO_STAT_DIGEST_FAILURES);
-		return;
-	}
-	struct digest_walk walk = { .len = len };
-	bpf_loop((len + TCPFO_DIGEST_CHUNK - 1) / TCPFO_DIGEST_CHUNK, digest_one_chunk, &walk, 0);
-	if (walk.len != len) {
+	if (!rec || sum_payload(skb, seg->payload_off, seg->payload_len, &sums)) {
 		stat_inc(TCPFO_STAT_DIGEST_FAILURES);
 		return;
 	}
 	/* The payload is no longer needed: the event is built at the buffer's head. */
 	__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
 	fill_event(&rec->ev, TCPFO_EV_OUT_DIGEST, TCPFO_EVF_FROM_SERVER, seg);
-	rec->ev.len = len;
-	rec->ev.digest = ((__u64)walk.b << 32) | walk.a;
+	rec->ev.len = sums.len;
+	rec->ev.digest = ((__u64)sums.b << 32) | sums.a;
 	/*
 	 * No wake-up of failoverd for a digest alone: it rides with the next event that
 	 * wakes it (the client's ACK of these bytes, its next request) or failoverd's
@@ -246,8 +177,8 @@ static __always_inline void remember_syn(const struct tcpfo_segment *seg)
  * does the same). Bytes it would not take would stand in the log for the real bytes
  * at those offsets; an ACK of unsent output would make the backups believe the client
  * holds output it never got; a RST TCP answers with a challenge ACK would make them
- * drop a connection that goes on. (A bad checksum is not checked here: the kernel
- * module checks it.)
+ * drop a connection that goes on. A segment with a bad checksum never gets this far
+ * (tcpfo_ingress, tcpfo_rx_csum.h).
  */
 static __always_inline __u32 window_right_edge(const struct tcpfo_snoop_conn *conn)
 {
@@ -442,6 +373,16 @@ int tcpfo_ingress(struct __sk_buff *skb)
 
 	if (parse_segment(skb, &seg, TCPFO_TO_VIP, vip_addr, vip_port))
 		return TC_ACT_OK;
+	/*
+	 * TCP drops a segment with a bad checksum before anything else: nothing of it is
+	 * reported or recorded (a held client's position, a SYN's ISN, the client's ACK
+	 * for the ack ceiling). Passed on: TCP drops and counts it (InCsumErrors).
+	 */
+	if (!tcp_takes_checksum(skb, &seg)) {
+		if (seg.payload_len > 0)
+			stat_inc(TCPFO_STAT_DATA_REFUSED);
+		return TC_ACT_OK;
+	}
 
 	struct tcpfo_rebuilt *rb = bpf_map_lookup_elem(&rebuilt, &seg.key);
 	struct tcpfo_held_client *hold = bpf_map_lookup_elem(&held, &seg.key);

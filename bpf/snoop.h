@@ -36,8 +36,9 @@ enum tcpfo_snoop_stat {
 	TCPFO_STAT_FROZEN_DROPPED,    /* egress segments from VIP:PORT dropped while frozen (handover) */
 	TCPFO_STAT_SERVICE_DIED,      /* protected sockets closed by an exiting task (the first one freezes) */
 	TCPFO_STAT_SOCKET_ACKS,       /* kernel module only: ACKs sent from the server's socket as the stable point moved */
-	TCPFO_STAT_DATA_REFUSED,      /* client payload the server's TCP refuses (beyond its window, acking
-					 unsent data; the module also: a bad checksum), not reported */
+	TCPFO_STAT_DATA_REFUSED,      /* client segments with payload the server's TCP refuses, wholly or
+					 in part (a bad checksum, beyond its window, acking unsent
+					 data): what it refuses is not reported */
 	TCPFO_STAT_LEASE_DROPPED,     /* egress segments from VIP:PORT dropped: the lease had run out */
 	TCPFO_STAT_COUNT,
 };

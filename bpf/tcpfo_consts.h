@@ -20,6 +20,12 @@
 #define TCPFO_TH_PSH 0x08
 #define TCPFO_TH_ACK 0x10
 
+/* skb->ip_summed (include/linux/skbuff.h): what the kernel knows of a checksum. */
+#define CHECKSUM_NONE 0
+#define CHECKSUM_UNNECESSARY 1
+#define CHECKSUM_COMPLETE 2
+#define CHECKSUM_PARTIAL 3
+
 #define TCPFO_TCP_HDR_LEN 20
 #define TCPFO_TCP_SEQ_OFF 4    /* offset of the sequence field in the TCP header */
 #define TCPFO_TCP_ACK_OFF 8    /* offset of the ACK field in the TCP header */

@@ -113,6 +113,11 @@ std::vector<uint8_t> frame_tcp_options(std::span<const uint8_t> frame) {
     return {frame.begin() + kTcpOffset + 20, frame.begin() + kTcpOffset + doff};
 }
 
+void set_partial_checksum(std::vector<uint8_t>& frame) {
+    size_t ip_len = (frame[14 + 2] << 8) | frame[14 + 3];
+    put16(frame, kTcpOffset + 16, fold(pseudo_header_sum(frame, ip_len - 20)));
+}
+
 bool checksums_valid(std::span<const uint8_t> frame) {
     if (frame.size() < kTcpOffset + 20) return false;
     if (fold(sum16(frame.subspan(14, 20))) != 0xffff) return false;

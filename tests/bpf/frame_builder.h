@@ -41,6 +41,10 @@ constexpr size_t kTcpOffset = 14 + 20;
 uint32_t frame_ack(std::span<const uint8_t> frame);
 std::vector<uint8_t> frame_tcp_options(std::span<const uint8_t> frame);
 
+// Gives the frame's TCP checksum field what a sender that offloads the checksum leaves
+// there (CHECKSUM_PARTIAL): the pseudo-header's folded sum only, not a valid checksum.
+void set_partial_checksum(std::vector<uint8_t>& frame);
+
 // True when the IPv4 header checksum and the TCP checksum (pseudo-header included)
 // of the frame are both valid: computed from scratch, not incrementally.
 bool checksums_valid(std::span<const uint8_t> frame);

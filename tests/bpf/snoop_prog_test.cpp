@@ -202,6 +202,67 @@ TEST_F(SnoopProgTest, SegmentsTcpRefusesAreNotReported) {
     EXPECT_EQ(events[0].ev.len, 100u);
 }
 
+// TCP drops a segment with a wrong checksum before anything else: the hooks must neither
+// report it nor let it move what they remember (here the client's window, a SYN's ISN).
+// A test run's skb is CHECKSUM_NONE, so the program checks the full checksum, as it
+// does for a segment no NIC or GRO has verified.
+TEST_F(SnoopProgTest, SegmentsWithABadChecksumAreNotReportedNorRecorded) {
+    handshake(1000, 9000);
+    auto corrupt = [](std::vector<uint8_t> frame, size_t at) {
+        frame[at] ^= 0x40;
+        EXPECT_FALSE(checksums_valid(frame));
+        return frame;
+    };
+    auto ingress_frame = [&](const std::vector<uint8_t>& frame) {
+        EXPECT_EQ(run_prog(snoop_->ingress_prog_fd(), frame).verdict, kTcActOk) << "TCP itself drops it";
+    };
+
+    // Payload over four chunks of the sum, ending in an odd byte, with options.
+    TcpSegmentSpec data = from_client(1001, 9001, kAck | kPsh);
+    data.options = concat({opt_nops(2), opt_timestamps(1111, 5555)});
+    for (int i = 0; i < 1999; i++) data.payload.push_back(static_cast<uint8_t>(i * 13 + 5));
+    const auto good = build_frame(data);
+    ASSERT_TRUE(checksums_valid(good));
+    const size_t payload_at = kTcpOffset + 32;
+    ingress_frame(corrupt(good, good.size() - 1));         // the odd last byte
+    ingress_frame(corrupt(good, payload_at + 700));        // the middle of the second chunk
+    ingress_frame(corrupt(good, kTcpOffset + 16));         // the checksum field
+    ingress_frame(corrupt(good, kTcpOffset + 24));         // the timestamp option
+    ingress_frame(corrupt(good, 14 + 12));                 // the source address: the pseudo-header
+    EXPECT_TRUE(drain().empty()) << "a payload TCP drops reached the backups";
+    EXPECT_EQ(snoop_->stats().data_refused, 5u);
+
+    // A forged window update, FIN and RST: no event, and the client's view does not move.
+    TcpSegmentSpec wider = from_client(1001, 9001, kAck);
+    wider.window = 4000;
+    ingress_frame(corrupt(build_frame(wider), kTcpOffset + 17));
+    ingress_frame(corrupt(build_frame(from_client(1001, 9001, kAck | kFin)), kTcpOffset + 17));
+    ingress_frame(corrupt(build_frame(from_client(1001, 9001, kAck | kRst)), kTcpOffset + 17));
+    EXPECT_TRUE(drain().empty());
+    EXPECT_EQ(snoop_->stats().data_refused, 5u) << "counts payload only";
+    ingress(wider);
+    auto events = drain();
+    ASSERT_EQ(events.size(), 1u) << "the forged window update moved the client's view";
+    EXPECT_EQ(events[0].ev.type, TCPFO_EV_ACK);
+    EXPECT_EQ(events[0].ev.window, 4000);
+
+    // The same payload with its checksum intact is reported whole.
+    ingress_frame(good);
+    events = drain();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].ev.type, TCPFO_EV_DATA);
+    EXPECT_EQ(events[0].payload, data.payload);
+
+    // A forged SYN is not remembered: the server's SYN-ACK to the real one opens nothing
+    // unless the real SYN was seen.
+    const uint16_t other = kClientPort + 1;
+    ingress_frame(corrupt(build_frame(from_client(7000, 0, kSyn, other)), kTcpOffset + 17));
+    EXPECT_EQ(egress(from_server(3000, 7001, kSyn | kAck, other)).verdict, kTcActOk);
+    EXPECT_TRUE(drain().empty());
+    EXPECT_FALSE(snoop_->conn_state(key(other))) << "a SYN TCP dropped opened a protected connection";
+    EXPECT_EQ(snoop_->stats().data_refused, 5u);
+}
+
 TEST_F(SnoopProgTest, UnknownConnectionsAndOtherPortsAreIgnored) {
     TcpSegmentSpec data = from_client(1001, 9001, kAck);
     data.payload = {1, 2, 3};

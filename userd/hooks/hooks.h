@@ -45,7 +45,7 @@ struct HookStats {
     uint64_t frozen_dropped = 0;    // egress segments from VIP:PORT dropped while frozen (handover)
     uint64_t service_died = 0;      // protected sockets closed by the service's exiting process
     uint64_t socket_acks = 0;       // kernel module: ACKs sent from the server's socket (no nudge needed)
-    uint64_t data_refused = 0;      // client payload the server's TCP refuses, never reported
+    uint64_t data_refused = 0;      // client segments whose payload TCP refuses (bad checksum, beyond its window, ...)
     uint64_t lease_dropped = 0;     // egress segments from VIP:PORT dropped: the lease had run out
 };
 

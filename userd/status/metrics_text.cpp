@@ -66,7 +66,8 @@ std::string_view hook_help(std::string_view name) {
         {"frozen_segments_dropped", "Egress segments from VIP:PORT dropped while frozen (handover)."},
         {"acks_sent_by_socket", "Kernel module: ACKs the server's socket sent as the stable point moved."},
         {"client_data_refused",
-         "Client payload the server's TCP refuses (beyond its window, acking unsent data; kmod: bad checksum), not logged."},
+         "Client segments whose payload the server's TCP refuses (bad checksum, beyond its window, acking unsent data), "
+         "not logged."},
         {"lease_segments_dropped", "Egress segments from VIP:PORT dropped because the lease had run out."},
     };
     for (const auto& [n, help] : helps)
