@@ -1,5 +1,7 @@
 #include "userd/node/node.h"
 
+#include <unordered_set>
+
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/service_manager.h"
@@ -197,7 +199,13 @@ NodeStatus Node::status(StatusDetail detail) const {
         s.service = std::move(rebuilt.service);
         s.output_check = std::move(rebuilt.output_check);
         s.conns_spliced = rebuilt.conns_spliced;
-        std::vector<ConnStatus> conns = std::move(rebuilt.conns);
+        // A rebuilt connection the primary resumed is listed once, as the primary
+        // sees it (protected, with its backups); the others as the takeover left them.
+        std::unordered_set<uint64_t> resumed;
+        for (const auto& c : s.conns) resumed.insert(c.id);
+        std::vector<ConnStatus> conns;
+        for (auto& c : rebuilt.conns)
+            if (!resumed.count(c.id)) conns.push_back(std::move(c));
         for (auto& c : s.conns) conns.push_back(std::move(c));
         s.conns = std::move(conns);
     } else if (primary_) {
