@@ -57,7 +57,7 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     if (!raw) return std::unexpected(raw.error());
     self->raw_.emplace(std::move(*raw));
 
-    auto listener = listen_tcp(options.listen);
+    auto listener = listen_replication(options.transport, PathAddresses{options.listen, options.listen_second});
     if (!listener) return std::unexpected(listener.error());
     self->listener_ = std::move(*listener);
     if (auto r = loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r)
@@ -131,7 +131,10 @@ void BackupNode::on_accept() {
     // address (it reconnected after a partition healed) replaces it, or the dead stream
     // would keep the primary out until its FIN, retransmitted with backoff, arrives.
     const bool slot_taken = primary_ && !primary_->closed() && stream_greeted_ && campaign_why_.empty();
-    if (takeover_ || slot_taken || from.sin_addr.s_addr != options_.peers[0].sin_addr.s_addr) {
+    // Over SCTP the primary's association may come from either of its addresses.
+    PathAddresses primary{options_.peers[0], std::nullopt};
+    if (!options_.peers_second.empty()) primary.second = options_.peers_second[0];
+    if (takeover_ || slot_taken || !primary.has(from.sin_addr.s_addr)) {
         // One line per source and period: anyone on the segment can connect.
         stream_drops_.note(to_string(from), from.sin_addr.s_addr,
                            AuthError{AuthDrop::stranger, "refused: not the primary, or a stream is already open"},
@@ -144,9 +147,9 @@ void BackupNode::on_accept() {
     cb.on_auth_drop = [this, from](const AuthError& error) {
         stream_drops_.note(to_string(from), from.sin_addr.s_addr, error, monotonic_ms());
     };
-    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb),
-                              options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::acceptor)
-                                            : nullptr);
+    auto link = open_replication_link(
+        options_.transport, loop_, std::move(fd), to_string(from), std::move(cb),
+        options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::acceptor) : nullptr);
     if (!link) {
         log_error("backup: {}", link.error().message);
         return;
