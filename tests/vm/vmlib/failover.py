@@ -211,8 +211,8 @@ class Failover:
     # --- clients -----------------------------------------------------------------
 
     def start_streams(self, conns=2, nbytes=6 << 20, hold_at=1 << 20, rate_mb=1.0,
-                      timeout_s=90):
-        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s)
+                      timeout_s=90, client_args=""):
+        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s, client_args)
 
     def wait_mid_stream(self, streams, flowing=512 << 10):
         """Waits for the moment to crash. The client holds every connection at its
@@ -299,14 +299,14 @@ class Streams:
     RESUME = "/tmp/streams.resume"
     PORTS = "/tmp/streams.ports"  # the client's local ports, once all are connected
 
-    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s):
+    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s, client_args=""):
         self.client, self.conns, self.nbytes, self.hold_at = client, conns, nbytes, hold_at
         client.run(f"rm -f {self.PROGRESS} {self.RESUME}")
         self._job = client.spawn(
             f"exec tcpfo-stream-client echo --connect {VIP}:{PORT} --conns {conns} "
             f"--bytes {nbytes} --rate {rate_mb} --pause-at {hold_at} "
             f"--resume-file {self.RESUME} --timeout-s {timeout_s} --ports-file {self.PORTS} "
-            f"--progress-file {self.PROGRESS} --label vm")
+            f"--progress-file {self.PROGRESS} --label vm {client_args}")
 
     def ports(self):
         """The client's local port of each connection."""
@@ -362,6 +362,7 @@ class Streams:
     def wait_all_verified(self, timeout=120):
         """Every byte of every connection verified, no reset, no timeout."""
         rc, fields, output = self.wait_end(timeout)
+        self.output = output
         bad = {k: fields.get(k) for k in ("failed", "resets", "corrupt", "early_eofs", "timeouts")
                if fields.get(k) != "0"}
         if rc != 0 or bad or fields.get("ok") != str(self.conns) or \
