@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "userd/base/inet_address.h"
@@ -24,6 +25,8 @@ bool sctp_connecting(int fd) {
 // and held back whole (EAGAIN) until it fits: a modest bound keeps both away. The
 // receiver gets the same bytes in order whatever the message boundaries.
 constexpr size_t kMaxMessage = 32 * 1024;
+// Each direction's socket buffer (the kernel counts twice this, bookkeeping included).
+constexpr size_t kSctpBufferBytes = 4 * 1024 * 1024;
 
 const StreamSocketKind kSctp{IPPROTO_SCTP, SCTP_NODELAY, "SCTP_NODELAY", kMaxMessage, sctp_connecting};
 
@@ -65,6 +68,14 @@ Result<void> set_timing(int fd, const SctpTiming& timing, const std::string& wha
     const int on = 1;
     if (setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof on) != 0)
         return sys_fail(errno, "can't set SCTP_NODELAY {}", what);
+    // SCTP does not grow its buffers as TCP does: with the default (net.core's
+    // 208 KiB, of which the receiver advertises about half) the window, not the path,
+    // set the stream's rate. Above rmem_max/wmem_max only with CAP_NET_ADMIN (the
+    // FORCE options), which failoverd keeps; without it, what the limits allow.
+    const int buffer = int(kSctpBufferBytes);
+    for (const auto& [force, plain] : {std::pair{SO_SNDBUFFORCE, SO_SNDBUF}, std::pair{SO_RCVBUFFORCE, SO_RCVBUF}})
+        if (setsockopt(fd, SOL_SOCKET, force, &buffer, sizeof buffer) != 0)
+            (void)setsockopt(fd, SOL_SOCKET, plain, &buffer, sizeof buffer);
     return {};
 }
 
