@@ -90,8 +90,8 @@ Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd fd_second, UniqueFd wa
       verdict_(std::move(verdict)),
       loop_(loop), callbacks_(std::move(callbacks)), loop_tid_(gettid()),
       last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
-      highest_counter_(new uint64_t[config_.peers.size()]()),
-      last_heartbeat_counter_(new uint64_t[config_.peers.size()]()),
+      highest_counter_(new uint64_t[2 * config_.peers.size()]()),
+      newest_taken_(new uint64_t[config_.peers.size()]()),
       voter_(config_.lease_ms, monotonic_ms()), lease_(config_.peers.size(), config_.quorum, config_.lease_ms),
       votes_(config_.peers.size(), false) {
     const uint64_t now = monotonic_ms();
@@ -297,11 +297,11 @@ void Heartbeat::count_votes(uint64_t now) {
 }
 
 void Heartbeat::receive_all() {
-    receive_from(fd_.get());
-    if (fd_second_) receive_from(fd_second_.get());
+    receive_from(fd_.get(), 0);
+    if (fd_second_) receive_from(fd_second_.get(), 1);
 }
 
-void Heartbeat::receive_from(int fd) {
+void Heartbeat::receive_from(int fd, size_t path) {
     uint8_t buf[256];
     for (;;) {
         sockaddr_in from{};
@@ -329,11 +329,13 @@ void Heartbeat::receive_from(int fd) {
                 drops_.note(to_string(from), from.sin_addr.s_addr, opened.error(), now);
                 continue;
             }
-            // The same datagram's copy from the peer's other path: already taken.
-            if (opened->counter == highest_counter_[index] && config_.peers_second[index]) continue;
-            if (opened->counter <= highest_counter_[index]) {
+            // Replays are judged per path: a datagram is sealed for the address it left
+            // from, so one path's cannot be replayed on the other, and the paths may
+            // deliver out of order between them.
+            const uint64_t highest = highest_counter_[2 * index + path];
+            if (opened->counter <= highest) {
                 drop(AuthDrop::replayed, fmt::format("heartbeat {} is not above {}, the highest taken (replayed)",
-                                                     opened->counter, highest_counter_[index]));
+                                                     opened->counter, highest));
                 continue;
             }
             payload = opened->payload;
@@ -350,14 +352,17 @@ void Heartbeat::receive_from(int fd) {
             drop(AuthDrop::garbage, "not a heartbeat or lease reply record");
             continue;
         }
-        if (config_.keys) highest_counter_[index] = counter;
-        heard_from(PeerId{uint16_t(index)});
-        // Unauthenticated, the other path's copy of a heartbeat is known by its counter
-        // (the sender's, the same on both copies): it is a sign of life, nothing more.
-        if (hb && config_.peers_second[index] && hb->counter != 0) {
-            if (hb->counter == last_heartbeat_counter_[index]) continue;
-            last_heartbeat_counter_[index] = hb->counter;
+        if (config_.keys) highest_counter_[2 * index + path] = counter;
+        // A peer with two paths sends each datagram on both with one counter (the
+        // frame's; unauthenticated, a heartbeat's own): the copy that comes second,
+        // or an older datagram one path delivers after a newer one came on the other,
+        // tells nothing new and is ignored, not dropped.
+        const uint64_t order = config_.keys ? counter : hb ? hb->counter : 0;
+        if (config_.peers_second[index] && order != 0) {
+            if (order <= newest_taken_[index]) continue;
+            newest_taken_[index] = order;
         }
+        heard_from(PeerId{uint16_t(index)});
         if (hb) on_heartbeat(index, *hb, now);
         else on_lease_reply(index, *reply, now);
     }

@@ -24,6 +24,7 @@
 // takes a peer's datagrams on either: a peer is alive if heard on any of its
 // addresses, so losing one path is not a death. The copy that comes second is
 // recognised by its counter and ignored; the lease and vote logic sees one datagram.
+// With a key, replays are judged per path (each copy is sealed for its source).
 #pragma once
 
 #include <netinet/in.h>
@@ -164,7 +165,7 @@ private:
     void send_on(int fd, uint32_t from_address, const std::vector<uint8_t>& encoded, const sockaddr_in& to,
                  uint64_t now);
     void receive_all();
-    void receive_from(int fd);
+    void receive_from(int fd, size_t path);  // path 0: the first addresses, 1: the second
     void on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now);
     void on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now);
     // Thread: the lease moved; a primary holding it for the first time says so.
@@ -190,8 +191,8 @@ private:
     std::atomic<uint64_t> main_turns_{0};  // the loop's turns; the thread dates their change
     std::atomic<uint64_t> highest_epoch_{0};
     DropLog drops_{"heartbeat"};  // noted by the thread only
-    std::unique_ptr<uint64_t[]> highest_counter_;  // thread only: per peer, the highest authenticated counter
-    std::unique_ptr<uint64_t[]> last_heartbeat_counter_;  // thread only: per peer, to drop the other path's copy
+    std::unique_ptr<uint64_t[]> highest_counter_;  // thread only: per peer and path, the highest authenticated counter
+    std::unique_ptr<uint64_t[]> newest_taken_;     // thread only: per peer with two paths, the newest datagram acted on
     std::atomic<uint32_t> judged_peer_{kNoPeer};
     std::atomic<uint64_t> dead_ms_{0};
     std::atomic<uint64_t> verdict_silence_ms_{0};
