@@ -22,6 +22,7 @@
 #include "userd/status/control_server.h"
 #include "userd/status/metrics_server.h"
 #include "userd/status/node_sources.h"
+#include "userd/transport/sctp_link.h"
 
 using namespace tcpfo;
 
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
     if (geteuid() != 0) return die("must run as root (needs CAP_NET_ADMIN and CAP_BPF)");
     if (!options.is_witness && if_nametoindex(options.dev.c_str()) == 0)
         return die(fmt::format("interface {} does not exist", options.dev));
+    // Before anything is started: a kernel without SCTP would otherwise show up as a
+    // backup that cannot listen, or a primary retrying its connects forever.
+    if (options.transport == Transport::sctp && !options.is_witness)
+        if (auto r = check_sctp_available(); !r) return die("--transport sctp: " + r.error().message);
     if (options.cluster && options.is_witness) {
         log_info("failoverd: node {} of {}, the witness (lease {} ms, quorum {})", options.cluster->own_id,
                  options.cluster->nodes.size(), options.lease_ms, options.quorum);

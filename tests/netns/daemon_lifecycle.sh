@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # failoverd itself: bad input gives one line on stderr and a non-zero exit, never a
-# hang; start-up failures leave nothing behind (no VIP, no tc filter); SIGTERM gives
+# hang; start-up failures (a kernel without the module, or without SCTP for
+# --transport sctp) leave nothing behind (no VIP, no tc filter); SIGTERM gives
 # the VIP back and detaches the hooks: with a ready backup it hands over first (the
 # backup takes over at once, "planned handover"), without one it just stops (a fresh
 # primary started beside the backup that took over hears epoch 2 and falls silent).
@@ -44,6 +45,17 @@ scenario() {
     nothing_left_on_primary
     expect_refusal 1 "the kernel module tcpfo is not loaded" "$ns_backup" --role backup --vip $vip/24 --dev eth0 \
         --port $port --listen $backup_ip --peer $primary_ip --replica 127.0.0.1:$port --hooks kmod
+    # Nor SCTP: --transport sctp must say so in one line before it claims anything.
+    expect_refusal 1 "--transport sctp: SCTP is not available in this kernel" "$ns_primary" --role primary \
+        "${common[@]}" --transport sctp
+    nothing_left_on_primary
+    expect_refusal 1 "--transport sctp: SCTP is not available in this kernel" "$ns_backup" --role backup \
+        --vip $vip/24 --dev eth0 --port $port --listen $backup_ip --peer $primary_ip --replica 127.0.0.1:$port \
+        --transport sctp
+    ! ip -n "$ns_backup" -4 -o addr show dev eth0 | grep -q " $vip/" || { echo "FAIL: the VIP is on the backup" >&2; return 1; }
+    # A second address is a second path, which TCP cannot use: refused as a usage error.
+    expect_refusal 2 "needs --transport sctp" "$ns_primary" --role primary --vip $vip/24 --dev eth0 --port $port \
+        --listen $primary_ip,192.0.2.210 --peer $backup_ip
     kill -9 "${bg_pid[squatter]}"; wait "${bg_pid[squatter]}" 2>/dev/null || true; unset "bg_pid[squatter]"
     local nobody_out rc=0
     nobody_out=$(ip netns exec "$ns_primary" setpriv --reuid=nobody --regid=nogroup --clear-groups \

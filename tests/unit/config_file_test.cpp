@@ -438,3 +438,18 @@ TEST(ConfigFile, PreemptIsABoolean) {
     ASSERT_FALSE(bad.has_value());
     EXPECT_EQ(bad.error().message, "p.toml:1: preempt: an integer where true or false belongs");
 }
+
+TEST(ConfigFile, TransportAndASecondNodeAddress) {
+    auto s = parse_config_text("transport = \"sctp\"\n[[node]]\nid = 1\naddress = \"192.0.2.12,192.0.2.212:7200\"\n",
+                               "f.toml");
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    EXPECT_EQ(s->transport, Transport::sctp);
+    ASSERT_EQ(s->nodes.size(), 1u);
+    EXPECT_EQ(to_string(s->nodes[0].address), "192.0.2.12:7200");
+    ASSERT_TRUE(s->nodes[0].second_address.has_value());
+    EXPECT_EQ(to_string(*s->nodes[0].second_address), "192.0.2.212:7200");
+    auto bad = parse_config_text("transport = \"quic\"\n", "f.toml");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("f.toml:1: transport: 'quic' is neither tcp nor sctp"), std::string::npos)
+        << bad.error().message;
+}

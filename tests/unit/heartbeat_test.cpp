@@ -38,15 +38,19 @@ struct Node {
     uint64_t verdict_silence_ms = 0;
 
     Node(sockaddr_in self, sockaddr_in peer, uint32_t main_stall_ms = 1000) {
-        auto created = EventLoop::create();
-        EXPECT_TRUE(created);
-        loop = std::move(*created);
         Heartbeat::Config c;
         c.listen = self;
         c.peers = {peer};
+        c.main_stall_ms = main_stall_ms;
+        start(std::move(c));
+    }
+    explicit Node(Heartbeat::Config c) { start(std::move(c)); }
+    void start(Heartbeat::Config c) {
+        auto created = EventLoop::create();
+        EXPECT_TRUE(created);
+        loop = std::move(*created);
         c.interval_ms = 10;
         c.realtime_priority = 0;  // a unit test does not change its own scheduling
-        c.main_stall_ms = main_stall_ms;
         Heartbeat::Callbacks callbacks;
         callbacks.on_silent = [this](PeerId, uint64_t silence) {
             ++verdicts;
@@ -122,4 +126,83 @@ TEST(Heartbeat, CarriesTheEpochItIsGiven) {
     na.hb->set_epoch(7);
     for (int i = 0; i < 200 && nb.hb->highest_peer_epoch() != 7; ++i) na.run_for(5ms);
     EXPECT_EQ(nb.hb->highest_peer_epoch(), 7u);
+}
+
+namespace {
+
+sockaddr_in loopback(const char* address, uint16_t port_network_order) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, address, &a.sin_addr);
+    a.sin_port = port_network_order;
+    return a;
+}
+
+// Two nodes with two addresses each (127.0.0.1 and .2; .3 and .4). `a_reaches_b_first`
+// false: A's first path leads nowhere (127.0.0.9), as if that segment were cut.
+// `b_knows_a_second` false: B is not told A's second address.
+struct TwoPaths {
+    std::unique_ptr<Node> a, b;
+    TwoPaths(bool a_reaches_b_first, bool b_knows_a_second, std::shared_ptr<const KeyRing> keys = nullptr) {
+        const uint16_t pa = free_loopback_port().sin_port, pb = free_loopback_port().sin_port;
+        Heartbeat::Config ca;
+        ca.listen = loopback("127.0.0.1", pa);
+        ca.listen_second = loopback("127.0.0.2", pa);
+        ca.peers = {loopback(a_reaches_b_first ? "127.0.0.3" : "127.0.0.9", pb)};
+        ca.peers_second = {loopback("127.0.0.4", pb)};
+        Heartbeat::Config cb;
+        cb.listen = loopback("127.0.0.3", pb);
+        cb.listen_second = loopback("127.0.0.4", pb);
+        cb.peers = {loopback("127.0.0.1", pa)};
+        if (b_knows_a_second) cb.peers_second = {loopback("127.0.0.2", pa)};
+        ca.keys = cb.keys = keys;
+        a = std::make_unique<Node>(ca);
+        b = std::make_unique<Node>(cb);
+    }
+};
+
+}  // namespace
+
+TEST(Heartbeat, APeerHeardOnlyOnItsSecondAddressIsAlive) {
+    TwoPaths nodes(/*a_reaches_b_first=*/false, /*b_knows_a_second=*/true);
+    nodes.a->run_for(300ms);
+    // Heartbeats every 10 ms: 150 ms of silence is a loaded machine's at most.
+    EXPECT_LT(nodes.b->hb->silence_ms(kOnlyPeer), 150u) << "B did not hear A on A's second path";
+    EXPECT_EQ(nodes.b->hb->refused(), 0u);
+}
+
+TEST(Heartbeat, ASecondAddressNobodyWasToldOfIsAStranger) {
+    // The control of the test above: the same datagrams, but B does not know A's
+    // second address, so what comes from it is refused and A goes silent for B.
+    TwoPaths nodes(/*a_reaches_b_first=*/false, /*b_knows_a_second=*/false);
+    nodes.a->run_for(300ms);
+    EXPECT_GT(nodes.b->hb->silence_ms(kOnlyPeer), 200u);
+}
+
+TEST(Heartbeat, BothPathsDeliverAndTheSecondCopyIsNoDrop) {
+    TwoPaths nodes(/*a_reaches_b_first=*/true, /*b_knows_a_second=*/true);
+    nodes.a->run_for(200ms);
+    nodes.b->run_for(100ms);
+    EXPECT_LT(nodes.b->hb->silence_ms(kOnlyPeer), 150u);
+    EXPECT_LT(nodes.a->hb->silence_ms(kOnlyPeer), 150u) << "A did not hear B (on both paths)";
+    EXPECT_EQ(nodes.b->hb->refused(), 0u);
+    EXPECT_EQ(nodes.a->hb->refused(), 0u);
+}
+
+TEST(Heartbeat, WithAKeyEachPathsCopyOpensAndTheSecondIsNoReplay) {
+    // Each copy is sealed for the address it leaves from; the one that comes second
+    // carries the counter already taken and is ignored, not counted as a replay.
+    KeyBytes bytes;
+    bytes.fill(7);
+    auto keys = std::make_shared<KeyRing>(std::vector<AuthKey>{make_auth_key(bytes)}, KeyRing::kDefaultGraceMs);
+    TwoPaths both(/*a_reaches_b_first=*/true, /*b_knows_a_second=*/true, keys);
+    both.a->run_for(200ms);
+    both.b->run_for(100ms);
+    EXPECT_LT(both.b->hb->silence_ms(kOnlyPeer), 150u);
+    EXPECT_EQ(both.b->hb->refused(), 0u);
+    EXPECT_EQ(both.a->hb->refused(), 0u);
+    TwoPaths second_only(/*a_reaches_b_first=*/false, /*b_knows_a_second=*/true, keys);
+    second_only.a->run_for(300ms);
+    EXPECT_LT(second_only.b->hb->silence_ms(kOnlyPeer), 150u) << "a sealed copy from the second address did not open";
+    EXPECT_EQ(second_only.b->hb->refused(), 0u);
 }

@@ -152,3 +152,50 @@ TEST(NodeList, ChecksIdAndPriorityRanges) {
     EXPECT_FALSE(check_node_priority(-1).has_value());
     EXPECT_EQ(check_node_priority(256).error().message, "256 is not a priority from 0 to 255");
 }
+
+TEST(NodeList, ASecondAddressSharesThePortWrittenOnceAtTheEnd) {
+    auto n = parse_node_flag("2=192.0.2.12,192.0.2.212:7200");
+    ASSERT_TRUE(n.has_value()) << n.error().message;
+    EXPECT_EQ(to_string(n->address), "192.0.2.12:7200");
+    ASSERT_TRUE(n->second_address.has_value());
+    EXPECT_EQ(to_string(*n->second_address), "192.0.2.212:7200");
+    auto d = parse_node_flag("3=192.0.2.13,192.0.2.213");
+    ASSERT_TRUE(d.has_value()) << d.error().message;
+    EXPECT_EQ(to_string(*d->second_address), "192.0.2.213:7100");
+    auto one = parse_node_flag("4=192.0.2.14");
+    ASSERT_TRUE(one.has_value());
+    EXPECT_FALSE(one->second_address.has_value());
+}
+
+TEST(NodeList, RefusesABadSecondAddressWithOneLine) {
+    struct Case { const char* text; const char* mentions; };
+    const Case cases[] = {
+        {"1=192.0.2.11:7100,192.0.2.211", "the port goes once, after the second address"},
+        {"1=192.0.2.11,192.0.2.211,192.0.2.311", "at most two addresses"},
+        {"1=192.0.2.11,192.0.2.11", "the second address is the first one again"},
+        {"1=192.0.2.11,", "node 1: second address:"},
+        {"1=192.0.2.11,192.0.2.300", "node 1: second address: '192.0.2.300' is not an IPv4 address"},
+        {"1=,192.0.2.211", "node 1:"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_node_flag(c.text);
+        ASSERT_FALSE(r.has_value()) << c.text;
+        EXPECT_NE(r.error().message.find(c.mentions), std::string::npos) << c.text << ": " << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
+}
+
+TEST(NodeList, ASecondAddressMayNotBeAnotherNodesAddress) {
+    const std::vector<NodeEntry> nodes = {node(1, "192.0.2.11,192.0.2.211"), node(2, "192.0.2.12,192.0.2.11")};
+    auto r = validate_node_list(nodes, 1);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().message, "nodes 1 and 2 have the same address 192.0.2.11");
+    const std::vector<NodeEntry> fine = {node(1, "192.0.2.11,192.0.2.211"), node(2, "192.0.2.12,192.0.2.212")};
+    EXPECT_TRUE(validate_node_list(fine, 1).has_value());
+    auto start = start_role(fine, 2, std::nullopt);
+    ASSERT_TRUE(start.has_value()) << start.error().message;
+    ASSERT_TRUE(start->listen_second.has_value());
+    EXPECT_EQ(to_string(*start->listen_second), "192.0.2.212:7100");
+    ASSERT_EQ(start->peers_second.size(), 1u);
+    EXPECT_EQ(to_string(*start->peers_second[0]), "192.0.2.211:7100");
+}

@@ -200,7 +200,7 @@ TEST(Options, SymmetricRefusalsAreOneLine) {
         {{"--role", "primary", "--listen", "192.0.2.10", "--peer", "192.0.2.11", "--config", "/etc/f.toml"},
          "--role/--listen/--peer (the two-node shorthand) cannot be mixed with"},
         {{"--config-test", "/etc/f.toml", "--id", "1"}, "--config-test takes FILE and nothing else"},
-        {{"--node", "1:192.0.2.10"}, "--node: '1:192.0.2.10' is not ID=ADDR[:PORT]"},
+        {{"--node", "1:192.0.2.10"}, "--node: '1:192.0.2.10' is not ID=ADDR[,ADDR2][:PORT]"},
         {{}, "--id and --node are required (or the shorthand --role, --listen, --peer)"},
     };
     for (const auto& c : cases) {
@@ -313,4 +313,65 @@ TEST(Options, HooksBackendIsBpfByDefaultAndOneOfThree) {
     ASSERT_FALSE(bad.has_value());
     EXPECT_EQ(bad.error().message, "--hooks: 'ebpf' is not one of bpf, kmod, auto");
     EXPECT_NE(std::string(usage_text()).find("--hooks bpf|kmod|auto"), std::string::npos);
+}
+
+TEST(Options, TransportIsTcpUnlessToldAndASecondAddressNeedsSctp) {
+    auto tcp = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                      "--listen", "192.0.2.12", "--peer", "192.0.2.13"});
+    ASSERT_TRUE(tcp.has_value()) << tcp.error().message;
+    EXPECT_EQ(tcp->options->transport, Transport::tcp);
+    EXPECT_FALSE(tcp->options->listen_second.has_value());
+    ASSERT_EQ(tcp->options->peers_second.size(), 1u);
+    EXPECT_FALSE(tcp->options->peers_second[0].has_value());
+
+    auto sctp = parse({"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                       "--listen", "192.0.2.12,192.0.2.212:7100", "--peer", "192.0.2.13,192.0.2.213",
+                       "--transport", "sctp"});
+    ASSERT_TRUE(sctp.has_value()) << sctp.error().message;
+    const Options& o = *sctp->options;
+    EXPECT_EQ(o.transport, Transport::sctp);
+    ASSERT_TRUE(o.listen_second.has_value());
+    EXPECT_EQ(to_string(*o.listen_second), "192.0.2.212:7100");
+    ASSERT_EQ(o.peers_second.size(), 1u);
+    EXPECT_EQ(to_string(*o.peers_second[0]), "192.0.2.213:7100");
+
+    auto sym = parse({"--id", "1", "--node", "1=192.0.2.12,192.0.2.212", "--node", "2=192.0.2.13,192.0.2.213",
+                      "--two-node", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000",
+                      "--transport", "sctp"});
+    ASSERT_TRUE(sym.has_value()) << sym.error().message;
+    EXPECT_EQ(to_string(*sym->options->listen_second), "192.0.2.212:7100");
+    EXPECT_EQ(to_string(*sym->options->peers_second.at(0)), "192.0.2.213:7100");
+}
+
+TEST(Options, RefusesABadTransportOrASecondAddressOverTcpWithOneLine) {
+    struct Case { std::vector<const char*> args; const char* message; };
+    const Case cases[] = {
+        {{"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+          "192.0.2.12", "--peer", "192.0.2.13", "--transport", "udp"},
+         "--transport: 'udp' is neither tcp nor sctp"},
+        {{"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+          "192.0.2.12,192.0.2.212", "--peer", "192.0.2.13"},
+         "a second node address (ADDR,ADDR2) needs --transport sctp (transport = \"sctp\"): a TCP replication "
+         "stream rides one path"},
+        {{"--id", "1", "--node", "1=192.0.2.12", "--node", "2=192.0.2.13,192.0.2.213", "--two-node", "--vip",
+          "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--transport", "tcp"},
+         "a second node address (ADDR,ADDR2) needs --transport sctp"},
+        {{"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+          "192.0.2.12:7100,192.0.2.212", "--peer", "192.0.2.13", "--transport", "sctp"},
+         "--listen: '192.0.2.12:7100,192.0.2.212': the port goes once, after the second address"},
+        {{"--role", "primary", "--vip", "192.0.2.100/24", "--dev", "eth0", "--port", "7000", "--listen",
+          "192.0.2.12", "--peer", "192.0.2.13,192.0.2.13", "--transport", "sctp"},
+         "--peer: '192.0.2.13,192.0.2.13': the second address is the first one again"},
+    };
+    for (const auto& c : cases) {
+        std::vector<std::string> storage = {"failoverd"};
+        for (auto a : c.args) storage.emplace_back(a);
+        std::vector<char*> argv;
+        for (auto& s : storage) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        auto r = parse_options(int(storage.size()), argv.data());
+        ASSERT_FALSE(r.has_value()) << c.message;
+        EXPECT_NE(r.error().message.find(c.message), std::string::npos) << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
 }

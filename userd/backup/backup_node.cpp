@@ -52,7 +52,7 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
     if (!raw) return std::unexpected(raw.error());
     self->raw_.emplace(std::move(*raw));
 
-    auto listener = listen_tcp(options.listen);
+    auto listener = listen_replication(options.transport, PathAddresses{options.listen, options.listen_second});
     if (!listener) return std::unexpected(listener.error());
     self->listener_ = std::move(*listener);
     if (auto r = loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r)
@@ -145,9 +145,9 @@ void BackupNode::on_accept() {
     cb.on_auth_drop = [this, from](const AuthError& error) {
         stream_drops_.note(to_string(from), from.sin_addr.s_addr, error, monotonic_ms());
     };
-    auto link = TcpLink::open(loop_, std::move(fd), to_string(from), std::move(cb),
-                              options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::acceptor)
-                                            : nullptr);
+    auto link = open_replication_link(
+        options_.transport, loop_, std::move(fd), to_string(from), std::move(cb),
+        options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::acceptor) : nullptr);
     if (!link) {
         log_error("backup: {}", link.error().message);
         return;
@@ -614,8 +614,12 @@ std::vector<Takeover::Resumable> BackupNode::take_resumable() {
 }
 
 std::optional<PeerId> BackupNode::peer_of(const sockaddr_in& from) const {
-    for (size_t i = 0; i < options_.peers.size(); ++i)
-        if (options_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) return PeerId{uint16_t(i)};
+    // Over SCTP a peer's association may come from either of its addresses.
+    for (size_t i = 0; i < options_.peers.size(); ++i) {
+        PathAddresses peer{options_.peers[i], std::nullopt};
+        if (i < options_.peers_second.size()) peer.second = options_.peers_second[i];
+        if (peer.has(from.sin_addr.s_addr)) return PeerId{uint16_t(i)};
+    }
     return std::nullopt;
 }
 

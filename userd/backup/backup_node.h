@@ -15,7 +15,7 @@
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
 #include "userd/config/options.h"
-#include "userd/transport/tcp_link.h"
+#include "userd/transport/replication_socket.h"
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/health/health_monitor.h"

@@ -29,13 +29,19 @@ void poke(int eventfd_fd) {
 Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role) {
     Config c;
     c.listen = options.listen;
+    c.listen_second = options.listen_second;
     c.peers = options.peers;
+    c.peers_second = options.peers_second;
+    c.peers_second.resize(c.peers.size());
     c.role = role;
     c.interval_ms = uint32_t(options.heartbeat_ms);
     c.realtime_priority = options.realtime_priority;
     c.keys = options.keys;
     // A witness hears the primary's heartbeats too, and answers them (the last peer).
-    if (options.witness) c.peers.push_back(*options.witness);
+    if (options.witness) {
+        c.peers.push_back(*options.witness);
+        c.peers_second.push_back(std::nullopt);
+    }
     c.lease_enforced = options.lease_enforced;
     c.lease_ms = uint32_t(options.lease_ms);
     c.quorum = options.quorum;
@@ -46,18 +52,35 @@ Heartbeat::Config Heartbeat::Config::from(const Options& options, NodeRole role)
     return c;
 }
 
-Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config, Callbacks callbacks) {
+namespace {
+
+Result<UniqueFd> open_heartbeat_socket(const sockaddr_in& at) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return sys_fail(errno, "can't create heartbeat socket");
     int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&config.listen), sizeof config.listen) != 0)
-        return sys_fail(errno, "can't bind heartbeat socket to {}", to_string(config.listen));
+    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0)
+        return sys_fail(errno, "can't bind heartbeat socket to {}", to_string(at));
+    return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config config, Callbacks callbacks) {
+    config.peers_second.resize(config.peers.size());
+    auto fd = open_heartbeat_socket(config.listen);
+    if (!fd) return std::unexpected(fd.error());
+    UniqueFd fd_second;
+    if (config.listen_second) {
+        auto second = open_heartbeat_socket(*config.listen_second);
+        if (!second) return std::unexpected(second.error());
+        fd_second = std::move(*second);
+    }
     UniqueFd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     UniqueFd verdict(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!wake || !verdict) return sys_fail(errno, "can't create the heartbeat thread's eventfd");
-    std::unique_ptr<Heartbeat> hb(new Heartbeat(std::move(config), std::move(fd), std::move(wake),
-                                                std::move(verdict), loop, std::move(callbacks)));
+    std::unique_ptr<Heartbeat> hb(new Heartbeat(std::move(config), std::move(*fd), std::move(fd_second),
+                                                std::move(wake), std::move(verdict), loop, std::move(callbacks)));
     Heartbeat* self = hb.get();
     if (auto r = loop.add(self->verdict_.get(), EPOLLIN, [self](uint32_t) { self->on_verdict(); }); !r)
         return std::unexpected(r.error());
@@ -65,12 +88,14 @@ Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config confi
     return hb;
 }
 
-Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop,
-                     Callbacks callbacks)
-    : config_(std::move(config)), fd_(std::move(fd)), wake_(std::move(wake)), verdict_(std::move(verdict)),
+Heartbeat::Heartbeat(Config config, UniqueFd fd, UniqueFd fd_second, UniqueFd wake, UniqueFd verdict,
+                     EventLoop& loop, Callbacks callbacks)
+    : config_(std::move(config)), fd_(std::move(fd)), fd_second_(std::move(fd_second)), wake_(std::move(wake)),
+      verdict_(std::move(verdict)),
       loop_(loop), callbacks_(std::move(callbacks)), loop_tid_(gettid()),
       last_heard_ms_(new std::atomic<uint64_t>[config_.peers.size()]), role_(config_.role),
-      highest_counter_(new uint64_t[config_.peers.size()]()),
+      highest_counter_(new uint64_t[2 * config_.peers.size()]()),
+      newest_taken_(new uint64_t[config_.peers.size()]()),
       voter_(config_.lease_ms, monotonic_ms()), lease_(config_.peers.size(), config_.quorum, config_.lease_ms),
       votes_(config_.peers.size(), false), peer_views_(config_.peers.size()) {
     const uint64_t now = monotonic_ms();
@@ -138,30 +163,40 @@ void Heartbeat::run() {
             next_send += interval;
             if (next_send <= now) next_send = now + interval;
         }
-        pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+        // fd -1 (no second address) is ignored by poll.
+        pollfd fds[3] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}, {fd_second_.get(), POLLIN, 0}};
         now = monotonic_ms();
         const int timeout = next_send > now ? int(next_send - now) : 0;
-        if (::poll(fds, 2, timeout) > 0 && (fds[0].revents & POLLIN)) receive_all();
+        if (::poll(fds, 3, timeout) > 0 && ((fds[0].revents | fds[2].revents) & POLLIN)) receive_all();
     }
 }
 
-void Heartbeat::send_record(Record record, const sockaddr_in& to, uint64_t now) {
+void Heartbeat::send_record(Record record, size_t index, uint64_t now) {
     // Above every counter this node sent before, also before a restart: its receivers
-    // keep the highest they took and drop the rest as replays.
+    // keep the highest they took and drop the rest as replays. Both paths' copies
+    // carry the same counter: the receiver takes whichever comes first.
     counter_ = std::max(counter_ + 1, realtime_us());
     // A heartbeat carries the frame's counter (docs/protocol.md, "Authentication").
     if (auto* hb = std::get_if<HeartbeatRecord>(&record)) hb->counter = counter_;
     std::vector<uint8_t> encoded;
     encoded.reserve(64);
     encode_record(record, encoded);
+    send_on(fd_.get(), config_.listen.sin_addr.s_addr, encoded, config_.peers[index], now);
+    if (fd_second_ && config_.peers_second[index])
+        send_on(fd_second_.get(), config_.listen_second->sin_addr.s_addr, encoded, *config_.peers_second[index], now);
+}
+
+void Heartbeat::send_on(int fd, uint32_t from_address, const std::vector<uint8_t>& encoded, const sockaddr_in& to,
+                        uint64_t now) {
     std::vector<uint8_t> sealed;
     if (config_.keys) {
+        // Sealed for the address it leaves from: the receiver checks the source.
         sealed.reserve(128);
-        seal_heartbeat(config_.keys->view(now)->sending, config_.listen.sin_addr.s_addr, counter_, encoded, sealed);
+        seal_heartbeat(config_.keys->view(now)->sending, from_address, counter_, encoded, sealed);
     }
     const std::vector<uint8_t>& out = config_.keys ? sealed : encoded;
     // A lost datagram is what this mechanism measures; errors are not fatal.
-    sendto(fd_.get(), out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    sendto(fd, out.data(), out.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
 }
 
 void Heartbeat::send_all() {
@@ -216,7 +251,7 @@ void Heartbeat::send_all() {
         hb.role = NodeRole::candidate;
         hb.epoch = campaign_running_;
     }
-    for (const auto& peer : config_.peers) send_record(hb, peer, now);
+    for (size_t i = 0; i < config_.peers.size(); ++i) send_record(hb, i, now);
 }
 
 void Heartbeat::post(ClusterEvent event, uint64_t epoch) {
@@ -297,11 +332,16 @@ void Heartbeat::count_votes(uint64_t now) {
 }
 
 void Heartbeat::receive_all() {
+    receive_from(fd_.get(), 0);
+    if (fd_second_) receive_from(fd_second_.get(), 1);
+}
+
+void Heartbeat::receive_from(int fd, size_t path) {
     uint8_t buf[256];
     for (;;) {
         sockaddr_in from{};
         socklen_t len = sizeof from;
-        const ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+        const ssize_t n = recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n < 0) return;
         const uint64_t now = monotonic_ms();
         auto drop = [&](AuthDrop kind, std::string why) { drops_.note(to_string(from), from.sin_addr.s_addr,
@@ -309,7 +349,9 @@ void Heartbeat::receive_all() {
         // Heartbeats are only taken from the configured peers' addresses.
         size_t index = config_.peers.size();
         for (size_t i = 0; i < config_.peers.size(); ++i)
-            if (config_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr) index = i;
+            if (config_.peers[i].sin_addr.s_addr == from.sin_addr.s_addr ||
+                (config_.peers_second[i] && config_.peers_second[i]->sin_addr.s_addr == from.sin_addr.s_addr))
+                index = i;
         if (index == config_.peers.size()) {
             drop(AuthDrop::stranger, "not a configured peer's address");
             continue;
@@ -322,9 +364,13 @@ void Heartbeat::receive_all() {
                 drops_.note(to_string(from), from.sin_addr.s_addr, opened.error(), now);
                 continue;
             }
-            if (opened->counter <= highest_counter_[index]) {
+            // Replays are judged per path: a datagram is sealed for the address it left
+            // from, so one path's cannot be replayed on the other, and the paths may
+            // deliver out of order between them.
+            const uint64_t highest = highest_counter_[2 * index + path];
+            if (opened->counter <= highest) {
                 drop(AuthDrop::replayed, fmt::format("heartbeat {} is not above {}, the highest taken (replayed)",
-                                                     opened->counter, highest_counter_[index]));
+                                                     opened->counter, highest));
                 continue;
             }
             payload = opened->payload;
@@ -341,7 +387,16 @@ void Heartbeat::receive_all() {
             drop(AuthDrop::garbage, "not a heartbeat or lease reply record");
             continue;
         }
-        if (config_.keys) highest_counter_[index] = counter;
+        if (config_.keys) highest_counter_[2 * index + path] = counter;
+        // A peer with two paths sends each datagram on both with one counter (the
+        // frame's; unauthenticated, a heartbeat's own): the copy that comes second,
+        // or an older datagram one path delivers after a newer one came on the other,
+        // tells nothing new and is ignored, not dropped.
+        const uint64_t order = config_.keys ? counter : hb ? hb->counter : 0;
+        if (config_.peers_second[index] && order != 0) {
+            if (order <= newest_taken_[index]) continue;
+            newest_taken_[index] = order;
+        }
         heard_from(PeerId{uint16_t(index)});
         if (hb) on_heartbeat(index, *hb, now);
         else on_lease_reply(index, *reply, now);
@@ -367,7 +422,7 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
     if (wedged_ || (hb.role != NodeRole::primary && hb.role != NodeRole::candidate)) return;
     // Every primary's and candidate's heartbeat is answered, granted or not: a refusal
     // tells a stale primary the epoch that replaced it.
-    const sockaddr_in& from = config_.peers[index];
+    const sockaddr_in& from = config_.peers[index];  // its first address, whichever path brought it
     // A candidate for an epoch below the one this node now campaigns for (it moved on
     // from a stalled one: retry_stalled_campaign) is refused rather than granted again:
     // a grant would renew the promise that keeps this node from voting for itself.
@@ -378,7 +433,7 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
                                      : voter_.on_request(hb.epoch, from.sin_addr.s_addr, now, hb.lease_ms);
     publish_voter();
     send_record(LeaseReplyRecord{answer.epoch, hb.sent_ms, std::max(config_.lease_ms, hb.lease_ms), answer.granted},
-                from, now);
+                index, now);
     // Another primary of a higher epoch: this one is stale.
     if (hb.role == NodeRole::primary && role_.load(std::memory_order_relaxed) == NodeRole::primary &&
         hb.epoch > epoch_.load(std::memory_order_relaxed) && !silent_.exchange(true)) {

@@ -18,6 +18,13 @@
 // replayed or foreign datagram is dropped (DropLog: one line per peer and kind per
 // 10 s) and never counts as the peer's sign of life. The counter starts at the wall
 // clock's microseconds, so a restarted sender's counters are above its old ones.
+//
+// A node with a second address (a second segment, --transport sctp) sends every
+// datagram on both paths, from each of its addresses to the peer's matching one, and
+// takes a peer's datagrams on either: a peer is alive if heard on any of its
+// addresses, so losing one path is not a death. The copy that comes second is
+// recognised by its counter and ignored; the lease and vote logic sees one datagram.
+// With a key, replays are judged per path (each copy is sealed for its source).
 #pragma once
 
 #include <netinet/in.h>
@@ -28,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -47,7 +55,9 @@ class Heartbeat {
 public:
     struct Config {
         sockaddr_in listen{};
+        std::optional<sockaddr_in> listen_second;               // the second path's local address
         std::vector<sockaddr_in> peers;
+        std::vector<std::optional<sockaddr_in>> peers_second;   // one per peer (shorter: none)
         NodeRole role = NodeRole::primary;
         uint32_t interval_ms = 10;
         int realtime_priority = 10;   // SCHED_FIFO priority of the thread; 0: normal scheduler
@@ -177,11 +187,16 @@ public:
 
 private:
     static constexpr uint32_t kNoPeer = UINT32_MAX;
-    Heartbeat(Config config, UniqueFd fd, UniqueFd wake, UniqueFd verdict, EventLoop& loop, Callbacks callbacks);
+    Heartbeat(Config config, UniqueFd fd, UniqueFd fd_second, UniqueFd wake, UniqueFd verdict, EventLoop& loop,
+              Callbacks callbacks);
     void run();  // the thread
     void send_all();
-    void send_record(Record record, const sockaddr_in& to, uint64_t now);
+    // To peer `index` on every path both ends have.
+    void send_record(Record record, size_t index, uint64_t now);
+    void send_on(int fd, uint32_t from_address, const std::vector<uint8_t>& encoded, const sockaddr_in& to,
+                 uint64_t now);
     void receive_all();
+    void receive_from(int fd, size_t path);  // path 0: the first addresses, 1: the second
     void on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t now);
     void on_lease_reply(size_t index, const LeaseReplyRecord& reply, uint64_t now);
     // Thread: this node is a fit backup that ranks above the candidate `hb`, which is
@@ -202,6 +217,7 @@ private:
 
     Config config_;
     UniqueFd fd_;       // the UDP socket
+    UniqueFd fd_second_;  // on the second address, if this node has one
     UniqueFd wake_;     // eventfd: wakes the thread to stop
     UniqueFd verdict_;  // eventfd: the thread's verdict, read in the loop
     EventLoop& loop_;
@@ -213,7 +229,8 @@ private:
     std::atomic<uint64_t> main_turns_{0};  // the loop's turns; the thread dates their change
     std::atomic<uint64_t> highest_epoch_{0};
     DropLog drops_{"heartbeat"};  // noted by the thread only
-    std::unique_ptr<uint64_t[]> highest_counter_;  // thread only: per peer, the highest authenticated counter
+    std::unique_ptr<uint64_t[]> highest_counter_;  // thread only: per peer and path, the highest authenticated counter
+    std::unique_ptr<uint64_t[]> newest_taken_;     // thread only: per peer with two paths, the newest datagram acted on
     std::atomic<uint32_t> judged_peer_{kNoPeer};
     std::atomic<uint64_t> dead_ms_{0};
     std::atomic<uint64_t> verdict_silence_ms_{0};

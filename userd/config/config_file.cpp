@@ -63,6 +63,7 @@ public:
             else if (name == "nice") r = integer(node, name, [&](long long v) { return assign(s.nice, check_range(v, kNiceRange)); });
             else if (name == "verbose") r = boolean(node, name, s.verbose);
             else if (name == "hooks") r = string(node, name, [&](std::string_view v) { return assign(s.hooks, parse_hooks_backend(v)); });
+            else if (name == "transport") r = string(node, name, [&](std::string_view v) { return assign(s.transport, parse_transport(v)); });
             else if (name == "metrics") r = string(node, name, [&](std::string_view v) { return assign(s.metrics, parse_metrics_address(v)); });
             else if (name == "key_file") r = string(node, name, [&](std::string_view v) -> Result<void> {
                 if (v.empty()) return fail("a file is needed");
@@ -155,9 +156,10 @@ private:
                     have_id = true;
                 } else if (name == "address") {
                     r = string(value, "node.address", [&](std::string_view v) -> Result<void> {
-                        auto e = parse_endpoint(v, kDefaultReplicationPort);
+                        auto e = parse_node_addresses(v, kDefaultReplicationPort);
                         if (!e) return std::unexpected(e.error());
-                        entry.address = *e;
+                        entry.address = e->first;
+                        entry.second_address = e->second;
                         return {};
                     });
                     have_address = true;

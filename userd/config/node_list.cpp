@@ -19,9 +19,30 @@ Result<int> check_node_priority(long long priority) {
     return int(priority);
 }
 
+Result<NodeAddresses> parse_node_addresses(std::string_view text, uint16_t default_port) {
+    const auto comma = text.find(',');
+    if (comma == std::string_view::npos) {
+        auto first = parse_endpoint(text, default_port);
+        if (!first) return std::unexpected(first.error());
+        return NodeAddresses{*first, std::nullopt};
+    }
+    const std::string_view first_text = text.substr(0, comma), second_text = text.substr(comma + 1);
+    if (second_text.find(',') != std::string_view::npos)
+        return fail("'{}': at most two addresses (ADDR,ADDR2[:PORT])", text);
+    if (first_text.find(':') != std::string_view::npos)
+        return fail("'{}': the port goes once, after the second address (ADDR,ADDR2:PORT)", text);
+    auto second = parse_endpoint(second_text, default_port);
+    if (!second) return fail("second address: {}", second.error().message);
+    auto first = parse_endpoint(first_text, ntohs(second->sin_port));
+    if (!first) return std::unexpected(first.error());
+    if (first->sin_addr.s_addr == second->sin_addr.s_addr)
+        return fail("'{}': the second address is the first one again", text);
+    return NodeAddresses{*first, *second};
+}
+
 Result<NodeEntry> parse_node_flag(std::string_view text) {
     const auto equals = text.find('=');
-    if (equals == std::string_view::npos) return fail("'{}' is not ID=ADDR[:PORT]", text);
+    if (equals == std::string_view::npos) return fail("'{}' is not ID=ADDR[,ADDR2][:PORT]", text);
     const std::string_view id_text = text.substr(0, equals);
     long long id = 0;
     auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
@@ -29,9 +50,9 @@ Result<NodeEntry> parse_node_flag(std::string_view text) {
         return fail("'{}' is not a node id from {} to {}", id_text, kMinNodeId, kMaxNodeId);
     auto checked_id = check_node_id(id);
     if (!checked_id) return std::unexpected(checked_id.error());
-    auto address = parse_endpoint(text.substr(equals + 1), kDefaultReplicationPort);
-    if (!address) return fail("node {}: {}", id, address.error().message);
-    return NodeEntry{*checked_id, *address, std::nullopt};
+    auto addresses = parse_node_addresses(text.substr(equals + 1), kDefaultReplicationPort);
+    if (!addresses) return fail("node {}: {}", id, addresses.error().message);
+    return NodeEntry{*checked_id, addresses->first, addresses->second, std::nullopt};
 }
 
 Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id) {
@@ -42,9 +63,11 @@ Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id)
             // Heartbeats and incoming streams are told apart by the sender's IP address
             // alone (userd/cluster/heartbeat.cpp), so two nodes on one address, even on
             // different ports, could not be told apart.
-            if (nodes[i].address.sin_addr.s_addr == nodes[j].address.sin_addr.s_addr)
-                return fail("nodes {} and {} have the same address {}", nodes[j].id, nodes[i].id,
-                            addr_to_string(nodes[i].address.sin_addr.s_addr));
+            for (const auto& a : {std::optional(nodes[i].address), nodes[i].second_address})
+                for (const auto& b : {std::optional(nodes[j].address), nodes[j].second_address})
+                    if (a && b && a->sin_addr.s_addr == b->sin_addr.s_addr)
+                        return fail("nodes {} and {} have the same address {}", nodes[j].id, nodes[i].id,
+                                    addr_to_string(a->sin_addr.s_addr));
         }
     }
     if (std::none_of(nodes.begin(), nodes.end(), [&](const NodeEntry& n) { return n.id == own_id; }))
@@ -78,20 +101,30 @@ Result<StartRole> start_role(const std::vector<NodeEntry>& nodes, int own_id, st
     StartRole start;
     start.first_primary_id = first->id;
     for (const NodeEntry& n : nodes) {
-        if (n.id == own_id) start.listen = n.address;
+        if (n.id == own_id) {
+            start.listen = n.address;
+            start.listen_second = n.second_address;
+        }
     }
     if (first->id == own_id) {
         start.role = NodeRole::primary;
         for (const NodeEntry& n : nodes)
-            if (n.id != own_id) start.peers.push_back(n.address);
+            if (n.id != own_id) {
+                start.peers.push_back(n.address);
+                start.peers_second.push_back(n.second_address);
+            }
     } else {
         // The first primary first (the stream it expects at start), then the other
         // backups: every data node hears every other's heartbeats and votes, and any of
         // them may serve after an election.
         start.role = NodeRole::backup;
         start.peers.push_back(first->address);
+        start.peers_second.push_back(first->second_address);
         for (const NodeEntry& n : nodes)
-            if (n.id != own_id && n.id != first->id) start.peers.push_back(n.address);
+            if (n.id != own_id && n.id != first->id) {
+                start.peers.push_back(n.address);
+                start.peers_second.push_back(n.second_address);
+            }
     }
     return start;
 }

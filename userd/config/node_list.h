@@ -1,4 +1,4 @@
-// The cluster's nodes as every failoverd is given them (`--node ID=ADDR[:PORT]`, or
+// The cluster's nodes as every failoverd is given them (`--node ID=ADDR[,ADDR2][:PORT]`, or
 // `[[node]]` tables in the config file), their validation, and which role this node
 // starts in. Every node gets the same list and its own id: none is primary by
 // configuration (DESIGN.md, "Nodes, epochs and leases").
@@ -33,13 +33,26 @@ inline constexpr int kMinNodePriority = 0;
 inline constexpr int kMaxNodePriority = 255;
 inline constexpr int kDefaultNodePriority = 100;
 
+// A node's replication and heartbeat addresses: the first, and a second one on another
+// segment for a second path (SCTP multihoming; heartbeats go to both). Same port.
+struct NodeAddresses {
+    sockaddr_in first{};
+    std::optional<sockaddr_in> second;
+};
+
+// "192.0.2.12", "192.0.2.12:7100", "192.0.2.12,192.0.2.212" or
+// "192.0.2.12,192.0.2.212:7100": the port, written once at the end, is both's.
+Result<NodeAddresses> parse_node_addresses(std::string_view text, uint16_t default_port);
+
 struct NodeEntry {
     int id = 0;
-    sockaddr_in address{};           // its replication (TCP) and heartbeat (UDP) address
+    sockaddr_in address{};           // its replication (TCP or SCTP) and heartbeat (UDP) address
+    std::optional<sockaddr_in> second_address;  // a second path's (--transport sctp)
     std::optional<int> priority;     // unset: kDefaultNodePriority
 };
 
-// "2=192.0.2.11" or "2=192.0.2.11:7100" (the port defaults to 7100).
+// "2=192.0.2.11", "2=192.0.2.11:7100" (the port defaults to 7100), or with a second
+// address: "2=192.0.2.11,192.0.2.211[:7100]".
 Result<NodeEntry> parse_node_flag(std::string_view text);
 
 // "'0' is not a node id from 1 to 255", for the command line and the config file alike.
@@ -54,7 +67,9 @@ Result<void> validate_node_list(const std::vector<NodeEntry>& nodes, int own_id)
 struct StartRole {
     NodeRole role = NodeRole::primary;
     sockaddr_in listen{};             // this node's own entry
+    std::optional<sockaddr_in> listen_second;
     std::vector<sockaddr_in> peers;   // every other data node; a backup's first is the primary
+    std::vector<std::optional<sockaddr_in>> peers_second;  // each peer's second address, if any
     int first_primary_id = 0;
 };
 

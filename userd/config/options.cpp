@@ -54,6 +54,7 @@ void fill_common(Options& o, const Settings& s) {
     if (s.verbose) o.verbose = *s.verbose;
     o.metrics = s.metrics;
     if (s.hooks) o.hooks = *s.hooks;
+    if (s.transport) o.transport = *s.transport;
     if (s.key_file) o.key_file = *s.key_file;
     o.checks = s.checks;
     if (s.notify) o.notify = *s.notify;
@@ -97,6 +98,17 @@ Result<void> check_lease_timing(const Options& o, const Settings& s) {
     return {};
 }
 
+// A second address is a second path, which only SCTP can use: a TCP stream rides
+// one path, and heartbeats heard on the other would hide its failure.
+Result<void> check_second_addresses(const Options& o) {
+    const bool any = o.listen_second ||
+                     std::any_of(o.peers_second.begin(), o.peers_second.end(), [](const auto& a) { return bool(a); });
+    if (any && o.transport != Transport::sctp)
+        return fail("a second node address (ADDR,ADDR2) needs --transport sctp (transport = \"sctp\"): a TCP "
+                    "replication stream rides one path");
+    return {};
+}
+
 // A majority of the nodes, the witness included.
 size_t majority(size_t nodes) { return nodes / 2 + 1; }
 
@@ -111,8 +123,14 @@ Result<Options> resolve_witness(const Settings& s, const std::vector<NodeEntry>&
     o.is_witness = true;
     o.role = NodeRole::backup;  // unused: a witness has no data role
     for (const NodeEntry& n : s.nodes)
-        if (n.id == *s.id) o.listen = n.address;
-    for (const NodeEntry& n : data_nodes) o.peers.push_back(n.address);
+        if (n.id == *s.id) {
+            o.listen = n.address;
+            o.listen_second = n.second_address;
+        }
+    for (const NodeEntry& n : data_nodes) {
+        o.peers.push_back(n.address);
+        o.peers_second.push_back(n.second_address);
+    }
     fill_common(o, s);
     o.lease_enforced = true;
     o.quorum = majority(s.nodes.size());
@@ -145,8 +163,12 @@ Result<Options> resolve_shorthand(const Settings& s) {
     o.dev = *s.dev;
     o.port = uint16_t(*s.port);
     o.listen = *s.listen;
+    o.listen_second = s.listen_second;
     o.peers = s.peers;
+    o.peers_second = s.peers_second;
+    o.peers_second.resize(o.peers.size());
     fill_common(o, s);
+    if (auto r = check_second_addresses(o); !r) return std::unexpected(r.error());
     return o;
 }
 
@@ -200,8 +222,11 @@ Result<Options> resolve_symmetric(const Settings& s) {
     o.dev = *s.dev;
     o.port = uint16_t(*s.port);
     o.listen = start->listen;
+    o.listen_second = start->listen_second;
     o.peers = start->peers;
+    o.peers_second = start->peers_second;
     fill_common(o, s);
+    if (auto r = check_second_addresses(o); !r) return std::unexpected(r.error());
     ClusterMembership cluster;
     cluster.own_id = *s.id;
     cluster.nodes = s.nodes;
@@ -222,20 +247,22 @@ Result<Options> resolve_symmetric(const Settings& s) {
 }  // namespace
 
 const char* usage_text() {
-    return "usage: failoverd --id ID --node ID=ADDR[:PORT] --node ID=ADDR[:PORT] [--node ...]\n"
+    return "usage: failoverd --id ID --node ID=ADDR[,ADDR2][:PORT] --node ID=ADDR[,ADDR2][:PORT] [--node ...]\n"
            "                 --vip ADDR/PREFIX --dev IFACE --port PORT [--priority N] [--replica HOST:PORT]\n"
            "                 --witness-id ID | --two-node [--lease-ms N] [--control PATH] [--config FILE]\n"
            "                 [--heartbeat-ms N] [--dead-after N] [--ready-file PATH] [--rt-priority N] [--nice N]\n"
            "                 [--metrics ADDR:PORT] [--verbose] [--key-file PATH] [--hooks bpf|kmod|auto]\n"
-           "                 [--preempt]\n"
+           "                 [--preempt] [--transport tcp|sctp]\n"
            "       failoverd --witness --id ID --node ... [--control PATH] [--lease-ms N] [--key-file PATH]\n"
            "       failoverd --config-test FILE\n"
-           "       failoverd --role primary|backup --listen ADDR[:PORT] --peer ADDR[:PORT] [--peer ...]\n"
+           "       failoverd --role primary|backup --listen ADDR[,ADDR2][:PORT] --peer ADDR[,ADDR2][:PORT] [...]\n"
            "                 --vip ... --dev ... --port ... [...]  (the two-node shorthand: implies --two-node)\n"
            "  --id            this node's id (1-255); every node is given the same --node list\n"
            "  --node          a node's id and replication (TCP) and heartbeat (UDP) address, port 7100\n"
            "                  by default; one per node, this one and the witness included. Two nodes\n"
-           "                  (and a witness) run yet\n"
+           "                  (and a witness) run yet. With --transport sctp a node may have a second\n"
+           "                  address on another segment (ID=ADDR,ADDR2[:PORT], one port for both): the\n"
+           "                  stream and the heartbeats then use both paths, and losing one is no failure\n"
            "  --priority      this node's priority (0-255, default 100): the node of highest priority\n"
            "                  starts as the primary, ties to the lowest id. Every node reads the\n"
            "                  priorities from the config file's [[node]] tables (or 100): this must\n"
@@ -269,11 +296,15 @@ const char* usage_text() {
            "  --metrics       serve Prometheus metrics at http://ADDR:PORT/metrics; off by default\n"
            "  --hooks         the kernel hooks: bpf (the eBPF programs, default), kmod (the module\n"
            "                  tcpfo.ko, loaded beforehand), auto (kmod where it is loaded, else bpf)\n"
+           "  --transport     what carries the replication stream: tcp (default) or sctp (lksctp; the\n"
+           "                  kernel needs SCTP, every node must say the same). Only sctp can use a\n"
+           "                  node's second address\n"
            "  --key-file      the shared key file (mode 0600; `failoverctl genkey PATH` makes one): peers\n"
            "                  authenticate every heartbeat and record with it; SIGHUP rereads it.\n"
            "                  Without it peers are not authenticated (a warning at start)\n"
            "  --role          shorthand: primary holds the VIP and snoops; backup replays and takes over\n"
-           "  --listen        shorthand: this node's replication and heartbeat address, port 7100 by default\n"
+           "  --listen        shorthand: this node's replication and heartbeat address (ADDR[,ADDR2][:PORT]),\n"
+           "                  port 7100 by default\n"
            "  --peer          shorthand: another node's --listen address (primary: its backups; backup: the primary)\n"
            "See docs/operations.md.\n";
 }
@@ -282,7 +313,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     enum {
         kRole = 1, kVip, kDev, kPort, kListen, kPeer, kReplica, kHeartbeat, kDeadAfter, kReady, kVerbose, kHelp,
         kRtPriority, kControl, kNice, kId, kNode, kPriority, kTwoNode, kWitness, kConfig, kConfigTest, kMetrics,
-        kKeyFile, kHooks, kPreempt, kWitnessId, kLeaseMs
+        kKeyFile, kHooks, kPreempt, kWitnessId, kLeaseMs, kTransport
     };
     static const option long_options[] = {
         {"role", required_argument, nullptr, kRole},
@@ -301,6 +332,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
         {"control", required_argument, nullptr, kControl},
         {"metrics", required_argument, nullptr, kMetrics},
         {"hooks", required_argument, nullptr, kHooks},
+        {"transport", required_argument, nullptr, kTransport},
         {"id", required_argument, nullptr, kId},
         {"node", required_argument, nullptr, kNode},
         {"priority", required_argument, nullptr, kPriority},
@@ -335,11 +367,18 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             case kVip: r = set(s.vip, with_flag("--vip", parse_prefix(arg))); break;
             case kDev: r = set(s.dev, with_flag("--dev", check_dev(arg))); break;
             case kPort: r = set(s.port, parse_int("--port", arg, kPortRange)); break;
-            case kListen: r = set(s.listen, with_flag("--listen", parse_endpoint(arg, kDefaultReplicationPort))); break;
-            case kPeer: {
-                auto e = with_flag("--peer", parse_endpoint(arg, kDefaultReplicationPort));
+            case kListen: {
+                auto e = with_flag("--listen", parse_node_addresses(arg, kDefaultReplicationPort));
                 if (!e) return std::unexpected(e.error());
-                s.peers.push_back(*e);
+                s.listen = e->first;
+                s.listen_second = e->second;
+                break;
+            }
+            case kPeer: {
+                auto e = with_flag("--peer", parse_node_addresses(arg, kDefaultReplicationPort));
+                if (!e) return std::unexpected(e.error());
+                s.peers.push_back(e->first);
+                s.peers_second.push_back(e->second);
                 break;
             }
             case kReplica: r = set(s.replica, with_flag("--replica", parse_replica(arg))); break;
@@ -352,6 +391,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
             case kControl: r = set(s.control_path, with_flag("--control", check_control_path(arg))); break;
             case kMetrics: r = set(s.metrics, with_flag("--metrics", parse_metrics_address(arg))); break;
             case kHooks: r = set(s.hooks, with_flag("--hooks", parse_hooks_backend(arg))); break;
+            case kTransport: r = set(s.transport, with_flag("--transport", parse_transport(arg))); break;
             case kId:
                 r = set(s.id, parse_int("--id", arg, IntRange{kMinNodeId, kMaxNodeId}));
                 break;

@@ -35,7 +35,10 @@ struct Options {
     std::string dev;
     uint16_t port = 0;
     sockaddr_in listen{};
+    std::optional<sockaddr_in> listen_second;  // a second path's local address (--transport sctp)
     std::vector<sockaddr_in> peers;
+    std::vector<std::optional<sockaddr_in>> peers_second;  // one per peer: its second address, if any
+    Transport transport = Transport::tcp;      // --transport
     std::optional<sockaddr_in> replica;
     int heartbeat_ms = 10;
     int dead_after = 3;

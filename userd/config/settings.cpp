@@ -35,6 +35,14 @@ Result<sockaddr_in> parse_metrics_address(std::string_view text) {
     return *e;
 }
 
+Result<Transport> parse_transport(std::string_view text) {
+    if (text == "tcp") return Transport::tcp;
+    if (text == "sctp") return Transport::sctp;
+    return fail("'{}' is neither tcp nor sctp", text);
+}
+
+const char* to_string(Transport transport) { return transport == Transport::sctp ? "sctp" : "tcp"; }
+
 Result<HooksBackend> parse_hooks_backend(std::string_view text) {
     if (text == "bpf") return HooksBackend::bpf;
     if (text == "kmod") return HooksBackend::kmod;
@@ -57,8 +65,14 @@ Settings merge_settings(const Settings& under, const Settings& over) {
         if (from) into = from;
     };
     take(s.role, over.role);
-    take(s.listen, over.listen);
-    if (!over.peers.empty()) s.peers = over.peers;
+    if (over.listen) {
+        s.listen = over.listen;
+        s.listen_second = over.listen_second;
+    }
+    if (!over.peers.empty()) {
+        s.peers = over.peers;
+        s.peers_second = over.peers_second;
+    }
     take(s.id, over.id);
     if (!over.nodes.empty()) s.nodes = over.nodes;
     take(s.priority, over.priority);
@@ -80,6 +94,7 @@ Settings merge_settings(const Settings& under, const Settings& over) {
     take(s.verbose, over.verbose);
     take(s.metrics, over.metrics);
     take(s.hooks, over.hooks);
+    take(s.transport, over.transport);
     take(s.key_file, over.key_file);
     if (!over.checks.empty()) s.checks = over.checks;
     take(s.notify, over.notify);

@@ -45,11 +45,19 @@ enum class HooksBackend { bpf, kmod, automatic };
 Result<HooksBackend> parse_hooks_backend(std::string_view text);
 const char* to_string(HooksBackend backend);
 
+// --transport: what carries the replication stream (userd/transport/).
+enum class Transport { tcp, sctp };
+// "tcp" or "sctp".
+Result<Transport> parse_transport(std::string_view text);
+const char* to_string(Transport transport);
+
 struct Settings {
     // The two-node shorthand: command line only.
     std::optional<NodeRole> role;
     std::optional<sockaddr_in> listen;
+    std::optional<sockaddr_in> listen_second;            // --listen ADDR,ADDR2
     std::vector<sockaddr_in> peers;
+    std::vector<std::optional<sockaddr_in>> peers_second;  // --peer ADDR,ADDR2: one per peer
 
     // The symmetric form.
     std::optional<int> id;
@@ -75,6 +83,7 @@ struct Settings {
     std::optional<bool> verbose;
     std::optional<sockaddr_in> metrics;
     std::optional<HooksBackend> hooks;
+    std::optional<Transport> transport;
     std::optional<std::string> key_file;  // the shared key that authenticates peers
     // Health checks of the node's own service ([[check]] tables; config file only).
     std::vector<CheckSpec> checks;        // empty: not given by this source

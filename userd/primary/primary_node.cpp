@@ -220,6 +220,7 @@ Result<void> PrimaryNode::start_duties(bool with_checks) {
     for (auto& peer : peers_) peer.since_us = now_us;
     for (size_t i = 0; i < options.peers.size(); ++i) {
         peers_[i].address = options.peers[i];
+        if (i < options.peers_second.size()) peers_[i].second_address = options.peers_second[i];
         connect_peer(PeerId{uint16_t(i)});
     }
     log_info("primary: VIP {}/{} on {}{}, protecting port {}, {} peer(s), epoch {}", addr_to_string(options.vip.addr),
@@ -457,7 +458,8 @@ void PrimaryNode::connect_peer(PeerId id) {
     if (handed_over_to_ || !silent_reason_.empty()) return;
     Peer& peer = peers_[id.index()];
     peer.live = false;
-    auto fd = connect_nonblocking(peer.address);
+    auto fd = connect_replication(options_.transport, PathAddresses{peer.address, peer.second_address},
+                                  PathAddresses{options_.listen, options_.listen_second});
     if (!fd) return note_connect_failure(id, fd.error().message);
     Link::Callbacks cb;
     cb.on_record = [this, id](const Record& r) { on_peer_record(id, r); };
@@ -466,9 +468,9 @@ void PrimaryNode::connect_peer(PeerId id) {
         const sockaddr_in& address = peers_[id.index()].address;
         stream_drops_.note(to_string(address), address.sin_addr.s_addr, error, monotonic_ms());
     };
-    auto link = TcpLink::open(loop_, std::move(*fd), to_string(peer.address), std::move(cb),
-                              options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::connector)
-                                            : nullptr);
+    auto link = open_replication_link(
+        options_.transport, loop_, std::move(*fd), to_string(peer.address), std::move(cb),
+        options_.keys ? std::make_unique<StreamAuth>(options_.keys, StreamSide::connector) : nullptr);
     if (!link) return note_connect_failure(id, link.error().message);
     if (peer.link) peer.replaced += peer.link->counters();
     peer.link = std::move(*link);

@@ -24,7 +24,7 @@
 #include "userd/health/health_monitor.h"
 #include "userd/health/state_notifier.h"
 #include "userd/config/options.h"
-#include "userd/transport/tcp_link.h"
+#include "userd/transport/replication_socket.h"
 #include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
 #include "userd/status/node_status.h"
@@ -98,6 +98,7 @@ public:
 private:
     struct Peer {
         sockaddr_in address{};
+        std::optional<sockaddr_in> second_address;  // a second path (--transport sctp)
         std::unique_ptr<Link> link;
         bool live = false;  // hello exchanged
         uint64_t retry_at_ms = 0;

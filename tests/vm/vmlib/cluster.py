@@ -14,6 +14,11 @@ from .guest import Guest
 from .segment import L2Segment, remove_stale_segments
 
 FIRST_HOST = 11  # guest i gets 192.0.2.(11 + i); 192.0.2.100 stays free for the VIP
+# On a second segment guest i also gets 192.0.2.(211 + i)/28: a prefix inside the
+# first segment's /24 but longer, so those addresses route through eth1 (and the VIP,
+# outside it, never does).
+SECOND_HOST = 211
+SECOND_PREFIX = 28
 
 
 class Cluster:
@@ -32,10 +37,12 @@ class Cluster:
         # run_scenario prints them after "FAIL", while the guests still run.
         self.diagnostics = []
 
-    def boot(self, *names, timeout=90, memory_mb=None):
+    def boot(self, *names, timeout=90, memory_mb=None, second_segment=False):
         """Boots one guest per name, all at once; returns them in order. memory_mb:
         the guests' RAM in MiB (the image unpacks into it), one number for all of
-        them or {name: MiB} for some (the others get Guest.DEFAULT_MEMORY_MB)."""
+        them or {name: MiB} for some (the others get Guest.DEFAULT_MEMORY_MB).
+        second_segment: each guest also gets eth1 on a second bridge, address
+        192.0.2.(211 + i) (guest.address2)."""
         if not isinstance(memory_mb, dict):
             memory_mb = {name: memory_mb for name in names}
         if self._segment is None:
@@ -46,7 +53,9 @@ class Cluster:
             index = len(self.guests)
             guest = Guest(index, name, f"192.0.2.{FIRST_HOST + index}", self.image_dir,
                           self.workdir, self._segment, self.accel,
-                          memory_mb.get(name) or Guest.DEFAULT_MEMORY_MB)
+                          memory_mb.get(name) or Guest.DEFAULT_MEMORY_MB,
+                          address2=(f"192.0.2.{SECOND_HOST + index}" if second_segment else None),
+                          prefix2=SECOND_PREFIX)
             self.guests.append(guest)
             new.append(guest)
             guest.start()

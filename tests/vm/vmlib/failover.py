@@ -15,6 +15,13 @@ streams from a client through the VIP, and the checks after a crash of the prima
 
 backend: "bpf" (the eBPF programs) or "kmod" (tcpfo.ko loaded on p and b, failoverd
 --hooks kmod on both); each failover scenario runs once per backend.
+
+transport: "tcp" (the default) or "sctp": the guests then get a second segment (eth1,
+192.0.2.21x/28) and failoverd replicates over SCTP on both, heartbeats on both too
+(--listen ADDR,ADDR2 --peer ADDR,ADDR2 --transport sctp). The second segment's
+address is given first, so the association's primary path is the segment that carries
+replication only: cutting p's second cable (p.link_down(second=True)) takes the path
+the stream is on, and SCTP must move it to the first segment.
 """
 import json
 import re
@@ -26,6 +33,7 @@ VIP = "192.0.2.100"
 PORT = 7000
 REPLICATION_PORT = 7100
 BACKENDS = ("bpf", "kmod")
+TRANSPORTS = ("tcp", "sctp")
 
 # Detection suited to a TCG guest. failoverd's default (10 ms x 3: 30 ms) assumes a
 # node that runs when it should; three emulated vCPUs on two host cores, beside other
@@ -54,19 +62,26 @@ class Failover:
     never ready, since it waits for its backup)."""
 
     def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
-                 dead_after=DEAD_AFTER, with_backup=True):
+                 dead_after=DEAD_AFTER, with_backup=True, transport="tcp", guests=None):
         if backend not in BACKENDS:
             raise VmError(f"failover backend '{backend}' does not exist (have: "
                           f"{', '.join(BACKENDS)})")
+        if transport not in TRANSPORTS:
+            raise VmError(f"transport '{transport}' does not exist (have: {', '.join(TRANSPORTS)})")
         self.backend = backend
+        self.transport = transport
         self.cluster = cluster
-        self.c, self.p, self.b = cluster.boot(
-            "c", "p", "b", memory_mb={"p": NODE_MEMORY_MB, "b": NODE_MEMORY_MB})
+        # guests: (c, p, b) booted already (a scenario that runs failoverd more than
+        # once in the same guests); they need the second segment for sctp.
+        self.c, self.p, self.b = guests or cluster.boot(
+            "c", "p", "b", memory_mb={"p": NODE_MEMORY_MB, "b": NODE_MEMORY_MB},
+            second_segment=(transport == "sctp"))
         cluster.diagnostics.append(self.logs)
         self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} --control /tmp/failoverd.sock "
                         f"--ready-file /tmp/failoverd.ready --heartbeat-ms {heartbeat_ms} "
                         f"--dead-after {dead_after}"
-                        + (" --hooks kmod" if backend == "kmod" else ""))
+                        + (" --hooks kmod" if backend == "kmod" else "")
+                        + (" --transport sctp" if transport == "sctp" else ""))
         self.with_backup = with_backup
         self._jobs = {}
         self._start()
@@ -85,15 +100,15 @@ class Failover:
             wait_until(lambda: self._listening(b, PORT), 20, f"the replica on {b.name}")
             # The backup first: the primary is ready once its backup is connected.
             self._jobs["backup"] = b.spawn(
-                f"exec failoverd --role backup --listen {b.address}:{REPLICATION_PORT} "
-                f"--peer {p.address}:{REPLICATION_PORT} --replica 127.0.0.1:{PORT} "
+                f"exec failoverd --role backup --listen {self.node_addresses(b)} "
+                f"--peer {self.node_addresses(p)} --replica 127.0.0.1:{PORT} "
                 f"{self._common}")
-            wait_until(lambda: self._listening(b, REPLICATION_PORT) or self._died("backup"), 30,
+            wait_until(lambda: self._replication_listening(b) or self._died("backup"), 30,
                        f"failoverd on {b.name} to listen on :{REPLICATION_PORT}")
             self._check_running("backup")
         self._jobs["primary"] = p.spawn(
-            f"exec failoverd --role primary --listen {p.address}:{REPLICATION_PORT} "
-            f"--peer {b.address}:{REPLICATION_PORT} {self._common}")
+            f"exec failoverd --role primary --listen {self.node_addresses(p)} "
+            f"--peer {self.node_addresses(b)} {self._common}")
         for node, guest in (("primary", p), ("backup", b)):
             if node in self._jobs:
                 wait_until(lambda: guest.run("test -e /tmp/failoverd.ready")[0] == 0 or
@@ -110,6 +125,39 @@ class Failover:
                 raise VmError(f"{b.name}: failoverd is not a backup")
         if f" {VIP}/24 " not in p.check("ip -4 -o addr show dev eth0"):
             raise VmError(f"{p.name}: the primary does not hold {VIP}")
+
+    def node_addresses(self, guest):
+        """A node's --listen/--peer value: over SCTP both addresses, the second
+        segment's first (see the module's docstring)."""
+        if self.transport == "sctp":
+            return f"{guest.address2},{guest.address}:{REPLICATION_PORT}"
+        return f"{guest.address}:{REPLICATION_PORT}"
+
+    def _replication_listening(self, guest):
+        if self.transport == "sctp":
+            # busybox netstat knows no SCTP: the kernel's endpoint table, LPORT column.
+            return guest.run(f"awk '$6 == {REPLICATION_PORT}' /proc/net/sctp/eps | grep -q .")[0] == 0
+        return self._listening(guest, REPLICATION_PORT)
+
+    def stop(self):
+        """Stops failoverd on p and b (SIGTERM, a graceful stop), then the services:
+        the guests are as booted, and a new Failover(..., guests=...) can start in them
+        (another transport, tests/vm/scenarios/transport_throughput.py)."""
+        # The backup first: a primary that stopped first would be taken over.
+        for node, guest in (("backup", self.b), ("primary", self.p)):
+            if node in self._jobs:
+                guest.run("killall failoverd")
+                self._jobs[node].wait(30)
+                del self._jobs[node]
+        for name in ("replica", "service"):
+            job = self._jobs.pop(name, None)
+            if job is not None:
+                job.guest.run("killall tcpfo-echo-service")
+                job.wait(30)
+        for guest in (self.p, self.b):
+            guest.run("rm -f /tmp/failoverd.ready")
+            if f" {VIP}/24 " in guest.check("ip -4 -o addr show dev eth0"):
+                raise VmError(f"{guest.name} still holds {VIP} after failoverd stopped")
 
     @staticmethod
     def _listening(guest, port):
@@ -163,8 +211,8 @@ class Failover:
     # --- clients -----------------------------------------------------------------
 
     def start_streams(self, conns=2, nbytes=6 << 20, hold_at=1 << 20, rate_mb=1.0,
-                      timeout_s=90):
-        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s)
+                      timeout_s=90, client_args=""):
+        return Streams(self.c, conns, nbytes, hold_at, rate_mb, timeout_s, client_args)
 
     def wait_mid_stream(self, streams, flowing=512 << 10):
         """Waits for the moment to crash. The client holds every connection at its
@@ -251,14 +299,14 @@ class Streams:
     RESUME = "/tmp/streams.resume"
     PORTS = "/tmp/streams.ports"  # the client's local ports, once all are connected
 
-    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s):
+    def __init__(self, client, conns, nbytes, hold_at, rate_mb, timeout_s, client_args=""):
         self.client, self.conns, self.nbytes, self.hold_at = client, conns, nbytes, hold_at
         client.run(f"rm -f {self.PROGRESS} {self.RESUME}")
         self._job = client.spawn(
             f"exec tcpfo-stream-client echo --connect {VIP}:{PORT} --conns {conns} "
             f"--bytes {nbytes} --rate {rate_mb} --pause-at {hold_at} "
             f"--resume-file {self.RESUME} --timeout-s {timeout_s} --ports-file {self.PORTS} "
-            f"--progress-file {self.PROGRESS} --label vm")
+            f"--progress-file {self.PROGRESS} --label vm {client_args}")
 
     def ports(self):
         """The client's local port of each connection."""
@@ -314,6 +362,7 @@ class Streams:
     def wait_all_verified(self, timeout=120):
         """Every byte of every connection verified, no reset, no timeout."""
         rc, fields, output = self.wait_end(timeout)
+        self.output = output
         bad = {k: fields.get(k) for k in ("failed", "resets", "corrupt", "early_eofs", "timeouts")
                if fields.get(k) != "0"}
         if rc != 0 or bad or fields.get("ok") != str(self.conns) or \

@@ -26,13 +26,16 @@ def _die_with_harness():
 
 class Guest:
     NIC = "nic0"  # QMP name of the guest's network card (set_link)
+    NIC2 = "nic1"  # its second card, on the second segment (if the cluster has one)
     DEFAULT_MEMORY_MB = 256
 
     def __init__(self, index, name, address, image_dir, workdir, segment, accel,
-                 memory_mb=DEFAULT_MEMORY_MB):
+                 memory_mb=DEFAULT_MEMORY_MB, address2=None, prefix2=28):
         self.index = index
         self.name = name
         self.address = address  # 192.0.2.x, without the prefix length
+        self.address2 = address2  # on the second segment (eth1), or None
+        self._prefix2 = prefix2
         self._image_dir = image_dir
         self._segment = segment
         self._accel = accel
@@ -61,6 +64,14 @@ class Guest:
         # three guests booting beside a build). Cloud images boot with it too.
         cmdline = (f"console=ttyS0 quiet panic=-1 no_timer_check tcpfo.name={self.name} "
                    f"tcpfo.addr={self.address}/24")
+        second_nic = []
+        if self.address2:
+            tap2 = self._segment.add_tap(self.index, second=True)
+            cmdline += f" tcpfo.addr2={self.address2}/{self._prefix2}"
+            second_nic = [
+                "-netdev", f"tap,id=net1,ifname={tap2},script=no,downscript=no",
+                "-device", f"virtio-net-pci,netdev=net1,id={self.NIC2},mac={self.mac2},romfile=",
+            ]
         argv = [
             "qemu-system-x86_64", "-name", self.name,
             "-nodefaults", "-no-user-config", "-display", "none",
@@ -76,6 +87,7 @@ class Guest:
             "-netdev", f"tap,id=net0,ifname={tap},script=no,downscript=no",
             # romfile= : no iPXE option ROM, the guest boots from -kernel.
             "-device", f"virtio-net-pci,netdev=net0,id={self.NIC},mac={mac},romfile=",
+            *second_nic,
             # A panic pauses the emulator (pvpanic) and the kernel state stays for
             # inspection, instead of a panicked vCPU spinning a host core.
             "-device", "pvpanic-pci", "-action", "panic=pause",
@@ -189,18 +201,23 @@ class Guest:
     def mac(self):
         return f"52:54:00:7c:f0:{self.index + 1:02x}"
 
+    @property
+    def mac2(self):
+        return f"52:54:00:7d:f0:{self.index + 1:02x}"
+
     def power_off(self):
         """Power loss: the emulator is killed, nothing in the guest gets to react."""
         self._agent = None
         self._proc.kill()
         self._proc.wait()
 
-    def link_down(self):
-        """Cuts the guest's network cable (QMP set_link): both directions drop."""
-        self._qmp.command("set_link", name=self.NIC, up=False)
+    def link_down(self, second=False):
+        """Cuts the guest's network cable (QMP set_link): both directions drop.
+        second=True: the cable of its second card (the second segment) instead."""
+        self._qmp.command("set_link", name=self.NIC2 if second else self.NIC, up=False)
 
-    def link_up(self):
-        self._qmp.command("set_link", name=self.NIC, up=True)
+    def link_up(self, second=False):
+        self._qmp.command("set_link", name=self.NIC2 if second else self.NIC, up=True)
 
     # By full path: busybox sh runs its own applets (a tc without netem) before PATH.
     TC = "/usr/local/bin/tc"

@@ -1,9 +1,13 @@
 """The guests' L2 segment: a bridge and one tap per guest inside a network namespace
-the harness creates, so nothing appears in the host's own namespace.
+the harness creates, so nothing appears in the host's own namespace. A cluster may
+ask for a second segment (a second bridge in the same namespace, a second NIC per
+guest): multihomed replication over SCTP.
 
     netns tcpfo-vm-<pid>-<rand>
-      br-<rand> ── tap0-<rand> ── guest 0 (192.0.2.11)
+      br-<rand> ── tap0-<rand> ── guest 0 (192.0.2.11)   eth0
                 └─ tap1-<rand> ── guest 1 (192.0.2.12) ...
+      br2-<rand> ─ tap0b-<rand> ─ guest 0 (192.0.2.211)  eth1 (second segment only)
+                └─ tap1b-<rand> ─ guest 1 (192.0.2.212) ...
 
 The emulators run inside that namespace (`ip netns exec`) so they can open the taps.
 The namespace name carries the harness's PID: a namespace whose PID is gone was left
@@ -71,16 +75,23 @@ class L2Segment:
             self.destroy()
             raise
 
-    def add_tap(self, index):
-        """Creates the tap for guest `index` on the bridge; returns its name."""
-        tap = f"tap{index}-{self.suffix}"
+    def add_tap(self, index, second=False):
+        """Creates the tap for guest `index` on the bridge (second=True: on the second
+        segment's bridge, made on first use); returns its name."""
+        tap = self.tap_of(index, second)
+        bridge = self.bridge
+        if second:
+            bridge = f"br2-{self.suffix}"
+            if _ip("-n", self.netns, "link", "show", bridge, check=False).returncode != 0:
+                _ip("-n", self.netns, "link", "add", bridge, "type", "bridge")
+                _ip("-n", self.netns, "link", "set", bridge, "up")
         _ip("-n", self.netns, "tuntap", "add", "dev", tap, "mode", "tap")
-        _ip("-n", self.netns, "link", "set", tap, "master", self.bridge, "up")
+        _ip("-n", self.netns, "link", "set", tap, "master", bridge, "up")
         self._taps.append(tap)
         return tap
 
-    def tap_of(self, index):
-        return f"tap{index}-{self.suffix}"
+    def tap_of(self, index, second=False):
+        return f"tap{index}{'b' if second else ''}-{self.suffix}"
 
     def wrap(self, argv):
         """The command line that runs `argv` inside the segment's namespace."""
