@@ -1,9 +1,16 @@
 """A failover in guests: tcpfo's failoverd on a primary and a backup, checksummed
 streams from a client through the VIP, and the checks after a crash of the primary.
 
-    c (192.0.2.11) ── client: tcpfo-stream-client echo --connect 192.0.2.100:7000
-    p (192.0.2.12) ── primary: VIP 192.0.2.100, echo service :7000, failoverd --role primary
-    b (192.0.2.13) ── backup: replica :7000, failoverd --role backup --replica 127.0.0.1:7000
+    c (192.0.2.11) ── client: tcpfo-stream-client echo --connect 192.0.2.100:7000;
+                      node 3, the witness: failoverd --witness
+    p (192.0.2.12) ── node 1, primary: VIP 192.0.2.100, echo service :7000
+    b (192.0.2.13) ── node 2, backup: replica :7000, failoverd ... --replica 127.0.0.1:7000
+
+mode "witness" (the default): p and b are described the symmetric way (--id, --node
+1..3, --witness-id 3, --lease-ms), so the primary speaks only under a lease a majority
+renews and b takes over only once elected (docs/architecture.md, "Leases and fencing").
+mode "two-node": the --role/--listen/--peer shorthand, which implies --two-node (no
+witness, no leases), kept so that the shorthand is still run in guests.
 
     fo = Failover(cluster)             # boots c, p, b; services and daemons ready
     streams = fo.start_streams()       # 2 echo connections, every byte verified
@@ -26,6 +33,10 @@ VIP = "192.0.2.100"
 PORT = 7000
 REPLICATION_PORT = 7100
 BACKENDS = ("bpf", "kmod")
+MODES = ("witness", "two-node")
+# Node ids of the symmetric form: equal priorities, so the lowest id (p) starts as the
+# primary; the witness is the client's guest, a third machine that holds no VIP.
+PRIMARY_ID, BACKUP_ID, WITNESS_ID = 1, 2, 3
 
 # Detection suited to a TCG guest. failoverd's default (10 ms x 3: 30 ms) assumes a
 # node that runs when it should; three emulated vCPUs on two host cores, beside other
@@ -34,6 +45,14 @@ BACKENDS = ("bpf", "kmod")
 # 1 s after its last heartbeat, which is also what a crash costs the client here.
 HEARTBEAT_MS = 100
 DEAD_AFTER = 10
+# The lease (--lease-ms, on all three nodes): the shortest the timing rule allows,
+# failure detection (heartbeat x dead-after, 1 s). A primary keeps it while a grant of a
+# heartbeat sent within the last 990 ms comes back: it survives nine lost or late
+# heartbeats in a row, the same slack the backup's detection gives, so a primary that
+# the backup still takes for alive never falls silent on its own (a longer lease would
+# only lengthen every failover: the election waits for the witness's promise to run
+# out). docs/testing.md, "The failover scenarios", says what was measured with it.
+LEASE_MS = HEARTBEAT_MS * DEAD_AFTER
 # The guests' RAM: the image (~25 MB, unpacked into RAM), failoverd and the services
 # fit in the default 256 MiB with ~100 MiB to spare; the daemons' nodes get more so a
 # larger stream or more connections never meet the OOM killer first.
@@ -54,27 +73,59 @@ class Failover:
     never ready, since it waits for its backup)."""
 
     def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
-                 dead_after=DEAD_AFTER, with_backup=True):
+                 dead_after=DEAD_AFTER, with_backup=True, mode="witness", lease_ms=LEASE_MS):
         if backend not in BACKENDS:
             raise VmError(f"failover backend '{backend}' does not exist (have: "
                           f"{', '.join(BACKENDS)})")
+        if mode not in MODES:
+            raise VmError(f"failover mode '{mode}' does not exist (have: {', '.join(MODES)})")
         self.backend = backend
+        self.mode = mode
         self.cluster = cluster
         self.c, self.p, self.b = cluster.boot(
             "c", "p", "b", memory_mb={"p": NODE_MEMORY_MB, "b": NODE_MEMORY_MB})
         cluster.diagnostics.append(self.logs)
-        self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} --control /tmp/failoverd.sock "
-                        f"--ready-file /tmp/failoverd.ready --heartbeat-ms {heartbeat_ms} "
-                        f"--dead-after {dead_after}"
+        timing = f"--heartbeat-ms {heartbeat_ms} --dead-after {dead_after}"
+        self._control = "--control /tmp/failoverd.sock"
+        self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} {self._control} "
+                        f"--ready-file /tmp/failoverd.ready {timing}"
                         + (" --hooks kmod" if backend == "kmod" else ""))
+        # The symmetric node list, the same on all three nodes.
+        self._nodes = " ".join(f"--node {node_id}={guest.address}:{REPLICATION_PORT}"
+                               for node_id, guest in ((PRIMARY_ID, self.p), (BACKUP_ID, self.b),
+                                                      (WITNESS_ID, self.c)))
+        self._witness_args = (f"--witness --id {WITNESS_ID} {self._nodes} {self._control} "
+                              f"{timing} --lease-ms {lease_ms}")
+        self._cluster_args = f"{self._nodes} --witness-id {WITNESS_ID} --lease-ms {lease_ms}"
         self.with_backup = with_backup
         self._jobs = {}
         self._start()
 
     # --- start -----------------------------------------------------------------
 
+    def _daemon_args(self, node):
+        """failoverd's arguments on p ("primary") or b ("backup")."""
+        guest, peer, node_id = ((self.p, self.b, PRIMARY_ID) if node == "primary" else
+                                (self.b, self.p, BACKUP_ID))
+        if self.mode == "two-node":
+            replica = f" --replica 127.0.0.1:{PORT}" if node == "backup" else ""
+            return (f"--role {node} --listen {guest.address}:{REPLICATION_PORT} "
+                    f"--peer {peer.address}:{REPLICATION_PORT}{replica} {self._common}")
+        # Both get --replica: a node that starts as the primary but finds another one
+        # serving joins it as a backup, and needs its replica then.
+        return (f"--id {node_id} {self._cluster_args} --replica 127.0.0.1:{PORT} "
+                f"{self._common}")
+
     def _start(self):
         p, b = self.p, self.b
+        if self.mode == "witness":
+            # The witness first: the primary claims the VIP once a quorum (itself and
+            # the witness, or its backup) has granted it a lease.
+            self._jobs["witness"] = self.c.spawn(f"exec failoverd {self._witness_args}")
+            wait_until(lambda: self._died("witness") or
+                       self.c.run(f"failoverctl {self._control} status")[0] == 0, 30,
+                       f"the witness (failoverd --witness) on {self.c.name} to answer")
+            self._check_running("witness")
         if self.backend == "kmod":
             for guest in (p, b):
                 guest.load_module("tcpfo")
@@ -84,22 +135,18 @@ class Failover:
             self._jobs["replica"] = b.spawn(f"exec tcpfo-echo-service --listen 0.0.0.0:{PORT}")
             wait_until(lambda: self._listening(b, PORT), 20, f"the replica on {b.name}")
             # The backup first: the primary is ready once its backup is connected.
-            self._jobs["backup"] = b.spawn(
-                f"exec failoverd --role backup --listen {b.address}:{REPLICATION_PORT} "
-                f"--peer {p.address}:{REPLICATION_PORT} --replica 127.0.0.1:{PORT} "
-                f"{self._common}")
+            self._jobs["backup"] = b.spawn(f"exec failoverd {self._daemon_args('backup')}")
             wait_until(lambda: self._listening(b, REPLICATION_PORT) or self._died("backup"), 30,
                        f"failoverd on {b.name} to listen on :{REPLICATION_PORT}")
             self._check_running("backup")
-        self._jobs["primary"] = p.spawn(
-            f"exec failoverd --role primary --listen {p.address}:{REPLICATION_PORT} "
-            f"--peer {b.address}:{REPLICATION_PORT} {self._common}")
+        self._jobs["primary"] = p.spawn(f"exec failoverd {self._daemon_args('primary')}")
         for node, guest in (("primary", p), ("backup", b)):
             if node in self._jobs:
                 wait_until(lambda: guest.run("test -e /tmp/failoverd.ready")[0] == 0 or
                            self._died(node), 30, f"failoverd on {guest.name} to be ready")
                 self._check_running(node)
-        # Ready by their status too: the primary holds the VIP, its backup is live.
+        # Ready by their status too: the primary holds the VIP (and, with a witness, its
+        # lease), its backup is live.
         status = self.status(p)
         if status.get("role") != "primary":
             raise VmError(f"{p.name}: failoverd's role is {status.get('role')!r}, not primary")
@@ -108,8 +155,17 @@ class Failover:
                 raise VmError(f"{p.name}: its backup is not live: {json.dumps(status.get('peers'))}")
             if self.status(b).get("role") != "backup":
                 raise VmError(f"{b.name}: failoverd is not a backup")
-        if f" {VIP}/24 " not in p.check("ip -4 -o addr show dev eth0"):
-            raise VmError(f"{p.name}: the primary does not hold {VIP}")
+        lease = status.get("lease") or {}
+        want_mode = "quorum" if self.mode == "witness" else "two-node"
+        if lease.get("mode") != want_mode or (self.mode == "witness" and not lease.get("held")):
+            raise VmError(f"{p.name}: expected lease mode {want_mode}"
+                          f"{' and a lease held' if self.mode == 'witness' else ''}; its status "
+                          f"says {json.dumps(lease)[:300]}")
+        # The VIP may follow the first lease by a turn of the primary's loop.
+        wait_until(lambda: self.holds_vip(p), 10, f"{p.name} (the primary) to hold {VIP}")
+
+    def holds_vip(self, guest):
+        return f" {VIP}/24 " in guest.check("ip -4 -o addr show dev eth0")
 
     @staticmethod
     def _listening(guest, port):
@@ -200,7 +256,7 @@ class Failover:
             raise VmError(f"expected {b.name} taken-over-primary with {expected_conns} "
                           f"connection(s) rebuilt and 0 reset; it says role {got[0]}, rebuilt "
                           f"{got[1]}, reset {got[2]}: {json.dumps(takeover)[:400]}")
-        if f" {VIP}/24 " not in b.check("ip -4 -o addr show dev eth0"):
+        if not self.holds_vip(b):
             raise VmError(f"{b.name} took over but does not hold {VIP}")
         return takeover
 
@@ -223,7 +279,7 @@ class Failover:
         """The last lines of the daemons' output, from every guest that can still
         answer (a dead or frozen one cannot)."""
         out = []
-        for node, guest in (("primary", self.p), ("backup", self.b)):
+        for node, guest in (("primary", self.p), ("backup", self.b), ("witness", self.c)):
             job = self._jobs.get(node)
             if job is None:
                 continue
