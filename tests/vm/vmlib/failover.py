@@ -327,21 +327,35 @@ class Streams:
     def wait_held(self, timeout=60):
         """Every connection has sent and got back all its bytes up to the hold point."""
         def held():
-            self._check_running()
-            progress = self.progress()
+            progress = self._poll()
             # paused 1: every connection is at the hold point with all its echo back.
             return progress.get("paused") == 1 and progress.get("slowest", 0) >= self.hold_at
         wait_until(held, timeout, f"each of {self.conns} connection(s) to hold at "
                    f"{self.hold_at} bytes, all verified", 0.2)
 
-    def _check_running(self):
+    def _check_running(self, seen=""):
         result = self._job.result()
         if result is not None:
-            raise VmError(f"the client ended before the crash: {result[1].strip()[-300:]}")
+            raise VmError(f"the client ended before the crash{seen}: {result[1].strip()[-300:]}")
+
+    def _poll(self, seen=""):
+        """The progress fields, read in the same round trip to the client's guest as
+        whether the client has ended (then this raises): on a loaded host one round
+        trip took seconds, and the window for the crash after the resume is the ~5 s
+        the rest of the stream takes."""
+        rc, text = self.client.run(f"test -e {self._job.rc_path} && echo ended; "
+                                   f"cat {self.PROGRESS} 2>/dev/null")
+        if text.startswith("ended"):
+            self._check_running(seen)
+        return self._parse_progress(text)
 
     def progress(self):
         """The client's progress fields (verified, slowest, finished, live, ...)."""
         rc, text = self.client.run(f"cat {self.PROGRESS} 2>/dev/null")
+        return self._parse_progress(text)
+
+    @staticmethod
+    def _parse_progress(text):
         words = text.split()
         return {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)
                 if words[i + 1].isdigit()}
@@ -349,9 +363,14 @@ class Streams:
     def wait_verified(self, each_at_least, timeout=60):
         """Every connection has `each_at_least` bytes echoed and verified, and none is
         over; returns the progress fields that said so."""
+        last = {"polls": 0, "progress": {}}
+
         def far_enough():
-            self._check_running()
-            progress = self.progress()
+            seen = (f" ({last['polls']} look(s) at its progress before, the last "
+                    f"{json.dumps(last['progress'])})")
+            progress = self._poll(seen)
+            last["polls"] += 1
+            last["progress"] = progress
             return progress if (progress.get("slowest", 0) >= each_at_least and
                                 progress.get("live", 0) == self.conns) else None
         return wait_until(far_enough, timeout,

@@ -252,6 +252,11 @@ class Job:
         """Where in the guest its output goes."""
         return self._out
 
+    @property
+    def rc_path(self):
+        """The file in the guest that holds its exit code once it has finished."""
+        return self._rc
+
     def output(self):
         """What the command has printed so far."""
         return self.guest.run(f"cat {self._out} 2>/dev/null")[1]
