@@ -275,9 +275,9 @@ class Failover:
               f"bytes verified, longest stall {summary.get('max_stall_ms')} ms")
         return takeover, summary
 
-    def logs(self, lines=25):
-        """The last lines of the daemons' output, from every guest that can still
-        answer (a dead or frozen one cannot)."""
+    def logs(self, lines=40):
+        """The last lines of the daemons' output and their role and lease, from every
+        guest that can still answer (a dead or frozen one cannot)."""
         out = []
         for node, guest in (("primary", self.p), ("backup", self.b), ("witness", self.c)):
             job = self._jobs.get(node)
@@ -288,8 +288,11 @@ class Failover:
                 continue
             try:
                 text = guest.run(f"tail -n {lines} {job.output_path}", timeout=10)[1]
-            except VmError as e:
-                text = f"(unreadable: {e})"
+                st = json.loads(guest.run(f"failoverctl {self._control} status", timeout=10)[1])
+                text += (f"\nstatus: role {st.get('role')}, epoch {st.get('epoch')}, lease "
+                         f"{json.dumps(st.get('lease'))}, hooks {json.dumps(st.get('hooks'))}")
+            except (VmError, ValueError) as e:
+                text += f"\n(unreadable: {e})"
             out.append(f"--- failoverd ({node}, {guest.name}), last {lines} lines\n{text.rstrip()}")
         return "\n".join(out)
 
