@@ -286,6 +286,7 @@ class Failover:
             if not guest.responsive():
                 out.append(f"--- failoverd ({node}, {guest.name}): guest not answering")
                 continue
+            text = ""
             try:
                 text = guest.run(f"tail -n {lines} {job.output_path}", timeout=10)[1]
                 st = json.loads(guest.run(f"failoverctl {self._control} status", timeout=10)[1])
