@@ -7,8 +7,8 @@
 # SCENARIO is a file of tests/vm/scenarios/ (as in ctest's vm.<name>); a .kmod suffix
 # runs it with the kernel-module backend (ctest's vm.<name>.kmod). Each run is one
 # tests/vm/run_scenario.py (which cleans up its guests and namespace, also on failure);
-# its PASS line is printed, and a failed run's whole output is kept in the printed
-# file. At the end one line per scenario: passed/ran. Exit 0 when every run passed.
+# its PASS line is printed with what it measured, and a failed run's whole output is
+# kept in the printed file. At the end one line per scenario: passed/ran. Exit 0 when every run passed.
 # -k: on a failure, go on with the next scenario instead of stopping (the default
 # stops at the first failure).
 set -uo pipefail
@@ -40,6 +40,9 @@ for name in "$@"; do
         if python3 "$here/run_scenario.py" --image "$image" --timeout 150 "${backend[@]}" "$scenario" >"$log" 2>&1; then
             passed=$((passed + 1))
             echo "$(date -u +%H:%M:%S) $name run $i/$runs: $(grep -m1 '^PASS ' "$log")"
+            # What the scenario measured (the takeover, the client's stall, what a
+            # thawed primary sent), indented under its PASS line.
+            grep -E '^(takeover|after its)' "$log" | sed 's/^/    /'
             rm -f "$log"
         else
             failed=1
