@@ -8,7 +8,7 @@ and the client verifies every byte of both connections with no reset. With the
 witness (vmlib/failover.py) p's lease is what fences it: its egress hook drops every
 segment once the lease's deadline has passed on p's clock (docs/architecture.md,
 "Leases and fencing"). In two-node mode (no lease) nothing fences it until it hears
-b's epoch, and this scenario fails (10 segments in the run tried).
+b's epoch, and this scenario fails (10 and 15 segments in the two runs tried).
 
 The freeze is a SIGSTOP of p's emulator (guest.freeze(clock_runs=True)): p's clocks
 follow the host's, so on the thaw p's kernel finds its lease long expired, as a
