@@ -82,7 +82,11 @@ def main():
         return 0
     except (VmError, OSError) as e:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        print(f"FAIL {args.scenario}: {e}")
+        where = ""
+        if isinstance(e, OSError):  # a socket to a guest (agent, QMP): say which call
+            frame = traceback.extract_tb(e.__traceback__)[-1]
+            where = f" ({os.path.basename(frame.filename)}:{frame.lineno} {frame.name})"
+        print(f"FAIL {args.scenario}: {e}{where}")
         if cluster:
             for explain in cluster.diagnostics:
                 try:

@@ -626,7 +626,7 @@ std::optional<PeerId> BackupNode::peer_of(const sockaddr_in& from) const {
 void BackupNode::on_ring_readable() {
     // Serving: the primary this node becomes (in this turn of the loop) takes the ring
     // over; the events of the connections the takeover protects again are its.
-    if (takeover_ && takeover_->serving()) return;
+    if (takeover_ && takeover_->serving() && !ring_kept_) return;
     // Hooks on a node without backups of its own: new connections stay unclamped.
     auto r = hooks_->drain([this](const tcpfo_event& ev, std::span<const uint8_t>) {
         if (ev.type == TCPFO_EV_CONN_OPEN) hooks_->forget(ev.key);

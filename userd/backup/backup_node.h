@@ -67,6 +67,9 @@ public:
     // The connections the takeover rebuilt and the hooks protect again, for the
     // primary this node becomes to resume (Takeover::Context::resume_for_followers).
     std::vector<Takeover::Resumable> take_resumable();
+    // The promotion failed: this role drains the hooks' ring again (events are dropped;
+    // left undrained, the loop would wake for them without end).
+    void keep_ring() { ring_kept_ = true; }
     // Above every connection id this node has held: the new primary's first id.
     uint64_t next_conn_id() const;
     // The checks of this node's service (null without any), and where their changes go
@@ -146,6 +149,7 @@ private:
     bool primary_seen_ = false;  // a takeover needs a primary that existed
     // From a primary's hello to its RESUME_END: the feeds of the stream before wait.
     bool awaiting_resume_ = false;
+    bool ring_kept_ = false;  // keep_ring()
     std::unordered_set<uint64_t> resumed_;
     bool stream_greeted_ = false;  // the current stream's hello arrived (it holds the one slot)
     uint64_t next_status_ms_ = 0;

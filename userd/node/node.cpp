@@ -127,6 +127,7 @@ void Node::promote() {
             backup_->hooks()->forget(key);
             (void)backup_->hooks()->mark_rebuilt(key);
         }
+        backup_->keep_ring();
         // The takeover keeps serving what it rebuilt; new connections stay unprotected
         // (the backup role's ring drain forgets them), as before roles could move.
         promotion_failed_ = true;

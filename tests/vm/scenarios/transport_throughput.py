@@ -38,7 +38,7 @@ def run(cluster):
                           second_segment=True)
     results = {}
     for transport in ("tcp", "sctp"):
-        fo = Failover(cluster, transport=transport, guests=guests)
+        fo = Failover(cluster, transport=transport, guests=guests, mode="two-node")
         through_vip, plain = [], []
         for _ in range(ROUNDS):
             through_vip.append(bulk_mbps(fo.c, VIP))

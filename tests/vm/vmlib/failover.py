@@ -1,9 +1,16 @@
 """A failover in guests: tcpfo's failoverd on a primary and a backup, checksummed
 streams from a client through the VIP, and the checks after a crash of the primary.
 
-    c (192.0.2.11) ── client: tcpfo-stream-client echo --connect 192.0.2.100:7000
-    p (192.0.2.12) ── primary: VIP 192.0.2.100, echo service :7000, failoverd --role primary
-    b (192.0.2.13) ── backup: replica :7000, failoverd --role backup --replica 127.0.0.1:7000
+    c (192.0.2.11) ── client: tcpfo-stream-client echo --connect 192.0.2.100:7000;
+                      node 3, the witness: failoverd --witness
+    p (192.0.2.12) ── node 1, primary: VIP 192.0.2.100, echo service :7000
+    b (192.0.2.13) ── node 2, backup: replica :7000, failoverd ... --replica 127.0.0.1:7000
+
+mode "witness" (the default): p and b are described the symmetric way (--id, --node
+1..3, --witness-id 3, --lease-ms), so the primary speaks only under a lease a majority
+renews and b takes over only once elected (docs/architecture.md, "Leases and fencing").
+mode "two-node": the --role/--listen/--peer shorthand, which implies --two-node (no
+witness, no leases), kept so that the shorthand is still run in guests.
 
     fo = Failover(cluster)             # boots c, p, b; services and daemons ready
     streams = fo.start_streams()       # 2 echo connections, every byte verified
@@ -34,6 +41,10 @@ PORT = 7000
 REPLICATION_PORT = 7100
 BACKENDS = ("bpf", "kmod")
 TRANSPORTS = ("tcp", "sctp")
+MODES = ("witness", "two-node")
+# Node ids of the symmetric form: equal priorities, so the lowest id (p) starts as the
+# primary; the witness is the client's guest, a third machine that holds no VIP.
+PRIMARY_ID, BACKUP_ID, WITNESS_ID = 1, 2, 3
 
 # Detection suited to a TCG guest. failoverd's default (10 ms x 3: 30 ms) assumes a
 # node that runs when it should; three emulated vCPUs on two host cores, beside other
@@ -42,6 +53,15 @@ TRANSPORTS = ("tcp", "sctp")
 # 1 s after its last heartbeat, which is also what a crash costs the client here.
 HEARTBEAT_MS = 100
 DEAD_AFTER = 10
+# The lease (--lease-ms, on all three nodes): the shortest the timing rule allows,
+# failure detection (heartbeat x dead-after, 1 s). A primary keeps it while a grant of a
+# heartbeat sent within the last 990 ms comes back: it survives nine lost or late
+# heartbeats in a row, the same slack the backup's detection gives: a primary falls
+# silent on its own only when its backup would soon take it for dead anyway (a longer
+# lease would lengthen every failover: the election waits for the witness's promise to
+# run out). Under heavy load lapses that came back within 0.5 s were still seen;
+# docs/testing.md, "The failover scenarios", says what was measured with it.
+LEASE_MS = HEARTBEAT_MS * DEAD_AFTER
 # The guests' RAM: the image (~25 MB, unpacked into RAM), failoverd and the services
 # fit in the default 256 MiB with ~100 MiB to spare; the daemons' nodes get more so a
 # larger stream or more connections never meet the OOM killer first.
@@ -62,14 +82,18 @@ class Failover:
     never ready, since it waits for its backup)."""
 
     def __init__(self, cluster, backend="bpf", heartbeat_ms=HEARTBEAT_MS,
-                 dead_after=DEAD_AFTER, with_backup=True, transport="tcp", guests=None):
+                 dead_after=DEAD_AFTER, with_backup=True, transport="tcp", guests=None, mode="witness",
+                 lease_ms=LEASE_MS):
         if backend not in BACKENDS:
             raise VmError(f"failover backend '{backend}' does not exist (have: "
                           f"{', '.join(BACKENDS)})")
         if transport not in TRANSPORTS:
             raise VmError(f"transport '{transport}' does not exist (have: {', '.join(TRANSPORTS)})")
+        if mode not in MODES:
+            raise VmError(f"failover mode '{mode}' does not exist (have: {', '.join(MODES)})")
         self.backend = backend
         self.transport = transport
+        self.mode = mode
         self.cluster = cluster
         # guests: (c, p, b) booted already (a scenario that runs failoverd more than
         # once in the same guests); they need the second segment for sctp.
@@ -77,19 +101,51 @@ class Failover:
             "c", "p", "b", memory_mb={"p": NODE_MEMORY_MB, "b": NODE_MEMORY_MB},
             second_segment=(transport == "sctp"))
         cluster.diagnostics.append(self.logs)
-        self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} --control /tmp/failoverd.sock "
-                        f"--ready-file /tmp/failoverd.ready --heartbeat-ms {heartbeat_ms} "
-                        f"--dead-after {dead_after}"
+        timing = f"--heartbeat-ms {heartbeat_ms} --dead-after {dead_after}"
+        self._control = "--control /tmp/failoverd.sock"
+        self._common = (f"--vip {VIP}/24 --dev eth0 --port {PORT} {self._control} "
+                        f"--ready-file /tmp/failoverd.ready {timing}"
                         + (" --hooks kmod" if backend == "kmod" else "")
                         + (" --transport sctp" if transport == "sctp" else ""))
+        # The symmetric node list, the same on all three nodes (over SCTP p and b with
+        # both their addresses; the witness, which only votes, with its first).
+        self._nodes = " ".join(f"--node {node_id}={address}"
+                               for node_id, address in ((PRIMARY_ID, self.node_addresses(self.p)),
+                                                        (BACKUP_ID, self.node_addresses(self.b)),
+                                                        (WITNESS_ID, f"{self.c.address}:{REPLICATION_PORT}")))
+        self._witness_args = (f"--witness --id {WITNESS_ID} {self._nodes} {self._control} "
+                              f"{timing} --lease-ms {lease_ms}"
+                              + (" --transport sctp" if transport == "sctp" else ""))
+        self._cluster_args = f"{self._nodes} --witness-id {WITNESS_ID} --lease-ms {lease_ms}"
         self.with_backup = with_backup
         self._jobs = {}
         self._start()
 
     # --- start -----------------------------------------------------------------
 
+    def _daemon_args(self, node):
+        """failoverd's arguments on p ("primary") or b ("backup")."""
+        guest, peer, node_id = ((self.p, self.b, PRIMARY_ID) if node == "primary" else
+                                (self.b, self.p, BACKUP_ID))
+        if self.mode == "two-node":
+            replica = f" --replica 127.0.0.1:{PORT}" if node == "backup" else ""
+            return (f"--role {node} --listen {self.node_addresses(guest)} "
+                    f"--peer {self.node_addresses(peer)}{replica} {self._common}")
+        # Both get --replica: a node that starts as the primary but finds another one
+        # serving joins it as a backup, and needs its replica then.
+        return (f"--id {node_id} {self._cluster_args} --replica 127.0.0.1:{PORT} "
+                f"{self._common}")
+
     def _start(self):
         p, b = self.p, self.b
+        if self.mode == "witness":
+            # The witness first: the primary claims the VIP once a quorum (itself and
+            # the witness, or its backup) has granted it a lease.
+            self._jobs["witness"] = self.c.spawn(f"exec failoverd {self._witness_args}")
+            wait_until(lambda: self._died("witness") or
+                       self.c.run(f"failoverctl {self._control} status")[0] == 0, 30,
+                       f"the witness (failoverd --witness) on {self.c.name} to answer")
+            self._check_running("witness")
         if self.backend == "kmod":
             for guest in (p, b):
                 guest.load_module("tcpfo")
@@ -99,22 +155,18 @@ class Failover:
             self._jobs["replica"] = b.spawn(f"exec tcpfo-echo-service --listen 0.0.0.0:{PORT}")
             wait_until(lambda: self._listening(b, PORT), 20, f"the replica on {b.name}")
             # The backup first: the primary is ready once its backup is connected.
-            self._jobs["backup"] = b.spawn(
-                f"exec failoverd --role backup --listen {self.node_addresses(b)} "
-                f"--peer {self.node_addresses(p)} --replica 127.0.0.1:{PORT} "
-                f"{self._common}")
+            self._jobs["backup"] = b.spawn(f"exec failoverd {self._daemon_args('backup')}")
             wait_until(lambda: self._replication_listening(b) or self._died("backup"), 30,
                        f"failoverd on {b.name} to listen on :{REPLICATION_PORT}")
             self._check_running("backup")
-        self._jobs["primary"] = p.spawn(
-            f"exec failoverd --role primary --listen {self.node_addresses(p)} "
-            f"--peer {self.node_addresses(b)} {self._common}")
+        self._jobs["primary"] = p.spawn(f"exec failoverd {self._daemon_args('primary')}")
         for node, guest in (("primary", p), ("backup", b)):
             if node in self._jobs:
                 wait_until(lambda: guest.run("test -e /tmp/failoverd.ready")[0] == 0 or
                            self._died(node), 30, f"failoverd on {guest.name} to be ready")
                 self._check_running(node)
-        # Ready by their status too: the primary holds the VIP, its backup is live.
+        # Ready by their status too: the primary holds the VIP (and, with a witness, its
+        # lease), its backup is live.
         status = self.status(p)
         if status.get("role") != "primary":
             raise VmError(f"{p.name}: failoverd's role is {status.get('role')!r}, not primary")
@@ -123,8 +175,17 @@ class Failover:
                 raise VmError(f"{p.name}: its backup is not live: {json.dumps(status.get('peers'))}")
             if self.status(b).get("role") != "backup":
                 raise VmError(f"{b.name}: failoverd is not a backup")
-        if f" {VIP}/24 " not in p.check("ip -4 -o addr show dev eth0"):
-            raise VmError(f"{p.name}: the primary does not hold {VIP}")
+        lease = status.get("lease") or {}
+        want_mode = "quorum" if self.mode == "witness" else "two-node"
+        if lease.get("mode") != want_mode or (self.mode == "witness" and not lease.get("held")):
+            raise VmError(f"{p.name}: expected lease mode {want_mode}"
+                          f"{' and a lease held' if self.mode == 'witness' else ''}; its status "
+                          f"says {json.dumps(lease)[:300]}")
+        # The VIP may follow the first lease by a turn of the primary's loop.
+        wait_until(lambda: self.holds_vip(p), 10, f"{p.name} (the primary) to hold {VIP}")
+
+    def holds_vip(self, guest):
+        return f" {VIP}/24 " in guest.check("ip -4 -o addr show dev eth0")
 
     def node_addresses(self, guest):
         """A node's --listen/--peer value: over SCTP both addresses, the second
@@ -248,7 +309,7 @@ class Failover:
             raise VmError(f"expected {b.name} taken-over-primary with {expected_conns} "
                           f"connection(s) rebuilt and 0 reset; it says role {got[0]}, rebuilt "
                           f"{got[1]}, reset {got[2]}: {json.dumps(takeover)[:400]}")
-        if f" {VIP}/24 " not in b.check("ip -4 -o addr show dev eth0"):
+        if not self.holds_vip(b):
             raise VmError(f"{b.name} took over but does not hold {VIP}")
         return takeover
 
@@ -267,21 +328,25 @@ class Failover:
               f"bytes verified, longest stall {summary.get('max_stall_ms')} ms")
         return takeover, summary
 
-    def logs(self, lines=25):
-        """The last lines of the daemons' output, from every guest that can still
-        answer (a dead or frozen one cannot)."""
+    def logs(self, lines=40):
+        """The last lines of the daemons' output and their role and lease, from every
+        guest that can still answer (a dead or frozen one cannot)."""
         out = []
-        for node, guest in (("primary", self.p), ("backup", self.b)):
+        for node, guest in (("primary", self.p), ("backup", self.b), ("witness", self.c)):
             job = self._jobs.get(node)
             if job is None:
                 continue
             if not guest.responsive():
                 out.append(f"--- failoverd ({node}, {guest.name}): guest not answering")
                 continue
+            text = ""
             try:
                 text = guest.run(f"tail -n {lines} {job.output_path}", timeout=10)[1]
-            except VmError as e:
-                text = f"(unreadable: {e})"
+                st = json.loads(guest.run(f"failoverctl {self._control} status", timeout=10)[1])
+                text += (f"\nstatus: role {st.get('role')}, epoch {st.get('epoch')}, lease "
+                         f"{json.dumps(st.get('lease'))}, hooks {json.dumps(st.get('hooks'))}")
+            except (VmError, ValueError) as e:
+                text += f"\n(unreadable: {e})"
             out.append(f"--- failoverd ({node}, {guest.name}), last {lines} lines\n{text.rstrip()}")
         return "\n".join(out)
 
@@ -319,21 +384,35 @@ class Streams:
     def wait_held(self, timeout=60):
         """Every connection has sent and got back all its bytes up to the hold point."""
         def held():
-            self._check_running()
-            progress = self.progress()
+            progress = self._poll()
             # paused 1: every connection is at the hold point with all its echo back.
             return progress.get("paused") == 1 and progress.get("slowest", 0) >= self.hold_at
         wait_until(held, timeout, f"each of {self.conns} connection(s) to hold at "
                    f"{self.hold_at} bytes, all verified", 0.2)
 
-    def _check_running(self):
+    def _check_running(self, seen=""):
         result = self._job.result()
         if result is not None:
-            raise VmError(f"the client ended before the crash: {result[1].strip()[-300:]}")
+            raise VmError(f"the client ended before the crash{seen}: {result[1].strip()[-300:]}")
+
+    def _poll(self, seen=""):
+        """The progress fields, read in the same round trip to the client's guest as
+        whether the client has ended (then this raises): on a loaded host one round
+        trip took seconds, and the window for the crash after the resume is the ~5 s
+        the rest of the stream takes."""
+        rc, text = self.client.run(f"test -e {self._job.rc_path} && echo ended; "
+                                   f"cat {self.PROGRESS} 2>/dev/null")
+        if text.startswith("ended"):
+            self._check_running(seen)
+        return self._parse_progress(text)
 
     def progress(self):
         """The client's progress fields (verified, slowest, finished, live, ...)."""
         rc, text = self.client.run(f"cat {self.PROGRESS} 2>/dev/null")
+        return self._parse_progress(text)
+
+    @staticmethod
+    def _parse_progress(text):
         words = text.split()
         return {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)
                 if words[i + 1].isdigit()}
@@ -341,9 +420,14 @@ class Streams:
     def wait_verified(self, each_at_least, timeout=60):
         """Every connection has `each_at_least` bytes echoed and verified, and none is
         over; returns the progress fields that said so."""
+        last = {"polls": 0, "progress": {}}
+
         def far_enough():
-            self._check_running()
-            progress = self.progress()
+            seen = (f" ({last['polls']} look(s) at its progress before, the last "
+                    f"{json.dumps(last['progress'])})")
+            progress = self._poll(seen)
+            last["polls"] += 1
+            last["progress"] = progress
             return progress if (progress.get("slowest", 0) >= each_at_least and
                                 progress.get("live", 0) == self.conns) else None
         return wait_until(far_enough, timeout,

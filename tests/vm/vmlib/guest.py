@@ -175,13 +175,26 @@ class Guest:
         if "Kernel panic" not in self.console():
             raise VmError(f"{self.name}: no 'Kernel panic' line on the console after sysrq c")
 
-    def freeze(self):
-        """Stops the vCPUs (QMP stop): the guest keeps all its state but does nothing."""
-        self._qmp.command("stop")
-        self.frozen = True
+    def freeze(self, clock_runs=False):
+        """Stops the guest: it keeps all its state but does nothing.
+
+        clock_runs=False: QMP stop. QEMU stops the guest's clocks with its vCPUs (the
+        virtual clock behind its TSC, HPET and ACPI timer; KVM's kvmclock does the
+        same), so after the thaw the guest has not seen the time it was stopped.
+        clock_runs=True: SIGSTOP to the emulator, as a host that does not schedule it:
+        its clocks follow the host's, and after the thaw they have jumped by the time
+        it was stopped. Frames sent to it wait on its tap either way."""
+        if clock_runs:
+            self._proc.send_signal(signal.SIGSTOP)
+        else:
+            self._qmp.command("stop")
+        self.frozen = "sigstop" if clock_runs else "qmp"
 
     def thaw(self):
-        self._qmp.command("cont")
+        if self.frozen == "sigstop":
+            self._proc.send_signal(signal.SIGCONT)
+        else:
+            self._qmp.command("cont")
         self.frozen = False
 
     def responsive(self):
@@ -255,6 +268,11 @@ class Job:
     def output_path(self):
         """Where in the guest its output goes."""
         return self._out
+
+    @property
+    def rc_path(self):
+        """The file in the guest that holds its exit code once it has finished."""
+        return self._rc
 
     def output(self):
         """What the command has printed so far."""
