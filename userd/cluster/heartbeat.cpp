@@ -211,10 +211,38 @@ void Heartbeat::send_all() {
         // is in (on_lease_reply).
         self_granted_ = granted;
     } else if (campaign_running_ != 0) {
-        hb.role = NodeRole::candidate;
-        hb.epoch = campaign_running_;
+        // A better candidate campaigns: this one stands aside (heartbeats as a plain
+        // backup, so that the promises voters made it run out) while that one is heard.
+        const uint32_t better = better_candidate(now);
+        deferring_to_.store(better, std::memory_order_relaxed);
+        if (better == 0) {
+            hb.role = NodeRole::candidate;
+            hb.epoch = campaign_running_;
+        } else {
+            deferrals_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
+    if (campaign_running_ == 0) deferring_to_.store(0, std::memory_order_relaxed);
     for (const auto& peer : config_.peers) send_record(hb, peer, now);
+}
+
+uint32_t Heartbeat::better_candidate(uint64_t now) {
+    // Heard within the detection time: a candidate that died is deferred to no longer.
+    const uint64_t dead = std::max<uint64_t>(dead_ms_.load(std::memory_order_relaxed), 3 * config_.interval_ms);
+    const uint64_t known = epoch_.load(std::memory_order_relaxed);
+    const ElectionRank own{log_position_.load(std::memory_order_relaxed), config_.priority, config_.node_id};
+    std::lock_guard lock(peer_views_mutex_);
+    for (size_t i = 0; i < peer_views_.size(); ++i) {
+        const PeerView& v = peer_views_[i];
+        if (!v.heard || v.role != NodeRole::candidate) continue;
+        // A candidate for an epoch no higher than this node knows is behind it (its log
+        // is of an older stream): nothing to compare.
+        if (v.epoch <= known) continue;
+        const uint64_t heard = last_heard_ms_[i].load(std::memory_order_relaxed);
+        if (now > heard && now - heard > dead) continue;
+        if (outranks(ElectionRank{v.log_position, v.priority, v.node_id}, own)) return v.address.sin_addr.s_addr;
+    }
+    return 0;
 }
 
 void Heartbeat::post(ClusterEvent event, uint64_t epoch) {
@@ -417,6 +445,8 @@ Heartbeat::LeaseView Heartbeat::lease_view() const {
     v.grants = voter_grants_.load(std::memory_order_relaxed);
     v.refusals = voter_refusals_.load(std::memory_order_relaxed);
     v.outranked_refusals = outranked_refusals_.load(std::memory_order_relaxed);
+    v.deferring_to = deferring_to_.load(std::memory_order_relaxed);
+    v.deferrals = deferrals_.load(std::memory_order_relaxed);
     return v;
 }
 
