@@ -86,10 +86,18 @@ restart_node() {
         { echo "FAIL: node $node still has sockets of port $port after ss -K" >&2; return 1; }
     say "$node" "ip link set eth0 up"
     ip -n "$ns" link set eth0 up
+    # Operationally up before failoverd starts, as topology.sh waits for at setup (the
+    # kernel's link watcher, a normal-priority worker, sets it; on a loaded machine
+    # late). Not shown to matter: in one four_nodes.sh run on a machine stalled for
+    # tens of seconds the restarted node heard none of its peers in its whole start
+    # window ("listened 1502 ms ... (0 of 3 peer(s) heard)"), cause not established.
+    wait_until 30 "eth0 on node $node to be up" link_is_up "$ns"
     in_bg "$node" "service-$node-again" "$echo_service" --listen 0.0.0.0:$port
     wait_until 30 "the echo service on node $node" listening "$ns" $port
     start_failoverd_on "$node" --ready-file "$work/$node.ready" "$@"
 }
+
+link_is_up() { ip -n "$1" -o link show eth0 | grep -q 'state UP'; }
 
 # status_of NODE FILTER: jq -r FILTER on NODE's status.
 status_of() { node_status "$1" | jq -r "$2"; }
