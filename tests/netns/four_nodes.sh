@@ -81,7 +81,7 @@ scenario() {
     survivors=("${followers[@]}")
     local answered quiet_from quiet_to verified_then
     crash_node "$first"
-    quiet_from=$crash_began_us
+    quiet_from=$((crash_ns / 1000))  # when the cut command had returned
     for node in "${survivors[@]}"; do wait_until 30 "node $node to campaign" campaigning "$node"; done
     answered=$(votes_answered "${survivors[@]}")
     # The clients' progress once what reached them before the crash has been read (a
