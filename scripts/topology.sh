@@ -18,7 +18,12 @@
 #
 #             br0 ── vw ── eth0  tcpfo-witness-S  192.0.2.12/24
 #
-#   scripts/topology.sh up [SUFFIX] [--vip-on primary|backup] [--witness]
+# (three data nodes put the third data node there instead of a witness), and --fourth
+# a fifth, for a fourth data node (four_nodes.sh):
+#
+#             br0 ── v4 ── eth0  tcpfo-fourth-S   192.0.2.13/24
+#
+#   scripts/topology.sh up [SUFFIX] [--vip-on primary|backup] [--witness] [--fourth]
 #   scripts/topology.sh down [SUFFIX]        # never fails, whatever is left
 #
 # Sourced (by tests/netns/lib.sh, demo.sh, bench.sh) it only defines topo_names,
@@ -28,13 +33,15 @@ topo_vip=192.0.2.100
 topo_prefix=24
 
 topo_witness_ip=192.0.2.12
+topo_fourth_ip=192.0.2.13
 
-# topo_names SUFFIX: sets ns_client, ns_primary, ns_backup, ns_witness, ns_switch.
+# topo_names SUFFIX: sets ns_client, ns_primary, ns_backup, ns_witness, ns_fourth, ns_switch.
 topo_names() {
     ns_client=tcpfo-client-$1
     ns_primary=tcpfo-primary-$1
     ns_backup=tcpfo-backup-$1
     ns_witness=tcpfo-witness-$1
+    ns_fourth=tcpfo-fourth-$1
     ns_switch=tcpfo-switch-$1
 }
 
@@ -43,13 +50,15 @@ topo_run() {
     "$@"
 }
 
-# topo_up SUFFIX [VIP_NODE] [witness]: fails (non-zero) at the first command that fails.
+# topo_up SUFFIX [VIP_NODE] [witness] [fourth]: fails (non-zero) at the first command
+# that fails.
 topo_up() {
-    local suffix=$1 vip_node=${2:-} with_witness=${3:-}
+    local suffix=$1 vip_node=${2:-} with_witness=${3:-} with_fourth=${4:-}
     topo_names "$suffix"
     local node ns addr port
     local -a nodes=(client:192.0.2.1:vc primary:192.0.2.10:vp backup:192.0.2.11:vb)
     [ "$with_witness" != witness ] || nodes+=("witness:$topo_witness_ip:vw")
+    [ "$with_fourth" != fourth ] || nodes+=("fourth:$topo_fourth_ip:v4")
     topo_run ip netns add "$ns_switch" || return 1
     topo_run ip -n "$ns_switch" link set lo up || return 1
     topo_run ip -n "$ns_switch" link add br0 type bridge || return 1
@@ -87,7 +96,7 @@ topo_up() {
 topo_down() {
     topo_names "$1"
     local ns pids
-    for ns in "$ns_client" "$ns_primary" "$ns_backup" "$ns_witness" "$ns_switch"; do
+    for ns in "$ns_client" "$ns_primary" "$ns_backup" "$ns_witness" "$ns_fourth" "$ns_switch"; do
         [ -e "/run/netns/$ns" ] || continue
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         if [ -n "$pids" ]; then
@@ -107,9 +116,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     suffix=main
     vip_node=
     witness=
+    fourth=
     while [ $# -gt 0 ]; do
         case $1 in
             --witness) witness=witness; shift ;;
+            --fourth) fourth=fourth; shift ;;
             --vip-on) [ $# -ge 2 ] || { echo "topology.sh: --vip-on needs primary or backup" >&2; exit 2; }
                       vip_node=$2; shift 2 ;;
             -*) echo "topology.sh: unknown option $1" >&2; exit 2 ;;
@@ -118,13 +129,13 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     done
     case $action in
         up)
-            if ! topo_up "$suffix" "$vip_node" "$witness"; then
+            if ! topo_up "$suffix" "$vip_node" "$witness" "$fourth"; then
                 echo "topology.sh: setting up failed; removing what was made" >&2
                 TOPO_QUIET=1 topo_down "$suffix"
                 exit 1
             fi
-            echo "topology $suffix up: $ns_client $ns_primary $ns_backup${witness:+ $ns_witness} (bridge in $ns_switch)" ;;
+            echo "topology $suffix up: $ns_client $ns_primary $ns_backup${witness:+ $ns_witness}${fourth:+ $ns_fourth} (bridge in $ns_switch)" ;;
         down) topo_down "$suffix" ;;
-        *) echo "usage: topology.sh up|down [SUFFIX] [--vip-on primary|backup] [--witness]" >&2; exit 2 ;;
+        *) echo "usage: topology.sh up|down [SUFFIX] [--vip-on primary|backup] [--witness] [--fourth]" >&2; exit 2 ;;
     esac
 fi

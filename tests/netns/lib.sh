@@ -31,6 +31,7 @@ client_ip=192.0.2.1
 primary_ip=192.0.2.10
 backup_ip=192.0.2.11
 witness_ip=$topo_witness_ip
+fourth_ip=$topo_fourth_ip
 replication_port=7100
 # with_witness=1 (set before run_scenario, or TCPFO_WITNESS=1 for any scenario): the
 # topology gets the witness namespace, the daemons are described the symmetric way
@@ -44,6 +45,10 @@ with_witness=${TCPFO_WITNESS:-}
 # failover the partition scenario forbids), or a new primary's lease lapsed. The
 # default is exercised with TCPFO_LEASE_MS=30, and by the unit tests.
 lease_ms=${TCPFO_LEASE_MS:-100}
+# with_fourth=1 (set before run_scenario, with with_witness=1 and failoverd_style=three):
+# the topology gets a fifth namespace, tcpfo-fourth-S at 192.0.2.13, for a fourth data
+# node ("fourth", node 4); every node is then given four --node entries (quorum 3 of 4).
+with_fourth=
 
 [ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (network namespaces)" >&2; exit 1; }
 for tool in "$echo_service" "$stream_client"; do
@@ -74,7 +79,8 @@ w() { say witness "$*"; ip netns exec "$ns_witness" "$@"; }
 in_bg() {
     local node=$1 name=$2 ns
     shift 2
-    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;; esac
+    case $node in client) ns=$ns_client ;; primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;;
+        fourth) ns=$ns_fourth ;; esac
     say "$node" "$* > $name.log &"
     ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 &
     bg_pid[$name]=$!
@@ -387,15 +393,17 @@ start_failoverd_on() {
         primary) self=$primary_ip peer=$backup_ip id=1 ;;
         backup) self=$backup_ip peer=$primary_ip id=2 role_args=(--replica "127.0.0.1:$port") ;;
         third) self=$witness_ip id=3 ;;
-        *) echo "start_failoverd_on: no node '$node' (primary, backup or third)" >&2; return 2 ;;
+        fourth) self=$fourth_ip id=4 ;;
+        *) echo "start_failoverd_on: no node '$node' (primary, backup, third or fourth)" >&2; return 2 ;;
     esac
     if [ "$failoverd_style" = three ]; then
         # Three data nodes (the witness namespace holds the third): no witness, a
         # majority of two; equal priorities, so node 1 (primary) serves first. Every
-        # node has a replica, since any of them may follow.
+        # node has a replica, since any of them may follow. With with_fourth=1 a fourth
+        # data node (192.0.2.13) joins them: a majority of three.
         node_args=(--id $id --node 1=$primary_ip:$replication_port --node 2=$backup_ip:$replication_port
-                   --node 3=$witness_ip:$replication_port --vip $vip/24 --dev eth0 --port $port
-                   --replica "127.0.0.1:$port" --lease-ms "$lease_ms")
+                   --node 3=$witness_ip:$replication_port ${with_fourth:+--node 4=$fourth_ip:$replication_port}
+                   --vip $vip/24 --dev eth0 --port $port --replica "127.0.0.1:$port" --lease-ms "$lease_ms")
     elif [ "$failoverd_style" = symmetric ] && [ -e "$work/$node.toml" ]; then
         node_args=(--config "$work/$node.toml")
         # A file without a top-level `id` (before its first table) leaves it to the
@@ -458,7 +466,8 @@ witness_answers() { node_status witness >/dev/null 2>&1; }
 # mac_of NODE: the MAC address of NODE's eth0.
 mac_of() {
     local ns
-    case $1 in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;; client) ns=$ns_client ;; esac
+    case $1 in primary) ns=$ns_primary ;; backup) ns=$ns_backup ;; witness | third) ns=$ns_witness ;; fourth) ns=$ns_fourth ;;
+        client) ns=$ns_client ;; esac
     ip -n "$ns" -o link show eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1) }'
 }
 
@@ -467,8 +476,9 @@ mac_of() {
 # (a permanent neighbour entry, which no ARP overrides): their frames to each other
 # cross the bridge and are dropped by every receiver, silently, as on a broken path.
 # (This host's kernel has neither netfilter nor tc's u32 or flower.)
-node_ip() { case $1 in primary) echo $primary_ip ;; backup) echo $backup_ip ;; witness | third) echo $witness_ip ;; esac; }
-node_ns() { case $1 in primary) echo "$ns_primary" ;; backup) echo "$ns_backup" ;; witness | third) echo "$ns_witness" ;; esac; }
+# Nodes: primary, backup, witness (or third: the third data node lives there), fourth.
+node_ip() { case $1 in primary) echo $primary_ip ;; backup) echo $backup_ip ;; witness | third) echo $witness_ip ;; fourth) echo $fourth_ip ;; esac; }
+node_ns() { case $1 in primary) echo "$ns_primary" ;; backup) echo "$ns_backup" ;; witness | third) echo "$ns_witness" ;; fourth) echo "$ns_fourth" ;; esac; }
 cut_link() {
     say "$1" "ip neigh replace $(node_ip "$2") lladdr 02:00:00:00:de:ad nud permanent dev eth0"
     ip -n "$(node_ns "$1")" neigh replace "$(node_ip "$2")" lladdr 02:00:00:00:de:ad nud permanent dev eth0
@@ -490,41 +500,76 @@ start_client_capture() {
     wait_until 10 "tcpdump on the client's link" test -s "$work/client.pcap"
 }
 
-# check_one_speaker [AFTER_US]: stops the capture, then, per connection, the source MAC
-# of every segment from VIP:PORT: the primary's, then (after a takeover) the
-# backup's, never interleaved and never a third (invariant 3: one speaker at a time).
-# AFTER_US (EPOCHREALTIME in µs): not a segment from the primary after it.
-# Prints a line per connection; fails naming the first offence.
+# speaker_nodes: the nodes whose MAC check_one_speaker knows: primary and backup, the
+# witness namespace's ("third": with three data nodes it holds one; a witness never
+# sends from the VIP, so a segment from it is an offence either way), and the fourth's.
+speaker_nodes() { echo "primary backup${with_witness:+ third}${with_fourth:+ fourth}"; }
+
+# check_one_speaker [AFTER_US [NODE]]: stops the capture, then, per connection, the
+# source MAC of every segment from VIP:PORT: one node at a time, each succeeded by
+# another for good (with two nodes: the primary's, then after a takeover the
+# backup's, never interleaved), never a MAC of no node (invariant 3: one speaker at a
+# time). AFTER_US (EPOCHREALTIME in µs): not a segment from NODE (default the primary)
+# after it. Prints a line per connection (each speaker in turn: segments, first and
+# last time); fails naming the first offences.
 check_one_speaker() {
-    local after_us=${1:-0} pmac bmac
-    pmac=$(mac_of primary) bmac=$(mac_of backup)
-    kill -INT "${bg_pid[capture]}" 2>/dev/null || true
-    wait "${bg_pid[capture]}" 2>/dev/null || true
-    unset "bg_pid[capture]"
-    tcpdump -r "$work/client.pcap" -e -nn -tt 2>/dev/null | awk -v p="$pmac" -v b="$bmac" -v after="$after_us" '
+    local after_us=${1:-0} late=${2:-primary} node macs=
+    stop_client_capture
+    for node in $(speaker_nodes); do macs+="$node=$(mac_of "$node") "; done
+    tcpdump -r "$work/client.pcap" -e -nn -tt 2>/dev/null | awk -v macs="$macs" -v after="$after_us" -v late="$late" '
+        BEGIN { n = split(macs, m, " "); for (i = 1; i <= n; i++) { split(m[i], kv, "="); name[kv[2]] = kv[1] } }
         {
             t = $1; mac = $2
             if (!match($0, / > [0-9.]+: /)) next
             conn = substr($0, RSTART + 3, RLENGTH - 5)
-            if (mac == p) who = "primary"; else if (mac == b) who = "backup"; else who = "other"
-            if (who == "other") { bad = bad sprintf("%s: a segment from %s at %s\n", conn, mac, t); next }
-            n[conn, who]++; conns[conn] = 1
-            if (who == "primary") {
-                if (seen_backup[conn]) bad = bad sprintf("%s: the primary sent at %s after the backup had (at %s)\n", conn, t, first_backup[conn])
-                last_primary[conn] = t
-                if (after > 0 && t * 1000000 > after) bad = bad sprintf("%s: the primary sent at %s, after %.6f\n", conn, t, after / 1000000)
-            } else if (!seen_backup[conn]) { seen_backup[conn] = 1; first_backup[conn] = t }
+            if (!(mac in name)) { bad = bad sprintf("%s: a segment from %s (no node) at %s\n", conn, mac, t); next }
+            who = name[mac]
+            conns[conn] = 1
+            if (cur[conn] != who) {
+                if ((conn, who) in first)
+                    bad = bad sprintf("%s: the %s sent at %s after the %s had (at %s)\n", conn, who, t, cur[conn], first[conn, cur[conn]])
+                else {
+                    first[conn, who] = t
+                    order[conn] = order[conn] " " who
+                }
+                cur[conn] = who
+            }
+            n_seg[conn, who]++; last[conn, who] = t
+            if (who == late && after > 0 && t * 1000000 > after) bad = bad sprintf("%s: the %s sent at %s, after %.6f\n", conn, who, t, after / 1000000)
         }
         END {
-            for (c in conns) printf "  %s: %d segment(s) from the primary (last %s), %d from the backup (first %s)\n", c, n[c, "primary"], last_primary[c], n[c, "backup"], first_backup[c]
+            for (c in conns) {
+                line = "  " c ":"
+                k = split(order[c], o, " ")
+                for (i = 1; i <= k; i++) line = line sprintf("%s %d segment(s) from the %s (%s to %s)", i > 1 ? "," : "", n_seg[c, o[i]], o[i], first[c, o[i]], last[c, o[i]])
+                print line
+            }
             if (bad != "") { printf "FAIL: two speakers:\n%s", substr(bad, 1, 2000) > "/dev/stderr"; exit 1 }
         }'
 }
 
-# vip_holders: the nodes (primary, backup, third) that hold the VIP now, space-separated.
+# stop_client_capture: ends start_client_capture's tcpdump (once; later calls do
+# nothing), so that $work/client.pcap is complete.
+stop_client_capture() {
+    [ -n "${bg_pid[capture]:-}" ] || return 0
+    kill -INT "${bg_pid[capture]}" 2>/dev/null || true
+    wait "${bg_pid[capture]}" 2>/dev/null || true
+    unset "bg_pid[capture]"
+}
+
+# segments_between FROM_US TO_US: after stop_client_capture, prints each segment from
+# VIP:PORT the client's link saw between the two times (EPOCHREALTIME in µs), with its
+# source MAC: nothing when nobody spoke.
+segments_between() {
+    tcpdump -r "$work/client.pcap" -e -nn -tt 2>/dev/null |
+        awk -v from="$1" -v to="$2" '$1 * 1000000 > from && $1 * 1000000 < to'
+}
+
+# vip_holders: the nodes (primary, backup, third, fourth) that hold the VIP now,
+# space-separated.
 vip_holders() {
     local node out=
-    for node in primary backup third; do
+    for node in primary backup third ${with_fourth:+fourth}; do
         ip -n "$(node_ns "$node")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $vip/" && out+="$node "
     done
     echo "${out% }"
@@ -738,7 +783,7 @@ setup_run() {
     work=$(mktemp -d "/tmp/tcpfo-netns-$suffix.XXXXXX")
     mkfifo "$work/nap"
     exec {nap_fd}<>"$work/nap"
-    topo_up "$suffix" "${2:-}" "${with_witness:+witness}"
+    topo_up "$suffix" "${2:-}" "${with_witness:+witness}" "${with_fourth:+fourth}"
     # TCPFO_CAPTURE=DIR keeps a packet capture of the client's link per run (debugging).
     if [ -n "${TCPFO_CAPTURE:-}" ]; then
         mkdir -p "$TCPFO_CAPTURE"

@@ -31,48 +31,6 @@
 with_witness=1  # the topology's fourth namespace holds node C (no witness runs there)
 require_failoverd
 
-# The name of the node (namespace) with address ADDR.
-node_at() { case $1 in "$primary_ip") echo primary ;; "$backup_ip") echo backup ;; "$witness_ip") echo third ;; esac; }
-
-# took_over_at NODE EPOCH: NODE serves as the primary at EPOCH after a takeover.
-took_over_at() { node_took_over "$1" && status_is "$1" '.roles[-1].role + " \(.epoch)"' "primary $2"; }
-
-# the_one_that_took_over EPOCH NODES...: waits until one of NODES took over at EPOCH and
-# prints it; fails if two did.
-the_one_that_took_over() {
-    local epoch=$1 node winners
-    shift
-    wait_until --every 0.05 60 "one of $* to take over at epoch $epoch" any_took_over "$epoch" "$@"
-    winners=$(for node in "$@"; do took_over_at "$node" "$epoch" && echo "$node"; done | tr '\n' ' ')
-    [ "$(wc -w <<<"$winners")" = 1 ] || { echo "FAIL: more than one node took over at epoch $epoch: $winners" >&2; return 1; }
-    echo "${winners% }"
-}
-any_took_over() {
-    local epoch=$1 node
-    shift
-    for node in "$@"; do took_over_at "$node" "$epoch" && return 0; done
-    return 1
-}
-
-# live_vip_holders: vip_holders among the nodes whose link is up (a crashed node keeps
-# its addresses in its namespace, but nothing leaves it).
-live_vip_holders() {
-    local node out=
-    for node in $(vip_holders); do
-        ip -n "$(node_ns "$node")" -o link show eth0 | grep -q "state UP" && out+="$node "
-    done
-    echo "${out% }"
-}
-
-# follows NODE LEADER: NODE is a backup whose live stream comes from LEADER.
-follows() {
-    status_is "$1" '.role + " " + .peers[0].address + " " + .peers[0].state' \
-        "backup $(node_ip "$2"):$replication_port live"
-}
-
-# leader_sees_backups NODE N: NODE, serving, has N live backups.
-leader_sees_backups() { status_is "$1" '[.peers[] | select(.state == "live")] | length' "$2"; }
-
 scenario() {
     failoverd_style=three
     p_bg service "$echo_service" --listen 0.0.0.0:$port

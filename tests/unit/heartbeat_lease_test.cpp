@@ -40,7 +40,7 @@ struct LeaseNode {
     std::atomic<uint64_t> deadlines{0};
 
     LeaseNode(sockaddr_in self, std::vector<sockaddr_in> peers, NodeRole role, uint64_t epoch, int node_id = 0,
-              int priority = 0) {
+              int priority = 0, size_t quorum = 2, uint32_t lease_ms = 30) {
         auto created = EventLoop::create();
         EXPECT_TRUE(created);
         loop = std::move(*created);
@@ -51,8 +51,8 @@ struct LeaseNode {
         c.interval_ms = 10;
         c.realtime_priority = 0;
         c.lease_enforced = true;
-        c.lease_ms = 30;
-        c.quorum = 2;
+        c.lease_ms = lease_ms;
+        c.quorum = quorum;
         c.node_id = node_id;
         c.priority = priority;
         Heartbeat::Callbacks cb;
@@ -235,3 +235,32 @@ TEST(HeartbeatLease, EqualLogsElectTheHigherPriorityAndAnUnfitBackupBlocksNobody
     EXPECT_EQ(unfit.hb->lease_view().outranked_refusals, 0u);
 }
 
+// Four data nodes (a majority of three), the primary dead, three backups. The second
+// best campaigns first and the worst grants it its vote; then the best campaigns, and
+// the second best refuses nothing to it but its own vote is the only one it could add.
+// Were the second best to go on asking, the worst would renew its promise to it at each
+// heartbeat and never grant the best, which refuses the second best in turn: neither
+// would ever reach three. It stands aside while the better candidate is heard, its
+// promise runs out, and the best is elected. A lease of 300 ms: with 30, a heartbeat
+// thread starved for a lease on a loaded machine let the promise run out by chance and
+// hid the deadlock (the test passed without the fix).
+TEST(HeartbeatLease, AnOutrankedCandidateStandsAsideSoThatFourNodesElect) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3), d = free_port_on(4);
+    LeaseNode best(b, {a, c, d}, NodeRole::backup, 1, 2, 100, 3, 300);
+    LeaseNode second(c, {a, b, d}, NodeRole::backup, 1, 3, 100, 3, 300);
+    LeaseNode worst(d, {a, b, c}, NodeRole::backup, 1, 4, 100, 3, 300);
+    best.hb->set_log_position(1, 9000);
+    second.hb->set_log_position(1, 5000);
+    worst.hb->set_log_position(1, 1000);
+    for (LeaseNode* n : {&best, &second, &worst}) n->hb->set_fit_to_lead(true);
+    std::vector<LeaseNode*> all = {&best, &second, &worst};
+    second.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return worst.hb->lease_view().voter_granted_to == c.sin_addr.s_addr; }))
+        << "the worst never granted the second best";
+    best.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return best.saw(Event::elected); })) << "never elected (the candidates deadlock)";
+    EXPECT_FALSE(second.saw(Event::elected));
+    EXPECT_FALSE(worst.saw(Event::elected));
+    EXPECT_GT(second.hb->lease_view().deferrals, 0u);
+    EXPECT_EQ(worst.hb->lease_view().voter_granted_to, b.sin_addr.s_addr);
+}

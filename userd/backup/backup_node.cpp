@@ -160,6 +160,8 @@ void BackupNode::on_accept() {
         }
         replaced_links_ += primary_->counters();
     }
+    // What it held of the stream it leaves: an election compared that (election_rank.h).
+    previous_stream_bytes_ = primary_ && stream_greeted_ ? primary_->counters().bytes_received : 0;
     retired_link_ = std::move(primary_);
     primary_ = std::move(*link);
     stream_peer_ = *peer;
@@ -189,12 +191,13 @@ void BackupNode::on_primary_record(const Record& record) {
         if (heartbeat_->campaigning()) {
             heartbeat_->stop_campaign();
             if (new_primary)
-                log_info("backup: {} serves at epoch {}; this node follows it as a backup (no election of its own)",
-                         primary_->name(), epoch_);
+                log_info("backup: {} serves at epoch {}; this node follows it as a backup (no election of its own; "
+                         "it held {} bytes of the previous stream)", primary_->name(), epoch_, previous_stream_bytes_);
             else
                 log_info("backup: the primary {} is back (a new stream, epoch {}); no election", primary_->name(), epoch_);
         } else if (new_primary) {
-            log_info("backup: {} serves at epoch {}; this node follows it as a backup", primary_->name(), epoch_);
+            log_info("backup: {} serves at epoch {}; this node follows it as a backup (it held {} bytes of the previous "
+                     "stream)", primary_->name(), epoch_, previous_stream_bytes_);
         }
         // The feeds of the stream before this one wait for the new primary's list:
         // a node that took over names the connections it resumes (RESUME), and every
@@ -502,7 +505,9 @@ void BackupNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch)
     switch (event) {
         case E::elected:
             if (takeover_ || campaign_why_.empty()) return;
-            log_info("backup: elected at epoch {} by a quorum of {}", epoch, options_.quorum);
+            log_info("backup: elected at epoch {} by a quorum of {} (holding {} bytes of {}'s stream)", epoch,
+                     options_.quorum, primary_ ? primary_->counters().bytes_received : 0,
+                     to_string(primary_address()));
             take_over(std::exchange(campaign_why_, {}), campaign_planned_, epoch);
             return;
         case E::lease_lapsed:

@@ -90,6 +90,7 @@ private:
     bool others_alive() const;
     // The data node `from` is (by address), if it is one.
     std::optional<PeerId> peer_of(const sockaddr_in& from) const;
+    uint64_t previous_stream_bytes_ = 0;  // of the stream the last accepted one replaced
     void on_primary_record(const Record& record);
     void on_primary_lost(const std::string& why);
     void on_tick();

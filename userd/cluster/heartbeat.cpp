@@ -1,6 +1,8 @@
 #include "userd/cluster/heartbeat.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -85,6 +87,18 @@ Result<std::unique_ptr<Heartbeat>> Heartbeat::open(EventLoop& loop, Config confi
     if (auto r = loop.add(self->verdict_.get(), EPOLLIN, [self](uint32_t) { self->on_verdict(); }); !r)
         return std::unexpected(r.error());
     self->thread_ = std::thread([self] { self->run(); });
+    // Real-time from its first turn, not only once it has run far enough to raise
+    // itself: a new thread starts under the daemon's normal scheduling, and on the loaded
+    // test machine a new primary's heartbeat thread first ran (and sent) ~50 ms after its
+    // creation, while the loop had already greeted the backups over the streams: they
+    // judged it dead 30-40 ms after the hello and elected another node before anything
+    // had failed (a capture on the primary's link showed no heartbeat from it in that
+    // window). A failure here is said by the thread's own attempt (run()).
+    if (self->config_.realtime_priority > 0) {
+        sched_param param{};
+        param.sched_priority = self->config_.realtime_priority;
+        pthread_setschedparam(self->thread_.native_handle(), SCHED_FIFO, &param);
+    }
     return hb;
 }
 
@@ -248,10 +262,40 @@ void Heartbeat::send_all() {
         // is in (on_lease_reply).
         self_granted_ = granted;
     } else if (campaign_running_ != 0) {
-        hb.role = NodeRole::candidate;
-        hb.epoch = campaign_running_;
+        // A better candidate campaigns: this one stands aside (heartbeats as a plain
+        // backup, so that the promises voters made it run out) while that one is heard.
+        const uint32_t better = better_candidate(now);
+        deferring_to_.store(better, std::memory_order_relaxed);
+        if (better == 0) {
+            hb.role = NodeRole::candidate;
+            hb.epoch = campaign_running_;
+        } else {
+            deferrals_.fetch_add(1, std::memory_order_relaxed);
+        }
     }
+    if (campaign_running_ == 0) deferring_to_.store(0, std::memory_order_relaxed);
     for (size_t i = 0; i < config_.peers.size(); ++i) send_record(hb, i, now);
+}
+
+uint32_t Heartbeat::better_candidate(uint64_t now) {
+    // Heard within the detection time: a candidate that died is deferred to no longer.
+    const uint64_t dead = std::max<uint64_t>(dead_ms_.load(std::memory_order_relaxed), 3 * config_.interval_ms);
+    const uint64_t known = epoch_.load(std::memory_order_relaxed);
+    const ElectionRank own{log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
+                           config_.priority, config_.node_id};
+    std::lock_guard lock(peer_views_mutex_);
+    for (size_t i = 0; i < peer_views_.size(); ++i) {
+        const PeerView& v = peer_views_[i];
+        if (!v.heard || v.role != NodeRole::candidate) continue;
+        // A candidate for an epoch no higher than this node knows is behind it (its log
+        // is of an older stream): nothing to compare.
+        if (v.epoch <= known) continue;
+        const uint64_t heard = last_heard_ms_[i].load(std::memory_order_relaxed);
+        if (now > heard && now - heard > dead) continue;
+        if (outranks(ElectionRank{v.log_epoch, v.log_position, v.priority, v.node_id}, own))
+            return v.address.sin_addr.s_addr;
+    }
+    return 0;
 }
 
 void Heartbeat::post(ClusterEvent event, uint64_t epoch) {
@@ -501,6 +545,8 @@ Heartbeat::LeaseView Heartbeat::lease_view() const {
     v.grants = voter_grants_.load(std::memory_order_relaxed);
     v.refusals = voter_refusals_.load(std::memory_order_relaxed);
     v.outranked_refusals = outranked_refusals_.load(std::memory_order_relaxed);
+    v.deferring_to = deferring_to_.load(std::memory_order_relaxed);
+    v.deferrals = deferrals_.load(std::memory_order_relaxed);
     return v;
 }
 

@@ -164,6 +164,8 @@ public:
         uint64_t promised_until_ms = 0;
         uint64_t grants = 0, refusals = 0;
         uint64_t outranked_refusals = 0;  // candidates refused because this node ranks above them
+        uint32_t deferring_to = 0;        // campaigning: the better candidate it stands aside for (0: none)
+        uint64_t deferrals = 0;           // heartbeats sent as a plain backup while deferring
     };
     LeaseView lease_view() const;
     // For status: each peer as its last heartbeat described it (failoverctl status,
@@ -202,6 +204,12 @@ private:
     // Thread: this node is a fit backup that ranks above the candidate `hb`, which is
     // then refused (election_rank.h).
     bool outranks_candidate(const HeartbeatRecord& hb);
+    // Thread: while campaigning, a candidate heard within the detection time whose rank
+    // is above this node's (its address; 0: none). This node then stands aside: were
+    // it to go on asking, a voter that granted it first would renew that promise at
+    // each of its heartbeats and never grant the better one, which a voter of its own
+    // refuses in turn (with four nodes, neither reaches a quorum of three).
+    uint32_t better_candidate(uint64_t now);
     // Thread: the lease moved; a primary holding it for the first time says so.
     void publish_lease();
     void post(ClusterEvent event, uint64_t epoch);
@@ -261,6 +269,8 @@ private:
     uint64_t campaign_started_ms_ = 0;  // thread only: when the running campaign (its epoch) began
     std::atomic<uint64_t> outranked_refusals_{0};
     std::atomic<bool> fit_to_lead_{false};
+    std::atomic<uint32_t> deferring_to_{0};
+    std::atomic<uint64_t> deferrals_{0};
     mutable std::mutex peer_views_mutex_;  // the thread writes, status reads: seldom contended
     std::vector<PeerView> peer_views_;
     std::thread thread_;

@@ -82,6 +82,8 @@ LeaseStatus lease_status(const Heartbeat::LeaseView& v, bool primary, const std:
     l.grants = v.grants;
     l.refusals = v.refusals;
     l.outranked_refusals = v.outranked_refusals;
+    if (v.deferring_to != 0) l.deferring_to = addr_to_string(v.deferring_to);
+    l.deferrals = v.deferrals;
     return l;
 }
 

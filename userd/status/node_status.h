@@ -202,6 +202,10 @@ struct LeaseStatus {
     uint64_t promise_remaining_ms = 0;
     uint64_t grants = 0, refusals = 0;
     uint64_t outranked_refusals = 0;  // candidates refused because this backup ranks above them
+    // Campaigning: the better candidate this node stands aside for ("" if none), and
+    // how many heartbeats it sent as a plain backup meanwhile.
+    std::string deferring_to;
+    uint64_t deferrals = 0;
 };
 
 // Another node of the cluster as its heartbeats describe it (failoverctl status,

@@ -136,7 +136,8 @@ std::string head_text(const NodeStatus& s) {
     if (s.lease) {
         const LeaseStatus& l = *s.lease;
         Json lease{{"mode", l.mode}, {"quorum", l.quorum}, {"lease_ms", l.lease_ms}, {"silent", l.silent},
-                   {"campaign_epoch", l.campaign_epoch},
+                   {"campaign_epoch", l.campaign_epoch}, {"deferring_to", l.deferring_to},
+                   {"deferrals", l.deferrals},
                    {"vote", Json{{"epoch", l.voted_epoch}, {"for", l.voted_for},
                                  {"promise_remaining_ms", l.promise_remaining_ms}, {"grants", l.grants},
                                  {"refusals", l.refusals}, {"outranked_refusals", l.outranked_refusals}}}};
