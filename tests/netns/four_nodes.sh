@@ -19,10 +19,11 @@
 #    the client (capture) and the new connections stall.
 # 3. A restarts (as after a reboot) and joins: three live nodes, an election. The
 #    survivor holding more of the winner's stream is elected at epoch 3 or above
-#    (candidates may have asked for higher epochs meanwhile) and rebuilds exactly the new
-#    connections; the other survivor and A follow it; the client verifies every byte.
-# 4. The old connections, rebuilt at the first takeover and held by no backup since
-#    (architecture.md, "Known gaps"), send again: each is reset, counted, never corrupted.
+#    (candidates may have asked for higher epochs meanwhile) and rebuilds all four
+#    connections (the old ones were resumed toward the followers at the first
+#    takeover); the other survivor and A follow it; the client verifies every byte.
+# 4. The old connections, paused since step 1, send again and stream to their end: the
+#    same connections survived two crashes.
 #
 # Crash = the node's link cut, then SIGKILL of everything in its namespace.
 # TCPFO_REPEAT=N runs it N times in a row.
@@ -55,7 +56,7 @@ scenario() {
 
     echo "=== old connections, through a crash of A"
     c_group old 2 echo --bytes 64M --rate 20 --pause-at $((48 << 20)) --resume-file "$work/old.resume" \
-        --timeout-s 280 --expect-resets 2
+        --timeout-s 280
     wait_until 60 "16 MiB echoed on every old connection" progress_at_least "$work/old.progress" slowest $((16 << 20))
     crash_node primary
     first=$(the_one_that_took_over 2 backup third fourth)
@@ -76,8 +77,9 @@ scenario() {
     c_group new 2 echo --bytes 64M --rate 20 --timeout-s 280
     wait_until 60 "16 MiB echoed on every new connection" progress_at_least "$work/new.progress" slowest $((16 << 20))
     st=$(node_status "$first")
-    jq -e '[.connections[] | select(.protected)] | length == 2' >/dev/null <<<"$st" ||
-        { echo "FAIL: node $first does not protect the two new connections: $(jq -c '[.connections[] | {id, phase, protected}]' <<<"$st")" >&2; return 1; }
+    # The two it rebuilt (resumed toward its followers) and the two new ones.
+    jq -e '[.connections[] | select(.protected)] | length == 4' >/dev/null <<<"$st" ||
+        { echo "FAIL: node $first does not protect the two rebuilt and the two new connections: $(jq -c '[.connections[] | {id, phase, protected}]' <<<"$st")" >&2; return 1; }
     survivors=("${followers[@]}")
     local answered quiet_from quiet_to verified_then
     crash_node "$first"
@@ -108,7 +110,7 @@ scenario() {
     local second other
     second=$(the_one_that_took_over 3+ "${survivors[@]}")
     for node in "${survivors[@]}"; do [ "$node" = "$second" ] || other=$node; done
-    wait_node_takeover "$second" 2 0
+    wait_node_takeover "$second" 4 0
     local epoch
     epoch=$(status_of "$second" .epoch)
     echo "  elected at epoch $epoch: node $second; node $other and node A follow it"
@@ -123,10 +125,9 @@ scenario() {
     show_roles primary
     finish_client new
 
-    echo "=== the old connections send again: reset, counted"
+    echo "=== the old connections, through both crashes, stream to their end"
     : >"$work/old.resume"
-    finish_client old --allow-resets
-    [ "$(client_field old resets)" = 2 ] || { echo "FAIL: the old connections: $(client_field old resets) reset(s), expected 2" >&2; return 1; }
+    finish_client old
 
     check_one_speaker
     # Nothing from the VIP while there was no quorum (from 50 ms after the cut: what
