@@ -277,12 +277,20 @@ void Heartbeat::send_all() {
     for (size_t i = 0; i < config_.peers.size(); ++i) send_record(hb, i, now);
 }
 
+ElectionRank Heartbeat::own_rank() const {
+    return {log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
+            config_.priority, config_.node_id};
+}
+
+namespace {
+ElectionRank rank_of(const HeartbeatRecord& hb) { return {hb.log_epoch, hb.log_position, hb.priority, hb.node_id}; }
+}  // namespace
+
 uint32_t Heartbeat::better_candidate(uint64_t now) {
     // Heard within the detection time: a candidate that died is deferred to no longer.
     const uint64_t dead = std::max<uint64_t>(dead_ms_.load(std::memory_order_relaxed), 3 * config_.interval_ms);
     const uint64_t known = epoch_.load(std::memory_order_relaxed);
-    const ElectionRank own{log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
-                           config_.priority, config_.node_id};
+    const ElectionRank own = own_rank();
     std::lock_guard lock(peer_views_mutex_);
     for (size_t i = 0; i < peer_views_.size(); ++i) {
         const PeerView& v = peer_views_[i];
@@ -488,9 +496,8 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
 bool Heartbeat::outranks_candidate(const HeartbeatRecord& hb) {
     if (hb.role != NodeRole::candidate || role_.load(std::memory_order_relaxed) != NodeRole::backup) return false;
     if (!fit_to_lead_.load(std::memory_order_relaxed)) return false;
-    const ElectionRank own{log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
-                           config_.priority, config_.node_id};
-    if (!outranks(own, ElectionRank{hb.log_epoch, hb.log_position, hb.priority, hb.node_id})) return false;
+    const ElectionRank own = own_rank();
+    if (!outranks(own, rank_of(hb))) return false;
     outranked_refusals_.fetch_add(1, std::memory_order_relaxed);
     return true;
 }

@@ -204,6 +204,8 @@ private:
     // Thread: this node is a fit backup that ranks above the candidate `hb`, which is
     // then refused (election_rank.h).
     bool outranks_candidate(const HeartbeatRecord& hb);
+    // This node's rank in an election, as its loop last published its log.
+    ElectionRank own_rank() const;
     // Thread: while campaigning, a candidate heard within the detection time whose rank
     // is above this node's (its address; 0: none). This node then stands aside: were
     // it to go on asking, a voter that granted it first would renew that promise at
