@@ -128,6 +128,12 @@ int run(EventLoop& loop, Node& node, int signal_fd, ControlServer& control, Metr
     while (!stop) {
         if (auto r = loop.run_once(handing_over ? 10 : 100); !r) return die(r.error().message);
         node.after_events();
+        if constexpr (requires { node.fatal_error(); }) {  // a witness has no roles to lose
+            if (node.fatal_error()) {
+                node.shut_down();
+                return die(*node.fatal_error());
+            }
+        }
         if (handing_over && node.stop_ready()) stop = true;
     }
     node.shut_down();

@@ -42,8 +42,8 @@ scenario() {
     for name in "${groups[@]}"; do finish_client $name; done
     local st
     st=$(node_status primary)
-    [ "$(jq -r .role <<<"$st")" = handed-over ] ||
-        { echo "FAIL: the old primary is $(jq -r .role <<<"$st"), not handed-over" >&2; return 1; }
+    handed_over_or_rejoined primary ||
+        { echo "FAIL: the old primary is $(jq -r .role <<<"$st"), neither handed-over nor rejoined" >&2; return 1; }
     jq -e '.hooks.sockets_closed_by_service_exit >= 1' <<<"$st" >/dev/null ||
         { echo "FAIL: the hooks counted no socket closed by the service's exit: $(jq -c .hooks <<<"$st")" >&2; return 1; }
     if ip -n "$ns_primary" -4 -o addr show dev eth0 | grep -q " $vip/"; then

@@ -11,12 +11,14 @@
 # daemon. B and C elect one of them (the one holding more of A's stream; ties the lower
 # id), which takes over at epoch 2 and rebuilds all four; the other follows it. Once the
 # takeover is done and a second has passed since the freeze, A is thawed (SIGCONT): it
-# finds its lease lost or hears epoch 2, and falls silent.
+# finds its lease lost or hears epoch 2, falls silent, closes its service's four old
+# sockets unseen (SOCK_DESTROY while its egress is frozen) and rejoins as a backup of the
+# winner, without a restart.
 #
 # Checked: not one segment from A after the thaw, and no two nodes sending on one
 # connection at any moment (capture on the client, source MACs); the winner rebuilt all
-# four; A says `silent` and holds no VIP, the winner alone does, the other follows it;
-# every byte verified by the clients.
+# four; A logs its silence and its rejoin and follows the winner, as does the other; the
+# winner alone holds the VIP; every byte verified by the clients.
 # TCPFO_REPEAT=N runs it N times in a row.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/roles_lib.sh"
@@ -52,14 +54,16 @@ scenario() {
     thaw=${EPOCHREALTIME/./}
     # shellcheck disable=SC2086
     kill -CONT $pids
-    wait_until 30 "the thawed node A to say it is silent" status_is primary .role silent
+    wait_until 30 "the thawed node A to rejoin as a backup of node $winner" follows primary "$winner"
+    wait_until 30 "node $winner to see both others as live backups" leader_sees_backups "$winner" 2
     finish_client stream
     check_one_speaker "$thaw" primary
 
-    st=$(node_status primary)
-    echo "  thawed node A: $(jq -c '{role, silent: .lease.silent, lease_segments_dropped: .hooks.lease_segments_dropped}' <<<"$st")"
     grep -q 'primary: silent: ' "$work/failoverd-primary.log" ||
         failures+=("the thawed node A did not log its fall into silence")
+    grep -q 'rejoins as a backup: epoch 2 serves; closed 4 socket(s)' "$work/failoverd-primary.log" ||
+        failures+=("the thawed node A did not log its rejoin, closing the four old sockets: $(grep rejoin "$work/failoverd-primary.log")")
+    show_roles primary
     show_roles "$winner"
     show_roles "$other"
     follows "$other" "$winner" || failures+=("node $other no longer follows node $winner at the end")

@@ -47,7 +47,7 @@ rise = 1"
     wait_node_takeover primary 2 0
     grep -q "failed its health check (check service: .*); handing over to 192.0.2.10:$replication_port" \
         "$work/failoverd-backup.log" || { echo "FAIL: node B did not log the handover for its check" >&2; return 1; }
-    wait_until 10 "node B to be handed-over" status_is backup .role handed-over
+    wait_until 10 "node B to be handed-over (or rejoined as a backup since)" handed_over_or_rejoined backup
     wait_until 30 "node A to act as the primary at epoch 3" status_is primary '.roles[-1].role + " \(.epoch)"' "primary 3"
     show_roles backup
     show_roles primary

@@ -128,6 +128,14 @@ no_process_in() { [ -z "$(ip netns pids "$1")" ]; }
 # node_status NODE [ARGS...]: `failoverctl status` of failoverd on NODE (primary or
 # backup), through the control socket start_failoverd gave it (JSON on stdout).
 node_status() { local node=$1; shift; "$failoverctl" --control "$work/$node.sock" status "$@"; }
+
+# handed_over_or_rejoined NODE: NODE handed over and is silent, or has rejoined since as
+# a backup of the node it handed over to (its roles end handed-over -> backup; a node
+# with a node list and --replica does so two detection times after the next epoch serves).
+handed_over_or_rejoined() {
+    node_status "$1" 2>/dev/null |
+        jq -e '.role == "handed-over" or ([.roles[].role] | .[-2:] == ["handed-over", "backup"])' >/dev/null
+}
 # A bash match rather than jq: polled while the takeover runs, and jq's start-up alone
 # costs milliseconds of the CPU the takeover needs.
 takeover_finished() { local st; st=$(node_status backup 2>/dev/null) && [[ $st =~ \"finished_us\":\ ?[0-9] ]]; }

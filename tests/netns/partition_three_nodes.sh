@@ -12,14 +12,15 @@
 # elect one of them (the one holding more of A's stream; ties the lower id) once A's
 # lease has surely run out; it takes over at epoch 2 and rebuilds all four, and the
 # other follows it (its stream from the winner live). Then, with the streams still
-# running, the partition heals: A hears epoch 2 and stays silent for good (role
-# `silent`; rejoining takes a restart).
+# running, the partition heals: A hears epoch 2, falls silent for good (role `silent`)
+# and rejoins as a backup of the winner without a restart, its service's old sockets
+# closed unseen.
 #
 # Checked: at no moment do two nodes send on one connection (a capture on the client,
 # the source MAC of every segment per connection: one node at a time, never back to an
 # earlier one), and not one segment from A after the heal; exactly one node holds the
 # VIP; every byte verified by the clients; A's status and log say lease lost, then
-# silent on epoch 2.
+# silent on epoch 2, then rejoined; A and the other follow the winner at the end.
 # TCPFO_REPEAT=N runs it N times in a row.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/roles_lib.sh"
@@ -63,17 +64,21 @@ scenario() {
     heal=${EPOCHREALTIME/./}
     heal_link primary backup
     heal_link primary third
-    wait_until 30 "node A to fall silent for good (epoch 2 heard)" status_is primary .role silent
+    wait_until 30 "node A to rejoin as a backup of node $winner (epoch 2 heard)" follows primary "$winner"
     echo "  node A: $(grep -o 'primary: silent: epoch.*' "$work/failoverd-primary.log" | head -1)"
+    echo "  node A: $(grep -o 'failoverd: primary rejoins.*' "$work/failoverd-primary.log" | head -1)"
     grep -q 'primary: silent: epoch 2 seen' "$work/failoverd-primary.log" ||
         failures+=("node A did not log that it fell silent on epoch 2: $(grep 'silent' "$work/failoverd-primary.log" | tail -2)")
+    grep -q 'failoverd: primary rejoins as a backup: epoch 2 serves; closed 4 socket(s)' "$work/failoverd-primary.log" ||
+        failures+=("node A did not log its rejoin, closing the four old sockets: $(grep rejoin "$work/failoverd-primary.log")")
     finish_client stream
     check_one_speaker "$heal" primary
 
     show_roles "$winner"
     show_roles "$other"
     show_roles primary
-    status_is primary .role silent || failures+=("node A is $(status_of primary .role) at the end, not silent")
+    follows primary "$winner" || failures+=("node A is $(status_of primary .role) at the end, not a backup of node $winner")
+    leader_sees_backups "$winner" 2 || failures+=("node $winner does not see both others as live backups at the end")
     follows "$other" "$winner" || failures+=("node $other no longer follows node $winner at the end")
     [ "$(vip_holders)" = "$winner" ] || failures+=("at the end the VIP is held by '$(vip_holders)', not node $winner alone")
     if [ ${#failures[@]} -gt 0 ]; then

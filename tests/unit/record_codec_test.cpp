@@ -36,6 +36,7 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             HeartbeatRecord{9, 11, NodeRole::candidate, 30, 0x0102030405060708ULL},
             HeartbeatRecord{0, 12, NodeRole::witness, 0, 1},
             HeartbeatRecord{5, 13, NodeRole::candidate, 100, 7, 3, 250, (uint64_t(1) << 40) + 9, 4},
+            HeartbeatRecord{6, 14, NodeRole::backup, 100, 8, 2, 100, 77, 5, true},
             LeaseReplyRecord{7, 0x1122334455667788ULL, 30, true},
             LeaseReplyRecord{8, 5, 45, false},
             ConnRefusedRecord{42, RefuseReason::resources},
@@ -50,7 +51,8 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             HandoverRequestRecord{0x0807060504030201ULL},
             CommitRecord{42, (uint64_t(1) << 36) + 7},
             ResumeRecord{42, 0x0100020a, 40312},
-            ResumeEndRecord{12345}};
+            ResumeEndRecord{12345},
+            HoldingsRecord{3, 1000}};
 }
 
 }  // namespace
@@ -266,4 +268,25 @@ TEST(RecordCodec, SurvivesMutationFuzzing) {
         (void)decode_record(junk);
     }
     SUCCEED() << accepted << " mutated records still valid";
+}
+
+TEST(RecordCodec, HoldingsIsTypeTwentyTwoAndRefusesMoreMissingThanProtected) {
+    const auto wire = encode(HoldingsRecord{2, 5});
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 8);
+    EXPECT_EQ(wire[4], 22);
+    EXPECT_STREQ(record_type_name(RecordType::holdings), "holdings");
+    auto d = decode_record(with_payload_byte(HoldingsRecord{2, 5}, 3, 6));  // missing 6 of 5
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().message, "holdings record missing 6 of only 5 connections");
+}
+
+TEST(RecordCodec, HeartbeatFlagsCarryHoldsEveryConnectionAndRefuseUnknownBits) {
+    HeartbeatRecord hb{4, 5, NodeRole::backup};
+    hb.holds_every_connection = true;
+    // epoch, counter, role, node id, priority: the flags byte follows.
+    const size_t flags = 8 + 8 + 1 + 1 + 1;
+    EXPECT_EQ(encode(hb)[kRecordHeaderSize + flags], 1);
+    auto d = decode_record(with_payload_byte(hb, flags, 0x3));
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().message, "heartbeat with unknown flags 0x3");
 }

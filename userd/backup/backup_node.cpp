@@ -27,6 +27,18 @@ BackupNode::~BackupNode() {
 }
 
 Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Options& options) {
+    return open(loop, options, nullptr, nullptr);
+}
+
+Result<std::unique_ptr<BackupNode>> BackupNode::rejoin(EventLoop& loop, const Options& options,
+                                                       std::shared_ptr<Hooks> hooks,
+                                                       std::shared_ptr<Heartbeat> heartbeat) {
+    return open(loop, options, std::move(hooks), std::move(heartbeat));
+}
+
+Result<std::unique_ptr<BackupNode>> BackupNode::open(EventLoop& loop, const Options& options,
+                                                     std::shared_ptr<Hooks> hooks,
+                                                     std::shared_ptr<Heartbeat> heartbeat) {
     std::unique_ptr<BackupNode> node(new BackupNode(loop, options));
     BackupNode* self = node.get();
     self->app_log_ = std::make_unique<AppLogSink>(loop, [self](AppRefuseReason r) { self->refuse_service(r); });
@@ -39,9 +51,13 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
 
     // The hooks are attached now, not at takeover, so taking over does not wait for
     // the verifier. Until the VIP moves here they see no protected traffic.
-    auto snoop = open_hooks(options, HooksUse::backup);
-    if (!snoop) return std::unexpected(snoop.error());
-    self->hooks_ = std::move(*snoop);
+    if (hooks) {
+        self->hooks_ = std::move(hooks);
+    } else {
+        auto snoop = open_hooks(options, HooksUse::backup);
+        if (!snoop) return std::unexpected(snoop.error());
+        self->hooks_ = std::move(*snoop);
+    }
     if (auto r = loop.add(self->hooks_->event_fd(), EPOLLIN, [self](uint32_t) { self->on_ring_readable(); }); !r)
         return std::unexpected(r.error());
 
@@ -70,9 +86,18 @@ Result<std::unique_ptr<BackupNode>> BackupNode::start(EventLoop& loop, const Opt
         Hooks* hooks = self->hooks_.get();
         callbacks.on_lease_deadline = [hooks](uint64_t until_ms) { hooks->set_lease_deadline(until_ms); };
     }
-    auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), std::move(callbacks));
-    if (!hb) return std::unexpected(hb.error());
-    self->heartbeat_ = std::move(*hb);
+    if (heartbeat) {
+        // Rejoined: the thread runs on with its voter's promises; only who hears it
+        // changes (its lease deadline goes to the same hooks as before).
+        heartbeat->set_on_silent(std::move(callbacks.on_silent));
+        heartbeat->set_on_cluster(std::move(callbacks.on_cluster));
+        heartbeat->rejoin_as_backup();
+        self->heartbeat_ = std::move(heartbeat);
+    } else {
+        auto hb = Heartbeat::open(loop, Heartbeat::Config::from(options, NodeRole::backup), std::move(callbacks));
+        if (!hb) return std::unexpected(hb.error());
+        self->heartbeat_ = std::move(*hb);
+    }
     auto timer = make_periodic_timer(options.heartbeat_ms);
     if (!timer) return std::unexpected(timer.error());
     self->tick_timer_ = std::move(*timer);
@@ -192,12 +217,13 @@ void BackupNode::on_primary_record(const Record& record) {
             heartbeat_->stop_campaign();
             if (new_primary)
                 log_info("backup: {} serves at epoch {}; this node follows it as a backup (no election of its own; "
-                         "it held {} bytes of the previous stream)", primary_->name(), epoch_, previous_stream_bytes_);
+                         "it held {} bytes of the previous stream, {})", primary_->name(), epoch_,
+                         previous_stream_bytes_, holdings_text());
             else
                 log_info("backup: the primary {} is back (a new stream, epoch {}); no election", primary_->name(), epoch_);
         } else if (new_primary) {
             log_info("backup: {} serves at epoch {}; this node follows it as a backup (it held {} bytes of the previous "
-                     "stream)", primary_->name(), epoch_, previous_stream_bytes_);
+                     "stream, {})", primary_->name(), epoch_, previous_stream_bytes_, holdings_text());
         }
         // The feeds of the stream before this one wait for the new primary's list:
         // a node that took over names the connections it resumes (RESUME), and every
@@ -265,6 +291,8 @@ void BackupNode::on_primary_record(const Record& record) {
                 on_resume(r);
             } else if constexpr (std::is_same_v<T, ResumeEndRecord>) {
                 on_resume_end(r);
+            } else if constexpr (std::is_same_v<T, HoldingsRecord>) {
+                on_holdings(r);
             } else if constexpr (std::is_same_v<T, CommitRecord>) {
                 if (auto* f = feed(r.conn_id)) {
                     f->set_committed(r.offset);
@@ -385,7 +413,30 @@ void BackupNode::open_feed(const ConnOpenRecord& r) {
     feeds_.emplace(r.conn_id, std::move(*f));
 }
 
+void BackupNode::on_holdings(const HoldingsRecord& r) {
+    // Every record the primary sent this node before it counted came before this one:
+    // what this node holds now is what the primary counted, unless a refusal of this
+    // node's is still on its way to the primary (then it holds fewer than it is told).
+    holdings_ = r;
+    set_holds_every_connection(r.missing == 0 && feeds_.size() == r.protected_count);
+}
+
+std::string BackupNode::holdings_text() const {
+    if (holds_every_connection_) return "every connection";
+    if (!holdings_) return "not every connection: no count from the primary yet";
+    if (holdings_->missing == 0) return "not every connection: refused one since the primary's last count";
+    return fmt::format("not every connection: lacks {} of {}", holdings_->missing, holdings_->protected_count);
+}
+
+void BackupNode::set_holds_every_connection(bool all) {
+    holds_every_connection_ = all;
+    heartbeat_->set_holds_every_connection(all);
+}
+
 void BackupNode::refuse(const ConnOpenRecord& conn, RefuseReason reason, const std::string& detail, bool fed) {
+    // It lacks one now: it says so at once, not when the primary has heard (an election
+    // in between must not take it for one that holds every connection).
+    set_holds_every_connection(false);
     log_warn("backup: {}: refused: {}{}{}; the primary leaves it unprotected", conn_label(conn),
              refuse_reason_text(reason), detail.empty() ? "" : ": ", detail);
     if (primary_ && !primary_->closed()) primary_->send(ConnRefusedRecord{conn.conn_id, reason});
@@ -505,9 +556,9 @@ void BackupNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch)
     switch (event) {
         case E::elected:
             if (takeover_ || campaign_why_.empty()) return;
-            log_info("backup: elected at epoch {} by a quorum of {} (holding {} bytes of {}'s stream)", epoch,
+            log_info("backup: elected at epoch {} by a quorum of {} (holding {} bytes of {}'s stream, {})", epoch,
                      options_.quorum, primary_ ? primary_->counters().bytes_received : 0,
-                     to_string(primary_address()));
+                     to_string(primary_address()), holdings_text());
             take_over(std::exchange(campaign_why_, {}), campaign_planned_, epoch);
             return;
         case E::lease_lapsed:
@@ -557,13 +608,14 @@ void BackupNode::fall_silent(const std::string& why) {
     hooks_->set_frozen(true);
     heartbeat_->fall_silent();
     silent_reason_ = why;
+    silent_since_ms_ = monotonic_ms();
     std::string vip = fmt::format("VIP {} removed", addr_to_string(options_.vip.addr));
     auto r = reclaimed_vip_ ? reclaimed_vip_->release() : takeover_->release_vip();
     if (!r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
     reclaimed_vip_.reset();
     if (notifier_) notifier_->instance(InstanceState::fault);
     notify_status(fmt::format("silent: {}", why));
-    log_error("backup: silent: {}; egress frozen, {}; restart failoverd to rejoin", why, vip);
+    log_error("backup: silent: {}; egress frozen, {}", why, vip);
 }
 
 void BackupNode::on_primary_lost(const std::string& why) {

@@ -30,6 +30,16 @@ namespace tcpfo {
 class BackupNode {
 public:
     static Result<std::unique_ptr<BackupNode>> start(EventLoop& loop, const Options& options);
+    // A node that fell silent as a primary rejoins as a backup (Node::rejoin) with the
+    // hooks and the heartbeat it had: their tables emptied and unfrozen by the caller.
+    static Result<std::unique_ptr<BackupNode>> rejoin(EventLoop& loop, const Options& options,
+                                                      std::shared_ptr<Hooks> hooks,
+                                                      std::shared_ptr<Heartbeat> heartbeat);
+    // Whether it fell silent for good after taking over (it saw a higher epoch).
+    std::optional<uint64_t> stepped_down_ms() const {
+        if (silent_reason_.empty()) return std::nullopt;
+        return silent_since_ms_;
+    }
     ~BackupNode();
     void after_events();
     // SIGTERM: a backup has no backup to hand over to; it stops at once.
@@ -84,6 +94,9 @@ public:
 
 private:
     BackupNode(EventLoop& loop, const Options& options);
+    // start() and rejoin(): opens the hooks and the heartbeat unless given.
+    static Result<std::unique_ptr<BackupNode>> open(EventLoop& loop, const Options& options,
+                                                    std::shared_ptr<Hooks> hooks, std::shared_ptr<Heartbeat> heartbeat);
     void on_accept();
     // Another data node than the primary followed was heard within the detection time:
     // it will follow this node if it takes over.
@@ -113,6 +126,11 @@ private:
     void on_resume(const ResumeRecord& r);
     // The list is complete: the feeds not named are dropped.
     void on_resume_end(const ResumeEndRecord& r);
+    // The primary's count of the connections this node lacks: it holds every one or not.
+    void on_holdings(const HoldingsRecord& r);
+    void set_holds_every_connection(bool all);
+    // For log lines: "every connection", or what it lacks.
+    std::string holdings_text() const;
     void report_takeover_once();
     ReplicaFeed* feed(uint64_t conn_id);
     // Status of a takeover (userd/status/backup_status.cpp): the connections as they
@@ -184,7 +202,12 @@ private:
     // With leases: why this node campaigns ("" if it does not), and whether a HANDOVER began it.
     std::string campaign_why_;
     bool campaign_planned_ = false;
+    // What the primary last said of the connections this node holds, and whether it holds
+    // every one (heartbeats carry it; status shows it).
+    std::optional<HoldingsRecord> holdings_;
+    bool holds_every_connection_ = false;
     std::string silent_reason_;  // a node that took over and then fell silent
+    uint64_t silent_since_ms_ = 0;
     std::string fenced_;         // a node that took over whose lease lapsed ("" while it holds one)
     uint64_t fenced_at_ms_ = 0;
     std::optional<VipAddress> reclaimed_vip_;  // the VIP claimed again after a lapse

@@ -9,6 +9,12 @@
 // prefix of that sequence and the longer prefix holds everything the shorter one does.
 // A backup whose stream began later counts from its own start and so ranks below one
 // that held the stream all along: it lacks the connections opened before it joined.
+// That stops holding after an election: the winner's stream begins at once for every
+// follower, so a node that rejoined late and one that holds every old connection would
+// count the same. Hence the holdings before the position: the primary tells each backup
+// whether it holds every connection it protects, and such a backup ranks above any
+// that does not, whatever their positions (bytes it lacks were never acknowledged to a
+// client: the stable point is the least any holder has).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +23,9 @@ namespace tcpfo {
 
 struct ElectionRank {
     uint64_t log_epoch = 0;     // the epoch of the stream held (a later primary's stream is the newer log)
+    // Its primary said it holds every connection the primary protects (HoldingsRecord):
+    // a node that lacks some (it joined after they opened) would lose them by winning.
+    bool holds_every_connection = false;
     uint64_t log_position = 0;  // bytes of that stream held
     int priority = 0;
     int node_id = 0;            // 0: a node without an id (the two-node shorthand)

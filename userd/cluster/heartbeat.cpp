@@ -234,6 +234,7 @@ void Heartbeat::send_all() {
     if (role == NodeRole::backup) {
         hb.log_position = log_position_.load(std::memory_order_relaxed);
         hb.log_epoch = log_epoch_.load(std::memory_order_relaxed);
+        hb.holds_every_connection = holds_all_.load(std::memory_order_relaxed);
     }
     if (role == NodeRole::primary) {
         if (silent_.load(std::memory_order_relaxed)) return;
@@ -278,12 +279,15 @@ void Heartbeat::send_all() {
 }
 
 ElectionRank Heartbeat::own_rank() const {
-    return {log_epoch_.load(std::memory_order_relaxed), log_position_.load(std::memory_order_relaxed),
+    return {log_epoch_.load(std::memory_order_relaxed), holds_all_.load(std::memory_order_relaxed),
+            log_position_.load(std::memory_order_relaxed),
             config_.priority, config_.node_id};
 }
 
 namespace {
-ElectionRank rank_of(const HeartbeatRecord& hb) { return {hb.log_epoch, hb.log_position, hb.priority, hb.node_id}; }
+ElectionRank rank_of(const HeartbeatRecord& hb) {
+    return {hb.log_epoch, hb.holds_every_connection, hb.log_position, hb.priority, hb.node_id};
+}
 }  // namespace
 
 uint32_t Heartbeat::better_candidate(uint64_t now) {
@@ -300,7 +304,7 @@ uint32_t Heartbeat::better_candidate(uint64_t now) {
         if (v.epoch <= known) continue;
         const uint64_t heard = last_heard_ms_[i].load(std::memory_order_relaxed);
         if (now > heard && now - heard > dead) continue;
-        if (outranks(ElectionRank{v.log_epoch, v.log_position, v.priority, v.node_id}, own))
+        if (outranks(ElectionRank{v.log_epoch, v.holds_every_connection, v.log_position, v.priority, v.node_id}, own))
             return v.address.sin_addr.s_addr;
     }
     return 0;
@@ -469,6 +473,7 @@ void Heartbeat::on_heartbeat(size_t index, const HeartbeatRecord& hb, uint64_t n
         v.priority = hb.priority;
         v.log_position = hb.log_position;
         v.log_epoch = hb.log_epoch;
+        v.holds_every_connection = hb.holds_every_connection;
     }
     // A wedged daemon answers nothing either (not answering never grants anything).
     if (wedged_ || (hb.role != NodeRole::primary && hb.role != NodeRole::candidate)) return;

@@ -136,6 +136,9 @@ public:
         log_epoch_.store(epoch, std::memory_order_relaxed);
         log_position_.store(bytes, std::memory_order_relaxed);
     }
+    // Whether this backup holds every connection its primary protects (as the primary
+    // last said, or false once it refused one): heartbeats carry it, elections rank by it.
+    void set_holds_every_connection(bool all) { holds_all_.store(all, std::memory_order_relaxed); }
     void set_fit_to_lead(bool fit) { fit_to_lead_.store(fit, std::memory_order_relaxed); }
 
     // A backup whose primary is gone asks for votes: it heartbeats as a candidate for
@@ -150,6 +153,22 @@ public:
     // heartbeats as primary, so no lease is renewed and the voters' promises run out.
     void fall_silent() { silent_.store(true, std::memory_order_relaxed); }
     bool silent() const { return silent_.load(std::memory_order_relaxed); }
+    // A silent node rejoins as a backup (userd/node/node.cpp): it heartbeats as one
+    // again, holding no log yet, and its voter keeps every promise it made (a restart
+    // would wait them out instead). Call from the loop's thread, with set_on_silent for
+    // the backup that judges its new primary.
+    void rejoin_as_backup() {
+        stop_campaign();
+        stop_judging();
+        set_log_position(0, 0);
+        set_holds_every_connection(false);
+        role_.store(NodeRole::backup, std::memory_order_relaxed);
+        silent_.store(false, std::memory_order_relaxed);
+    }
+    // Who hears that the judged peer went silent (the loop's thread calls it).
+    void set_on_silent(std::function<void(PeerId, uint64_t silence_ms)> on_silent) {
+        callbacks_.on_silent = std::move(on_silent);
+    }
 
     // For status and metrics: a snapshot, any thread.
     struct LeaseView {
@@ -179,6 +198,7 @@ public:
         int priority = 0;
         uint64_t log_position = 0;
         uint64_t log_epoch = 0;
+        bool holds_every_connection = false;
         uint64_t silence_ms = 0;
     };
     std::vector<PeerView> peer_views() const;
@@ -268,6 +288,7 @@ private:
     std::atomic<uint64_t> event_epoch_{0};
     std::atomic<uint64_t> log_position_{0};
     std::atomic<uint64_t> log_epoch_{0};
+    std::atomic<bool> holds_all_{false};
     uint64_t campaign_started_ms_ = 0;  // thread only: when the running campaign (its epoch) began
     std::atomic<uint64_t> outranked_refusals_{0};
     std::atomic<bool> fit_to_lead_{false};

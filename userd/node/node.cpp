@@ -5,6 +5,7 @@
 #include "userd/base/inet_address.h"
 #include "userd/base/log.h"
 #include "userd/base/service_manager.h"
+#include "userd/node/silent_close.h"
 #include "userd/node/start_listen.h"
 #include "userd/takeover/vip_address.h"
 
@@ -91,7 +92,7 @@ void Node::note_role() {
     else if (role == "taking-over")
         why = backup_->status(StatusDetail::summary).takeover.value_or(TakeoverStatus{}).reason;
     else if (role == "primary") why = "the takeover serves; protects the connections opened from now on";
-    else if (role == "handed-over") why = "handed over; silent until restarted";
+    else if (role == "handed-over") why = "handed over; silent until a higher epoch serves (then rejoins)";
     roles_.enter(role, current_epoch(), why);
 }
 
@@ -157,10 +158,85 @@ void Node::after_events() {
     if (backup_ && backup_->serving() && !primary_ && !promotion_failed_) promote();
     if (primary_) primary_->after_events();
     preempt_if_due();
+    rejoin_if_due();
+    if (fatal_error_) return;  // no role left to note
     note_role();
 }
 
-bool Node::stop_by_handing_over() { return primary_ && !primary_->handed_over() && primary_->stop_by_handing_over(); }
+void Node::rejoin_if_due() {
+    if (stopping_ || rejoin_refused_ || fatal_error_) return;
+    std::optional<uint64_t> since;
+    if (primary_) since = primary_->stepped_down_ms();
+    else if (backup_) since = backup_->stepped_down_ms();
+    if (!since) return;
+    // The shorthand has no node list to rejoin by, and a backup needs its replica.
+    if (!options_.cluster || !options_.replica) {
+        rejoin_refused_ = true;
+        log_warn("failoverd: stays silent: {}; restart failoverd to rejoin as a backup",
+                 !options_.cluster ? "the --role/--peer shorthand rejoins only by a restart" : "no --replica to rejoin with");
+        return;
+    }
+    std::shared_ptr<Heartbeat> heartbeat = primary_ ? primary_->heartbeat() : backup_->heartbeat();
+    const uint64_t serving = heartbeat->highest_peer_epoch();
+    if (serving <= current_epoch()) return;
+    // Two detection times: the followers of this node have heard the new primary and
+    // taken its stream, so the streams this node closes below break nothing they use.
+    const uint64_t detection = uint64_t(std::max(options_.lease_ms, options_.heartbeat_ms * options_.dead_after));
+    if (monotonic_ms() < *since + 2 * detection) return;
+    rejoin(serving);
+}
+
+void Node::rejoin(uint64_t serving_epoch) {
+    std::shared_ptr<Hooks> hooks = primary_ ? primary_->hooks() : backup_->hooks();
+    std::shared_ptr<Heartbeat> heartbeat = primary_ ? primary_->heartbeat() : backup_->heartbeat();
+    // The service's sockets (and a takeover's) of the connections the serving node
+    // holds now: closed while the egress is frozen, so their resets reach nobody, and
+    // so that none speaks again the day this node holds the VIP.
+    hooks->set_frozen(true);
+    auto closed = close_sockets_of(options_.vip.addr, options_.port);
+    if (!closed || closed->failed != 0) {
+        rejoin_refused_ = true;
+        log_error("failoverd: can't rejoin as a backup: {}; stays silent (restart failoverd to rejoin)",
+                  !closed ? closed.error().message
+                          : fmt::format("{} socket(s) of {}:{} would not close ({})", closed->failed,
+                                        addr_to_string(options_.vip.addr), options_.port, closed->first_error));
+        return;
+    }
+    std::vector<tcpfo_conn_key> keys = closed->closed;
+    if (primary_) {
+        auto known = primary_->protected_keys();
+        keys.insert(keys.end(), known.begin(), known.end());
+    }
+    const std::string was = current_role();
+    if (backup_) backup_->forward_health_after_takeover({});
+    primary_.reset();
+    backup_.reset();
+    for (const auto& key : keys) hooks->forget(key);
+    hooks->set_takeover_mode(false);
+    hooks->set_frozen(false);
+
+    Options as_backup = options_;
+    as_backup.role = NodeRole::backup;
+    auto backup = BackupNode::rejoin(loop_, as_backup, hooks, heartbeat);
+    if (!backup) {
+        fatal_error_ = fmt::format("can't rejoin as a backup: {}", backup.error().message);
+        return;
+    }
+    backup_ = std::move(*backup);
+    promotion_failed_ = false;
+    followed_.clear();
+    roles_.enter("backup", serving_epoch,
+                 fmt::format("rejoined: epoch {} serves; {} socket(s) of the old connections closed unseen",
+                             serving_epoch, closed->closed.size()));
+    log_warn("failoverd: {} rejoins as a backup: epoch {} serves; closed {} socket(s) of {}:{} unseen by their "
+             "clients", was, serving_epoch, closed->closed.size(), addr_to_string(options_.vip.addr), options_.port);
+    notify_status(fmt::format("backup: rejoined, epoch {} serves", serving_epoch));
+}
+
+bool Node::stop_by_handing_over() {
+    stopping_ = true;
+    return primary_ && !primary_->handed_over() && primary_->stop_by_handing_over();
+}
 
 bool Node::stop_ready() const { return !primary_ || primary_->stop_ready(); }
 

@@ -5,6 +5,8 @@
 //   start ──(listed primary, nobody serves)──────────────────► primary ──(handover)──► handed-over
 //     │                                                            ▲ (the takeover serves)
 //     └──(listed backup, or a peer serves)──► backup ──► taking-over ┘
+//                                                ▲
+//         silent or handed-over, a higher epoch serves (rejoin) ─┘
 //
 // A backup that took over keeps its BackupNode: the takeover's splices go on serving the
 // connections it rebuilt (held by no backup: a later crash resets them). Beside it, a
@@ -36,6 +38,8 @@ public:
     // After every batch of events: the roles' own work, then the transitions (a takeover
     // that serves becomes a primary; a caught-up backup with --preempt asks for the role).
     void after_events();
+    // A role that cannot go on (a rejoin that failed half-way): failoverd exits with it.
+    const std::optional<std::string>& fatal_error() const { return fatal_error_; }
     bool stop_by_handing_over();
     bool stop_ready() const;
     void shut_down();
@@ -51,6 +55,11 @@ private:
     void promote();
     // --preempt on a backup of higher priority than its primary, once caught up.
     void preempt_if_due();
+    // A node silent for good (handed over, or it saw a higher epoch) rejoins as a
+    // backup of the node that serves (docs/architecture.md, "Rejoining without a
+    // restart"): once a higher epoch is heard and two detection times have passed.
+    void rejoin_if_due();
+    void rejoin(uint64_t serving_epoch);
     // Records the current role when it changed (status: roles).
     void note_role();
     std::string current_role() const;
@@ -66,6 +75,9 @@ private:
     RoleHistory roles_;
     std::string start_why_;
     bool promotion_failed_ = false;
+    bool stopping_ = false;        // SIGTERM: a handed-over node stops, it does not rejoin
+    bool rejoin_refused_ = false;  // said once why this node stays silent
+    std::optional<std::string> fatal_error_;
 };
 
 }  // namespace tcpfo

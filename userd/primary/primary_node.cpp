@@ -371,6 +371,7 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     // before the flush: a stream that breaks in it is then the handed-over kind of loss
     // (no retry; the backup takes a broken stream for a death and takes over too).
     handed_over_to_ = to;
+    stepped_down_ms_ = monotonic_ms();
     // No more heartbeats as the primary: the voters' promises run out and the backup's
     // campaign can win (with leases it needs their votes).
     heartbeat_->fall_silent();
@@ -378,7 +379,7 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
     log_warn("primary: handed over {} connection(s) to {} in {} us (egress frozen, VIP {} removed); this node stays "
-             "silent: stop its service, then this failoverd", conns_.size(), to, realtime_us() - began_us,
+             "silent", conns_.size(), to, realtime_us() - began_us,
              addr_to_string(options_.vip.addr));
     return to;
 }
@@ -539,6 +540,7 @@ void PrimaryNode::on_peer_record(PeerId id, const Record& record) {
         peer.eligible = true;
         peer.ineligible_reason.clear();
         peer.health_heard = false;
+        peer.holdings_sent.reset();  // told again on this stream
         peer.since_us = peer.connected_us = realtime_us();
         lag_.reset_peer(id);  // a new stream: it is owed nothing yet
         heartbeat_->heard_from(id);
@@ -682,6 +684,10 @@ void PrimaryNode::on_heartbeat_tick() {
         next_half_open_sweep_ms_ = now + 1000;
         forget_half_open(now);
     }
+    if (now >= next_holdings_ms_) {
+        next_holdings_ms_ = now + kHoldingsEveryMs;
+        send_holdings(now);
+    }
     if (g_log_level == LogLevel::debug && now >= next_status_ms_) {
         next_status_ms_ = now + 1000;
         log_status();
@@ -744,6 +750,7 @@ void PrimaryNode::fall_silent(const std::string& why) {
     hooks_->set_frozen(true);
     heartbeat_->fall_silent();
     silent_reason_ = why;
+    stepped_down_ms_ = monotonic_ms();
     std::string vip = "held no VIP";
     if (vip_) {
         if (auto r = vip_->release(); !r) vip = fmt::format("can't remove the VIP: {}", r.error().message);
@@ -752,7 +759,34 @@ void PrimaryNode::fall_silent(const std::string& why) {
     }
     if (notifier_) notifier_->instance(InstanceState::fault);
     notify_status(fmt::format("silent: {}", why));
-    log_error("primary: silent: {}; egress frozen, {}; restart failoverd to rejoin", why, vip);
+    log_error("primary: silent: {}; egress frozen, {}", why, vip);
+}
+
+void PrimaryNode::send_holdings(uint64_t now_ms) {
+    if (handed_over_to_ || !silent_reason_.empty()) return;
+    // One pass over the table per 100 ms (a few thousand entries, a few peers): cheaper
+    // than keeping the counts right through every open, refusal, resume and close.
+    std::vector<uint32_t> missing(peers_.size(), 0);
+    for (const auto& [key, conn] : conns_)
+        for (size_t i = 0; i < peers_.size(); ++i)
+            if (!conn->requires_peer(PeerId{uint16_t(i)})) ++missing[i];
+    for (size_t i = 0; i < peers_.size(); ++i) {
+        Peer& peer = peers_[i];
+        if (!peer.live || !peer.link) continue;
+        const HoldingsRecord now{missing[i], uint32_t(conns_.size())};
+        // On change, and once a second all the same (cheap, and it heals a lost state).
+        if (peer.holdings_sent == now && now_ms - peer.holdings_sent_ms < 1000) continue;
+        peer.link->send(now);
+        peer.holdings_sent = now;
+        peer.holdings_sent_ms = now_ms;
+    }
+}
+
+std::vector<tcpfo_conn_key> PrimaryNode::protected_keys() const {
+    std::vector<tcpfo_conn_key> keys;
+    keys.reserve(conns_.size());
+    for (const auto& [key, conn] : conns_) keys.push_back(key);
+    return keys;
 }
 
 void PrimaryNode::forget_half_open(uint64_t now_ms) {

@@ -65,6 +65,17 @@ public:
                                                         Inheritance inherited);
     ~PrimaryNode();
     bool handed_over() const { return handed_over_to_.has_value(); }
+    // It stopped speaking for good (handed over, or it saw a higher epoch): when, on the
+    // monotonic clock; nullopt while it may speak (a fenced node may speak again).
+    std::optional<uint64_t> stepped_down_ms() const {
+        if (handed_over_to_ || !silent_reason_.empty()) return stepped_down_ms_;
+        return std::nullopt;
+    }
+    // What a node that rejoins as a backup takes over (Node::rejoin), and the
+    // connections its hooks still know.
+    std::shared_ptr<Hooks> hooks() const { return hooks_; }
+    std::shared_ptr<Heartbeat> heartbeat() const { return heartbeat_; }
+    std::vector<tcpfo_conn_key> protected_keys() const;
     // A check of this node's service changed state, in a monitor this node does not own
     // (a promoted node's: the backup role's). As for its own checks: down hands over.
     void on_checks_changed(const HealthMonitor::Change& change) { on_health_change(change); }
@@ -114,6 +125,9 @@ private:
         bool eligible = true;
         std::string ineligible_reason;
         bool health_heard = false;
+        // What it was last told of the connections it holds (HOLDINGS), and when.
+        std::optional<HoldingsRecord> holdings_sent;
+        uint64_t holdings_sent_ms = 0;
     };
 
     PrimaryNode(EventLoop& loop, const Options& options);
@@ -208,6 +222,11 @@ private:
     // forgotten: the hooks create an entry per SYN-ACK, and a SYN flood must not fill
     // the tables.
     uint64_t next_half_open_sweep_ms_ = 0;
+    // HOLDINGS: each backup is told how many of the protected connections it lacks
+    // (an election prefers one that lacks none).
+    static constexpr uint64_t kHoldingsEveryMs = 100;
+    uint64_t next_holdings_ms_ = 0;
+    void send_holdings(uint64_t now_ms);
     // Connections whose stable point moved (or that finished) in this batch: each is
     // written to the map and nudged once per batch, however many records moved it.
     std::unordered_set<tcpfo_conn_key, ConnKeyHash> stable_dirty_;
@@ -234,6 +253,7 @@ private:
     bool health_handover_wanted_ = false;
     // Why this node fell silent (fall_silent); empty while it may speak.
     std::string silent_reason_;
+    uint64_t stepped_down_ms_ = 0;  // when it handed over or fell silent
     // Why its lease lapsed (fence); empty while it holds one.
     std::string fenced_;
     uint64_t fenced_at_ms_ = 0;

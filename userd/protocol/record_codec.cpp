@@ -8,6 +8,9 @@
 namespace tcpfo {
 namespace {
 
+// HEARTBEAT's flags byte (it was reserved, zero, before).
+constexpr uint8_t kHeartbeatHoldsAll = 0x1;
+
 class Writer {
 public:
     explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
@@ -72,11 +75,12 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::commit: return 16;
         case RecordType::resume: return 8 + 4 + 2 + 2;
         case RecordType::resume_end: return 4 + 4;
+        case RecordType::holdings: return 4 + 4;
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::resume_end); }
+bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::holdings); }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
@@ -89,7 +93,8 @@ RecordType type_of_record(const Record& r) {
         RecordType::conn_refused, RecordType::output_digest, RecordType::app_log,
         RecordType::app_stable, RecordType::app_refused, RecordType::handover,
         RecordType::health,     RecordType::handover_request, RecordType::lease_reply,
-        RecordType::commit,     RecordType::resume,     RecordType::resume_end};
+        RecordType::commit,     RecordType::resume,     RecordType::resume_end,
+        RecordType::holdings};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -116,7 +121,8 @@ void encode_payload(const Record& record, Writer& w) {
             } else if constexpr (std::is_same_v<T, CloseRecord>) {
                 w.u64(r.conn_id); w.u8(uint8_t(r.reason)); w.u8(0); w.u16(0);
             } else if constexpr (std::is_same_v<T, HeartbeatRecord>) {
-                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(r.node_id); w.u8(r.priority); w.u8(0);
+                w.u64(r.epoch); w.u64(r.counter); w.u8(uint8_t(r.role)); w.u8(r.node_id); w.u8(r.priority);
+                w.u8(r.holds_every_connection ? kHeartbeatHoldsAll : 0);
                 w.u32(r.lease_ms); w.u64(r.sent_ms); w.u64(r.log_position); w.u64(r.log_epoch);
             } else if constexpr (std::is_same_v<T, LeaseReplyRecord>) {
                 w.u64(r.epoch); w.u64(r.echoed_ms); w.u32(r.promise_ms); w.u8(r.granted ? 1 : 0); w.u8(0); w.u16(0);
@@ -134,6 +140,8 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u64(r.conn_id); w.addr(r.client_addr); w.u16(r.client_port); w.u16(0);
             } else if constexpr (std::is_same_v<T, ResumeEndRecord>) {
                 w.u32(r.count); w.u32(0);
+            } else if constexpr (std::is_same_v<T, HoldingsRecord>) {
+                w.u32(r.missing); w.u32(r.protected_count);
             } else if constexpr (std::is_same_v<T, HandoverRecord> || std::is_same_v<T, HandoverRequestRecord>) {
                 w.u64(r.epoch);
             } else if constexpr (std::is_same_v<T, AppRefusedRecord>) {
@@ -206,7 +214,9 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
                 return fail("heartbeat with unknown role {}", role);
             h.role = NodeRole(role);
             h.node_id = r.u8(); h.priority = r.u8();
-            if (const uint8_t zero = r.u8(); zero != 0) return fail("heartbeat with a nonzero reserved byte {}", zero);
+            const uint8_t flags = r.u8();
+            if ((flags & ~kHeartbeatHoldsAll) != 0) return fail("heartbeat with unknown flags {:#x}", flags);
+            h.holds_every_connection = (flags & kHeartbeatHoldsAll) != 0;
             h.lease_ms = r.u32();
             h.sent_ms = r.u64();
             h.log_position = r.u64();
@@ -274,6 +284,13 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             if (r.u32() != 0) return fail("resume-end record with nonzero padding");
             return e;
         }
+        case RecordType::holdings: {
+            HoldingsRecord h;
+            h.missing = r.u32(); h.protected_count = r.u32();
+            if (h.missing > h.protected_count)
+                return fail("holdings record missing {} of only {} connections", h.missing, h.protected_count);
+            return h;
+        }
         case RecordType::health: {
             HealthRecord h;
             const uint8_t eligible = r.u8();
@@ -321,6 +338,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::commit: return "commit";
         case RecordType::resume: return "resume";
         case RecordType::resume_end: return "resume-end";
+        case RecordType::holdings: return "holdings";
     }
     return "unknown";
 }

@@ -46,6 +46,7 @@ enum class RecordType : uint8_t {
     commit = 19,
     resume = 20,
     resume_end = 21,
+    holdings = 22,
 };
 
 // candidate: a backup asking for votes (its heartbeats carry the epoch it asks for);
@@ -148,6 +149,8 @@ struct HeartbeatRecord {
     uint8_t priority = 0;
     uint64_t log_position = 0;
     uint64_t log_epoch = 0;  // the epoch of the stream log_position counts (0: none)
+    // A backup that holds every connection its primary protects (HoldingsRecord).
+    bool holds_every_connection = false;
     bool operator==(const HeartbeatRecord&) const = default;
 };
 
@@ -293,12 +296,23 @@ struct ResumeEndRecord {
     bool operator==(const ResumeEndRecord&) const = default;
 };
 
+// Primary -> backup: of the `protected_count` connections this primary protects, the
+// backup holds all but `missing` (it joined after they opened, refused them, or was not
+// resumed them). A backup that holds every one says so in its heartbeats: an election
+// prefers it (docs/architecture.md, "Election among several backups"). Sent when the
+// counts change, at most every 100 ms.
+struct HoldingsRecord {
+    uint32_t missing = 0;
+    uint32_t protected_count = 0;
+    bool operator==(const HoldingsRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
                             AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord,
                             HandoverRequestRecord, LeaseReplyRecord, CommitRecord, ResumeRecord,
-                            ResumeEndRecord>;
+                            ResumeEndRecord, HoldingsRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);
