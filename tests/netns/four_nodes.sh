@@ -22,8 +22,15 @@
 #    (candidates may have asked for higher epochs meanwhile) and rebuilds all four
 #    connections (the old ones were resumed toward the followers at the first
 #    takeover); the other survivor and A follow it; the client verifies every byte.
-# 4. The old connections, paused since step 1, send again and stream to their end: the
-#    same connections survived two crashes.
+# 4. The node that crashed in step 2 restarts and joins too: four live nodes. The
+#    survivor of step 2 that followed (call it the keeper) holds the old connections
+#    (resumed to it twice); A and the restarted node joined later and lack them, though
+#    their streams from the serving node began at the same moment as the keeper's. The
+#    serving node crashes: three of four left. The keeper must win (it holds every
+#    connection: HOLDINGS; A's lower id would win on the stream's length alone) and
+#    rebuild the old connections; A and the restarted node follow it.
+# 5. The old connections, paused since step 1, send again and stream to their end: the
+#    same connections survived three crashes in a row.
 #
 # Crash = the node's link cut, then SIGKILL of everything in its namespace.
 # TCPFO_REPEAT=N runs it N times in a row.
@@ -125,7 +132,25 @@ scenario() {
     show_roles primary
     finish_client new
 
-    echo "=== the old connections, through both crashes, stream to their end"
+    echo "=== node $first restarts and joins; then node $second crashes: the third crash"
+    restart_node "$first"
+    wait_until 30 "node $first to follow node $second" follows "$first" "$second"
+    wait_until 30 "node $second to see its three backups live" leader_sees_backups "$second" 3
+    crash_node "$second"
+    local third
+    third=$(the_one_that_took_over "$((epoch + 1))+" "$other" primary "$first")
+    [ "$third" = "$other" ] ||
+        { echo "FAIL: node $third was elected, not node $other, the only one holding the old connections" >&2; return 1; }
+    wait_node_takeover "$third" 2 0
+    took_over_after "$third" "$crash_began_us"
+    epoch=$(status_of "$third" .epoch)
+    wait_until 30 "node A to follow node $third" follows primary "$third"
+    wait_until 30 "node $first to follow node $third" follows "$first" "$third"
+    check_election_rank "$epoch" "$third" primary "$first"
+    [ "$(live_vip_holders)" = "$third" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $third alone" >&2; return 1; }
+    show_roles "$third"
+
+    echo "=== the old connections, through three crashes, stream to their end"
     : >"$work/old.resume"
     finish_client old
 

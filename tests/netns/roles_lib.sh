@@ -82,7 +82,8 @@ restart_node() {
     rm -f "$work/$node.ready" "$work/$node.sock"
     ip -n "$ns" addr del "$vip/24" dev eth0 2>/dev/null || true
     ip netns exec "$ns" ss -Htn -K "( sport = :$port )" >/dev/null
-    ! ip netns exec "$ns" ss -Htan "( sport = :$port )" | grep . ||
+    # TIME_WAIT (of the replica's connections to 127.0.0.1) sends nothing unasked.
+    ! ip netns exec "$ns" ss -Htan exclude time-wait "( sport = :$port )" | grep . ||
         { echo "FAIL: node $node still has sockets of port $port after ss -K" >&2; return 1; }
     say "$node" "ip link set eth0 up"
     ip -n "$ns" link set eth0 up
@@ -208,22 +209,31 @@ took_over_after() {
     echo "  node $1's takeover began $(((began - $2) / 1000)) ms after the failure"
 }
 
-# check_election_rank EPOCH WINNER FOLLOWER...: the winner held the most of the dead
-# primary's stream (ties: the lower id; priorities are equal here), from each node's
-# own log line: `elected at epoch EPOCH ... (holding N bytes` on the winner, `serves at
-# epoch EPOCH; this node follows it ... held N bytes` on each follower.
+# check_election_rank EPOCH WINNER FOLLOWER...: the winner ranked first: one holding
+# every connection before one that does not, then the most of the dead primary's stream
+# (ties: the lower id; priorities are equal here), from each node's own log line:
+# `elected at epoch EPOCH ... (holding N bytes of ...'s stream, every connection)` on the
+# winner, `serves at epoch EPOCH; this node follows it ... held N bytes of the previous
+# stream, not every connection: ...)` on each follower.
 check_election_rank() {
-    local epoch=$1 winner=$2 node w f
+    local epoch=$1 winner=$2 node w f line w_all f_all
     shift 2
-    w=$(sed -n "s/.*backup: elected at epoch $epoch by a quorum of [0-9]* (holding \([0-9]*\) bytes.*/\1/p" \
-        "$work/failoverd-$winner.log" | tail -1)
+    line=$(grep "backup: elected at epoch $epoch by a quorum of" "$work/failoverd-$winner.log" | tail -1)
+    w=$(sed -n 's/.*(holding \([0-9]*\) bytes.*/\1/p' <<<"$line")
     [ -n "$w" ] || { echo "FAIL: node $winner did not log its election at epoch $epoch with its log position" >&2; return 1; }
-    echo "  node $winner (id $(node_id_of "$winner")) won at epoch $epoch holding $w bytes of the stream"
+    w_all=0; [[ $line == *", every connection)"* ]] && w_all=1
+    echo "  node $winner (id $(node_id_of "$winner")) won at epoch $epoch holding $w bytes of the stream ($([ $w_all = 1 ] && echo "every connection" || echo "not every connection"))"
     for node in "$@"; do
-        f=$(sed -n "s/.*serves at epoch $epoch; this node follows it .*held \([0-9]*\) bytes.*/\1/p" \
-            "$work/failoverd-$node.log" | tail -1)
+        line=$(grep "serves at epoch $epoch; this node follows it" "$work/failoverd-$node.log" | tail -1)
+        f=$(sed -n 's/.*held \([0-9]*\) bytes.*/\1/p' <<<"$line")
         [ -n "$f" ] || { echo "FAIL: node $node did not log that it follows the winner of epoch $epoch" >&2; return 1; }
-        echo "  node $node (id $(node_id_of "$node")) follows it, holding $f bytes"
+        f_all=0; [[ $line == *", every connection)"* ]] && f_all=1
+        echo "  node $node (id $(node_id_of "$node")) follows it, holding $f bytes ($([ $f_all = 1 ] && echo "every connection" || echo "${line##*stream, }"))"
+        if [ "$w_all" != "$f_all" ]; then
+            [ "$w_all" = 1 ] && continue
+            echo "FAIL: node $node holds every connection and the winner $winner does not" >&2
+            return 1
+        fi
         if [ "$f" -gt "$w" ] || { [ "$f" = "$w" ] && [ "$(node_id_of "$node")" -lt "$(node_id_of "$winner")" ]; }; then
             echo "FAIL: node $node ranks above the winner $winner (held $f bytes against $w; ids $(node_id_of "$node"), $(node_id_of "$winner"))" >&2
             return 1

@@ -264,3 +264,55 @@ TEST(HeartbeatLease, AnOutrankedCandidateStandsAsideSoThatFourNodesElect) {
     EXPECT_GT(second.hb->lease_view().deferrals, 0u);
     EXPECT_EQ(worst.hb->lease_view().voter_granted_to, b.sin_addr.s_addr);
 }
+
+// Equal logs of the winner's stream (both followers' streams began at its hello), but
+// the lower id lacks connections it joined too late for: the backup that holds every
+// connection is elected, and refuses the other (HOLDINGS, election_rank.h).
+TEST(HeartbeatLease, OfEqualLogsTheBackupHoldingEveryConnectionIsElected) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode late(b, {a, c}, NodeRole::backup, 3, 1, 100);     // the lower id: it would win a tie
+    LeaseNode keeper(c, {a, b}, NodeRole::backup, 3, 4, 100);
+    late.hb->set_log_position(3, 5000);
+    keeper.hb->set_log_position(3, 5000);
+    keeper.hb->set_holds_every_connection(true);
+    late.hb->set_fit_to_lead(true);
+    keeper.hb->set_fit_to_lead(true);
+    std::vector<LeaseNode*> all = {&late, &keeper};
+    late.hb->campaign(3);
+    ASSERT_TRUE(run_until(all, [&] { return keeper.hb->lease_view().outranked_refusals >= 3; }));
+    EXPECT_FALSE(late.saw(Event::elected));
+    keeper.hb->campaign(3);
+    ASSERT_TRUE(run_until(all, [&] { return keeper.saw(Event::elected); })) << "never elected";
+    EXPECT_EQ(keeper.events.back().second, 4u);
+    EXPECT_FALSE(late.saw(Event::elected));
+    // What the peers' heartbeats said, as status shows it.
+    EXPECT_TRUE(late.hb->peer_views()[1].holds_every_connection);
+}
+
+// A primary that fell silent on a higher epoch rejoins as a backup: it heartbeats as one
+// again (no log, not holding every connection) and its voter answers on: it votes for
+// the backup that campaigns next.
+TEST(HeartbeatLease, ASilentPrimaryRejoinsAsABackupAndVotes) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), w = free_port_on(3);
+    LeaseNode stale(a, {b, w}, NodeRole::primary, 1, 1, 100, 2, 100);
+    LeaseNode other(b, {a, w}, NodeRole::backup, 1, 2, 100, 2, 100);
+    LeaseNode witness(w, {a, b}, NodeRole::witness, 0, 3, 0, 2, 100);
+    std::vector<LeaseNode*> all = {&stale, &other, &witness};
+    ASSERT_TRUE(run_until(all, [&] { return other.hb->peer_views()[0].role == NodeRole::primary; }));
+    // Silent as its owner makes it on a higher epoch (PrimaryNode::fall_silent).
+    stale.hb->fall_silent();
+    stale.hb->set_holds_every_connection(true);  // from before: rejoining forgets it
+    stale.hb->rejoin_as_backup();
+    EXPECT_FALSE(stale.hb->silent());
+    ASSERT_TRUE(run_until(all, [&] {
+        const auto v = other.hb->peer_views()[0];
+        return v.heard && v.role == NodeRole::backup;
+    }));
+    const auto v = other.hb->peer_views()[0];
+    EXPECT_EQ(v.log_position, 0u);
+    EXPECT_FALSE(v.holds_every_connection);
+    other.hb->campaign(1);
+    ASSERT_TRUE(run_until(all, [&] { return other.saw(Event::elected); })) << "never elected";
+    ASSERT_TRUE(run_until(all, [&] { return stale.hb->lease_view().voter_granted_to == b.sin_addr.s_addr; }));
+    EXPECT_FALSE(stale.hb->silent());
+}
