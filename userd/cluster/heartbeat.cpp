@@ -353,10 +353,15 @@ void Heartbeat::send_report(uint64_t now) {
 }
 
 void Heartbeat::on_report(size_t index, const NodeReportRecord& report, uint64_t now) {
-    // A copy once a second per peer (its strings are short): not the per-heartbeat path.
-    std::lock_guard lock(peer_views_mutex_);
-    peer_views_[index].report = report;
-    peer_views_[index].report_heard_ms = now;
+    // Copied once a second per peer, outside the lock the status takes too (the loop
+    // copying the views under it must not keep this real-time thread waiting long).
+    std::shared_ptr<const NodeReportRecord> fresh = std::make_shared<NodeReportRecord>(report);
+    {
+        std::lock_guard lock(peer_views_mutex_);
+        peer_views_[index].report.swap(fresh);
+        peer_views_[index].report_heard_ms = now;
+    }
+    // `fresh` now holds the previous one: freed here, after the lock.
 }
 
 void Heartbeat::publish_lease() {

@@ -182,8 +182,9 @@ public:
         uint64_t log_epoch = 0;
         uint64_t silence_ms = 0;
         // Its last NODE_REPORT, and how long ago it came; none from a node that never
-        // sent one (an older failoverd).
-        std::optional<NodeReportRecord> report;
+        // sent one (an older failoverd). Shared, not copied: the thread and the status
+        // exchange a pointer under peer_views_mutex_, never allocate while holding it.
+        std::shared_ptr<const NodeReportRecord> report;
         uint64_t report_heard_ms = 0;  // monotonic
         uint64_t report_age_ms = 0;
     };
