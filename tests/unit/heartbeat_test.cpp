@@ -206,3 +206,49 @@ TEST(Heartbeat, WithAKeyEachPathsCopyOpensAndTheSecondIsNoReplay) {
     EXPECT_LT(second_only.b->hb->silence_ms(kOnlyPeer), 150u) << "a sealed copy from the second address did not open";
     EXPECT_EQ(second_only.b->hb->refused(), 0u);
 }
+
+namespace {
+
+NodeReportRecord sample_report() {
+    NodeReportRecord r;
+    r.epoch = 3;
+    r.has_checks = true;
+    r.eligible = false;
+    r.checks.push_back({ReportCheckType::tcp, false, ReportCheckResult::failure, "echo", "connection refused"});
+    r.backups.push_back({inet_addr("127.0.0.1"), ReportBackupState::live, ReportEligibility::eligible, 4096, 12});
+    return r;
+}
+
+}  // namespace
+
+TEST(Heartbeat, APublishedReportReachesThePeerAndAPeerWithoutOneHasNone) {
+    const sockaddr_in a = free_loopback_port(), b = free_loopback_port();
+    Node na(a, b), nb(b, a);
+    na.hb->publish_report(sample_report());
+    for (int i = 0; i < 200 && !nb.hb->peer_views()[0].report; ++i) na.run_for(5ms);
+    const auto seen = nb.hb->peer_views()[0];
+    ASSERT_TRUE(seen.report) << "B never got A's report";
+    EXPECT_EQ(*seen.report, sample_report());
+    EXPECT_LT(seen.report_age_ms, 1000u);
+    EXPECT_TRUE(seen.heard) << "and A's heartbeats as before";
+    // B publishes none (as an older failoverd): A shows what B's heartbeats tell only.
+    nb.run_for(50ms);
+    const auto of_b = na.hb->peer_views()[0];
+    EXPECT_TRUE(of_b.heard);
+    EXPECT_FALSE(of_b.report);
+    EXPECT_EQ(na.hb->refused(), 0u);
+    EXPECT_EQ(nb.hb->refused(), 0u);
+}
+
+TEST(Heartbeat, AReportIsSealedAndOpenedWithAKey) {
+    KeyBytes bytes;
+    bytes.fill(9);
+    auto keys = std::make_shared<KeyRing>(std::vector<AuthKey>{make_auth_key(bytes)}, KeyRing::kDefaultGraceMs);
+    TwoPaths nodes(/*a_reaches_b_first=*/true, /*b_knows_a_second=*/true, keys);
+    nodes.a->hb->publish_report(sample_report());
+    for (int i = 0; i < 200 && !nodes.b->hb->peer_views()[0].report; ++i) nodes.a->run_for(5ms);
+    const auto seen = nodes.b->hb->peer_views()[0];
+    ASSERT_TRUE(seen.report) << "B never got A's sealed report";
+    EXPECT_EQ(*seen.report, sample_report());
+    EXPECT_EQ(nodes.b->hb->refused(), 0u);
+}

@@ -274,3 +274,29 @@ TEST(MetricsText, TheLeaseAndTheVote) {
     EXPECT_EQ(m.samples.at("tcpfo_vote_epoch"), "2");
     EXPECT_FALSE(m.types.count("tcpfo_lease_held"));
 }
+
+TEST(MetricsText, TheClusterAsItsNodesReportedIt) {
+    NodeStatus s = primary_status();
+    EXPECT_FALSE(parse(render_metrics(s)).types.count("tcpfo_cluster_eligible")) << "no report, no cluster metrics";
+    ClusterPeerStatus old_style;
+    old_style.address = "192.0.2.13";
+    ClusterPeerStatus b;
+    b.address = "192.0.2.11";
+    ClusterReportStatus r;
+    r.age_ms = 250;
+    r.eligible = false;
+    r.has_checks = true;
+    r.checks.push_back({"echo", "tcp", "down", "failure", "connection refused"});
+    r.lease_held = true;
+    r.backups.push_back({"192.0.2.12", "live", true, 4096, 12});
+    b.report = r;
+    s.cluster = {b, old_style};
+    const Parsed m = parse(render_metrics(s));
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_cluster_report_age_seconds{node=\"192.0.2.11\"}")), 0.25);
+    EXPECT_EQ(m.samples.at("tcpfo_cluster_eligible{node=\"192.0.2.11\"}"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_cluster_check_up{node=\"192.0.2.11\",check=\"echo\"}"), "0");
+    EXPECT_EQ(m.samples.at("tcpfo_cluster_lease_held{node=\"192.0.2.11\"}"), "1");
+    EXPECT_EQ(m.samples.at("tcpfo_cluster_backup_lag_bytes{node=\"192.0.2.11\",backup=\"192.0.2.12\"}"), "4096");
+    EXPECT_EQ(std::stod(m.samples.at("tcpfo_cluster_backup_lag_seconds{node=\"192.0.2.11\",backup=\"192.0.2.12\"}")), 0.012);
+    EXPECT_FALSE(m.samples.count("tcpfo_cluster_eligible{node=\"192.0.2.13\"}")) << "a node that sent no report";
+}

@@ -19,6 +19,28 @@ std::vector<uint8_t> encode(const Record& r) {
     return out;
 }
 
+// A NODE_REPORT at its bounds: every check and backup it may carry, full-length texts.
+NodeReportRecord full_node_report() {
+    NodeReportRecord r;
+    r.epoch = 0x0102030405060708ULL;
+    r.has_checks = true;
+    r.eligible = false;
+    r.lease_enforced = true;
+    r.lease_held = true;
+    r.lease_remaining_ms = 29;
+    r.lease_renewed_ms = 1;
+    r.voted_epoch = 7;
+    r.voted_for = 0x0a0200c0;
+    r.promise_remaining_ms = 30;
+    for (size_t i = 0; i < kMaxReportChecks; ++i)
+        r.checks.push_back({ReportCheckType(1 + i % 4), i % 2 == 0, ReportCheckResult(i % 3),
+                            std::string(kMaxReportCheckName, char('a' + i)), std::string(kMaxReportReason, 'r')});
+    for (size_t i = 0; i < kMaxReportBackups; ++i)
+        r.backups.push_back({uint32_t(0x0b0200c0 + (i << 24)), ReportBackupState(1 + i % 3), ReportEligibility(i % 3),
+                             (uint64_t(1) << 40) + i, uint32_t(1000 + i)});
+    return r;
+}
+
 std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
     ConnOpenRecord open;
     open.conn_id = 42; open.client_addr = 0x010200c0; open.client_port = 40000;
@@ -52,7 +74,9 @@ std::vector<Record> sample_records(const std::vector<uint8_t>& payload) {
             CommitRecord{42, (uint64_t(1) << 36) + 7},
             ResumeRecord{42, 0x0100020a, 40312},
             ResumeEndRecord{12345},
-            HoldingsRecord{3, 1000}};
+            HoldingsRecord{3, 1000},
+            NodeReportRecord{},
+            full_node_report()};
 }
 
 }  // namespace
@@ -289,4 +313,148 @@ TEST(RecordCodec, HeartbeatFlagsCarryHoldsEveryConnectionAndRefuseUnknownBits) {
     auto d = decode_record(with_payload_byte(hb, flags, 0x3));
     ASSERT_FALSE(d);
     EXPECT_EQ(d.error().message, "heartbeat with unknown flags 0x3");
+}
+
+// NODE_REPORT (docs/protocol.md, "Node reports"): a fixed part of 40 bytes, then 88
+// bytes per check and 24 per backup, as many as its counts say.
+TEST(RecordCodec, NodeReportLayout) {
+    NodeReportRecord r;
+    r.epoch = 3;
+    r.has_checks = true;
+    r.eligible = false;
+    r.lease_held = true;
+    r.voted_for = 0x0a0200c0;
+    r.checks.push_back({ReportCheckType::tcp, false, ReportCheckResult::failure, "echo", "connection refused"});
+    r.backups.push_back({0x0b0200c0, ReportBackupState::live, ReportEligibility::eligible, 4096, 12});
+    const auto wire = encode(r);
+    ASSERT_EQ(wire.size(), kRecordHeaderSize + 40 + 88 + 24);
+    EXPECT_EQ(wire[4], 23);
+    EXPECT_STREQ(record_type_name(RecordType::node_report), "node-report");
+    const uint8_t* p = wire.data() + kRecordHeaderSize;
+    EXPECT_EQ(p[7], 3);          // epoch, big-endian
+    EXPECT_EQ(p[8], 1 | 8);      // flags: has checks, lease held (not eligible)
+    EXPECT_EQ(p[9], 1);          // checks
+    EXPECT_EQ(p[10], 1);         // backups
+    EXPECT_EQ(p[32], 192);       // voted_for, as on the wire
+    EXPECT_EQ(p[40], 1);         // the check: tcp
+    EXPECT_EQ(p[41], 2);         // down
+    EXPECT_EQ(p[42], 2);         // last result: failure
+    EXPECT_EQ(p[43], 4);         // name length
+    EXPECT_EQ(p[44], 18);        // reason length
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 48), 4), "echo");
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(p + 48 + 24), 18), "connection refused");
+    EXPECT_EQ(p[128], 192);      // the backup's address
+    EXPECT_EQ(p[132], 2);        // live
+    EXPECT_EQ(p[133], 1);        // eligible
+    EXPECT_EQ(p[128 + 14], 0x10);  // lag_bytes 4096, big-endian
+    // At its bounds it stays one datagram well below an Ethernet MTU, sealed or not.
+    EXPECT_EQ(encode(full_node_report()).size(), kRecordHeaderSize + 40 + 4 * 88 + 16 * 24);
+}
+
+TEST(RecordCodec, NodeReportCutsWhatIsOverItsBounds) {
+    NodeReportRecord r;
+    for (int i = 0; i < 6; ++i) r.checks.push_back({ReportCheckType::http, true, ReportCheckResult::success, "c", ""});
+    for (int i = 0; i < 20; ++i) r.backups.push_back({uint32_t(i + 1), ReportBackupState::live, ReportEligibility::unknown, 0, 0});
+    // A name and a reason over their fields, cut at a UTF-8 boundary ("é" is two bytes).
+    r.checks[0].name = std::string(kMaxReportCheckName - 1, 'n') + "é";
+    r.checks[0].reason = "timeout after 200 ms " + std::string(100, 'x');
+    auto d = decode_record(encode(r));
+    ASSERT_TRUE(d && d->has_value());
+    const auto& got = std::get<NodeReportRecord>((*d)->record);
+    EXPECT_EQ(got.checks.size(), kMaxReportChecks);
+    EXPECT_EQ(got.backups.size(), kMaxReportBackups);
+    EXPECT_EQ(got.checks[0].name, std::string(kMaxReportCheckName - 1, 'n'));
+    EXPECT_EQ(got.checks[0].reason.size(), kMaxReportReason);
+    EXPECT_TRUE(got.checks[0].reason.starts_with("timeout after 200 ms"));
+}
+
+TEST(RecordCodec, NodeReportRefusesWhatItCannotBe) {
+    NodeReportRecord r;
+    r.checks.push_back({ReportCheckType::banner, true, ReportCheckResult::success, "ssh", ""});
+    r.backups.push_back({0x0b0200c0, ReportBackupState::lost, ReportEligibility::ineligible, 1, 2});
+    const auto good = encode(r);
+    auto refused = [&](size_t at, uint8_t value, const std::string& expected) {
+        std::vector<uint8_t> bad = good;
+        bad[kRecordHeaderSize + at] = value;
+        std::fill_n(bad.begin() + 12, 4, 0);
+        const uint32_t crc = crc32c(bad);
+        for (int i = 0; i < 4; ++i) bad[12 + i] = uint8_t(crc >> (24 - 8 * i));
+        auto d = decode_record(bad);
+        ASSERT_FALSE(d) << expected;
+        EXPECT_EQ(d.error().message, expected);
+    };
+    refused(8, 0x10, "node report with unknown flags 0x10");
+    refused(9, 5, "node report with 5 checks (at most 4)");
+    refused(10, 17, "node report with 17 backups (at most 16)");
+    refused(9, 0, "node report of 152 bytes for 0 checks and 1 backups");
+    refused(11, 1, "node report with nonzero padding");
+    refused(36, 1, "node report with nonzero padding");
+    refused(40, 5, "node report with check type 5");
+    refused(41, 0, "node report with check state 0");
+    refused(42, 3, "node report with check result 3");
+    refused(43, 25, "node report with a check name of 25 bytes");
+    refused(44, 57, "node report with a check reason of 57 bytes");
+    refused(45, 1, "node report with nonzero padding");
+    refused(48 + 3, 'x', "node report with bytes after its check name");
+    refused(48 + 24 + 1, 'x', "node report with bytes after its check reason");
+    refused(128 + 4, 4, "node report with backup state 4");
+    refused(128 + 5, 3, "node report with backup eligibility 3");
+    refused(128 + 20, 1, "node report with nonzero padding");
+    // A length outside the type's bounds is refused from the header alone.
+    auto short_one = good;
+    short_one[11] = 39;
+    auto d = decode_record(short_one);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().message, "node-report record with invalid payload length 39");
+    auto long_one = good;
+    long_one[10] = 0x03;  // 0x300 + ...: above 776
+    d = decode_record(long_one);
+    ASSERT_FALSE(d);
+    EXPECT_TRUE(d.error().message.starts_with("node-report record with invalid payload length")) << d.error().message;
+    // Truncated: every prefix needs more, none is an error.
+    for (size_t n = 0; n < good.size(); ++n) {
+        auto prefix = decode_record(std::span(good).first(n));
+        ASSERT_TRUE(prefix) << n << ": " << prefix.error().message;
+        EXPECT_FALSE(prefix->has_value());
+    }
+}
+
+// The mutation fuzz of SurvivesMutationFuzzing, on NODE_REPORT alone (its counts and
+// texts are what a corrupt report gets wrong), with the checksum made right again
+// after each mutation so that the payload checks, not the CRC, are what refuse it.
+TEST(RecordCodec, NodeReportSurvivesMutationFuzzing) {
+    std::mt19937_64 rng(20261203);
+    NodeReportRecord small;
+    small.checks.push_back({ReportCheckType::tcp, false, ReportCheckResult::failure, "echo", "connection refused"});
+    small.backups.push_back({0x0b0200c0, ReportBackupState::live, ReportEligibility::eligible, 4096, 12});
+    const std::vector<std::vector<uint8_t>> seeds = {encode(small), encode(full_node_report()), encode(NodeReportRecord{})};
+    size_t accepted = 0, refused = 0;
+    for (int iter = 0; iter < 100000; ++iter) {
+        std::vector<uint8_t> wire = seeds[rng() % seeds.size()];
+        const int mutations = 1 + int(rng() % 3);
+        for (int m = 0; m < mutations; ++m) {
+            const size_t at = kRecordHeaderSize + rng() % (wire.size() - kRecordHeaderSize);
+            switch (rng() % 3) {
+                case 0: wire[at] ^= uint8_t(1u << (rng() % 8)); break;
+                case 1: wire[at] = uint8_t(rng()); break;
+                case 2: wire[at] = uint8_t(rng() % 4); break;  // small values: plausible counts and enums
+            }
+        }
+        std::fill_n(wire.begin() + 12, 4, 0);
+        const uint32_t crc = crc32c(wire);
+        for (int i = 0; i < 4; ++i) wire[12 + i] = uint8_t(crc >> (24 - 8 * i));
+        auto d = decode_record(wire);
+        if (!d) {
+            ++refused;
+            EXPECT_EQ(d.error().message.find('\n'), std::string::npos);
+            continue;
+        }
+        ASSERT_TRUE(d->has_value());
+        ++accepted;
+        std::vector<uint8_t> again;
+        encode_record((*d)->record, again);
+        ASSERT_EQ(again, wire);
+    }
+    EXPECT_GT(refused, 0u);
+    EXPECT_GT(accepted, 0u);
 }

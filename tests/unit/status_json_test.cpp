@@ -310,3 +310,62 @@ TEST(StatusJson, HealthChecksWithTheirLastResultAndEachBackupsEligibility) {
     EXPECT_EQ(j["peers"][1]["eligible"], true);
     EXPECT_FALSE(j["peers"][1].contains("ineligible_reason"));
 }
+
+// "cluster": each peer as its heartbeats describe it, and what its last NODE_REPORT
+// said (null from a node that never sent one: an older failoverd).
+TEST(StatusJson, ClusterShowsEachPeersReportOrNullWithoutOne) {
+    NodeStatus s = primary_status(0);
+    s.peers[0].lag_bytes = 65536;
+    ClusterPeerStatus old_style;
+    old_style.address = "192.0.2.12";
+    old_style.heard = true;
+    old_style.role = "backup";
+    old_style.epoch = 2;
+    old_style.id = 3;
+    old_style.log_position = 4096;
+    old_style.silence_ms = 4;
+    ClusterPeerStatus reporting = old_style;
+    reporting.address = "192.0.2.11";
+    reporting.role = "primary";
+    ClusterReportStatus r;
+    r.age_ms = 412;
+    r.epoch = 2;
+    r.has_checks = true;
+    r.eligible = false;
+    r.checks.push_back({"echo", "tcp", "down", "failure", "connection refused"});
+    r.lease_enforced = true;
+    r.lease_held = true;
+    r.lease_remaining_ms = 21;
+    r.lease_renewed_ms_ago = 4;
+    r.voted_epoch = 2;
+    r.voted_for = "192.0.2.11";
+    r.promise_remaining_ms = 30;
+    r.backups.push_back({"192.0.2.10", "live", true, 65536, 37});
+    r.backups.push_back({"192.0.2.12", "connecting", std::nullopt, 0, 0});
+    reporting.report = r;
+    s.cluster = {reporting, old_style};
+    const Json j = parse(render_status(s));
+    EXPECT_EQ(j["peers"][0]["lag_bytes"], 65536);
+    ASSERT_EQ(j["cluster"].size(), 2u);
+    const Json& a = j["cluster"][0];
+    EXPECT_EQ(a["role"], "primary");
+    const Json& rep = a["report"];
+    EXPECT_EQ(rep["age_ms"], 412);
+    EXPECT_EQ(rep["eligible"], false);
+    ASSERT_EQ(rep["checks"].size(), 1u);
+    EXPECT_EQ(rep["checks"][0], Json::parse(R"({"name":"echo","type":"tcp","state":"down","last_result":"failure","reason":"connection refused"})"));
+    EXPECT_EQ(rep["lease"], Json::parse(R"({"enforced":true,"held":true,"remaining_ms":21,"renewed_ms_ago":4})"));
+    EXPECT_EQ(rep["vote"], Json::parse(R"({"epoch":2,"for":"192.0.2.11","promise_remaining_ms":30})"));
+    ASSERT_EQ(rep["backups"].size(), 2u);
+    EXPECT_EQ(rep["backups"][0], Json::parse(R"({"address":"192.0.2.10","state":"live","eligible":true,"lag_bytes":65536,"lag_ms":37})"));
+    EXPECT_TRUE(rep["backups"][1]["eligible"].is_null()) << "a backup that never said its health";
+    // An older peer: what its heartbeats tell, and a null report.
+    const Json& b = j["cluster"][1];
+    EXPECT_EQ(b["role"], "backup");
+    EXPECT_EQ(b["log_position"], 4096);
+    EXPECT_TRUE(b["report"].is_null());
+    // A node without checks reports "checks": null (not an empty list: it has none to run).
+    s.cluster[0].report->has_checks = false;
+    s.cluster[0].report->checks.clear();
+    EXPECT_TRUE(parse(render_status(s))["cluster"][0]["report"]["checks"].is_null());
+}

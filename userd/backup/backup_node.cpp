@@ -638,6 +638,12 @@ void BackupNode::on_tick() {
         }
         return;
     }
+    // What the other nodes show of this one (its checks, lease, vote). Not during a
+    // takeover: that has no time to spare, and the primary it becomes reports then.
+    const uint64_t now = monotonic_ms();
+    if (auto report = report_cadence_.next(
+            now, [&] { return node_report_of(status(StatusDetail::summary), heartbeat_->lease_view(), now); }))
+        heartbeat_->publish_report(*report);
     // A campaign begun on a silence that ended (the stream still up, heartbeats back):
     // the primary is alive, and this node's own vote is its anyway. Not one begun by a
     // HANDOVER: that primary is silent, whatever its last heartbeats said.

@@ -19,6 +19,7 @@
 #include "replay/replica_feed.h"
 #include "userd/hooks/nudge_sender.h"
 #include "userd/health/health_monitor.h"
+#include "userd/status/report_cadence.h"
 #include "userd/health/state_notifier.h"
 #include "userd/takeover/takeover.h"
 #include "userd/takeover/vip_address.h"
@@ -177,6 +178,7 @@ private:
     // logged once per source and rate.
     DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
+    ReportCadence report_cadence_;  // when to publish this node's NODE_REPORT (on the tick)
     std::shared_ptr<Hooks> hooks_;  // shared with the primary it becomes (one set of programs)
     std::optional<ArpAnnouncer> announcer_;  // opened early: closing one costs ~15 ms
     std::optional<NudgeSender> raw_;         // opened early: resets at takeover need no new descriptor

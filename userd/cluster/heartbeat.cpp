@@ -185,16 +185,24 @@ void Heartbeat::run() {
     }
 }
 
-void Heartbeat::send_record(Record record, size_t index, uint64_t now) {
+void Heartbeat::next_counter() {
     // Above every counter this node sent before, also before a restart: its receivers
     // keep the highest they took and drop the rest as replays. Both paths' copies
     // carry the same counter: the receiver takes whichever comes first.
     counter_ = std::max(counter_ + 1, realtime_us());
+}
+
+void Heartbeat::send_record(Record record, size_t index, uint64_t now) {
+    next_counter();
     // A heartbeat carries the frame's counter (docs/protocol.md, "Authentication").
     if (auto* hb = std::get_if<HeartbeatRecord>(&record)) hb->counter = counter_;
     std::vector<uint8_t> encoded;
     encoded.reserve(64);
     encode_record(record, encoded);
+    send_encoded(encoded, index, now);
+}
+
+void Heartbeat::send_encoded(const std::vector<uint8_t>& encoded, size_t index, uint64_t now) {
     send_on(fd_.get(), config_.listen.sin_addr.s_addr, encoded, config_.peers[index], now);
     if (fd_second_ && config_.peers_second[index])
         send_on(fd_second_.get(), config_.listen_second->sin_addr.s_addr, encoded, *config_.peers_second[index], now);
@@ -225,8 +233,11 @@ void Heartbeat::send_all() {
         turns_moved_ms_ = now;
     }
     wedged_ = now - turns_moved_ms_ > config_.main_stall_ms;
+    if (wedged_) return;
+    // Once a second or on a change (the loop decides): a bounded copy-free send.
+    if (report_fresh_.load(std::memory_order_acquire)) send_report(now);
     // A witness only answers.
-    if (wedged_ || role == NodeRole::witness) return;
+    if (role == NodeRole::witness) return;
     uint64_t epoch = epoch_.load(std::memory_order_relaxed);
     HeartbeatRecord hb{epoch, 0, role, config_.lease_ms, now};
     hb.node_id = uint8_t(config_.node_id);
@@ -326,8 +337,41 @@ void Heartbeat::publish_voter() {
     voter_refusals_.store(voter_.refusals(), std::memory_order_relaxed);
 }
 
+void Heartbeat::publish_report(const NodeReportRecord& report) {
+    std::lock_guard lock(report_mutex_);
+    report_encoded_.clear();
+    encode_record(report, report_encoded_);
+    report_fresh_.store(true, std::memory_order_release);
+}
+
+void Heartbeat::send_report(uint64_t now) {
+    {
+        // Never waits for the loop: it holds the lock only to encode one record.
+        std::unique_lock lock(report_mutex_, std::try_to_lock);
+        if (!lock) return;
+        report_sending_.swap(report_encoded_);
+        report_fresh_.store(false, std::memory_order_relaxed);
+    }
+    next_counter();
+    for (size_t i = 0; i < config_.peers.size(); ++i) send_encoded(report_sending_, i, now);
+}
+
+void Heartbeat::on_report(size_t index, const NodeReportRecord& report, uint64_t now) {
+    // Copied once a second per peer, outside the lock the status takes too (the loop
+    // copying the views under it must not keep this real-time thread waiting long).
+    std::shared_ptr<const NodeReportRecord> fresh = std::make_shared<NodeReportRecord>(report);
+    {
+        std::lock_guard lock(peer_views_mutex_);
+        peer_views_[index].report.swap(fresh);
+        peer_views_[index].report_heard_ms = now;
+    }
+    // `fresh` now holds the previous one: freed here, after the lock.
+}
+
 void Heartbeat::publish_lease() {
     const uint64_t until = lease_.held_until_ms();
+    if (until != lease_until_ms_.load(std::memory_order_relaxed))
+        lease_renewed_ms_.store(monotonic_ms(), std::memory_order_relaxed);
     lease_until_ms_.store(until, std::memory_order_relaxed);
     if (callbacks_.on_lease_deadline) callbacks_.on_lease_deadline(until);
     if (!lease_announced_ && role_.load(std::memory_order_relaxed) == NodeRole::primary && !lease_.lapsed(monotonic_ms())) {
@@ -393,7 +437,8 @@ void Heartbeat::receive_all() {
 }
 
 void Heartbeat::receive_from(int fd, size_t path) {
-    uint8_t buf[256];
+    // A NODE_REPORT is the largest datagram: 16 + 776 bytes, 52 more sealed.
+    uint8_t buf[2048];
     for (;;) {
         sockaddr_in from{};
         socklen_t len = sizeof from;
@@ -435,12 +480,15 @@ void Heartbeat::receive_from(int fd, size_t path) {
         auto decoded = decode_record(payload);
         const HeartbeatRecord* hb = nullptr;
         const LeaseReplyRecord* reply = nullptr;
+        const NodeReportRecord* report = nullptr;
         if (decoded && decoded->has_value() && (*decoded)->size == payload.size()) {
             hb = std::get_if<HeartbeatRecord>(&(*decoded)->record);
             reply = std::get_if<LeaseReplyRecord>(&(*decoded)->record);
+            report = std::get_if<NodeReportRecord>(&(*decoded)->record);
         }
-        if (!hb && !reply) {
-            drop(AuthDrop::garbage, "not a heartbeat or lease reply record");
+        if (!hb && !reply && !report) {
+            drop(AuthDrop::garbage, decoded ? "not a heartbeat, lease reply or node report record"
+                                            : "not a valid record: " + decoded.error().message);
             continue;
         }
         if (config_.keys) highest_counter_[2 * index + path] = counter;
@@ -455,7 +503,8 @@ void Heartbeat::receive_from(int fd, size_t path) {
         }
         heard_from(PeerId{uint16_t(index)});
         if (hb) on_heartbeat(index, *hb, now);
-        else on_lease_reply(index, *reply, now);
+        else if (reply) on_lease_reply(index, *reply, now);
+        else on_report(index, *report, now);
     }
 }
 
@@ -539,7 +588,11 @@ std::vector<Heartbeat::PeerView> Heartbeat::peer_views() const {
         std::lock_guard lock(peer_views_mutex_);
         views = peer_views_;
     }
-    for (size_t i = 0; i < views.size(); ++i) views[i].silence_ms = silence_ms(PeerId{uint16_t(i)});
+    const uint64_t now = monotonic_ms();
+    for (size_t i = 0; i < views.size(); ++i) {
+        views[i].silence_ms = silence_ms(PeerId{uint16_t(i)});
+        if (views[i].report) views[i].report_age_ms = now > views[i].report_heard_ms ? now - views[i].report_heard_ms : 0;
+    }
     return views;
 }
 
@@ -549,6 +602,7 @@ Heartbeat::LeaseView Heartbeat::lease_view() const {
     v.quorum = config_.quorum;
     v.lease_ms = config_.lease_ms;
     v.until_ms = lease_until_ms_.load(std::memory_order_relaxed);
+    v.renewed_ms = lease_renewed_ms_.load(std::memory_order_relaxed);
     v.silent = silent_.load(std::memory_order_relaxed);
     v.campaign_epoch = campaigning() ? campaign_epoch_.load(std::memory_order_relaxed) : 0;
     v.voter_epoch = voter_epoch_.load(std::memory_order_relaxed);

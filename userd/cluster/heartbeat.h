@@ -176,6 +176,7 @@ public:
         size_t quorum = 1;
         uint64_t lease_ms = 0;
         uint64_t until_ms = 0;  // primary: the lease's end (monotonic ms); 0 if never held
+        uint64_t renewed_ms = 0;  // primary: when a quorum's grants last moved that end (monotonic ms); 0 if never
         bool silent = false;
         uint64_t campaign_epoch = 0;   // backup: the epoch it asks votes for; 0 if not campaigning
         uint64_t voter_epoch = 0;      // the highest epoch this node's voter granted
@@ -200,8 +201,19 @@ public:
         uint64_t log_epoch = 0;
         bool holds_every_connection = false;
         uint64_t silence_ms = 0;
+        // Its last NODE_REPORT, and how long ago it came; none from a node that never
+        // sent one (an older failoverd). Shared, not copied: the thread and the status
+        // exchange a pointer under peer_views_mutex_, never allocate while holding it.
+        std::shared_ptr<const NodeReportRecord> report;
+        uint64_t report_heard_ms = 0;  // monotonic
+        uint64_t report_age_ms = 0;
     };
     std::vector<PeerView> peer_views() const;
+    // What this node tells its peers of itself (a NODE_REPORT, docs/protocol.md): the
+    // thread sends it to every peer at its next tick, once. The loop's thread calls it,
+    // once a second and on a change (report_cadence.h); the encoding happens here, so
+    // the thread only seals and sends bytes.
+    void publish_report(const NodeReportRecord& report);
     // Datagrams dropped: not from a peer, not a heartbeat, or (with a key) forged,
     // replayed or under another key; by kind in drops().
     size_t refused() const { return size_t(drops_.total()); }
@@ -215,6 +227,13 @@ private:
     void send_all();
     // To peer `index` on every path both ends have.
     void send_record(Record record, size_t index, uint64_t now);
+    // Already encoded, under the counter taken last (next_counter()).
+    void send_encoded(const std::vector<uint8_t>& encoded, size_t index, uint64_t now);
+    void next_counter();
+    // Thread: the report the loop published last, to every peer (if the loop is not
+    // writing one at this moment: then at the next tick).
+    void send_report(uint64_t now);
+    void on_report(size_t index, const NodeReportRecord& report, uint64_t now);
     void send_on(int fd, uint32_t from_address, const std::vector<uint8_t>& encoded, const sockaddr_in& to,
                  uint64_t now);
     void receive_all();
@@ -294,6 +313,11 @@ private:
     std::atomic<bool> fit_to_lead_{false};
     std::atomic<uint32_t> deferring_to_{0};
     std::atomic<uint64_t> deferrals_{0};
+    std::atomic<uint64_t> lease_renewed_ms_{0};
+    std::mutex report_mutex_;                  // the loop writes report_encoded_, the thread takes it
+    std::vector<uint8_t> report_encoded_;
+    std::atomic<bool> report_fresh_{false};    // report_encoded_ holds one not sent yet
+    std::vector<uint8_t> report_sending_;      // thread only: the one it sends (swapped in, not copied)
     mutable std::mutex peer_views_mutex_;  // the thread writes, status reads: seldom contended
     std::vector<PeerView> peer_views_;
     std::thread thread_;

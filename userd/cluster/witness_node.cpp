@@ -18,6 +18,14 @@ Result<std::unique_ptr<WitnessNode>> WitnessNode::start(EventLoop& loop, const O
     return node;
 }
 
+void WitnessNode::after_events() {
+    heartbeat_->main_loop_alive();
+    const uint64_t now = monotonic_ms();
+    if (auto report = report_cadence_.next(
+            now, [&] { return node_report_of(status(StatusDetail::summary), heartbeat_->lease_view(), now); }))
+        heartbeat_->publish_report(*report);
+}
+
 NodeStatus WitnessNode::status(StatusDetail) const {
     NodeStatus s;
     s.role = "witness";

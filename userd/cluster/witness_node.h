@@ -12,6 +12,7 @@
 
 #include "userd/base/event_loop.h"
 #include "userd/cluster/heartbeat.h"
+#include "userd/status/report_cadence.h"
 #include "userd/config/options.h"
 #include "userd/status/control_server.h"
 #include "userd/status/node_status.h"
@@ -22,7 +23,9 @@ class WitnessNode {
 public:
     static Result<std::unique_ptr<WitnessNode>> start(EventLoop& loop, const Options& options);
 
-    void after_events() { heartbeat_->main_loop_alive(); }
+    // Each loop turn: the heartbeat thread's sign of life, and now and then this
+    // node's NODE_REPORT (its vote).
+    void after_events();
     bool stop_by_handing_over() { return false; }
     bool stop_ready() const { return true; }
     void shut_down() {}
@@ -35,6 +38,7 @@ private:
 
     Options options_;
     std::unique_ptr<Heartbeat> heartbeat_;
+    ReportCadence report_cadence_;
 };
 
 }  // namespace tcpfo

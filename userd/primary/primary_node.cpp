@@ -692,6 +692,10 @@ void PrimaryNode::on_heartbeat_tick() {
         next_status_ms_ = now + 1000;
         log_status();
     }
+    // What the other nodes show of this one (its checks, lease, vote, backups' lag).
+    if (auto report = report_cadence_.next(
+            now, [&] { return node_report_of(status(StatusDetail::summary), heartbeat_->lease_view(), now); }))
+        heartbeat_->publish_report(*report);
 }
 
 void PrimaryNode::on_cluster_event(Heartbeat::ClusterEvent event, uint64_t epoch) {

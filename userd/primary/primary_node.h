@@ -28,6 +28,7 @@
 #include "userd/transport/retry_backoff.h"
 #include "userd/takeover/vip_address.h"
 #include "userd/status/node_status.h"
+#include "userd/status/report_cadence.h"
 
 namespace tcpfo {
 
@@ -204,6 +205,7 @@ private:
     // Streams to backups that failed authentication: counted, logged once per peer and rate.
     DropLog stream_drops_{"replication stream"};
     UniqueFd tick_timer_;
+    ReportCadence report_cadence_;  // when to publish this node's NODE_REPORT (on the tick)
     UniqueFd retry_timer_;  // one-shot, at the earliest peer retry
     std::vector<Peer> peers_;
     // Each peer's lag in time (status, metrics), fed as the connections change.

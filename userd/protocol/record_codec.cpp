@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <string_view>
 
 #include "userd/base/crc32c.h"
 
@@ -42,6 +43,7 @@ public:
     uint32_t addr() { uint32_t v; std::copy_n(&in_[pos_], 4, reinterpret_cast<uint8_t*>(&v)); pos_ += 4; return v; }
     TcpOptions options() { TcpOptions o; o.mss = u16(); o.wscale = u8(); o.present = u8(); return o; }
     std::span<const uint8_t> rest() { auto r = in_.subspan(pos_); pos_ = in_.size(); return r; }
+    std::span<const uint8_t> bytes(size_t n) { auto r = in_.subspan(pos_, n); pos_ += n; return r; }
 
 private:
     std::span<const uint8_t> in_;
@@ -50,6 +52,14 @@ private:
 
 constexpr size_t kOptionsSize = 4;
 constexpr size_t kDataHeaderSize = 16;
+// NODE_REPORT: a fixed part, then its checks and its backups, each of a fixed size.
+constexpr size_t kReportFixedSize = 8 + 4 + 4 + 4 + 4 + 8 + 4 + 4;
+constexpr size_t kReportCheckSize = 8 + kMaxReportCheckName + kMaxReportReason;
+constexpr size_t kReportBackupSize = 4 + 4 + 8 + 4 + 4;
+constexpr size_t kMaxReportPayload =
+    kReportFixedSize + kMaxReportChecks * kReportCheckSize + kMaxReportBackups * kReportBackupSize;
+// NODE_REPORT's flags byte.
+constexpr uint8_t kReportHasChecks = 1, kReportEligible = 2, kReportLeaseEnforced = 4, kReportLeaseHeld = 8;
 
 // Fixed payload size per type; DATA is kDataHeaderSize plus its bytes.
 constexpr size_t fixed_payload_size(RecordType type) {
@@ -76,14 +86,33 @@ constexpr size_t fixed_payload_size(RecordType type) {
         case RecordType::resume: return 8 + 4 + 2 + 2;
         case RecordType::resume_end: return 4 + 4;
         case RecordType::holdings: return 4 + 4;
+        case RecordType::node_report: return kReportFixedSize;  // without checks or backups
     }
     return 0;
 }
 
-bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::holdings); }
+bool known_type(uint8_t t) { return t >= 1 && t <= uint8_t(RecordType::node_report); }
 
 // Types whose payload is a fixed header and then bytes (at least one).
 bool carries_bytes(RecordType t) { return t == RecordType::data || t == RecordType::app_log; }
+// Types whose payload is a fixed part and then a bounded number of fixed-size
+// entries: the header's length is checked against the bounds, the payload's own
+// counts against the length (decode_payload).
+bool carries_entries(RecordType t) { return t == RecordType::node_report; }
+
+// `text` cut to at most `max` bytes, not inside a UTF-8 sequence.
+std::string_view cut_text(std::string_view text, size_t max) {
+    if (text.size() <= max) return text;
+    size_t n = max;
+    while (n > 0 && (uint8_t(text[n]) & 0xc0) == 0x80) --n;  // text[n] continues a sequence
+    return text.substr(0, n);
+}
+
+// A text field of `width` bytes: the text, then zero bytes.
+void put_text(Writer& w, std::string_view text, size_t width) {
+    w.bytes(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    for (size_t i = text.size(); i < width; ++i) w.u8(0);
+}
 
 RecordType type_of_record(const Record& r) {
     static constexpr RecordType by_index[] = {
@@ -94,7 +123,7 @@ RecordType type_of_record(const Record& r) {
         RecordType::app_stable, RecordType::app_refused, RecordType::handover,
         RecordType::health,     RecordType::handover_request, RecordType::lease_reply,
         RecordType::commit,     RecordType::resume,     RecordType::resume_end,
-        RecordType::holdings};
+        RecordType::holdings,   RecordType::node_report};
     static_assert(std::size(by_index) == std::variant_size_v<Record>);
     return by_index[r.index()];
 }
@@ -153,9 +182,98 @@ void encode_payload(const Record& record, Writer& w) {
                 w.u8(r.eligible ? 1 : 0); w.u8(uint8_t(n)); w.u16(0);
                 w.bytes(std::span(reinterpret_cast<const uint8_t*>(r.reason.data()), n));
                 for (size_t i = n; i < kMaxHealthReason; ++i) w.u8(0);
+            } else if constexpr (std::is_same_v<T, NodeReportRecord>) {
+                const size_t checks = std::min(r.checks.size(), kMaxReportChecks);
+                const size_t backups = std::min(r.backups.size(), kMaxReportBackups);
+                const uint8_t flags = (r.has_checks ? kReportHasChecks : 0) | (r.eligible ? kReportEligible : 0) |
+                                      (r.lease_enforced ? kReportLeaseEnforced : 0) |
+                                      (r.lease_held ? kReportLeaseHeld : 0);
+                w.u64(r.epoch); w.u8(flags); w.u8(uint8_t(checks)); w.u8(uint8_t(backups)); w.u8(0);
+                w.u32(r.lease_remaining_ms); w.u32(r.lease_renewed_ms); w.u32(r.promise_remaining_ms);
+                w.u64(r.voted_epoch); w.addr(r.voted_for); w.u32(0);
+                for (size_t i = 0; i < checks; ++i) {
+                    const ReportCheck& c = r.checks[i];
+                    const std::string_view name = cut_text(c.name, kMaxReportCheckName);
+                    const std::string_view reason = cut_text(c.reason, kMaxReportReason);
+                    w.u8(uint8_t(c.type)); w.u8(c.up ? 1 : 2); w.u8(uint8_t(c.last_result));
+                    w.u8(uint8_t(name.size())); w.u8(uint8_t(reason.size())); w.u8(0); w.u16(0);
+                    put_text(w, name, kMaxReportCheckName);
+                    put_text(w, reason, kMaxReportReason);
+                }
+                for (size_t i = 0; i < backups; ++i) {
+                    const ReportBackup& b = r.backups[i];
+                    w.addr(b.address); w.u8(uint8_t(b.state)); w.u8(uint8_t(b.eligible)); w.u16(0);
+                    w.u64(b.lag_bytes); w.u32(b.lag_ms); w.u32(0);
+                }
             }
         },
         record);
+}
+
+// A text field of `width` bytes holding `length` bytes of text: nothing but zeros after it.
+Result<std::string> take_text(Reader& r, size_t length, size_t width, const char* what) {
+    const auto field = r.bytes(width);
+    if (std::any_of(field.begin() + length, field.end(), [](uint8_t b) { return b != 0; }))
+        return fail("node report with bytes after its {}", what);
+    return std::string(reinterpret_cast<const char*>(field.data()), length);
+}
+
+Result<Record> decode_node_report(Reader& r, size_t size) {
+    NodeReportRecord n;
+    n.epoch = r.u64();
+    const uint8_t flags = r.u8();
+    const uint8_t checks = r.u8();
+    const uint8_t backups = r.u8();
+    if (flags & ~(kReportHasChecks | kReportEligible | kReportLeaseEnforced | kReportLeaseHeld))
+        return fail("node report with unknown flags {:#04x}", flags);
+    if (checks > kMaxReportChecks) return fail("node report with {} checks (at most {})", checks, kMaxReportChecks);
+    if (backups > kMaxReportBackups)
+        return fail("node report with {} backups (at most {})", backups, kMaxReportBackups);
+    if (size != kReportFixedSize + checks * kReportCheckSize + backups * kReportBackupSize)
+        return fail("node report of {} bytes for {} checks and {} backups", size, checks, backups);
+    if (r.u8() != 0) return fail("node report with nonzero padding");
+    n.has_checks = flags & kReportHasChecks;
+    n.eligible = flags & kReportEligible;
+    n.lease_enforced = flags & kReportLeaseEnforced;
+    n.lease_held = flags & kReportLeaseHeld;
+    n.lease_remaining_ms = r.u32(); n.lease_renewed_ms = r.u32(); n.promise_remaining_ms = r.u32();
+    n.voted_epoch = r.u64(); n.voted_for = r.addr();
+    if (r.u32() != 0) return fail("node report with nonzero padding");
+    for (size_t i = 0; i < checks; ++i) {
+        ReportCheck c;
+        const uint8_t type = r.u8(), state = r.u8(), result = r.u8();
+        const uint8_t name_length = r.u8(), reason_length = r.u8();
+        if (type < 1 || type > 4) return fail("node report with check type {}", type);
+        if (state < 1 || state > 2) return fail("node report with check state {}", state);
+        if (result > 2) return fail("node report with check result {}", result);
+        if (name_length > kMaxReportCheckName) return fail("node report with a check name of {} bytes", name_length);
+        if (reason_length > kMaxReportReason) return fail("node report with a check reason of {} bytes", reason_length);
+        if (r.u8() != 0 || r.u16() != 0) return fail("node report with nonzero padding");
+        c.type = ReportCheckType(type);
+        c.up = state == 1;
+        c.last_result = ReportCheckResult(result);
+        auto name = take_text(r, name_length, kMaxReportCheckName, "check name");
+        if (!name) return std::unexpected(name.error());
+        auto reason = take_text(r, reason_length, kMaxReportReason, "check reason");
+        if (!reason) return std::unexpected(reason.error());
+        c.name = std::move(*name);
+        c.reason = std::move(*reason);
+        n.checks.push_back(std::move(c));
+    }
+    for (size_t i = 0; i < backups; ++i) {
+        ReportBackup b;
+        b.address = r.addr();
+        const uint8_t state = r.u8(), eligible = r.u8();
+        if (state < 1 || state > 3) return fail("node report with backup state {}", state);
+        if (eligible > 2) return fail("node report with backup eligibility {}", eligible);
+        if (r.u16() != 0) return fail("node report with nonzero padding");
+        b.state = ReportBackupState(state);
+        b.eligible = ReportEligibility(eligible);
+        b.lag_bytes = r.u64(); b.lag_ms = r.u32();
+        if (r.u32() != 0) return fail("node report with nonzero padding");
+        n.backups.push_back(b);
+    }
+    return n;
 }
 
 Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload) {
@@ -305,6 +423,7 @@ Result<Record> decode_payload(RecordType type, std::span<const uint8_t> payload)
             h.reason.assign(reinterpret_cast<const char*>(rest.data()), length);
             return h;
         }
+        case RecordType::node_report: return decode_node_report(r, payload.size());
     }
     return fail("record of unknown type {}", int(type));
 }
@@ -339,6 +458,7 @@ const char* record_type_name(RecordType type) {
         case RecordType::resume: return "resume";
         case RecordType::resume_end: return "resume-end";
         case RecordType::holdings: return "holdings";
+        case RecordType::node_report: return "node-report";
     }
     return "unknown";
 }
@@ -399,7 +519,10 @@ Result<std::optional<DecodedRecord>> decode_record(std::span<const uint8_t> inpu
     const uint32_t length = load_be32(h + 8);
     const RecordType rtype = RecordType(type);
     const size_t fixed = fixed_payload_size(rtype);
-    if (carries_bytes(rtype) ? (length <= fixed || length > kMaxRecordPayload) : length != fixed)
+    const bool length_ok = carries_bytes(rtype)     ? length > fixed && length <= kMaxRecordPayload
+                           : carries_entries(rtype) ? length >= fixed && length <= kMaxReportPayload
+                                                    : length == fixed;
+    if (!length_ok)
         return fail("{} record with invalid payload length {}", record_type_name(rtype), length);
     if (input.size() < kRecordHeaderSize + length) return std::nullopt;
 

@@ -47,6 +47,7 @@ enum class RecordType : uint8_t {
     resume = 20,
     resume_end = 21,
     holdings = 22,
+    node_report = 23,
 };
 
 // candidate: a backup asking for votes (its heartbeats carry the epoch it asks for);
@@ -307,12 +308,59 @@ struct HoldingsRecord {
     bool operator==(const HoldingsRecord&) const = default;
 };
 
+// UDP, every node -> every peer, once a second and on a change (docs/protocol.md,
+// "Node reports"): what a heartbeat has no room for, for the other nodes' status
+// (failoverctl status, "cluster"). Nothing acts on it: it is for people and metrics.
+// Every list and text is bounded: a longer one is cut by the sender.
+inline constexpr size_t kMaxReportChecks = 4;
+inline constexpr size_t kMaxReportCheckName = 24;
+inline constexpr size_t kMaxReportReason = 56;
+inline constexpr size_t kMaxReportBackups = 16;
+enum class ReportCheckType : uint8_t { tcp = 1, http = 2, banner = 3, script = 4 };
+enum class ReportCheckResult : uint8_t { none = 0, success = 1, failure = 2 };
+// One of the sender's health checks as it stood when the report was sent.
+struct ReportCheck {
+    ReportCheckType type = ReportCheckType::tcp;
+    bool up = true;
+    ReportCheckResult last_result = ReportCheckResult::none;
+    std::string name;    // at most kMaxReportCheckName bytes
+    std::string reason;  // the last failure's ("connection refused"); at most kMaxReportReason bytes
+    bool operator==(const ReportCheck&) const = default;
+};
+enum class ReportBackupState : uint8_t { connecting = 1, live = 2, lost = 3 };
+enum class ReportEligibility : uint8_t { ineligible = 0, eligible = 1, unknown = 2 };
+// A primary's view of one of its backups: its stream, what it said of its health
+// (HEALTH), and the client bytes forwarded to it that it has not acknowledged.
+struct ReportBackup {
+    uint32_t address = 0;  // network order
+    ReportBackupState state = ReportBackupState::connecting;
+    ReportEligibility eligible = ReportEligibility::unknown;
+    uint64_t lag_bytes = 0;
+    uint32_t lag_ms = 0;  // how long the oldest of them has waited
+    bool operator==(const ReportBackup&) const = default;
+};
+struct NodeReportRecord {
+    uint64_t epoch = 0;          // the sender's, as in its heartbeats
+    bool has_checks = false;     // the sender runs health checks (else `eligible` is by default)
+    bool eligible = true;        // every check up
+    bool lease_enforced = false;
+    bool lease_held = false;     // a primary holding its lease
+    uint32_t lease_remaining_ms = 0;  // how long that lease still ran at sending
+    uint32_t lease_renewed_ms = 0;    // how long before sending it was last renewed
+    uint64_t voted_epoch = 0;         // the sender's vote: the highest epoch it granted ...
+    uint32_t voted_for = 0;           // ... to whom (network order; 0: nobody) ...
+    uint32_t promise_remaining_ms = 0;  // ... and how long its promise still ran at sending
+    std::vector<ReportCheck> checks;    // at most kMaxReportChecks
+    std::vector<ReportBackup> backups;  // a primary's; at most kMaxReportBackups
+    bool operator==(const NodeReportRecord&) const = default;
+};
+
 using Record = std::variant<HelloRecord, ConnOpenRecord, DataRecord, ClientAckRecord,
                             ClientFinRecord, ServerFinRecord, CloseRecord, StableRecord,
                             HeartbeatRecord, ConnRefusedRecord, OutputDigestRecord, AppLogRecord,
                             AppStableRecord, AppRefusedRecord, HandoverRecord, HealthRecord,
                             HandoverRequestRecord, LeaseReplyRecord, CommitRecord, ResumeRecord,
-                            ResumeEndRecord, HoldingsRecord>;
+                            ResumeEndRecord, HoldingsRecord, NodeReportRecord>;
 
 // Appends the encoded record to `out`.
 void encode_record(const Record& record, std::vector<uint8_t>& out);

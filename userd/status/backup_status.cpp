@@ -94,6 +94,7 @@ NodeStatus BackupNode::status(StatusDetail detail) const {
                                       : "backup";
     s.lease = lease_status(heartbeat_->lease_view(), bool(takeover_), !silent_reason_.empty() ? silent_reason_ : fenced_);
     s.cluster = cluster_status(heartbeat_->peer_views());
+    if (holdings_) s.holdings = NodeStatus::Holdings{holdings_->missing, holdings_->protected_count, holds_every_connection_};
     s.epoch = epoch_;
     PeerStatus primary;
     primary.address = to_string(primary_address());

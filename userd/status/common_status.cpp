@@ -3,6 +3,7 @@
 #include "userd/base/event_loop.h"
 #include "userd/base/inet_address.h"
 #include "userd/status/node_sources.h"
+#include "userd/status/node_report.h"
 
 namespace tcpfo {
 
@@ -105,7 +106,9 @@ std::vector<ClusterPeerStatus> cluster_status(const std::vector<Heartbeat::PeerV
         c.id = v.node_id;
         c.priority = v.priority;
         c.log_position = v.log_position;
+        c.holds_every_connection = v.holds_every_connection;
         c.silence_ms = v.silence_ms;
+        if (v.report) c.report = report_status_of(*v.report, v.report_age_ms);
         out.push_back(std::move(c));
     }
     return out;

@@ -233,6 +233,43 @@ void lease(Exposition& e, const NodeStatus& s) {
              l.refusals);
 }
 
+// The other nodes as their last NODE_REPORTs describe them (docs/protocol.md, "Node
+// reports"), labelled by node address; none for a node that never sent one.
+void cluster(Exposition& e, const NodeStatus& s) {
+    std::vector<const ClusterPeerStatus*> reporting;
+    for (const ClusterPeerStatus& c : s.cluster)
+        if (c.report) reporting.push_back(&c);
+    if (reporting.empty()) return;
+    e.family("tcpfo_cluster_report_age_seconds", "gauge", "How old the node's last report is.");
+    for (const auto* c : reporting)
+        e.sample("tcpfo_cluster_report_age_seconds", label("node", c->address), double(c->report->age_ms) / 1e3);
+    e.family("tcpfo_cluster_eligible", "gauge",
+             "1 while every health check of the node is up, by its last report (a backup may take over).");
+    for (const auto* c : reporting)
+        e.sample("tcpfo_cluster_eligible", label("node", c->address), uint64_t(c->report->eligible));
+    e.family("tcpfo_cluster_check_up", "gauge", "1 while the node's health check is up, by its last report.");
+    for (const auto* c : reporting)
+        for (const auto& check : c->report->checks)
+            e.sample("tcpfo_cluster_check_up", label("node", c->address) + "," + label("check", check.name),
+                     uint64_t(check.state == "up"));
+    e.family("tcpfo_cluster_lease_held", "gauge", "1 while the node holds a primary's lease, by its last report.");
+    for (const auto* c : reporting)
+        e.sample("tcpfo_cluster_lease_held", label("node", c->address), uint64_t(c->report->lease_held));
+    e.family("tcpfo_cluster_backup_lag_bytes", "gauge",
+             "Client bytes the primary `node` forwarded to `backup` that it has not acknowledged, by the primary's "
+             "last report.");
+    for (const auto* c : reporting)
+        for (const auto& b : c->report->backups)
+            e.sample("tcpfo_cluster_backup_lag_bytes", label("node", c->address) + "," + label("backup", b.address),
+                     b.lag_bytes);
+    e.family("tcpfo_cluster_backup_lag_seconds", "gauge",
+             "How long the oldest of those bytes had waited, by the primary's last report.");
+    for (const auto* c : reporting)
+        for (const auto& b : c->report->backups)
+            e.sample("tcpfo_cluster_backup_lag_seconds", label("node", c->address) + "," + label("backup", b.address),
+                     double(b.lag_ms) / 1e3);
+}
+
 std::string render_metrics(const NodeStatus& status) {
     Exposition e;
     role_and_epoch(e, status);
@@ -243,6 +280,7 @@ std::string render_metrics(const NodeStatus& status) {
     hooks(e, status);
     health(e, status);
     lease(e, status);
+    cluster(e, status);
     return e.take();
 }
 

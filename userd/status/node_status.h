@@ -208,6 +208,39 @@ struct LeaseStatus {
     uint64_t deferrals = 0;
 };
 
+// What another node said of itself in its last NODE_REPORT (docs/protocol.md, "Node
+// reports"), as it stood when the report was sent (reports come once a second and on
+// a change): its checks, its lease, its vote, and a primary's view of its backups.
+struct ReportedCheckStatus {
+    std::string name;
+    std::string type;         // "tcp", "http", "banner", "script"
+    std::string state;        // "up" or "down"
+    std::string last_result;  // "none", "success", "failure"
+    std::string reason;       // the last failure's ("connection refused"); "" after a success
+};
+struct ReportedBackupStatus {
+    std::string address;
+    std::string state;              // "connecting", "live", "lost" (the primary's stream to it)
+    std::optional<bool> eligible;   // what the backup said (HEALTH); unknown until it did
+    uint64_t lag_bytes = 0;         // client bytes forwarded to it, not yet acknowledged
+    uint64_t lag_ms = 0;            // how long the oldest of them has waited
+};
+struct ClusterReportStatus {
+    uint64_t age_ms = 0;            // since the report came
+    uint64_t epoch = 0;
+    bool has_checks = false;        // the node runs health checks
+    bool eligible = true;           // every check up (a backup may take over)
+    std::vector<ReportedCheckStatus> checks;
+    bool lease_enforced = false;
+    bool lease_held = false;        // a primary holding its lease
+    uint64_t lease_remaining_ms = 0;  // at the report
+    uint64_t lease_renewed_ms_ago = 0;  // at the report
+    uint64_t voted_epoch = 0;       // its vote: the highest epoch it granted, to whom, and
+    std::string voted_for;          // how long its promise still ran at the report
+    uint64_t promise_remaining_ms = 0;
+    std::vector<ReportedBackupStatus> backups;  // a primary's
+};
+
 // Another node of the cluster as its heartbeats describe it (failoverctl status,
 // "cluster"): what this node heard last, and how long ago.
 struct ClusterPeerStatus {
@@ -218,7 +251,9 @@ struct ClusterPeerStatus {
     int id = 0;                  // 0 from a node of the two-node shorthand
     int priority = 0;
     uint64_t log_position = 0;   // a backup's: bytes of the serving primary's stream it holds
+    bool holds_every_connection = false;  // a backup's, as its primary last told it (HOLDINGS)
     uint64_t silence_ms = 0;
+    std::optional<ClusterReportStatus> report;  // none from a node that never sent one (an older failoverd)
 };
 
 struct NodeStatus {
@@ -261,6 +296,13 @@ struct NodeStatus {
     // primary, forwarded but not held by every backup; backup, logged but not yet
     // acknowledged to the primary.
     std::optional<uint64_t> stable_lag_bytes;
+    // A backup's: what its primary last said of the connections it holds (HOLDINGS).
+    struct Holdings {
+        uint32_t missing = 0;
+        uint32_t protected_count = 0;
+        bool holds_every_connection = false;
+    };
+    std::optional<Holdings> holdings;
     uint64_t takeovers = 0;  // takeovers this node began since start
     // Every role this node has held, oldest first (the last is the current one); empty
     // when the node does not keep them (a role object's status alone).

@@ -23,6 +23,7 @@ Json peer_json(const PeerStatus& p) {
     if (p.since_us) j["since_us"] = p.since_us;
     if (p.connected_us) j["connected_us"] = p.connected_us;
     j["queued_bytes"] = p.queued_bytes;
+    if (p.lag_bytes) j["lag_bytes"] = *p.lag_bytes;
     if (p.lag_us) j["lag_ms"] = *p.lag_us / 1000;
     if (p.failed_attempts) j["failed_attempts"] = *p.failed_attempts;
     if (p.retry_in_ms) j["retry_in_ms"] = *p.retry_in_ms;
@@ -48,6 +49,31 @@ Json health_json(const HealthStatus& h) {
     Json j{{"checks", std::move(checks)}, {"eligible", h.eligible}};
     if (!h.eligible) j["reason"] = h.reason;
     return j;
+}
+
+// A peer's NODE_REPORT; null from a node that never sent one (an older failoverd).
+Json report_json(const std::optional<ClusterReportStatus>& report) {
+    if (!report) return nullptr;
+    const ClusterReportStatus& r = *report;
+    Json checks = Json::array();
+    for (const ReportedCheckStatus& c : r.checks)
+        checks.push_back(Json{{"name", c.name}, {"type", c.type}, {"state", c.state},
+                              {"last_result", c.last_result}, {"reason", c.reason}});
+    Json backups = Json::array();
+    for (const ReportedBackupStatus& b : r.backups)
+        backups.push_back(Json{{"address", b.address}, {"state", b.state},
+                               {"eligible", b.eligible ? Json(*b.eligible) : Json(nullptr)},
+                               {"lag_bytes", b.lag_bytes}, {"lag_ms", b.lag_ms}});
+    return Json{{"age_ms", r.age_ms},
+                {"epoch", r.epoch},
+                {"eligible", r.eligible},
+                {"checks", r.has_checks ? std::move(checks) : Json(nullptr)},
+                {"lease", Json{{"enforced", r.lease_enforced}, {"held", r.lease_held},
+                               {"remaining_ms", r.lease_remaining_ms},
+                               {"renewed_ms_ago", r.lease_renewed_ms_ago}}},
+                {"vote", Json{{"epoch", r.voted_epoch}, {"for", r.voted_for},
+                              {"promise_remaining_ms", r.promise_remaining_ms}}},
+                {"backups", std::move(backups)}};
 }
 
 Json takeover_json(const TakeoverStatus& t) {
@@ -151,8 +177,14 @@ std::string head_text(const NodeStatus& s) {
     for (const auto& c : s.cluster)
         cluster.push_back(Json{{"address", c.address}, {"heard", c.heard}, {"role", c.role}, {"epoch", c.epoch},
                                {"id", c.id}, {"priority", c.priority}, {"log_position", c.log_position},
-                               {"silence_ms", c.silence_ms}});
+                               {"holds_every_connection", c.holds_every_connection},
+                               {"silence_ms", c.silence_ms}, {"report", report_json(c.report)}});
     j["cluster"] = std::move(cluster);
+    if (s.holdings)
+        j["holdings"] = Json{{"missing", s.holdings->missing}, {"protected", s.holdings->protected_count},
+                             {"holds_every_connection", s.holdings->holds_every_connection}};
+    else
+        j["holdings"] = nullptr;
     {
         Json auth = Json::object();
         auth["enabled"] = s.auth.enabled;
