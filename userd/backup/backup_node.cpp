@@ -236,6 +236,9 @@ void BackupNode::on_primary_record(const Record& record) {
                      handover->epoch, epoch_);
             return;
         }
+        // The primary stopped speaking before it sent this: the promises this node's
+        // voter made it protect nothing now (Heartbeat::release_vote_of).
+        heartbeat_->release_vote_of(primary_address().sin_addr.s_addr, epoch_);
         // Closes the stream: records after this one are not read.
         begin_takeover(fmt::format("planned handover from the primary {}", primary_->name()), true);
         return;
@@ -662,7 +665,7 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         if (!campaign_why_.empty()) return;  // campaigning already
         campaign_why_ = why;
         campaign_planned_ = planned;
-        heartbeat_->campaign(epoch_);
+        heartbeat_->campaign(epoch_, planned);
         log_warn("backup: primary {} is {} ({}); asking for votes at epoch {} or above (quorum {} of {})",
                  to_string(primary_address()), planned ? "handing over" : "dead", why, epoch_ + 1, options_.quorum,
                  options_.cluster ? options_.cluster->nodes.size() : 0);

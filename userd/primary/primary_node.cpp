@@ -371,9 +371,10 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     // before the flush: a stream that breaks in it is then the handed-over kind of loss
     // (no retry; the backup takes a broken stream for a death and takes over too).
     handed_over_to_ = to;
-    // No more heartbeats as the primary: the voters' promises run out and the backup's
-    // campaign can win (with leases it needs their votes).
-    heartbeat_->fall_silent();
+    // No more heartbeats as the primary, and this node's own vote given back: with it the
+    // backup's campaign (with leases it needs a quorum's votes) wins at once; the other
+    // voters' promises to this node run out within a lease.
+    heartbeat_->hand_over(epoch_);
     if (notifier_) notifier_->instance(InstanceState::fault);  // no longer serving, not a backup either
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
