@@ -321,3 +321,30 @@ TEST(HeartbeatLease, AReleaseByAnotherNodeThanThePrimaryShortensNothing) {
     ASSERT_TRUE(run_until(all, [&] { return target.saw(Event::elected); })) << "never elected";
     EXPECT_GE(monotonic_ms() - silent_at, uint64_t(kLongLease) - 20) << "elected before the promises ran out";
 }
+
+// Who may follow a node that takes over (BackupNode::others_alive, the promoted
+// primary's resume_awaited_): a backup heard lately, never a primary, which is heard
+// (it answers votes even once it handed over) but follows nobody.
+TEST(HeartbeatLease, AHeardPrimaryMayNotFollowAHeardBackupMay) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode primary(a, {b, c}, NodeRole::primary, 1, 1, 100);
+    LeaseNode backup(b, {a, c}, NodeRole::backup, 1, 2, 100);
+    auto other = std::make_unique<LeaseNode>(c, std::vector<sockaddr_in>{a, b}, NodeRole::backup, 1, 3, 100);
+    std::vector<LeaseNode*> all = {&primary, &backup, other.get()};
+    ASSERT_TRUE(run_until(all, [&] {
+        return primary.saw(Event::lease_acquired) && backup.hb->may_follow(PeerId{1}, 30);
+    }));
+    EXPECT_FALSE(backup.hb->may_follow(PeerId{0}, 30));
+    // The primary hands over: silent, it still answers the backup's candidacy.
+    primary.hb->hand_over(1);
+    backup.hb->release_vote_of(a.sin_addr.s_addr, 1);
+    backup.hb->campaign(1, true);
+    ASSERT_TRUE(run_until(all, [&] { return backup.saw(Event::elected); }));
+    EXPECT_LE(backup.hb->silence_ms(PeerId{0}), 30u) << "the old primary answers the votes";
+    EXPECT_FALSE(backup.hb->may_follow(PeerId{0}, 30));
+    EXPECT_TRUE(backup.hb->may_follow(PeerId{1}, 30));
+    // The other backup goes: no longer heard, it may not follow either.
+    other.reset();
+    all = {&primary, &backup};
+    ASSERT_TRUE(run_until(all, [&] { return !backup.hb->may_follow(PeerId{1}, 30); }));
+}

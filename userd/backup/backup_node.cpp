@@ -613,7 +613,7 @@ bool BackupNode::others_alive() const {
     if (!options_.lease_enforced) return false;  // two data nodes: nobody else to follow
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
     for (size_t i = 0; i < options_.peers.size(); ++i)
-        if (PeerId{uint16_t(i)} != primary_peer_ && heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms) return true;
+        if (PeerId{uint16_t(i)} != primary_peer_ && heartbeat_->may_follow(PeerId{uint16_t(i)}, dead_ms)) return true;
     return false;
 }
 

@@ -136,6 +136,13 @@ uint64_t Heartbeat::silence_ms(PeerId peer) const {
     return now > heard ? now - heard : 0;
 }
 
+bool Heartbeat::may_follow(PeerId peer, uint64_t dead_ms) const {
+    if (silence_ms(peer) > dead_ms) return false;
+    std::lock_guard lock(peer_views_mutex_);
+    const PeerView& v = peer_views_[peer.index()];
+    return v.heard && v.role != NodeRole::primary;
+}
+
 void Heartbeat::heard_from(PeerId peer) { heard_from(peer, monotonic_ms()); }
 
 void Heartbeat::heard_from(PeerId peer, uint64_t at_ms) {

@@ -125,6 +125,12 @@ public:
     void heard_from(PeerId peer);
     // The same, dated: the peer was alive at `at_ms` (monotonic; later dates win).
     void heard_from(PeerId peer, uint64_t at_ms);
+    // `peer` could follow a new primary now: heard within `dead_ms`, and its last
+    // heartbeat was not a primary's. A primary that handed over (or fell silent, or is
+    // fenced) still answers votes, so it is heard, but it never follows: a takeover
+    // that counted it would adopt its connections and hold their clients' ACKs for a
+    // follower that never comes (ResumeTails::kKeepMs).
+    bool may_follow(PeerId peer, uint64_t dead_ms) const;
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
 

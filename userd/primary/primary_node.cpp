@@ -126,11 +126,10 @@ void PrimaryNode::resume_rebuilt(std::vector<Inheritance::Resumed> resumed) {
         resume_tails_.add(r.conn, r.tail_offset, std::move(r.tail), now);
     }
     if (resumed.empty()) return;
-    // Who may follow: the data nodes heard within the detection time.
+    // Who may follow: the data nodes heard within the detection time, not as a primary.
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
     resume_awaited_.assign(peers_.size(), false);
-    for (size_t i = 0; i < peers_.size(); ++i)
-        resume_awaited_[i] = heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms;
+    for (size_t i = 0; i < peers_.size(); ++i) resume_awaited_[i] = heartbeat_->may_follow(PeerId{uint16_t(i)}, dead_ms);
     log_info("primary: {} rebuilt connection(s) protected again; resumed toward each backup that follows within "
              "{} ms", resumed.size(), ResumeTails::kKeepMs);
 }
