@@ -11,9 +11,21 @@
 # egress before its FIN or RST leaves, and failoverd hands every connection over to
 # the backup, whose replica goes on: no client sees a reset, an early end or a wrong
 # byte, and the old primary ends handed-over, without the VIP.
+# TCPFO_NODES=3 (failover_service_crash_three_nodes.sh): three data nodes, no witness
+# (A, B, C; roles_lib.sh): A's service is killed the same way; A hands every connection
+# over to one of B and C (the first ready one listed, B), which takes over all 15 with
+# none reset; the other follows it and keeps them: once every connection has 2 MiB more
+# verified, the node that took over is crashed hard (link cut, SIGKILL), and the other
+# must take over all 15 (A, handed-over or rejoined as a backup without a replica,
+# still votes; it holds none of them, so it cannot win) with none reset; no client sees a
+# reset, an early end or a wrong byte.
 # TCPFO_REPEAT=N runs it N times in a row.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/roles_lib.sh"
 require_failoverd
+nodes=${TCPFO_NODES:-2}
+# The witness namespace holds node C (no witness runs there).
+[ "$nodes" != 3 ] || with_witness=1
 
 groups=(svc-echo svc-down)
 
@@ -30,6 +42,7 @@ kill_service() {
 }
 
 scenario() {
+    [ "$nodes" != 3 ] || { scenario_three_nodes; return; }
     start_services
     start_failoverd
     c_group svc-echo 10 echo --seed 500 --bytes 16M --rate 2 --timeout-s 90
@@ -53,4 +66,52 @@ scenario() {
     echo "  old primary: $(grep -m1 'the service died' "$work/failoverd-primary.log")"
 }
 
-run_scenario failover_service_crash
+# Three data nodes: A's service dies, one backup takes the connections over, the other
+# follows it and takes them over in turn when it crashes.
+scenario_three_nodes() {
+    start_data_nodes
+    c_group svc-echo 10 echo --seed 500 --bytes 16M --rate 2 --timeout-s 120
+    c_group svc-down 5 download --seed 600 --bytes 16M --rate 2 --timeout-s 120
+    wait_groups_under_way 60 $((512 << 10)) "${groups[@]}"
+    kill_service
+    local first follower
+    first=$(the_one_that_took_over 2 backup third)
+    case $first in backup) follower=third ;; third) follower=backup ;; esac
+    [ "$first" = backup ] || { echo "FAIL: node $first took over, not node B (the first ready backup listed)" >&2; return 1; }
+    wait_node_takeover "$first" 15 0
+    took_over_after "$first" "$crash_began_us"
+    local st
+    st=$(node_status "$first")
+    jq -e '.takeover.reason | startswith("planned handover from the primary")' <<<"$st" >/dev/null ||
+        { echo "FAIL: node $first's takeover reason: $(jq -c .takeover.reason <<<"$st")" >&2; return 1; }
+    wait_until 10 "node A to say the service died" log_has failoverd-primary 'the service died'
+    echo "  node A: $(grep -m1 'the service died' "$work/failoverd-primary.log")"
+    st=$(node_status primary)
+    handed_over_or_rejoined primary ||
+        { echo "FAIL: node A is $(jq -r .role <<<"$st"), neither handed-over nor rejoined" >&2; return 1; }
+    jq -e '.hooks.sockets_closed_by_service_exit >= 1' <<<"$st" >/dev/null ||
+        { echo "FAIL: the hooks counted no socket closed by the service's exit: $(jq -c .hooks <<<"$st")" >&2; return 1; }
+    wait_until 30 "node $follower to follow node $first" follows "$follower" "$first"
+    wait_until 30 "node $first to see node $follower live" leader_sees_backups "$first" 1
+    grep 'connection(s) resumed by\|this node follows it' "$work/failoverd-$follower.log" | sed 's/^/  '"$follower"': /' || true
+    wait_until 10 "node $first to protect all 15 connections" \
+        status_is "$first" '[.connections[] | select(.protected)] | length' 15
+    [ "$(live_vip_holders)" = "$first" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $first alone" >&2; return 1; }
+    local name
+    for name in "${groups[@]}"; do
+        read_progress $name
+        wait_until 60 "2 MiB more on every connection of $name" \
+            progress_at_least "$work/$name.progress" slowest $((progress[slowest] + (2 << 20)))
+    done
+    crash_node "$first"
+    local second
+    second=$(the_one_that_took_over 3 "$follower" primary)
+    [ "$second" = "$follower" ] || { echo "FAIL: node $second took over at epoch 3, not node $follower" >&2; return 1; }
+    wait_node_takeover "$follower" 15 0
+    took_over_after "$follower" "$crash_began_us"
+    [ "$(live_vip_holders)" = "$follower" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $follower alone" >&2; return 1; }
+    show_roles "$follower"
+    for name in "${groups[@]}"; do finish_client $name; done
+}
+
+run_scenario "${TCPFO_SCENARIO_NAME:-failover_service_crash}"

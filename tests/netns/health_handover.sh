@@ -24,24 +24,41 @@
 # the primary logs it and keeps serving (the stream goes on through it); once the
 # backup's service answers 200 again, the backup says it is eligible and the primary
 # hands over to it then; every byte verified.
+# TCPFO_NODES=3: three data nodes, no witness (A, B, C: priorities 200, 150, 100; every
+# node checks its own service; roles_lib.sh). TCPFO_HEALTH_FAILING=primary
+# (health_handover_three_nodes.sh): B's service answers 503 from the start (not
+# eligible), then at 32 MiB A's does too: A must hand over to the healthy backup, C,
+# skipping B; C takes over (planned handover), B follows C; every byte verified.
+# TCPFO_HEALTH_FAILING=backup (health_ineligible_backup_three_nodes.sh): B's service
+# answers 503 from the start; at 32 MiB A crashes hard: B, which would rank above C
+# (priority 150 against 100), declines, and C must be elected and take over; B follows
+# C and never takes over; every byte verified.
 # TCPFO_REPEAT=N runs it N times in a row.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/roles_lib.sh"
 require_failoverd
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed for the health service"; exit 77; }
+nodes=${TCPFO_NODES:-2}
+# The witness namespace holds node C (no witness runs there).
+[ "$nodes" != 3 ] || with_witness=1
 
 health_port=8080
 
 # write_config NODE ID: the symmetric form with a health check of the node's service
 # and a notify FIFO.
 write_config() {
-    local node=$1 id=$2
+    local node=$1 id=$2 mode='two_node = true' nodes_3=''
+    if [ "$nodes" = 3 ]; then
+        mode="lease_ms = $lease_ms"
+        nodes_3=$(printf '\npriority = 150\n\n[[node]]\nid = 3\naddress = "%s"\npriority = 100' "$witness_ip")
+    fi
     cat >"$work/$node.toml" <<TOML
 id = $id
 vip = "$vip/24"
 dev = "eth0"
 port = $port
 replica = "127.0.0.1:$port"
-two_node = true
+$mode
 notify_fifo = "$work/$node.fifo"
 
 [[node]]
@@ -51,7 +68,7 @@ priority = 200
 
 [[node]]
 id = 2
-address = "$backup_ip"
+address = "$backup_ip"$nodes_3
 
 [[check]]
 name = "web"
@@ -101,6 +118,7 @@ status_field() { node_status "$1" | jq -r "$2"; }
 field_is() { [ "$(status_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
 scenario() {
+    [ "$nodes" != 3 ] || { scenario_three_nodes; return; }
     failoverd_style=symmetric
     write_config primary 1
     write_config backup 2
@@ -244,8 +262,97 @@ backup_fails() {
         { echo "FAIL: the backup's takeover does not say it was declined first" >&2; return 1; }
 }
 
-case ${TCPFO_HEALTH_FAILING:-primary} in
-    backup) run_scenario health_ineligible_backup ;;
-    both) run_scenario health_no_eligible_backup ;;
-    *) run_scenario health_handover ;;
-esac
+# Three data nodes, each checking its own service; B's fails from the start.
+scenario_three_nodes() {
+    local node
+    failoverd_style=symmetric
+    write_config primary 1
+    write_config backup 2
+    write_config third 3
+    local verdict
+    verdict=$("$failoverd" --config-test "$work/third.toml")
+    echo "  $verdict"
+    [[ $verdict == *"starts as backup, 1 health check(s))" ]] || { echo "FAIL: --config-test said '$verdict'" >&2; return 1; }
+    : >"$work/backup.down"
+    p_bg service "$echo_service" --listen 0.0.0.0:$port
+    b_bg replica "$echo_service" --listen 0.0.0.0:$port
+    in_bg third replica-third "$echo_service" --listen 0.0.0.0:$port
+    for node in primary backup third; do
+        wait_until 30 "the echo service on node $node" listening "$(node_ns "$node")" $port
+        start_health_service $node
+        wait_until 30 "node $node's health service" listening "$(node_ns "$node")" $health_port
+        fifo_reader $node
+    done
+    start_failoverd_on backup --ready-file "$work/backup.ready"
+    start_failoverd_on third --ready-file "$work/third.ready"
+    start_failoverd_on primary --ready-file "$work/primary.ready"
+    for node in primary backup third; do wait_until 30 "node $node ready" test -e "$work/$node.ready"; done
+    wait_until 30 "node A to see both backups live" leader_sees_backups primary 2
+    [ "$(vip_holders)" = primary ] || { echo "FAIL: the VIP is held by '$(vip_holders)', not node A alone" >&2; return 1; }
+    wait_until 10 "node A's check up with a result" field_is primary '.health.checks[0].last_result' success
+    wait_until 10 "node B's check down" field_is backup '.health.eligible' false
+    local b_view="[.peers[] | select(.address == \"$backup_ip:$replication_port\")][0]"
+    local c_view="[.peers[] | select(.address == \"$witness_ip:$replication_port\")][0]"
+    wait_until 10 "node A to hear node B is not eligible" field_is primary "$b_view.eligible" false
+    wait_until 10 "node A to hear node C is eligible" field_is primary "$c_view | .state + \" \(.eligible)\"" "live true"
+    echo "  node A's view of its backups: $(status_field primary '[.peers[] | {address, state, eligible, ineligible_reason}]' | jq -c .)"
+    c_bg stream "$stream_client" echo --connect $vip:$port --bytes 64M --rate 40 \
+        --progress-file "$work/stream.progress" --timeout-s 90 --crash-file "$work/crash.time" --label stream \
+        --report-gaps-ms 3
+    wait_until 60 "32 MiB echoed (halfway)" progress_at_least "$work/stream.progress" verified $((32 << 20))
+    local st
+    if [ "${TCPFO_HEALTH_FAILING:-primary}" = backup ]; then
+        crash_primary
+        wait_until 10 "node B to say it is not eligible to take over" \
+            log_has failoverd-backup "but this node is not eligible to take over (check web: HTTP 503); not taking over"
+        grep 'not eligible to take over' "$work/failoverd-backup.log" | sed 's/^/  B: /'
+        local winner
+        winner=$(the_one_that_took_over 2 backup third)
+        [ "$winner" = third ] || { echo "FAIL: node $winner took over; node B's replica fails its check" >&2; return 1; }
+        wait_node_takeover third 1 0
+        took_over_after third "$crash_began_us"
+        st=$(node_status backup)
+        echo "  node B after the takeover: $(jq -c '{role, takeover, health: {eligible: .health.eligible, reason: .health.reason}, log_position: .lease}' <<<"$st" | cut -c1-400)"
+        jq -e '.role == "backup" and (.takeover == null)' <<<"$st" >/dev/null ||
+            { echo "FAIL: the ineligible node B took over" >&2; return 1; }
+        # What B would have ranked: its log and priority against C's (the winner's log line).
+        grep -h 'elected at epoch 2\|serves at epoch 2; this node follows it' "$work/failoverd-third.log" \
+            "$work/failoverd-backup.log" | sed 's/^/  /' || true
+    else
+        echo "=== node A's service answers 503"
+        snapshot_progress
+        mark_crash "${EPOCHREALTIME/./}"
+        say primary ": > primary.down"
+        : >"$work/primary.down"
+        wait_node_takeover third 1 0
+        took_over_after third "$crash_began_us"
+        st=$(node_status third)
+        jq -e '.takeover.reason | startswith("planned handover from the primary")' <<<"$st" >/dev/null ||
+            { echo "FAIL: node C's takeover reason: $(jq -c .takeover.reason <<<"$st")" >&2; return 1; }
+        grep -q "failed its health check (check web: HTTP 503); handing over to $witness_ip" "$work/failoverd-primary.log" ||
+            { echo "FAIL: node A did not log its handover to node C with the check's name and reason" >&2; return 1; }
+        grep 'failed its health check' "$work/failoverd-primary.log" | sed 's/^/  A: /'
+        handed_over_or_rejoined primary || { echo "FAIL: node A is neither handed-over nor rejoined" >&2; return 1; }
+        wait_until 5 "node A's FIFO to say FAULT" log_has primary-notify 'INSTANCE "tcpfo" FAULT 200'
+        log_has third-notify 'INSTANCE "tcpfo" MASTER 100' || { echo "FAIL: node C's FIFO did not say MASTER" >&2; return 1; }
+        [ "$(status_field backup '.takeover')" = null ] || { echo "FAIL: node B took over too" >&2; return 1; }
+    fi
+    wait_until 30 "node B to follow node C" follows backup third
+    [ "$(live_vip_holders)" = third ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node C alone" >&2; return 1; }
+    show_roles third
+    show_roles backup
+    finish_client stream
+}
+
+if [ "$nodes" = 3 ]; then
+    case ${TCPFO_HEALTH_FAILING:-primary} in
+        backup) run_scenario health_ineligible_backup_three_nodes ;;
+        *) run_scenario health_handover_three_nodes ;;
+    esac
+else
+    case ${TCPFO_HEALTH_FAILING:-primary} in
+        backup) run_scenario health_ineligible_backup ;;
+        both) run_scenario health_no_eligible_backup ;;
+        *) run_scenario health_handover ;;
+    esac
+fi

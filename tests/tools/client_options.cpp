@@ -33,6 +33,8 @@ const char* const client_usage =
     "                        connections over (passed or failed), C connections open\n"
     "  --crash-file F        F will hold the wall-clock ns of a crash: report crash_stall_ms, the\n"
     "                        longest receive gap of any connection in the half-second after it\n"
+    "  --crash-window-ms MS  ... in the MS ms after it instead (500): with a small MS, the gap\n"
+    "                        that spans the crash's moment, not a later one of a loaded machine\n"
     "  --ports-file F        write the local ports to F once all are connected, and at the end\n"
     "  --timeout-s S         fail every unfinished connection after S seconds (60)\n"
     "  --report-gaps-ms MS   print each receive gap of MS or more to stderr (connection,\n"
@@ -108,6 +110,10 @@ Result<ClientOptions> parse_client_options(int argc, char** argv, bool& help) {
             auto parsed = parse_positive_double(arg, value);
             if (!parsed) return std::unexpected(parsed.error());
             options.report_gaps_ms = *parsed;
+        } else if (arg == "--crash-window-ms") {
+            auto parsed = parse_positive_double(arg, value);
+            if (!parsed) return std::unexpected(parsed.error());
+            options.crash_window_ms = *parsed;
         } else if (arg == "--seed") {
             auto parsed = parse_uint(arg, value);
             if (!parsed || *parsed > 65535) return fail("--seed: expected 0..65535, got '{}'", value);

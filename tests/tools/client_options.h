@@ -24,6 +24,7 @@ struct ClientOptions {
     std::string progress_file;
     std::string ports_file;
     std::string crash_file;  // holds the wall-clock time (ns) of a crash, written during the run
+    double crash_window_ms = 500;  // crash_stall_ms: the longest gap overlapping this long after the crash
     std::string label = "run";
     double timeout_s = 60;
     double report_gaps_ms = 0;         // print every receive gap at least this long (0: none)

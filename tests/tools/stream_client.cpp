@@ -661,7 +661,7 @@ private:
         if (to - from >= 1000000 && gaps_.size() < (1u << 20)) gaps_.emplace_back(from, to);
     }
 
-    // The longest gap overlapping the half-second after the crash time in --crash-file
+    // The longest gap overlapping the half-second (--crash-window-ms) after the crash time in --crash-file
     // (bytes already on the wire still arrive for a moment after the link is cut, so
     // the failover stall starts just after it); -1 without a crash file. `from_ms`: where
     // that gap began, in ms after the crash time (negative: before it), which tells the
@@ -681,7 +681,7 @@ private:
         const std::int64_t crash = crash_real - offset;
         std::int64_t longest = 0, longest_from = crash;
         for (const auto& [from, to] : gaps_)
-            if (to >= crash && from <= crash + 500000000 && to - from > longest) {
+            if (to >= crash && from <= crash + std::int64_t(opt_.crash_window_ms * 1e6) && to - from > longest) {
                 longest = to - from;
                 longest_from = from;
             }

@@ -320,3 +320,87 @@ TEST(HeartbeatLease, ASilentPrimaryRejoinsAsABackupAndVotes) {
     ASSERT_TRUE(run_until(all, [&] { return stale.hb->lease_view().voter_granted_to == b.sin_addr.s_addr; }));
     EXPECT_FALSE(stale.hb->silent());
 }
+
+// A planned handover with three data nodes and a long lease: the primary gives its own
+// vote back as it falls silent, and the backup it hands to gives back the vote it holds
+// for the primary (on the HANDOVER record): with those two the backup is elected at once,
+// well before the third node's promise to the old primary could have run out.
+TEST(HeartbeatLease, AHandoverElectsTheTargetWithTheOldPrimarysVoteWithoutWaitingALease) {
+    constexpr uint32_t kLongLease = 2000;
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode primary(a, {b, c}, NodeRole::primary, 1, 1, 100, 2, kLongLease);
+    LeaseNode target(b, {a, c}, NodeRole::backup, 1, 2, 100, 2, kLongLease);
+    LeaseNode other(c, {a, b}, NodeRole::backup, 1, 3, 100, 2, kLongLease);
+    target.hb->set_log_position(1, 5000);
+    other.hb->set_log_position(1, 5000);
+    target.hb->set_fit_to_lead(true);
+    other.hb->set_fit_to_lead(true);
+    std::vector<LeaseNode*> all = {&primary, &target, &other};
+    // A fresh voter waits a lease before its first grant.
+    ASSERT_TRUE(run_until(all, [&] {
+        return primary.saw(Event::lease_acquired) && target.hb->lease_view().voter_epoch == 1 &&
+               other.hb->lease_view().voter_epoch == 1;
+    }));
+    primary.hb->hand_over(1);
+    target.hb->release_vote_of(a.sin_addr.s_addr, 1);
+    target.hb->set_fit_to_lead(false);  // taking over
+    const uint64_t handed_at = monotonic_ms();
+    target.hb->campaign(1, true);
+    ASSERT_TRUE(run_until(all, [&] { return target.saw(Event::elected); })) << "never elected";
+    EXPECT_LT(monotonic_ms() - handed_at, uint64_t(kLongLease) / 2) << "the election waited for the promises";
+    EXPECT_EQ(target.events.back().second, 2u);
+    EXPECT_TRUE(primary.hb->silent());
+    EXPECT_EQ(primary.hb->lease_view().voter_epoch, 2u);
+    EXPECT_EQ(primary.hb->lease_view().voter_granted_to, b.sin_addr.s_addr);
+    // The third node still keeps its promise to the old primary: it was not needed.
+    EXPECT_EQ(other.hb->lease_view().voter_epoch, 1u);
+    EXPECT_EQ(other.hb->lease_view().voter_granted_to, a.sin_addr.s_addr);
+}
+
+// Without the old primary's word (it only fell silent, as a crashed one does), the
+// backup's own vote stays promised to it: no election before the promises run out.
+TEST(HeartbeatLease, AReleaseByAnotherNodeThanThePrimaryShortensNothing) {
+    constexpr uint32_t kLongLease = 1000;
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode primary(a, {b, c}, NodeRole::primary, 1, 1, 100, 2, kLongLease);
+    LeaseNode target(b, {a, c}, NodeRole::backup, 1, 2, 100, 2, kLongLease);
+    LeaseNode other(c, {a, b}, NodeRole::backup, 1, 3, 100, 2, kLongLease);
+    std::vector<LeaseNode*> all = {&primary, &target, &other};
+    ASSERT_TRUE(run_until(all, [&] {
+        return primary.saw(Event::lease_acquired) && target.hb->lease_view().voter_epoch == 1 &&
+               other.hb->lease_view().voter_epoch == 1;
+    }));
+    primary.hb->fall_silent();
+    target.hb->release_vote_of(c.sin_addr.s_addr, 1);  // not whom its vote went to
+    const uint64_t silent_at = monotonic_ms();
+    target.hb->campaign(1, true);
+    ASSERT_TRUE(run_until(all, [&] { return target.saw(Event::elected); })) << "never elected";
+    EXPECT_GE(monotonic_ms() - silent_at, uint64_t(kLongLease) - 20) << "elected before the promises ran out";
+}
+
+// Who may follow a node that takes over (BackupNode::others_alive, the promoted
+// primary's resume_awaited_): a backup heard lately, never a primary, which is heard
+// (it answers votes even once it handed over) but follows nobody.
+TEST(HeartbeatLease, AHeardPrimaryMayNotFollowAHeardBackupMay) {
+    const sockaddr_in a = free_port_on(1), b = free_port_on(2), c = free_port_on(3);
+    LeaseNode primary(a, {b, c}, NodeRole::primary, 1, 1, 100);
+    LeaseNode backup(b, {a, c}, NodeRole::backup, 1, 2, 100);
+    auto other = std::make_unique<LeaseNode>(c, std::vector<sockaddr_in>{a, b}, NodeRole::backup, 1, 3, 100);
+    std::vector<LeaseNode*> all = {&primary, &backup, other.get()};
+    ASSERT_TRUE(run_until(all, [&] {
+        return primary.saw(Event::lease_acquired) && backup.hb->may_follow(PeerId{1}, 30);
+    }));
+    EXPECT_FALSE(backup.hb->may_follow(PeerId{0}, 30));
+    // The primary hands over: silent, it still answers the backup's candidacy.
+    primary.hb->hand_over(1);
+    backup.hb->release_vote_of(a.sin_addr.s_addr, 1);
+    backup.hb->campaign(1, true);
+    ASSERT_TRUE(run_until(all, [&] { return backup.saw(Event::elected); }));
+    EXPECT_LE(backup.hb->silence_ms(PeerId{0}), 30u) << "the old primary answers the votes";
+    EXPECT_FALSE(backup.hb->may_follow(PeerId{0}, 30));
+    EXPECT_TRUE(backup.hb->may_follow(PeerId{1}, 30));
+    // The other backup goes: no longer heard, it may not follow either.
+    other.reset();
+    all = {&primary, &backup};
+    ASSERT_TRUE(run_until(all, [&] { return !backup.hb->may_follow(PeerId{1}, 30); }));
+}

@@ -89,3 +89,40 @@ TEST(Voter, EpochZeroIsNeverGranted) {
     Voter v(kLease, 0);
     EXPECT_FALSE(v.on_request(0, kPrimary, 100).granted);
 }
+
+TEST(Voter, APrimaryThatHandsOverGivesItsPromisesBackAndTheNewEpochIsGrantedAtOnce) {
+    Voter v(kLease, 0);
+    ASSERT_TRUE(v.on_request(1, kPrimary, 100).granted);  // promised until 130
+    EXPECT_FALSE(v.would_grant(2, kBackup, 110));
+    // Only the vote this voter holds can be given back, and only by its holder.
+    EXPECT_FALSE(v.release(1, kBackup));
+    EXPECT_FALSE(v.release(2, kPrimary));
+    EXPECT_FALSE(v.would_grant(2, kBackup, 110));
+    // The primary handed over: the promise made to it ends now.
+    EXPECT_TRUE(v.release(1, kPrimary));
+    EXPECT_EQ(v.promised_until_ms(), 0u);
+    EXPECT_FALSE(v.release(1, kPrimary));  // once
+    // A late heartbeat of the old primary at its epoch renews nothing.
+    EXPECT_FALSE(v.on_request(1, kPrimary, 111).granted);
+    EXPECT_EQ(v.promised_until_ms(), 0u);
+    // Still one vote per epoch: another node at epoch 1 is refused too.
+    EXPECT_FALSE(v.on_request(1, kOther, 111).granted);
+    // The next epoch is granted at once, with a promise of its own.
+    EXPECT_TRUE(v.would_grant(2, kBackup, 111));
+    auto granted = v.on_request(2, kBackup, 111);
+    EXPECT_TRUE(granted.granted);
+    EXPECT_EQ(granted.epoch, 2u);
+    EXPECT_EQ(v.promised_until_ms(), 141u);
+    // And that vote is held as any other: renewed for its holder, refused to the rest.
+    EXPECT_TRUE(v.on_request(2, kBackup, 120).granted);
+    EXPECT_FALSE(v.on_request(3, kOther, 140).granted);
+}
+
+TEST(Voter, AVoterThatJustStartedStaysQuietAfterARelease) {
+    // A release ends the promises this voter knows of, not those it may have made
+    // before a restart.
+    Voter v(kLease, 1000);
+    EXPECT_FALSE(v.release(0, 0));
+    EXPECT_FALSE(v.would_grant(1, kBackup, 1010));
+    EXPECT_TRUE(v.would_grant(1, kBackup, 1030));
+}

@@ -262,6 +262,9 @@ void BackupNode::on_primary_record(const Record& record) {
                      handover->epoch, epoch_);
             return;
         }
+        // The primary stopped speaking before it sent this: the promises this node's
+        // voter made it protect nothing now (Heartbeat::release_vote_of).
+        heartbeat_->release_vote_of(primary_address().sin_addr.s_addr, epoch_);
         // Closes the stream: records after this one are not read.
         begin_takeover(fmt::format("planned handover from the primary {}", primary_->name()), true);
         return;
@@ -668,7 +671,7 @@ bool BackupNode::others_alive() const {
     if (!options_.lease_enforced) return false;  // two data nodes: nobody else to follow
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
     for (size_t i = 0; i < options_.peers.size(); ++i)
-        if (PeerId{uint16_t(i)} != primary_peer_ && heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms) return true;
+        if (PeerId{uint16_t(i)} != primary_peer_ && heartbeat_->may_follow(PeerId{uint16_t(i)}, dead_ms)) return true;
     return false;
 }
 
@@ -720,7 +723,7 @@ void BackupNode::begin_takeover(const std::string& why, bool planned) {
         if (!campaign_why_.empty()) return;  // campaigning already
         campaign_why_ = why;
         campaign_planned_ = planned;
-        heartbeat_->campaign(epoch_);
+        heartbeat_->campaign(epoch_, planned);
         log_warn("backup: primary {} is {} ({}); asking for votes at epoch {} or above (quorum {} of {})",
                  to_string(primary_address()), planned ? "handing over" : "dead", why, epoch_ + 1, options_.quorum,
                  options_.cluster ? options_.cluster->nodes.size() : 0);

@@ -136,6 +136,13 @@ uint64_t Heartbeat::silence_ms(PeerId peer) const {
     return now > heard ? now - heard : 0;
 }
 
+bool Heartbeat::may_follow(PeerId peer, uint64_t dead_ms) const {
+    if (silence_ms(peer) > dead_ms) return false;
+    std::lock_guard lock(peer_views_mutex_);
+    const PeerView& v = peer_views_[peer.index()];
+    return v.heard && v.role != NodeRole::primary;
+}
+
 void Heartbeat::heard_from(PeerId peer) { heard_from(peer, monotonic_ms()); }
 
 void Heartbeat::heard_from(PeerId peer, uint64_t at_ms) {
@@ -181,7 +188,16 @@ void Heartbeat::run() {
         pollfd fds[3] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}, {fd_second_.get(), POLLIN, 0}};
         now = monotonic_ms();
         const int timeout = next_send > now ? int(next_send - now) : 0;
-        if (::poll(fds, 3, timeout) > 0 && ((fds[0].revents | fds[2].revents) & POLLIN)) receive_all();
+        if (::poll(fds, 3, timeout) > 0) {
+            if ((fds[0].revents | fds[2].revents) & POLLIN) receive_all();
+            if (fds[1].revents & POLLIN) {
+                // Asked to act now (a planned handover's vote or candidacy): this turn
+                // is a tick.
+                uint64_t ignored;
+                [[maybe_unused]] ssize_t n = ::read(wake_.get(), &ignored, sizeof ignored);
+                next_send = monotonic_ms();
+            }
+        }
     }
 }
 
@@ -405,7 +421,27 @@ void Heartbeat::retry_stalled_campaign(uint64_t now) {
     start_campaign_at(voter_.epoch() + 1, now);
 }
 
-void Heartbeat::campaign(uint64_t known_epoch) { campaign_from_.store(known_epoch + 1, std::memory_order_relaxed); }
+void Heartbeat::campaign(uint64_t known_epoch, bool at_once) {
+    campaign_from_.store(known_epoch + 1, std::memory_order_relaxed);
+    if (at_once) poke(wake_.get());
+}
+
+void Heartbeat::hand_over(uint64_t epoch) {
+    silent_.store(true, std::memory_order_relaxed);
+    release_vote_of(config_.listen.sin_addr.s_addr, epoch);
+}
+
+void Heartbeat::release_vote_of(uint32_t address, uint64_t epoch) {
+    release_epoch_.store(epoch, std::memory_order_relaxed);
+    release_node_.store(address, std::memory_order_release);
+    poke(wake_.get());
+}
+
+void Heartbeat::apply_release() {
+    const uint32_t node = release_node_.exchange(0, std::memory_order_acquire);
+    if (node == 0) return;
+    if (voter_.release(release_epoch_.load(std::memory_order_relaxed), node)) publish_voter();
+}
 
 void Heartbeat::count_votes(uint64_t now) {
     if (campaign_running_ == 0) return;
@@ -432,6 +468,8 @@ void Heartbeat::count_votes(uint64_t now) {
 }
 
 void Heartbeat::receive_all() {
+    // A vote given back counts before any candidacy that came after it is answered.
+    apply_release();
     receive_from(fd_.get(), 0);
     if (fd_second_) receive_from(fd_second_.get(), 1);
 }

@@ -125,6 +125,12 @@ public:
     void heard_from(PeerId peer);
     // The same, dated: the peer was alive at `at_ms` (monotonic; later dates win).
     void heard_from(PeerId peer, uint64_t at_ms);
+    // `peer` could follow a new primary now: heard within `dead_ms`, and its last
+    // heartbeat was not a primary's. A primary that handed over (or fell silent, or is
+    // fenced) still answers votes, so it is heard, but it never follows: a takeover
+    // that counted it would adopt its connections and hold their clients' ACKs for a
+    // follower that never comes (ResumeTails::kKeepMs).
+    bool may_follow(PeerId peer, uint64_t dead_ms) const;
     // The highest epoch any peer announced.
     uint64_t highest_peer_epoch() const { return highest_epoch_.load(std::memory_order_relaxed); }
 
@@ -145,7 +151,9 @@ public:
     // the epoch above `known_epoch` (and above any its voter granted) until a quorum
     // has granted it (ClusterEvent::elected, then it is the primary at that epoch) or
     // stop_campaign(). Without enforced leases it is elected at once.
-    void campaign(uint64_t known_epoch);
+    // `at_once`: the candidacy goes out now, not at the thread's next tick (a planned
+    // handover: nothing to wait for, see release_vote_of()).
+    void campaign(uint64_t known_epoch, bool at_once = false);
     void stop_campaign() { campaign_from_.store(0, std::memory_order_relaxed); }
     bool campaigning() const { return campaign_from_.load(std::memory_order_relaxed) != 0; }
     uint64_t campaign_epoch() const { return campaign_epoch_.load(std::memory_order_relaxed); }
@@ -169,6 +177,18 @@ public:
     void set_on_silent(std::function<void(PeerId, uint64_t silence_ms)> on_silent) {
         callbacks_.on_silent = std::move(on_silent);
     }
+    // A primary that hands over (userd/primary/primary_node.cpp, hand_over_to), after
+    // freezing its egress and removing the VIP, before it sends HANDOVER: it falls
+    // silent and its voter gives back its own vote at `epoch` (Voter::release), so that
+    // it grants the node it hands over to as soon as that one asks.
+    void hand_over(uint64_t epoch);
+    // The primary at `address` (a peer's first address) said it hands over at `epoch`
+    // (its HANDOVER record, sent once it had stopped speaking): this node's voter gives
+    // back the vote it holds for it, if it does. With the old primary's own vote (above)
+    // the node handed to then has a quorum of two at once (three data nodes, or two and
+    // a witness) instead of waiting a lease for the promises made to the old primary to
+    // run out; more nodes still wait for the others' promises.
+    void release_vote_of(uint32_t address, uint64_t epoch);
 
     // For status and metrics: a snapshot, any thread.
     struct LeaseView {
@@ -261,13 +281,15 @@ private:
     // Thread: a campaign's quorum check (after each reply and each tick).
     void count_votes(uint64_t now);
     void publish_voter();
+    // Thread: applies a vote given back (hand_over, release_vote_of), if one is pending.
+    void apply_release();
     void judge_now(uint64_t now, bool this_wakeup_was_late);
     void on_verdict();  // in the loop's thread
 
     Config config_;
     UniqueFd fd_;       // the UDP socket
     UniqueFd fd_second_;  // on the second address, if this node has one
-    UniqueFd wake_;     // eventfd: wakes the thread to stop
+    UniqueFd wake_;     // eventfd: wakes the thread to stop, or to act at once (campaign, hand_over)
     UniqueFd verdict_;  // eventfd: the thread's verdict, read in the loop
     EventLoop& loop_;
     Callbacks callbacks_;
@@ -300,6 +322,9 @@ private:
     std::atomic<uint64_t> campaign_from_{0};  // the loop's request: the known epoch + 1 (0: none)
     std::atomic<uint64_t> campaign_epoch_{0};
     std::atomic<bool> silent_{false};
+    // A vote given back, for the thread to apply: the epoch, then the node (0: none).
+    std::atomic<uint64_t> release_epoch_{0};
+    std::atomic<uint32_t> release_node_{0};
     std::atomic<uint64_t> lease_until_ms_{0};
     std::atomic<uint64_t> voter_epoch_{0}, voter_promised_until_{0}, voter_grants_{0}, voter_refusals_{0};
     std::atomic<uint32_t> voter_granted_to_{0};

@@ -35,6 +35,15 @@ public:
     // given only once a quorum elects it: until then it goes on answering the primary).
     bool would_grant(uint64_t epoch, uint32_t node, uint64_t now_ms) const;
 
+    // The node this voter's vote at `epoch` went to gives it back: it handed over, having
+    // stopped speaking at that epoch first (egress frozen, VIP removed, no more
+    // heartbeats as its primary), so the promises made to it protect nothing any more.
+    // If that vote is the one this voter holds, every promise it made ends now (they were
+    // all made to that node: a higher epoch is granted only once the earlier promises
+    // ran out), and that node is not granted `epoch` again. Anything else: no change.
+    // Returns whether it released.
+    bool release(uint64_t epoch, uint32_t node);
+
     uint64_t epoch() const { return epoch_; }
     uint32_t granted_to() const { return node_; }  // 0: nobody yet
     // Until when (exclusive) no other node may be granted; 0 if never promised.
@@ -48,6 +57,7 @@ private:
     uint64_t epoch_ = 0;
     uint32_t node_ = 0;
     uint64_t promised_until_ms_ = 0;
+    bool released_ = false;  // the vote at epoch_ was given back (release)
     uint64_t grants_ = 0;
     uint64_t refusals_ = 0;
 };

@@ -126,11 +126,10 @@ void PrimaryNode::resume_rebuilt(std::vector<Inheritance::Resumed> resumed) {
         resume_tails_.add(r.conn, r.tail_offset, std::move(r.tail), now);
     }
     if (resumed.empty()) return;
-    // Who may follow: the data nodes heard within the detection time.
+    // Who may follow: the data nodes heard within the detection time, not as a primary.
     const uint64_t dead_ms = uint64_t(options_.heartbeat_ms) * uint64_t(options_.dead_after);
     resume_awaited_.assign(peers_.size(), false);
-    for (size_t i = 0; i < peers_.size(); ++i)
-        resume_awaited_[i] = heartbeat_->silence_ms(PeerId{uint16_t(i)}) <= dead_ms;
+    for (size_t i = 0; i < peers_.size(); ++i) resume_awaited_[i] = heartbeat_->may_follow(PeerId{uint16_t(i)}, dead_ms);
     log_info("primary: {} rebuilt connection(s) protected again; resumed toward each backup that follows within "
              "{} ms", resumed.size(), ResumeTails::kKeepMs);
 }
@@ -372,9 +371,10 @@ Result<std::string> PrimaryNode::hand_over_to(PeerId target) {
     // (no retry; the backup takes a broken stream for a death and takes over too).
     handed_over_to_ = to;
     stepped_down_ms_ = monotonic_ms();
-    // No more heartbeats as the primary: the voters' promises run out and the backup's
-    // campaign can win (with leases it needs their votes).
-    heartbeat_->fall_silent();
+    // No more heartbeats as the primary, and this node's own vote given back: with it the
+    // backup's campaign (with leases it needs a quorum's votes) wins at once; the other
+    // voters' promises to this node run out within a lease.
+    heartbeat_->hand_over(epoch_);
     if (notifier_) notifier_->instance(InstanceState::fault);  // no longer serving, not a backup either
     peer.link->send(HandoverRecord{epoch_});
     peer.link->flush();
