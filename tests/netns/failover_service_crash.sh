@@ -92,7 +92,7 @@ scenario_three_nodes() {
     jq -e '.hooks.sockets_closed_by_service_exit >= 1' <<<"$st" >/dev/null ||
         { echo "FAIL: the hooks counted no socket closed by the service's exit: $(jq -c .hooks <<<"$st")" >&2; return 1; }
     wait_until 30 "node $follower to follow node $first" follows "$follower" "$first"
-    wait_until 30 "node $first to see node $follower live" leader_sees_backups "$first" 1
+    wait_until 30 "node $first to see node $follower live" leader_sees_backup "$first" "$follower"
     grep 'connection(s) resumed by\|this node follows it' "$work/failoverd-$follower.log" | sed 's/^/  '"$follower"': /' || true
     wait_until 10 "node $first to protect all 15 connections" \
         status_is "$first" '[.connections[] | select(.protected)] | length' 15

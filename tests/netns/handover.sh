@@ -146,7 +146,7 @@ scenario_three_nodes() {
         { echo "FAIL: node $target's takeover reason: $(jq -c .takeover.reason <<<"$st")" >&2; return 1; }
     echo "  node $target: $(jq -r '.takeover | "VIP claimed at \(.claimed_ms), serving at \(.serving_ms) ms; \(.prompted) prompted"' <<<"$st"); roles $(jq -r '[.roles[] | "\(.role)@\(.epoch)"] | join(" -> ")' <<<"$st")"
     wait_until 30 "node $follower to follow node $target" follows "$follower" "$target"
-    wait_until 30 "node $target to see node $follower live" leader_sees_backups "$target" 1
+    wait_until 30 "node $target to see node $follower live" leader_sees_backup "$target" "$follower"
     grep 'connection(s) resumed by\|this node follows it' "$work/failoverd-$follower.log" | sed 's/^/  '"$follower"': /' || true
     finish_client stream
     # The gap spanning the freeze may have begun before it (a client or service not

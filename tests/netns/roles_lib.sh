@@ -173,6 +173,11 @@ follows() {
         "backup $(node_ip "$2"):$replication_port live"
 }
 
+# leader_sees_backup LEADER NODE: LEADER, serving, has NODE's stream live (whoever else).
+leader_sees_backup() {
+    status_is "$1" "[.peers[] | select(.address == \"$(node_ip "$2"):$replication_port\" and .state == \"live\")] | length" 1
+}
+
 # leader_sees_backups NODE N: NODE, serving, has N live backups.
 leader_sees_backups() { status_is "$1" '[.peers[] | select(.state == "live")] | length' "$2"; }
 
