@@ -202,6 +202,13 @@ void Node::rejoin(uint64_t serving_epoch) {
                                         addr_to_string(options_.vip.addr), options_.port, closed->first_error));
         return;
     }
+    // A backup never answers for the VIP: one a failed promotion left behind goes too.
+    if (auto stale = VipAddress::remove_stale(options_.dev, options_.vip.addr, options_.vip.length); !stale) {
+        rejoin_refused_ = true;
+        log_error("failoverd: can't rejoin as a backup: {}; stays silent (restart failoverd to rejoin)",
+                  stale.error().message);
+        return;
+    }
     std::vector<tcpfo_conn_key> keys = closed->closed;
     if (primary_) {
         auto known = primary_->protected_keys();
