@@ -103,14 +103,7 @@ scenario_three_nodes() {
         wait_until 60 "2 MiB more on every connection of $name" \
             progress_at_least "$work/$name.progress" slowest $((progress[slowest] + (2 << 20)))
     done
-    crash_node "$first"
-    local second
-    second=$(the_one_that_took_over 3 "$follower" primary)
-    [ "$second" = "$follower" ] || { echo "FAIL: node $second took over at epoch 3, not node $follower" >&2; return 1; }
-    wait_node_takeover "$follower" 15 0
-    took_over_after "$follower" "$crash_began_us"
-    [ "$(live_vip_holders)" = "$follower" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $follower alone" >&2; return 1; }
-    show_roles "$follower"
+    crash_leader_follower_takes_over "$first" "$follower" 15
     for name in "${groups[@]}"; do finish_client $name; done
 }
 

@@ -179,14 +179,7 @@ scenario_three_nodes() {
     read_progress old
     wait_until 60 "4 MiB more echoed on every old connection" \
         progress_at_least "$work/old.progress" slowest $((progress[slowest] + (4 << 20)))
-    crash_node "$target"
-    local second
-    second=$(the_one_that_took_over 3 "$follower" primary)
-    [ "$second" = "$follower" ] || { echo "FAIL: node $second took over at epoch 3, not node $follower" >&2; return 1; }
-    wait_node_takeover "$follower" 2 0
-    took_over_after "$follower" "$crash_began_us"
-    [ "$(live_vip_holders)" = "$follower" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $follower alone" >&2; return 1; }
-    show_roles "$follower"
+    crash_leader_follower_takes_over "$target" "$follower" 2
     : >"$work/old.resume"
     finish_client old
 }

@@ -173,6 +173,20 @@ follows() {
         "backup $(node_ip "$2"):$replication_port live"
 }
 
+# crash_leader_follower_takes_over LEADER FOLLOWER N: LEADER crashes hard; FOLLOWER, not
+# node A (which lacks the connections), must take over at epoch 3 after the crash,
+# rebuilding N connections with none reset, and hold the VIP alone.
+crash_leader_follower_takes_over() {
+    local leader=$1 follower=$2 expected=$3 second
+    crash_node "$leader"
+    second=$(the_one_that_took_over 3 "$follower" primary)
+    [ "$second" = "$follower" ] || { echo "FAIL: node $second took over at epoch 3, not node $follower" >&2; return 1; }
+    wait_node_takeover "$follower" "$expected" 0
+    took_over_after "$follower" "$crash_began_us"
+    [ "$(live_vip_holders)" = "$follower" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $follower alone" >&2; return 1; }
+    show_roles "$follower"
+}
+
 # leader_sees_backup LEADER NODE: LEADER, serving, has NODE's stream live (whoever else).
 leader_sees_backup() {
     status_is "$1" "[.peers[] | select(.address == \"$(node_ip "$2"):$replication_port\" and .state == \"live\")] | length" 1
