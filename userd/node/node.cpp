@@ -115,11 +115,8 @@ void Node::promote() {
     inherited.first_conn_id = backup_->next_conn_id();
     inherited.checks = backup_->health_monitor();
     std::vector<tcpfo_conn_key> adopted;
-    for (auto& r : backup_->take_resumable()) {
-        adopted.push_back(conn_key_of(r.conn));
-        inherited.resumed.push_back({r.conn, r.state.rcv_nxt, r.state.snd_nxt, r.client_acked, r.tail_offset,
-                                     std::move(r.tail)});
-    }
+    inherited.resumed = backup_->take_resumable();
+    for (const auto& r : inherited.resumed) adopted.push_back(conn_key_of(r.conn));
     auto primary = PrimaryNode::promote(loop_, as_primary, std::move(inherited));
     if (!primary) {
         // Nobody resumes them: their clamp would hold the clients' ACKs for good. They

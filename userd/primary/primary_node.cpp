@@ -114,12 +114,12 @@ Result<std::unique_ptr<PrimaryNode>> PrimaryNode::promote(EventLoop& loop, const
     return node;
 }
 
-void PrimaryNode::resume_rebuilt(std::vector<Inheritance::Resumed> resumed) {
+void PrimaryNode::resume_rebuilt(std::vector<Resumable> resumed) {
     const uint64_t now = monotonic_ms();
     for (auto& r : resumed) {
         const tcpfo_conn_key key = conn_key_of(r.conn);
-        const uint64_t client_end = seq_to_offset(r.rcv_nxt, r.conn.client_isn + 1, r.tail_offset);
-        auto conn = std::make_unique<ConnReplicator>(r.conn, client_end, r.client_acked, r.snd_nxt, peers_.size());
+        const uint64_t client_end = seq_to_offset(r.state.rcv_nxt, r.conn.client_isn + 1, r.tail_offset);
+        auto conn = std::make_unique<ConnReplicator>(r.conn, client_end, r.client_acked, r.state.snd_nxt, peers_.size());
         conns_by_id_[conn->id()] = conn.get();
         conns_.insert_or_assign(key, std::move(conn));
         rebuilt_keys_.insert(key);

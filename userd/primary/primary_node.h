@@ -26,6 +26,7 @@
 #include "userd/config/options.h"
 #include "userd/transport/replication_socket.h"
 #include "userd/transport/retry_backoff.h"
+#include "userd/takeover/resumable.h"
 #include "userd/takeover/vip_address.h"
 #include "userd/status/node_status.h"
 #include "userd/status/report_cadence.h"
@@ -49,15 +50,7 @@ public:
         HealthMonitor* checks = nullptr;  // the backup's checks of this node's service, if any
         // Connections the takeover rebuilt and the hooks protect again, to resume toward
         // the backups that follow this node (resume_tails.h).
-        struct Resumed {
-            ConnOpenRecord conn;
-            uint32_t rcv_nxt = 0;        // the rebuilt socket's, as rebuilt
-            uint32_t snd_nxt = 0;
-            uint64_t client_acked = 0;   // server offset
-            uint64_t tail_offset = 0;
-            std::vector<uint8_t> tail;
-        };
-        std::vector<Resumed> resumed;
+        std::vector<Resumable> resumed;
     };
     // Starts protecting new connections with what the takeover left: no VIP claimed and
     // no hooks attached here. The hooks' ring buffer, watched by the backup until now,
@@ -154,7 +147,7 @@ private:
     std::string label(const ConnKey& key) const;
     void on_conn_refused(PeerId id, const ConnRefusedRecord& refused);
     // A promoted node: protects the connections its takeover rebuilt again (Inheritance::resumed).
-    void resume_rebuilt(std::vector<Inheritance::Resumed> resumed);
+    void resume_rebuilt(std::vector<Resumable> resumed);
     // A follower's stream went live: it is offered every resumed connection (RESUME and
     // its tail), then told the list is complete (RESUME_END).
     void offer_resumed(PeerId id);

@@ -37,6 +37,7 @@
 #include "userd/protocol/conn_key.h"
 #include "userd/takeover/client_probe.h"
 #include "userd/takeover/gratuitous_arp.h"
+#include "userd/takeover/resumable.h"
 #include "userd/takeover/tcp_repair.h"
 #include "userd/takeover/vip_address.h"
 
@@ -102,18 +103,7 @@ public:
 
     // What the primary this node becomes needs to resume a connection
     // (Context::resume_for_followers).
-    struct Resumable {
-        ConnOpenRecord conn;   // as the dead primary opened it (ids, ISNs, options)
-        RepairState state;     // as rebuilt
-        // The client's bytes this node held above what its replica had been fed when
-        // the takeover began (at most its log's pending bound): a follower's log may
-        // end anywhere above that point (it fed only committed bytes, and the commit
-        // point was at most what this node held), so from here it can be completed.
-        uint64_t tail_offset = 0;
-        std::vector<uint8_t> tail;
-        uint64_t client_acked = 0;  // server offset the client acknowledged, as this node knew
-        bool adopted = false;  // the hooks protect it again
-    };
+    using Resumable = tcpfo::Resumable;
     // The connections adopted for resuming whose splice serves, handed over once.
     std::vector<Resumable> take_resumable();
 
