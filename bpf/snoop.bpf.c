@@ -510,10 +510,19 @@ static __always_inline void record_server_segment(const struct tcpfo_segment *se
 }
 
 /*
- * Lowers the ACK field to the stable point and strips SACK blocks above it. Returns
+ * Lowers the ACK field to the stable point and, when it did, strips the SACK blocks
+ * above it. Returns
  * TC_ACT_SHOT for a clamped pure ACK the client would count as a duplicate ACK (same
  * ack number and window as the last segment it received): three of those make it
  * fast-retransmit. failoverd's nudge announces the stable point when it moves.
+ *
+ * The SACK blocks of an ACK that goes out unlowered stay: they name bytes the socket
+ * holds above a hole, and without them a client that negotiated SACK resends nothing
+ * until its retransmission timer (every lost client segment cost an RTO). They
+ * acknowledge nothing: the client keeps SACKed bytes until they are acknowledged
+ * cumulatively (RFC 2018) and resends them if a node that took over lacks them. Under
+ * a lowered ACK they would make the client resend the bytes between the stable point
+ * and the socket's ACK, which the server holds: stripped, and the nudge follows.
  */
 static __always_inline int apply_ack_clamp(struct __sk_buff *skb, const struct tcpfo_segment *seg,
 					   struct tcpfo_conn_state *state, __u32 stable_seq)
@@ -528,7 +537,7 @@ static __always_inline int apply_ack_clamp(struct __sk_buff *skb, const struct t
 		lowered = 1;
 		stat_inc(TCPFO_STAT_ACKS_CLAMPED);
 	}
-	if (tcpfo_strip_sack_above(skb, seg, stable_seq) < 0)
+	if (lowered && tcpfo_strip_sack_above(skb, seg, stable_seq) < 0)
 		return TC_ACT_SHOT;
 
 	int pure_ack = seg->payload_len == 0 &&

@@ -370,10 +370,19 @@ static bool open_connection(struct tcpfo_net *tn, const struct tcpfo_seg *seg, s
 }
 
 /*
- * Lowers the ACK field to the stable point and strips SACK blocks above it. Returns
+ * Lowers the ACK field to the stable point and, when it did, strips the SACK blocks
+ * above it. Returns
  * NF_DROP for a clamped pure ACK the client would count as a duplicate ACK (same ack
  * number and window as the last segment it received): three of those make it
  * fast-retransmit. failoverd's nudge announces the stable point when it moves.
+ *
+ * The SACK blocks of an ACK that goes out unlowered stay: they name bytes the socket
+ * holds above a hole, and without them a client that negotiated SACK resends nothing
+ * until its retransmission timer (every lost client segment cost an RTO). They
+ * acknowledge nothing: the client keeps SACKed bytes until they are acknowledged
+ * cumulatively (RFC 2018) and resends them if a node that took over lacks them. Under
+ * a lowered ACK they would make the client resend the bytes between the stable point
+ * and the socket's ACK, which the server holds: stripped, and the nudge follows.
  */
 static unsigned int apply_ack_clamp(struct tcpfo_net *tn, struct sk_buff *skb, struct tcpfo_seg *seg,
 				    struct tcpfo_conn *conn)
@@ -387,7 +396,7 @@ static unsigned int apply_ack_clamp(struct tcpfo_net *tn, struct sk_buff *skb, s
 		lowered = true;
 		tcpfo_stat_inc(tn, TCPFO_STAT_ACKS_CLAMPED);
 	}
-	if (tcpfo_strip_sack_above(skb, seg, conn->stable_seq) < 0)
+	if (lowered && tcpfo_strip_sack_above(skb, seg, conn->stable_seq) < 0)
 		return NF_DROP;
 	pure_ack = seg->payload_len == 0 && !(seg->flags & (TCPFO_TH_SYN | TCPFO_TH_FIN | TCPFO_TH_RST));
 	if (lowered && pure_ack && seg->ack == state->last_sent_ack && seg->window == state->last_window) {

@@ -369,18 +369,19 @@ TEST_F(SnoopProgTest, NudgeIsPassedUntouchedAndRecorded) {
     EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), above, TCPFO_NUDGE_MARK).frame, above);
 }
 
-TEST_F(SnoopProgTest, SackBlocksAboveStableAreStripped) {
+TEST_F(SnoopProgTest, SackBlocksAboveStableAreStrippedUnderALoweredAck) {
     handshake(1000, 9000);
     const uint32_t stable = 1001 + 1000;
     ASSERT_TRUE(snoop_->set_stable(key(), stable));
 
-    // One block below the stable point (kept), one above (removed).
-    TcpSegmentSpec seg = from_server(9001, stable, kAck);
+    // The ACK is lowered: one block below the stable point (kept), one above (removed).
+    TcpSegmentSpec seg = from_server(9001, stable + 500, kAck);
     seg.window = 700;
     seg.options = concat({opt_nops(2), opt_timestamps(1, 2), opt_nops(2),
                           opt_sack({{1001 + 2000, 1001 + 3000}, {1001 + 200, 1001 + 600}})});
     RunResult out = egress(seg);
     EXPECT_EQ(out.verdict, kTcActOk);
+    EXPECT_EQ(frame_ack(out.frame), stable);
     EXPECT_TRUE(checksums_valid(out.frame));
     auto expected_opts = concat({opt_nops(2), opt_timestamps(1, 2), opt_nops(2),
                                  opt_sack({{1001 + 200, 1001 + 600}}), opt_nops(8)});
@@ -388,17 +389,32 @@ TEST_F(SnoopProgTest, SackBlocksAboveStableAreStripped) {
 
     // Every block above: the whole option becomes NOPs.
     seg.options = concat({opt_nops(2), opt_timestamps(3, 4), opt_nops(2),
-                          opt_sack({{1001 + 2000, 1001 + 3000}, {1001 + 1000, 1001 + 1001}, {1001 + 4000, 1001 + 5000}})});
+                          opt_sack({{1001 + 2000, 1001 + 3000}, {1001 + 1600, 1001 + 1700}, {1001 + 4000, 1001 + 5000}})});
     seg.window = 800;
     out = egress(seg);
     EXPECT_EQ(out.verdict, kTcActOk);
     EXPECT_TRUE(checksums_valid(out.frame));
     EXPECT_EQ(frame_tcp_options(out.frame), concat({opt_nops(2), opt_timestamps(3, 4), opt_nops(28)}));
+}
 
-    // Blocks at or below the stable point are left alone.
-    seg.options = concat({opt_nops(2), opt_sack({{1001 + 100, 1001 + 1000}})});
-    auto frame = build_frame(seg);
-    EXPECT_EQ(run_prog(snoop_->egress_prog_fd(), frame).frame, frame);
+// A lost client segment: the socket acknowledges up to the hole, at or below the stable
+// point, and names what it holds above it. Those blocks must reach the client, or it
+// resends nothing until its retransmission timer.
+TEST_F(SnoopProgTest, SackBlocksOfAnUnloweredAckAreKept) {
+    handshake(1000, 9000);
+    const uint32_t stable = 1001 + 1000;
+    ASSERT_TRUE(snoop_->set_stable(key(), stable));
+
+    for (uint32_t ack : {stable, stable - 300}) {
+        TcpSegmentSpec seg = from_server(9001, ack, kAck);
+        seg.window = uint16_t(ack & 0xfff);
+        seg.options = concat({opt_nops(2), opt_timestamps(5, 6), opt_nops(2),
+                              opt_sack({{1001 + 2000, 1001 + 3000}, {1001 + 1500, 1001 + 1800}})});
+        auto frame = build_frame(seg);
+        RunResult out = run_prog(snoop_->egress_prog_fd(), frame);
+        EXPECT_EQ(out.verdict, kTcActOk);
+        EXPECT_EQ(out.frame, frame) << "ack " << ack;
+    }
 }
 
 TEST_F(SnoopProgTest, ClampFollowsSequenceWraparound) {
