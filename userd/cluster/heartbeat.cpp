@@ -16,6 +16,7 @@
 #include "userd/base/log.h"
 #include "userd/base/scheduling.h"
 #include "userd/base/privileges.h"
+#include "userd/cluster/stalled_campaign.h"
 
 namespace tcpfo {
 
@@ -405,20 +406,11 @@ void Heartbeat::start_campaign_at(uint64_t epoch, uint64_t now) {
 }
 
 void Heartbeat::retry_stalled_campaign(uint64_t now) {
-    // Two backups that each granted the other's candidacy before either saw the
-    // other's final log position (a voter compares its own position as its loop last
-    // published it) hold one vote each and can never give their own: nobody is elected
-    // at that epoch. A node that gave its vote for its campaign's epoch away and has
-    // not been told of a winner (whose stream would have stopped the campaign) asks
-    // again for the next epoch; by then the positions are final, and the rank rule
-    // picks one. After three leases (every promise to the dead primary has run out,
-    // and a winner's stream would have arrived), staggered by node id so that two
-    // stalled candidates do not retry in step.
-    const uint64_t patience = 3 * uint64_t(config_.lease_ms) + uint64_t(config_.node_id) * config_.interval_ms;
-    if (now - campaign_started_ms_ < patience) return;
-    const uint32_t self = config_.listen.sin_addr.s_addr;
-    if (voter_.epoch() < campaign_running_ || voter_.granted_to() == self) return;
-    start_campaign_at(voter_.epoch() + 1, now);
+    // The rule and why: stalled_campaign.h.
+    const StalledCampaign campaign{campaign_started_ms_, campaign_running_, voter_.epoch(), voter_.granted_to(),
+                                   config_.listen.sin_addr.s_addr};
+    const CampaignTiming timing{config_.lease_ms, config_.interval_ms, config_.node_id};
+    if (auto epoch = retry_epoch(campaign, timing, now)) start_campaign_at(*epoch, now);
 }
 
 void Heartbeat::campaign(uint64_t known_epoch, bool at_once) {
