@@ -165,15 +165,16 @@ scenario_three_nodes() {
         max_stall=$((max_stall + 10))
         echo "  (node $target prompted $prompted client(s) to resend: at most $max_stall ms)"
     fi
-    # A goal below what the machine does to the stream by itself cannot be measured: a
-    # run whose stream had a longer gap before the handover (a CPU hog beside it: 10-17
-    # ms gaps seen with no handover near) is held to that gap instead, and says so. A
-    # client left to its retransmission timer (200 ms and more) still fails.
-    local noise
+    # A goal below what the machine does to the stream by itself cannot be measured: in
+    # a run whose stream had a gap longer than the goal before the handover (a CPU hog
+    # beside it: 17-26 ms gaps seen with no handover near, and as long after it), such a
+    # gap may land on the handover too, so it is added to the bound, and said. A client
+    # left to its retransmission timer (200 ms and more) still fails.
+    local noise goal=${TCPFO_MAX_HANDOVER_STALL_MS:-10}
     noise=$(client_field stream pre_crash_gap_ms)
-    if awk -v n="$noise" -v m="$max_stall" 'BEGIN { exit !(n != "" && n + 0 > m + 0) }'; then
-        max_stall=$noise
-        echo "  (the stream's own longest gap before the handover was $noise ms, above the goal: at most that)"
+    if awk -v n="$noise" -v g="$goal" 'BEGIN { exit !(n != "" && n + 0 > g + 0) }'; then
+        max_stall=$(awk -v m="$max_stall" -v n="$noise" 'BEGIN { printf "%.1f", m + n }')
+        echo "  (the stream's own longest gap before the handover was $noise ms, above the goal: at most $max_stall ms)"
     fi
     awk -v s="$caused" -v m="$max_stall" 'BEGIN { exit !(s != "" && s + 0 <= m + 0) }' ||
         { echo "FAIL: the handover stalled the client $caused ms from node A's freeze (at most $max_stall ms allowed)" >&2; return 1; }

@@ -7,6 +7,7 @@
 #   tests/netns/soak.sh 20                # this machine as it is
 #   tests/netns/soak.sh --hog 20          # with `taskset -c 1` busy loop beside
 #   tests/netns/soak.sh 20 failover_many failover_stream     # only these
+#   TCPFO_SOAK_KEEP=/tmp/keep tests/netns/soak.sh 20 handover  # every run's output kept
 #
 # failover_idle_many (9,000 connections, a minute a run) runs min(RUNS, 3) times
 # unless named explicitly. Failed runs' logs are kept (repeat.sh prints where).
@@ -45,7 +46,9 @@ for name in "${scenarios[@]}"; do
     n=$runs
     if [ "$name" = failover_idle_many ] && [ -z "$explicit" ] && [ "$n" -gt 3 ]; then n=3; fi
     # -a: /dev/stderr may be a file, which a plain tee would truncate.
-    line=$("$netns_dir/repeat.sh" "$name" "$n" 2>&1 | tee -a /dev/stderr | tail -1) || failed=1
+    # TCPFO_SOAK_KEEP=DIR keeps every run's output, passing ones too, in DIR/NAME.
+    line=$("$netns_dir/repeat.sh" "$name" "$n" ${TCPFO_SOAK_KEEP:+"$TCPFO_SOAK_KEEP/$name"} 2>&1 |
+        tee -a /dev/stderr | tail -1) || failed=1
     summary+=("$line")
 done
 echo

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A lossy link for tests/netns/client_loss.sh: attached by `tc` to the ingress of the
- * client's port on the test switch, it drops every 200th TCP segment that carries
- * payload (retransmissions included), the client's loss on the way to the server.
+ * client's port on the test switch, it drops every 200th TCP segment to or from port
+ * 7000 that carries payload (retransmissions included), the client's loss on the way
+ * to the server. Other ports (the replication stream's) pass.
  * A fixed pattern, not a random one: every run loses the same share, and what the
  * client's TCP does about each loss is what the scenario checks.
  */
@@ -11,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 
 #define LOSSY_LINK_EVERY 200
+#define LOSSY_LINK_PORT 7000
 #define ETH_P_IP 0x0800
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -30,6 +32,8 @@ int lossy_link(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
 	if ((void *)(tcp + 1) > data_end)
+		return TC_ACT_OK;
+	if (tcp->source != bpf_htons(LOSSY_LINK_PORT) && tcp->dest != bpf_htons(LOSSY_LINK_PORT))
 		return TC_ACT_OK;
 	__u32 headers = ip->ihl * 4 + tcp->doff * 4;
 	if (bpf_ntohs(ip->tot_len) <= headers)
